@@ -1,0 +1,6 @@
+/*
+ * The yz command table, as an X-macro: YZ_CMD(name, function, summary).
+ * Add a line here and a cmd_<name>.c; the order here is the order of
+ * `yz --help`.
+ */
+YZ_CMD("version", cmd_version_main, "print the version")
