@@ -1,0 +1,308 @@
+/*
+ * yz/link.h: links between nodes. A link is one WebSocket connection
+ * carrying one yz session (yz/session.h): the Noise XX handshake bound to
+ * the two node IDs, then encrypted messages.
+ *
+ * A link manager is bound to the caller's libuv loop. It listens on ws://
+ * and wss:// (each listener a vhost of the process's single libwebsockets
+ * context), dials node addresses, runs one session per connection, queues
+ * outgoing messages with a bound, enforces the limits of DESIGN.md (links,
+ * handshakes in progress, per-IP handshake rate, message size, handshake
+ * timeout) and reports link events through callbacks.
+ *
+ * Threading: none. Every call must be made on the loop's thread, and every
+ * callback runs on it. All managers of a process must share one uv loop
+ * (they share one libwebsockets context; yz_link_manager_new() returns
+ * YZ_E_STATE for a second loop).
+ *
+ * Lifetime, modelled on libuv's handles:
+ *   yz_link_manager_new()      -> listen / dial / send ...
+ *   yz_link_manager_close(cb)  -> every link goes down (on_down, YZ_E_CLOSED),
+ *                                 listeners stop, the manager's handles close;
+ *                                 cb runs once all of it, and for the last
+ *                                 manager the libwebsockets context, is gone.
+ *   After cb, uv_run() returns once the caller's own handles are closed and
+ *   uv_loop_close() returns 0.
+ *
+ * Callbacks are never called synchronously from the call that causes them
+ * (yz_link_dial, yz_link_send, yz_link_close): they run from the loop.
+ */
+#ifndef YZ_LINK_H
+#define YZ_LINK_H
+
+#include <uv.h>
+
+#include "yz/common.h"
+#include "yz/identity.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct yz_link_manager yz_link_manager;
+typedef struct yz_link yz_link;
+
+typedef enum yz_link_direction {
+  YZ_LINK_INBOUND = 1,  /* the peer dialled us (we are the Noise responder) */
+  YZ_LINK_OUTBOUND = 2, /* we dialled (we are the Noise initiator) */
+} yz_link_direction;
+
+enum {
+  /* A Noise transport message is at most 65535 bytes (Noise spec 3); one
+   * WebSocket binary message carries exactly one. A larger WebSocket
+   * message closes the connection. */
+  YZ_LINK_MAX_WIRE_MESSAGE = 65535,
+  YZ_LINK_CHANNEL_BINDING_MAX = 64, /* the handshake hash (BLAKE2b: 64) */
+  YZ_LINK_ADDR_TEXT_MAX = 64,       /* "[v6]:port" text of the remote end */
+};
+
+/*
+ * What the upper layer learns about the peer when a link comes up. Valid
+ * only during the on_up callback (copy what you keep).
+ */
+typedef struct yz_link_peer {
+  yz_node_id id;                        /* SHA-256 of identity_pk, verified */
+  uint8_t identity_pk[YZ_IDENTITY_PK_LEN]; /* the peer's Ed25519 key */
+  /* Channel binding: the Noise handshake hash h after the last message
+   * (DESIGN.md: "The handshake hash is exposed as a channel binding"). */
+  uint8_t channel_binding[YZ_LINK_CHANNEL_BINDING_MAX];
+  size_t channel_binding_len;
+  /* The peer's identity proof exactly as received and verified (a CBOR map,
+   * proto/ and docs/protocol.md): decode its optional fields (listen
+   * addresses, node type, capabilities, version) with the wire layer. NULL
+   * and 0 if the session layer did not keep it. */
+  const uint8_t *proof;
+  size_t proof_len;
+  yz_link_direction direction;
+  bool tls;                             /* wss:// */
+  char remote_addr[YZ_LINK_ADDR_TEXT_MAX]; /* "127.0.0.1:40000" */
+} yz_link_peer;
+
+/*
+ * Event callbacks. ud is yz_link_config.user_data.
+ *
+ * on_down runs exactly once for every link the upper layer knows about:
+ * every link returned by yz_link_dial() (also when it never came up: err
+ * says why, e.g. YZ_E_UNREACHABLE, YZ_E_PEER_ID_MISMATCH, YZ_E_TIMEOUT) and
+ * every inbound link announced by on_up. Inbound connections that fail
+ * before on_up are only counted in the stats. The link handle is freed when
+ * on_down returns.
+ *
+ * err is a YZ_E_* code, the reason class:
+ *   YZ_E_CLOSED           closed locally (yz_link_close, manager shutdown)
+ *   YZ_E_PEER_CLOSED      the peer closed (close frame or WebSocket close)
+ *   YZ_E_IO               the connection broke (abrupt TCP close, reset)
+ *   YZ_E_UNREACHABLE      the dial could not connect or upgrade
+ *   YZ_E_TLS              the TLS handshake failed (e.g. certificate)
+ *   YZ_E_TIMEOUT          handshake timeout or missed pongs
+ *   YZ_E_DECRYPT          a message did not authenticate (nothing delivered)
+ *   YZ_E_PEER_ID_MISMATCH the peer is not the node the address named:
+ *                         a man in the middle or a wrong address
+ *   YZ_E_BAD_SIGNATURE, YZ_E_VERSION, YZ_E_MALFORMED, YZ_E_TOO_LARGE,
+ *   YZ_E_STATE            the peer broke the protocol (session reasons)
+ *   YZ_E_LIMIT, YZ_E_RATE_LIMITED  refused by a limit (outbound only)
+ * reason is a static or short-lived human-readable text (never NULL; copy it
+ * to keep it), e.g. "decryption failed: message not authentic".
+ *
+ * on_message: one whole application message (1 .. max_message_size
+ * bytes), authenticated and decrypted. The buffer is valid during the call.
+ *
+ * on_writable: a yz_link_send() on this link returned YZ_E_QUEUE_FULL and
+ * the queue has since drained below half of its bounds: the upper layer may
+ * send again. Runs once per QUEUE_FULL episode.
+ */
+typedef struct yz_link_callbacks {
+  void (*on_up)(yz_link_manager *m, yz_link *link, const yz_link_peer *peer,
+                void *ud);
+  void (*on_message)(yz_link_manager *m, yz_link *link, const uint8_t *msg,
+                     size_t len, void *ud);
+  void (*on_writable)(yz_link_manager *m, yz_link *link, void *ud);
+  void (*on_down)(yz_link_manager *m, yz_link *link, int err,
+                  const char *reason, void *ud);
+} yz_link_callbacks;
+
+/*
+ * Manager configuration. Fill with yz_link_config_default(), then set
+ * identity, callbacks and whatever differs. Zero in a limit means the
+ * default, not "unlimited".
+ */
+typedef struct yz_link_config {
+  /* The node's identity (required). Copied: the manager signs its Noise
+   * static key once at creation (DESIGN.md: one signature per process, a
+   * verification per handshake). */
+  const yz_identity *identity;
+
+  yz_link_callbacks cb;
+  void *user_data;
+
+  uint32_t max_links;          /* links (up or in handshake); default 1024 */
+  uint32_t max_handshakes;     /* handshakes in progress; default 128 */
+  /* Per remote IP token bucket for inbound handshakes: rate per second and
+   * burst. Defaults 20/s, burst 40. */
+  uint32_t ip_rate_per_s;
+  uint32_t ip_rate_burst;
+  size_t max_message_size;     /* application message; default 1 MiB */
+  uint32_t handshake_timeout_ms; /* default 10000 */
+  uint32_t ping_interval_ms;   /* ping after idle; default 15000 */
+  uint32_t missed_pongs;       /* close after this many; default 3 */
+  /* The bounded send queue of each link: encrypted bytes and messages
+   * waiting for the socket. Defaults 4 MiB and 1024 messages. */
+  size_t send_queue_max_bytes;
+  uint32_t send_queue_max_msgs;
+
+  /* TLS for wss:// dials: a CA file (PEM) to verify servers with; NULL uses
+   * the system CA bundle. Per-dial relaxations in yz_link_dial_opts. */
+  const char *tls_ca_file;
+
+  /* The clock of the limits' token buckets, in milliseconds; NULL uses
+   * uv_now() of the loop. Tests set it to make rate limits deterministic. */
+  uint64_t (*clock_ms)(void *clock_ud);
+  void *clock_ud;
+} yz_link_config;
+
+/* Defaults as documented above; identity and callbacks NULL. */
+YZ_EXPORT void yz_link_config_default(yz_link_config *cfg);
+
+/*
+ * A manager on loop. Creates (or shares, refcounted) the process's
+ * libwebsockets context. 0, YZ_E_INVAL (no identity), YZ_E_NOMEM,
+ * YZ_E_STATE (another loop already owns the process's context), YZ_E_IO
+ * (libwebsockets failed, e.g. the evlib_uv plugin is missing: install
+ * libwebsockets-evlib-uv).
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_link_manager_new(yz_link_manager **out,
+                                                 uv_loop_t *loop,
+                                                 const yz_link_config *cfg);
+
+/*
+ * Shut down: every link goes down with YZ_E_CLOSED (on_down runs for each,
+ * possibly before this returns), listeners close, and once every handle of
+ * the manager (and for the last manager the libwebsockets context, with its
+ * two-phase destroy) is released, on_closed runs from the loop and the
+ * manager is freed. Calling it twice is misuse. Safe to call from a link
+ * callback.
+ */
+YZ_EXPORT void yz_link_manager_close(yz_link_manager *m,
+                                     void (*on_closed)(void *ud), void *ud);
+
+YZ_EXPORT uv_loop_t *yz_link_manager_loop(const yz_link_manager *m);
+YZ_EXPORT const yz_node_id *yz_link_manager_node_id(const yz_link_manager *m);
+
+/*
+ * Listen. url is "ws://HOST:PORT" or "wss://HOST:PORT" (a path, if given, is
+ * ignored: any path is accepted); HOST is an IP literal or a local name to
+ * bind ("0.0.0.0", "127.0.0.1", "[::]"); PORT 0 lets the kernel choose.
+ * wss:// needs tls_cert_file and tls_key_file (PEM). Each listener is a
+ * vhost; a manager may listen on several. *port_out (if not NULL) gets the
+ * bound port. 0, YZ_E_ADDRESS (bad url), YZ_E_INVAL (wss without cert),
+ * YZ_E_IO (bind failed, unreadable cert).
+ */
+typedef struct yz_link_listen_config {
+  const char *url;
+  const char *tls_cert_file;
+  const char *tls_key_file;
+} yz_link_listen_config;
+
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_link_listen(yz_link_manager *m, const yz_link_listen_config *lc,
+               uint16_t *port_out);
+
+/* Per-dial options; a zeroed struct (or NULL) is the safe default. */
+enum {
+  /* wss:// only: accept a self-signed server certificate / skip the host
+   * name check. The Noise handshake still authenticates the node ID, so a
+   * node-to-node wss:// link stays protected; TLS then only hides the
+   * WebSocket framing. */
+  YZ_LINK_TLS_ALLOW_SELFSIGNED = 1u << 0,
+  YZ_LINK_TLS_SKIP_HOSTNAME_CHECK = 1u << 1,
+  YZ_LINK_TLS_INSECURE = 1u << 2, /* accept any certificate */
+};
+
+typedef struct yz_link_dial_opts {
+  unsigned tls_flags;
+  /* Accept any peer node ID. Deliberate and explicit (DESIGN.md: never the
+   * default): expected_id must then be NULL. */
+  bool unpinned;
+} yz_link_dial_opts;
+
+/*
+ * Dial url ("ws://HOST:PORT/PATH" or "wss://..."; the node address form
+ * "URL#NODEID" of yz/address.h is parsed by the caller, or pass it whole:
+ * a "#NODEID" fragment is taken as expected_id when expected_id is NULL and
+ * opts->unpinned is false). The link handle is returned at once; on_up or
+ * on_down follows. 0, YZ_E_ADDRESS, YZ_E_INVAL (no expected ID and not
+ * unpinned), YZ_E_LIMIT (max_links or max_handshakes reached), YZ_E_STATE
+ * (manager closing), YZ_E_NOMEM.
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_link_dial(yz_link_manager *m, const char *url,
+                                          const yz_node_id *expected_id,
+                                          const yz_link_dial_opts *opts,
+                                          yz_link **out);
+
+/*
+ * Queue one application message (1 .. max_message_size bytes) for the peer.
+ * It is encrypted now (fragmented by the session if larger than one Noise
+ * message) and written as the socket allows. 0, YZ_E_QUEUE_FULL (nothing
+ * was queued; wait for on_writable), YZ_E_TOO_LARGE, YZ_E_INVAL (empty),
+ * YZ_E_STATE (link not up or going down).
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_link_send(yz_link *link, const uint8_t *msg,
+                                          size_t len);
+
+/*
+ * Close: the session sends its close frame, queued data is flushed for a
+ * short while, then the connection closes; on_down follows with
+ * YZ_E_CLOSED. Idempotent.
+ */
+YZ_EXPORT void yz_link_close(yz_link *link);
+
+/* The queue level: encrypted bytes and messages waiting to be written. */
+YZ_EXPORT void yz_link_queue_level(const yz_link *link, size_t *bytes,
+                                   size_t *msgs);
+
+/* Accessors. The peer ID is the verified one once up (before that, for an
+ * outbound link, the expected one; NULL if unpinned and not up yet). */
+YZ_EXPORT const yz_node_id *yz_link_peer_id(const yz_link *link);
+YZ_EXPORT yz_link_direction yz_link_get_direction(const yz_link *link);
+YZ_EXPORT bool yz_link_is_up(const yz_link *link);
+YZ_EXPORT yz_link_manager *yz_link_get_manager(const yz_link *link);
+YZ_EXPORT void yz_link_set_data(yz_link *link, void *data);
+YZ_EXPORT void *yz_link_get_data(const yz_link *link);
+
+/* Refusal reasons counted in yz_link_stats.refused[]. */
+typedef enum yz_link_refusal {
+  YZ_LINK_REFUSED_MAX_LINKS = 0,   /* max_links reached */
+  YZ_LINK_REFUSED_MAX_HANDSHAKES,  /* max_handshakes reached */
+  YZ_LINK_REFUSED_RATE,            /* per-IP token bucket empty */
+  YZ_LINK_REFUSED_SUBPROTOCOL,     /* missing or foreign WS subprotocol */
+  YZ_LINK_REFUSED_CLOSING,         /* manager shutting down */
+  YZ_LINK_REFUSED_COUNT
+} yz_link_refusal;
+
+/* Manager statistics (counters since creation, gauges now). */
+typedef struct yz_link_stats {
+  uint32_t links;               /* gauge: links up */
+  uint32_t handshakes;          /* gauge: connections in handshake */
+  uint64_t links_up_total;
+  uint64_t links_down_total;
+  uint64_t handshakes_failed;   /* inbound or outbound, any reason */
+  uint64_t decrypt_failures;
+  uint64_t timeouts;
+  uint64_t bytes_in;            /* WebSocket payload bytes */
+  uint64_t bytes_out;
+  uint64_t msgs_in;             /* application messages */
+  uint64_t msgs_out;
+  uint64_t queue_full;          /* yz_link_send() refusals */
+  uint64_t refused[YZ_LINK_REFUSED_COUNT];
+} yz_link_stats;
+
+YZ_EXPORT void yz_link_manager_stats(const yz_link_manager *m,
+                                     yz_link_stats *out);
+
+/* A refusal's name ("max_links", "rate", ...) for logs and metrics. */
+YZ_EXPORT const char *yz_link_refusal_name(yz_link_refusal r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* YZ_LINK_H */
