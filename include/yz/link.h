@@ -34,6 +34,7 @@
 
 #include "yz/common.h"
 #include "yz/identity.h"
+#include "yz/wire.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,12 +68,10 @@ typedef struct yz_link_peer {
    * (DESIGN.md: "The handshake hash is exposed as a channel binding"). */
   uint8_t channel_binding[YZ_LINK_CHANNEL_BINDING_MAX];
   size_t channel_binding_len;
-  /* The peer's identity proof exactly as received and verified (a CBOR map,
-   * proto/ and docs/protocol.md): decode its optional fields (listen
-   * addresses, node type, capabilities, version) with the wire layer. NULL
-   * and 0 if the session layer did not keep it. */
-  const uint8_t *proof;
-  size_t proof_len;
+  /* The peer's identity proof, decoded and verified by the session
+   * (proto/, docs/protocol.md): its optional fields advertise listen
+   * addresses, node type, capabilities and software version. */
+  const yz_wire_identity_proof *proof;
   yz_link_direction direction;
   bool tls;                             /* wss:// */
   char remote_addr[YZ_LINK_ADDR_TEXT_MAX]; /* "127.0.0.1:40000" */
