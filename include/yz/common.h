@@ -70,7 +70,8 @@ extern "C" {
   X(UNREACHABLE, "peer unreachable")                                          \
   X(ADDRESS, "malformed node address")                                        \
   X(TLS, "TLS error")                                                         \
-  X(NOT_FOUND, "not found")
+  X(NOT_FOUND, "not found")                                                   \
+  X(REMOTE, "the peer answered the request with an error")
 
 /* Internal: consecutive indices from 1, turned into negative codes below. */
 enum yz__errno_index {
