@@ -1,0 +1,226 @@
+/*
+ * gen_corpus: writes the seed corpora of the fuzz targets from valid
+ * messages made by the project's own encoders.
+ *
+ *   gen_corpus OUTDIR [TARGET...]
+ *
+ * creates OUTDIR/<target>/seed-<hash of the content> files (all targets when none is named).
+ * The output is deterministic: fixed keys, fixed ephemerals. The checked-in
+ * fuzz/corpus/ holds this output plus inputs the fuzzer found (minimised).
+ * Sections are compiled in only for the layers this build has
+ * (YZ_FUZZ_HAVE_<LAYER>, set by tests/fuzz/meson.build).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "fuzz_util.h"
+
+static const char *outdir;
+static int n_args;
+static char **args;
+static int failures;
+static unsigned counter;
+
+static bool wanted(const char *target)
+{
+  if (n_args == 0)
+    return true;
+  for (int i = 0; i < n_args; i++)
+    if (strcmp(args[i], target) == 0)
+      return true;
+  return false;
+}
+
+static void put(const char *target, const void *data, size_t len)
+{
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", outdir, target);
+  if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "gen_corpus: %s: %s\n", path, strerror(errno));
+    failures++;
+    return;
+  }
+  /* Named by content, so regenerating never duplicates a file. */
+  uint8_t h[8];
+  crypto_generichash(h, sizeof h, data, len, NULL, 0);
+  snprintf(path, sizeof path,
+           "%s/%s/seed-%02x%02x%02x%02x%02x%02x%02x%02x", outdir, target,
+           h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]);
+  counter++;
+  FILE *f = fopen(path, "wb");
+  if (f == NULL || (len > 0 && fwrite(data, 1, len, f) != len) ||
+      fclose(f) != 0) {
+    fprintf(stderr, "gen_corpus: %s: write failed\n", path);
+    failures++;
+  }
+}
+
+/* A growable byte builder for composite inputs. */
+typedef struct bb {
+  uint8_t buf[1 << 17];
+  size_t n;
+} bb;
+
+static void bb_u8(bb *b, uint8_t v)
+{
+  if (b->n < sizeof b->buf)
+    b->buf[b->n++] = v;
+}
+
+static inline void bb_u16(bb *b, uint16_t v)
+{
+  bb_u8(b, (uint8_t)(v >> 8));
+  bb_u8(b, (uint8_t)v);
+}
+
+static void bb_mem(bb *b, const void *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    bb_u8(b, ((const uint8_t *)p)[i]);
+}
+
+static inline void bb_chunk(bb *b, const void *p, size_t n)
+{
+  bb_u16(b, (uint16_t)n);
+  bb_mem(b, p, n);
+}
+
+static void bb_str(bb *b, const char *s)
+{
+  bb_mem(b, s, strlen(s));
+}
+
+/* ------------------------------------------------------------------------ */
+#ifdef YZ_FUZZ_HAVE_NODE
+#include "node/frame.h"
+
+static void gen_node_frame(void)
+{
+  static const struct {
+    uint8_t kind;
+    uint16_t proto;
+    uint64_t id;
+    uint16_t code;
+    const char *body;
+  } t[] = {
+    {YZ__NODE_MESSAGE, 1, 0, 0, "hello"},
+    {YZ__NODE_MESSAGE, 0xffff, 0, 0, ""},
+    {YZ__NODE_REQUEST, 2, 1, 0, "get key"},
+    {YZ__NODE_REQUEST, 7, UINT64_MAX, 0, ""},
+    {YZ__NODE_RESPONSE, 2, 1, 0, "value"},
+    {YZ__NODE_ERROR, 2, 1, 404, "not found"},
+    {YZ__NODE_ERROR, 3, 42, 1, ""},
+  };
+  const char *target = "node_frame";
+  if (!wanted(target))
+    return;
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    yz__node_frame f = {.kind = t[i].kind, .proto = t[i].proto,
+                        .id = t[i].id, .code = t[i].code,
+                        .body = (const uint8_t *)t[i].body,
+                        .body_len = strlen(t[i].body)};
+    bb b = {.n = 0};
+    int hl = yz__node_frame_encode_header(&f, b.buf);
+    if (hl < 0) {
+      failures++;
+      continue;
+    }
+    b.n = (size_t)hl;
+    bb_str(&b, t[i].body);
+    put(target, b.buf, b.n);
+  }
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
+#ifdef YZ_FUZZ_HAVE_IDENTITY
+#include "yz/identity.h"
+
+static void gen_identity(void)
+{
+  yz_identity id;
+  uint8_t seed[32];
+  if (wanted("node_id")) {
+    for (uint8_t i = 0; i < 3; i++) {
+      fuzz_key(seed, (uint8_t)(40 + i));
+      if (yz_identity_from_seed(&id, seed) != 0) {
+        failures++;
+        continue;
+      }
+      char hex[YZ_NODE_ID_HEX_LEN + 1];
+      yz_node_id_to_hex(yz_identity_node_id(&id), hex);
+      put("node_id", hex, YZ_NODE_ID_HEX_LEN);
+      if (i == 1) {
+        hex[0] = 'A'; /* uppercase is refused */
+        put("node_id", hex, YZ_NODE_ID_HEX_LEN);
+        put("node_id", hex + 1, YZ_NODE_ID_HEX_LEN - 1);
+      }
+      yz_identity_clear(&id);
+    }
+  }
+  if (wanted("keyfile")) {
+    for (uint8_t i = 0; i < 3; i++) {
+      fuzz_key(seed, (uint8_t)(50 + i));
+      if (yz_identity_from_seed(&id, seed) != 0) {
+        failures++;
+        continue;
+      }
+      char text[YZ_IDENTITY_KEYFILE_TEXT_MAX];
+      int n = yz_identity_format_keyfile(&id, text, sizeof text);
+      if (n < 0) {
+        failures++;
+        continue;
+      }
+      put("keyfile", text, (size_t)n);
+      if (i == 0) {
+        /* Without the node-id line, and with a comment. */
+        char *seedline = strstr(text, "seed ");
+        char *idline = strstr(text, "node-id ");
+        if (seedline != NULL && idline != NULL) {
+          bb b = {.n = 0};
+          bb_str(&b, "yz-identity-v1\n# made by gen_corpus\n");
+          bb_str(&b, seedline);
+          put("keyfile", b.buf, b.n);
+        }
+      }
+      yz_identity_clear(&id);
+    }
+  }
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
+int main(int argc, char **argv)
+{
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+      strcmp(argv[1], "-h") == 0) {
+    printf("usage: gen_corpus OUTDIR [TARGET...]\n"
+           "Writes seed inputs for the fuzz targets into OUTDIR/<target>/.\n");
+    return argc < 2 ? 2 : 0;
+  }
+  if (sodium_init() < 0)
+    return 1;
+  outdir = argv[1];
+  n_args = argc - 2;
+  args = argv + 2;
+  if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
+    fprintf(stderr, "gen_corpus: %s: %s\n", outdir, strerror(errno));
+    return 1;
+  }
+#ifdef YZ_FUZZ_HAVE_NODE
+  gen_node_frame();
+#endif
+#ifdef YZ_FUZZ_HAVE_IDENTITY
+  gen_identity();
+#endif
+  printf("gen_corpus: %u files written to %s\n", counter, outdir);
+  return failures ? 1 : 0;
+}
