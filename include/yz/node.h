@@ -1,0 +1,263 @@
+/*
+ * yz/node.h: a yz node, the embedding API.
+ *
+ * A node is an identity, a link manager (yz/link.h) and what sits on top of
+ * its links: peers known by node ID (however many links a peer has), one-way
+ * messages and request/response tagged with an application protocol number,
+ * and configured peers that are redialled with backoff. The DHT and PubSub
+ * layers register their protocol numbers here.
+ *
+ * Threading and lifetime follow yz/link.h (libuv's model): every call is made
+ * on the loop's thread, every callback runs on it, and callbacks never run
+ * synchronously from the call that arms them.
+ *
+ *   yz_node_new()        the link manager exists; nothing listens yet
+ *   yz_node_listen()     as many ws:// and wss:// listeners as wanted
+ *   yz_node_start()      configured peers are dialled
+ *   ... dial, send, request, events ...
+ *   yz_node_stop(cb)     pending requests fail (YZ_E_CLOSED), every link
+ *                        goes down, timers close; cb runs from the loop
+ *                        once all of it is done. No callback of the node
+ *                        runs after cb.
+ *   yz_node_free()       after cb (a node that was never started is
+ *                        stopped too: its link manager holds handles)
+ *
+ * Duplicate links (docs/protocol.md, "Node messages"): when two links to the
+ * same node ID are up (both nodes dialled each other at once, or one dialled
+ * twice), both ends keep the same one and close the other: the link dialled
+ * by the node with the smaller node ID (bytewise) survives; if one node
+ * dialled both, the link with the smaller channel binding (handshake hash)
+ * survives. Both ends know both facts, so they agree without talking.
+ */
+#ifndef YZ_NODE_H
+#define YZ_NODE_H
+
+#include <uv.h>
+
+#include "yz/common.h"
+#include "yz/identity.h"
+#include "yz/link.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct yz_node yz_node;
+
+/*
+ * Protocol numbers (u16, never 0). 1..255 are reserved for yz itself;
+ * applications use 256..65535.
+ */
+enum {
+  YZ_NODE_PROTO_PING = 1, /* built in: a request is answered with its body */
+  YZ_NODE_PROTO_APP_MIN = 256,
+};
+
+/*
+ * Error codes a node sends in an error response (u16, never 0). 1..255 are
+ * yz's; a handler may send any code from 256 up.
+ */
+enum {
+  YZ_NODE_ERR_NO_HANDLER = 1, /* no handler for that protocol number */
+  YZ_NODE_ERR_FAILED = 2,     /* the handler failed */
+  YZ_NODE_ERR_BUSY = 3,       /* try again later */
+  YZ_NODE_ERR_REASON_MAX = 256, /* bytes of reason text in an error */
+  /* Bytes of node framing around a payload: a payload may be at most the
+   * link's max_message_size minus this. */
+  YZ_NODE_OVERHEAD = 13,
+};
+
+/* A request received, for the handler to answer (exactly once) with
+ * yz_node_respond() or yz_node_respond_error(). It is a small value: copy it
+ * to answer later, from another callback. */
+typedef struct yz_node_incoming {
+  yz_node_id from;
+  uint16_t proto;
+  uint64_t id;
+} yz_node_incoming;
+
+/* A response to a request of ours. Valid during the callback only. */
+typedef struct yz_node_response {
+  const yz_node_id *peer;
+  uint16_t proto;
+  uint64_t id;
+  const uint8_t *data; /* the body (status 0), or the reason text */
+  size_t len;
+  uint16_t error_code; /* status YZ_E_REMOTE: the peer's code; else 0 */
+} yz_node_response;
+
+/*
+ * The outcome of yz_node_request(), exactly once:
+ *   0               the peer answered; r->data, r->len
+ *   YZ_E_REMOTE     the peer answered with an error: r->error_code, and a
+ *                   reason text in r->data / r->len (not NUL-terminated)
+ *   YZ_E_TIMEOUT    no answer in time
+ *   YZ_E_CLOSED     the peer went down, or the node is stopping
+ *   YZ_E_MALFORMED  the peer answered with another protocol number
+ * r is never NULL; for a timeout or close only peer, proto and id are set.
+ */
+typedef void (*yz_node_response_cb)(yz_node *node, int status,
+                                    const yz_node_response *r, void *arg);
+
+/* The handlers of one protocol number. Either may be NULL: messages are then
+ * dropped, requests answered with YZ_NODE_ERR_NO_HANDLER. */
+typedef struct yz_node_protocol {
+  void (*on_message)(yz_node *node, const yz_node_id *from, uint16_t proto,
+                     const uint8_t *data, size_t len, void *ud);
+  void (*on_request)(yz_node *node, const yz_node_incoming *req,
+                     const uint8_t *data, size_t len, void *ud);
+} yz_node_protocol;
+
+/* Node events; ud is yz_node_config.user_data. Any may be NULL. */
+typedef struct yz_node_callbacks {
+  /* The first link to a node ID came up. peer is valid during the call. */
+  void (*on_peer_up)(yz_node *node, const yz_link_peer *peer, void *ud);
+  /* The last link to a node ID went down; err and reason as in yz/link.h
+   * (reason "duplicate link" is never seen here: a duplicate is closed only
+   * while another link to the peer is up). */
+  void (*on_peer_down)(yz_node *node, const yz_node_id *peer, int err,
+                       const char *reason, void *ud);
+  /* A dial never came up (unreachable, TLS, wrong node ID, ...). url is the
+   * dialled address; expected is NULL for an unpinned dial. */
+  void (*on_dial_failed)(yz_node *node, const char *url,
+                         const yz_node_id *expected, int err,
+                         const char *reason, void *ud);
+  /* Every link, also duplicates: for logs. up is true when it came up; on
+   * the way down err and reason say why. */
+  void (*on_link)(yz_node *node, const yz_node_id *peer,
+                  yz_link_direction dir, bool up, int err, const char *reason,
+                  void *ud);
+  /* A send to this peer failed with YZ_E_QUEUE_FULL and its queue has
+   * drained since: sending may resume. */
+  void (*on_writable)(yz_node *node, const yz_node_id *peer, void *ud);
+} yz_node_callbacks;
+
+typedef struct yz_node_config {
+  /* Required; copied. */
+  const yz_identity *identity;
+  yz_node_callbacks cb;
+  void *user_data;
+  /* Limits and timeouts of the links (yz/link.h); identity, callbacks and
+   * user_data in it are the node's own and ignored. */
+  yz_link_config link;
+  uint32_t request_timeout_ms;   /* default 10000 */
+  uint32_t max_pending_requests; /* default 4096 */
+  uint32_t redial_initial_ms;    /* default 500 */
+  uint32_t redial_max_ms;        /* default 60000 */
+  /* Random bits for the redial jitter; NULL uses libsodium. */
+  uint32_t (*random)(void *ud);
+} yz_node_config;
+
+/* Defaults as documented above, and yz_link_config_default() in link. */
+YZ_EXPORT void yz_node_config_default(yz_node_config *cfg);
+
+/* A node on loop. 0, YZ_E_INVAL, YZ_E_NOMEM, or the errors of
+ * yz_link_manager_new(). */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_new(yz_node **out, uv_loop_t *loop,
+                                         const yz_node_config *cfg);
+
+/* Free a node once its stop callback has run; NULL is a no-op. */
+YZ_EXPORT void yz_node_free(yz_node *node);
+
+YZ_EXPORT const yz_node_id *yz_node_get_id(const yz_node *node);
+YZ_EXPORT uv_loop_t *yz_node_get_loop(const yz_node *node);
+YZ_EXPORT yz_link_manager *yz_node_get_link_manager(yz_node *node);
+
+/*
+ * Listen (see yz_link_listen()). The node address of the listener, with the
+ * port the kernel chose for port 0, is appended to the node's list: see
+ * yz_node_address(). 0 or the errors of yz_link_listen().
+ */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_node_listen(yz_node *node, const yz_link_listen_config *lc);
+
+/*
+ * The node's addresses, one per listener, in the form yz_node_dial(),
+ * `yz-node --peer` and `yz ping` accept: "ws://127.0.0.1:40123/#<node ID>".
+ * NULL past the last one. The strings live as long as the node.
+ */
+YZ_EXPORT const char *yz_node_address(const yz_node *node, size_t i);
+
+/* Per-dial options; NULL means pinned, TLS verified. */
+typedef yz_link_dial_opts yz_node_dial_opts;
+
+/*
+ * Configure a peer: address "ws[s]://HOST:PORT[/PATH]#NODEID" (pinned), or
+ * a URL without fragment with opts->unpinned. It is dialled at
+ * yz_node_start() (or now, if started), and redialled with backoff whenever
+ * the node has no link to it. 0, YZ_E_ADDRESS, YZ_E_INVAL, YZ_E_STATE
+ * (stopping), YZ_E_NOMEM.
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_add_peer(yz_node *node,
+                                              const char *address,
+                                              const yz_node_dial_opts *opts);
+
+/* Start: dial the configured peers. 0 or YZ_E_STATE (twice, stopping). */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_start(yz_node *node);
+
+/*
+ * Dial once, without redial. on_peer_up follows (or nothing if the peer was
+ * already up: the new link is then a duplicate, resolved as above), or
+ * on_dial_failed. 0 or the errors of yz_link_dial().
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_dial(yz_node *node, const char *address,
+                                          const yz_node_dial_opts *opts);
+
+/* Is a link to this node ID up? */
+YZ_EXPORT bool yz_node_peer_is_up(const yz_node *node, const yz_node_id *peer);
+
+/* The number of peers up. */
+YZ_EXPORT size_t yz_node_peer_count(const yz_node *node);
+
+/*
+ * Handlers for protocol number proto (1..65535; YZ_NODE_PROTO_PING is built
+ * in and cannot be replaced). NULL p removes them. 0, YZ_E_INVAL, YZ_E_NOMEM.
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_register(yz_node *node, uint16_t proto,
+                                              const yz_node_protocol *p,
+                                              void *ud);
+
+/*
+ * A one-way message to peer. 0, YZ_E_NOT_FOUND (no link to it),
+ * YZ_E_QUEUE_FULL (wait for on_writable), YZ_E_TOO_LARGE, YZ_E_INVAL,
+ * YZ_E_STATE (stopping).
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_send(yz_node *node,
+                                          const yz_node_id *peer,
+                                          uint16_t proto, const uint8_t *data,
+                                          size_t len);
+
+/*
+ * A request to peer; cb runs exactly once, later, from the loop (see
+ * yz_node_response_cb). timeout_ms 0 uses the configured default. *id_out
+ * (if not NULL) gets the request id. On an error return cb never runs:
+ * the errors of yz_node_send(), and YZ_E_LIMIT (too many pending).
+ */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_node_request(yz_node *node, const yz_node_id *peer, uint16_t proto,
+                const uint8_t *data, size_t len, uint32_t timeout_ms,
+                yz_node_response_cb cb, void *arg, uint64_t *id_out);
+
+/* Answer a request (from its handler or later). 0, or the errors of
+ * yz_node_send() (the peer may have gone: the requester then sees a close
+ * or a timeout). */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_respond(yz_node *node,
+                                             const yz_node_incoming *req,
+                                             const uint8_t *data, size_t len);
+
+/* Answer a request with an error code (not 0) and a reason (NULL or text,
+ * cut at YZ_NODE_ERR_REASON_MAX bytes). */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_node_respond_error(yz_node *node, const yz_node_incoming *req,
+                      uint16_t code, const char *reason);
+
+/* Stop (see the lifetime above). cb may be NULL. Calling it twice is
+ * misuse. */
+YZ_EXPORT void yz_node_stop(yz_node *node, void (*cb)(yz_node *node,
+                                                      void *arg),
+                            void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* YZ_NODE_H */

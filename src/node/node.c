@@ -1,0 +1,969 @@
+/*
+ * A yz node: peers by node ID over the link manager, node messages
+ * (docs/protocol.md, "Node messages"), request/response, redial with
+ * backoff, duplicate link resolution. See yz/node.h for the contract.
+ */
+#include "yz/node.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/util.h"
+#include "node/backoff.h"
+#include "node/frame.h"
+#include "node/reqtable.h"
+#include "yz/log.h"
+
+enum node_state { ST_NEW, ST_STARTED, ST_STOPPING, ST_STOPPED };
+
+struct peer;
+struct cpeer;
+
+/* One link, from dial (or inbound up) to on_down. */
+struct nlink {
+  yz_link *link;
+  yz_node *node;
+  struct peer *peer;   /* when up */
+  struct cpeer *cpeer; /* the configured peer that dialled it, if any */
+  char *dial_url;      /* one-shot dial: the address, for on_dial_failed */
+  yz_node_id expected;
+  bool pinned;
+  bool up;
+  bool dup; /* closed by the duplicate rule */
+  const char *close_reason; /* why we closed it, if we did */
+  yz_link_direction dir;
+  uint8_t binding[YZ_LINK_CHANNEL_BINDING_MAX];
+  size_t binding_len;
+  struct nlink *next; /* in peer->links */
+};
+
+/* A node ID with at least one link up. */
+struct peer {
+  yz_node_id id;
+  struct nlink *links;
+  struct nlink *primary; /* the link sends go on */
+  struct peer *hnext;
+};
+
+/* A configured peer, redialled with backoff. */
+struct cpeer {
+  yz_node *node;
+  char *url; /* without the fragment */
+  char *address; /* as given, for logs and on_dial_failed */
+  yz_node_id id;
+  bool has_id; /* pinned, or learned once up (unpinned) */
+  bool pinned;
+  yz_node_dial_opts opts;
+  yz__backoff bo;
+  uv_timer_t timer;
+  struct nlink *dialing;
+  struct cpeer *next;
+};
+
+struct proto_entry {
+  uint16_t proto;
+  yz_node_protocol p;
+  void *ud;
+};
+
+struct pending {
+  yz__req r; /* first: the table hands this pointer back */
+  uint16_t proto;
+  yz_node_response_cb cb;
+  void *arg;
+};
+
+struct yz_node {
+  uv_loop_t *loop;
+  yz_identity identity;
+  yz_node_config cfg;
+  size_t max_msg;
+  enum node_state state;
+  yz_link_manager *mgr;
+
+  struct peer **buckets;
+  size_t nbuckets, npeers;
+
+  struct cpeer *cpeers;
+  struct proto_entry *protos;
+  size_t nprotos;
+
+  yz__reqtable reqs;
+  uv_timer_t req_timer;
+
+  char **addrs;
+  size_t naddrs;
+
+  uint8_t *scratch;
+  size_t scratch_cap;
+
+  int closing; /* handles and the manager still closing during stop */
+  void (*stop_cb)(yz_node *, void *);
+  void *stop_arg;
+
+  yz_log_ratelimit rl_bad;
+};
+
+/* ---- peers by node ID ---- */
+
+static size_t peer_slot(const yz_node *n, const yz_node_id *id)
+{
+  /* Node IDs are SHA-256 outputs: their first bytes are uniform. */
+  size_t h = (size_t)yz__load64_be(id->bytes);
+  return h & (n->nbuckets - 1);
+}
+
+static struct peer *peer_find(const yz_node *n, const yz_node_id *id)
+{
+  if (n->nbuckets == 0)
+    return NULL;
+  for (struct peer *p = n->buckets[peer_slot(n, id)]; p; p = p->hnext)
+    if (memcmp(p->id.bytes, id->bytes, YZ_NODE_ID_LEN) == 0)
+      return p;
+  return NULL;
+}
+
+static int peer_table_grow(yz_node *n)
+{
+  size_t nb = n->nbuckets ? n->nbuckets * 2 : 64;
+  struct peer **b = calloc(nb, sizeof *b);
+  if (b == NULL)
+    return YZ_E_NOMEM;
+  struct peer **old = n->buckets;
+  size_t oldn = n->nbuckets;
+  n->buckets = b;
+  n->nbuckets = nb;
+  for (size_t i = 0; i < oldn; i++) {
+    for (struct peer *p = old[i], *nx; p; p = nx) {
+      nx = p->hnext;
+      size_t s = peer_slot(n, &p->id);
+      p->hnext = b[s];
+      b[s] = p;
+    }
+  }
+  free(old);
+  return 0;
+}
+
+static struct peer *peer_add(yz_node *n, const yz_node_id *id)
+{
+  if (n->npeers >= n->nbuckets && peer_table_grow(n) != 0)
+    return NULL;
+  struct peer *p = calloc(1, sizeof *p);
+  if (p == NULL)
+    return NULL;
+  p->id = *id;
+  size_t s = peer_slot(n, id);
+  p->hnext = n->buckets[s];
+  n->buckets[s] = p;
+  n->npeers++;
+  return p;
+}
+
+static void peer_remove(yz_node *n, struct peer *p)
+{
+  struct peer **pp = &n->buckets[peer_slot(n, &p->id)];
+  while (*pp != p)
+    pp = &(*pp)->hnext;
+  *pp = p->hnext;
+  n->npeers--;
+  free(p);
+}
+
+/* ---- the duplicate rule (yz/node.h) ---- */
+
+static const uint8_t *dialer_of(const yz_node *n, const struct nlink *l)
+{
+  return l->dir == YZ_LINK_OUTBOUND ? n->identity.id.bytes
+                                    : l->peer->id.bytes;
+}
+
+/* The link that survives of two up links to one peer; both ends agree. */
+static struct nlink *duplicate_winner(const yz_node *n, struct nlink *a,
+                                      struct nlink *b)
+{
+  int c = memcmp(dialer_of(n, a), dialer_of(n, b), YZ_NODE_ID_LEN);
+  if (c != 0)
+    return c < 0 ? a : b;
+  size_t len = YZ__MIN(a->binding_len, b->binding_len);
+  c = memcmp(a->binding, b->binding, len);
+  if (c == 0)
+    c = a->binding_len < b->binding_len ? -1 : 1;
+  return c < 0 ? a : b;
+}
+
+/* ---- requests ---- */
+
+static void req_timer_cb(uv_timer_t *t);
+
+static void req_rearm(yz_node *n)
+{
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return;
+  uint64_t dl;
+  if (!yz__reqtable_next_deadline(&n->reqs, &dl)) {
+    uv_timer_stop(&n->req_timer);
+    return;
+  }
+  uint64_t now = uv_now(n->loop);
+  uv_timer_start(&n->req_timer, req_timer_cb, dl > now ? dl - now : 0, 0);
+}
+
+static void pending_finish(yz_node *n, struct pending *pr, int status,
+                           const yz_node_response *resp)
+{
+  yz_node_response r;
+  yz_node_id peer = pr->r.peer;
+  if (resp == NULL) {
+    memset(&r, 0, sizeof r);
+    r.peer = &peer;
+    r.proto = pr->proto;
+    r.id = yz__req_id(&pr->r);
+    resp = &r;
+  }
+  yz_node_response_cb cb = pr->cb;
+  void *arg = pr->arg;
+  free(pr);
+  cb(n, status, resp, arg);
+}
+
+static void req_timer_cb(uv_timer_t *t)
+{
+  yz_node *n = t->data;
+  uint64_t now = uv_now(n->loop);
+  yz__req *r;
+  while (n->state != ST_STOPPED &&
+         (r = yz__reqtable_expire(&n->reqs, now)) != NULL)
+    pending_finish(n, (struct pending *)r, YZ_E_TIMEOUT, NULL);
+  req_rearm(n);
+}
+
+static void fail_requests_of(yz_node *n, const yz_node_id *peer)
+{
+  yz__req *r;
+  while ((r = yz__reqtable_take_peer(&n->reqs, peer)) != NULL)
+    pending_finish(n, (struct pending *)r, YZ_E_CLOSED, NULL);
+  req_rearm(n);
+}
+
+/* ---- sending ---- */
+
+static int send_frame(yz_node *n, const yz_node_id *to,
+                      const yz__node_frame *f)
+{
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return YZ_E_STATE;
+  struct peer *p = peer_find(n, to);
+  if (p == NULL || p->primary == NULL)
+    return YZ_E_NOT_FOUND;
+  uint8_t hdr[YZ__NODE_HDR_MAX];
+  int hl = yz__node_frame_encode_header(f, hdr);
+  if (hl < 0)
+    return hl;
+  if (f->body_len > n->max_msg - (size_t)hl)
+    return YZ_E_TOO_LARGE;
+  size_t total = (size_t)hl + f->body_len;
+  if (total > n->scratch_cap) {
+    size_t cap = n->scratch_cap ? n->scratch_cap : 1024;
+    while (cap < total)
+      cap *= 2;
+    if (cap > n->max_msg)
+      cap = n->max_msg;
+    uint8_t *s = realloc(n->scratch, cap);
+    if (s == NULL)
+      return YZ_E_NOMEM;
+    n->scratch = s;
+    n->scratch_cap = cap;
+  }
+  memcpy(n->scratch, hdr, (size_t)hl);
+  if (f->body_len)
+    memcpy(n->scratch + hl, f->body, f->body_len);
+  return yz_link_send(p->primary->link, n->scratch, total);
+}
+
+int yz_node_send(yz_node *n, const yz_node_id *peer, uint16_t proto,
+                 const uint8_t *data, size_t len)
+{
+  if (n == NULL || peer == NULL || proto == 0 || (len && data == NULL))
+    return YZ_E_INVAL;
+  yz__node_frame f = {.kind = YZ__NODE_MESSAGE, .proto = proto,
+                      .body = data, .body_len = len};
+  return send_frame(n, peer, &f);
+}
+
+int yz_node_request(yz_node *n, const yz_node_id *peer, uint16_t proto,
+                    const uint8_t *data, size_t len, uint32_t timeout_ms,
+                    yz_node_response_cb cb, void *arg, uint64_t *id_out)
+{
+  if (n == NULL || peer == NULL || proto == 0 || cb == NULL ||
+      (len && data == NULL))
+    return YZ_E_INVAL;
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return YZ_E_STATE;
+  if (peer_find(n, peer) == NULL)
+    return YZ_E_NOT_FOUND;
+  struct pending *pr = calloc(1, sizeof *pr);
+  if (pr == NULL)
+    return YZ_E_NOMEM;
+  pr->r.peer = *peer;
+  pr->r.deadline_ms = uv_now(n->loop) +
+                      (timeout_ms ? timeout_ms : n->cfg.request_timeout_ms);
+  pr->proto = proto;
+  pr->cb = cb;
+  pr->arg = arg;
+  int err = yz__reqtable_insert(&n->reqs, &pr->r);
+  if (err != 0) {
+    free(pr);
+    return err;
+  }
+  uint64_t id = yz__req_id(&pr->r);
+  yz__node_frame f = {.kind = YZ__NODE_REQUEST, .proto = proto, .id = id,
+                      .body = data, .body_len = len};
+  err = send_frame(n, peer, &f);
+  if (err != 0) {
+    yz__req *r = yz__reqtable_take(&n->reqs, id, peer);
+    assert(r == &pr->r);
+    (void)r;
+    free(pr);
+    return err;
+  }
+  if (id_out)
+    *id_out = id;
+  req_rearm(n);
+  return 0;
+}
+
+int yz_node_respond(yz_node *n, const yz_node_incoming *req,
+                    const uint8_t *data, size_t len)
+{
+  if (n == NULL || req == NULL || (len && data == NULL))
+    return YZ_E_INVAL;
+  yz__node_frame f = {.kind = YZ__NODE_RESPONSE, .proto = req->proto,
+                      .id = req->id, .body = data, .body_len = len};
+  return send_frame(n, &req->from, &f);
+}
+
+int yz_node_respond_error(yz_node *n, const yz_node_incoming *req,
+                          uint16_t code, const char *reason)
+{
+  if (n == NULL || req == NULL || code == 0)
+    return YZ_E_INVAL;
+  size_t rl = reason ? strlen(reason) : 0;
+  if (rl > YZ__NODE_REASON_MAX)
+    rl = YZ__NODE_REASON_MAX;
+  yz__node_frame f = {.kind = YZ__NODE_ERROR, .proto = req->proto,
+                      .id = req->id, .code = code,
+                      .body = (const uint8_t *)reason, .body_len = rl};
+  return send_frame(n, &req->from, &f);
+}
+
+/* ---- protocols ---- */
+
+static struct proto_entry *proto_find(yz_node *n, uint16_t proto)
+{
+  for (size_t i = 0; i < n->nprotos; i++)
+    if (n->protos[i].proto == proto)
+      return &n->protos[i];
+  return NULL;
+}
+
+int yz_node_register(yz_node *n, uint16_t proto, const yz_node_protocol *p,
+                     void *ud)
+{
+  if (n == NULL || proto == 0 || proto == YZ_NODE_PROTO_PING)
+    return YZ_E_INVAL;
+  struct proto_entry *e = proto_find(n, proto);
+  if (p == NULL) {
+    if (e != NULL)
+      *e = n->protos[--n->nprotos];
+    return 0;
+  }
+  if (e == NULL) {
+    struct proto_entry *a =
+        realloc(n->protos, (n->nprotos + 1) * sizeof *a);
+    if (a == NULL)
+      return YZ_E_NOMEM;
+    n->protos = a;
+    e = &a[n->nprotos++];
+  }
+  e->proto = proto;
+  e->p = *p;
+  e->ud = ud;
+  return 0;
+}
+
+/* ---- link events ---- */
+
+static void schedule_redial(struct cpeer *c);
+
+static void bad_peer_message(yz_node *n, struct nlink *l, const char *why)
+{
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(&l->peer->id, hex);
+  yz_log_rl(&n->rl_bad, uv_now(n->loop), YZ_LOG_INFO,
+            "node: closing the link to %s: %s", hex, why);
+  l->close_reason = "malformed node message";
+  yz_link_close(l->link);
+}
+
+static void on_link_message(yz_link_manager *m, yz_link *link,
+                            const uint8_t *msg, size_t len, void *ud)
+{
+  (void)m;
+  yz_node *n = ud;
+  struct nlink *l = yz_link_get_data(link);
+  /* A duplicate is still authentic: what the peer sent on it before it
+   * learned of the other link is delivered. */
+  if (l == NULL || !l->up || (l->close_reason != NULL && !l->dup))
+    return;
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return;
+  yz__node_frame f;
+  const char *why = NULL;
+  if (yz__node_frame_parse(&f, msg, len, &why) != 0) {
+    bad_peer_message(n, l, why);
+    return;
+  }
+  /* Handlers may stop the node or drop the peer: keep copies, and touch
+   * neither l nor its peer after calling out. */
+  yz_node_id from = l->peer->id;
+  switch (f.kind) {
+  case YZ__NODE_MESSAGE: {
+    struct proto_entry *e = proto_find(n, f.proto);
+    if (e != NULL && e->p.on_message != NULL)
+      e->p.on_message(n, &from, f.proto, f.body, f.body_len, e->ud);
+    break;
+  }
+  case YZ__NODE_REQUEST: {
+    yz_node_incoming req = {.from = from, .proto = f.proto, .id = f.id};
+    if (f.proto == YZ_NODE_PROTO_PING) {
+      (void)yz_node_respond(n, &req, f.body, f.body_len);
+      break;
+    }
+    struct proto_entry *e = proto_find(n, f.proto);
+    if (e != NULL && e->p.on_request != NULL)
+      e->p.on_request(n, &req, f.body, f.body_len, e->ud);
+    else
+      (void)yz_node_respond_error(n, &req, YZ_NODE_ERR_NO_HANDLER,
+                                  "no handler for this protocol number");
+    break;
+  }
+  case YZ__NODE_RESPONSE:
+  case YZ__NODE_ERROR: {
+    yz__req *r = yz__reqtable_take(&n->reqs, f.id, &from);
+    if (r == NULL)
+      break; /* late (timed out) or unknown: nothing waits for it */
+    struct pending *pr = (struct pending *)r;
+    req_rearm(n);
+    yz_node_response resp = {.peer = &from, .proto = f.proto, .id = f.id,
+                             .data = f.body, .len = f.body_len,
+                             .error_code = f.code};
+    int status = f.kind == YZ__NODE_ERROR ? YZ_E_REMOTE : 0;
+    if (f.proto != pr->proto) {
+      status = YZ_E_MALFORMED;
+      resp.data = NULL;
+      resp.len = 0;
+      resp.error_code = 0;
+    }
+    pending_finish(n, pr, status, &resp);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void on_link_up(yz_link_manager *m, yz_link *link,
+                       const yz_link_peer *lp, void *ud)
+{
+  (void)m;
+  yz_node *n = ud;
+  struct nlink *l = yz_link_get_data(link);
+  if (l == NULL) {
+    l = calloc(1, sizeof *l);
+    if (l == NULL) {
+      yz_link_close(link);
+      return;
+    }
+    l->link = link;
+    l->node = n;
+    yz_link_set_data(link, l);
+  }
+  l->dir = lp->direction;
+  l->binding_len = YZ__MIN(lp->channel_binding_len, sizeof l->binding);
+  memcpy(l->binding, lp->channel_binding, l->binding_len);
+
+  struct peer *p = peer_find(n, &lp->id);
+  bool first = p == NULL;
+  if (first && (p = peer_add(n, &lp->id)) == NULL) {
+    l->close_reason = "out of memory";
+    yz_link_close(link);
+    return;
+  }
+  l->up = true;
+  l->peer = p;
+  l->next = p->links;
+  p->links = l;
+
+  struct cpeer *c = l->cpeer;
+  if (c != NULL) {
+    c->dialing = NULL;
+    yz__backoff_reset(&c->bo);
+    if (!c->has_id) {
+      c->id = lp->id;
+      c->has_id = true;
+    }
+  }
+
+  struct nlink *loser = NULL;
+  if (first) {
+    p->primary = l;
+  } else {
+    struct nlink *w = duplicate_winner(n, p->primary, l);
+    loser = w == l ? p->primary : l;
+    p->primary = w;
+    loser->dup = true;
+    loser->close_reason = "duplicate link";
+  }
+
+  if (n->cfg.cb.on_link)
+    n->cfg.cb.on_link(n, &lp->id, l->dir, true, 0, NULL, n->cfg.user_data);
+  if (loser != NULL)
+    yz_link_close(loser->link);
+  else if (n->cfg.cb.on_peer_up)
+    n->cfg.cb.on_peer_up(n, lp, n->cfg.user_data);
+}
+
+static struct nlink *pick_primary(struct peer *p)
+{
+  struct nlink *best = NULL;
+  for (struct nlink *x = p->links; x; x = x->next)
+    if (!x->dup && x->close_reason == NULL)
+      best = x;
+  return best ? best : p->links;
+}
+
+static void on_link_down(yz_link_manager *m, yz_link *link, int err,
+                         const char *reason, void *ud)
+{
+  (void)m;
+  yz_node *n = ud;
+  struct nlink *l = yz_link_get_data(link);
+  if (l == NULL)
+    return;
+  yz_link_set_data(link, NULL);
+  if (l->close_reason != NULL && err == YZ_E_CLOSED)
+    reason = l->close_reason;
+  bool stopping = n->state == ST_STOPPING || n->state == ST_STOPPED;
+
+  if (!l->up) {
+    /* A dial that never came up. */
+    struct cpeer *c = l->cpeer;
+    const char *url = c ? c->address : l->dial_url;
+    yz_node_id expected = l->expected;
+    bool pinned = l->pinned;
+    if (c != NULL)
+      c->dialing = NULL;
+    if (!stopping && n->cfg.cb.on_dial_failed)
+      n->cfg.cb.on_dial_failed(n, url ? url : "", pinned ? &expected : NULL,
+                               err, reason, n->cfg.user_data);
+    free(l->dial_url);
+    free(l);
+    if (c != NULL && n->state == ST_STARTED)
+      schedule_redial(c);
+    return;
+  }
+
+  struct peer *p = l->peer;
+  struct nlink **pp = &p->links;
+  while (*pp != l)
+    pp = &(*pp)->next;
+  *pp = l->next;
+  yz_node_id id = p->id;
+  yz_link_direction dir = l->dir;
+  bool last = p->links == NULL;
+  if (last)
+    peer_remove(n, p);
+  else if (p->primary == l)
+    p->primary = pick_primary(p);
+  free(l->dial_url);
+  free(l);
+
+  if (n->cfg.cb.on_link)
+    n->cfg.cb.on_link(n, &id, dir, false, err, reason, n->cfg.user_data);
+  if (!last)
+    return;
+  fail_requests_of(n, &id);
+  if (n->cfg.cb.on_peer_down)
+    n->cfg.cb.on_peer_down(n, &id, err, reason, n->cfg.user_data);
+  if (n->state != ST_STARTED)
+    return;
+  for (struct cpeer *c = n->cpeers; c; c = c->next)
+    if (c->has_id && c->dialing == NULL &&
+        memcmp(c->id.bytes, id.bytes, YZ_NODE_ID_LEN) == 0)
+      schedule_redial(c);
+}
+
+static void on_link_writable(yz_link_manager *m, yz_link *link, void *ud)
+{
+  (void)m;
+  yz_node *n = ud;
+  struct nlink *l = yz_link_get_data(link);
+  if (l == NULL || !l->up || n->cfg.cb.on_writable == NULL)
+    return;
+  yz_node_id id = l->peer->id;
+  n->cfg.cb.on_writable(n, &id, n->cfg.user_data);
+}
+
+/* ---- addresses and dials ---- */
+
+/* Split "URL#NODEID" into an allocated URL and the ID. */
+static int split_address(const char *address, char **url, yz_node_id *id,
+                         bool *pinned)
+{
+  const char *hash = strchr(address, '#');
+  size_t ulen = hash ? (size_t)(hash - address) : strlen(address);
+  if (ulen == 0)
+    return YZ_E_ADDRESS;
+  if (strncmp(address, "ws://", 5) != 0 && strncmp(address, "wss://", 6) != 0)
+    return YZ_E_ADDRESS;
+  *pinned = hash != NULL;
+  if (hash != NULL &&
+      yz_node_id_parse(id, (const uint8_t *)hash + 1, strlen(hash + 1),
+                       NULL) != 0)
+    return YZ_E_ADDRESS;
+  *url = malloc(ulen + 1);
+  if (*url == NULL)
+    return YZ_E_NOMEM;
+  memcpy(*url, address, ulen);
+  (*url)[ulen] = '\0';
+  return 0;
+}
+
+static int dial(yz_node *n, const char *url, const yz_node_id *id,
+                bool pinned, const yz_node_dial_opts *opts,
+                struct nlink **out)
+{
+  yz_node_dial_opts o = {0};
+  if (opts != NULL)
+    o = *opts;
+  if (pinned == o.unpinned)
+    return YZ_E_INVAL; /* exactly one of: a pinned ID, an explicit opt-out */
+  struct nlink *l = calloc(1, sizeof *l);
+  if (l == NULL)
+    return YZ_E_NOMEM;
+  yz_link *link;
+  int err = yz_link_dial(n->mgr, url, pinned ? id : NULL, &o, &link);
+  if (err != 0) {
+    free(l);
+    return err;
+  }
+  l->link = link;
+  l->node = n;
+  l->dir = YZ_LINK_OUTBOUND;
+  l->pinned = pinned;
+  if (pinned)
+    l->expected = *id;
+  yz_link_set_data(link, l);
+  *out = l;
+  return 0;
+}
+
+int yz_node_dial(yz_node *n, const char *address,
+                 const yz_node_dial_opts *opts)
+{
+  if (n == NULL || address == NULL)
+    return YZ_E_INVAL;
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return YZ_E_STATE;
+  char *url;
+  yz_node_id id;
+  bool pinned;
+  int err = split_address(address, &url, &id, &pinned);
+  if (err != 0)
+    return err;
+  struct nlink *l;
+  err = dial(n, url, &id, pinned, opts, &l);
+  free(url);
+  if (err != 0)
+    return err;
+  l->dial_url = strdup(address); /* NULL on failure: reported as "" */
+  return 0;
+}
+
+static void redial_cb(uv_timer_t *t)
+{
+  struct cpeer *c = t->data;
+  yz_node *n = c->node;
+  if (n->state != ST_STARTED || c->dialing != NULL)
+    return;
+  if (c->has_id && peer_find(n, &c->id) != NULL)
+    return; /* already linked (it dialled us): nothing to do */
+  struct nlink *l;
+  int err = dial(n, c->url, &c->id, c->pinned, &c->opts, &l);
+  if (err != 0) {
+    yz_log(YZ_LOG_INFO, "node: cannot dial %s now: %s", c->address,
+           yz_strerror(err));
+    schedule_redial(c);
+    return;
+  }
+  l->cpeer = c;
+  c->dialing = l;
+}
+
+static void schedule_redial(struct cpeer *c)
+{
+  yz_node *n = c->node;
+  uint32_t r = n->cfg.random ? n->cfg.random(n->cfg.user_data)
+                             : randombytes_random();
+  uint32_t delay = yz__backoff_next(&c->bo, r);
+  uv_timer_start(&c->timer, redial_cb, delay, 0);
+}
+
+int yz_node_add_peer(yz_node *n, const char *address,
+                     const yz_node_dial_opts *opts)
+{
+  if (n == NULL || address == NULL)
+    return YZ_E_INVAL;
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return YZ_E_STATE;
+  struct cpeer *c = calloc(1, sizeof *c);
+  if (c == NULL)
+    return YZ_E_NOMEM;
+  int err = split_address(address, &c->url, &c->id, &c->pinned);
+  if (err != 0) {
+    free(c);
+    return err;
+  }
+  if (opts != NULL)
+    c->opts = *opts;
+  if (c->pinned == c->opts.unpinned) {
+    free(c->url);
+    free(c);
+    return YZ_E_INVAL;
+  }
+  c->address = strdup(address);
+  if (c->address == NULL) {
+    free(c->url);
+    free(c);
+    return YZ_E_NOMEM;
+  }
+  c->has_id = c->pinned;
+  c->node = n;
+  yz__backoff_init(&c->bo, n->cfg.redial_initial_ms, n->cfg.redial_max_ms);
+  uv_timer_init(n->loop, &c->timer);
+  c->timer.data = c;
+  c->next = n->cpeers;
+  n->cpeers = c;
+  if (n->state == ST_STARTED)
+    uv_timer_start(&c->timer, redial_cb, 0, 0);
+  return 0;
+}
+
+/* ---- listen ---- */
+
+/* "ws://HOST:PORT/..." -> scheme and host parts, for the node address. */
+static int listen_address(yz_node *n, const char *url, uint16_t port)
+{
+  const char *scheme = strncmp(url, "wss://", 6) == 0 ? "wss" : "ws";
+  const char *h = url + strlen(scheme) + 3;
+  size_t hl;
+  if (*h == '[') {
+    const char *e = strchr(h, ']');
+    hl = e ? (size_t)(e - h) + 1 : strlen(h);
+  } else {
+    hl = strcspn(h, ":/");
+  }
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(&n->identity.id, hex);
+  size_t cap = strlen(scheme) + hl + 100;
+  char *a = malloc(cap);
+  if (a == NULL)
+    return YZ_E_NOMEM;
+  snprintf(a, cap, "%s://%.*s:%u/#%s", scheme, (int)hl, h, (unsigned)port,
+           hex);
+  char **v = realloc(n->addrs, (n->naddrs + 1) * sizeof *v);
+  if (v == NULL) {
+    free(a);
+    return YZ_E_NOMEM;
+  }
+  n->addrs = v;
+  v[n->naddrs++] = a;
+  return 0;
+}
+
+int yz_node_listen(yz_node *n, const yz_link_listen_config *lc)
+{
+  if (n == NULL || lc == NULL || lc->url == NULL)
+    return YZ_E_INVAL;
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return YZ_E_STATE;
+  uint16_t port = 0;
+  int err = yz_link_listen(n->mgr, lc, &port);
+  if (err != 0)
+    return err;
+  return listen_address(n, lc->url, port);
+}
+
+const char *yz_node_address(const yz_node *n, size_t i)
+{
+  return i < n->naddrs ? n->addrs[i] : NULL;
+}
+
+/* ---- lifetime ---- */
+
+void yz_node_config_default(yz_node_config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  yz_link_config_default(&cfg->link);
+  cfg->request_timeout_ms = 10000;
+  cfg->max_pending_requests = 4096;
+  cfg->redial_initial_ms = 500;
+  cfg->redial_max_ms = 60000;
+}
+
+int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
+{
+  if (out == NULL || loop == NULL || cfg == NULL || cfg->identity == NULL)
+    return YZ_E_INVAL;
+  if (yz_init() != 0)
+    return YZ_E_IO;
+  yz_node *n = calloc(1, sizeof *n);
+  if (n == NULL)
+    return YZ_E_NOMEM;
+  n->loop = loop;
+  n->identity = *cfg->identity;
+  n->cfg = *cfg;
+  n->cfg.identity = &n->identity;
+  if (n->cfg.request_timeout_ms == 0)
+    n->cfg.request_timeout_ms = 10000;
+  if (n->cfg.max_pending_requests == 0)
+    n->cfg.max_pending_requests = 4096;
+  if (n->cfg.redial_initial_ms == 0)
+    n->cfg.redial_initial_ms = 500;
+  if (n->cfg.redial_max_ms == 0)
+    n->cfg.redial_max_ms = 60000;
+  n->max_msg = cfg->link.max_message_size ? cfg->link.max_message_size
+                                          : (size_t)1 << 20;
+  yz_log_ratelimit rl = YZ_LOG_RATELIMIT_INIT(5, 10000);
+  n->rl_bad = rl;
+  uint64_t first_id = 1 + (uint64_t)randombytes_uniform(1u << 30);
+  yz__reqtable_init(&n->reqs, n->cfg.max_pending_requests, first_id);
+
+  yz_link_config lc = cfg->link;
+  lc.identity = &n->identity;
+  lc.cb.on_up = on_link_up;
+  lc.cb.on_message = on_link_message;
+  lc.cb.on_writable = on_link_writable;
+  lc.cb.on_down = on_link_down;
+  lc.user_data = n;
+  int err = yz_link_manager_new(&n->mgr, loop, &lc);
+  if (err != 0) {
+    yz_identity_clear(&n->identity);
+    free(n);
+    return err;
+  }
+  uv_timer_init(loop, &n->req_timer);
+  n->req_timer.data = n;
+  *out = n;
+  return 0;
+}
+
+int yz_node_start(yz_node *n)
+{
+  if (n == NULL)
+    return YZ_E_INVAL;
+  if (n->state != ST_NEW)
+    return YZ_E_STATE;
+  n->state = ST_STARTED;
+  for (struct cpeer *c = n->cpeers; c; c = c->next)
+    uv_timer_start(&c->timer, redial_cb, 0, 0);
+  return 0;
+}
+
+static void stop_step_done(yz_node *n)
+{
+  if (--n->closing > 0)
+    return;
+  n->state = ST_STOPPED;
+  if (n->stop_cb)
+    n->stop_cb(n, n->stop_arg);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+  stop_step_done(h->data);
+}
+
+static void on_cpeer_timer_closed(uv_handle_t *h)
+{
+  struct cpeer *c = h->data;
+  stop_step_done(c->node);
+}
+
+static void on_manager_closed(void *ud)
+{
+  yz_node *n = ud;
+  n->mgr = NULL;
+  stop_step_done(n);
+}
+
+void yz_node_stop(yz_node *n, void (*cb)(yz_node *, void *), void *arg)
+{
+  assert(n->state == ST_NEW || n->state == ST_STARTED);
+  n->state = ST_STOPPING;
+  n->stop_cb = cb;
+  n->stop_arg = arg;
+  /* One count for the request timer and the manager, so that nothing
+   * completes the stop before every close is under way. */
+  n->closing = 2;
+  for (struct cpeer *c = n->cpeers; c; c = c->next) {
+    n->closing++;
+    uv_close((uv_handle_t *)&c->timer, on_cpeer_timer_closed);
+  }
+  uv_close((uv_handle_t *)&n->req_timer, on_handle_closed);
+  yz__req *r;
+  while ((r = yz__reqtable_take_any(&n->reqs)) != NULL)
+    pending_finish(n, (struct pending *)r, YZ_E_CLOSED, NULL);
+  yz_link_manager_close(n->mgr, on_manager_closed, n);
+}
+
+void yz_node_free(yz_node *n)
+{
+  if (n == NULL)
+    return;
+  assert(n->state == ST_STOPPED);
+  for (struct cpeer *c = n->cpeers, *nx; c; c = nx) {
+    nx = c->next;
+    free(c->url);
+    free(c->address);
+    free(c);
+  }
+  for (size_t i = 0; i < n->naddrs; i++)
+    free(n->addrs[i]);
+  free(n->addrs);
+  /* The manager's on_down emptied every peer before the stop completed. */
+  assert(n->npeers == 0);
+  free(n->buckets);
+  free(n->protos);
+  free(n->scratch);
+  yz__reqtable_clear(&n->reqs);
+  yz_identity_clear(&n->identity);
+  sodium_memzero(&n->cfg, sizeof n->cfg);
+  free(n);
+}
+
+const yz_node_id *yz_node_get_id(const yz_node *n) { return &n->identity.id; }
+uv_loop_t *yz_node_get_loop(const yz_node *n) { return n->loop; }
+yz_link_manager *yz_node_get_link_manager(yz_node *n) { return n->mgr; }
+
+bool yz_node_peer_is_up(const yz_node *n, const yz_node_id *peer)
+{
+  return peer_find(n, peer) != NULL;
+}
+
+size_t yz_node_peer_count(const yz_node *n) { return n->npeers; }
