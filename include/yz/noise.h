@@ -43,6 +43,7 @@ enum {
   YZ_NOISE_MAX_PAYLOAD_LEN = YZ_NOISE_MAX_MSG_LEN - YZ_NOISE_TAG_LEN,
   YZ_NOISE_MAX_PSKS = 8,         /* psk tokens one pattern may carry */
   YZ_NOISE_MAX_NAME_LEN = 127,   /* longest protocol name accepted */
+  YZ_NOISE_MAX_TOKENS = 40,      /* compiled pattern tokens (private) */
 };
 
 /* The largest nonce ever used: 2^64-1 is reserved (section 5.1). */
@@ -87,10 +88,15 @@ typedef struct yz_noise_protocol {
   yz_noise_dh dh;                       /* public */
   yz_noise_cipher cipher;               /* public */
   yz_noise_hash hash;                   /* public */
-  uint8_t pattern;     /* private: index into the pattern table */
-  uint8_t fallback;    /* private: the fallback modifier is present */
-  uint8_t n_psk;       /* private: number of psk modifiers */
-  uint8_t psk_pos[YZ_NOISE_MAX_PSKS]; /* private: their positions */
+  /* private below: the pattern compiled from the table and modifiers */
+  uint8_t name_len;    /* strlen(name) */
+  uint8_t pattern;     /* index into the pattern table */
+  uint8_t fallback;    /* the fallback modifier is present */
+  uint8_t n_psk;       /* number of psk modifiers (psk tokens) */
+  uint8_t n_msgs;      /* handshake messages */
+  uint8_t flags;       /* one-way, psk */
+  uint8_t pre[2][3];   /* pre-message tokens: [0] initiator's, [1] responder's */
+  uint8_t tokens[YZ_NOISE_MAX_TOKENS]; /* message tokens */
 } yz_noise_protocol;
 
 /*
@@ -221,8 +227,10 @@ typedef struct yz_noise_handshakestate {
   uint8_t role;   /* yz_noise_role */
   uint8_t action; /* yz_noise_action */
   uint8_t msg_index;
-  uint8_t flags; /* which of s, e, rs, re are set */
+  uint8_t flags; /* which of s, e, rs, re are set; split done */
   uint8_t n_psks_given;
+  uint8_t psk_used; /* psk tokens processed so far */
+  uint8_t tok;      /* index of the next token in proto.tokens */
   uint8_t s_priv[YZ_NOISE_DH_LEN], s_pub[YZ_NOISE_DH_LEN];
   uint8_t e_priv[YZ_NOISE_DH_LEN], e_pub[YZ_NOISE_DH_LEN];
   uint8_t rs[YZ_NOISE_DH_LEN], re[YZ_NOISE_DH_LEN];
@@ -243,6 +251,14 @@ yz_noise_hs_init(yz_noise_handshakestate *hs, const yz_noise_protocol *p,
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_hs_set_local_static(yz_noise_handshakestate *hs,
                              const uint8_t priv[YZ_NOISE_DH_LEN]);
+
+/* The same from a key pair whose public half the caller already holds
+ * (saves one scalar multiplication per handshake; pub must be the X25519
+ * public key of priv, which is not checked). */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_noise_hs_set_local_static_keypair(yz_noise_handshakestate *hs,
+                                     const uint8_t priv[YZ_NOISE_DH_LEN],
+                                     const uint8_t pub[YZ_NOISE_DH_LEN]);
 
 /* A fixed local ephemeral private key (test vectors, deterministic
  * generation). Without it, WriteMessage generates one from the CSPRNG. */

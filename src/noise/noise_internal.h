@@ -1,0 +1,94 @@
+/*
+ * Internals of the noise layer: the hash functions with their HMAC and HKDF
+ * (spec section 4.3 and 5.2), the compiled pattern tokens and the pattern
+ * table (section 7). Not installed; tests may use these yz__ functions.
+ */
+#ifndef YZ_NOISE_INTERNAL_H
+#define YZ_NOISE_INTERNAL_H
+
+#include <sodium.h>
+
+#include "yz/noise.h"
+
+/* ---- HASH, HMAC-HASH, HKDF (section 4.3) -------------------------------- */
+
+/* One running hash of any of the three functions. Plain structs, so a
+ * state may be copied to fork a computation (how HMAC reuses its pads). */
+typedef union yz__noise_hash_state {
+  crypto_hash_sha256_state sha256;
+  crypto_hash_sha512_state sha512;
+  crypto_generichash_state blake2b;
+} yz__noise_hash_state;
+
+/* HASHLEN and BLOCKLEN of a yz_noise_hash. */
+size_t yz__noise_hashlen(int hash);
+size_t yz__noise_blocklen(int hash);
+
+void yz__noise_hash_init(yz__noise_hash_state *st, int hash);
+void yz__noise_hash_update(yz__noise_hash_state *st, int hash,
+                           const uint8_t *p, size_t n);
+void yz__noise_hash_final(yz__noise_hash_state *st, int hash, uint8_t *out);
+
+/* HASH(data): hashlen bytes into out. */
+void yz__noise_hash(int hash, uint8_t *out, const uint8_t *p, size_t n);
+
+/* HASH(a || b) without building the concatenation. */
+void yz__noise_hash2(int hash, uint8_t *out, const uint8_t *a, size_t an,
+                     const uint8_t *b, size_t bn);
+
+/* An HMAC key: the inner and outer states after their padded key block, so
+ * one key can MAC several messages at the cost of the messages only. */
+typedef struct yz__noise_hmac_key {
+  yz__noise_hash_state inner, outer;
+  int hash;
+} yz__noise_hmac_key;
+
+void yz__noise_hmac_init(yz__noise_hmac_key *hk, int hash, const uint8_t *key,
+                         size_t keylen);
+/* HMAC-HASH(key, a || b); b may be NULL when bn is 0. */
+void yz__noise_hmac2(const yz__noise_hmac_key *hk, uint8_t *out,
+                     const uint8_t *a, size_t an, const uint8_t *b,
+                     size_t bn);
+/* HMAC-HASH(key, data) in one call (RFC 2104). */
+void yz__noise_hmac(int hash, uint8_t *out, const uint8_t *key, size_t keylen,
+                    const uint8_t *data, size_t n);
+
+/* HKDF(chaining_key, input_key_material, num_outputs), section 4.3:
+ * num_outputs is 2 (out3 NULL) or 3. chaining_key is hashlen bytes; every
+ * output is hashlen bytes. */
+void yz__noise_hkdf(int hash, const uint8_t *ck, const uint8_t *ikm,
+                    size_t ikmlen, uint8_t *out1, uint8_t *out2,
+                    uint8_t *out3);
+
+/* ---- DH (section 4.1) ---------------------------------------------------- */
+
+/* DH(priv, pub): 0, or YZ_E_MALFORMED when the result is the all-zero value
+ * (a low-order point: section 12.1 allows either rejecting or not). */
+int yz__noise_dh(uint8_t out[YZ_NOISE_DH_LEN],
+                 const uint8_t priv[YZ_NOISE_DH_LEN],
+                 const uint8_t pub[YZ_NOISE_DH_LEN]);
+
+/* ---- Patterns (section 7) ------------------------------------------------ */
+
+/* Message tokens, as compiled into yz_noise_protocol.tokens. Each message's
+ * tokens end with MSG_END; the whole handshake with END. DH tokens are named
+ * from the initiator's side ("es": initiator's e with responder's s). */
+enum yz__noise_token {
+  YZ__TOK_END = 0,
+  YZ__TOK_E,
+  YZ__TOK_S,
+  YZ__TOK_EE,
+  YZ__TOK_ES,
+  YZ__TOK_SE,
+  YZ__TOK_SS,
+  YZ__TOK_PSK,
+  YZ__TOK_MSG_END,
+};
+
+/* The protocol's flags (yz_noise_protocol.flags). */
+enum {
+  YZ__PROTO_ONEWAY = 1,
+  YZ__PROTO_PSK = 2, /* any psk modifier: 'e' also calls MixKey (sect. 9.2) */
+};
+
+#endif
