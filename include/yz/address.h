@@ -58,16 +58,16 @@ typedef enum yz_address_host_type {
 /* A parsed node address. Plain data: fill it by hand or with
  * yz_address_parse(). */
 typedef struct yz_address {
-  bool tls;                          /* wss:// */
+  bool tls; /* wss:// */
   yz_address_host_type host_type;
   /* NUL-terminated, canonical: a DNS name in lowercase, an IPv6 address
    * in RFC 5952 form WITHOUT brackets (as getaddrinfo() and socket APIs
    * want it; yz_address_format() adds them). */
   char host[YZ_ADDRESS_HOST_MAX + 3];
-  uint16_t port;                     /* never 0 after parsing */
+  uint16_t port;                      /* never 0 after parsing */
   char path[YZ_ADDRESS_PATH_MAX + 1]; /* NUL-terminated, starts with '/' */
-  bool has_id;                       /* false: an unpinned address */
-  yz_node_id id;                     /* the expected node ID if has_id */
+  bool has_id;                        /* false: an unpinned address */
+  yz_node_id id;                      /* the expected node ID if has_id */
 } yz_address;
 
 /*
@@ -79,8 +79,7 @@ typedef struct yz_address {
  * error here: check out->has_id or call yz_address_require_id().
  */
 YZ_EXPORT YZ_WARN_UNUSED int yz_address_parse(yz_address *out,
-                                              const uint8_t *text,
-                                              size_t len,
+                                              const uint8_t *text, size_t len,
                                               const char **reason);
 
 /*

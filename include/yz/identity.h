@@ -16,10 +16,10 @@ extern "C" {
 #endif
 
 enum {
-  YZ_NODE_ID_LEN = 32,      /* SHA-256 output */
-  YZ_NODE_ID_HEX_LEN = 64,  /* text form, without NUL */
-  YZ_IDENTITY_PK_LEN = 32,  /* Ed25519 public key */
-  YZ_IDENTITY_SK_LEN = 64,  /* Ed25519 secret key (libsodium form) */
+  YZ_NODE_ID_LEN = 32,     /* SHA-256 output */
+  YZ_NODE_ID_HEX_LEN = 64, /* text form, without NUL */
+  YZ_IDENTITY_PK_LEN = 32, /* Ed25519 public key */
+  YZ_IDENTITY_SK_LEN = 64, /* Ed25519 secret key (libsodium form) */
   YZ_IDENTITY_SEED_LEN = 32,
   YZ_IDENTITY_SIG_LEN = 64, /* Ed25519 signature */
   /* Key files larger than this are refused before parsing. */
@@ -57,8 +57,7 @@ YZ_EXPORT const yz_node_id *yz_identity_node_id(const yz_identity *id);
 
 /* Ed25519 signature of msg (detached, 64 bytes). */
 YZ_EXPORT void yz_identity_sign(const yz_identity *id, const uint8_t *msg,
-                                size_t len,
-                                uint8_t sig[YZ_IDENTITY_SIG_LEN]);
+                                size_t len, uint8_t sig[YZ_IDENTITY_SIG_LEN]);
 
 /* Verify a detached Ed25519 signature: 0 or YZ_E_BAD_SIGNATURE. */
 YZ_EXPORT YZ_WARN_UNUSED int
@@ -66,8 +65,9 @@ yz_identity_verify(const uint8_t pk[YZ_IDENTITY_PK_LEN], const uint8_t *msg,
                    size_t len, const uint8_t sig[YZ_IDENTITY_SIG_LEN]);
 
 /* node ID = SHA-256(pk). */
-YZ_EXPORT void yz_node_id_from_public_key(yz_node_id *out,
-                                          const uint8_t pk[YZ_IDENTITY_PK_LEN]);
+YZ_EXPORT void
+yz_node_id_from_public_key(yz_node_id *out,
+                           const uint8_t pk[YZ_IDENTITY_PK_LEN]);
 
 /* Constant-time equality. */
 YZ_EXPORT bool yz_node_id_equal(const yz_node_id *a, const yz_node_id *b);
@@ -119,9 +119,8 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_identity_save(const yz_identity *id,
  * thread-local buffer valid until the next load in the same thread.
  * Every buffer that held the seed is wiped; on error *id is wiped.
  */
-YZ_EXPORT YZ_WARN_UNUSED int yz_identity_load(yz_identity *id,
-                                              const char *path,
-                                              const char **reason);
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_identity_load(yz_identity *id, const char *path, const char **reason);
 
 /*
  * yz-node's "created on first run": load path; if it does not exist,

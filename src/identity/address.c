@@ -17,7 +17,10 @@
 /* Reasons that quote the input live here (see yz_address_parse()). */
 static _Thread_local char reason_buf[160];
 
-static bool is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+static bool is_digit(uint8_t c)
+{
+  return c >= '0' && c <= '9';
+}
 
 static bool is_alpha(uint8_t c)
 {
@@ -128,9 +131,9 @@ int yz_address_parse(yz_address *out, const uint8_t *p, size_t n,
   }
 
   /* scheme "://" (RFC 3986 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / ".")) */
-  while (i < n && (is_alpha(p[i]) || (i > 0 && (is_digit(p[i]) ||
-                                                p[i] == '+' || p[i] == '-' ||
-                                                p[i] == '.'))))
+  while (i < n &&
+         (is_alpha(p[i]) || (i > 0 && (is_digit(p[i]) || p[i] == '+' ||
+                                       p[i] == '-' || p[i] == '.'))))
     i++;
   if (i == 0 || n - i < 3 || memcmp(p + i, "://", 3) != 0) {
     why = "address has no scheme: want ws://HOST:PORT/PATH#NODEID or "
@@ -156,8 +159,8 @@ int yz_address_parse(yz_address *out, const uint8_t *p, size_t n,
     goto fail;
   }
   i += 3;
-  out->port = out->tls ? YZ_ADDRESS_DEFAULT_WSS_PORT
-                       : YZ_ADDRESS_DEFAULT_WS_PORT;
+  out->port =
+      out->tls ? YZ_ADDRESS_DEFAULT_WSS_PORT : YZ_ADDRESS_DEFAULT_WS_PORT;
 
   /* authority: up to '/', '#' or the end. No '?' here: a query needs a
    * path ("/?x"), and the host checks below refuse a bare one. */

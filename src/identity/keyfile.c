@@ -83,8 +83,8 @@ static bool is_other_version(const uint8_t *p, size_t n)
   return true;
 }
 
-int yz_identity_parse_keyfile(yz_identity *id, const uint8_t *data,
-                              size_t len, const char **reason)
+int yz_identity_parse_keyfile(yz_identity *id, const uint8_t *data, size_t len,
+                              const char **reason)
 {
   uint8_t seed[YZ_IDENTITY_SEED_LEN];
   yz_node_id want;
@@ -369,9 +369,9 @@ int yz_identity_save(const yz_identity *id, const char *path)
   /* O_EXCL: never overwrite a key (and never follow a symlink planted at
    * path). 0600 from the first byte; fchmod() in case the umask took
    * even the owner's bits. */
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
-                          O_NOCTTY,
-                S_IRUSR | S_IWUSR);
+  int fd = open(
+      path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+      S_IRUSR | S_IWUSR);
   if (fd < 0) {
     int e = errno;
     sodium_memzero(text, sizeof text);

@@ -40,10 +40,10 @@ static const struct good goods[] = {
      "localhost", 1, "/", false},
     {"ws://[::1]:7700/#" ID, "ws://[::1]:7700/#" ID, false, YZ_ADDRESS_IPV6,
      "::1", 7700, "/", true},
-    {"wss://[2001:DB8:0:0:0:0:0:1]/#" ID, "wss://[2001:db8::1]:443/#" ID,
-     true, YZ_ADDRESS_IPV6, "2001:db8::1", 443, "/", true},
-    {"ws://[::ffff:192.0.2.1]:65535", "ws://[::ffff:192.0.2.1]:65535/",
-     false, YZ_ADDRESS_IPV6, "::ffff:192.0.2.1", 65535, "/", false},
+    {"wss://[2001:DB8:0:0:0:0:0:1]/#" ID, "wss://[2001:db8::1]:443/#" ID, true,
+     YZ_ADDRESS_IPV6, "2001:db8::1", 443, "/", true},
+    {"ws://[::ffff:192.0.2.1]:65535", "ws://[::ffff:192.0.2.1]:65535/", false,
+     YZ_ADDRESS_IPV6, "::ffff:192.0.2.1", 65535, "/", false},
     {"ws://0.0.0.0:7700/", "ws://0.0.0.0:7700/", false, YZ_ADDRESS_IPV4,
      "0.0.0.0", 7700, "/", false},
     {"ws://255.255.255.255:80/", "ws://255.255.255.255:80/", false,
@@ -52,9 +52,9 @@ static const struct good goods[] = {
      YZ_ADDRESS_DNS, "a-b.c0.d", 80, "/p%2Fq", true},
     {"ws://1a.example:80/", "ws://1a.example:80/", false, YZ_ADDRESS_DNS,
      "1a.example", 80, "/", false},
-    {"ws://h/~user/x-y_z.html;p=1:@!$&'()*+,", "ws://h:80/~user/x-y_z.html;p=1:@!$&'()*+,",
-     false, YZ_ADDRESS_DNS, "h", 80, "/~user/x-y_z.html;p=1:@!$&'()*+,",
-     false},
+    {"ws://h/~user/x-y_z.html;p=1:@!$&'()*+,",
+     "ws://h:80/~user/x-y_z.html;p=1:@!$&'()*+,", false, YZ_ADDRESS_DNS, "h",
+     80, "/~user/x-y_z.html;p=1:@!$&'()*+,", false},
 };
 
 struct bad {
@@ -122,7 +122,8 @@ static const struct bad bads[] = {
     {"ws://h/#21fe", "too short"},
     {"ws://h/#" ID "0", "too long"},
     {"ws://h/#" ID "#", "not a hex digit"},
-    {"ws://h/#21FE31DFA154A261626BF854046FD2271B7BED4B6ABE45AA58877EF47F9721B9",
+    {"ws://h/"
+     "#21FE31DFA154A261626BF854046FD2271B7BED4B6ABE45AA58877EF47F9721B9",
      "uppercase"},
     {"ws://h/#0x21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f97",
      "prefix"},
@@ -161,9 +162,8 @@ static void test_good_addresses(void **state)
     int n = yz_address_format(&a, text, sizeof text);
     assert_int_equal(n, (int)strlen(g->canonical));
     assert_string_equal(text, g->canonical);
-    assert_int_equal(yz_address_parse(&b, (const uint8_t *)text, (size_t)n,
-                                      NULL),
-                     0);
+    assert_int_equal(
+        yz_address_parse(&b, (const uint8_t *)text, (size_t)n, NULL), 0);
     assert_memory_equal(&a, &b, sizeof a);
     check_fields(g, &b);
 
@@ -188,8 +188,7 @@ static void test_bad_addresses(void **state)
     int rc = yz_address_parse(&a, (const uint8_t *)bads[i].in,
                               strlen(bads[i].in), &why);
     if (rc != YZ_E_ADDRESS)
-      fail_msg("'%s': got %s, want YZ_E_ADDRESS", bads[i].in,
-               yz_err_name(rc));
+      fail_msg("'%s': got %s, want YZ_E_ADDRESS", bads[i].in, yz_err_name(rc));
     assert_non_null(why);
     if (strstr(why, bads[i].reason_has) == NULL)
       fail_msg("'%s': reason '%s' lacks '%s'", bads[i].in, why,
@@ -207,11 +206,13 @@ static void test_limits(void **state)
 
   /* A 63-character label is fine; 64 is not. */
   memset(text, 0, sizeof text);
-  snprintf(buf, sizeof buf, "ws://%.63s.example/", 
-           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  snprintf(
+      buf, sizeof buf, "ws://%.63s.example/",
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
   assert_int_equal(yz_address_parse(&a, (uint8_t *)buf, strlen(buf), &why), 0);
-  snprintf(buf, sizeof buf, "ws://%.64s.example/",
-           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+  snprintf(
+      buf, sizeof buf, "ws://%.64s.example/",
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
   assert_int_equal(yz_address_parse(&a, (uint8_t *)buf, strlen(buf), &why),
                    YZ_E_ADDRESS);
   assert_non_null(strstr(why, "63"));

@@ -203,8 +203,8 @@ static void test_node_id_parse_table(void **state)
     const struct parse_case *c = &parse_cases[i];
     yz_node_id id;
     const char *why = "unset";
-    int rc = yz_node_id_parse(&id, (const uint8_t *)c->text, strlen(c->text),
-                              &why);
+    int rc =
+        yz_node_id_parse(&id, (const uint8_t *)c->text, strlen(c->text), &why);
     if (rc != c->rc)
       fail_msg("case %zu '%s': got %s, want %s", i, c->text, yz_err_name(rc),
                yz_err_name(c->rc));

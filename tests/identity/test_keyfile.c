@@ -91,12 +91,14 @@ static const struct parse_case parse_cases[] = {
     {"no final newline", HDR "seed " SEED, YZ_E_TRUNCATED, "newline"},
     {"short seed", HDR "seed 9d61b19d\n", YZ_E_TRUNCATED, "too short"},
     {"seed 63 digits",
-     HDR "seed 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6\n",
+     HDR
+     "seed 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6\n",
      YZ_E_TRUNCATED, "too short"},
     {"seed 65 digits", HDR "seed " SEED "0\n", YZ_E_TRAILING, "after"},
     {"seed trailing space", HDR "seed " SEED " \n", YZ_E_TRAILING, "after"},
     {"uppercase seed",
-     HDR "seed 9D61B19DEFFD5A60BA844AF492EC2CC44449C5697B326919703BAC031CAE7F60\n",
+     HDR
+     "seed 9D61B19DEFFD5A60BA844AF492EC2CC44449C5697B326919703BAC031CAE7F60\n",
      YZ_E_MALFORMED, "lowercase"},
     {"two spaces", HDR "seed  " SEED "\n", YZ_E_MALFORMED, "seed"},
     {"trailing junk line", HDR "seed " SEED "\njunk\n", YZ_E_MALFORMED,
@@ -112,7 +114,8 @@ static const struct parse_case parse_cases[] = {
     {"node-id mismatch", HDR "node-id " OTHER_ID "\nseed " SEED "\n",
      YZ_E_MALFORMED, "does not match"},
     {"node-id uppercase",
-     HDR "node-id 21FE31DFA154A261626BF854046FD2271B7BED4B6ABE45AA58877EF47F9721B9\n"
+     HDR "node-id "
+         "21FE31DFA154A261626BF854046FD2271B7BED4B6ABE45AA58877EF47F9721B9\n"
          "seed " SEED "\n",
      YZ_E_MALFORMED, "uppercase"},
     {"node-id short", HDR "node-id 21fe\nseed " SEED "\n", YZ_E_TRUNCATED,
@@ -342,8 +345,8 @@ static void test_load_bad_files(void **state)
       {"short-seed", HDR "seed 9d61\n", YZ_E_TRUNCATED, "too short"},
       {"junk", HDR "seed " SEED "\nrm -rf /\n", YZ_E_MALFORMED, "not 'seed'"},
       {"dup", HDR "seed " SEED "\nseed " SEED "\n", YZ_E_DUPLICATE, "more"},
-      {"mismatch", HDR "node-id " OTHER_ID "\nseed " SEED "\n",
-       YZ_E_MALFORMED, "corrupt"},
+      {"mismatch", HDR "node-id " OTHER_ID "\nseed " SEED "\n", YZ_E_MALFORMED,
+       "corrupt"},
   };
   char path[128];
   yz_identity id;
