@@ -177,6 +177,7 @@ yz_node_listen(yz_node *node, const yz_link_listen_config *lc);
  * NULL past the last one. The strings live as long as the node.
  */
 YZ_EXPORT const char *yz_node_address(const yz_node *node, size_t i);
+YZ_EXPORT size_t yz_node_address_count(const yz_node *node);
 
 /* Per-dial options; NULL means pinned, TLS verified. */
 typedef yz_link_dial_opts yz_node_dial_opts;

@@ -814,6 +814,8 @@ const char *yz_node_address(const yz_node *n, size_t i)
   return i < n->naddrs ? n->addrs[i] : NULL;
 }
 
+size_t yz_node_address_count(const yz_node *n) { return n->naddrs; }
+
 /* ---- lifetime ---- */
 
 void yz_node_config_default(yz_node_config *cfg)

@@ -1,0 +1,275 @@
+/*
+ * yz-node: the yz daemon. Parses its options (options.c), loads or creates
+ * its identity key, listens, prints its node addresses on stdout, keeps
+ * links to its configured peers, logs every link up and down, and stops
+ * cleanly on SIGINT or SIGTERM (uv signal handlers: libwebsockets installs
+ * none on a foreign loop, TOOLCHAIN.md 2).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "options.h"
+#include "yz/common.h"
+#include "yz/identity.h"
+#include "yz/log.h"
+#include "yz/node.h"
+
+struct app {
+  uv_loop_t loop;
+  uv_signal_t sigint, sigterm;
+  yz_node *node;
+  bool stopping;
+  int exit_code;
+};
+
+static const char *level_word[] = {"error", "warn", "notice", "info",
+                                   "debug"};
+
+/* Log lines: "2026-11-22T03:04:05Z info  link up: ..." on stderr. */
+static void log_sink(yz_log_level level, const char *line, void *ud)
+{
+  (void)ud;
+  char ts[32];
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  fprintf(stderr, "%s %-5s %s\n", ts,
+          (unsigned)level < 5 ? level_word[level] : "?", line);
+}
+
+static const char *dir_word(yz_link_direction d)
+{
+  return d == YZ_LINK_INBOUND ? "inbound" : "outbound";
+}
+
+static void on_link(yz_node *node, const yz_node_id *peer,
+                    yz_link_direction dir, bool up, int err,
+                    const char *reason, void *ud)
+{
+  (void)node;
+  (void)ud;
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(peer, hex);
+  if (up)
+    yz_log(YZ_LOG_INFO, "link up: peer %s (%s)", hex, dir_word(dir));
+  else
+    yz_log(YZ_LOG_INFO, "link down: peer %s (%s): %s [%s]", hex,
+           dir_word(dir), reason, yz_err_name(err));
+}
+
+static void on_peer_up(yz_node *node, const yz_link_peer *p, void *ud)
+{
+  (void)node;
+  (void)ud;
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(&p->id, hex);
+  yz_log(YZ_LOG_INFO, "peer up: %s at %s%s", hex, p->remote_addr,
+         p->tls ? " (wss)" : "");
+}
+
+static void on_peer_down(yz_node *node, const yz_node_id *peer, int err,
+                         const char *reason, void *ud)
+{
+  (void)node;
+  (void)ud;
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(peer, hex);
+  yz_log(YZ_LOG_INFO, "peer down: %s: %s [%s]", hex, reason,
+         yz_err_name(err));
+}
+
+static void on_dial_failed(yz_node *node, const char *url,
+                           const yz_node_id *expected, int err,
+                           const char *reason, void *ud)
+{
+  (void)node;
+  (void)expected;
+  (void)ud;
+  yz_log(err == YZ_E_PEER_ID_MISMATCH ? YZ_LOG_WARN : YZ_LOG_INFO,
+         "dial %s failed: %s [%s]", url, reason, yz_err_name(err));
+}
+
+static void on_stopped(yz_node *node, void *arg)
+{
+  (void)node;
+  (void)arg;
+  yz_log(YZ_LOG_INFO, "stopped");
+}
+
+static void on_signal_closed(uv_handle_t *h) { (void)h; }
+
+static void begin_stop(struct app *a)
+{
+  if (a->stopping)
+    return;
+  a->stopping = true;
+  uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
+  uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
+  yz_node_stop(a->node, on_stopped, a);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+  struct app *a = s->data;
+  yz_log(YZ_LOG_INFO, "%s: shutting down",
+         signum == SIGINT ? "SIGINT" : "SIGTERM");
+  begin_stop(a);
+}
+
+static int load_key(const char *path, yz_identity *id)
+{
+  bool created = false;
+  const char *reason = NULL;
+  int err = yz_identity_load_or_create(id, path, &created, &reason);
+  if (err != 0) {
+    yz_log(YZ_LOG_ERR, "key file %s: %s", path,
+           reason ? reason : yz_strerror(err));
+    return err;
+  }
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(yz_identity_node_id(id), hex);
+  if (created)
+    yz_log(YZ_LOG_INFO, "created key file %s (mode 0600): new node ID %s",
+           path, hex);
+  else
+    yz_log(YZ_LOG_INFO, "loaded key file %s: node ID %s", path, hex);
+  return 0;
+}
+
+static void fill_config(yz_node_config *cfg, const yzn_options *o)
+{
+  yz_node_config_default(cfg);
+  yz_link_config *l = &cfg->link;
+#define SET(dst, src)                                                         \
+  if ((src) != 0)                                                             \
+  (dst) = (src)
+  SET(l->max_links, o->max_links);
+  SET(l->max_handshakes, o->max_handshakes);
+  SET(l->ip_rate_per_s, o->ip_rate);
+  SET(l->ip_rate_burst, o->ip_burst);
+  SET(l->handshake_timeout_ms, o->handshake_timeout_ms);
+  SET(l->ping_interval_ms, o->ping_interval_ms);
+  SET(l->missed_pongs, o->missed_pongs);
+  SET(l->max_message_size, (size_t)o->max_message_size);
+  SET(l->send_queue_max_bytes, (size_t)o->queue_max_bytes);
+  SET(l->send_queue_max_msgs, o->queue_max_msgs);
+  SET(cfg->request_timeout_ms, o->request_timeout_ms);
+  SET(cfg->redial_max_ms, o->redial_max_ms);
+#undef SET
+  l->tls_ca_file = o->tls_ca;
+  cfg->cb.on_link = on_link;
+  cfg->cb.on_peer_up = on_peer_up;
+  cfg->cb.on_peer_down = on_peer_down;
+  cfg->cb.on_dial_failed = on_dial_failed;
+}
+
+static int run(const yzn_options *o)
+{
+  struct app a;
+  memset(&a, 0, sizeof a);
+  yz_identity id;
+  if (load_key(o->key, &id) != 0)
+    return 1;
+
+  if (uv_loop_init(&a.loop) != 0) {
+    yz_identity_clear(&id);
+    yz_log(YZ_LOG_ERR, "cannot create the event loop");
+    return 1;
+  }
+  yz_node_config cfg;
+  fill_config(&cfg, o);
+  cfg.identity = &id;
+  cfg.user_data = &a;
+  int err = yz_node_new(&a.node, &a.loop, &cfg);
+  yz_identity_clear(&id);
+  if (err != 0) {
+    yz_log(YZ_LOG_ERR, "cannot create the node: %s", yz_strerror(err));
+    uv_loop_close(&a.loop);
+    return 1;
+  }
+  uv_signal_init(&a.loop, &a.sigint);
+  uv_signal_init(&a.loop, &a.sigterm);
+  a.sigint.data = a.sigterm.data = &a;
+  uv_signal_start(&a.sigint, on_signal, SIGINT);
+  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+
+  for (size_t i = 0; i < o->nlisten && err == 0; i++) {
+    yz_link_listen_config lc = {.url = o->listen[i]};
+    if (strncmp(o->listen[i], "wss://", 6) == 0) {
+      lc.tls_cert_file = o->tls_cert;
+      lc.tls_key_file = o->tls_key;
+    }
+    err = yz_node_listen(a.node, &lc);
+    if (err != 0)
+      yz_log(YZ_LOG_ERR, "cannot listen on %s: %s", o->listen[i],
+             yz_strerror(err));
+    else
+      yz_log(YZ_LOG_INFO, "listening on %s",
+             yz_node_address(a.node, yz_node_address_count(a.node) - 1));
+  }
+  yz_node_dial_opts dopts = {0};
+  if (o->tls_allow_selfsigned)
+    dopts.tls_flags |= YZ_LINK_TLS_ALLOW_SELFSIGNED |
+                       YZ_LINK_TLS_SKIP_HOSTNAME_CHECK;
+  for (size_t i = 0; i < o->npeers && err == 0; i++) {
+    dopts.unpinned = o->peer_unpinned[i];
+    err = yz_node_add_peer(a.node, o->peers[i], &dopts);
+    if (err != 0)
+      yz_log(YZ_LOG_ERR, "peer %s: %s", o->peers[i], yz_strerror(err));
+    else if (dopts.unpinned)
+      yz_log(YZ_LOG_WARN,
+             "peer %s is unpinned: any node at that URL is accepted",
+             o->peers[i]);
+  }
+  if (err == 0)
+    err = yz_node_start(a.node);
+  if (err == 0) {
+    /* The lines scripts wait for: one per listener, then "ready". */
+    for (size_t i = 0; yz_node_address(a.node, i) != NULL; i++)
+      printf("address %s\n", yz_node_address(a.node, i));
+    printf("ready\n");
+    fflush(stdout);
+  } else {
+    a.exit_code = 1;
+    begin_stop(&a);
+  }
+
+  uv_run(&a.loop, UV_RUN_DEFAULT);
+  yz_node_free(a.node);
+  int rc = uv_loop_close(&a.loop);
+  if (rc != 0) {
+    yz_log(YZ_LOG_ERR, "event loop not empty at exit: %s", uv_strerror(rc));
+    return 1;
+  }
+  return a.exit_code;
+}
+
+int main(int argc, char **argv)
+{
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  yzn_options o;
+  int rc = yzn_options_parse(&o, argc, argv);
+  if (rc != 0)
+    return rc;
+  if (o.help) {
+    yzn_usage(stdout);
+    return 0;
+  }
+  if (o.version) {
+    printf("yz-node %s\n", yz_version());
+    return 0;
+  }
+  if (yz_init() != 0) {
+    fprintf(stderr, "yz-node: cannot initialise libsodium\n");
+    return 1;
+  }
+  yz_log_set_sink(log_sink, NULL);
+  yz_log_set_level(o.log_level);
+  return run(&o);
+}

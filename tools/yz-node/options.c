@@ -1,0 +1,222 @@
+/* yz-node's command line. */
+#include "options.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_LISTEN "ws://0.0.0.0:7700"
+#define DEFAULT_KEY "yz-node.key"
+
+void yzn_usage(FILE *f)
+{
+  fprintf(f,
+"Usage: yz-node [options]\n"
+"\n"
+"Runs a yz node: listens for links, dials its configured peers (and redials\n"
+"them with backoff), and answers pings. Every link is a Noise XX session\n"
+"bound to both node IDs (docs/protocol.md). SIGINT or SIGTERM stops it\n"
+"cleanly (exit 0).\n"
+"\n"
+"At start it prints, on stdout, one line per listener:\n"
+"  address ws://127.0.0.1:7700/#<node ID>\n"
+"the node address that --peer and 'yz ping' accept (with the real port\n"
+"when listening on port 0). Logs go to stderr.\n"
+"\n"
+"Options:\n"
+"  --listen URL          listen on ws://HOST:PORT or wss://HOST:PORT\n"
+"                        (repeatable; default " DEFAULT_LISTEN ")\n"
+"  --no-listen           dial only, accept no links\n"
+"  --tls-cert FILE       certificate chain (PEM) for wss:// listeners\n"
+"  --tls-key FILE        private key (PEM) for wss:// listeners\n"
+"  --tls-ca FILE         CA (PEM) to verify wss:// peers with (default:\n"
+"                        the system CA bundle)\n"
+"  --tls-allow-selfsigned  accept a self-signed certificate from wss://\n"
+"                        peers (the node ID is still verified by Noise)\n"
+"  --key FILE            identity key file (default " DEFAULT_KEY "); created\n"
+"                        with mode 0600 if missing\n"
+"  --peer ADDR           a peer to keep a link to: ws[s]://HOST:PORT/#NODEID\n"
+"                        (repeatable)\n"
+"  --peer-unpinned URL   a peer whose node ID is not known in advance:\n"
+"                        accepts ANY node at that URL (repeatable; avoid)\n"
+"  --max-links N         links up or in handshake (default 1024)\n"
+"  --max-handshakes N    handshakes in progress (default 128)\n"
+"  --ip-rate N           inbound handshakes per second per IP (default 20)\n"
+"  --ip-burst N          burst of that token bucket (default 40)\n"
+"  --max-message-size N  largest application message, bytes (default 1 MiB)\n"
+"  --handshake-timeout MS  (default 10000)\n"
+"  --ping-interval MS    keepalive ping after this idle time (default 15000)\n"
+"  --missed-pongs N      close a link after N unanswered pings (default 3)\n"
+"  --queue-max-bytes N   send queue bound per link, bytes (default 4 MiB)\n"
+"  --queue-max-msgs N    send queue bound per link, messages (default 1024)\n"
+"  --request-timeout MS  node requests (default 10000)\n"
+"  --redial-max MS       longest wait between redials (default 60000)\n"
+"  --log-level LEVEL     error, warn, info or debug (default info)\n"
+"  -h, --help            this text\n"
+"  --version             the version\n"
+"\n"
+"Exit status: 0 after a clean shutdown, 1 if the node could not start\n"
+"(key file, listen address, TLS files), 2 on a bad command line.\n");
+}
+
+static int usage_error(const char *fmt, ...)
+{
+  va_list ap;
+  fprintf(stderr, "yz-node: ");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\nTry 'yz-node --help'.\n");
+  return 2;
+}
+
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+  if (s == NULL || *s < '0' || *s > '9')
+    return false;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < min || v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+struct numopt {
+  const char *name;
+  size_t off;
+  int width; /* 32 or 64 */
+  uint64_t min, max;
+};
+
+#define U32(name, field, min, max)                                            \
+  {name, offsetof(yzn_options, field), 32, min, max}
+#define U64(name, field, min, max)                                            \
+  {name, offsetof(yzn_options, field), 64, min, max}
+
+static const struct numopt numopts[] = {
+    U32("--max-links", max_links, 1, 1000000),
+    U32("--max-handshakes", max_handshakes, 1, 1000000),
+    U32("--ip-rate", ip_rate, 1, 1000000),
+    U32("--ip-burst", ip_burst, 1, 1000000),
+    U32("--handshake-timeout", handshake_timeout_ms, 1, 3600000),
+    U32("--ping-interval", ping_interval_ms, 1, 3600000),
+    U32("--missed-pongs", missed_pongs, 1, 1000),
+    U64("--max-message-size", max_message_size, 1, (uint64_t)1 << 30),
+    U64("--queue-max-bytes", queue_max_bytes, 1024, (uint64_t)1 << 34),
+    U32("--queue-max-msgs", queue_max_msgs, 1, 10000000),
+    U32("--request-timeout", request_timeout_ms, 1, 3600000),
+    U32("--redial-max", redial_max_ms, 1, 86400000),
+};
+
+int yzn_options_parse(yzn_options *o, int argc, char **argv)
+{
+  memset(o, 0, sizeof *o);
+  o->key = DEFAULT_KEY;
+  o->log_level = YZ_LOG_INFO;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      o->help = true;
+      return 0;
+    }
+    if (strcmp(a, "--version") == 0) {
+      o->version = true;
+      return 0;
+    }
+    if (strcmp(a, "--no-listen") == 0) {
+      o->no_listen = true;
+      continue;
+    }
+    if (strcmp(a, "--tls-allow-selfsigned") == 0) {
+      o->tls_allow_selfsigned = true;
+      continue;
+    }
+    /* Everything else takes a value. */
+    if (strncmp(a, "--", 2) != 0)
+      return usage_error("unexpected argument '%s'", a);
+    if (v == NULL)
+      return usage_error("%s needs a value", a);
+    i++;
+    if (strcmp(a, "--listen") == 0) {
+      if (o->nlisten == YZN_MAX_LISTEN)
+        return usage_error("at most %d --listen", YZN_MAX_LISTEN);
+      if (strncmp(v, "ws://", 5) != 0 && strncmp(v, "wss://", 6) != 0)
+        return usage_error("--listen %s: want ws://HOST:PORT or "
+                           "wss://HOST:PORT", v);
+      o->listen[o->nlisten++] = v;
+    } else if (strcmp(a, "--peer") == 0 ||
+               strcmp(a, "--peer-unpinned") == 0) {
+      bool unpinned = a[6] == '-';
+      if (o->npeers == YZN_MAX_PEERS)
+        return usage_error("at most %d peers", YZN_MAX_PEERS);
+      const char *hash = strchr(v, '#');
+      if (!unpinned && hash == NULL)
+        return usage_error(
+            "--peer %s: the address has no #NODEID, so the peer could be "
+            "anyone; add the node ID it prints at start, or use "
+            "--peer-unpinned to accept any node there",
+            v);
+      if (unpinned && hash != NULL)
+        return usage_error("--peer-unpinned %s: has a #NODEID; use --peer",
+                           v);
+      o->peer_unpinned[o->npeers] = unpinned;
+      o->peers[o->npeers++] = v;
+    } else if (strcmp(a, "--tls-cert") == 0) {
+      o->tls_cert = v;
+    } else if (strcmp(a, "--tls-key") == 0) {
+      o->tls_key = v;
+    } else if (strcmp(a, "--tls-ca") == 0) {
+      o->tls_ca = v;
+    } else if (strcmp(a, "--key") == 0) {
+      o->key = v;
+    } else if (strcmp(a, "--log-level") == 0) {
+      if (strcmp(v, "error") == 0)
+        o->log_level = YZ_LOG_ERR;
+      else if (strcmp(v, "warn") == 0)
+        o->log_level = YZ_LOG_WARN;
+      else if (strcmp(v, "info") == 0)
+        o->log_level = YZ_LOG_INFO;
+      else if (strcmp(v, "debug") == 0)
+        o->log_level = YZ_LOG_DEBUG;
+      else
+        return usage_error("--log-level %s: want error, warn, info or debug",
+                           v);
+    } else {
+      size_t k;
+      for (k = 0; k < sizeof numopts / sizeof numopts[0]; k++)
+        if (strcmp(a, numopts[k].name) == 0)
+          break;
+      if (k == sizeof numopts / sizeof numopts[0])
+        return usage_error("unknown option '%s'", a);
+      uint64_t x;
+      if (!parse_u64(v, numopts[k].min, numopts[k].max, &x))
+        return usage_error("%s %s: want a number from %llu to %llu", a, v,
+                           (unsigned long long)numopts[k].min,
+                           (unsigned long long)numopts[k].max);
+      char *field = (char *)o + numopts[k].off;
+      if (numopts[k].width == 32) {
+        uint32_t y = (uint32_t)x;
+        memcpy(field, &y, sizeof y);
+      } else {
+        memcpy(field, &x, sizeof x);
+      }
+    }
+  }
+  if (o->no_listen && o->nlisten > 0)
+    return usage_error("--no-listen and --listen exclude each other");
+  if (!o->no_listen && o->nlisten == 0)
+    o->listen[o->nlisten++] = DEFAULT_LISTEN;
+  bool wss = false;
+  for (size_t i = 0; i < o->nlisten; i++)
+    wss |= strncmp(o->listen[i], "wss://", 6) == 0;
+  if (wss && (o->tls_cert == NULL || o->tls_key == NULL))
+    return usage_error("a wss:// listener needs --tls-cert and --tls-key");
+  if (!wss && (o->tls_cert != NULL || o->tls_key != NULL))
+    return usage_error("--tls-cert and --tls-key serve wss:// listeners; "
+                       "there is none");
+  return 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * yz-node's command line, parsed into a plain struct (no I/O but the
+ * messages of a usage error), so that main.c only runs the node.
+ */
+#ifndef YZ_NODE_OPTIONS_H
+#define YZ_NODE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "yz/log.h"
+
+enum { YZN_MAX_LISTEN = 16, YZN_MAX_PEERS = 256 };
+
+typedef struct yzn_options {
+  const char *listen[YZN_MAX_LISTEN];
+  size_t nlisten;
+  bool no_listen;
+  const char *tls_cert, *tls_key, *tls_ca;
+  bool tls_allow_selfsigned;
+  const char *key;
+  const char *peers[YZN_MAX_PEERS];
+  bool peer_unpinned[YZN_MAX_PEERS];
+  size_t npeers;
+  yz_log_level log_level;
+  /* Limits; 0 keeps the link layer's default. */
+  uint32_t max_links, max_handshakes, ip_rate, ip_burst;
+  uint32_t handshake_timeout_ms, ping_interval_ms, missed_pongs;
+  uint64_t max_message_size, queue_max_bytes;
+  uint32_t queue_max_msgs;
+  uint32_t request_timeout_ms, redial_max_ms;
+  bool help, version;
+} yzn_options;
+
+/* Parse argv (argv[0] is the program). 0, or 2 after printing a usage error
+ * to stderr. */
+int yzn_options_parse(yzn_options *o, int argc, char **argv);
+
+void yzn_usage(FILE *f);
+
+#endif
