@@ -105,8 +105,8 @@ static int get_fixed(const struct ctx *c, const char *field, json_t *j,
   return 0;
 }
 
-static int get_key(const struct ctx *c, json_t *obj, const char *field,
-                   yz_vec_key *k)
+static int get_key_max(const struct ctx *c, json_t *obj, const char *field,
+                       yz_vec_key *k, size_t max)
 {
   json_t *j = json_object_get(obj, field);
   k->present = false;
@@ -114,12 +114,18 @@ static int get_key(const struct ctx *c, json_t *obj, const char *field,
   if (j == NULL)
     return 0;
   size_t n;
-  int rc = get_fixed(c, field, j, YZ_VEC_MAX_KEY, 0, k->data, &n);
+  int rc = get_fixed(c, field, j, max, 0, k->data, &n);
   if (rc != 0)
     return rc;
   k->len = (uint8_t)n;
   k->present = true;
   return 0;
+}
+
+static int get_key(const struct ctx *c, json_t *obj, const char *field,
+                   yz_vec_key *k)
+{
+  return get_key_max(c, obj, field, k, YZ_VEC_MAX_KEY);
 }
 
 static int get_psks(const struct ctx *c, json_t *obj, const char *field,
@@ -230,7 +236,8 @@ static int get_vector(const struct ctx *c, json_t *j, yz_vec_vector *v)
           0 ||
       (rc = get_key(c, j, "resp_remote_static", &v->resp_remote_static)) !=
           0 ||
-      (rc = get_key(c, j, "handshake_hash", &v->handshake_hash)) != 0)
+      (rc = get_key_max(c, j, "handshake_hash", &v->handshake_hash,
+                        YZ_NOISE_MAX_HASH_LEN)) != 0)
     return rc;
   if ((rc = get_psks(c, j, "init_psks", v->init_psks, &v->n_init_psks)) !=
           0 ||

@@ -24,7 +24,7 @@ enum {
   YZ_VEC_MAX_VECTORS = 100000,         /* vectors in one file */
   YZ_VEC_MAX_MESSAGES = 1024,          /* messages in one vector */
   YZ_VEC_MAX_BYTES = YZ_NOISE_MAX_MSG_LEN, /* payload, ciphertext, prologue */
-  YZ_VEC_MAX_KEY = 64,                 /* keys (25519: 32; 448: 56) */
+  YZ_VEC_MAX_KEY = 128,                /* keys (25519: 32, 448: 56, P256: 65) */
   YZ_VEC_MAX_PSKS = YZ_NOISE_MAX_PSKS, /* entries of init_psks/resp_psks */
   YZ_VEC_MAX_NAME = YZ_NOISE_MAX_NAME_LEN, /* protocol name */
   YZ_VEC_MAX_PATTERN = 31,             /* noise-c "pattern" */

@@ -4,3 +4,5 @@
  * `yz --help`.
  */
 YZ_CMD("version", cmd_version_main, "print the version")
+YZ_CMD("vectors", cmd_vectors_main, "replay or generate Noise test vectors")
+YZ_CMD("bench", cmd_bench_main, "benchmarks against a baseline in the same run")

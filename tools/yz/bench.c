@@ -1,0 +1,155 @@
+/*
+ * The benchmark framework: timing loops and the output form (bench.h).
+ */
+#include "bench.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+double yz_bench_now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void yz_bench_sink(const void *p, size_t n)
+{
+  /* An opaque read the compiler cannot drop. */
+  static volatile unsigned char acc;
+  const unsigned char *b = p;
+  if (n > 0)
+    acc ^= b[0] ^ b[n - 1];
+}
+
+/* Rounds per measurement: each figure keeps its best of these. */
+enum { ROUNDS = 5 };
+
+/* Smallest batch lasting at least `target` seconds (at least 1 iteration),
+ * found by doubling; *elapsed gets the last batch's time. */
+static unsigned long calibrate(yz_bench_fn fn, void *ctx, double target,
+                               double *rate)
+{
+  unsigned long iters = 1;
+  for (;;) {
+    double t0 = yz_bench_now();
+    fn(ctx, iters);
+    double dt = yz_bench_now() - t0;
+    if (dt >= target || iters >= (1ul << 40)) {
+      *rate = dt > 0 ? (double)iters / dt : 0;
+      return iters;
+    }
+    /* Aim straight for the target once the timer is meaningful. */
+    if (dt > 1e-4) {
+      double want = (double)iters * target / dt * 1.05;
+      unsigned long next = (unsigned long)want;
+      iters = next > iters ? next : iters * 2;
+    } else {
+      iters *= 2;
+    }
+  }
+}
+
+static double round_rate(yz_bench_fn fn, void *ctx, unsigned long iters)
+{
+  double t0 = yz_bench_now();
+  fn(ctx, iters);
+  double dt = yz_bench_now() - t0;
+  return dt > 0 ? (double)iters / dt : 0;
+}
+
+double yz_bench_rate(yz_bench_fn fn, void *ctx, double seconds)
+{
+  double per_round = seconds / (ROUNDS + 1);
+  double best;
+  unsigned long iters = calibrate(fn, ctx, per_round, &best);
+  for (int r = 0; r < ROUNDS; r++) {
+    double rate = round_rate(fn, ctx, iters);
+    if (rate > best)
+      best = rate;
+  }
+  return best;
+}
+
+void yz_bench_compare(yz_bench_fn base_fn, void *base_ctx,
+                      yz_bench_fn cand_fn, void *cand_ctx, double seconds,
+                      double *base, double *cand)
+{
+  double per_round = seconds / (2 * (ROUNDS + 1));
+  double b, c;
+  unsigned long bi = calibrate(base_fn, base_ctx, per_round, &b);
+  unsigned long ci = calibrate(cand_fn, cand_ctx, per_round, &c);
+  /* Alternate, so that a slow spell of the machine hits both sides. */
+  for (int r = 0; r < ROUNDS; r++) {
+    double x = round_rate(base_fn, base_ctx, bi);
+    double y = round_rate(cand_fn, cand_ctx, ci);
+    if (x > b)
+      b = x;
+    if (y > c)
+      c = y;
+  }
+  *base = b;
+  *cand = c;
+}
+
+/* Figure names and units are identifiers; escape anyway, for safety. */
+static void json_string(FILE *f, const char *s)
+{
+  fputc('"', f);
+  for (; *s != '\0'; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
+  }
+  fputc('"', f);
+}
+
+/* JSON has no NaN or infinity. */
+static void json_number(FILE *f, double v)
+{
+  if (!isfinite(v))
+    fputs("null", f);
+  else
+    fprintf(f, "%.4f", v);
+}
+
+void yz_bench_emit(yz_bench_emitter *e, const char *figure, double value,
+                   const char *unit, const char *baseline,
+                   double baseline_value)
+{
+  double ratio = 1.0;
+  if (baseline == NULL)
+    baseline_value = value;
+  else
+    ratio = baseline_value > 0 ? value / baseline_value : NAN;
+  e->count++;
+  if (e->json) {
+    fputs("{\"figure\": ", e->out);
+    json_string(e->out, figure);
+    fputs(", \"value\": ", e->out);
+    json_number(e->out, value);
+    fputs(", \"unit\": ", e->out);
+    json_string(e->out, unit);
+    fputs(", \"baseline\": ", e->out);
+    if (baseline == NULL)
+      fputs("null", e->out);
+    else
+      json_string(e->out, baseline);
+    fputs(", \"baseline_value\": ", e->out);
+    json_number(e->out, baseline_value);
+    fputs(", \"ratio\": ", e->out);
+    json_number(e->out, ratio);
+    fputs("}\n", e->out);
+  } else if (baseline == NULL) {
+    fprintf(e->out, "%-34s %12.1f %-5s (baseline)\n", figure, value, unit);
+  } else {
+    fprintf(e->out, "%-34s %12.1f %-5s %5.3f of %s (%.1f)\n", figure, value,
+            unit, ratio, baseline, baseline_value);
+  }
+  fflush(e->out);
+}

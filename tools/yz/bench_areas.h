@@ -1,0 +1,8 @@
+/*
+ * The areas of `yz bench`, as an X-macro:
+ * YZ_BENCH_AREA(name, function, summary). An area is one file
+ * bench_<name>.c defining the function (see bench.h) and one line here;
+ * the order here is the order of `yz bench --help` and of `yz bench all`.
+ */
+YZ_BENCH_AREA("noise", yz_bench_noise,
+              "X25519, XX handshakes and transport vs raw libsodium")
