@@ -238,9 +238,10 @@ typedef struct yz_session {
   uint8_t state;      /* yz_session_state */
   uint8_t hs_step;    /* handshake messages processed */
   uint8_t in_event;   /* reentrancy guard */
-  uint8_t rekey_pending;
+  uint8_t reserved;
   yz_noise_handshakestate hs;
   yz_noise_cipherstate tx, rx;
+  yz_node_id expected; /* copy of *cfg.expected_peer */
   yz_node_id peer_id;
   uint8_t hash[YZ_SESSION_HASH_LEN];
   yz_wire_identity_proof peer_proof;

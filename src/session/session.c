@@ -1,0 +1,731 @@
+/*
+ * The yz session state machine (docs/protocol.md): the handshake of
+ * "Handshake", then "Transport frames", "Fragmentation", "Rekey",
+ * "Keepalive" and "Close". Sans-I/O: bytes and time in, callbacks out.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/util.h"
+#include "session_internal.h"
+
+/* Fragment layout in the receive buffer: the first fragment is decrypted
+ * at offset 0, so its chunk lands at FRAG_BASE; each later fragment is
+ * decrypted one byte before the end of the assembled data, so its chunk
+ * lands right after it (the byte under its type byte is saved and put
+ * back). No copy of fragment data ever happens. */
+enum { FRAG_BASE = 5, FIRST_CHUNK = YZ_SESSION_MAX_FRAME_LEN - 5,
+       MORE_CHUNK = YZ_SESSION_MAX_FRAME_LEN - 1 };
+
+static const yz_noise_protocol *protocol(void)
+{
+  static yz_noise_protocol p;
+  static int parsed; /* parsing is deterministic: racing threads agree */
+  if (!parsed) {
+    yz_noise_protocol tmp;
+    if (yz_noise_protocol_parse(&tmp,
+                                (const uint8_t *)YZ_SESSION_NOISE_PROTOCOL,
+                                sizeof YZ_SESSION_NOISE_PROTOCOL - 1,
+                                NULL) != 0)
+      return NULL;
+    p = tmp;
+    parsed = 1;
+  }
+  return &p;
+}
+
+void yz_session_config_default(yz_session_config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  cfg->max_message = YZ_SESSION_DEFAULT_MAX_MESSAGE;
+  cfg->handshake_timeout_ms = YZ_SESSION_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  cfg->ping_idle_ms = YZ_SESSION_DEFAULT_PING_IDLE_MS;
+  cfg->max_missed_pongs = YZ_SESSION_DEFAULT_MAX_MISSED_PONGS;
+  cfg->rekey_after_messages = YZ_SESSION_DEFAULT_REKEY_MESSAGES;
+  cfg->rekey_after_ms = YZ_SESSION_DEFAULT_REKEY_MS;
+}
+
+int yz_session_init(yz_session *s, const yz_session_config *cfg)
+{
+  if (!s || !cfg)
+    return YZ_E_INVAL;
+  memset(s, 0, sizeof *s);
+  if ((cfg->role != YZ_SESSION_INITIATOR && cfg->role != YZ_SESSION_RESPONDER) ||
+      !cfg->local || !cfg->send || !cfg->event || cfg->max_message == 0 ||
+      cfg->max_message > UINT32_MAX ||
+      cfg->send_headroom > YZ_SESSION_MAX_HEADROOM ||
+      cfg->rekey_after_messages == 0 ||
+      (cfg->ping_idle_ms && cfg->max_missed_pongs == 0))
+    return YZ_E_INVAL;
+  /* Pinned is the default: an initiator must say whom it dials, or say
+   * explicitly that it does not care (DESIGN.md). */
+  if (cfg->role == YZ_SESSION_INITIATOR && !cfg->expected_peer &&
+      !cfg->unpinned)
+    return YZ_E_INVAL;
+  if (yz_init() != 0)
+    return YZ_E_IO;
+  const yz_noise_protocol *p = protocol();
+  if (!p)
+    return YZ_E_UNSUPPORTED;
+  s->cfg = *cfg;
+  if (cfg->expected_peer) {
+    s->expected = *cfg->expected_peer;
+    s->cfg.expected_peer = &s->expected;
+  }
+  s->nonce_limit = cfg->test_nonce_limit && cfg->test_nonce_limit <
+                                                YZ_NOISE_NONCE_MAX
+                       ? cfg->test_nonce_limit
+                       : YZ_NOISE_NONCE_MAX;
+  int rc = yz_noise_hs_init(&s->hs, p,
+                            cfg->role == YZ_SESSION_INITIATOR
+                                ? YZ_NOISE_INITIATOR
+                                : YZ_NOISE_RESPONDER,
+                            (const uint8_t *)YZ_SESSION_PROLOGUE,
+                            YZ_SESSION_PROLOGUE_LEN);
+  if (rc == 0)
+    rc = yz_noise_hs_set_local_static(&s->hs, cfg->local->static_priv);
+  if (rc == 0 && cfg->test_ephemeral)
+    rc = yz_noise_hs_set_local_ephemeral(&s->hs, cfg->test_ephemeral);
+  if (rc == 0)
+    rc = yz_noise_hs_start(&s->hs);
+  if (rc == 0) {
+    s->txbuf = malloc(cfg->send_headroom + YZ_SESSION_MAX_WIRE_LEN);
+    if (!s->txbuf)
+      rc = YZ_E_NOMEM;
+  }
+  s->cfg.test_ephemeral = NULL;
+  yz_noise_cs_init(&s->tx, YZ_NOISE_CIPHER_CHACHAPOLY);
+  yz_noise_cs_init(&s->rx, YZ_NOISE_CIPHER_CHACHAPOLY);
+  if (rc) {
+    yz_session_clear(s);
+    return rc;
+  }
+  s->state = YZ_SESSION_NEW;
+  return 0;
+}
+
+void yz_session_clear(yz_session *s)
+{
+  if (!s)
+    return;
+  yz_noise_hs_clear(&s->hs);
+  yz_noise_cs_clear(&s->tx);
+  yz_noise_cs_clear(&s->rx);
+  if (s->txbuf) {
+    sodium_memzero(s->txbuf, s->cfg.send_headroom + YZ_SESSION_MAX_WIRE_LEN);
+    free(s->txbuf);
+  }
+  if (s->rxbuf) {
+    sodium_memzero(s->rxbuf, s->rxcap);
+    free(s->rxbuf);
+  }
+  sodium_memzero(s, sizeof *s);
+  s->state = YZ_SESSION_CLOSED;
+}
+
+/* ---- events and closing --------------------------------------------- */
+
+static void emit(yz_session *s, const yz_session_event *ev)
+{
+  s->in_event++;
+  s->cfg.event(s->cfg.user, ev);
+  s->in_event--;
+}
+
+static int send_frame(yz_session *s, uint8_t type, const uint8_t *hdr,
+                      size_t hdrlen, const uint8_t *body, size_t bodylen,
+                      uint64_t now);
+
+/* Text up to max bytes, cut at a UTF-8 character boundary. */
+static size_t utf8_cut(const char *t, size_t n, size_t max)
+{
+  if (n <= max)
+    return n;
+  n = max;
+  while (n > 0 && ((uint8_t)t[n] & 0xc0) == 0x80)
+    n--;
+  return n;
+}
+
+/*
+ * Close for a local reason: tell the peer (a CLOSE frame) when transport
+ * keys exist and the transport still works, wipe the keys, emit CLOSED.
+ * Returns err, so callers can `return close_local(...)`.
+ */
+static int close_localv(yz_session *s, int err, uint16_t code, bool tell,
+                        uint64_t now, const char *fmt, va_list ap)
+{
+  if (s->state == YZ_SESSION_CLOSED)
+    return err;
+  char text[256];
+  vsnprintf(text, sizeof text, fmt, ap);
+  size_t tlen = strlen(text);
+  if (tell && s->state == YZ_SESSION_UP) {
+    uint8_t hdr[2];
+    yz__store16_be(hdr, code);
+    (void)send_frame(s, YZ_FRAME_CLOSE, hdr, 2, (const uint8_t *)text,
+                     utf8_cut(text, tlen, YZ_SESSION_MAX_CLOSE_TEXT), now);
+  }
+  s->state = YZ_SESSION_CLOSED;
+  yz_noise_hs_clear(&s->hs);
+  yz_noise_cs_clear(&s->tx);
+  yz_noise_cs_clear(&s->rx);
+  s->frag_total = s->frag_fill = 0;
+  yz_session_event ev = {.type = YZ_SESSION_EVENT_CLOSED};
+  ev.u.closed.err = err;
+  ev.u.closed.remote = false;
+  ev.u.closed.code = code;
+  ev.u.closed.text = text;
+  ev.u.closed.text_len = tlen;
+  emit(s, &ev);
+  return err;
+}
+
+static int close_local(yz_session *s, int err, uint16_t code, uint64_t now,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int close_local(yz_session *s, int err, uint16_t code, uint64_t now,
+                       const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  close_localv(s, err, code, true, now, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+/* Close without sending anything (the transport failed). */
+static int close_silent(yz_session *s, int err, uint16_t code,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int close_silent(yz_session *s, int err, uint16_t code,
+                        const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  close_localv(s, err, code, false, 0, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+/* ---- handshake -------------------------------------------------------- */
+
+static uint8_t *txp(yz_session *s) { return s->txbuf + s->cfg.send_headroom; }
+
+static int transmit(yz_session *s, size_t len)
+{
+  int rc = s->cfg.send(s->cfg.user, txp(s), len);
+  if (rc)
+    return close_silent(s, rc < 0 ? rc : YZ_E_IO, YZ_CLOSE_INTERNAL,
+                        "the transport refused a message: %s",
+                        yz_strerror(rc));
+  return 0;
+}
+
+static int hs_fail(yz_session *s, int rc, const char *what)
+{
+  uint16_t code = rc == YZ_E_DECRYPT ? YZ_CLOSE_DECRYPT : YZ_CLOSE_PROTOCOL;
+  return close_silent(s, rc, code, "handshake %s failed: %s", what,
+                      yz_strerror(rc));
+}
+
+static int hs_write(yz_session *s, const uint8_t *payload, size_t len)
+{
+  size_t n;
+  int rc = yz_noise_hs_write_message(&s->hs, payload, len, txp(s),
+                                     YZ_SESSION_MAX_WIRE_LEN, &n);
+  if (rc)
+    return close_silent(s, rc, YZ_CLOSE_INTERNAL,
+                        "cannot write handshake message: %s",
+                        yz_strerror(rc));
+  return transmit(s, n);
+}
+
+int yz_session_start(yz_session *s, uint64_t now)
+{
+  if (s->state == YZ_SESSION_CLOSED)
+    return YZ_E_CLOSED;
+  if (s->state != YZ_SESSION_NEW)
+    return YZ_E_STATE;
+  s->state = YZ_SESSION_HANDSHAKE;
+  s->hs_deadline = s->cfg.handshake_timeout_ms
+                       ? now + s->cfg.handshake_timeout_ms
+                       : UINT64_MAX;
+  if (s->cfg.role == YZ_SESSION_INITIATOR) {
+    /* -> e. The payload travels in clear: it stays empty. */
+    int rc = hs_write(s, NULL, 0);
+    if (rc)
+      return rc;
+    s->hs_step = 1;
+  }
+  return 0;
+}
+
+/* Check the peer's proof (payload of message 2 or 3) against its static
+ * key, derive and (if pinned) compare its node ID. */
+static int hs_check_peer(yz_session *s, const uint8_t *payload, size_t len)
+{
+  uint8_t rs[YZ_NOISE_DH_LEN];
+  const char *reason = "?";
+  int rc = yz_noise_hs_get_remote_static(&s->hs, rs);
+  if (rc)
+    return close_silent(s, rc, YZ_CLOSE_INTERNAL, "no remote static key");
+  rc = yz__session_check_proof(&s->peer_proof, &s->peer_id, payload, len, rs,
+                               &reason);
+  if (rc)
+    return close_silent(s, rc, YZ_CLOSE_IDENTITY,
+                        "peer identity proof rejected: %s", reason);
+  if (s->cfg.expected_peer &&
+      !yz_node_id_equal(s->cfg.expected_peer, &s->peer_id)) {
+    char got[YZ_NODE_ID_HEX_LEN + 1], want[YZ_NODE_ID_HEX_LEN + 1];
+    yz_node_id_to_hex(&s->peer_id, got);
+    yz_node_id_to_hex(s->cfg.expected_peer, want);
+    return close_silent(s, YZ_E_PEER_ID_MISMATCH, YZ_CLOSE_PEER_ID_MISMATCH,
+                        "peer node ID %s differs from the expected %s: a man "
+                        "in the middle or a wrong address is possible",
+                        got, want);
+  }
+  return 0;
+}
+
+static int hs_up(yz_session *s, uint64_t now)
+{
+  int rc = yz_noise_hs_split(&s->hs, &s->tx, &s->rx);
+  if (rc)
+    return close_silent(s, rc, YZ_CLOSE_INTERNAL, "split failed");
+  uint8_t h[YZ_NOISE_MAX_HASH_LEN];
+  size_t hl = yz_noise_hs_get_handshake_hash(&s->hs, h);
+  memcpy(s->hash, h, YZ__MIN(hl, sizeof s->hash));
+  yz_noise_hs_clear(&s->hs);
+  s->state = YZ_SESSION_UP;
+  s->last_rx_ms = now;
+  s->next_ping_ms = s->cfg.ping_idle_ms ? now + s->cfg.ping_idle_ms
+                                        : UINT64_MAX;
+  s->tx_rekey_ms = now;
+  yz_session_event ev = {.type = YZ_SESSION_EVENT_UP};
+  ev.u.up.peer_id = &s->peer_id;
+  ev.u.up.proof = &s->peer_proof;
+  ev.u.up.channel_binding = s->hash;
+  ev.u.up.channel_binding_len = YZ_SESSION_HASH_LEN;
+  emit(s, &ev);
+  return 0;
+}
+
+static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
+                   uint64_t now)
+{
+  /* Payloads are decrypted into the transmit buffer: it is idle between
+   * handshake messages, and a proof is checked before the next write. */
+  uint8_t *pl = txp(s);
+  size_t pl_len = 0;
+  int rc;
+  if (yz_noise_hs_action(&s->hs) != YZ_NOISE_ACTION_READ)
+    return close_silent(s, YZ_E_STATE, YZ_CLOSE_PROTOCOL,
+                        "handshake message out of order");
+  if (s->cfg.role == YZ_SESSION_RESPONDER && s->hs_step == 0) {
+    /* <- e: exactly 32 bytes; a payload here would travel in clear. */
+    if (len != YZ_NOISE_DH_LEN)
+      return close_silent(s, len < YZ_NOISE_DH_LEN ? YZ_E_TRUNCATED
+                                                   : YZ_E_MALFORMED,
+                          YZ_CLOSE_PROTOCOL,
+                          "handshake message 1 must be 32 bytes, got %zu",
+                          len);
+    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl, 0, &pl_len);
+    if (rc)
+      return hs_fail(s, rc, "message 1");
+    /* -> e, ee, s, es + proof */
+    rc = hs_write(s, s->cfg.local->proof, s->cfg.local->proof_len);
+    if (rc)
+      return rc;
+    s->hs_step = 2;
+    return 0;
+  }
+  if (s->cfg.role == YZ_SESSION_INITIATOR && s->hs_step == 1) {
+    /* <- e, ee, s, es + proof */
+    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl,
+                                  YZ_SESSION_MAX_WIRE_LEN, &pl_len);
+    if (rc)
+      return hs_fail(s, rc, "message 2");
+    rc = hs_check_peer(s, pl, pl_len);
+    if (rc)
+      return rc;
+    /* -> s, se + proof */
+    rc = hs_write(s, s->cfg.local->proof, s->cfg.local->proof_len);
+    if (rc)
+      return rc;
+    s->hs_step = 3;
+    return hs_up(s, now);
+  }
+  if (s->cfg.role == YZ_SESSION_RESPONDER && s->hs_step == 2) {
+    /* <- s, se + proof */
+    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl,
+                                  YZ_SESSION_MAX_WIRE_LEN, &pl_len);
+    if (rc)
+      return hs_fail(s, rc, "message 3");
+    rc = hs_check_peer(s, pl, pl_len);
+    if (rc)
+      return rc;
+    s->hs_step = 3;
+    return hs_up(s, now);
+  }
+  return close_silent(s, YZ_E_STATE, YZ_CLOSE_PROTOCOL,
+                      "handshake message out of order");
+}
+
+/* ---- transport: sending ------------------------------------------------ */
+
+static bool rekey_due(const yz_session *s, uint64_t now)
+{
+  return s->tx_since_rekey >= s->cfg.rekey_after_messages ||
+         (s->cfg.rekey_after_ms && now - s->tx_rekey_ms >= s->cfg.rekey_after_ms);
+}
+
+/* Encrypt and transmit one frame: type || hdr || body. */
+static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
+                size_t hdrlen, const uint8_t *body, size_t bodylen)
+{
+  uint8_t *p = txp(s);
+  p[0] = type;
+  if (hdrlen)
+    memcpy(p + 1, hdr, hdrlen);
+  if (bodylen)
+    memcpy(p + 1 + hdrlen, body, bodylen);
+  size_t n;
+  int rc = yz_noise_cs_encrypt_with_ad(&s->tx, NULL, 0, p, 1 + hdrlen + bodylen,
+                                       p, YZ_SESSION_MAX_WIRE_LEN, &n);
+  if (rc)
+    return close_silent(s, rc, YZ_CLOSE_INTERNAL, "encryption failed: %s",
+                        yz_strerror(rc));
+  s->tx_since_rekey++;
+  return transmit(s, n);
+}
+
+static int send_frame(yz_session *s, uint8_t type, const uint8_t *hdr,
+                      size_t hdrlen, const uint8_t *body, size_t bodylen,
+                      uint64_t now)
+{
+  if (s->state != YZ_SESSION_UP)
+    return YZ_E_CLOSED;
+  if (type == YZ_FRAME_CLOSE) {
+    /* The last nonce below the limit is kept for this frame. */
+    if (yz_noise_cs_nonce(&s->tx) >= s->nonce_limit)
+      return YZ_E_NONCE_EXHAUSTED;
+    return seal(s, type, hdr, hdrlen, body, bodylen);
+  }
+  /* Room for this frame, a rekey before it, and a CLOSE after it. */
+  if (s->nonce_limit - yz_noise_cs_nonce(&s->tx) < 3)
+    return close_local(s, YZ_E_NONCE_EXHAUSTED, YZ_CLOSE_NONCE_EXHAUSTED, now,
+                       "nonce limit reached");
+  if (rekey_due(s, now)) {
+    /* REKEY is sent under the old key; every later message uses the new
+     * one (docs/protocol.md "Rekey"). */
+    int rc = seal(s, YZ_FRAME_REKEY, NULL, 0, NULL, 0);
+    if (rc)
+      return rc;
+    rc = yz_noise_cs_rekey(&s->tx);
+    if (rc)
+      return close_silent(s, rc, YZ_CLOSE_INTERNAL, "rekey failed");
+    s->tx_since_rekey = 0;
+    s->tx_rekey_ms = now;
+  }
+  return seal(s, type, hdr, hdrlen, body, bodylen);
+}
+
+int yz_session_send(yz_session *s, const uint8_t *msg, size_t len,
+                    uint64_t now)
+{
+  if (s->state == YZ_SESSION_CLOSED)
+    return YZ_E_CLOSED;
+  if (s->state != YZ_SESSION_UP)
+    return YZ_E_STATE;
+  if (len > s->cfg.max_message)
+    return YZ_E_TOO_LARGE;
+  if (len && !msg)
+    return YZ_E_INVAL;
+  if (len <= MORE_CHUNK)
+    return send_frame(s, YZ_FRAME_DATA, NULL, 0, msg, len, now);
+  uint8_t hdr[4];
+  yz__store32_be(hdr, (uint32_t)len);
+  int rc = send_frame(s, YZ_FRAME_FRAG_FIRST, hdr, 4, msg, FIRST_CHUNK, now);
+  size_t off = FIRST_CHUNK;
+  while (rc == 0 && len - off > MORE_CHUNK) {
+    rc = send_frame(s, YZ_FRAME_FRAG_MIDDLE, NULL, 0, msg + off, MORE_CHUNK,
+                    now);
+    off += MORE_CHUNK;
+  }
+  if (rc == 0)
+    rc = send_frame(s, YZ_FRAME_FRAG_LAST, NULL, 0, msg + off, len - off, now);
+  return rc;
+}
+
+size_t yz_session_wire_messages_for(const yz_session *s, size_t len)
+{
+  size_t frames = 1;
+  if (len > MORE_CHUNK)
+    frames = 2 + (len - FIRST_CHUNK - 1) / MORE_CHUNK;
+  uint64_t every = s->cfg.rekey_after_messages;
+  size_t rekeys = every >= frames ? 1 : (size_t)(frames / every) + 1;
+  if (rekeys > frames)
+    rekeys = frames;
+  return frames + rekeys + 1; /* + a CLOSE at the nonce limit */
+}
+
+int yz_session_close(yz_session *s, uint16_t code, const char *text,
+                     uint64_t now)
+{
+  if (s->state == YZ_SESSION_CLOSED)
+    return YZ_E_CLOSED;
+  if (!text)
+    text = "";
+  size_t n = utf8_cut(text, strlen(text), YZ_SESSION_MAX_CLOSE_TEXT);
+  close_local(s, YZ_E_CLOSED, code, now, "%.*s", (int)n, text);
+  return 0;
+}
+
+/* ---- transport: receiving ---------------------------------------------- */
+
+static int grow_rx(yz_session *s, size_t need)
+{
+  if (need <= s->rxcap)
+    return 0;
+  size_t cap = s->rxcap ? s->rxcap : 1024;
+  while (cap < need)
+    cap *= 2;
+  size_t limit = FRAG_BASE + s->cfg.max_message + YZ_SESSION_MAX_WIRE_LEN;
+  if (cap > limit)
+    cap = need > limit ? need : limit;
+  uint8_t *b = malloc(cap);
+  if (!b)
+    return YZ_E_NOMEM;
+  if (s->rxbuf) {
+    memcpy(b, s->rxbuf, s->rxcap);
+    sodium_memzero(s->rxbuf, s->rxcap);
+    free(s->rxbuf);
+  }
+  s->rxbuf = b;
+  s->rxcap = cap;
+  return 0;
+}
+
+static int frame_error(yz_session *s, int rc, const char *reason, uint64_t now)
+{
+  return close_local(s, rc, rc == YZ_E_TOO_LARGE ? YZ_CLOSE_TOO_LARGE
+                                                 : YZ_CLOSE_PROTOCOL,
+                     now, "%s", reason);
+}
+
+static int deliver(yz_session *s, const uint8_t *p, size_t n)
+{
+  yz_session_event ev = {.type = YZ_SESSION_EVENT_MESSAGE};
+  ev.u.message.data = p;
+  ev.u.message.len = n;
+  emit(s, &ev);
+  return 0;
+}
+
+static int transport_recv(yz_session *s, const uint8_t *msg, size_t len,
+                          uint64_t now)
+{
+  if (len > YZ_SESSION_MAX_WIRE_LEN)
+    return close_local(s, YZ_E_TOO_LARGE, YZ_CLOSE_TOO_LARGE, now,
+                       "transport message longer than 65535 bytes");
+  if (len <= YZ_NOISE_TAG_LEN)
+    return close_local(s, YZ_E_TRUNCATED, YZ_CLOSE_PROTOCOL, now,
+                       "transport message too short");
+  if (yz_noise_cs_nonce(&s->rx) >= s->nonce_limit)
+    return close_local(s, YZ_E_NONCE_EXHAUSTED, YZ_CLOSE_NONCE_EXHAUSTED, now,
+                       "peer went past the nonce limit");
+  size_t ptlen = len - YZ_NOISE_TAG_LEN;
+  size_t at = s->frag_total ? FRAG_BASE + s->frag_fill - 1 : 0;
+  if (grow_rx(s, at + ptlen))
+    return close_local(s, YZ_E_NOMEM, YZ_CLOSE_INTERNAL, now,
+                       "out of memory");
+  uint8_t *p = s->rxbuf + at;
+  uint8_t saved = s->frag_total ? p[0] : 0;
+  size_t n;
+  int rc = yz_noise_cs_decrypt_with_ad(&s->rx, NULL, 0, msg, len, p, ptlen,
+                                       &n);
+  if (rc)
+    return close_local(s, rc, rc == YZ_E_DECRYPT ? YZ_CLOSE_DECRYPT
+                                                 : YZ_CLOSE_PROTOCOL,
+                       now, "transport message rejected: %s",
+                       yz_strerror(rc));
+  yz_session_frame f;
+  const char *reason = "?";
+  rc = yz_session_frame_parse(&f, p, n, s->cfg.max_message, &reason);
+  if (s->frag_total)
+    p[0] = saved; /* the last assembled byte, under the type byte */
+  if (rc)
+    return frame_error(s, rc, reason, now);
+
+  /* Authenticated: the peer is alive. */
+  s->last_rx_ms = now;
+  s->missed_pongs = 0;
+  if (s->cfg.ping_idle_ms)
+    s->next_ping_ms = now + s->cfg.ping_idle_ms;
+
+  bool reassembling = s->frag_total != 0;
+  switch (f.type) {
+  case YZ_FRAME_DATA:
+    if (reassembling)
+      return frame_error(s, YZ_E_MALFORMED, "data frame inside a fragmented "
+                                            "message", now);
+    return deliver(s, f.body, f.body_len);
+  case YZ_FRAME_FRAG_FIRST:
+    if (reassembling)
+      return frame_error(s, YZ_E_MALFORMED, "first fragment inside a "
+                                            "fragmented message", now);
+    s->frag_total = (size_t)f.value;
+    s->frag_fill = f.body_len;
+    return 0;
+  case YZ_FRAME_FRAG_MIDDLE:
+  case YZ_FRAME_FRAG_LAST:
+    if (!reassembling)
+      return frame_error(s, YZ_E_MALFORMED, "fragment without a first "
+                                            "fragment", now);
+    if (f.body_len > s->frag_total - s->frag_fill ||
+        (f.type == YZ_FRAME_FRAG_MIDDLE &&
+         f.body_len == s->frag_total - s->frag_fill))
+      return frame_error(s, YZ_E_TOO_LARGE, "fragments exceed the declared "
+                                            "length", now);
+    s->frag_fill += f.body_len;
+    if (f.type == YZ_FRAME_FRAG_MIDDLE)
+      return 0;
+    if (s->frag_fill != s->frag_total)
+      return frame_error(s, YZ_E_TRUNCATED, "last fragment before the "
+                                            "declared length", now);
+    n = s->frag_total;
+    s->frag_total = s->frag_fill = 0;
+    return deliver(s, s->rxbuf + FRAG_BASE, n);
+  case YZ_FRAME_PING: {
+    uint8_t v[8];
+    yz__store64_be(v, f.value);
+    return send_frame(s, YZ_FRAME_PONG, v, 8, NULL, 0, now);
+  }
+  case YZ_FRAME_PONG:
+    if (f.value == 0 || f.value > s->ping_value)
+      return frame_error(s, YZ_E_MALFORMED, "pong for a ping never sent",
+                         now);
+    return 0;
+  case YZ_FRAME_REKEY:
+    /* The peer's next message uses the rekeyed key. */
+    rc = yz_noise_cs_rekey(&s->rx);
+    if (rc)
+      return close_local(s, rc, YZ_CLOSE_INTERNAL, now, "rekey failed");
+    return 0;
+  default: { /* YZ_FRAME_CLOSE */
+    char text[YZ_SESSION_MAX_CLOSE_TEXT + 1];
+    memcpy(text, f.body, f.body_len);
+    text[f.body_len] = '\0';
+    s->state = YZ_SESSION_CLOSED;
+    yz_noise_cs_clear(&s->tx);
+    yz_noise_cs_clear(&s->rx);
+    s->frag_total = s->frag_fill = 0;
+    yz_session_event ev = {.type = YZ_SESSION_EVENT_CLOSED};
+    ev.u.closed.err = YZ_E_PEER_CLOSED;
+    ev.u.closed.remote = true;
+    ev.u.closed.code = (uint16_t)f.value;
+    ev.u.closed.text = text;
+    ev.u.closed.text_len = f.body_len;
+    emit(s, &ev);
+    return YZ_E_PEER_CLOSED;
+  }
+  }
+}
+
+static int check_timers(yz_session *s, uint64_t now);
+
+int yz_session_recv(yz_session *s, const uint8_t *msg, size_t len,
+                    uint64_t now)
+{
+  if (s->state == YZ_SESSION_CLOSED)
+    return YZ_E_CLOSED;
+  if (s->in_event)
+    return YZ_E_STATE; /* misuse: recv from an event callback */
+  if (!msg && len)
+    return YZ_E_INVAL;
+  if (s->state == YZ_SESSION_NEW)
+    return close_silent(s, YZ_E_STATE, YZ_CLOSE_PROTOCOL,
+                        "message before the session started");
+  /* A late message does not rescue an expired handshake. */
+  if (s->state == YZ_SESSION_HANDSHAKE) {
+    int rc = check_timers(s, now);
+    if (rc)
+      return rc;
+    if (len > YZ_SESSION_MAX_WIRE_LEN)
+      return close_silent(s, YZ_E_TOO_LARGE, YZ_CLOSE_TOO_LARGE,
+                          "handshake message longer than 65535 bytes");
+    return hs_recv(s, msg, len, now);
+  }
+  return transport_recv(s, msg, len, now);
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static int check_timers(yz_session *s, uint64_t now)
+{
+  if (s->state == YZ_SESSION_HANDSHAKE) {
+    if (now >= s->hs_deadline)
+      return close_silent(s, YZ_E_TIMEOUT, YZ_CLOSE_TIMEOUT,
+                          "handshake not completed within %llu ms",
+                          (unsigned long long)s->cfg.handshake_timeout_ms);
+    return 0;
+  }
+  if (s->state == YZ_SESSION_UP && now >= s->next_ping_ms) {
+    if (s->missed_pongs >= s->cfg.max_missed_pongs)
+      return close_local(s, YZ_E_TIMEOUT, YZ_CLOSE_TIMEOUT, now,
+                         "no answer to %u pings", (unsigned)s->missed_pongs);
+    uint8_t v[8];
+    yz__store64_be(v, ++s->ping_value);
+    s->missed_pongs++;
+    s->next_ping_ms = now + s->cfg.ping_idle_ms;
+    return send_frame(s, YZ_FRAME_PING, v, 8, NULL, 0, now);
+  }
+  return 0;
+}
+
+int yz_session_tick(yz_session *s, uint64_t now)
+{
+  if (s->state == YZ_SESSION_CLOSED)
+    return YZ_E_CLOSED;
+  return check_timers(s, now);
+}
+
+uint64_t yz_session_next_deadline(const yz_session *s)
+{
+  switch (s->state) {
+  case YZ_SESSION_HANDSHAKE: return s->hs_deadline;
+  case YZ_SESSION_UP: return s->next_ping_ms;
+  default: return UINT64_MAX;
+  }
+}
+
+/* ---- getters ----------------------------------------------------------- */
+
+yz_session_state yz_session_get_state(const yz_session *s)
+{
+  return (yz_session_state)s->state;
+}
+
+const yz_node_id *yz_session_peer_id(const yz_session *s)
+{
+  return s->state == YZ_SESSION_UP ? &s->peer_id : NULL;
+}
+
+const yz_wire_identity_proof *yz_session_peer_proof(const yz_session *s)
+{
+  return s->state == YZ_SESSION_UP ? &s->peer_proof : NULL;
+}
+
+size_t yz_session_channel_binding(const yz_session *s,
+                                  uint8_t out[YZ_SESSION_HASH_LEN])
+{
+  if (s->state != YZ_SESSION_UP)
+    return 0;
+  memcpy(out, s->hash, YZ_SESSION_HASH_LEN);
+  return YZ_SESSION_HASH_LEN;
+}
