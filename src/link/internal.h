@@ -1,0 +1,163 @@
+/*
+ * internal.h: the link layer's private structures and the backend
+ * interface.
+ *
+ * The manager (manager.c) is transport-neutral: it owns the links, their
+ * sessions, send queues, limits, timers and events. A backend moves whole
+ * WebSocket-sized binary messages for it: the WebSocket one on
+ * libwebsockets (ws.c), and an in-memory one can implement the same ops for
+ * simulation with a virtual clock.
+ */
+#ifndef YZ_LINK_INTERNAL_H
+#define YZ_LINK_INTERNAL_H
+
+#include "yz/link.h"
+#include "yz/log.h"
+#include "yz/session.h"
+
+#include "link/ratelimit.h"
+#include "link/url.h"
+
+/* Headroom before each queued message (libwebsockets' LWS_PRE is 16 in
+ * 4.1.6; checked at compile time in ws.c). */
+#define YZ__LINK_HEADROOM 16
+
+/* One queued wire message: headroom, then len bytes. */
+typedef struct yz__qmsg {
+  struct yz__qmsg *next;
+  uint32_t len;
+  uint8_t buf[]; /* YZ__LINK_HEADROOM + len */
+} yz__qmsg;
+
+typedef enum yz__link_state {
+  YZ__LS_CONNECTING = 0, /* outbound: transport not up yet */
+  YZ__LS_HANDSHAKE = 1,  /* session handshake in progress */
+  YZ__LS_UP = 2,
+  YZ__LS_DOWN = 3,       /* going away; on_down pending or delivered */
+} yz__link_state;
+
+struct yz_link {
+  yz_link_manager *m;
+  void *conn; /* the backend's connection (struct lws *), NULL once gone */
+  void *user_data;
+  struct yz_link *prev, *next;      /* m->links */
+  struct yz_link *defer_next;       /* m->defer list */
+
+  uint8_t state;          /* yz__link_state */
+  uint8_t dir;            /* yz_link_direction */
+  bool tls;
+  bool announced;         /* the upper layer knows it (dialled or on_up) */
+  bool in_defer;          /* on m->defer */
+  bool down_reported;     /* on_down delivered (or not owed) */
+  bool conn_gone;         /* the backend released the connection */
+  bool want_writable;     /* a send met QUEUE_FULL */
+  bool peer_ws_close;     /* the peer sent a WebSocket close */
+  bool sess_inited;
+  bool unpinned;
+  bool has_expected;
+  bool counted_hs;        /* counted in m->n_handshakes */
+
+  int down_err;
+  char down_reason[128];
+
+  yz_node_id expected;
+  uint64_t deadline;      /* session deadline (UINT64_MAX: none) */
+  uint32_t heap_idx;      /* index in m->heap, UINT32_MAX if absent */
+
+  /* send queue */
+  yz__qmsg *qhead, *qtail;
+  size_t qbytes;
+  uint32_t qmsgs;
+
+  /* reassembly of one WebSocket message arriving in several pieces */
+  uint8_t *rx;
+  size_t rxlen, rxcap;
+  bool rx_overflow;
+
+  char remote[YZ_LINK_ADDR_TEXT_MAX];
+
+  yz_session s;
+};
+
+typedef struct yz__link_backend_ops {
+  const char *name;
+  /* Start/stop the backend for a manager (vhosts, context reference). */
+  int (*attach)(yz_link_manager *m);
+  /* Release everything of the manager; call done(m) when released. */
+  void (*detach)(yz_link_manager *m, void (*done)(yz_link_manager *m));
+  int (*listen)(yz_link_manager *m, const yz__url *u,
+                const yz_link_listen_config *lc, uint16_t *port_out);
+  /* Start connecting l (l->conn set by the backend); failures may be
+   * reported through yz__link_conn_gone(), even before this returns. */
+  int (*dial)(yz_link_manager *m, yz_link *l, const yz__url *u,
+              const yz_link_dial_opts *opts);
+  /* Ask for a yz__link_conn_writable() call when the connection can take
+   * a message. */
+  void (*want_write)(yz_link *l);
+  /* Close the connection: flush queued messages for a short while if
+   * flush, else at once. The backend then calls yz__link_conn_gone(). */
+  void (*close)(yz_link *l, bool flush);
+  /* Drop the connection now without further callbacks for l
+   * (manager shutdown). */
+  void (*abandon)(yz_link *l);
+} yz__link_backend_ops;
+
+extern const yz__link_backend_ops yz__link_ws_backend;
+
+struct yz_link_manager {
+  uv_loop_t *loop;
+  const yz__link_backend_ops *be;
+  void *be_state;
+  yz_link_config cfg;
+  yz_identity identity;
+  yz_session_local local;
+
+  yz_link *links; /* all live links */
+  uint32_t n_links;      /* not yet freed and not down */
+  uint32_t n_handshakes;
+
+  yz_link **heap;
+  uint32_t heap_len, heap_cap;
+  uv_timer_t timer;       /* the session deadlines */
+  uv_timer_t defer_timer; /* deferred on_down and frees */
+  yz_link *defer;
+
+  yz__ratelimit rl;
+  yz_log_ratelimit log_rl;
+
+  yz_link_stats stats;
+
+  bool closing;
+  int handles_open;
+  void (*on_closed)(void *ud);
+  void *on_closed_ud;
+};
+
+/* Called by backends. */
+uint64_t yz__link_now(const yz_link_manager *m);
+uint64_t yz__link_clock(const yz_link_manager *m);
+/* An inbound connection finished its WebSocket upgrade: a link in
+ * handshake, or NULL (refused: limits or memory; counted). */
+yz_link *yz__link_inbound(yz_link_manager *m, void *conn, const char *remote,
+                          bool tls);
+/* Would an inbound connection from this peer be accepted now? Counts the
+ * refusal and takes a rate token when ip is given. */
+bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
+                    const char *remote);
+void yz__link_refused(yz_link_manager *m, yz_link_refusal why);
+/* Outbound transport is up: start the session. */
+void yz__link_conn_up(yz_link *l, const char *remote);
+/* One whole received WebSocket binary message. */
+void yz__link_conn_recv(yz_link *l, const uint8_t *msg, size_t len);
+/* The connection can take one message: the head of the queue, or NULL.
+ * Ownership passes to the caller (free() it after writing). */
+yz__qmsg *yz__link_conn_pop(yz_link *l);
+/* After a write: more queued? (then ask again); and pace the upper layer. */
+bool yz__link_conn_after_write(yz_link *l);
+/* The connection failed or closed. */
+void yz__link_conn_gone(yz_link *l, int err, const char *reason);
+/* Close the link for a transport-level protocol violation. */
+void yz__link_fail(yz_link *l, int err, const char *reason);
+bool yz__link_is_closing(const yz_link *l);
+
+#endif

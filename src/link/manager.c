@@ -1,0 +1,826 @@
+/*
+ * manager.c: the link manager (yz/link.h), transport-neutral.
+ *
+ * Each link holds one yz_session (sans-I/O): received wire messages and the
+ * loop's time go in; wire messages come out through sess_send() into the
+ * link's bounded queue, which the backend drains on writable callbacks; the
+ * session's events become link events.
+ *
+ * Memory safety across callbacks: a link is never freed inside a call that
+ * may be on its stack. Going down only marks it and puts it on the defer
+ * list; a 0 ms timer then delivers on_down and frees the link once its
+ * connection is gone. The same timer runs the last steps of a manager
+ * shutdown.
+ *
+ * Timers: one uv timer per manager, armed for the earliest session deadline
+ * of a binary min-heap of links.
+ */
+#include "link/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+/* Upper bound of the encryption overhead per wire message: AEAD tag 16,
+ * frame type 1, fragment header 4, and slack. */
+#define WIRE_OVERHEAD 32u
+
+static void link_down(yz_link *l, int err, const char *reason);
+static void defer_link(yz_link *l);
+static void heap_update(yz_link *l);
+static void heap_remove(yz_link *l);
+static void arm_timer(yz_link_manager *m);
+
+void yz_link_config_default(yz_link_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->max_links = 1024;
+  cfg->max_handshakes = 128;
+  cfg->ip_rate_per_s = 20;
+  cfg->ip_rate_burst = 40;
+  cfg->max_message_size = YZ_SESSION_DEFAULT_MAX_MESSAGE;
+  cfg->handshake_timeout_ms = YZ_SESSION_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  cfg->ping_interval_ms = YZ_SESSION_DEFAULT_PING_IDLE_MS;
+  cfg->missed_pongs = YZ_SESSION_DEFAULT_MAX_MISSED_PONGS;
+  cfg->send_queue_max_bytes = 4u * 1024u * 1024u;
+  cfg->send_queue_max_msgs = 1024;
+}
+
+static void fill_defaults(yz_link_config *c) {
+  yz_link_config d;
+  yz_link_config_default(&d);
+  if (c->max_links == 0)
+    c->max_links = d.max_links;
+  if (c->max_handshakes == 0)
+    c->max_handshakes = d.max_handshakes;
+  if (c->ip_rate_per_s == 0)
+    c->ip_rate_per_s = d.ip_rate_per_s;
+  if (c->ip_rate_burst == 0)
+    c->ip_rate_burst = d.ip_rate_burst;
+  if (c->max_message_size == 0)
+    c->max_message_size = d.max_message_size;
+  if (c->handshake_timeout_ms == 0)
+    c->handshake_timeout_ms = d.handshake_timeout_ms;
+  if (c->ping_interval_ms == 0)
+    c->ping_interval_ms = d.ping_interval_ms;
+  if (c->missed_pongs == 0)
+    c->missed_pongs = d.missed_pongs;
+  if (c->send_queue_max_bytes == 0)
+    c->send_queue_max_bytes = d.send_queue_max_bytes;
+  if (c->send_queue_max_msgs == 0)
+    c->send_queue_max_msgs = d.send_queue_max_msgs;
+}
+
+const char *yz_link_refusal_name(yz_link_refusal r) {
+  switch (r) {
+  case YZ_LINK_REFUSED_MAX_LINKS:
+    return "max_links";
+  case YZ_LINK_REFUSED_MAX_HANDSHAKES:
+    return "max_handshakes";
+  case YZ_LINK_REFUSED_RATE:
+    return "rate";
+  case YZ_LINK_REFUSED_SUBPROTOCOL:
+    return "subprotocol";
+  case YZ_LINK_REFUSED_CLOSING:
+    return "closing";
+  default:
+    return "unknown";
+  }
+}
+
+uint64_t yz__link_now(const yz_link_manager *m) { return uv_now(m->loop); }
+
+uint64_t yz__link_clock(const yz_link_manager *m) {
+  if (m->cfg.clock_ms != NULL)
+    return m->cfg.clock_ms(m->cfg.clock_ud);
+  return uv_now(m->loop);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Manager                                                                  */
+
+static void defer_cb(uv_timer_t *t);
+static void timer_cb(uv_timer_t *t);
+
+int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
+                        const yz_link_config *cfg) {
+  *out = NULL;
+  if (loop == NULL || cfg == NULL || cfg->identity == NULL)
+    return YZ_E_INVAL;
+  int rc = yz_init();
+  if (rc != 0)
+    return rc;
+  yz_link_manager *m = calloc(1, sizeof *m);
+  if (m == NULL)
+    return YZ_E_NOMEM;
+  m->loop = loop;
+  m->be = &yz__link_ws_backend;
+  m->cfg = *cfg;
+  fill_defaults(&m->cfg);
+  m->identity = *cfg->identity;
+  m->cfg.identity = &m->identity;
+  m->log_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(10, 10000);
+  rc = yz_session_local_init(&m->local, &m->identity, NULL, NULL);
+  if (rc != 0)
+    goto fail;
+  rc = yz__ratelimit_init(&m->rl, 4096, m->cfg.ip_rate_per_s,
+                          m->cfg.ip_rate_burst);
+  if (rc != 0)
+    goto fail;
+  rc = m->be->attach(m);
+  if (rc != 0)
+    goto fail;
+  uv_timer_init(loop, &m->timer);
+  uv_timer_init(loop, &m->defer_timer);
+  m->timer.data = m;
+  m->defer_timer.data = m;
+  m->handles_open = 2;
+  *out = m;
+  return 0;
+fail:
+  yz__ratelimit_clear(&m->rl);
+  yz_session_local_clear(&m->local);
+  yz_identity_clear(&m->identity);
+  free(m);
+  return rc;
+}
+
+uv_loop_t *yz_link_manager_loop(const yz_link_manager *m) { return m->loop; }
+
+const yz_node_id *yz_link_manager_node_id(const yz_link_manager *m) {
+  return &m->identity.id;
+}
+
+void yz_link_manager_stats(const yz_link_manager *m, yz_link_stats *out) {
+  *out = m->stats;
+  out->links = 0;
+  out->handshakes = m->n_handshakes;
+  for (const yz_link *l = m->links; l != NULL; l = l->next)
+    if (l->state == YZ__LS_UP)
+      out->links++;
+}
+
+static void free_manager(yz_link_manager *m) {
+  void (*cb)(void *) = m->on_closed;
+  void *ud = m->on_closed_ud;
+  yz__ratelimit_clear(&m->rl);
+  yz_session_local_clear(&m->local);
+  yz_identity_clear(&m->identity);
+  free(m->heap);
+  free(m);
+  if (cb != NULL)
+    cb(ud);
+}
+
+static void backend_detached(yz_link_manager *m) { free_manager(m); }
+
+static void handle_closed(uv_handle_t *h) {
+  yz_link_manager *m = h->data;
+  if (--m->handles_open == 0)
+    m->be->detach(m, backend_detached);
+}
+
+/* The last step of a shutdown, from the defer timer, once no link is
+ * left. */
+static void finish_close(yz_link_manager *m) {
+  uv_close((uv_handle_t *)&m->timer, handle_closed);
+  uv_close((uv_handle_t *)&m->defer_timer, handle_closed);
+}
+
+void yz_link_manager_close(yz_link_manager *m, void (*on_closed)(void *ud),
+                           void *ud) {
+  if (m == NULL)
+    return;
+  if (m->closing) /* misuse; ignore rather than double-free */
+    return;
+  m->closing = true;
+  m->on_closed = on_closed;
+  m->on_closed_ud = ud;
+  uint64_t now = yz__link_now(m);
+  for (yz_link *l = m->links; l != NULL; l = l->next) {
+    if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
+      (void)yz_session_close(&l->s, YZ_CLOSE_GOING_AWAY, "shutting down",
+                             now);
+    link_down(l, YZ_E_CLOSED, "the node is shutting down");
+    if (!l->conn_gone) {
+      m->be->abandon(l);
+      l->conn = NULL;
+      l->conn_gone = true;
+    }
+    defer_link(l);
+  }
+  uv_timer_start(&m->defer_timer, defer_cb, 0, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Links: creation, queue, session glue                                     */
+
+static void free_queue(yz_link *l) {
+  yz__qmsg *q = l->qhead;
+  while (q != NULL) {
+    yz__qmsg *n = q->next;
+    free(q);
+    q = n;
+  }
+  l->qhead = l->qtail = NULL;
+  l->qbytes = 0;
+  l->qmsgs = 0;
+}
+
+static void free_link(yz_link *l) {
+  yz_link_manager *m = l->m;
+  heap_remove(l);
+  if (l->prev != NULL)
+    l->prev->next = l->next;
+  else
+    m->links = l->next;
+  if (l->next != NULL)
+    l->next->prev = l->prev;
+  if (l->sess_inited)
+    yz_session_clear(&l->s);
+  free_queue(l);
+  free(l->rx);
+  free(l);
+}
+
+static int sess_send(void *user, uint8_t *msg, size_t len) {
+  yz_link *l = user;
+  if (l->conn_gone || l->state == YZ__LS_DOWN)
+    return 0; /* nowhere to go; the link is going away anyway */
+  yz__qmsg *q = malloc(sizeof *q + YZ__LINK_HEADROOM + len);
+  if (q == NULL)
+    return YZ_E_NOMEM;
+  q->next = NULL;
+  q->len = (uint32_t)len;
+  memcpy(q->buf + YZ__LINK_HEADROOM, msg, len);
+  if (l->qtail != NULL)
+    l->qtail->next = q;
+  else
+    l->qhead = q;
+  l->qtail = q;
+  l->qbytes += len;
+  l->qmsgs++;
+  l->m->stats.bytes_out += len;
+  l->m->be->want_write(l);
+  return 0;
+}
+
+static void copy_reason(yz_link *l, const char *text) {
+  snprintf(l->down_reason, sizeof l->down_reason, "%s",
+           text != NULL && text[0] != '\0' ? text : "closed");
+}
+
+static void sess_event(void *user, const yz_session_event *ev) {
+  yz_link *l = user;
+  yz_link_manager *m = l->m;
+  switch (ev->type) {
+  case YZ_SESSION_EVENT_UP: {
+    if (l->counted_hs) {
+      l->counted_hs = false;
+      m->n_handshakes--;
+    }
+    l->state = YZ__LS_UP;
+    m->stats.links_up_total++;
+    yz_link_peer peer;
+    memset(&peer, 0, sizeof peer);
+    peer.id = *ev->u.up.peer_id;
+    peer.proof = ev->u.up.proof;
+    if (peer.proof != NULL)
+      memcpy(peer.identity_pk, peer.proof->identity_pk,
+             sizeof peer.identity_pk);
+    size_t cb = ev->u.up.channel_binding_len;
+    if (cb > sizeof peer.channel_binding)
+      cb = sizeof peer.channel_binding;
+    memcpy(peer.channel_binding, ev->u.up.channel_binding, cb);
+    peer.channel_binding_len = cb;
+    peer.direction = (yz_link_direction)l->dir;
+    peer.tls = l->tls;
+    memcpy(peer.remote_addr, l->remote, sizeof peer.remote_addr);
+    l->announced = true;
+    if (yz_log_enabled(YZ_LOG_INFO)) {
+      char hex[YZ_NODE_ID_HEX_LEN + 1];
+      yz_node_id_to_hex(&peer.id, hex);
+      yz_log(YZ_LOG_INFO, "link up %s %s %s", hex,
+             l->dir == YZ_LINK_INBOUND ? "from" : "to", l->remote);
+    }
+    if (m->cfg.cb.on_up != NULL && !m->closing)
+      m->cfg.cb.on_up(m, l, &peer, m->cfg.user_data);
+    break;
+  }
+  case YZ_SESSION_EVENT_MESSAGE:
+    m->stats.msgs_in++;
+    if (l->state == YZ__LS_UP && m->cfg.cb.on_message != NULL)
+      m->cfg.cb.on_message(m, l, ev->u.message.data, ev->u.message.len,
+                           m->cfg.user_data);
+    break;
+  case YZ_SESSION_EVENT_CLOSED: {
+    int err = ev->u.closed.err;
+    char text[160];
+    if (ev->u.closed.remote) {
+      snprintf(text, sizeof text, "closed by the peer (%s%s%s)",
+               yz_session_close_code_name(ev->u.closed.code),
+               ev->u.closed.text_len > 0 ? ": " : "",
+               ev->u.closed.text_len > 0 ? ev->u.closed.text : "");
+      err = YZ_E_PEER_CLOSED;
+    } else if (ev->u.closed.text != NULL && ev->u.closed.text_len > 0) {
+      snprintf(text, sizeof text, "%s", ev->u.closed.text);
+    } else {
+      snprintf(text, sizeof text, "%s", yz_strerror(err));
+    }
+    if (err == YZ_E_DECRYPT)
+      m->stats.decrypt_failures++;
+    if (err == YZ_E_TIMEOUT)
+      m->stats.timeouts++;
+    link_down(l, err, text);
+    break;
+  }
+  }
+}
+
+static yz_link *link_new(yz_link_manager *m, yz_link_direction dir) {
+  yz_link *l = calloc(1, sizeof *l);
+  if (l == NULL)
+    return NULL;
+  l->m = m;
+  l->dir = (uint8_t)dir;
+  l->heap_idx = UINT32_MAX;
+  l->deadline = UINT64_MAX;
+  l->next = m->links;
+  if (m->links != NULL)
+    m->links->prev = l;
+  m->links = l;
+  m->n_links++;
+  return l;
+}
+
+static int link_session_init(yz_link *l) {
+  yz_link_manager *m = l->m;
+  yz_session_config sc;
+  yz_session_config_default(&sc);
+  sc.role = l->dir == YZ_LINK_OUTBOUND ? YZ_SESSION_INITIATOR
+                                       : YZ_SESSION_RESPONDER;
+  sc.local = &m->local;
+  sc.expected_peer = l->has_expected ? &l->expected : NULL;
+  sc.unpinned = l->unpinned;
+  sc.max_message = m->cfg.max_message_size;
+  sc.handshake_timeout_ms = m->cfg.handshake_timeout_ms;
+  sc.ping_idle_ms = m->cfg.ping_interval_ms;
+  sc.max_missed_pongs = m->cfg.missed_pongs;
+  sc.send_headroom = 0;
+  sc.send = sess_send;
+  sc.event = sess_event;
+  sc.user = l;
+  int rc = yz_session_init(&l->s, &sc);
+  if (rc == 0)
+    l->sess_inited = true;
+  return rc;
+}
+
+/* After every session call: follow its deadline. */
+static void link_after_session(yz_link *l) {
+  if (l->state == YZ__LS_DOWN || !l->sess_inited)
+    return;
+  l->deadline = yz_session_next_deadline(&l->s);
+  heap_update(l);
+  arm_timer(l->m);
+}
+
+static void link_start_session(yz_link *l) {
+  yz_link_manager *m = l->m;
+  l->state = YZ__LS_HANDSHAKE;
+  int rc = link_session_init(l);
+  if (rc != 0) {
+    link_down(l, rc, "cannot create the session");
+    return;
+  }
+  rc = yz_session_start(&l->s, yz__link_now(m));
+  if (rc != 0 && l->state != YZ__LS_DOWN)
+    link_down(l, rc, yz_strerror(rc));
+  link_after_session(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Going down                                                               */
+
+static void defer_link(yz_link *l) {
+  if (!l->in_defer) {
+    l->in_defer = true;
+    l->defer_next = l->m->defer;
+    l->m->defer = l;
+  }
+  uv_timer_start(&l->m->defer_timer, defer_cb, 0, 0);
+}
+
+static void link_down(yz_link *l, int err, const char *reason) {
+  if (l->state == YZ__LS_DOWN)
+    return;
+  yz_link_manager *m = l->m;
+  bool was_up = l->state == YZ__LS_UP;
+  if (l->counted_hs) {
+    l->counted_hs = false;
+    m->n_handshakes--;
+  }
+  if (!was_up)
+    m->stats.handshakes_failed++;
+  l->state = YZ__LS_DOWN;
+  l->down_err = err;
+  copy_reason(l, reason);
+  m->n_links--;
+  heap_remove(l);
+  if (!l->announced)
+    l->down_reported = true;
+  if (!l->conn_gone)
+    m->be->close(l, true);
+  defer_link(l);
+}
+
+void yz__link_fail(yz_link *l, int err, const char *reason) {
+  if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED) {
+    uint16_t code = err == YZ_E_TOO_LARGE ? YZ_CLOSE_TOO_LARGE
+                                          : YZ_CLOSE_PROTOCOL;
+    (void)yz_session_close(&l->s, code, reason, yz__link_now(l->m));
+  }
+  link_down(l, err, reason);
+}
+
+bool yz__link_is_closing(const yz_link *l) { return l->state == YZ__LS_DOWN; }
+
+static void defer_cb(uv_timer_t *t) {
+  yz_link_manager *m = t->data;
+  /* Take the list: callbacks below may add to it again. */
+  while (m->defer != NULL) {
+    yz_link *list = m->defer;
+    m->defer = NULL;
+    while (list != NULL) {
+      yz_link *l = list;
+      list = l->defer_next;
+      l->in_defer = false;
+      if (!l->down_reported) {
+        l->down_reported = true;
+        m->stats.links_down_total++;
+        if (yz_log_enabled(YZ_LOG_INFO)) {
+          char hex[YZ_NODE_ID_HEX_LEN + 1] = "?";
+          const yz_node_id *id = yz_link_peer_id(l);
+          if (id != NULL)
+            yz_node_id_to_hex(id, hex);
+          yz_log(YZ_LOG_INFO, "link down %s %s: %s", hex, l->remote,
+                 l->down_reason);
+        }
+        if (m->cfg.cb.on_down != NULL)
+          m->cfg.cb.on_down(m, l, l->down_err, l->down_reason,
+                            m->cfg.user_data);
+      }
+      if (l->conn_gone)
+        free_link(l);
+    }
+  }
+  if (m->closing && m->links == NULL && !uv_is_closing((uv_handle_t *)t))
+    finish_close(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Backend entry points                                                     */
+
+void yz__link_refused(yz_link_manager *m, yz_link_refusal why) {
+  m->stats.refused[why]++;
+}
+
+bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
+                    const char *remote) {
+  if (m->closing) {
+    yz__link_refused(m, YZ_LINK_REFUSED_CLOSING);
+    return false;
+  }
+  if (m->n_links >= m->cfg.max_links) {
+    yz__link_refused(m, YZ_LINK_REFUSED_MAX_LINKS);
+    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+              "refused %s: %u links (max_links)", remote, m->n_links);
+    return false;
+  }
+  if (m->n_handshakes >= m->cfg.max_handshakes) {
+    yz__link_refused(m, YZ_LINK_REFUSED_MAX_HANDSHAKES);
+    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+              "refused %s: %u handshakes in progress (max_handshakes)",
+              remote, m->n_handshakes);
+    return false;
+  }
+  if (ip != NULL &&
+      !yz__ratelimit_take(&m->rl, ip, ip_len, yz__link_clock(m))) {
+    yz__link_refused(m, YZ_LINK_REFUSED_RATE);
+    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+              "refused %s: handshake rate limit", remote);
+    return false;
+  }
+  return true;
+}
+
+yz_link *yz__link_inbound(yz_link_manager *m, void *conn, const char *remote,
+                          bool tls) {
+  if (!yz__link_admit(m, NULL, 0, remote))
+    return NULL;
+  yz_link *l = link_new(m, YZ_LINK_INBOUND);
+  if (l == NULL)
+    return NULL;
+  l->conn = conn;
+  l->tls = tls;
+  snprintf(l->remote, sizeof l->remote, "%s", remote);
+  l->counted_hs = true;
+  m->n_handshakes++;
+  link_start_session(l);
+  return l;
+}
+
+void yz__link_conn_up(yz_link *l, const char *remote) {
+  if (l->state != YZ__LS_CONNECTING)
+    return;
+  if (remote != NULL && remote[0] != '\0')
+    snprintf(l->remote, sizeof l->remote, "%s", remote);
+  link_start_session(l);
+}
+
+void yz__link_conn_recv(yz_link *l, const uint8_t *msg, size_t len) {
+  if (l->state == YZ__LS_DOWN || !l->sess_inited)
+    return;
+  l->m->stats.bytes_in += len;
+  int rc = yz_session_recv(&l->s, msg, len, yz__link_now(l->m));
+  (void)rc; /* a failure closed the session: its CLOSED event said why */
+  link_after_session(l);
+}
+
+yz__qmsg *yz__link_conn_pop(yz_link *l) {
+  yz__qmsg *q = l->qhead;
+  if (q == NULL)
+    return NULL;
+  l->qhead = q->next;
+  if (l->qhead == NULL)
+    l->qtail = NULL;
+  l->qbytes -= q->len;
+  l->qmsgs--;
+  return q;
+}
+
+bool yz__link_conn_after_write(yz_link *l) {
+  yz_link_manager *m = l->m;
+  if (l->want_writable && l->state == YZ__LS_UP &&
+      l->qbytes <= m->cfg.send_queue_max_bytes / 2 &&
+      l->qmsgs <= m->cfg.send_queue_max_msgs / 2) {
+    l->want_writable = false;
+    if (m->cfg.cb.on_writable != NULL && !m->closing)
+      m->cfg.cb.on_writable(m, l, m->cfg.user_data);
+  }
+  return l->qhead != NULL;
+}
+
+void yz__link_conn_gone(yz_link *l, int err, const char *reason) {
+  if (l->conn_gone)
+    return;
+  l->conn_gone = true;
+  l->conn = NULL;
+  if (l->peer_ws_close && err == YZ_E_IO) {
+    err = YZ_E_PEER_CLOSED;
+    reason = "the peer closed the WebSocket";
+  }
+  link_down(l, err, reason);
+  defer_link(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public link calls                                                        */
+
+int yz_link_listen(yz_link_manager *m, const yz_link_listen_config *lc,
+                   uint16_t *port_out) {
+  if (m == NULL || lc == NULL || lc->url == NULL)
+    return YZ_E_INVAL;
+  if (m->closing)
+    return YZ_E_STATE;
+  yz__url u;
+  const char *why = NULL;
+  int rc = yz__url_parse(&u, (const uint8_t *)lc->url, strlen(lc->url), &why);
+  if (rc != 0) {
+    yz_log(YZ_LOG_ERR, "listen %s: %s", lc->url, why);
+    return rc;
+  }
+  if (u.tls && (lc->tls_cert_file == NULL || lc->tls_key_file == NULL))
+    return YZ_E_INVAL;
+  return m->be->listen(m, &u, lc, port_out);
+}
+
+int yz_link_dial(yz_link_manager *m, const char *url,
+                 const yz_node_id *expected_id, const yz_link_dial_opts *opts,
+                 yz_link **out) {
+  static const yz_link_dial_opts zero_opts;
+  if (out != NULL)
+    *out = NULL;
+  if (m == NULL || url == NULL || out == NULL)
+    return YZ_E_INVAL;
+  if (opts == NULL)
+    opts = &zero_opts;
+  if (m->closing)
+    return YZ_E_STATE;
+  yz__url u;
+  const char *why = NULL;
+  int rc = yz__url_parse(&u, (const uint8_t *)url, strlen(url), &why);
+  if (rc != 0)
+    return rc;
+  yz_node_id want;
+  bool has = false;
+  if (expected_id != NULL) {
+    want = *expected_id;
+    has = true;
+  } else if (u.has_fragment && !opts->unpinned) {
+    rc = yz_node_id_parse(&want, (const uint8_t *)u.fragment,
+                          strlen(u.fragment), &why);
+    if (rc != 0)
+      return YZ_E_ADDRESS;
+    has = true;
+  }
+  if (opts->unpinned ? has && expected_id != NULL : !has)
+    return YZ_E_INVAL;
+  if (m->n_links >= m->cfg.max_links)
+    return YZ_E_LIMIT;
+  if (m->n_handshakes >= m->cfg.max_handshakes)
+    return YZ_E_LIMIT;
+  yz_link *l = link_new(m, YZ_LINK_OUTBOUND);
+  if (l == NULL)
+    return YZ_E_NOMEM;
+  l->announced = true;
+  l->has_expected = has;
+  if (has)
+    l->expected = want;
+  l->unpinned = opts->unpinned;
+  l->tls = u.tls;
+  l->counted_hs = true;
+  m->n_handshakes++;
+  snprintf(l->remote, sizeof l->remote, "%s%.48s%s:%u", u.ipv6 ? "[" : "",
+           u.host, u.ipv6 ? "]" : "", (unsigned)u.port);
+  *out = l;
+  rc = m->be->dial(m, l, &u, opts);
+  if (rc != 0 && l->state != YZ__LS_DOWN) {
+    l->conn_gone = true;
+    l->conn = NULL;
+    link_down(l, YZ_E_UNREACHABLE, "cannot start the connection");
+  }
+  return 0;
+}
+
+int yz_link_send(yz_link *l, const uint8_t *msg, size_t len) {
+  if (l == NULL || (msg == NULL && len > 0) || len == 0)
+    return YZ_E_INVAL;
+  yz_link_manager *m = l->m;
+  if (l->state != YZ__LS_UP)
+    return YZ_E_STATE;
+  if (len > m->cfg.max_message_size)
+    return YZ_E_TOO_LARGE;
+  size_t n = yz_session_wire_messages_for(&l->s, len);
+  size_t bytes = len + n * WIRE_OVERHEAD;
+  if (l->qmsgs > 0 && (l->qmsgs + n > m->cfg.send_queue_max_msgs ||
+                       l->qbytes + bytes > m->cfg.send_queue_max_bytes)) {
+    l->want_writable = true;
+    m->stats.queue_full++;
+    return YZ_E_QUEUE_FULL;
+  }
+  int rc = yz_session_send(&l->s, msg, len, yz__link_now(m));
+  if (rc == 0)
+    m->stats.msgs_out++;
+  link_after_session(l);
+  if (rc == YZ_E_CLOSED)
+    rc = YZ_E_STATE;
+  return rc;
+}
+
+void yz_link_close(yz_link *l) {
+  if (l == NULL || l->state == YZ__LS_DOWN)
+    return;
+  if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
+    (void)yz_session_close(&l->s, YZ_CLOSE_NORMAL, NULL, yz__link_now(l->m));
+  link_down(l, YZ_E_CLOSED, "closed locally");
+}
+
+void yz_link_queue_level(const yz_link *l, size_t *bytes, size_t *msgs) {
+  if (bytes != NULL)
+    *bytes = l->qbytes;
+  if (msgs != NULL)
+    *msgs = l->qmsgs;
+}
+
+const yz_node_id *yz_link_peer_id(const yz_link *l) {
+  if (l->sess_inited) {
+    const yz_node_id *id = yz_session_peer_id(&l->s);
+    if (id != NULL)
+      return id;
+  }
+  return l->has_expected ? &l->expected : NULL;
+}
+
+yz_link_direction yz_link_get_direction(const yz_link *l) {
+  return (yz_link_direction)l->dir;
+}
+
+bool yz_link_is_up(const yz_link *l) { return l->state == YZ__LS_UP; }
+
+yz_link_manager *yz_link_get_manager(const yz_link *l) { return l->m; }
+
+void yz_link_set_data(yz_link *l, void *data) { l->user_data = data; }
+
+void *yz_link_get_data(const yz_link *l) { return l->user_data; }
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines: a binary min-heap of links and one uv timer                   */
+
+static void heap_swap(yz_link **h, uint32_t a, uint32_t b) {
+  yz_link *t = h[a];
+  h[a] = h[b];
+  h[b] = t;
+  h[a]->heap_idx = a;
+  h[b]->heap_idx = b;
+}
+
+static void heap_sift(yz_link_manager *m, uint32_t i) {
+  yz_link **h = m->heap;
+  while (i > 0) {
+    uint32_t p = (i - 1) / 2;
+    if (h[p]->deadline <= h[i]->deadline)
+      break;
+    heap_swap(h, p, i);
+    i = p;
+  }
+  for (;;) {
+    uint32_t l = 2 * i + 1, r = l + 1, s = i;
+    if (l < m->heap_len && h[l]->deadline < h[s]->deadline)
+      s = l;
+    if (r < m->heap_len && h[r]->deadline < h[s]->deadline)
+      s = r;
+    if (s == i)
+      break;
+    heap_swap(h, s, i);
+    i = s;
+  }
+}
+
+static void heap_remove(yz_link *l) {
+  yz_link_manager *m = l->m;
+  uint32_t i = l->heap_idx;
+  if (i == UINT32_MAX)
+    return;
+  l->heap_idx = UINT32_MAX;
+  m->heap_len--;
+  if (i != m->heap_len) {
+    m->heap[i] = m->heap[m->heap_len];
+    m->heap[i]->heap_idx = i;
+    heap_sift(m, i);
+  }
+}
+
+static void heap_update(yz_link *l) {
+  yz_link_manager *m = l->m;
+  if (l->deadline == UINT64_MAX) {
+    heap_remove(l);
+    return;
+  }
+  if (l->heap_idx != UINT32_MAX) {
+    heap_sift(m, l->heap_idx);
+    return;
+  }
+  if (m->heap_len == m->heap_cap) {
+    uint32_t cap = m->heap_cap ? m->heap_cap * 2 : 64;
+    yz_link **h = realloc(m->heap, cap * sizeof *h);
+    if (h == NULL) {
+      /* cannot track its timers: fail the link rather than hang it */
+      link_down(l, YZ_E_NOMEM, "out of memory");
+      return;
+    }
+    m->heap = h;
+    m->heap_cap = cap;
+  }
+  l->heap_idx = m->heap_len;
+  m->heap[m->heap_len++] = l;
+  heap_sift(m, l->heap_idx);
+}
+
+static void arm_timer(yz_link_manager *m) {
+  if (m->closing)
+    return;
+  if (m->heap_len == 0) {
+    uv_timer_stop(&m->timer);
+    return;
+  }
+  uint64_t now = yz__link_now(m);
+  uint64_t d = m->heap[0]->deadline;
+  uv_timer_start(&m->timer, timer_cb, d > now ? d - now : 0, 0);
+}
+
+static void timer_cb(uv_timer_t *t) {
+  yz_link_manager *m = t->data;
+  uint64_t now = yz__link_now(m);
+  /* Bounded: each link is ticked at most once per run. */
+  uint32_t budget = m->heap_len;
+  while (m->heap_len > 0 && m->heap[0]->deadline <= now && budget-- > 0) {
+    yz_link *l = m->heap[0];
+    heap_remove(l);
+    l->deadline = UINT64_MAX;
+    (void)yz_session_tick(&l->s, now);
+    link_after_session(l);
+  }
+  arm_timer(m);
+}

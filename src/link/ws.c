@@ -1,0 +1,653 @@
+/*
+ * ws.c: the WebSocket backend on libwebsockets 4.1.6 with the caller's
+ * libuv loop (a foreign loop). See ../shared/TOOLCHAIN.md section 2.
+ *
+ * One lws context per process (two TLS contexts leak in OpenSSL, pitfall
+ * 2.2), shared and refcounted by every manager: each listener is a vhost,
+ * and each manager has one non-listening client vhost for its dials (a
+ * separate vhost is the only way to give dials their own CA, pitfall 2.3).
+ *
+ * Teardown of the context is two-phase with a drain in between: the first
+ * lws_context_destroy() starts closing lws's uv handles; once none of the
+ * loop's handles is still closing, the second lws_context_destroy() frees
+ * the context (context pointer NULL through pcontext).
+ */
+#include "link/internal.h"
+
+#include <libwebsockets.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+_Static_assert(LWS_PRE == YZ__LINK_HEADROOM, "LWS_PRE changed");
+
+/* Per vhost: which manager it serves. Outlives the manager (lws may call
+ * back for a destroyed vhost's wsi until the context goes); freed with the
+ * context. */
+typedef struct vh_ref {
+  yz_link_manager *m;
+  struct lws_vhost *vh;
+  bool tls;
+  struct vh_ref *next;
+} vh_ref;
+
+/* A manager's backend state. */
+typedef struct ws_state {
+  vh_ref *client; /* the dial vhost */
+} ws_state;
+
+/* The process's context. */
+static struct {
+  struct lws_context *ctx;
+  uv_loop_t *loop;
+  unsigned refs;
+  unsigned vh_serial;
+  vh_ref *vhosts;
+  /* teardown */
+  bool tearing_down;
+  uv_timer_t td_timer;
+  int td_phase;
+  struct pending_detach {
+    yz_link_manager *m;
+    void (*done)(yz_link_manager *m);
+    struct pending_detach *next;
+  } *pending;
+} g;
+
+static yz_log_ratelimit lws_log_rl = YZ_LOG_RATELIMIT_INIT(20, 10000);
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                       void *user, void *in, size_t len);
+
+static const struct lws_protocols protocols[] = {
+    {YZ_SESSION_WS_SUBPROTOCOL, ws_callback, 0,
+     4096 /* rx_buffer_size: small per-link buffer; messages are
+             reassembled in pieces */,
+     0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+/* ------------------------------------------------------------------------ */
+/* lws logs into yz_log, rate-limited (peers can trigger some lines)        */
+
+static void lws_emit(int level, const char *line) {
+  yz_log_level l = YZ_LOG_DEBUG;
+  if (level & LLL_ERR)
+    l = YZ_LOG_ERR;
+  else if (level & LLL_WARN)
+    l = YZ_LOG_WARN;
+  else if (level & LLL_NOTICE)
+    l = YZ_LOG_NOTICE;
+  else if (level & LLL_INFO)
+    l = YZ_LOG_INFO;
+  char buf[512];
+  snprintf(buf, sizeof buf, "lws: %s", line);
+  size_t n = strlen(buf);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    buf[--n] = '\0';
+  uint64_t now = g.loop != NULL ? uv_now(g.loop) : 0;
+  yz_log_rl(&lws_log_rl, now, l, "%s", buf);
+}
+
+static int lws_levels(void) {
+  int lv = LLL_ERR | LLL_WARN;
+  yz_log_level y = yz_log_get_level();
+  if (y >= YZ_LOG_NOTICE)
+    lv |= LLL_NOTICE;
+  if (y >= YZ_LOG_DEBUG)
+    lv |= LLL_INFO;
+  return lv;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                  */
+
+static int ctx_acquire(uv_loop_t *loop) {
+  if (g.ctx != NULL || g.tearing_down) {
+    if (g.loop != loop || g.tearing_down)
+      return YZ_E_STATE;
+    g.refs++;
+    return 0;
+  }
+  lws_set_log_level(lws_levels(), lws_emit);
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  void *fl[1] = {loop};
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                 LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.foreign_loops = fl;
+  info.pcontext = &g.ctx;
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = protocols;
+  /* An accepted connection must upgrade promptly. */
+  info.timeout_secs = 10;
+  g.loop = loop;
+  g.ctx = lws_create_context(&info);
+  if (g.ctx == NULL) {
+    yz_log(YZ_LOG_ERR, "cannot create the libwebsockets context (is "
+                       "libwebsockets-evlib-uv installed?)");
+    g.loop = NULL;
+    return YZ_E_IO;
+  }
+  g.refs = 1;
+  return 0;
+}
+
+static void td_closed(uv_handle_t *h) {
+  (void)h;
+  g.tearing_down = false;
+  g.loop = NULL;
+  struct pending_detach *p = g.pending;
+  g.pending = NULL;
+  while (p != NULL) {
+    struct pending_detach *n = p->next;
+    if (p->done != NULL)
+      p->done(p->m);
+    free(p);
+    p = n;
+  }
+}
+
+static void count_closing(uv_handle_t *h, void *arg) {
+  if (h != (uv_handle_t *)&g.td_timer && uv_is_closing(h))
+    (*(int *)arg)++;
+}
+
+static void td_cb(uv_timer_t *t) {
+  if (g.td_phase == 0) {
+    /* phase 1, from a uv callback (not from an lws protocol callback) */
+    g.td_phase = 1;
+    lws_context_destroy(g.ctx);
+    uv_timer_start(t, td_cb, 1, 0);
+    return;
+  }
+  /* the drain: wait until no handle of the loop is still closing */
+  int closing = 0;
+  uv_walk(g.loop, count_closing, &closing);
+  if (closing > 0 || g.td_phase < 3) {
+    g.td_phase++;
+    uv_timer_start(t, td_cb, 1, 0);
+    return;
+  }
+  /* phase 2 */
+  if (g.ctx != NULL)
+    lws_context_destroy(g.ctx);
+  if (g.ctx != NULL)
+    yz_log(YZ_LOG_ERR, "libwebsockets context not freed at teardown");
+  vh_ref *v = g.vhosts;
+  while (v != NULL) {
+    vh_ref *n = v->next;
+    free(v);
+    v = n;
+  }
+  g.vhosts = NULL;
+  uv_close((uv_handle_t *)t, td_closed);
+}
+
+static void ctx_release(yz_link_manager *m, void (*done)(yz_link_manager *)) {
+  struct pending_detach *p = malloc(sizeof *p);
+  if (--g.refs > 0 || p == NULL) {
+    free(p);
+    if (done != NULL)
+      done(m);
+    return;
+  }
+  p->m = m;
+  p->done = done;
+  p->next = g.pending;
+  g.pending = p;
+  g.tearing_down = true;
+  g.td_phase = 0;
+  uv_timer_init(g.loop, &g.td_timer);
+  uv_timer_start(&g.td_timer, td_cb, 0, 0);
+}
+
+static vh_ref *vh_new(yz_link_manager *m, bool tls) {
+  vh_ref *v = calloc(1, sizeof *v);
+  if (v == NULL)
+    return NULL;
+  v->m = m;
+  v->tls = tls;
+  v->next = g.vhosts;
+  g.vhosts = v;
+  return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Backend ops                                                              */
+
+static int ws_attach(yz_link_manager *m) {
+  ws_state *st = calloc(1, sizeof *st);
+  if (st == NULL)
+    return YZ_E_NOMEM;
+  int rc = ctx_acquire(m->loop);
+  if (rc != 0) {
+    free(st);
+    return rc;
+  }
+  vh_ref *v = vh_new(m, false);
+  if (v == NULL) {
+    rc = YZ_E_NOMEM;
+    goto fail;
+  }
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  char name[32];
+  snprintf(name, sizeof name, "yz-dial-%u", ++g.vh_serial);
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = protocols;
+  info.vhost_name = name;
+  info.user = v;
+  info.client_ssl_ca_filepath = m->cfg.tls_ca_file;
+  info.timeout_secs = 10;
+  v->vh = lws_create_vhost(g.ctx, &info);
+  if (v->vh == NULL) {
+    v->m = NULL;
+    rc = YZ_E_IO;
+    goto fail;
+  }
+  st->client = v;
+  m->be_state = st;
+  return 0;
+fail:
+  free(st);
+  ctx_release(m, NULL);
+  return rc;
+}
+
+static void ws_detach(yz_link_manager *m, void (*done)(yz_link_manager *m)) {
+  ws_state *st = m->be_state;
+  bool last = g.refs == 1;
+  for (vh_ref *v = g.vhosts; v != NULL; v = v->next) {
+    if (v->m != m)
+      continue;
+    v->m = NULL;
+    /* The last manager's vhosts go with the context. */
+    if (!last && v->vh != NULL)
+      lws_vhost_destroy(v->vh);
+  }
+  free(st);
+  m->be_state = NULL;
+  ctx_release(m, done);
+}
+
+static int ws_listen(yz_link_manager *m, const yz__url *u,
+                     const yz_link_listen_config *lc, uint16_t *port_out) {
+  vh_ref *v = vh_new(m, u->tls);
+  if (v == NULL)
+    return YZ_E_NOMEM;
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  char name[32];
+  snprintf(name, sizeof name, "yz-listen-%u", ++g.vh_serial);
+  info.options = LWS_SERVER_OPTION_LIBUV;
+  if (u->tls)
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.port = u->port;
+  info.iface = u->host;
+  if (strcmp(u->host, "0.0.0.0") == 0 || strcmp(u->host, "::") == 0)
+    info.iface = NULL; /* all interfaces */
+  if (!u->ipv6 && info.iface != NULL)
+    info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.protocols = protocols;
+  info.vhost_name = name;
+  info.user = v;
+  info.timeout_secs = 10;
+  if (u->tls) {
+    info.ssl_cert_filepath = lc->tls_cert_file;
+    info.ssl_private_key_filepath = lc->tls_key_file;
+  }
+  v->vh = lws_create_vhost(g.ctx, &info);
+  if (v->vh == NULL) {
+    v->m = NULL;
+    yz_log(YZ_LOG_ERR, "cannot listen on %s", lc->url);
+    return YZ_E_IO;
+  }
+  int port = lws_get_vhost_listen_port(v->vh);
+  if (port_out != NULL)
+    *port_out = (uint16_t)port;
+  yz_log(YZ_LOG_NOTICE, "listening on %s://%s:%d", u->tls ? "wss" : "ws",
+         u->host, port);
+  return 0;
+}
+
+static int ws_dial(yz_link_manager *m, yz_link *l, const yz__url *u,
+                   const yz_link_dial_opts *opts) {
+  ws_state *st = m->be_state;
+  struct lws_client_connect_info ci;
+  memset(&ci, 0, sizeof ci);
+  ci.context = g.ctx;
+  ci.vhost = st->client->vh;
+  ci.address = u->host;
+  ci.port = u->port;
+  ci.path = u->path;
+  ci.host = u->host;
+  ci.origin = u->host;
+  ci.protocol = YZ_SESSION_WS_SUBPROTOCOL;
+  ci.opaque_user_data = l;
+  if (u->tls) {
+    ci.ssl_connection = LCCSCF_USE_SSL;
+    if (opts->tls_flags & YZ_LINK_TLS_ALLOW_SELFSIGNED)
+      ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED;
+    if (opts->tls_flags & YZ_LINK_TLS_SKIP_HOSTNAME_CHECK)
+      ci.ssl_connection |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+    if (opts->tls_flags & YZ_LINK_TLS_INSECURE)
+      ci.ssl_connection |= LCCSCF_ALLOW_INSECURE | LCCSCF_ALLOW_SELFSIGNED |
+                           LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                           LCCSCF_ALLOW_EXPIRED;
+  }
+  struct lws *wsi = lws_client_connect_via_info(&ci);
+  if (wsi == NULL) {
+    /* the error callback may already have run */
+    if (!l->conn_gone)
+      yz__link_conn_gone(l, YZ_E_UNREACHABLE, "cannot connect");
+    return 0;
+  }
+  if (!l->conn_gone)
+    l->conn = wsi;
+  return 0;
+}
+
+static void ws_want_write(yz_link *l) {
+  if (l->conn != NULL)
+    lws_callback_on_writable((struct lws *)l->conn);
+}
+
+static void ws_close(yz_link *l, bool flush) {
+  struct lws *wsi = l->conn;
+  if (wsi == NULL)
+    return;
+  if (flush && l->qhead != NULL) {
+    /* the writable callback closes once the queue is empty; bound it */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+    lws_callback_on_writable(wsi);
+  } else {
+    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+  }
+}
+
+static void ws_abandon(yz_link *l) {
+  struct lws *wsi = l->conn;
+  if (wsi == NULL)
+    return;
+  lws_set_opaque_user_data(wsi, NULL);
+  lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+const yz__link_backend_ops yz__link_ws_backend = {
+    .name = "websocket",
+    .attach = ws_attach,
+    .detach = ws_detach,
+    .listen = ws_listen,
+    .dial = ws_dial,
+    .want_write = ws_want_write,
+    .close = ws_close,
+    .abandon = ws_abandon,
+};
+
+/* ------------------------------------------------------------------------ */
+/* The protocol callback                                                    */
+
+static yz_link_manager *wsi_manager(struct lws *wsi) {
+  struct lws_vhost *vh = lws_get_vhost(wsi);
+  if (vh == NULL)
+    return NULL;
+  vh_ref *v = lws_vhost_user(vh);
+  return v != NULL ? v->m : NULL;
+}
+
+static bool wsi_vhost_tls(struct lws *wsi) {
+  struct lws_vhost *vh = lws_get_vhost(wsi);
+  vh_ref *v = vh != NULL ? lws_vhost_user(vh) : NULL;
+  return v != NULL && v->tls;
+}
+
+static void addr_text(const struct sockaddr *sa, char *out, size_t cap,
+                      uint8_t ip[16], size_t *ip_len) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  *ip_len = 0;
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+    inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+    port = ntohs(s4->sin_port);
+    memcpy(ip, &s4->sin_addr, 4);
+    *ip_len = 4;
+    snprintf(out, cap, "%s:%u", host, port);
+  } else if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+    inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+    port = ntohs(s6->sin6_port);
+    /* a v4-mapped address counts as its v4 address */
+    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+      memcpy(ip, (const uint8_t *)&s6->sin6_addr + 12, 4);
+      *ip_len = 4;
+    } else {
+      memcpy(ip, &s6->sin6_addr, 16);
+      *ip_len = 16;
+    }
+    snprintf(out, cap, "[%s]:%u", host, port);
+  } else {
+    snprintf(out, cap, "?");
+  }
+}
+
+static void wsi_remote(struct lws *wsi, char *out, size_t cap) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  uint8_t ip[16];
+  size_t ip_len;
+  int fd = (int)lws_get_socket_fd(wsi);
+  if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+    snprintf(out, cap, "?");
+    return;
+  }
+  addr_text((const struct sockaddr *)&ss, out, cap, ip, &ip_len);
+}
+
+static bool has_subprotocol(struct lws *wsi) {
+  char buf[256];
+  int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+  if (n <= 0 || n >= (int)sizeof buf)
+    return false;
+  if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_PROTOCOL) < 0)
+    return false;
+  /* a comma-separated list; ours must be one of its entries */
+  const char *want = YZ_SESSION_WS_SUBPROTOCOL;
+  size_t wl = strlen(want);
+  for (char *p = buf; *p != '\0';) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    char *e = p;
+    while (*e != '\0' && *e != ',' && *e != ' ')
+      e++;
+    if ((size_t)(e - p) == wl && memcmp(p, want, wl) == 0)
+      return true;
+    p = e;
+  }
+  return false;
+}
+
+static void on_receive(struct lws *wsi, yz_link *l, const uint8_t *in,
+                       size_t len) {
+  bool first = lws_is_first_fragment(wsi);
+  bool last = lws_is_final_fragment(wsi) &&
+              lws_remaining_packet_payload(wsi) == 0;
+  if (!lws_frame_is_binary(wsi)) {
+    yz__link_fail(l, YZ_E_MALFORMED, "a text WebSocket message");
+    return;
+  }
+  if (first) {
+    l->rxlen = 0;
+    l->rx_overflow = false;
+  }
+  if (first && last) { /* the common case: no copy */
+    yz__link_conn_recv(l, in, len);
+    return;
+  }
+  if (l->rxlen + len > YZ_LINK_MAX_WIRE_MESSAGE) {
+    yz__link_fail(l, YZ_E_TOO_LARGE,
+                  "a WebSocket message above 65535 bytes");
+    return;
+  }
+  if (l->rxlen + len > l->rxcap) {
+    size_t cap = l->rxcap ? l->rxcap : 4096;
+    while (cap < l->rxlen + len)
+      cap *= 2;
+    if (cap > YZ_LINK_MAX_WIRE_MESSAGE)
+      cap = YZ_LINK_MAX_WIRE_MESSAGE;
+    uint8_t *p = realloc(l->rx, cap);
+    if (p == NULL) {
+      yz__link_fail(l, YZ_E_NOMEM, "out of memory");
+      return;
+    }
+    l->rx = p;
+    l->rxcap = cap;
+  }
+  memcpy(l->rx + l->rxlen, in, len);
+  l->rxlen += len;
+  if (last) {
+    size_t n = l->rxlen;
+    l->rxlen = 0;
+    yz__link_conn_recv(l, l->rx, n);
+    /* keep idle links small: drop a large reassembly buffer */
+    if (l->rxcap > 8192) {
+      free(l->rx);
+      l->rx = NULL;
+      l->rxcap = 0;
+    }
+  }
+}
+
+static int on_writeable(struct lws *wsi, yz_link *l) {
+  yz__qmsg *q = yz__link_conn_pop(l);
+  if (q != NULL) {
+    int n = lws_write(wsi, q->buf + LWS_PRE, q->len, LWS_WRITE_BINARY);
+    bool ok = n >= (int)q->len;
+    free(q);
+    if (!ok) {
+      yz__link_conn_gone(l, YZ_E_IO, "write failed");
+      lws_set_opaque_user_data(wsi, NULL);
+      return -1;
+    }
+  }
+  bool more = yz__link_conn_after_write(l);
+  if (lws_get_opaque_user_data(wsi) != l)
+    return 0; /* abandoned from a callback */
+  if (more) {
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
+  if (yz__link_is_closing(l)) {
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+    return -1;
+  }
+  return 0;
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                       void *user, void *in, size_t len) {
+  yz_link *l = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
+  switch (reason) {
+  case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+    /* before anything is read from the socket: the cheapest refusal */
+    yz_link_manager *m = wsi_manager(wsi);
+    if (m == NULL)
+      return 1;
+    const struct lws_filter_network_conn_args *a = user;
+    char text[YZ_LINK_ADDR_TEXT_MAX];
+    uint8_t ip[16];
+    size_t ip_len = 0;
+    if (a != NULL) {
+      addr_text((const struct sockaddr *)&a->cli_addr, text, sizeof text, ip,
+                &ip_len);
+    } else {
+      snprintf(text, sizeof text, "?");
+    }
+    return yz__link_admit(m, ip_len > 0 ? ip : NULL, ip_len, text) ? 0 : 1;
+  }
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+    /* the upgrade request, before any DH work */
+    yz_link_manager *m = wsi_manager(wsi);
+    if (m == NULL)
+      return 1;
+    if (!has_subprotocol(wsi)) {
+      yz__link_refused(m, YZ_LINK_REFUSED_SUBPROTOCOL);
+      return 1;
+    }
+    char text[YZ_LINK_ADDR_TEXT_MAX];
+    wsi_remote(wsi, text, sizeof text);
+    return yz__link_admit(m, NULL, 0, text) ? 0 : 1;
+  }
+  case LWS_CALLBACK_ESTABLISHED: {
+    yz_link_manager *m = wsi_manager(wsi);
+    if (m == NULL)
+      return -1;
+    char text[YZ_LINK_ADDR_TEXT_MAX];
+    wsi_remote(wsi, text, sizeof text);
+    lws_set_opaque_user_data(wsi, NULL);
+    yz_link *nl = yz__link_inbound(m, wsi, text, wsi_vhost_tls(wsi));
+    if (nl == NULL)
+      return -1;
+    if (nl->conn_gone || nl->conn != wsi)
+      return -1;
+    lws_set_opaque_user_data(wsi, nl);
+    return 0;
+  }
+  case LWS_CALLBACK_CLIENT_ESTABLISHED: {
+    if (l == NULL)
+      return -1;
+    char text[YZ_LINK_ADDR_TEXT_MAX];
+    wsi_remote(wsi, text, sizeof text);
+    l->conn = wsi;
+    yz__link_conn_up(l, text);
+    return 0;
+  }
+  case LWS_CALLBACK_RECEIVE:
+  case LWS_CALLBACK_CLIENT_RECEIVE:
+    if (l == NULL)
+      return -1;
+    if (yz__link_is_closing(l))
+      return 0; /* draining: ignore input */
+    on_receive(wsi, l, in, len);
+    return 0;
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+  case LWS_CALLBACK_CLIENT_WRITEABLE:
+    if (l == NULL)
+      return -1;
+    return on_writeable(wsi, l);
+  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    if (l != NULL)
+      l->peer_ws_close = true;
+    return 0;
+  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+    if (l == NULL)
+      return 0;
+    lws_set_opaque_user_data(wsi, NULL);
+    const char *why = in != NULL ? (const char *)in : "connection failed";
+    int err = YZ_E_UNREACHABLE;
+    if (strstr(why, "SSL") != NULL || strstr(why, "ssl") != NULL ||
+        strstr(why, "tls") != NULL || strstr(why, "TLS") != NULL)
+      err = YZ_E_TLS;
+    char text[160];
+    snprintf(text, sizeof text, "cannot connect: %s", why);
+    yz__link_conn_gone(l, err, text);
+    return 0;
+  }
+  case LWS_CALLBACK_CLOSED:
+  case LWS_CALLBACK_CLIENT_CLOSED:
+  case LWS_CALLBACK_WSI_DESTROY:
+    if (l != NULL) {
+      lws_set_opaque_user_data(wsi, NULL);
+      yz__link_conn_gone(l, YZ_E_IO, "the connection closed");
+    }
+    return 0;
+  default:
+    break;
+  }
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
