@@ -4,5 +4,7 @@
  * `yz --help`.
  */
 YZ_CMD("version", cmd_version_main, "print the version")
+YZ_CMD("keygen", cmd_keygen_main, "create a node identity key file")
+YZ_CMD("id", cmd_id_main, "print the node ID (or node address) of a key file")
 YZ_CMD("vectors", cmd_vectors_main, "replay or generate Noise test vectors")
 YZ_CMD("bench", cmd_bench_main, "benchmarks against a baseline in the same run")
