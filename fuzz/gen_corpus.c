@@ -198,6 +198,138 @@ static void gen_identity(void)
 #endif
 
 /* ------------------------------------------------------------------------ */
+#ifdef YZ_FUZZ_HAVE_WIRE
+#include "yz/wire.h"
+
+/* Sample proofs: minimal, full, and in between. */
+static int sample_proof(yz_wire_identity_proof *p, int which)
+{
+  memset(p, 0, sizeof *p);
+  fuzz_key(p->identity_pk, 60);
+  for (size_t i = 0; i < sizeof p->signature; i++)
+    p->signature[i] = (uint8_t)(i * 3);
+  switch (which) {
+  case 0:
+    return 0;
+  case 1:
+    p->n_addresses = 2;
+    strcpy(p->addresses[0].url, "ws://192.0.2.1:4100/");
+    p->addresses[0].url_len = (uint16_t)strlen(p->addresses[0].url);
+    p->addresses[0].client_types = YZ_WIRE_CLIENT_WS;
+    strcpy(p->addresses[1].url, "wss://node.example.org/yz");
+    p->addresses[1].url_len = (uint16_t)strlen(p->addresses[1].url);
+    p->addresses[1].client_types = YZ_WIRE_CLIENT_WS | YZ_WIRE_CLIENT_WSS;
+    p->node_type = YZ_WIRE_NODE_INFRASTRUCTURE;
+    p->has_capabilities = true;
+    p->capabilities = YZ_WIRE_CAP_ROUTING | YZ_WIRE_CAP_RELAY;
+    strcpy(p->version, "yz 0.1.0");
+    p->version_len = (uint8_t)strlen(p->version);
+    return 0;
+  case 2:
+    p->node_type = YZ_WIRE_NODE_COMMUNITY;
+    p->has_capabilities = true;
+    p->capabilities = UINT64_C(1) << 40;
+    return 0;
+  case 3:
+    p->n_addresses = 1;
+    strcpy(p->addresses[0].url, "ws://[2001:db8::1]:80/");
+    p->addresses[0].url_len = (uint16_t)strlen(p->addresses[0].url);
+    p->addresses[0].client_types = 0x1ff;
+    strcpy(p->version, "v\xc3\xa9rsion \xe2\x82\xac \xf0\x9f\x94\x91");
+    p->version_len = (uint8_t)strlen(p->version);
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+static void gen_wire(void)
+{
+  uint8_t enc[YZ_WIRE_PROOF_MAX_LEN];
+  for (int w = 0; w < 4; w++) {
+    yz_wire_identity_proof p;
+    size_t n = 0;
+    if (sample_proof(&p, w) != 0 ||
+        yz_wire_proof_encode(&p, enc, sizeof enc, &n) != 0) {
+      failures++;
+      continue;
+    }
+    if (wanted("wire_proof"))
+      put("wire_proof", enc, n);
+    bb b = {.n = 0};
+    bb_u8(&b, 0x02); /* yz_wire_check with the proof's bound */
+    bb_mem(&b, enc, n);
+    if (wanted("wire_check"))
+      put("wire_check", b.buf, b.n);
+    b.buf[0] = 0x00; /* decode, encode, decode */
+    if (wanted("wire_roundtrip"))
+      put("wire_roundtrip", b.buf, b.n);
+    if (w == 1 && wanted("wire_proof")) {
+      /* The same with an unknown key 7 (ignored) added at the end:
+       * the map head a6 becomes a7. */
+      bb u = {.n = 0};
+      bb_mem(&u, enc, n);
+      if (u.buf[0] == 0xa6) {
+        u.buf[0] = 0xa7;
+        bb_u8(&u, 0x07);
+        bb_u8(&u, 0xf5); /* true */
+        put("wire_proof", u.buf, u.n);
+      }
+    }
+  }
+  if (wanted("wire_check")) {
+    static const char *const utf8[] = {
+      "plain ascii", "caf\xc3\xa9", "\xe2\x82\xac\xf0\x9f\x94\x91",
+      "\xed\xa0\x80" /* a surrogate: invalid */,
+      "\xc0\xaf" /* overlong: invalid */,
+    };
+    for (size_t i = 0; i < sizeof utf8 / sizeof utf8[0]; i++) {
+      bb b = {.n = 0};
+      bb_u8(&b, 0x01);
+      bb_str(&b, utf8[i]);
+      put("wire_check", b.buf, b.n);
+    }
+    /* Non-canonical or hostile heads. */
+    static const uint8_t bad[][6] = {
+      {0x00, 0xba, 0x01, 0x00, 0x00, 0x00}, /* map of 2^24 pairs */
+      {0x02, 0x18, 0x05},                   /* 5 in a wide head */
+      {0x02, 0xa2, 0x02, 0x00, 0x01, 0x00}, /* keys out of order */
+      {0x02, 0x81, 0x81, 0x81, 0x81, 0x80}, /* nesting */
+    };
+    static const size_t bad_len[] = {6, 3, 6, 6};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+      put("wire_check", bad[i], bad_len[i]);
+  }
+  if (wanted("wire_roundtrip")) {
+    /* Structure-aware inputs (mode 1): pk, sig, flags, addresses... */
+    for (int v = 0; v < 3; v++) {
+      bb b = {.n = 0};
+      bb_u8(&b, 0x01);
+      for (int i = 0; i < 96; i++)
+        bb_u8(&b, (uint8_t)(i + v));
+      bb_u8(&b, (uint8_t)(v == 0 ? 0x00 : 0x72)); /* 2 addresses, caps, ver */
+      if (v > 0) {
+        bb_u8(&b, 14);
+        bb_str(&b, "ws://a.b:1234/");
+        bb_u8(&b, 1);
+        bb_u8(&b, 15);
+        bb_str(&b, "wss://c.d:443/x");
+        bb_u8(&b, 3);
+      }
+      bb_u8(&b, (uint8_t)v); /* node type */
+      if (v > 0) {
+        for (int i = 0; i < 8; i++)
+          bb_u8(&b, (uint8_t)(v == 2 ? 0xff : i));
+        bb_u8(&b, 5);
+        bb_str(&b, "1.2.3");
+      }
+      put("wire_roundtrip", b.buf, b.n);
+    }
+  }
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 int main(int argc, char **argv)
 {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
@@ -220,6 +352,9 @@ int main(int argc, char **argv)
 #endif
 #ifdef YZ_FUZZ_HAVE_IDENTITY
   gen_identity();
+#endif
+#ifdef YZ_FUZZ_HAVE_WIRE
+  gen_wire();
 #endif
   printf("gen_corpus: %u files written to %s\n", counter, outdir);
   return failures ? 1 : 0;
