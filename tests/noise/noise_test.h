@@ -5,6 +5,7 @@
 #ifndef YZ_TESTS_NOISE_TEST_H
 #define YZ_TESTS_NOISE_TEST_H
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
