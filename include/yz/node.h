@@ -242,13 +242,13 @@ yz_node_request(yz_node *node, const yz_node_id *peer, uint16_t proto,
 /* Answer a request (from its handler or later). 0, or the errors of
  * yz_node_send() (the peer may have gone: the requester then sees a close
  * or a timeout). */
-YZ_EXPORT YZ_WARN_UNUSED int yz_node_respond(yz_node *node,
+YZ_EXPORT int yz_node_respond(yz_node *node,
                                              const yz_node_incoming *req,
                                              const uint8_t *data, size_t len);
 
 /* Answer a request with an error code (not 0) and a reason (NULL or text,
  * cut at YZ_NODE_ERR_REASON_MAX bytes). */
-YZ_EXPORT YZ_WARN_UNUSED int
+YZ_EXPORT int
 yz_node_respond_error(yz_node *node, const yz_node_incoming *req,
                       uint16_t code, const char *reason);
 

@@ -896,11 +896,6 @@ static void stop_step_done(yz_node *n)
     n->stop_cb(n, n->stop_arg);
 }
 
-static void on_handle_closed(uv_handle_t *h)
-{
-  stop_step_done(h->data);
-}
-
 static void on_cpeer_timer_closed(uv_handle_t *h)
 {
   struct cpeer *c = h->data;
@@ -914,24 +909,32 @@ static void on_manager_closed(void *ud)
   stop_step_done(n);
 }
 
+/* The manager is closed from the loop, never from inside one of its own
+ * callbacks (the node may be stopped from on_peer_down, say): libwebsockets
+ * must not start its teardown from a protocol callback (TOOLCHAIN.md 2). */
+static void on_req_timer_closed(uv_handle_t *h)
+{
+  yz_node *n = h->data;
+  yz_link_manager_close(n->mgr, on_manager_closed, n);
+}
+
 void yz_node_stop(yz_node *n, void (*cb)(yz_node *, void *), void *arg)
 {
   assert(n->state == ST_NEW || n->state == ST_STARTED);
   n->state = ST_STOPPING;
   n->stop_cb = cb;
   n->stop_arg = arg;
-  /* One count for the request timer and the manager, so that nothing
-   * completes the stop before every close is under way. */
-  n->closing = 2;
+  /* One count for the manager (closed after the request timer), one per
+   * configured peer's timer. */
+  n->closing = 1;
   for (struct cpeer *c = n->cpeers; c; c = c->next) {
     n->closing++;
     uv_close((uv_handle_t *)&c->timer, on_cpeer_timer_closed);
   }
-  uv_close((uv_handle_t *)&n->req_timer, on_handle_closed);
+  uv_close((uv_handle_t *)&n->req_timer, on_req_timer_closed);
   yz__req *r;
   while ((r = yz__reqtable_take_any(&n->reqs)) != NULL)
     pending_finish(n, (struct pending *)r, YZ_E_CLOSED, NULL);
-  yz_link_manager_close(n->mgr, on_manager_closed, n);
 }
 
 void yz_node_free(yz_node *n)

@@ -138,6 +138,16 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
     /* Everything else takes a value. */
     if (strncmp(a, "--", 2) != 0)
       return usage_error("unexpected argument '%s'", a);
+    static const char *const valued[] = {
+        "--listen", "--peer", "--peer-unpinned", "--tls-cert", "--tls-key",
+        "--tls-ca", "--key", "--log-level"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+      known |= strcmp(a, valued[k]) == 0;
+    for (size_t k = 0; k < sizeof numopts / sizeof numopts[0]; k++)
+      known |= strcmp(a, numopts[k].name) == 0;
+    if (!known)
+      return usage_error("unknown option '%s'", a);
     if (v == NULL)
       return usage_error("%s needs a value", a);
     i++;
