@@ -11,34 +11,33 @@
 
 static void usage(FILE *f)
 {
-  fprintf(f,
-          "Usage: yz id [--address URL] FILE\n"
-          "\n"
-          "Prints the node ID of the key file FILE: 64 lowercase hex "
-          "digits, the\n"
-          "SHA-256 of the node's Ed25519 public key.\n"
-          "\n"
-          "  --address URL  print the node address instead: URL "
-          "(ws://HOST[:PORT][/PATH]\n"
-          "                 or wss://...) in canonical form with the node "
-          "ID as its\n"
-          "                 fragment. This is what 'yz ping' and "
-          "'yz-node --peer' take.\n"
-          "\n"
-          "Example:\n"
-          "  yz id --address ws://192.0.2.7:7700 node.key\n"
-          "  ws://192.0.2.7:7700/#21fe31df...\n"
-          "\n"
-          "FILE must not be readable or writable by group or others "
-          "(chmod 600 FILE).\n"
-          "The address format is described in docs/operations.md (\"Node "
-          "addresses\").\n"
-          "\n"
-          "Exit status: 0 printed; 1 the key file cannot be used (missing, "
-          "unsafe\n"
-          "mode, corrupt) or URL names another node ID; 2 usage error "
-          "(including an\n"
-          "invalid URL).\n");
+  fprintf(f, "Usage: yz id [--address URL] FILE\n"
+             "\n"
+             "Prints the node ID of the key file FILE: 64 lowercase hex "
+             "digits, the\n"
+             "SHA-256 of the node's Ed25519 public key.\n"
+             "\n"
+             "  --address URL  print the node address instead: URL "
+             "(ws://HOST[:PORT][/PATH]\n"
+             "                 or wss://...) in canonical form with the node "
+             "ID as its\n"
+             "                 fragment. This is what 'yz ping' and "
+             "'yz-node --peer' take.\n"
+             "\n"
+             "Example:\n"
+             "  yz id --address ws://192.0.2.7:7700 node.key\n"
+             "  ws://192.0.2.7:7700/#21fe31df...\n"
+             "\n"
+             "FILE must not be readable or writable by group or others "
+             "(chmod 600 FILE).\n"
+             "The address format is described in docs/operations.md (\"Node "
+             "addresses\").\n"
+             "\n"
+             "Exit status: 0 printed; 1 the key file cannot be used (missing, "
+             "unsafe\n"
+             "mode, corrupt) or URL names another node ID; 2 usage error "
+             "(including an\n"
+             "invalid URL).\n");
 }
 
 int cmd_id_main(int argc, char **argv)
@@ -72,8 +71,7 @@ int cmd_id_main(int argc, char **argv)
     if (options && a[0] == '-' && a[1] != '\0')
       return yz_cli_usage_error("unknown option '%s'", a);
     if (path != NULL)
-      return yz_cli_usage_error("unexpected argument '%s' (one FILE only)",
-                                a);
+      return yz_cli_usage_error("unexpected argument '%s' (one FILE only)", a);
     path = a;
   }
   if (path == NULL)
@@ -82,8 +80,7 @@ int cmd_id_main(int argc, char **argv)
   yz_address addr;
   if (url != NULL) {
     const char *why = NULL;
-    if (yz_address_parse(&addr, (const uint8_t *)url, strlen(url), &why) !=
-        0)
+    if (yz_address_parse(&addr, (const uint8_t *)url, strlen(url), &why) != 0)
       return yz_cli_usage_error("invalid --address '%s': %s", url, why);
   }
 

@@ -62,8 +62,7 @@ int cmd_keygen_main(int argc, char **argv)
     if (options && a[0] == '-' && a[1] != '\0')
       return yz_cli_usage_error("unknown option '%s'", a);
     if (path != NULL)
-      return yz_cli_usage_error("unexpected argument '%s' (one FILE only)",
-                                a);
+      return yz_cli_usage_error("unexpected argument '%s' (one FILE only)", a);
     path = a;
   }
   if (path == NULL)
