@@ -99,6 +99,90 @@ static void bb_str(bb *b, const char *s)
 }
 
 /* ------------------------------------------------------------------------ */
+#ifdef YZ_FUZZ_HAVE_NOISE
+#include <sodium.h>
+
+#include "yz/noise.h"
+
+static void gen_noise(void)
+{
+  if (wanted("noise_handshake")) {
+    /* Every pattern of the harness's table, both roles, honest messages
+     * with small payloads, then transport messages. */
+    for (int proto = 0; proto < 18; proto++) {
+      for (int role = 0; role < 2; role++) {
+        bb b = {.n = 0};
+        bb_u8(&b, (uint8_t)proto);
+        bb_u8(&b, (uint8_t)role);
+        for (int m = 0; m < 4; m++) {
+          bb_u8(&b, 0x00);
+          bb_chunk(&b, "hello", 5);
+        }
+        for (int m = 0; m < 8; m++)
+          bb_chunk(&b, "data", 4);
+        put("noise_handshake", b.buf, b.n);
+      }
+    }
+    /* The yz protocol with a tampered message 2 (XOR at offset 40). */
+    bb b = {.n = 0};
+    bb_u8(&b, 0);
+    bb_u8(&b, 1);
+    bb_u8(&b, 0);
+    bb_chunk(&b, "", 0);
+    bb_u8(&b, 0x02 | (40 << 2));
+    bb_chunk(&b, "\x01", 1);
+    put("noise_handshake", b.buf, b.n);
+  }
+  if (wanted("noise_transport")) {
+    static const struct {
+      uint8_t cipher, flags;
+      uint64_t nonce;
+      const char *ad, *pt;
+    } t[] = {
+      {0, 0x00, 0, "", "hello"},
+      {0, 0x01, 5, "ad", "in place"},
+      {0, 0x02, 1, "", "rekeyed round trip"},
+      {0, 0x08, 77, "x", "tamper check"},
+      {1, 0x00, 0, "", "aes-gcm where available"},
+      {0, 0x40, YZ_NOISE_NONCE_MAX, "", "the last nonce"},
+      {0, 0x04, 9, "", "output buffer too small"},
+      {0, 0x00, UINT64_MAX, "", "reserved nonce"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+      yz_noise_cipher c = t[i].cipher && crypto_aead_aes256gcm_is_available()
+                              ? YZ_NOISE_CIPHER_AESGCM
+                              : YZ_NOISE_CIPHER_CHACHAPOLY;
+      uint8_t key[32], ct[256];
+      size_t clen = 0;
+      fuzz_key(key, (uint8_t)(t[i].flags >> 6));
+      yz_noise_cipherstate cs;
+      yz_noise_cs_init(&cs, c);
+      yz_noise_cs_initialize_key(&cs, key);
+      uint64_t nonce = t[i].nonce == UINT64_MAX ? 0 : t[i].nonce;
+      if (yz_noise_cs_set_nonce(&cs, nonce) != 0 ||
+          yz_noise_cs_encrypt_with_ad(
+              &cs, (const uint8_t *)t[i].ad, strlen(t[i].ad),
+              (const uint8_t *)t[i].pt, strlen(t[i].pt), ct, sizeof ct,
+              &clen) != 0) {
+        failures++;
+        continue;
+      }
+      bb b = {.n = 0};
+      bb_u8(&b, t[i].cipher);
+      bb_u8(&b, t[i].flags);
+      for (int k = 7; k >= 0; k--)
+        bb_u8(&b, (uint8_t)(t[i].nonce >> (8 * k)));
+      bb_u8(&b, (uint8_t)strlen(t[i].ad));
+      bb_str(&b, t[i].ad);
+      bb_mem(&b, ct, clen);
+      put("noise_transport", b.buf, b.n);
+      yz_noise_cs_clear(&cs);
+    }
+  }
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 #ifdef YZ_FUZZ_HAVE_NODE
 #include "node/frame.h"
 
@@ -347,6 +431,9 @@ int main(int argc, char **argv)
     fprintf(stderr, "gen_corpus: %s: %s\n", outdir, strerror(errno));
     return 1;
   }
+#ifdef YZ_FUZZ_HAVE_NOISE
+  gen_noise();
+#endif
 #ifdef YZ_FUZZ_HAVE_NODE
   gen_node_frame();
 #endif
