@@ -409,6 +409,639 @@ static void test_known_answers(void **state)
   }
 }
 
+/* ---- Conversations -------------------------------------------------- */
+
+/* Two parties, their handshakes and, once split, their cipher states.
+ * Index 0 is the initiator. Keys and ephemerals are fixed, so a
+ * conversation is the same bytes every time. */
+typedef struct conv {
+  yz_noise_protocol p;
+  yz_noise_handshakestate hs[2];
+  yz_noise_cipherstate send[2], recv[2];
+  int split[2];
+  size_t step;
+} conv;
+
+enum { TRANSPORT_MSGS = 4 };
+
+static void conv_setup_ex(conv *c, const char *name, const char *prologue_i,
+                          const char *prologue_r, const uint8_t *psk_r,
+                          bool fixed_e)
+{
+  const uint8_t *s[2] = {test_key_i, test_key_r};
+  const uint8_t *e[2] = {test_eph_i, test_eph_r};
+  const char *pro[2] = {prologue_i, prologue_r};
+  uint8_t pub[2][32];
+
+  memset(c, 0, sizeof *c);
+  c->p = proto_of(name);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(yz_noise_dh_public(pub[i], s[i]), 0);
+  for (int i = 0; i < 2; i++) {
+    yz_noise_handshakestate *hs = &c->hs[i];
+    assert_int_equal(yz_noise_hs_init(hs, &c->p,
+                                      i == 0 ? YZ_NOISE_INITIATOR
+                                             : YZ_NOISE_RESPONDER,
+                                      (const uint8_t *)pro[i], strlen(pro[i])),
+                     0);
+    assert_int_equal(yz_noise_hs_set_local_static(hs, s[i]), 0);
+    if (fixed_e)
+      assert_int_equal(yz_noise_hs_set_local_ephemeral(hs, e[i]), 0);
+    for (int t = 0; t < 3; t++)
+      if (c->p.pre[1 - i][t] == YZ__TOK_S)
+        assert_int_equal(yz_noise_hs_set_remote_static(hs, pub[1 - i]), 0);
+    for (int k = 0; k < c->p.n_psk; k++)
+      assert_int_equal(
+          yz_noise_hs_add_psk(hs, i == 1 && psk_r ? psk_r : test_psk), 0);
+    assert_int_equal(yz_noise_hs_start(hs), 0);
+  }
+}
+
+static void conv_setup(conv *c, const char *name)
+{
+  conv_setup_ex(c, name, "prologue", "prologue", NULL, true);
+}
+
+static size_t conv_steps(const conv *c)
+{
+  return c->p.n_msgs + TRANSPORT_MSGS;
+}
+
+static bool conv_in_handshake(const conv *c)
+{
+  return c->step < c->p.n_msgs;
+}
+
+/* Who sends the current step. */
+static int conv_sender(const conv *c)
+{
+  if (conv_in_handshake(c))
+    return yz_noise_hs_action(&c->hs[0]) == YZ_NOISE_ACTION_WRITE ? 0 : 1;
+  if (yz_noise_protocol_is_oneway(&c->p))
+    return 0;
+  return (int)((c->step - c->p.n_msgs) % 2);
+}
+
+static void conv_split(conv *c)
+{
+  for (int i = 0; i < 2; i++)
+    if (!c->split[i] &&
+        yz_noise_hs_action(&c->hs[i]) == YZ_NOISE_ACTION_SPLIT) {
+      assert_int_equal(yz_noise_hs_split(&c->hs[i], &c->send[i], &c->recv[i]),
+                       0);
+      c->split[i] = 1;
+    }
+}
+
+static void step_payload(const conv *c, uint8_t *p, size_t *n)
+{
+  *n = (size_t)snprintf((char *)p, 32, "payload %zu", c->step);
+}
+
+/* Write the current step's message; returns the sender. */
+static int conv_write(conv *c, uint8_t *buf, size_t cap, size_t *len)
+{
+  uint8_t pay[32];
+  size_t pn;
+  int from = conv_sender(c);
+  step_payload(c, pay, &pn);
+  if (conv_in_handshake(c))
+    assert_int_equal(
+        yz_noise_hs_write_message(&c->hs[from], pay, pn, buf, cap, len), 0);
+  else
+    assert_int_equal(yz_noise_cs_encrypt_with_ad(&c->send[from], NULL, 0, pay,
+                                                 pn, buf, cap, len),
+                     0);
+  return from;
+}
+
+/* Deliver the current step's message to the other side and move on if it
+ * was accepted. Returns the receiver's result, or 1 if it accepted the
+ * message but the payload is not the one sent. */
+static int conv_read(conv *c, int from, const uint8_t *buf, size_t len)
+{
+  uint8_t pay[32], got[128];
+  size_t pn, gn = 0;
+  int to = 1 - from, rc;
+  step_payload(c, pay, &pn);
+  if (conv_in_handshake(c))
+    rc = yz_noise_hs_read_message(&c->hs[to], buf, len, got, sizeof got, &gn);
+  else
+    rc = yz_noise_cs_decrypt_with_ad(&c->recv[to], NULL, 0, buf, len, got,
+                                     sizeof got, &gn);
+  if (rc == 0) {
+    c->step++;
+    conv_split(c);
+    if (gn != pn || memcmp(got, pay, pn) != 0)
+      return 1; /* accepted, but not what was sent */
+  }
+  return rc;
+}
+
+/* One whole conversation; returns the step at which a read failed, or
+ * conv_steps() when all went through. */
+static size_t conv_run(conv *c)
+{
+  uint8_t buf[512];
+  size_t len;
+  while (c->step < conv_steps(c)) {
+    int from = conv_write(c, buf, sizeof buf, &len);
+    if (conv_read(c, from, buf, len) != 0)
+      return c->step;
+  }
+  return c->step;
+}
+
+static void conv_clear(conv *c)
+{
+  yz_noise_hs_clear(&c->hs[0]);
+  yz_noise_hs_clear(&c->hs[1]);
+  sodium_memzero(c, sizeof *c);
+}
+
+/* Every pattern of the table, bare and with psks, completes with both
+ * sides agreeing on h and the transport working both ways. */
+static void test_every_pattern_talks(void **state)
+{
+  (void)state;
+  static const char *const pats[] = {
+      "N", "K", "X", "NN", "NK", "NX", "XN", "XK", "XX", "KN", "KK", "KX",
+      "IN", "IK", "IX", "NK1", "NX1", "X1N", "X1K", "XK1", "X1K1", "X1X",
+      "XX1", "X1X1", "K1N", "K1K", "KK1", "K1K1", "K1X", "KX1", "K1X1", "I1N",
+      "I1K", "IK1", "I1K1", "I1X", "IX1", "I1X1", "Npsk0", "Kpsk0", "Xpsk1",
+      "NNpsk0", "NNpsk2", "XXpsk3", "IKpsk1", "XXpsk0+psk1+psk2+psk3",
+      "NNfallback", "XXfallback"};
+  static const char *const prims[] = {"ChaChaPoly_SHA256", "ChaChaPoly_BLAKE2b",
+                                      "AESGCM_SHA512"};
+  for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
+    for (size_t j = 0; j < 3; j++) {
+      char name[128];
+      conv c;
+      uint8_t h0[64], h1[64], rs[32], pub[32];
+      if (j == 2 && !crypto_aead_aes256gcm_is_available())
+        continue;
+      snprintf(name, sizeof name, "Noise_%s_25519_%s", pats[i], prims[j]);
+      if (strstr(name, "fallback")) {
+        /* The responder's pre-message ephemeral (section 10.2). */
+        yz_noise_protocol p = proto_of(name);
+        memset(&c, 0, sizeof c);
+        c.p = p;
+        assert_int_equal(yz_noise_dh_public(pub, test_eph_r), 0);
+        assert_int_equal(yz_noise_hs_init(&c.hs[0], &p, YZ_NOISE_INITIATOR,
+                                          NULL, 0),
+                         0);
+        assert_int_equal(yz_noise_hs_set_local_static(&c.hs[0], test_key_i),
+                         0);
+        assert_int_equal(yz_noise_hs_set_remote_ephemeral(&c.hs[0], pub), 0);
+        assert_int_equal(yz_noise_hs_init(&c.hs[1], &p, YZ_NOISE_RESPONDER,
+                                          NULL, 0),
+                         0);
+        assert_int_equal(yz_noise_hs_set_local_static(&c.hs[1], test_key_r),
+                         0);
+        /* Without its ephemeral the responder cannot start. */
+        yz_noise_handshakestate tmp = c.hs[1];
+        assert_int_equal(yz_noise_hs_start(&tmp), YZ_E_MISSING_KEY);
+        assert_int_equal(yz_noise_hs_set_local_ephemeral(&c.hs[1], test_eph_r),
+                         0);
+        assert_int_equal(yz_noise_hs_start(&c.hs[0]), 0);
+        assert_int_equal(yz_noise_hs_start(&c.hs[1]), 0);
+      } else {
+        conv_setup(&c, name);
+      }
+      if (conv_run(&c) != conv_steps(&c))
+        fail_msg("%s failed at step %zu", name, c.step);
+      size_t hl = yz_noise_hs_get_handshake_hash(&c.hs[0], h0);
+      assert_int_equal(yz_noise_hs_get_handshake_hash(&c.hs[1], h1), hl);
+      assert_memory_equal(h0, h1, hl);
+      /* Whoever learned a static key learned the right one. */
+      if (yz_noise_hs_get_remote_static(&c.hs[1], rs) == 0) {
+        assert_int_equal(yz_noise_dh_public(pub, test_key_i), 0);
+        assert_memory_equal(rs, pub, 32);
+      }
+      if (yz_noise_hs_get_remote_static(&c.hs[0], rs) == 0) {
+        assert_int_equal(yz_noise_dh_public(pub, test_key_r), 0);
+        assert_memory_equal(rs, pub, 32);
+      }
+      conv_clear(&c);
+    }
+  }
+}
+
+/* Every byte of every handshake message and transport ciphertext, flipped
+ * in turn, fails at that message and not earlier (an unauthenticated first
+ * message fails at the next one). */
+static void tamper_all(const char *name)
+{
+  conv c;
+  uint8_t rec[16][512];
+  size_t rec_len[16], steps;
+
+  conv_setup(&c, name);
+  steps = conv_steps(&c);
+  assert_true(steps <= 16);
+  for (size_t k = 0; k < steps; k++) {
+    int from = conv_write(&c, rec[k], sizeof rec[k], &rec_len[k]);
+    assert_int_equal(conv_read(&c, from, rec[k], rec_len[k]), 0);
+  }
+  conv_clear(&c);
+
+  for (size_t j = 0; j < steps; j++) {
+    for (size_t b = 0; b < rec_len[j]; b++) {
+      uint8_t buf[512];
+      size_t len;
+      conv_setup(&c, name);
+      for (size_t k = 0; k < j; k++) {
+        int from = conv_write(&c, buf, sizeof buf, &len);
+        assert_int_equal(len, rec_len[k]);
+        assert_memory_equal(buf, rec[k], len);
+        assert_int_equal(conv_read(&c, from, buf, len), 0);
+      }
+      bool hs_msg = conv_in_handshake(&c);
+      int from = conv_write(&c, buf, sizeof buf, &len);
+      buf[b] ^= 0x04;
+      int rc = conv_read(&c, from, buf, len);
+      if (rc >= 0) {
+        /* Only a message with no key behind it at all (XX's first: e and
+         * a cleartext payload) can be read; it is in the transcript hash,
+         * so the very next message fails. */
+        if (!hs_msg || yz_noise_cs_has_key(&c.hs[1 - from].ss.cs))
+          fail_msg("%s: flipping byte %zu of message %zu went unnoticed",
+                   name, b, j);
+        assert_int_equal(conv_run(&c), j + 1);
+        conv_clear(&c);
+        continue;
+      }
+      if (hs_msg) {
+        assert_int_equal(yz_noise_hs_action(&c.hs[1 - from]),
+                         YZ_NOISE_ACTION_FAILED);
+        /* Latched: even the genuine message is now refused. */
+        buf[b] ^= 0x04;
+        size_t n;
+        uint8_t pay[64];
+        assert_int_equal(yz_noise_hs_read_message(&c.hs[1 - from], buf, len,
+                                                  pay, sizeof pay, &n),
+                         YZ_E_HANDSHAKE_FAILED);
+      } else {
+        assert_int_equal(rc, YZ_E_DECRYPT);
+        /* The transport state is intact: the genuine one decrypts. */
+        buf[b] ^= 0x04;
+        assert_int_equal(conv_read(&c, from, buf, len), 0);
+      }
+      conv_clear(&c);
+    }
+  }
+}
+
+static void test_tamper_xx(void **state)
+{
+  (void)state;
+  tamper_all("Noise_XX_25519_ChaChaPoly_BLAKE2b");
+}
+
+static void test_tamper_ik(void **state)
+{
+  (void)state;
+  tamper_all("Noise_IK_25519_ChaChaPoly_SHA256");
+}
+
+/* Every shorter prefix of every handshake message fails at that message
+ * (the cleartext e of a first message is covered by the AEAD of later
+ * data, or for NN-style first messages by the payload being transcript-
+ * hashed: a shorter payload is a different but valid message, so the
+ * patterns here encrypt from the first message on). */
+static void test_truncated(void **state)
+{
+  (void)state;
+  const char *names[] = {"Noise_XX_25519_ChaChaPoly_SHA256",
+                         "Noise_IK_25519_ChaChaPoly_SHA256"};
+  for (size_t n = 0; n < 2; n++) {
+    conv c;
+    conv_setup(&c, names[n]);
+    size_t hs_msgs = c.p.n_msgs;
+    conv_clear(&c);
+    for (size_t j = 0; j < hs_msgs; j++) {
+      uint8_t buf[512];
+      size_t len;
+      conv_setup(&c, names[n]);
+      for (size_t k = 0; k < j; k++) {
+        int from = conv_write(&c, buf, sizeof buf, &len);
+        assert_int_equal(conv_read(&c, from, buf, len), 0);
+      }
+      int from = conv_write(&c, buf, sizeof buf, &len);
+      for (size_t cut = 0; cut < len; cut++) {
+        yz_noise_handshakestate rx = c.hs[1 - from];
+        uint8_t pay[64];
+        size_t pn;
+        int rc = yz_noise_hs_read_message(&rx, buf, cut, pay, sizeof pay, &pn);
+        /* XX's first message is e and a cleartext payload: any cut that
+         * keeps e is a valid message with a shorter payload. */
+        if (j == 0 && strstr(names[n], "_XX_") && cut >= 32) {
+          assert_int_equal(rc, 0);
+          continue;
+        }
+        if (rc != YZ_E_TRUNCATED && rc != YZ_E_DECRYPT)
+          fail_msg("%s message %zu cut to %zu: %s", names[n], j, cut,
+                   yz_err_name(rc));
+        assert_int_equal(yz_noise_hs_action(&rx), YZ_NOISE_ACTION_FAILED);
+        yz_noise_hs_clear(&rx);
+      }
+      conv_clear(&c);
+    }
+  }
+}
+
+static void test_oversized(void **state)
+{
+  (void)state;
+  static uint8_t big[YZ_NOISE_MAX_MSG_LEN + 64];
+  conv c;
+  size_t n;
+  uint8_t small[40];
+
+  /* A message over 65535 bytes is refused and latches FAILED. */
+  conv_setup(&c, "Noise_XX_25519_ChaChaPoly_SHA256");
+  yz_noise_handshakestate r = c.hs[1];
+  assert_int_equal(yz_noise_hs_read_message(&r, big, YZ_NOISE_MAX_MSG_LEN + 1,
+                                            big, sizeof big, &n),
+                   YZ_E_TOO_LARGE);
+  assert_int_equal(yz_noise_hs_action(&r), YZ_NOISE_ACTION_FAILED);
+
+  /* The largest first message fits: 32 bytes of e + 65503 of payload. */
+  yz_noise_handshakestate w = c.hs[0];
+  assert_int_equal(yz_noise_hs_write_message(&w, big, YZ_NOISE_MAX_MSG_LEN - 32,
+                                             big, sizeof big, &n),
+                   0);
+  assert_int_equal(n, YZ_NOISE_MAX_MSG_LEN);
+  /* One byte more does not. */
+  w = c.hs[0];
+  assert_int_equal(yz_noise_hs_write_message(&w, big, YZ_NOISE_MAX_MSG_LEN - 31,
+                                             big, sizeof big, &n),
+                   YZ_E_TOO_LARGE);
+  assert_int_equal(yz_noise_hs_action(&w), YZ_NOISE_ACTION_FAILED);
+  /* Nor does a message into a too small buffer. */
+  w = c.hs[0];
+  assert_int_equal(yz_noise_hs_write_message(&w, big, 9, small, sizeof small, &n),
+                   YZ_E_TOO_LARGE);
+  /* A payload buffer too small on the reading side. */
+  assert_int_equal(
+      yz_noise_hs_write_message(&c.hs[0], big, 100, big, sizeof big, &n), 0);
+  assert_int_equal(
+      yz_noise_hs_read_message(&c.hs[1], big, n, small, sizeof small, &n),
+      YZ_E_TOO_LARGE);
+  assert_int_equal(yz_noise_hs_action(&c.hs[1]), YZ_NOISE_ACTION_FAILED);
+  conv_clear(&c);
+}
+
+static void test_wrong_prologue(void **state)
+{
+  (void)state;
+  conv c;
+  /* The prologue is hashed in, so the first encrypted data fails: in XX
+   * that is the responder's static key in message 2. */
+  conv_setup_ex(&c, "Noise_XX_25519_ChaChaPoly_SHA256", "prologue A",
+                "prologue B", NULL, true);
+  assert_int_equal(conv_run(&c), 1);
+  assert_int_equal(yz_noise_hs_action(&c.hs[0]), YZ_NOISE_ACTION_FAILED);
+  conv_clear(&c);
+  /* In IK the first message already is encrypted. */
+  conv_setup_ex(&c, "Noise_IK_25519_ChaChaPoly_SHA256", "A", "B", NULL, true);
+  assert_int_equal(conv_run(&c), 0);
+  conv_clear(&c);
+}
+
+static void test_wrong_psk(void **state)
+{
+  (void)state;
+  static const uint8_t other[32] = {0xde, 0xad};
+  static const struct {
+    const char *name;
+    size_t fails_at;
+  } cases[] = {
+      {"Noise_XXpsk0_25519_ChaChaPoly_SHA256", 0},
+      {"Noise_IKpsk2_25519_ChaChaPoly_SHA256", 1},
+      {"Noise_NNpsk2_25519_ChaChaPoly_BLAKE2b", 1},
+      {"Noise_Npsk0_25519_ChaChaPoly_BLAKE2b", 0},
+      {"Noise_XXpsk3_25519_ChaChaPoly_SHA512", 2},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    conv c;
+    conv_setup_ex(&c, cases[i].name, "p", "p", other, true);
+    assert_int_equal(conv_run(&c), cases[i].fails_at);
+    conv_clear(&c);
+    conv_setup_ex(&c, cases[i].name, "p", "p", test_psk, true);
+    assert_int_equal(conv_run(&c), conv_steps(&c));
+    conv_clear(&c);
+  }
+}
+
+static void test_misuse(void **state)
+{
+  (void)state;
+  conv c;
+  uint8_t buf[256], pay[64], key[32];
+  size_t n;
+  yz_noise_cipherstate s, r;
+
+  conv_setup(&c, "Noise_XX_25519_ChaChaPoly_SHA256");
+  /* Read when a write is due; write when a read is due: not latched. */
+  assert_int_equal(
+      yz_noise_hs_read_message(&c.hs[0], buf, 48, pay, sizeof pay, &n),
+      YZ_E_STATE);
+  assert_int_equal(
+      yz_noise_hs_write_message(&c.hs[1], pay, 0, buf, sizeof buf, &n),
+      YZ_E_STATE);
+  assert_int_equal(yz_noise_hs_action(&c.hs[0]), YZ_NOISE_ACTION_WRITE);
+  assert_int_equal(yz_noise_hs_action(&c.hs[1]), YZ_NOISE_ACTION_READ);
+  /* Split before done. */
+  assert_int_equal(yz_noise_hs_split(&c.hs[0], &s, &r), YZ_E_STATE);
+  /* Keys and start only before start. */
+  assert_int_equal(yz_noise_hs_start(&c.hs[0]), YZ_E_STATE);
+  assert_int_equal(yz_noise_hs_set_local_static(&c.hs[0], test_key_i),
+                   YZ_E_STATE);
+  assert_int_equal(yz_noise_hs_set_local_ephemeral(&c.hs[0], test_eph_i),
+                   YZ_E_STATE);
+  /* Not yet known. */
+  assert_int_equal(yz_noise_hs_get_remote_static(&c.hs[0], key), YZ_E_STATE);
+  assert_int_equal(yz_noise_hs_get_remote_ephemeral(&c.hs[0], key),
+                   YZ_E_STATE);
+  assert_int_equal(conv_run(&c), conv_steps(&c));
+  /* Split twice. */
+  assert_int_equal(yz_noise_hs_split(&c.hs[0], &s, &r), YZ_E_STATE);
+  assert_int_equal(
+      yz_noise_hs_write_message(&c.hs[0], pay, 0, buf, sizeof buf, &n),
+      YZ_E_STATE);
+  /* The hash and the peer's key stay readable after split. */
+  assert_int_equal(yz_noise_hs_get_remote_static(&c.hs[0], key), 0);
+  assert_int_equal(yz_noise_hs_get_handshake_hash(&c.hs[0], buf), 32);
+  conv_clear(&c);
+
+  /* Anything after FAILED. */
+  conv_setup(&c, "Noise_XX_25519_ChaChaPoly_SHA256");
+  assert_int_equal(
+      yz_noise_hs_read_message(&c.hs[1], buf, 10, pay, sizeof pay, &n),
+      YZ_E_TRUNCATED);
+  assert_int_equal(yz_noise_hs_action(&c.hs[1]), YZ_NOISE_ACTION_FAILED);
+  assert_int_equal(
+      yz_noise_hs_read_message(&c.hs[1], buf, 10, pay, sizeof pay, &n),
+      YZ_E_HANDSHAKE_FAILED);
+  assert_int_equal(
+      yz_noise_hs_write_message(&c.hs[1], pay, 0, buf, sizeof buf, &n),
+      YZ_E_HANDSHAKE_FAILED);
+  assert_int_equal(yz_noise_hs_split(&c.hs[1], &s, &r), YZ_E_HANDSHAKE_FAILED);
+  assert_int_equal(yz_noise_hs_start(&c.hs[1]), YZ_E_HANDSHAKE_FAILED);
+  conv_clear(&c);
+}
+
+static void test_missing_keys(void **state)
+{
+  (void)state;
+  yz_noise_handshakestate hs;
+  uint8_t pub[32];
+  yz_noise_protocol xx = proto_of("Noise_XX_25519_ChaChaPoly_SHA256");
+  yz_noise_protocol ik = proto_of("Noise_IK_25519_ChaChaPoly_SHA256");
+  yz_noise_protocol nn = proto_of("Noise_NNpsk0_25519_ChaChaPoly_SHA256");
+  assert_int_equal(yz_noise_dh_public(pub, test_key_r), 0);
+
+  /* XX needs the local static. */
+  assert_int_equal(yz_noise_hs_init(&hs, &xx, YZ_NOISE_INITIATOR, NULL, 0), 0);
+  assert_int_equal(yz_noise_hs_start(&hs), YZ_E_MISSING_KEY);
+  assert_int_equal(yz_noise_hs_action(&hs), YZ_NOISE_ACTION_FAILED);
+  /* XX takes no remote static: it would be replaced by the received one. */
+  assert_int_equal(yz_noise_hs_init(&hs, &xx, YZ_NOISE_INITIATOR, NULL, 0), 0);
+  assert_int_equal(yz_noise_hs_set_remote_static(&hs, pub), YZ_E_INVAL);
+  assert_int_equal(yz_noise_hs_set_remote_ephemeral(&hs, pub), YZ_E_INVAL);
+  /* IK's initiator needs the responder's static. */
+  assert_int_equal(yz_noise_hs_init(&hs, &ik, YZ_NOISE_INITIATOR, NULL, 0), 0);
+  assert_int_equal(yz_noise_hs_set_local_static(&hs, test_key_i), 0);
+  assert_int_equal(yz_noise_hs_start(&hs), YZ_E_MISSING_KEY);
+  /* psk count: too many refused, too few missing. */
+  assert_int_equal(yz_noise_hs_init(&hs, &xx, YZ_NOISE_INITIATOR, NULL, 0), 0);
+  assert_int_equal(yz_noise_hs_add_psk(&hs, test_psk), YZ_E_INVAL);
+  assert_int_equal(yz_noise_hs_init(&hs, &nn, YZ_NOISE_INITIATOR, NULL, 0), 0);
+  assert_int_equal(yz_noise_hs_add_psk(&hs, test_psk), 0);
+  assert_int_equal(yz_noise_hs_add_psk(&hs, test_psk), YZ_E_INVAL);
+  assert_int_equal(yz_noise_hs_init(&hs, &nn, YZ_NOISE_INITIATOR, NULL, 0), 0);
+  assert_int_equal(yz_noise_hs_start(&hs), YZ_E_MISSING_KEY);
+  /* Bad arguments. */
+  assert_int_equal(yz_noise_hs_init(&hs, &xx, (yz_noise_role)3, NULL, 0),
+                   YZ_E_INVAL);
+  assert_int_equal(yz_noise_hs_init(&hs, &xx, YZ_NOISE_INITIATOR, NULL, 5),
+                   YZ_E_INVAL);
+  yz_noise_hs_clear(&hs);
+}
+
+/* A low-order public key makes the DH all zero: refused (MALFORMED) and
+ * latched, before anything is decrypted. */
+static void test_low_order_point(void **state)
+{
+  (void)state;
+  conv c;
+  uint8_t buf[256], pay[64];
+  size_t len, n;
+  conv_setup(&c, "Noise_XX_25519_ChaChaPoly_SHA256");
+  int from = conv_write(&c, buf, sizeof buf, &len);
+  assert_int_equal(conv_read(&c, from, buf, len), 0);
+  from = conv_write(&c, buf, sizeof buf, &len);
+  memset(buf, 0, 32); /* the responder's e: the zero point */
+  assert_int_equal(
+      yz_noise_hs_read_message(&c.hs[0], buf, len, pay, sizeof pay, &n),
+      YZ_E_MALFORMED);
+  assert_int_equal(yz_noise_hs_action(&c.hs[0]), YZ_NOISE_ACTION_FAILED);
+  conv_clear(&c);
+}
+
+/* With the CSPRNG's ephemerals two handshakes differ and both work. */
+static void test_random_ephemerals(void **state)
+{
+  (void)state;
+  conv a, b;
+  uint8_t m1[128], m2[128];
+  size_t n1, n2;
+  conv_setup_ex(&a, "Noise_XX_25519_ChaChaPoly_BLAKE2b", "", "", NULL, false);
+  conv_setup_ex(&b, "Noise_XX_25519_ChaChaPoly_BLAKE2b", "", "", NULL, false);
+  conv_write(&a, m1, sizeof m1, &n1);
+  conv_write(&b, m2, sizeof m2, &n2);
+  assert_int_equal(n1, n2);
+  assert_memory_not_equal(m1, m2, 32);
+  assert_int_equal(conv_read(&a, 0, m1, n1), 0);
+  assert_int_equal(conv_run(&a), conv_steps(&a));
+  conv_clear(&a);
+  conv_clear(&b);
+}
+
+/* Rekey on both sides after the handshake keeps the channel working, with
+ * ciphertexts other than without it. */
+static void test_rekey_after_handshake(void **state)
+{
+  (void)state;
+  conv a, b;
+  uint8_t ca[64], cb[64], out[64];
+  size_t na, nb, n;
+  conv_setup(&a, "Noise_XX_25519_ChaChaPoly_SHA256");
+  conv_setup(&b, "Noise_XX_25519_ChaChaPoly_SHA256");
+  assert_int_equal(conv_run(&a), conv_steps(&a));
+  assert_int_equal(conv_run(&b), conv_steps(&b));
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(yz_noise_cs_rekey(&a.send[i]), 0);
+    assert_int_equal(yz_noise_cs_rekey(&a.recv[1 - i]), 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(yz_noise_cs_encrypt_with_ad(&a.send[i], NULL, 0,
+                                                 (const uint8_t *)"msg", 3, ca,
+                                                 64, &na),
+                     0);
+    assert_int_equal(yz_noise_cs_encrypt_with_ad(&b.send[i], NULL, 0,
+                                                 (const uint8_t *)"msg", 3, cb,
+                                                 64, &nb),
+                     0);
+    assert_memory_not_equal(ca, cb, na);
+    assert_int_equal(yz_noise_cs_decrypt_with_ad(&a.recv[1 - i], NULL, 0, ca,
+                                                 na, out, 64, &n),
+                     0);
+    assert_memory_equal(out, "msg", 3);
+  }
+  conv_clear(&a);
+  conv_clear(&b);
+}
+
+static void test_oneway_split(void **state)
+{
+  (void)state;
+  conv c;
+  uint8_t buf[64];
+  size_t n;
+  conv_setup(&c, "Noise_X_25519_ChaChaPoly_SHA256");
+  assert_int_equal(conv_run(&c), conv_steps(&c));
+  /* Only the initiator sends. */
+  assert_true(yz_noise_cs_has_key(&c.send[0]));
+  assert_false(yz_noise_cs_has_key(&c.recv[0]));
+  assert_false(yz_noise_cs_has_key(&c.send[1]));
+  assert_true(yz_noise_cs_has_key(&c.recv[1]));
+  (void)buf;
+  (void)n;
+  conv_clear(&c);
+}
+
+/* The precomputed-public variant gives the same handshake. */
+static void test_static_keypair(void **state)
+{
+  (void)state;
+  yz_noise_protocol p = proto_of("Noise_XX_25519_ChaChaPoly_SHA256");
+  yz_noise_handshakestate a, b;
+  uint8_t pub[32];
+  assert_int_equal(yz_noise_dh_public(pub, test_key_i), 0);
+  assert_int_equal(yz_noise_hs_init(&a, &p, YZ_NOISE_INITIATOR, NULL, 0), 0);
+  assert_int_equal(yz_noise_hs_init(&b, &p, YZ_NOISE_INITIATOR, NULL, 0), 0);
+  assert_int_equal(yz_noise_hs_set_local_static(&a, test_key_i), 0);
+  assert_int_equal(yz_noise_hs_set_local_static_keypair(&b, test_key_i, pub),
+                   0);
+  assert_memory_equal(a.s_pub, b.s_pub, 32);
+  yz_noise_hs_clear(&a);
+  yz_noise_hs_clear(&b);
+  static const uint8_t zero[sizeof a] = {0};
+  assert_memory_equal(&a, zero, sizeof a);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -416,6 +1049,20 @@ int main(void)
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_known_answers),
+      cmocka_unit_test(test_every_pattern_talks),
+      cmocka_unit_test(test_tamper_xx),
+      cmocka_unit_test(test_tamper_ik),
+      cmocka_unit_test(test_truncated),
+      cmocka_unit_test(test_oversized),
+      cmocka_unit_test(test_wrong_prologue),
+      cmocka_unit_test(test_wrong_psk),
+      cmocka_unit_test(test_misuse),
+      cmocka_unit_test(test_missing_keys),
+      cmocka_unit_test(test_low_order_point),
+      cmocka_unit_test(test_random_ephemerals),
+      cmocka_unit_test(test_rekey_after_handshake),
+      cmocka_unit_test(test_oneway_split),
+      cmocka_unit_test(test_static_keypair),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
