@@ -14,6 +14,14 @@ double yz_bench_now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double yz_bench_cpu_now(void)
+{
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return yz_bench_now();
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 void yz_bench_sink(const void *p, size_t n)
 {
   /* An opaque read the compiler cannot drop. */
@@ -23,19 +31,36 @@ void yz_bench_sink(const void *p, size_t n)
     acc ^= b[0] ^ b[n - 1];
 }
 
-/* Rounds per measurement: each figure keeps its best of these. */
-enum { ROUNDS = 5 };
+/*
+ * Rounds: each figure keeps its best round. Many short rounds give more
+ * chances of an undisturbed one than a few long ones, so a round lasts
+ * ROUND_S (more if the budget allows no more than MAX_ROUNDS), and there
+ * are at least MIN_ROUNDS.
+ */
+#define ROUND_S 0.01
+enum { MIN_ROUNDS = 3, MAX_ROUNDS = 200 };
+
+static int rounds_for(double seconds, int sides, double *per_round)
+{
+  int n = (int)(seconds / (sides * ROUND_S)) - 1;
+  if (n < MIN_ROUNDS)
+    n = MIN_ROUNDS;
+  if (n > MAX_ROUNDS)
+    n = MAX_ROUNDS;
+  *per_round = seconds / (sides * (n + 1));
+  return n;
+}
 
 /* Smallest batch lasting at least `target` seconds (at least 1 iteration),
- * found by doubling; *elapsed gets the last batch's time. */
+ * found by doubling; *rate gets that batch's rate. */
 static unsigned long calibrate(yz_bench_fn fn, void *ctx, double target,
                                double *rate)
 {
   unsigned long iters = 1;
   for (;;) {
-    double t0 = yz_bench_now();
+    double t0 = yz_bench_cpu_now();
     fn(ctx, iters);
-    double dt = yz_bench_now() - t0;
+    double dt = yz_bench_cpu_now() - t0;
     if (dt >= target || iters >= (1ul << 40)) {
       *rate = dt > 0 ? (double)iters / dt : 0;
       return iters;
@@ -53,18 +78,18 @@ static unsigned long calibrate(yz_bench_fn fn, void *ctx, double target,
 
 static double round_rate(yz_bench_fn fn, void *ctx, unsigned long iters)
 {
-  double t0 = yz_bench_now();
+  double t0 = yz_bench_cpu_now();
   fn(ctx, iters);
-  double dt = yz_bench_now() - t0;
+  double dt = yz_bench_cpu_now() - t0;
   return dt > 0 ? (double)iters / dt : 0;
 }
 
 double yz_bench_rate(yz_bench_fn fn, void *ctx, double seconds)
 {
-  double per_round = seconds / (ROUNDS + 1);
-  double best;
+  double per_round, best;
+  int rounds = rounds_for(seconds, 1, &per_round);
   unsigned long iters = calibrate(fn, ctx, per_round, &best);
-  for (int r = 0; r < ROUNDS; r++) {
+  for (int r = 0; r < rounds; r++) {
     double rate = round_rate(fn, ctx, iters);
     if (rate > best)
       best = rate;
@@ -76,12 +101,12 @@ void yz_bench_compare(yz_bench_fn base_fn, void *base_ctx,
                       yz_bench_fn cand_fn, void *cand_ctx, double seconds,
                       double *base, double *cand)
 {
-  double per_round = seconds / (2 * (ROUNDS + 1));
-  double b, c;
+  double per_round, b, c;
+  int rounds = rounds_for(seconds, 2, &per_round);
   unsigned long bi = calibrate(base_fn, base_ctx, per_round, &b);
   unsigned long ci = calibrate(cand_fn, cand_ctx, per_round, &c);
   /* Alternate, so that a slow spell of the machine hits both sides. */
-  for (int r = 0; r < ROUNDS; r++) {
+  for (int r = 0; r < rounds; r++) {
     double x = round_rate(base_fn, base_ctx, bi);
     double y = round_rate(cand_fn, cand_ctx, ci);
     if (x > b)

@@ -13,8 +13,10 @@
  *              "baseline_value": ..., "ratio": ...}
  * Figure names are stable identifiers listed in docs/benchmarks.md.
  *
- * Timing resists a shared, noisy machine: yz_bench_compare() alternates
- * short rounds of the baseline and of yz and keeps each one's best round.
+ * Timing resists a shared, noisy machine: rounds are timed in CPU time of
+ * the measuring thread (time spent descheduled does not count), and
+ * yz_bench_compare() alternates short rounds of the baseline and of yz and
+ * keeps each one's best round.
  */
 #ifndef YZ_TOOLS_BENCH_H
 #define YZ_TOOLS_BENCH_H
@@ -52,9 +54,13 @@ typedef void (*yz_bench_fn)(void *ctx, unsigned long iters);
 /* Seconds on the monotonic clock. */
 double yz_bench_now(void);
 
+/* CPU seconds of the calling thread (the monotonic clock if unavailable):
+ * what rounds are timed with. */
+double yz_bench_cpu_now(void);
+
 /*
- * Operations per second of fn: calibrate a batch size that lasts about
- * `round` seconds, then run `rounds` rounds and return the best rate.
+ * Operations per CPU second of fn within a budget of `seconds`: calibrate
+ * a batch that fills one round, run several rounds, return the best rate.
  */
 double yz_bench_rate(yz_bench_fn fn, void *ctx, double seconds);
 
