@@ -87,7 +87,8 @@ int yz_session_init(yz_session *s, const yz_session_config *cfg)
                             (const uint8_t *)YZ_SESSION_PROLOGUE,
                             YZ_SESSION_PROLOGUE_LEN);
   if (rc == 0)
-    rc = yz_noise_hs_set_local_static(&s->hs, cfg->local->static_priv);
+    rc = yz_noise_hs_set_local_static_keypair(&s->hs, cfg->local->static_priv,
+                                              cfg->local->static_pub);
   if (rc == 0 && cfg->test_ephemeral)
     rc = yz_noise_hs_set_local_ephemeral(&s->hs, cfg->test_ephemeral);
   if (rc == 0)
