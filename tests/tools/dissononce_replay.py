@@ -26,9 +26,20 @@ from dissononce.extras.meta.protocol.factory import NoiseProtocolFactory
 
 # Patterns times primitives: one-way, fundamental, deferred, psk (single
 # and combined), every cipher and hash dissononce and yz both run.
-PATTERNS = ["N", "K", "X", "NN", "NK", "NX", "XN", "XK", "XX", "KN", "KK",
-            "KX", "IN", "IK", "IX", "NK1", "X1X1", "I1K1", "Npsk0", "Xpsk1",
-            "NNpsk0", "XXpsk3", "IKpsk2", "XXpsk0+psk3", "KKpsk0+psk2"]
+PATTERNS = [
+    # one-way (spec 7.4)
+    "N", "K", "X",
+    # fundamental interactive (7.5)
+    "NN", "NK", "NX", "XN", "XK", "XX", "KN", "KK", "KX", "IN", "IK", "IX",
+    # deferred (7.6)
+    "NK1", "NX1", "X1N", "X1K", "XK1", "X1K1", "X1X", "XX1", "X1X1", "K1N",
+    "K1K", "KK1", "K1K1", "K1X", "KX1", "K1X1", "I1N", "I1K", "IK1", "I1K1",
+    "I1X", "IX1", "I1X1",
+    # psk modifiers (9), single and combined
+    "Npsk0", "Kpsk0", "Xpsk1", "NNpsk0", "NNpsk2", "NKpsk2", "NXpsk2",
+    "XNpsk3", "XKpsk3", "XXpsk3", "KNpsk0", "KKpsk2", "KXpsk2", "INpsk1",
+    "IKpsk2", "IXpsk2", "NK1psk0", "X1X1psk3", "XXpsk0+psk3", "KKpsk0+psk2",
+    "NXpsk0+psk2"]
 # dissononce refuses two psk tokens in one message (XXpsk0+psk1); snow's
 # vectors cover that case for yz's runner.
 CIPHERS = ["ChaChaPoly", "AESGCM"]
