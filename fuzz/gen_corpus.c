@@ -226,6 +226,7 @@ static void gen_node_frame(void)
 
 /* ------------------------------------------------------------------------ */
 #ifdef YZ_FUZZ_HAVE_IDENTITY
+#include "yz/address.h"
 #include "yz/identity.h"
 
 static void gen_identity(void)
@@ -249,6 +250,32 @@ static void gen_identity(void)
       }
       yz_identity_clear(&id);
     }
+  }
+  if (wanted("address") || wanted("url")) {
+    static const char *const addrs[] = {
+      "ws://192.0.2.7:7700/#",
+      "wss://node.example.org/#",
+      "ws://[2001:db8::7]:4100/yz?x=1#",
+      "wss://Node-1.Example.ORG:443/a/b%20c#",
+      "ws://localhost",
+      "ws://10.0.0.1:65535/",
+    };
+    fuzz_key(seed, 44);
+    if (yz_identity_from_seed(&id, seed) != 0)
+      failures++;
+    char hex[YZ_NODE_ID_HEX_LEN + 1];
+    yz_node_id_to_hex(yz_identity_node_id(&id), hex);
+    for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
+      bb b = {.n = 0};
+      bb_str(&b, addrs[i]);
+      if (addrs[i][strlen(addrs[i]) - 1] == '#')
+        bb_str(&b, hex);
+      if (wanted("address"))
+        put("address", b.buf, b.n);
+      if (wanted("url"))
+        put("url", b.buf, b.n);
+    }
+    yz_identity_clear(&id);
   }
   if (wanted("keyfile")) {
     for (uint8_t i = 0; i < 3; i++) {
