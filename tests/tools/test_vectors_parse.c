@@ -226,6 +226,31 @@ static void test_bounds(void **state)
   yz_vec_set_free(set);
   free(json);
 
+  /* Too many vectors, too many JSON values: refused before any work. */
+  size_t cap = 4u << 20;
+  json = malloc(cap);
+  assert_non_null(json);
+  size_t k = (size_t)snprintf(json, cap, "{\"vectors\": [");
+  for (int i = 0; i <= YZ_VEC_MAX_VECTORS; i++)
+    k += (size_t)snprintf(json + k, cap - k, "%s{}", i ? "," : "");
+  snprintf(json + k, cap - k, "]}");
+  assert_int_equal(parse(json, &set, err, sizeof err), YZ_E_TOO_LARGE);
+  assert_non_null(strstr(err, "more than 10000 vectors"));
+  k = (size_t)snprintf(json, cap, "{\"vectors\": [], \"x\": [");
+  for (int i = 0; i <= YZ_VEC_MAX_VALUES; i++)
+    k += (size_t)snprintf(json + k, cap - k, "%s0", i ? "," : "");
+  snprintf(json + k, cap - k, "]}");
+  assert_int_equal(parse(json, &set, err, sizeof err), YZ_E_TOO_LARGE);
+  assert_non_null(strstr(err, "JSON values"));
+  /* Commas inside strings are not values. */
+  k = (size_t)snprintf(json, cap, "{\"vectors\": [], \"x\": \"\\\"");
+  memset(json + k, ',', YZ_VEC_MAX_VALUES + 10);
+  k += YZ_VEC_MAX_VALUES + 10;
+  snprintf(json + k, cap - k, "\"}");
+  assert_int_equal(parse(json, &set, err, sizeof err), 0);
+  yz_vec_set_free(set);
+  free(json);
+
   /* The input bound is checked before anything is read. */
   assert_int_equal(yz_vec_parse((const uint8_t *)"", YZ_VEC_MAX_INPUT + 1u,
                                 &set, err, sizeof err),

@@ -300,6 +300,31 @@ static int get_vector(const struct ctx *c, json_t *j, yz_vec_vector *v)
   return 0;
 }
 
+/*
+ * An upper bound on the number of JSON values in the input: separators and
+ * openers outside strings. jansson builds a tree of all of them, at some
+ * tens of bytes each, so this bounds its memory before it starts.
+ */
+static size_t count_values(const uint8_t *in, size_t len)
+{
+  size_t n = 1;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++) {
+    uint8_t ch = in[i];
+    if (in_string) {
+      if (ch == '\\')
+        i++;
+      else if (ch == '"')
+        in_string = false;
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == ',' || ch == '[' || ch == '{') {
+      n++;
+    }
+  }
+  return n;
+}
+
 int yz_vec_parse(const uint8_t *in, size_t len, yz_vec_set **out, char *err,
                  size_t errcap)
 {
@@ -312,6 +337,9 @@ int yz_vec_parse(const uint8_t *in, size_t len, yz_vec_set **out, char *err,
                 YZ_VEC_MAX_INPUT);
   if (len == 0)
     return fail(err, errcap, YZ_E_TRUNCATED, "empty input");
+  if (count_values(in, len) > YZ_VEC_MAX_VALUES)
+    return fail(err, errcap, YZ_E_TOO_LARGE, "more than %d JSON values",
+                YZ_VEC_MAX_VALUES);
 
   /* Duplicate keys are refused; trailing data after the value is refused
    * by jansson's default end-of-input check. */

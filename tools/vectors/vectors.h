@@ -21,7 +21,8 @@
 /* Bounds of the parser: anything beyond them is refused, not truncated. */
 enum {
   YZ_VEC_MAX_INPUT = 64 * 1024 * 1024, /* bytes of JSON */
-  YZ_VEC_MAX_VECTORS = 100000,         /* vectors in one file */
+  YZ_VEC_MAX_VECTORS = 10000,          /* vectors in one file */
+  YZ_VEC_MAX_VALUES = 1 << 20,         /* JSON values in one file */
   YZ_VEC_MAX_MESSAGES = 1024,          /* messages in one vector */
   YZ_VEC_MAX_BYTES = YZ_NOISE_MAX_MSG_LEN, /* payload, ciphertext, prologue */
   YZ_VEC_MAX_KEY = 128,                /* keys (25519: 32, 448: 56, P256: 65) */
