@@ -1,8 +1,10 @@
 /*
  * The areas of `yz bench`, as an X-macro:
  * YZ_BENCH_AREA(name, function, summary). An area is one file
- * bench_<name>.c defining the function (see bench.h) and one line here;
- * the order here is the order of `yz bench --help` and of `yz bench all`.
+ * bench_<name>.c defining the function (see bench.h), one line here, and
+ * one line in tools/yz/meson.build (`yz_cmd_src += files('bench_<name>.c')`
+ * with the layer's dependency); its figures go in docs/benchmarks.md. The
+ * order here is the order of `yz bench --help` and of `yz bench all`.
  */
 YZ_BENCH_AREA("noise", yz_bench_noise,
               "X25519, XX handshakes and transport vs raw libsodium")
