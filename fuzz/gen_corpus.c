@@ -441,6 +441,48 @@ static void gen_wire(void)
 #endif
 
 /* ------------------------------------------------------------------------ */
+#ifdef YZ_FUZZ_HAVE_VECTORS
+#include "vectors/vectors.h"
+
+static void gen_vectors(void)
+{
+  static const char *const names[] = {
+    "Noise_XX_25519_ChaChaPoly_BLAKE2b", "Noise_IK_25519_AESGCM_SHA256",
+    "Noise_NNpsk0+psk2_25519_ChaChaPoly_SHA512", "Noise_X_25519_ChaChaPoly_SHA256",
+    "Noise_I1K1_25519_ChaChaPoly_BLAKE2b", "Noise_KN_25519_ChaChaPoly_SHA256",
+  };
+  if (!wanted("vectors"))
+    return;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    yz_vec_vector v;
+    char err[YZ_VEC_ERR_LEN];
+    uint8_t seed[1] = {(uint8_t)i};
+    if (yz_vec_generate(&v, names[i], seed, sizeof seed, 2, err,
+                        sizeof err) != 0) {
+      fprintf(stderr, "gen_corpus: %s: %s\n", names[i], err);
+      continue; /* e.g. AESGCM without hardware support */
+    }
+    yz_vec_set set = {.vectors = &v, .n_vectors = 1};
+    char *json = yz_vec_dump(&set);
+    if (json == NULL) {
+      failures++;
+    } else {
+      put("vectors", json, strlen(json));
+      free(json);
+    }
+    yz_vec_vector_clear(&v);
+  }
+  static const char *const small[] = {
+    "{\"vectors\": []}",
+    "{\"vectors\": [{\"name\": \"Noise_NN_25519_ChaChaPoly_SHA256\", "
+    "\"init_prologue\": \"\", \"resp_prologue\": \"\", \"messages\": []}]}",
+  };
+  for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
+    put("vectors", small[i], strlen(small[i]));
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 int main(int argc, char **argv)
 {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
@@ -469,6 +511,9 @@ int main(int argc, char **argv)
 #endif
 #ifdef YZ_FUZZ_HAVE_WIRE
   gen_wire();
+#endif
+#ifdef YZ_FUZZ_HAVE_VECTORS
+  gen_vectors();
 #endif
   printf("gen_corpus: %u files written to %s\n", counter, outdir);
   return failures ? 1 : 0;
