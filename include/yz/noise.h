@@ -266,17 +266,30 @@ YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_hs_set_local_ephemeral(yz_noise_handshakestate *hs,
                                 const uint8_t priv[YZ_NOISE_DH_LEN]);
 
-/* The peer's static public key, for patterns with a pre-message 's'. */
+/* The peer's static public key, for patterns with a pre-message 's'.
+ * YZ_E_INVAL for a pattern without one: the key would otherwise be
+ * silently replaced by the one the peer sends, and a caller could believe
+ * the peer was pinned (check yz_noise_hs_get_remote_static() instead). */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_hs_set_remote_static(yz_noise_handshakestate *hs,
                               const uint8_t pub[YZ_NOISE_DH_LEN]);
 
-/* The peer's ephemeral public key, for a pre-message 'e' (fallback). */
+/*
+ * The peer's ephemeral public key, for a pre-message 'e' (fallback). With
+ * XXfallback (section 10.2), Bob, who could not read Alice's IK message,
+ * becomes the initiator and passes the first 32 bytes of that message here;
+ * a failed read commits nothing, so the key is not in his old state. Alice
+ * becomes the responder and passes her IK ephemeral private key to
+ * yz_noise_hs_set_local_ephemeral() (she generates it herself, with
+ * yz_noise_dh_keypair(), for a handshake that may fall back). YZ_E_INVAL
+ * for a pattern without this pre-message.
+ */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_hs_set_remote_ephemeral(yz_noise_handshakestate *hs,
                                  const uint8_t pub[YZ_NOISE_DH_LEN]);
 
-/* Append a PSK; they are used in the order given, one per psk token. */
+/* Append a PSK; they are used in the order given, one per psk token.
+ * YZ_E_INVAL beyond the pattern's number of psk tokens. */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_hs_add_psk(yz_noise_handshakestate *hs,
                     const uint8_t psk[YZ_NOISE_PSK_LEN]);
@@ -294,9 +307,11 @@ yz_noise_hs_action(const yz_noise_handshakestate *hs);
 
 /*
  * WriteMessage(payload, message_buffer): writes the next handshake message
- * into out (at most outcap bytes; never more than 65535). YZ_E_STATE if a
- * read is due; YZ_E_TOO_LARGE if it would not fit. Any error other than
- * YZ_E_STATE and YZ_E_INVAL latches the FAILED action.
+ * into out (at most outcap bytes; never more than 65535). payload must not
+ * overlap out. YZ_E_STATE if a read is due; YZ_E_TOO_LARGE if it would not
+ * fit; YZ_E_HANDSHAKE_FAILED once FAILED. Any error other than YZ_E_STATE,
+ * YZ_E_INVAL and YZ_E_HANDSHAKE_FAILED latches the FAILED action (and wipes
+ * the secrets and out).
  */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_hs_write_message(yz_noise_handshakestate *hs, const uint8_t *payload,
@@ -309,6 +324,7 @@ yz_noise_hs_write_message(yz_noise_handshakestate *hs, const uint8_t *payload,
  * processed on a copy of the state and committed only when everything
  * verified; any failure (YZ_E_DECRYPT, YZ_E_TRUNCATED, YZ_E_TOO_LARGE,
  * YZ_E_MALFORMED for an invalid public key) latches the FAILED action.
+ * YZ_E_STATE if a write is due; YZ_E_HANDSHAKE_FAILED once FAILED.
  */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_hs_read_message(yz_noise_handshakestate *hs, const uint8_t *msg,
@@ -320,6 +336,8 @@ yz_noise_hs_read_message(yz_noise_handshakestate *hs, const uint8_t *msg,
  * c2, the responder the reverse. In a one-way pattern the responder's send
  * and the initiator's recv get no key. Wipes the handshake's secrets
  * except what yz_noise_hs_get_handshake_hash() and the remote static need.
+ * Valid once: the action stays SPLIT, and a second call is YZ_E_STATE.
+ * In a fallback handshake the initiator is Bob (section 10.2).
  */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_hs_split(yz_noise_handshakestate *hs, yz_noise_cipherstate *send,

@@ -10,6 +10,24 @@
 
 #include "yz/noise.h"
 
+/* The public sizes are libsodium's (checked here, not assumed). */
+_Static_assert(YZ_NOISE_KEY_LEN == crypto_aead_chacha20poly1305_IETF_KEYBYTES &&
+                   YZ_NOISE_KEY_LEN == crypto_aead_aes256gcm_KEYBYTES,
+               "cipher key length");
+_Static_assert(YZ_NOISE_TAG_LEN == crypto_aead_chacha20poly1305_IETF_ABYTES &&
+                   YZ_NOISE_TAG_LEN == crypto_aead_aes256gcm_ABYTES,
+               "AEAD tag length");
+_Static_assert(crypto_aead_chacha20poly1305_IETF_NPUBBYTES == 12 &&
+                   crypto_aead_aes256gcm_NPUBBYTES == 12,
+               "96-bit nonces (sections 12.3, 12.4)");
+_Static_assert(YZ_NOISE_DH_LEN == crypto_scalarmult_BYTES &&
+                   YZ_NOISE_DH_LEN == crypto_scalarmult_SCALARBYTES,
+               "X25519 key length");
+_Static_assert(YZ_NOISE_MAX_HASH_LEN == crypto_hash_sha512_BYTES &&
+                   YZ_NOISE_MAX_HASH_LEN == crypto_generichash_BYTES_MAX,
+               "largest HASHLEN");
+_Static_assert(YZ_NOISE_MAX_NAME_LEN < 256, "name_len is a uint8_t");
+
 /* ---- HASH, HMAC-HASH, HKDF (section 4.3) -------------------------------- */
 
 /* One running hash of any of the three functions. Plain structs, so a
