@@ -161,9 +161,11 @@ yz_noise_cs_encrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
                             uint8_t *out, size_t outcap, size_t *outlen);
 
 /*
- * DecryptWithAd(ad, ciphertext). The tag is checked, in constant time,
- * before anything is decrypted; on failure YZ_E_DECRYPT is returned, out is
- * wiped, and n is NOT incremented (section 5.1). out may equal ct.
+ * DecryptWithAd(ad, ciphertext). The tag is checked in constant time (for
+ * ChaChaPoly before anything is decrypted; libsodium's AES-GCM decrypts
+ * and authenticates in one pass); on failure YZ_E_DECRYPT is returned, out
+ * is wiped, so nothing unauthenticated is ever left in it, and n is NOT
+ * incremented (section 5.1). out may equal ct.
  * Errors also: YZ_E_TRUNCATED (shorter than a tag), YZ_E_TOO_LARGE,
  * YZ_E_NONCE_EXHAUSTED.
  */
@@ -320,7 +322,8 @@ yz_noise_hs_write_message(yz_noise_handshakestate *hs, const uint8_t *payload,
 
 /*
  * ReadMessage(message, payload_buffer): consumes one handshake message and
- * writes its decrypted payload to payload (at most cap bytes). The message is
+ * writes its decrypted payload to payload (at most cap bytes; payload must
+ * not overlap msg). The message is
  * processed on a copy of the state and committed only when everything
  * verified; any failure (YZ_E_DECRYPT, YZ_E_TRUNCATED, YZ_E_TOO_LARGE,
  * YZ_E_MALFORMED for an invalid public key) latches the FAILED action.
