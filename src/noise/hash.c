@@ -4,9 +4,10 @@
  *
  * HMAC is RFC 2104 with the hash's block length (64 for SHA256, 128 for
  * SHA512 and BLAKE2b, section 4.3). BLAKE2b is used unkeyed, as the spec's
- * HMAC construction requires. An HMAC key is turned once into the two
- * states after the ipad/opad block (yz__noise_hmac_key), so HKDF's three
- * MACs under the same temp_key cost only their message blocks.
+ * HMAC construction requires. For SHA256 and SHA512 an HMAC key is turned
+ * once into the two states after the ipad/opad block (yz__noise_hmac_key),
+ * so HKDF's MACs under the same temp_key cost only their message blocks;
+ * BLAKE2b gains nothing from that (see hmac_direct).
  */
 #include <string.h>
 
@@ -159,6 +160,43 @@ void yz__noise_hmac(int hash, uint8_t *out, const uint8_t *key, size_t keylen,
   sodium_memzero(&hk, sizeof hk);
 }
 
+/*
+ * HMAC-HASH(key, a || b) for a key of hashlen bytes, without the padded-key
+ * states. libsodium's BLAKE2b buffers up to two blocks before compressing,
+ * so a saved state after the key block holds no work: for BLAKE2b the
+ * pads cost the same every time and this direct form is the cheaper one.
+ */
+static void hmac_direct(int hash, uint8_t *out, const uint8_t *key,
+                        const uint8_t *a, size_t an, const uint8_t *b,
+                        size_t bn)
+{
+  yz__noise_hash_state st;
+  uint8_t block[128], ih[YZ_NOISE_MAX_HASH_LEN];
+  size_t hl = yz__noise_hashlen(hash), bl = yz__noise_blocklen(hash);
+
+  for (size_t i = 0; i < hl; i++)
+    block[i] = key[i] ^ 0x36;
+  memset(block + hl, 0x36, bl - hl);
+  yz__noise_hash_init(&st, hash);
+  yz__noise_hash_update(&st, hash, block, bl);
+  if (an)
+    yz__noise_hash_update(&st, hash, a, an);
+  if (bn)
+    yz__noise_hash_update(&st, hash, b, bn);
+  yz__noise_hash_final(&st, hash, ih);
+
+  for (size_t i = 0; i < bl; i++)
+    block[i] ^= 0x36 ^ 0x5c;
+  yz__noise_hash_init(&st, hash);
+  yz__noise_hash_update(&st, hash, block, bl);
+  yz__noise_hash_update(&st, hash, ih, hl);
+  yz__noise_hash_final(&st, hash, out);
+
+  sodium_memzero(block, sizeof block);
+  sodium_memzero(ih, sizeof ih);
+  sodium_memzero(&st, sizeof st);
+}
+
 void yz__noise_hkdf(int hash, const uint8_t *ck, const uint8_t *ikm,
                     size_t ikmlen, uint8_t *out1, uint8_t *out2, uint8_t *out3)
 {
@@ -166,6 +204,17 @@ void yz__noise_hkdf(int hash, const uint8_t *ck, const uint8_t *ikm,
   uint8_t temp_key[YZ_NOISE_MAX_HASH_LEN];
   yz__noise_hmac_key hk;
   static const uint8_t one = 1, two = 2, three = 3;
+
+  if (hash == YZ_NOISE_HASH_BLAKE2B) {
+    /* The same four steps as below, each MAC computed in full. */
+    hmac_direct(hash, temp_key, ck, ikm, ikmlen, NULL, 0);
+    hmac_direct(hash, out1, temp_key, &one, 1, NULL, 0);
+    hmac_direct(hash, out2, temp_key, out1, hl, &two, 1);
+    if (out3)
+      hmac_direct(hash, out3, temp_key, out2, hl, &three, 1);
+    sodium_memzero(temp_key, sizeof temp_key);
+    return;
+  }
 
   /* temp_key = HMAC-HASH(chaining_key, input_key_material) */
   yz__noise_hmac(hash, temp_key, ck, hl, ikm, ikmlen);
