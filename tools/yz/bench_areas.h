@@ -8,3 +8,5 @@
  */
 YZ_BENCH_AREA("noise", yz_bench_noise,
               "X25519, XX handshakes and transport vs raw libsodium")
+YZ_BENCH_AREA("session", yz_bench_session,
+              "yz handshakes and session throughput vs raw libsodium")
