@@ -93,9 +93,8 @@ void yz__noise_hash2(int hash, uint8_t *out, const uint8_t *a, size_t an,
   if (bn)
     yz__noise_hash_update(&st, hash, b, bn);
   yz__noise_hash_final(&st, hash, out);
-  /* h is public, but the same helper hashes secrets nowhere else: the
-   * state still holds the input, so wipe it like every other. */
-  sodium_memzero(&st, sizeof st);
+  /* No wipe: this serves MixHash only, whose inputs (h and the public
+   * keys and ciphertexts of the transcript) are public. */
 }
 
 void yz__noise_hmac_init(yz__noise_hmac_key *hk, int hash, const uint8_t *key,

@@ -50,7 +50,8 @@ void yz__noise_hash_final(yz__noise_hash_state *st, int hash, uint8_t *out);
 /* HASH(data): hashlen bytes into out. */
 void yz__noise_hash(int hash, uint8_t *out, const uint8_t *p, size_t n);
 
-/* HASH(a || b) without building the concatenation. */
+/* HASH(a || b) without building the concatenation. For public data only
+ * (MixHash): the state is not wiped. */
 void yz__noise_hash2(int hash, uint8_t *out, const uint8_t *a, size_t an,
                      const uint8_t *b, size_t bn);
 
