@@ -238,7 +238,7 @@ typedef struct yz_session {
   uint8_t state;      /* yz_session_state */
   uint8_t hs_step;    /* handshake messages processed */
   uint8_t in_event;   /* reentrancy guard */
-  uint8_t reserved;
+  uint8_t closing;    /* a local close is sending its CLOSE frame */
   yz_noise_handshakestate hs;
   yz_noise_cipherstate tx, rx;
   yz_node_id expected; /* copy of *cfg.expected_peer */

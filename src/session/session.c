@@ -160,7 +160,8 @@ static size_t utf8_cut(const char *t, size_t n, size_t max)
 static int close_localv(yz_session *s, int err, uint16_t code, bool tell,
                         uint64_t now, const char *fmt, va_list ap)
 {
-  if (s->state == YZ_SESSION_CLOSED)
+  /* A failure while sending our own CLOSE frame must not close twice. */
+  if (s->state == YZ_SESSION_CLOSED || s->closing)
     return err;
   char text[256];
   vsnprintf(text, sizeof text, fmt, ap);
@@ -168,9 +169,11 @@ static int close_localv(yz_session *s, int err, uint16_t code, bool tell,
   if (tell && s->state == YZ_SESSION_UP) {
     uint8_t hdr[2];
     yz__store16_be(hdr, code);
+    s->closing = 1;
     (void)send_frame(s, YZ_FRAME_CLOSE, hdr, 2, (const uint8_t *)text,
                      utf8_cut(text, tlen, YZ_SESSION_MAX_CLOSE_TEXT), now);
   }
+  s->closing = 0;
   s->state = YZ_SESSION_CLOSED;
   yz_noise_hs_clear(&s->hs);
   yz_noise_cs_clear(&s->tx);

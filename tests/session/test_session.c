@@ -901,6 +901,21 @@ static void test_callbacks(void **state)
   assert_int_equal(A.n_closed, 1);
   assert_int_equal(A.close_err, YZ_E_QUEUE_FULL);
   assert_int_equal(A.close_code, YZ_CLOSE_INTERNAL);
+  /* a transport that fails while the CLOSE frame goes out: one event */
+  side_free(&A), side_free(&B);
+  pair_up(NULL, NULL);
+  A.refuse_send = YZ_E_QUEUE_FULL;
+  assert_int_equal(yz_session_close(&A.s, YZ_CLOSE_GOING_AWAY, "off", 1), 0);
+  assert_int_equal(A.n_closed, 1);
+  assert_int_equal(A.close_code, YZ_CLOSE_GOING_AWAY);
+  /* and one that fails on the PONG a PING asks for */
+  side_free(&A), side_free(&B);
+  pair_up(NULL, NULL);
+  B.refuse_send = YZ_E_QUEUE_FULL;
+  assert_int_equal(yz_session_tick(&A.s, 15000), 0);
+  assert_int_equal(deliver1(&A, &B, 15000), YZ_E_QUEUE_FULL);
+  assert_int_equal(B.n_closed, 1);
+  assert_int_equal(B.close_code, YZ_CLOSE_INTERNAL);
 }
 
 int main(void)
