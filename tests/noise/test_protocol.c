@@ -128,6 +128,10 @@ static const char *const malformed[] = {
     "Noise_XXfallback+fallback_25519_ChaChaPoly_SHA256",
     "Noise_IKfallback_25519_ChaChaPoly_SHA256", /* es in the first message */
     "Noise_Nfallback_25519_ChaChaPoly_SHA256",  /* one message only */
+    /* Not in section 7.6: N and X carry no responder static to defer. */
+    "Noise_XN1_25519_ChaChaPoly_SHA256",
+    "Noise_X1N1_25519_ChaChaPoly_SHA256",
+    "Noise_NN1_25519_ChaChaPoly_SHA256",
     "Noise_xx_25519_ChaChaPoly_SHA256",
     "Noise__25519_ChaChaPoly_SHA256",
     "Noise_XX_25519_ChaChaPoly_SHA256_",
