@@ -58,7 +58,7 @@ struct yz_link {
   bool counted_hs;        /* counted in m->n_handshakes */
 
   int down_err;
-  char down_reason[128];
+  char down_reason[320];
 
   yz_node_id expected;
   uint64_t deadline;      /* session deadline (UINT64_MAX: none) */

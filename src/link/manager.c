@@ -316,7 +316,7 @@ static void sess_event(void *user, const yz_session_event *ev) {
     break;
   case YZ_SESSION_EVENT_CLOSED: {
     int err = ev->u.closed.err;
-    char text[160];
+    char text[320];
     if (ev->u.closed.remote) {
       snprintf(text, sizeof text, "closed by the peer (%s%s%s)",
                yz_session_close_code_name(ev->u.closed.code),
@@ -426,6 +426,8 @@ static void link_down(yz_link *l, int err, const char *reason) {
   l->state = YZ__LS_DOWN;
   l->down_err = err;
   copy_reason(l, reason);
+  yz_log(YZ_LOG_DEBUG, "link %s %s going down: %s", l->remote,
+         was_up ? "(up)" : "(handshake)", l->down_reason);
   m->n_links--;
   heap_remove(l);
   if (!l->announced)
@@ -580,6 +582,11 @@ void yz__link_conn_gone(yz_link *l, int err, const char *reason) {
   if (l->peer_ws_close && err == YZ_E_IO) {
     err = YZ_E_PEER_CLOSED;
     reason = "the peer closed the WebSocket";
+  }
+  if (l->state == YZ__LS_CONNECTING && err == YZ_E_IO) {
+    err = YZ_E_UNREACHABLE;
+    reason = "the connection closed before the WebSocket upgrade (refused "
+             "by a limit of the peer?)";
   }
   link_down(l, err, reason);
   defer_link(l);

@@ -357,25 +357,24 @@ static void ws_want_write(yz_link *l) {
     lws_callback_on_writable((struct lws *)l->conn);
 }
 
+/* lws closes a connection when a callback returns -1; the writable
+ * callback does that once the queue is empty (on_writeable). A timeout
+ * bounds the flush when the peer does not read. */
 static void ws_close(yz_link *l, bool flush) {
   struct lws *wsi = l->conn;
   if (wsi == NULL)
     return;
-  if (flush && l->qhead != NULL) {
-    /* the writable callback closes once the queue is empty; bound it */
-    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
-    lws_callback_on_writable(wsi);
-  } else {
-    lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
-  }
+  lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, flush ? 2 : 1);
+  lws_callback_on_writable(wsi);
 }
 
 static void ws_abandon(yz_link *l) {
   struct lws *wsi = l->conn;
   if (wsi == NULL)
     return;
-  lws_set_opaque_user_data(wsi, NULL);
-  lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+  lws_set_opaque_user_data(wsi, NULL); /* its writable callback closes it */
+  lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 1);
+  lws_callback_on_writable(wsi);
 }
 
 const yz__link_backend_ops yz__link_ws_backend = {
@@ -555,6 +554,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
   switch (reason) {
   case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
     /* before anything is read from the socket: the cheapest refusal */
+    yz_log(YZ_LOG_DEBUG, "ws: network filter");
     yz_link_manager *m = wsi_manager(wsi);
     if (m == NULL)
       return 1;
@@ -572,6 +572,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
   }
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
     /* the upgrade request, before any DH work */
+    yz_log(YZ_LOG_DEBUG, "ws: protocol filter");
     yz_link_manager *m = wsi_manager(wsi);
     if (m == NULL)
       return 1;
@@ -584,6 +585,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     return yz__link_admit(m, NULL, 0, text) ? 0 : 1;
   }
   case LWS_CALLBACK_ESTABLISHED: {
+    yz_log(YZ_LOG_DEBUG, "ws: established");
     yz_link_manager *m = wsi_manager(wsi);
     if (m == NULL)
       return -1;

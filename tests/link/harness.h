@@ -1,0 +1,95 @@
+/*
+ * harness.h: the link tests' loop driver, event recorder, raw WebSocket
+ * client and tampering TCP relay (all on one uv loop, no sleeps: the loop
+ * runs until a condition holds; a 20 s wall-clock timer only guards
+ * against a hang).
+ */
+#ifndef YZ_TEST_LINK_HARNESS_H
+#define YZ_TEST_LINK_HARNESS_H
+
+#include "yz/link.h"
+
+#include <uv.h>
+
+typedef struct tnode {
+  yz_link_manager *m;
+  yz_identity id;
+  uint16_t port;
+  uint16_t tls_port;
+  int ups, downs, msgs, writables, closed;
+  int last_err;
+  char last_reason[320];
+  int down_errs[8]; /* first few on_down codes in order */
+  yz_link *last_up;
+  yz_node_id last_peer;
+  yz_link_direction last_dir;
+  bool last_tls;
+  bool last_had_proof;
+  size_t cb_len;
+  size_t msg_bytes;
+  uint8_t last_msg[256];
+  size_t last_msg_len;
+  void (*on_up_hook)(struct tnode *n, yz_link *l);
+  void (*on_msg_hook)(struct tnode *n, yz_link *l, const uint8_t *msg,
+                      size_t len);
+  void (*on_writable_hook)(struct tnode *n, yz_link *l);
+  void (*on_down_hook)(struct tnode *n, yz_link *l, int err);
+  void *hook_ud;
+} tnode;
+
+extern uv_loop_t *t_loop;
+
+/* Loop setup/teardown with the hang guard. */
+void t_loop_init(void);
+/* Close managers (NULL-terminated list of nodes), drain, and check
+ * uv_loop_close() == 0. */
+void t_loop_finish(tnode **nodes);
+
+/* Run the loop until *flag-like cond(ud) is true; fails the test on a hang. */
+void t_run_until(bool (*cond)(void *ud), void *ud);
+bool t_int_ge(void *ud); /* ud: struct { int *p; int v; } */
+typedef struct t_ge {
+  const int *p;
+  int v;
+} t_ge;
+void t_wait_ge(const int *p, int v);
+
+/* Default config with the node's recorder callbacks. */
+void t_node_config(tnode *n, yz_link_config *cfg, uint8_t seed_byte);
+void t_node_start(tnode *n, const yz_link_config *cfg);
+void t_node_listen_ws(tnode *n);
+void t_node_listen_wss(tnode *n);
+const char *t_cert_path(void);
+const char *t_key_path(void);
+
+/* A raw client: TCP, an HTTP upgrade with the given subprotocol (NULL:
+ * none), then optionally one binary frame. */
+typedef struct raw_client {
+  uv_tcp_t tcp;
+  uv_connect_t creq;
+  char rbuf[4096];
+  size_t rlen;
+  bool upgraded;  /* got "101" */
+  bool refused;   /* got another status */
+  bool closed;    /* EOF or error, handle closed */
+  int close_count;
+  const uint8_t *send_after;
+  size_t send_after_len;
+} raw_client;
+
+void raw_connect(raw_client *c, uint16_t port, const char *subprotocol,
+                 const uint8_t *frame_payload, size_t frame_len);
+void raw_close(raw_client *c);
+
+/* A TCP relay to a target port that can flip a bit of one client frame,
+ * pause the server-to-client direction, or reset everything. */
+typedef struct relay relay;
+relay *relay_new(uint16_t target_port);
+uint16_t relay_port(const relay *r);
+void relay_tamper_c2s_frame(relay *r, int frame_index); /* -1: off */
+void relay_pause_s2c(relay *r, bool paused);
+void relay_reset_all(relay *r);
+int relay_frames_c2s(const relay *r);
+void relay_free(relay *r); /* closes its handles (async) */
+
+#endif

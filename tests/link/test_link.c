@@ -1,0 +1,578 @@
+/*
+ * test_link.c: link managers over loopback (manager.c, ws.c): ws:// and
+ * wss://, identity pinning, tampering, many links, hostile peers,
+ * back-pressure, limits and shutdown. Deterministic: every wait is on an
+ * event; the only timer is the 20 s hang guard.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include "yz/log.h"
+#include "yz/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+
+static tnode A, B;
+static tnode *both[] = {&A, &B, NULL};
+
+static int setup(void **state) {
+  (void)state;
+  memset(&A, 0, sizeof A);
+  memset(&B, 0, sizeof B);
+  t_loop_init();
+  return 0;
+}
+
+static void dial_ok(tnode *from, const char *scheme, uint16_t port,
+                    const yz_node_id *id, unsigned tls_flags,
+                    yz_link **out) {
+  char url[64];
+  snprintf(url, sizeof url, "%s://127.0.0.1:%u/", scheme, (unsigned)port);
+  yz_link_dial_opts o = {tls_flags, false};
+  assert_int_equal(yz_link_dial(from->m, url, id, &o, out), 0);
+  assert_non_null(*out);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void exchange(const char *scheme, bool tls) {
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  uint16_t port;
+  if (tls) {
+    t_node_listen_wss(&A);
+    port = A.tls_port;
+  } else {
+    t_node_listen_ws(&A);
+    port = A.port;
+  }
+  yz_link *l;
+  dial_ok(&B, scheme, port, &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  /* IDs, directions, TLS flag, proof and channel binding */
+  assert_true(yz_node_id_equal(&A.last_peer, &B.id.id));
+  assert_true(yz_node_id_equal(&B.last_peer, &A.id.id));
+  assert_int_equal(A.last_dir, YZ_LINK_INBOUND);
+  assert_int_equal(B.last_dir, YZ_LINK_OUTBOUND);
+  assert_int_equal(A.last_tls, tls);
+  assert_int_equal(B.last_tls, tls);
+  assert_true(A.last_had_proof);
+  assert_int_equal(A.cb_len, 64);
+  assert_ptr_equal(B.last_up, l);
+  assert_true(yz_link_is_up(l));
+  assert_true(yz_node_id_equal(yz_link_peer_id(l), &A.id.id));
+
+  /* messages both ways, small and fragmented (200 KB) */
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"hello A", 7), 0);
+  t_wait_ge(&A.msgs, 1);
+  assert_int_equal(A.last_msg_len, 7);
+  assert_memory_equal(A.last_msg, "hello A", 7);
+  assert_int_equal(yz_link_send(A.last_up, (const uint8_t *)"hello B", 7),
+                   0);
+  t_wait_ge(&B.msgs, 1);
+  assert_memory_equal(B.last_msg, "hello B", 7);
+  size_t big = 200000;
+  uint8_t *p = malloc(big);
+  assert_non_null(p);
+  for (size_t i = 0; i < big; i++)
+    p[i] = (uint8_t)(i * 7);
+  assert_int_equal(yz_link_send(A.last_up, p, big), 0);
+  t_wait_ge(&B.msgs, 2);
+  assert_int_equal(B.msg_bytes, 7 + big);
+  assert_memory_equal(B.last_msg, p, sizeof B.last_msg);
+  free(p);
+
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.links, 1);
+  assert_int_equal(st.handshakes, 0);
+  assert_int_equal(st.msgs_in, 1);
+  assert_true(st.bytes_in > 7);
+
+  /* a local close: both sides see it go down */
+  yz_link_close(l);
+  t_wait_ge(&B.downs, 1);
+  t_wait_ge(&A.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_CLOSED);
+  assert_int_equal(A.last_err, YZ_E_PEER_CLOSED);
+  t_loop_finish(both);
+}
+
+static void test_ws_exchange(void **state) {
+  (void)state;
+  exchange("ws", false);
+}
+
+static void test_wss_exchange(void **state) {
+  (void)state;
+  exchange("wss", true); /* verified against the test CA (the cert) */
+}
+
+/* wss:// to a self-signed server with no CA configured: verification is on
+ * by default, so the dial fails with a TLS reason. */
+static void test_wss_unverified_refused(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  cb.tls_ca_file = NULL; /* the system bundle does not know our cert */
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_wss(&A);
+  yz_link *l;
+  dial_ok(&B, "wss", A.tls_port, &A.id.id, 0, &l);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.ups, 0);
+  assert_int_equal(B.last_err, YZ_E_TLS);
+  /* allowed explicitly, the same dial works (Noise still pins the ID) */
+  dial_ok(&B, "wss", A.tls_port, &A.id.id, YZ_LINK_TLS_ALLOW_SELFSIGNED, &l);
+  t_wait_ge(&B.ups, 1);
+  t_loop_finish(both);
+}
+
+static void test_wrong_id(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  yz_node_id wrong;
+  memset(&wrong, 0x5a, sizeof wrong);
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &wrong, 0, &l);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.ups, 0);
+  assert_int_equal(B.last_err, YZ_E_PEER_ID_MISMATCH);
+  assert_non_null(strstr(B.last_reason, "man in the middle"));
+  t_wait_ge(&A.downs, 0);
+  assert_int_equal(A.ups, 0); /* A never saw the link up (message 3) */
+  t_loop_finish(both);
+}
+
+/* A "#NODEID" fragment in the URL pins like expected_id does. */
+static void test_dial_address_form(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  char hex[YZ_NODE_ID_HEX_LEN + 1], url[160];
+  yz_node_id_to_hex(&A.id.id, hex);
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u/#%s", (unsigned)A.port, hex);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(B.m, url, NULL, NULL, &l), 0);
+  t_wait_ge(&B.ups, 1);
+  /* unpinned without the explicit option: refused up front */
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u/", (unsigned)A.port);
+  assert_int_equal(yz_link_dial(B.m, url, NULL, NULL, &l), YZ_E_INVAL);
+  assert_int_equal(yz_link_dial(B.m, "http://x/", &A.id.id, NULL, &l),
+                   YZ_E_ADDRESS);
+  yz_link_dial_opts o = {0, true};
+  assert_int_equal(yz_link_dial(B.m, url, NULL, &o, &l), 0);
+  t_wait_ge(&B.ups, 2);
+  t_loop_finish(both);
+}
+
+/* A relay flips one bit of the first transport frame from B: A's session
+ * fails to decrypt it, closes with a decryption reason, delivers nothing. */
+static void test_tamper(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  relay *r = relay_new(A.port);
+  relay_tamper_c2s_frame(r, 2); /* 0: message 1, 1: message 3, 2: data */
+  yz_link *l;
+  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 1);
+  t_wait_ge(&A.ups, 1);
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"secret", 6), 0);
+  t_wait_ge(&A.downs, 1);
+  assert_int_equal(A.last_err, YZ_E_DECRYPT);
+  assert_int_equal(A.msgs, 0);
+  t_wait_ge(&B.downs, 1);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.decrypt_failures, 1);
+  relay_free(r);
+  t_loop_finish(both);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 500 concurrent links, all exchanging messages                            */
+
+enum { MANY = 500 };
+
+static void many_up_hook(tnode *n, yz_link *l) {
+  uint8_t msg[32];
+  memset(msg, n == &A ? 'a' : 'b', sizeof msg);
+  assert_int_equal(yz_link_send(l, msg, sizeof msg), 0);
+}
+
+static void test_many_links(void **state) {
+  (void)state;
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < 4096) {
+    rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.max_handshakes = cb.max_handshakes = MANY;
+  ca.ip_rate_burst = MANY;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  A.on_up_hook = many_up_hook;
+  B.on_up_hook = many_up_hook;
+  for (int i = 0; i < MANY; i++) {
+    yz_link *l;
+    dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  }
+  t_wait_ge(&A.msgs, MANY);
+  t_wait_ge(&B.msgs, MANY);
+  assert_int_equal(A.ups, MANY);
+  assert_int_equal(B.ups, MANY);
+  assert_int_equal(A.downs, 0);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.links, MANY);
+  /* shutdown with every link open: each goes down once, cleanly */
+  t_loop_finish(both);
+  assert_int_equal(A.downs, MANY);
+  assert_int_equal(B.downs, MANY);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hostile peers                                                            */
+
+static bool raw_closed_cond(void *ud) { return ((raw_client *)ud)->closed; }
+
+/* Upgrades, then sends nothing: the handshake timeout closes it. */
+static void test_silent_peer(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  ca.handshake_timeout_ms = 200;
+  t_node_start(&A, &ca);
+  t_node_listen_ws(&A);
+  raw_client c;
+  raw_connect(&c, A.port, YZ_SESSION_WS_SUBPROTOCOL, NULL, 0);
+  t_run_until(raw_closed_cond, &c);
+  assert_true(c.upgraded);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.timeouts, 1);
+  assert_int_equal(st.handshakes_failed, 1);
+  assert_int_equal(st.handshakes, 0);
+  assert_int_equal(A.ups + A.downs, 0); /* never announced */
+  t_loop_finish(both);
+}
+
+/* Garbage instead of message 1. */
+static void test_garbage_msg1(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  t_node_start(&A, &ca);
+  t_node_listen_ws(&A);
+  static const uint8_t junk[40] = "this is not a Noise message at all....";
+  raw_client c;
+  raw_connect(&c, A.port, YZ_SESSION_WS_SUBPROTOCOL, junk, 7);
+  t_run_until(raw_closed_cond, &c);
+  assert_true(c.upgraded);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.handshakes_failed, 1);
+  assert_int_equal(st.handshakes, 0);
+  assert_int_equal(A.ups, 0);
+  t_loop_finish(both);
+}
+
+/* Another subprotocol, or none: refused at the upgrade. */
+static void test_wrong_subprotocol(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  t_node_start(&A, &ca);
+  t_node_listen_ws(&A);
+  raw_client c1, c2;
+  raw_connect(&c1, A.port, "chat", NULL, 0);
+  raw_connect(&c2, A.port, NULL, NULL, 0);
+  t_run_until(raw_closed_cond, &c1);
+  t_run_until(raw_closed_cond, &c2);
+  assert_false(c1.upgraded);
+  assert_false(c2.upgraded);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_true(st.refused[YZ_LINK_REFUSED_SUBPROTOCOL] >= 1);
+  assert_int_equal(st.handshakes_failed, 0);
+  t_loop_finish(both);
+}
+
+/* The TCP connection is reset under an up link. */
+static void test_abrupt_close(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  relay *r = relay_new(A.port);
+  yz_link *l;
+  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  relay_reset_all(r);
+  t_wait_ge(&A.downs, 1);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(A.last_err, YZ_E_IO);
+  assert_int_equal(B.last_err, YZ_E_IO);
+  relay_free(r);
+  t_loop_finish(both);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A reader too slow for the writer                                         */
+
+enum { SLOW_MSG = 16384, SLOW_TOTAL = 400 };
+static int slow_sent;
+static size_t slow_max_q;
+static bool slow_full_seen;
+
+static void slow_pump(tnode *n, yz_link *l) {
+  (void)n;
+  static uint8_t msg[SLOW_MSG];
+  while (slow_sent < SLOW_TOTAL) {
+    memset(msg, (int)(slow_sent & 0xff), sizeof msg);
+    int rc = yz_link_send(l, msg, sizeof msg);
+    size_t qb;
+    yz_link_queue_level(l, &qb, NULL);
+    if (qb > slow_max_q)
+      slow_max_q = qb;
+    if (rc == YZ_E_QUEUE_FULL) {
+      slow_full_seen = true;
+      return; /* wait for on_writable */
+    }
+    assert_int_equal(rc, 0);
+    slow_sent++;
+  }
+}
+
+static void test_slow_reader(void **state) {
+  (void)state;
+  slow_sent = 0;
+  slow_max_q = 0;
+  slow_full_seen = false;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.send_queue_max_bytes = 64 * 1024;
+  ca.send_queue_max_msgs = 64;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  relay *r = relay_new(A.port);
+  yz_link *l;
+  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  /* A writes to B through a relay that stops reading A's side */
+  relay_pause_s2c(r, true);
+  A.on_writable_hook = slow_pump;
+  slow_pump(&A, A.last_up);
+  assert_true(slow_full_seen);
+  /* the queue never exceeds its bound (one message of slack) */
+  assert_true(slow_max_q <= 64 * 1024 + SLOW_MSG + 64);
+  relay_pause_s2c(r, false);
+  t_wait_ge(&B.msgs, SLOW_TOTAL);
+  assert_int_equal(B.msg_bytes, (size_t)SLOW_TOTAL * SLOW_MSG);
+  assert_true(A.writables >= 1);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_true(st.queue_full >= 1);
+  relay_free(r);
+  t_loop_finish(both);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Limits                                                                   */
+
+static void test_max_links(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.max_links = 2;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 2);
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(A.ups, 2);
+  assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.refused[YZ_LINK_REFUSED_MAX_LINKS], 1);
+  /* a dialer at its own limit refuses up front */
+  t_loop_finish(both);
+}
+
+static void never_accept(uv_stream_t *s, int status) {
+  (void)s;
+  (void)status; /* leave the connection in the backlog: no answer ever */
+}
+
+static void test_max_handshakes_dial(void **state) {
+  (void)state;
+  yz_link_config cb;
+  t_node_config(&B, &cb, 2);
+  cb.max_handshakes = 2;
+  t_node_start(&B, &cb);
+  uv_tcp_t mute;
+  uv_tcp_init(t_loop, &mute);
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  assert_int_equal(uv_tcp_bind(&mute, (const struct sockaddr *)&a, 0), 0);
+  assert_int_equal(uv_listen((uv_stream_t *)&mute, 16, never_accept), 0);
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  uv_tcp_getsockname(&mute, (struct sockaddr *)&ss, &sl);
+  char url[64];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u/",
+           (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
+  yz_node_id id;
+  memset(&id, 1, sizeof id);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(B.m, url, &id, NULL, &l), 0);
+  assert_int_equal(yz_link_dial(B.m, url, &id, NULL, &l), 0);
+  assert_int_equal(yz_link_dial(B.m, url, &id, NULL, &l), YZ_E_LIMIT);
+  uv_close((uv_handle_t *)&mute, NULL);
+  /* shutdown with the two dials still in progress */
+  t_loop_finish(both);
+  assert_int_equal(B.downs, 2);
+  assert_int_equal(B.last_err, YZ_E_CLOSED);
+}
+
+static uint64_t test_clock_ms;
+static uint64_t test_clock(void *ud) {
+  (void)ud;
+  return test_clock_ms;
+}
+
+/* The per-IP token bucket, on a clock the test controls: a burst of 3,
+ * then refusals, then one more token after a second. */
+static void test_rate_limit(void **state) {
+  (void)state;
+  test_clock_ms = 1000000;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.ip_rate_per_s = 1;
+  ca.ip_rate_burst = 3;
+  ca.clock_ms = test_clock;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  yz_link *l;
+  for (int i = 0; i < 5; i++)
+    dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 3);
+  t_wait_ge(&B.downs, 2);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.refused[YZ_LINK_REFUSED_RATE], 2);
+  assert_int_equal(B.ups, 3);
+  test_clock_ms += 1000;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 4);
+  t_wait_ge(&B.downs, 3);
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.refused[YZ_LINK_REFUSED_RATE], 3);
+  t_loop_finish(both);
+}
+
+/* Two managers listening in one process share the context (vhosts), and
+ * one can close while the other keeps working. */
+static void test_shared_context(void **state) {
+  (void)state;
+  tnode C;
+  memset(&C, 0, sizeof C);
+  tnode *all[] = {&A, &B, &C, NULL};
+  yz_link_config ca, cb, cc;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_config(&C, &cc, 3);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_start(&C, &cc);
+  t_node_listen_ws(&A);
+  t_node_listen_ws(&C);
+  t_node_listen_wss(&C);
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  dial_ok(&B, "wss", C.tls_port, &C.id.id, 0, &l);
+  t_wait_ge(&B.ups, 2);
+  yz_link_manager_close(C.m, NULL, NULL);
+  C.m = NULL;
+  t_wait_ge(&B.downs, 1);
+  dial_ok(&A, "ws", A.port, &A.id.id, 0, &l); /* A to itself still works */
+  t_wait_ge(&A.ups, 3);
+  t_loop_finish(all);
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc > 1)
+    cmocka_set_test_filter(argv[1]);
+  if (getenv("YZ_TEST_LOG") != NULL)
+    yz_log_set_level(YZ_LOG_DEBUG);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_ws_exchange, setup),
+      cmocka_unit_test_setup(test_wss_exchange, setup),
+      cmocka_unit_test_setup(test_wss_unverified_refused, setup),
+      cmocka_unit_test_setup(test_wrong_id, setup),
+      cmocka_unit_test_setup(test_dial_address_form, setup),
+      cmocka_unit_test_setup(test_tamper, setup),
+      cmocka_unit_test_setup(test_many_links, setup),
+      cmocka_unit_test_setup(test_silent_peer, setup),
+      cmocka_unit_test_setup(test_garbage_msg1, setup),
+      cmocka_unit_test_setup(test_wrong_subprotocol, setup),
+      cmocka_unit_test_setup(test_abrupt_close, setup),
+      cmocka_unit_test_setup(test_slow_reader, setup),
+      cmocka_unit_test_setup(test_max_links, setup),
+      cmocka_unit_test_setup(test_max_handshakes_dial, setup),
+      cmocka_unit_test_setup(test_rate_limit, setup),
+      cmocka_unit_test_setup(test_shared_context, setup),
+  };
+  return cmocka_run_group_tests_name("link", tests, NULL, NULL);
+}
