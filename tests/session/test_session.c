@@ -524,6 +524,104 @@ static void test_transport_faults(void **state)
   assert_int_equal(B.close_code, YZ_CLOSE_DECRYPT);
 }
 
+/*
+ * Every transport frame type in turn (DATA, FRAG_FIRST, FRAG_LAST, PING,
+ * REKEY, CLOSE): a conversation from A to B, with one fault on A's k-th
+ * transport message. B must close (DECRYPT, or PROTOCOL for a message too
+ * short to hold a tag) and deliver exactly what was complete before.
+ */
+static void tweak_rekey4(yz_session_config *cfg)
+{
+  cfg->rekey_after_messages = 4;
+}
+
+#define CONV_MAX 16
+
+/* Runs the conversation; with k >= 0 applies fault f to message k.
+ * Returns the number of A->B transport messages; cum[i] gets B's deliveries
+ * after message i when there is no fault. */
+static size_t conversation(int k, enum fault f, size_t cum[CONV_MAX])
+{
+  side_free(&A), side_free(&B);
+  pair_up(tweak_rekey4, tweak_rekey4);
+  static uint8_t big[70000];
+  fill(big, sizeof big, 7);
+  wmsg w[CONV_MAX];
+  size_t n = 0;
+  for (int step = 0; step < 6; step++) {
+    switch (step) {
+    case 0: assert_int_equal(yz_session_send(&A.s, big, 10, 1), 0); break;
+    case 1: assert_int_equal(yz_session_send(&A.s, big, 70000, 1), 0); break;
+    case 2: assert_int_equal(yz_session_send(&A.s, big, 0, 1), 0); break;
+    case 3: assert_int_equal(yz_session_tick(&A.s, 15001), 0); break;
+    case 4: assert_int_equal(yz_session_send(&A.s, big, 3, 15001), 0); break;
+    default: assert_int_equal(yz_session_close(&A.s, 0x1001, "end", 15001), 0);
+    }
+    while (q_len(&A.out)) {
+      assert_true(n < CONV_MAX);
+      w[n++] = q_pop(&A.out);
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    int swap = f == F_EXTEND && (int)i == k && i + 1 < n;
+    size_t j = swap ? i + 1 : i;
+    if ((int)i == k && f == F_DROP) {
+      continue;
+    }
+    if ((int)i == k && f == F_FLIP)
+      w[i].p[w[i].n - 1 - (size_t)(k % 7)] ^= 0x80;
+    if ((int)i == k && f == F_TRUNC)
+      w[i].n = w[i].n > 20 ? w[i].n - 5 : w[i].n - 1;
+    ignore(yz_session_recv(&B.s, w[j].p, w[j].n, 15001));
+    if (swap)
+      ignore(yz_session_recv(&B.s, w[i].p, w[i].n, 15001));
+    if ((int)i == k && f == F_REPLAY)
+      ignore(yz_session_recv(&B.s, w[i].p, w[i].n, 15001));
+    if (swap)
+      i++;
+    while (q_len(&B.out)) /* B's PONG or CLOSE */
+      ignore(deliver1(&B, &A, 15001));
+    if (cum)
+      cum[i] = (size_t)B.n_msg;
+  }
+  for (size_t i = 0; i < n; i++)
+    free(w[i].p);
+  return n;
+}
+
+static void test_every_frame_faulted(void **state)
+{
+  (void)state;
+  size_t cum[CONV_MAX];
+  size_t n = conversation(-1, F_FLIP, cum);
+  /* 10 B, FRAG_FIRST, FRAG_LAST, 0 B, REKEY, PING, 3 B, CLOSE */
+  assert_int_equal(n, 8);
+  assert_int_equal(B.n_msg, 4);
+  assert_true(B.close_remote);
+  assert_int_equal(B.close_code, 0x1001);
+  static const enum fault faults[] = {F_FLIP, F_TRUNC, F_DROP, F_REPLAY,
+                                      F_EXTEND};
+  for (size_t fi = 0; fi < 5; fi++) {
+    for (int k = 0; k < (int)n; k++) {
+      enum fault f = faults[fi];
+      if ((f == F_DROP || f == F_EXTEND) && k == (int)n - 1)
+        continue; /* nothing after the last message could tell */
+      if (f == F_REPLAY && k == (int)n - 1)
+        continue; /* B is closed by then: the copy is ignored */
+      conversation(k, f, NULL);
+      size_t want = f == F_REPLAY ? cum[k] : (k ? cum[k - 1] : 0);
+      if (B.n_closed != 1 || (size_t)B.n_msg != want || B.close_remote)
+        fprintf(stderr, "fault %zu at %d: closed %d msgs %d/%zu code %u\n",
+                fi, k, B.n_closed, B.n_msg, want, B.close_code);
+      assert_int_equal(B.n_closed, 1);
+      assert_false(B.close_remote);
+      assert_int_equal(B.n_msg, want);
+      assert_true(B.close_code == YZ_CLOSE_DECRYPT ||
+                  (f == F_TRUNC && B.close_code == YZ_CLOSE_PROTOCOL));
+    }
+  }
+}
+
 /* ---- frames a peer should not send ----------------------------------- */
 
 /* Encrypt an arbitrary plaintext as A's next transport message. */
@@ -934,6 +1032,7 @@ int main(void)
       cmocka_unit_test_teardown(test_relay, teardown),
       cmocka_unit_test_teardown(test_handshake_faults, teardown),
       cmocka_unit_test_teardown(test_transport_faults, teardown),
+      cmocka_unit_test_teardown(test_every_frame_faulted, teardown),
       cmocka_unit_test_teardown(test_bad_frames, teardown),
       cmocka_unit_test_teardown(test_interleaved_control, teardown),
       cmocka_unit_test_teardown(test_sizes, teardown),
