@@ -17,7 +17,8 @@
  * Life cycle:
  *   yz_session_local_init()   once per Noise static key: signs it once
  *   yz_session_config_default() + fill in role, local, peer, callbacks
- *   yz_session_init()         allocates the session's two buffers
+ *   yz_session_init()         allocates the transmit buffer (the receive
+ *                             buffer grows on demand, up to max_message)
  *   yz_session_start()        initiator: emits handshake message 1;
  *                             responder: arms the handshake timer
  *   ... recv / send / tick ...

@@ -21,23 +21,6 @@
 enum { FRAG_BASE = 5, FIRST_CHUNK = YZ_SESSION_MAX_FRAME_LEN - 5,
        MORE_CHUNK = YZ_SESSION_MAX_FRAME_LEN - 1 };
 
-static const yz_noise_protocol *protocol(void)
-{
-  static yz_noise_protocol p;
-  static int parsed; /* parsing is deterministic: racing threads agree */
-  if (!parsed) {
-    yz_noise_protocol tmp;
-    if (yz_noise_protocol_parse(&tmp,
-                                (const uint8_t *)YZ_SESSION_NOISE_PROTOCOL,
-                                sizeof YZ_SESSION_NOISE_PROTOCOL - 1,
-                                NULL) != 0)
-      return NULL;
-    p = tmp;
-    parsed = 1;
-  }
-  return &p;
-}
-
 void yz_session_config_default(yz_session_config *cfg)
 {
   memset(cfg, 0, sizeof *cfg);
@@ -68,8 +51,11 @@ int yz_session_init(yz_session *s, const yz_session_config *cfg)
     return YZ_E_INVAL;
   if (yz_init() != 0)
     return YZ_E_IO;
-  const yz_noise_protocol *p = protocol();
-  if (!p)
+  /* Parsed per session (a few hundred nanoseconds): no shared state. */
+  yz_noise_protocol proto;
+  if (yz_noise_protocol_parse(&proto,
+                              (const uint8_t *)YZ_SESSION_NOISE_PROTOCOL,
+                              sizeof YZ_SESSION_NOISE_PROTOCOL - 1, NULL) != 0)
     return YZ_E_UNSUPPORTED;
   s->cfg = *cfg;
   if (cfg->expected_peer) {
@@ -80,7 +66,7 @@ int yz_session_init(yz_session *s, const yz_session_config *cfg)
                                                 YZ_NOISE_NONCE_MAX
                        ? cfg->test_nonce_limit
                        : YZ_NOISE_NONCE_MAX;
-  int rc = yz_noise_hs_init(&s->hs, p,
+  int rc = yz_noise_hs_init(&s->hs, &proto,
                             cfg->role == YZ_SESSION_INITIATOR
                                 ? YZ_NOISE_INITIATOR
                                 : YZ_NOISE_RESPONDER,
