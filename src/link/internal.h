@@ -104,6 +104,10 @@ typedef struct yz__link_backend_ops {
 
 extern const yz__link_backend_ops yz__link_ws_backend;
 
+/* The process's struct lws_context, for a benchmark baseline that shares
+ * it (one context per process); NULL when no manager exists. */
+void *yz__link_ws_context(void);
+
 struct yz_link_manager {
   uv_loop_t *loop;
   const yz__link_backend_ops *be;

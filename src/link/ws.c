@@ -216,6 +216,10 @@ static vh_ref *vh_new(yz_link_manager *m, bool tls) {
   return v;
 }
 
+/* The process's lws context (NULL without a manager): benchmarks put a
+ * plain WebSocket baseline on it as a vhost of its own. */
+void *yz__link_ws_context(void) { return g.ctx; }
+
 /* ------------------------------------------------------------------------ */
 /* Backend ops                                                              */
 

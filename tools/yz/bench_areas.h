@@ -10,3 +10,5 @@ YZ_BENCH_AREA("noise", yz_bench_noise,
               "X25519, XX handshakes and transport vs raw libsodium")
 YZ_BENCH_AREA("session", yz_bench_session,
               "yz handshakes and session throughput vs raw libsodium")
+YZ_BENCH_AREA("link", yz_bench_link,
+              "yz links over loopback vs plain WebSocket (lws)")

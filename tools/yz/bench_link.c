@@ -1,0 +1,581 @@
+/*
+ * yz bench link: the link layer over loopback, in one process and one
+ * libuv loop, against plain WebSocket on the same libwebsockets context.
+ *
+ * Throughput: echo of 1 KiB and 64 KiB messages with a window of messages
+ * in flight. Baseline: a plain lws client and echo server (no Noise) on a
+ * vhost of the same context; candidate: a yz link between two managers
+ * (encrypt, frame, write, read, decrypt, deliver, and back). Rounds
+ * alternate baseline and yz; each keeps its best round. Wall-clock time:
+ * both ends share the one thread, so the loop is never idle in a round.
+ *
+ * New links per second: batches of dials of a yz link (TCP, WebSocket
+ * upgrade, yz handshake with identity proofs) until both ends are up,
+ * against plain WebSocket connections (TCP and upgrade).
+ *
+ * Memory: resident set growth per idle link end (both ends live in this
+ * process, so the delta is divided by 2N) at 1,000 and 5,000 links, against
+ * plain idle WebSocket connections. Needs a file limit above 2N + slack:
+ * the soft limit is raised to the hard one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <uv.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "link/internal.h"
+#include "yz/link.h"
+#include "yz/log.h"
+
+static uv_loop_t loop;
+
+/* ---- the yz side ---------------------------------------------------------- */
+
+typedef struct yz_side {
+  yz_link_manager *a, *b; /* a listens, b dials */
+  yz_identity ida, idb;
+  uint16_t port;
+  int a_ups, b_ups, a_downs, b_downs, closed;
+  yz_link *echo_link; /* b's link used for the echo */
+  int errors;
+} yz_side;
+
+static yz_side Y;
+
+/* the echo state, shared by both sides of the comparison */
+typedef struct echo {
+  size_t len;
+  unsigned window, inflight;
+  uint64_t total, sent, got;
+  uint8_t *msg;
+} echo;
+
+static echo E;
+
+static void y_up(yz_link_manager *m, yz_link *l, const yz_link_peer *p,
+                 void *ud) {
+  (void)p;
+  (void)ud;
+  (void)l;
+  if (m == Y.a)
+    Y.a_ups++;
+  else
+    Y.b_ups++;
+}
+
+static void y_pump(void) {
+  while (E.inflight < E.window && E.sent < E.total) {
+    int rc = yz_link_send(Y.echo_link, E.msg, E.len);
+    if (rc != 0) {
+      Y.errors++;
+      return;
+    }
+    E.inflight++;
+    E.sent++;
+  }
+}
+
+static void y_msg(yz_link_manager *m, yz_link *l, const uint8_t *msg,
+                  size_t len, void *ud) {
+  (void)ud;
+  if (m == Y.a) { /* echo */
+    if (yz_link_send(l, msg, len) != 0)
+      Y.errors++;
+    return;
+  }
+  E.got++;
+  E.inflight--;
+  y_pump();
+}
+
+static void y_down(yz_link_manager *m, yz_link *l, int err,
+                   const char *reason, void *ud) {
+  (void)l;
+  (void)err;
+  (void)reason;
+  (void)ud;
+  if (m == Y.a)
+    Y.a_downs++;
+  else
+    Y.b_downs++;
+}
+
+static void y_closed(void *ud) {
+  (void)ud;
+  Y.closed++;
+}
+
+/* ---- the plain WebSocket baseline ---------------------------------------- */
+
+typedef struct pmsg {
+  struct pmsg *next;
+  size_t len;
+  uint8_t buf[];
+} pmsg;
+
+typedef struct pss {
+  uint8_t *rx;
+  size_t rxlen, rxcap;
+  pmsg *qh, *qt; /* server: echoes to write */
+  bool close_me;
+  bool client;
+} pss;
+
+static struct {
+  struct lws_vhost *vh;
+  uint16_t port;
+  int srv_est, cli_est, closed;
+  struct lws **clients;
+  unsigned n_clients, cap_clients;
+  struct lws *echo_wsi;
+} P;
+
+static void p_reassemble(struct lws *wsi, pss *s, const void *in, size_t len,
+                         bool *done) {
+  *done = false;
+  if (lws_is_first_fragment(wsi))
+    s->rxlen = 0;
+  if (s->rxlen + len > s->rxcap) {
+    size_t cap = s->rxcap ? s->rxcap : 4096;
+    while (cap < s->rxlen + len)
+      cap *= 2;
+    s->rx = realloc(s->rx, cap);
+    if (s->rx == NULL)
+      abort();
+    s->rxcap = cap;
+  }
+  memcpy(s->rx + s->rxlen, in, len);
+  s->rxlen += len;
+  *done = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+}
+
+static int p_write_msg(struct lws *wsi) {
+  uint8_t *b = malloc(LWS_PRE + E.len);
+  if (b == NULL)
+    abort();
+  memcpy(b + LWS_PRE, E.msg, E.len);
+  int n = lws_write(wsi, b + LWS_PRE, E.len, LWS_WRITE_BINARY);
+  free(b);
+  return n < (int)E.len ? -1 : 0;
+}
+
+static int p_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                void *in, size_t len) {
+  pss *s = user;
+  bool done;
+  switch (reason) {
+  case LWS_CALLBACK_ESTABLISHED:
+    P.srv_est++;
+    return 0;
+  case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    s->client = true;
+    P.cli_est++;
+    return 0;
+  case LWS_CALLBACK_RECEIVE:
+    p_reassemble(wsi, s, in, len, &done);
+    if (done) {
+      pmsg *q = malloc(sizeof *q + LWS_PRE + s->rxlen);
+      if (q == NULL)
+        abort();
+      q->next = NULL;
+      q->len = s->rxlen;
+      memcpy(q->buf + LWS_PRE, s->rx, s->rxlen);
+      if (s->qt != NULL)
+        s->qt->next = q;
+      else
+        s->qh = q;
+      s->qt = q;
+      lws_callback_on_writable(wsi);
+    }
+    return 0;
+  case LWS_CALLBACK_SERVER_WRITEABLE: {
+    if (s->close_me)
+      return -1;
+    pmsg *q = s->qh;
+    if (q == NULL)
+      return 0;
+    s->qh = q->next;
+    if (s->qh == NULL)
+      s->qt = NULL;
+    int n = lws_write(wsi, q->buf + LWS_PRE, q->len, LWS_WRITE_BINARY);
+    bool ok = n >= (int)q->len;
+    free(q);
+    if (!ok)
+      return -1;
+    if (s->qh != NULL)
+      lws_callback_on_writable(wsi);
+    return 0;
+  }
+  case LWS_CALLBACK_CLIENT_RECEIVE:
+    p_reassemble(wsi, s, in, len, &done);
+    if (done) {
+      E.got++;
+      E.inflight--;
+      lws_callback_on_writable(wsi);
+    }
+    return 0;
+  case LWS_CALLBACK_CLIENT_WRITEABLE:
+    if (s->close_me)
+      return -1;
+    if (wsi == P.echo_wsi && E.inflight < E.window && E.sent < E.total) {
+      if (p_write_msg(wsi) != 0)
+        return -1;
+      E.inflight++;
+      E.sent++;
+      if (E.inflight < E.window && E.sent < E.total)
+        lws_callback_on_writable(wsi);
+    }
+    return 0;
+  case LWS_CALLBACK_CLOSED:
+  case LWS_CALLBACK_CLIENT_CLOSED:
+  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    P.closed++;
+    if (s != NULL) {
+      free(s->rx);
+      s->rx = NULL;
+      s->rxcap = 0;
+      while (s->qh != NULL) {
+        pmsg *q = s->qh;
+        s->qh = q->next;
+        free(q);
+      }
+      s->qt = NULL;
+    }
+    return 0;
+  default:
+    break;
+  }
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols p_protocols[] = {
+    {"bench-echo", p_cb, sizeof(pss), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+static int p_start(void) {
+  struct lws_context *ctx = yz__link_ws_context();
+  if (ctx == NULL)
+    return -1;
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.port = 0;
+  info.iface = "127.0.0.1";
+  info.protocols = p_protocols;
+  info.vhost_name = "bench-echo";
+  P.vh = lws_create_vhost(ctx, &info);
+  if (P.vh == NULL)
+    return -1;
+  P.port = (uint16_t)lws_get_vhost_listen_port(P.vh);
+  return 0;
+}
+
+static struct lws *p_connect(void) {
+  struct lws_client_connect_info ci;
+  memset(&ci, 0, sizeof ci);
+  ci.context = yz__link_ws_context();
+  ci.vhost = P.vh;
+  ci.address = "127.0.0.1";
+  ci.port = P.port;
+  ci.path = "/";
+  ci.host = ci.origin = "127.0.0.1";
+  ci.protocol = "bench-echo";
+  struct lws *w = lws_client_connect_via_info(&ci);
+  if (w != NULL) {
+    if (P.n_clients == P.cap_clients) {
+      P.cap_clients = P.cap_clients ? P.cap_clients * 2 : 1024;
+      P.clients = realloc(P.clients, P.cap_clients * sizeof *P.clients);
+      if (P.clients == NULL)
+        abort();
+    }
+    P.clients[P.n_clients++] = w;
+  }
+  return w;
+}
+
+/* Close every plain client (each closes from its writable callback). */
+static void p_close_all(void) {
+  for (unsigned i = 0; i < P.n_clients; i++) {
+    pss *s = lws_wsi_user(P.clients[i]);
+    if (s != NULL)
+      s->close_me = true;
+    lws_callback_on_writable(P.clients[i]);
+  }
+  P.n_clients = 0;
+}
+
+/* ---- loop helpers ---------------------------------------------------------- */
+
+static bool run_until(bool (*cond)(void), double timeout_s) {
+  double t0 = yz_bench_now();
+  while (!cond()) {
+    if (yz_bench_now() - t0 > timeout_s)
+      return false;
+    uv_run(&loop, UV_RUN_ONCE);
+  }
+  return true;
+}
+
+static bool echo_done(void) { return E.got >= E.total || Y.errors > 0; }
+
+static long rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, res = 0;
+  if (f == NULL)
+    return 0;
+  if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+    res = 0;
+  fclose(f);
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* ---- measurements ------------------------------------------------------------ */
+
+static double echo_round_yz(uint64_t n) {
+  E.total = n;
+  E.sent = E.got = 0;
+  E.inflight = 0;
+  double t0 = yz_bench_now();
+  y_pump();
+  if (!run_until(echo_done, 60) || Y.errors > 0)
+    return 0;
+  return (double)(n * E.len) / (yz_bench_now() - t0) / 1e6;
+}
+
+static double echo_round_plain(uint64_t n) {
+  E.total = n;
+  E.sent = E.got = 0;
+  E.inflight = 0;
+  double t0 = yz_bench_now();
+  lws_callback_on_writable(P.echo_wsi);
+  if (!run_until(echo_done, 60))
+    return 0;
+  return (double)(n * E.len) / (yz_bench_now() - t0) / 1e6;
+}
+
+static void throughput(size_t len, unsigned window, double budget,
+                       double *base, double *cand) {
+  E.len = len;
+  E.window = window;
+  free(E.msg);
+  E.msg = malloc(len);
+  if (E.msg == NULL)
+    abort();
+  memset(E.msg, 0x42, len);
+  uint64_t n = (uint64_t)(4u * 1024u * 1024u / len); /* 4 MiB per round */
+  if (n < 32)
+    n = 32;
+  *base = *cand = 0;
+  double t_end = yz_bench_now() + budget;
+  int rounds = 0;
+  do {
+    double b = echo_round_plain(n);
+    double c = echo_round_yz(n);
+    if (b > *base)
+      *base = b;
+    if (c > *cand)
+      *cand = c;
+    rounds++;
+  } while ((yz_bench_now() < t_end || rounds < 2) && rounds < 200);
+}
+
+static int dial_target;
+static bool all_up(void) {
+  return (Y.a_ups >= dial_target && Y.b_ups >= dial_target) || Y.errors > 0;
+}
+static bool all_down(void) {
+  return Y.a_downs >= dial_target && Y.b_downs >= dial_target;
+}
+static int p_target;
+static bool p_all_est(void) {
+  return P.srv_est >= p_target && P.cli_est >= p_target;
+}
+static bool p_all_closed(void) { return P.closed >= p_target; }
+
+/* yz links: dial `n` in batches; returns the links of b (caller closes). */
+static double dial_links(int n, yz_link **out) {
+  char url[64];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u/", (unsigned)Y.port);
+  const yz_node_id *ida = yz_link_manager_node_id(Y.a);
+  double t0 = yz_bench_now();
+  int base_a = Y.a_ups, base_b = Y.b_ups;
+  for (int i = 0; i < n; i += 250) {
+    int k = n - i < 250 ? n - i : 250;
+    for (int j = 0; j < k; j++) {
+      if (yz_link_dial(Y.b, url, ida, NULL, &out[i + j]) != 0)
+        return 0;
+    }
+    dial_target = base_a + i + k;
+    if (base_b != base_a)
+      return 0;
+    if (!run_until(all_up, 60))
+      return 0;
+  }
+  return n / (yz_bench_now() - t0);
+}
+
+static void close_links(yz_link **l, int n) {
+  int base_a = Y.a_downs;
+  for (int i = 0; i < n; i++)
+    yz_link_close(l[i]);
+  dial_target = base_a + n;
+  (void)run_until(all_down, 60);
+}
+
+static double plain_connects(int n) {
+  double t0 = yz_bench_now();
+  int base_s = P.srv_est, base_c = P.cli_est;
+  for (int i = 0; i < n; i += 250) {
+    int k = n - i < 250 ? n - i : 250;
+    for (int j = 0; j < k; j++)
+      if (p_connect() == NULL)
+        return 0;
+    p_target = base_s + i + k;
+    if (base_c != base_s)
+      return 0;
+    if (!run_until(p_all_est, 60))
+      return 0;
+  }
+  return n / (yz_bench_now() - t0);
+}
+
+static void plain_close_all(int n) {
+  p_target = P.closed + 2 * n;
+  p_close_all();
+  (void)run_until(p_all_closed, 60);
+}
+
+int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
+  /* Two ends of every link live here: raise the file limit first (lws
+   * sizes its tables by it when the context is created). */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  int max_links = 5000;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+      rl.rlim_cur < (rlim_t)(2 * max_links + 200)) {
+    max_links = (int)(rl.rlim_cur - 200) / 2;
+  }
+  memset(&Y, 0, sizeof Y);
+  memset(&P, 0, sizeof P);
+  memset(&E, 0, sizeof E);
+  if (uv_loop_init(&loop) != 0)
+    return yz_cli_error("link: cannot create a uv loop");
+  if (yz_identity_generate(&Y.ida) != 0 || yz_identity_generate(&Y.idb) != 0)
+    return yz_cli_error("link: cannot create identities");
+  yz_link_config c;
+  yz_link_config_default(&c);
+  c.cb.on_up = y_up;
+  c.cb.on_message = y_msg;
+  c.cb.on_down = y_down;
+  c.max_links = 20000;
+  c.max_handshakes = 20000;
+  c.ip_rate_per_s = 1000000;
+  c.ip_rate_burst = 1000000;
+  c.identity = &Y.ida;
+  if (yz_link_manager_new(&Y.a, &loop, &c) != 0)
+    return yz_cli_error("link: cannot create a link manager");
+  c.identity = &Y.idb;
+  if (yz_link_manager_new(&Y.b, &loop, &c) != 0)
+    return yz_cli_error("link: cannot create a link manager");
+  yz_link_listen_config lc = {"ws://127.0.0.1:0", NULL, NULL};
+  if (yz_link_listen(Y.a, &lc, &Y.port) != 0 || p_start() != 0)
+    return yz_cli_error("link: cannot listen on 127.0.0.1");
+
+  int rc = 0;
+  double budget = opts->seconds > 0 ? opts->seconds : 4;
+  yz_link **links = calloc((size_t)max_links, sizeof *links);
+  if (links == NULL)
+    return yz_cli_error("link: out of memory");
+
+  /* memory first, while the heap is fresh */
+  int sizes[2] = {1000, 5000};
+  double rss_y[2] = {0, 0}, rss_p[2] = {0, 0};
+  for (int i = 0; i < 2; i++) {
+    int n = sizes[i] <= max_links ? sizes[i] : max_links;
+    long r0 = rss_kib();
+    if (plain_connects(n) <= 0) {
+      rc = yz_cli_error("link: plain WebSocket connections failed");
+      goto out;
+    }
+    rss_p[i] = (double)(rss_kib() - r0) / (2.0 * n);
+    plain_close_all(n);
+    r0 = rss_kib();
+    if (dial_links(n, links) <= 0) {
+      rc = yz_cli_error("link: yz links failed to come up");
+      goto out;
+    }
+    rss_y[i] = (double)(rss_kib() - r0) / (2.0 * n);
+    close_links(links, n);
+  }
+
+  /* new links per second */
+  int batch = 500 <= max_links ? 500 : max_links;
+  double new_y = 0, new_p = 0;
+  double t_end = yz_bench_now() + budget / 4;
+  int rounds = 0;
+  do {
+    double p = plain_connects(batch);
+    plain_close_all(batch);
+    double y = dial_links(batch, links);
+    close_links(links, batch);
+    if (p > new_p)
+      new_p = p;
+    if (y > new_y)
+      new_y = y;
+    rounds++;
+  } while ((yz_bench_now() < t_end || rounds < 2) && rounds < 50);
+
+  /* throughput: one link and one plain connection */
+  yz_link *l;
+  if (dial_links(1, &l) <= 0) {
+    rc = yz_cli_error("link: the yz link failed to come up");
+    goto out;
+  }
+  Y.echo_link = l;
+  P.echo_wsi = p_connect();
+  p_target = P.srv_est + 1;
+  if (P.echo_wsi == NULL || !run_until(p_all_est, 30)) {
+    rc = yz_cli_error("link: the plain connection failed");
+    goto out;
+  }
+  double b1, c1, b64, c64;
+  throughput(1024, 64, budget / 4, &b1, &c1);
+  throughput(65536, 8, budget / 4, &b64, &c64);
+
+  yz_bench_emit(e, "link.throughput_1k_mb_per_s", c1, "MB/s",
+                "lws.ws_echo_1k_mb_per_s", b1);
+  yz_bench_emit(e, "link.throughput_64k_mb_per_s", c64, "MB/s",
+                "lws.ws_echo_64k_mb_per_s", b64);
+  yz_bench_emit(e, "link.new_links_per_s", new_y, "/s",
+                "lws.ws_connects_per_s", new_p);
+  yz_bench_emit(e, "link.rss_per_idle_link_kib_1000", rss_y[0], "KiB",
+                "lws.rss_per_idle_ws_kib_1000", rss_p[0]);
+  yz_bench_emit(e, "link.rss_per_idle_link_kib_5000", rss_y[1], "KiB",
+                "lws.rss_per_idle_ws_kib_5000", rss_p[1]);
+  if (max_links < 5000)
+    fprintf(stderr, "yz bench link: file limit too low: measured %d links, "
+                    "not 5000\n", max_links);
+
+out:
+  free(links);
+  free(E.msg);
+  E.msg = NULL;
+  free(P.clients);
+  yz_link_manager_close(Y.a, y_closed, NULL);
+  yz_link_manager_close(Y.b, y_closed, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop) != 0)
+    fprintf(stderr, "yz bench link: the loop did not close cleanly\n");
+  yz_identity_clear(&Y.ida);
+  yz_identity_clear(&Y.idb);
+  return rc;
+}
