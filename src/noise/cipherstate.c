@@ -123,9 +123,8 @@ int yz_noise_cs_decrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
 
   make_nonce(nonce, cs->cipher, cs->n);
   if (cs->cipher == YZ_NOISE_CIPHER_AESGCM)
-    rc = crypto_aead_aes256gcm_decrypt_detached(out, NULL, ct, ptlen,
-                                                ct + ptlen, ad, adlen, nonce,
-                                                cs->k);
+    rc = crypto_aead_aes256gcm_decrypt_detached(
+        out, NULL, ct, ptlen, ct + ptlen, ad, adlen, nonce, cs->k);
   else
     /* Checks the Poly1305 tag in constant time before decrypting. */
     rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(

@@ -11,7 +11,8 @@
 #include "yz/noise.h"
 
 /* The public sizes are libsodium's (checked here, not assumed). */
-_Static_assert(YZ_NOISE_KEY_LEN == crypto_aead_chacha20poly1305_IETF_KEYBYTES &&
+_Static_assert(YZ_NOISE_KEY_LEN ==
+                       crypto_aead_chacha20poly1305_IETF_KEYBYTES &&
                    YZ_NOISE_KEY_LEN == crypto_aead_aes256gcm_KEYBYTES,
                "cipher key length");
 _Static_assert(YZ_NOISE_TAG_LEN == crypto_aead_chacha20poly1305_IETF_ABYTES &&
@@ -66,8 +67,7 @@ void yz__noise_hmac_init(yz__noise_hmac_key *hk, int hash, const uint8_t *key,
                          size_t keylen);
 /* HMAC-HASH(key, a || b); b may be NULL when bn is 0. */
 void yz__noise_hmac2(const yz__noise_hmac_key *hk, uint8_t *out,
-                     const uint8_t *a, size_t an, const uint8_t *b,
-                     size_t bn);
+                     const uint8_t *a, size_t an, const uint8_t *b, size_t bn);
 /* HMAC-HASH(key, data) in one call (RFC 2104). */
 void yz__noise_hmac(int hash, uint8_t *out, const uint8_t *key, size_t keylen,
                     const uint8_t *data, size_t n);
@@ -79,7 +79,8 @@ void yz__noise_hkdf(int hash, const uint8_t *ck, const uint8_t *ikm,
                     size_t ikmlen, uint8_t *out1, uint8_t *out2,
                     uint8_t *out3);
 
-/* ---- DH (section 4.1) ---------------------------------------------------- */
+/* ---- DH (section 4.1) ----------------------------------------------------
+ */
 
 /* DH(priv, pub): 0, or YZ_E_MALFORMED when the result is the all-zero value
  * (a low-order point: section 12.1 allows either rejecting or not). */
@@ -87,7 +88,8 @@ int yz__noise_dh(uint8_t out[YZ_NOISE_DH_LEN],
                  const uint8_t priv[YZ_NOISE_DH_LEN],
                  const uint8_t pub[YZ_NOISE_DH_LEN]);
 
-/* ---- Patterns (section 7) ------------------------------------------------ */
+/* ---- Patterns (section 7) ------------------------------------------------
+ */
 
 /* Message tokens, as compiled into yz_noise_protocol.tokens. Each message's
  * tokens end with MSG_END; the whole handshake with END. DH tokens are named

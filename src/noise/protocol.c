@@ -226,10 +226,10 @@ static bool eq(const uint8_t *p, size_t n, const char *s)
   return strlen(s) == n && memcmp(p, s, n) == 0;
 }
 
-#define MALFORMED(why)                                                         \
-  do {                                                                         \
-    *why_out = (why);                                                          \
-    return YZ_E_PROTOCOL_NAME;                                                 \
+#define MALFORMED(why)                                                        \
+  do {                                                                        \
+    *why_out = (why);                                                         \
+    return YZ_E_PROTOCOL_NAME;                                                \
   } while (0)
 
 /* The pattern field: a table name, then modifiers joined by '+'. */

@@ -69,8 +69,8 @@ size_t yz_noise_ss_get_handshake_hash(const yz_noise_symmetricstate *ss,
 }
 
 int yz_noise_ss_encrypt_and_hash(yz_noise_symmetricstate *ss,
-                                 const uint8_t *pt, size_t ptlen,
-                                 uint8_t *out, size_t outcap, size_t *outlen)
+                                 const uint8_t *pt, size_t ptlen, uint8_t *out,
+                                 size_t outcap, size_t *outlen)
 {
   /* ciphertext = EncryptWithAd(h, plaintext); MixHash(ciphertext) */
   int rc = yz_noise_cs_encrypt_with_ad(&ss->cs, ss->h, ss->hashlen, pt, ptlen,
@@ -81,8 +81,8 @@ int yz_noise_ss_encrypt_and_hash(yz_noise_symmetricstate *ss,
 }
 
 int yz_noise_ss_decrypt_and_hash(yz_noise_symmetricstate *ss,
-                                 const uint8_t *ct, size_t ctlen,
-                                 uint8_t *out, size_t outcap, size_t *outlen)
+                                 const uint8_t *ct, size_t ctlen, uint8_t *out,
+                                 size_t outcap, size_t *outlen)
 {
   uint8_t h[YZ_NOISE_MAX_HASH_LEN];
   int rc;
@@ -93,8 +93,8 @@ int yz_noise_ss_decrypt_and_hash(yz_noise_symmetricstate *ss,
   if (ctlen > YZ_NOISE_MAX_MSG_LEN)
     return YZ_E_TOO_LARGE;
   yz__noise_hash2(ss->hash, h, ss->h, ss->hashlen, ct, ctlen);
-  rc = yz_noise_cs_decrypt_with_ad(&ss->cs, ss->h, ss->hashlen, ct, ctlen,
-                                   out, outcap, outlen);
+  rc = yz_noise_cs_decrypt_with_ad(&ss->cs, ss->h, ss->hashlen, ct, ctlen, out,
+                                   outcap, outlen);
   if (rc == 0)
     memcpy(ss->h, h, ss->hashlen);
   return rc;

@@ -25,8 +25,8 @@ static inline yz_noise_protocol proto_of(const char *name)
 {
   yz_noise_protocol p;
   const char *why = NULL;
-  if (yz_noise_protocol_parse(&p, (const uint8_t *)name, strlen(name),
-                              &why) != 0)
+  if (yz_noise_protocol_parse(&p, (const uint8_t *)name, strlen(name), &why) !=
+      0)
     abort();
   return p;
 }

@@ -42,7 +42,8 @@ static void test_chachapoly_nonce(void **state)
   yz_noise_cs_initialize_key(&cs, key);
   assert_int_equal(yz_noise_cs_set_nonce(&cs, 0x0102030405060708ull), 0);
   assert_int_equal(yz_noise_cs_encrypt_with_ad(&cs, ad, sizeof ad, msg,
-                                               sizeof msg, out, sizeof out, &n),
+                                               sizeof msg, out, sizeof out,
+                                               &n),
                    0);
   assert_int_equal(n, sizeof msg + 16);
   assert_int_equal(yz_noise_cs_nonce(&cs), 0x0102030405060709ull);
@@ -65,7 +66,8 @@ static void test_aesgcm_nonce(void **state)
   pair(&a, &b, YZ_NOISE_CIPHER_AESGCM);
   assert_int_equal(yz_noise_cs_set_nonce(&a, 0x0102030405060708ull), 0);
   assert_int_equal(yz_noise_cs_encrypt_with_ad(&a, ad, sizeof ad, msg,
-                                               sizeof msg, out, sizeof out, &n),
+                                               sizeof msg, out, sizeof out,
+                                               &n),
                    0);
   for (int i = 0; i < 8; i++)
     nonce[4 + i] = (uint8_t)(1 + i);
@@ -74,7 +76,8 @@ static void test_aesgcm_nonce(void **state)
   assert_memory_equal(out, want, n);
   assert_int_equal(yz_noise_cs_set_nonce(&b, 0x0102030405060708ull), 0);
   assert_int_equal(
-      yz_noise_cs_decrypt_with_ad(&b, ad, sizeof ad, out, n, back, 64, &bn), 0);
+      yz_noise_cs_decrypt_with_ad(&b, ad, sizeof ad, out, n, back, 64, &bn),
+      0);
   assert_memory_equal(back, msg, sizeof msg);
 }
 
@@ -88,12 +91,14 @@ static void test_no_key(void **state)
   yz_noise_cs_init(&cs, YZ_NOISE_CIPHER_CHACHAPOLY);
   assert_false(yz_noise_cs_has_key(&cs));
   assert_int_equal(yz_noise_cs_encrypt_with_ad(&cs, ad, sizeof ad, msg,
-                                               sizeof msg, out, sizeof out, &n),
+                                               sizeof msg, out, sizeof out,
+                                               &n),
                    0);
   assert_int_equal(n, sizeof msg);
   assert_memory_equal(out, msg, n);
   assert_int_equal(yz_noise_cs_decrypt_with_ad(&cs, ad, sizeof ad, msg,
-                                               sizeof msg, out, sizeof out, &n),
+                                               sizeof msg, out, sizeof out,
+                                               &n),
                    0);
   assert_memory_equal(out, msg, n);
   assert_int_equal(yz_noise_cs_nonce(&cs), 0);
@@ -109,9 +114,9 @@ static void roundtrip_in_place(yz_noise_cipher c)
   for (size_t i = 0; i < 1024; i++)
     buf[i] = (uint8_t)i;
   for (int round = 0; round < 3; round++) {
-    assert_int_equal(
-        yz_noise_cs_encrypt_with_ad(&a, NULL, 0, buf, 1024, buf, sizeof buf, &n),
-        0);
+    assert_int_equal(yz_noise_cs_encrypt_with_ad(&a, NULL, 0, buf, 1024, buf,
+                                                 sizeof buf, &n),
+                     0);
     assert_int_equal(n, 1040);
     assert_int_equal(
         yz_noise_cs_decrypt_with_ad(&b, NULL, 0, buf, n, buf, sizeof buf, &m),
@@ -156,9 +161,9 @@ static void failed_decrypt_keeps_nonce(yz_noise_cipher c)
     assert_int_equal(yz_noise_cs_nonce(&b), 0);
   }
   /* Wrong associated data fails the same way. */
-  assert_int_equal(yz_noise_cs_decrypt_with_ad(&b, ad, sizeof ad - 1, ct, n,
-                                               out, 64, &m),
-                   YZ_E_DECRYPT);
+  assert_int_equal(
+      yz_noise_cs_decrypt_with_ad(&b, ad, sizeof ad - 1, ct, n, out, 64, &m),
+      YZ_E_DECRYPT);
   assert_int_equal(
       yz_noise_cs_decrypt_with_ad(&b, ad, sizeof ad, ct, n, out, 64, &m), 0);
   assert_memory_equal(out, msg, sizeof msg);
@@ -222,7 +227,8 @@ static void test_sizes(void **state)
                    0);
   assert_int_equal(n, YZ_NOISE_MAX_MSG_LEN);
   assert_int_equal(
-      yz_noise_cs_decrypt_with_ad(&b, NULL, 0, big, n, big, sizeof big, &m), 0);
+      yz_noise_cs_decrypt_with_ad(&b, NULL, 0, big, n, big, sizeof big, &m),
+      0);
   /* One more byte is refused, and n does not move. */
   assert_int_equal(yz_noise_cs_encrypt_with_ad(&a, NULL, 0, big,
                                                YZ_NOISE_MAX_PAYLOAD_LEN + 1,
@@ -296,8 +302,8 @@ static void test_rekey_definition(void **state)
   (void)state;
   yz_noise_cipherstate cs;
   uint8_t zeros[32] = {0}, ct[48];
-  uint8_t nonce[12] = {0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
-                       0xff, 0xff, 0xff, 0xff};
+  uint8_t nonce[12] = {0,    0,    0,    0,    0xff, 0xff,
+                       0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   yz_noise_cs_init(&cs, YZ_NOISE_CIPHER_CHACHAPOLY);
   yz_noise_cs_initialize_key(&cs, key);
   assert_int_equal(yz_noise_cs_rekey(&cs), 0);

@@ -14,7 +14,7 @@
 
 #include "noise_test.h"
 
-/* ---- No heap --------------------------------------------------------------- */
+/* ---- No heap ------------------------------------------------------------ */
 
 #ifdef YZ_TEST_WRAP_ALLOC
 /* Linked with --wrap: every allocation from this program's objects and the
@@ -61,6 +61,7 @@ typedef struct kat {
 } kat;
 
 /* Copied byte for byte from ../shared/vectors (file named per entry). */
+/* clang-format off */
 static const kat kats[] = {
   {
     /* cacophony.json, Noise_XX_25519_ChaChaPoly_BLAKE2b */
@@ -271,11 +272,11 @@ static const kat kats[] = {
   },
 
 };
+/* clang-format on */
 
 static void setup_side(yz_noise_handshakestate *hs, const yz_noise_protocol *p,
-                       yz_noise_role role, const char *prologue,
-                       const char *s, const char *e, const char *rs,
-                       const char *const *psks)
+                       yz_noise_role role, const char *prologue, const char *s,
+                       const char *e, const char *rs, const char *const *psks)
 {
   uint8_t buf[256], key[32];
   size_t n = prologue ? unhex(buf, sizeof buf, prologue) : 0;
@@ -357,8 +358,8 @@ static void start_fallback(const kat *k, const yz_noise_protocol *p,
   snprintf(ik, sizeof ik, "Noise_IK_%s",
            k->name + strlen("Noise_XXfallback_"));
   yz_noise_protocol pik = proto_of(ik);
-  setup_side(alice, &pik, YZ_NOISE_INITIATOR, k->init_prologue,
-             k->init_static, k->init_ephemeral, k->init_remote_static, none);
+  setup_side(alice, &pik, YZ_NOISE_INITIATOR, k->init_prologue, k->init_static,
+             k->init_ephemeral, k->init_remote_static, none);
   setup_side(bob, &pik, YZ_NOISE_RESPONDER, k->resp_prologue, k->resp_static,
              NULL, NULL, none);
   assert_int_equal(yz_noise_hs_start(alice), 0);
@@ -469,11 +470,11 @@ static void conv_setup_ex(conv *c, const char *name, const char *prologue_i,
     assert_int_equal(yz_noise_dh_public(pub[i], s[i]), 0);
   for (int i = 0; i < 2; i++) {
     yz_noise_handshakestate *hs = &c->hs[i];
-    assert_int_equal(yz_noise_hs_init(hs, &c->p,
-                                      i == 0 ? YZ_NOISE_INITIATOR
-                                             : YZ_NOISE_RESPONDER,
-                                      (const uint8_t *)pro[i], strlen(pro[i])),
-                     0);
+    assert_int_equal(
+        yz_noise_hs_init(hs, &c->p,
+                         i == 0 ? YZ_NOISE_INITIATOR : YZ_NOISE_RESPONDER,
+                         (const uint8_t *)pro[i], strlen(pro[i])),
+        0);
     assert_int_equal(yz_noise_hs_set_local_static(hs, s[i]), 0);
     if (fixed_e)
       assert_int_equal(yz_noise_hs_set_local_ephemeral(hs, e[i]), 0);
@@ -594,15 +595,32 @@ static void conv_clear(conv *c)
 static void test_every_pattern_talks(void **state)
 {
   (void)state;
-  static const char *const pats[] = {
-      "N", "K", "X", "NN", "NK", "NX", "XN", "XK", "XX", "KN", "KK", "KX",
-      "IN", "IK", "IX", "NK1", "NX1", "X1N", "X1K", "XK1", "X1K1", "X1X",
-      "XX1", "X1X1", "K1N", "K1K", "KK1", "K1K1", "K1X", "KX1", "K1X1", "I1N",
-      "I1K", "IK1", "I1K1", "I1X", "IX1", "I1X1", "Npsk0", "Kpsk0", "Xpsk1",
-      "NNpsk0", "NNpsk2", "XXpsk3", "IKpsk1", "XXpsk0+psk1+psk2+psk3",
-      "NNfallback", "XXfallback"};
-  static const char *const prims[] = {"ChaChaPoly_SHA256", "ChaChaPoly_BLAKE2b",
-                                      "AESGCM_SHA512"};
+  static const char *const pats[] = {"N",          "K",
+                                     "X",          "NN",
+                                     "NK",         "NX",
+                                     "XN",         "XK",
+                                     "XX",         "KN",
+                                     "KK",         "KX",
+                                     "IN",         "IK",
+                                     "IX",         "NK1",
+                                     "NX1",        "X1N",
+                                     "X1K",        "XK1",
+                                     "X1K1",       "X1X",
+                                     "XX1",        "X1X1",
+                                     "K1N",        "K1K",
+                                     "KK1",        "K1K1",
+                                     "K1X",        "KX1",
+                                     "K1X1",       "I1N",
+                                     "I1K",        "IK1",
+                                     "I1K1",       "I1X",
+                                     "IX1",        "I1X1",
+                                     "Npsk0",      "Kpsk0",
+                                     "Xpsk1",      "NNpsk0",
+                                     "NNpsk2",     "XXpsk3",
+                                     "IKpsk1",     "XXpsk0+psk1+psk2+psk3",
+                                     "NNfallback", "XXfallback"};
+  static const char *const prims[] = {"ChaChaPoly_SHA256",
+                                      "ChaChaPoly_BLAKE2b", "AESGCM_SHA512"};
   for (size_t i = 0; i < sizeof pats / sizeof pats[0]; i++) {
     for (size_t j = 0; j < 3; j++) {
       char name[128];
@@ -617,15 +635,13 @@ static void test_every_pattern_talks(void **state)
         memset(&c, 0, sizeof c);
         c.p = p;
         assert_int_equal(yz_noise_dh_public(pub, test_eph_r), 0);
-        assert_int_equal(yz_noise_hs_init(&c.hs[0], &p, YZ_NOISE_INITIATOR,
-                                          NULL, 0),
-                         0);
+        assert_int_equal(
+            yz_noise_hs_init(&c.hs[0], &p, YZ_NOISE_INITIATOR, NULL, 0), 0);
         assert_int_equal(yz_noise_hs_set_local_static(&c.hs[0], test_key_i),
                          0);
         assert_int_equal(yz_noise_hs_set_remote_ephemeral(&c.hs[0], pub), 0);
-        assert_int_equal(yz_noise_hs_init(&c.hs[1], &p, YZ_NOISE_RESPONDER,
-                                          NULL, 0),
-                         0);
+        assert_int_equal(
+            yz_noise_hs_init(&c.hs[1], &p, YZ_NOISE_RESPONDER, NULL, 0), 0);
         assert_int_equal(yz_noise_hs_set_local_static(&c.hs[1], test_key_r),
                          0);
         /* Without its ephemeral the responder cannot start. */
@@ -695,8 +711,8 @@ static void tamper_all(const char *name)
          * a cleartext payload) can be read; it is in the transcript hash,
          * so the very next message fails. */
         if (!hs_msg || yz_noise_cs_has_key(&c.hs[1 - from].ss.cs))
-          fail_msg("%s: flipping byte %zu of message %zu went unnoticed",
-                   name, b, j);
+          fail_msg("%s: flipping byte %zu of message %zu went unnoticed", name,
+                   b, j);
         assert_int_equal(conv_run(&c), j + 1);
         conv_clear(&c);
         continue;
@@ -798,20 +814,23 @@ static void test_oversized(void **state)
 
   /* The largest first message fits: 32 bytes of e + 65503 of payload. */
   yz_noise_handshakestate w = c.hs[0];
-  assert_int_equal(yz_noise_hs_write_message(&w, big, YZ_NOISE_MAX_MSG_LEN - 32,
-                                             big, sizeof big, &n),
+  assert_int_equal(yz_noise_hs_write_message(&w, big,
+                                             YZ_NOISE_MAX_MSG_LEN - 32, big,
+                                             sizeof big, &n),
                    0);
   assert_int_equal(n, YZ_NOISE_MAX_MSG_LEN);
   /* One byte more does not. */
   w = c.hs[0];
-  assert_int_equal(yz_noise_hs_write_message(&w, big, YZ_NOISE_MAX_MSG_LEN - 31,
-                                             big, sizeof big, &n),
+  assert_int_equal(yz_noise_hs_write_message(&w, big,
+                                             YZ_NOISE_MAX_MSG_LEN - 31, big,
+                                             sizeof big, &n),
                    YZ_E_TOO_LARGE);
   assert_int_equal(yz_noise_hs_action(&w), YZ_NOISE_ACTION_FAILED);
   /* Nor does a message into a too small buffer. */
   w = c.hs[0];
-  assert_int_equal(yz_noise_hs_write_message(&w, big, 9, small, sizeof small, &n),
-                   YZ_E_TOO_LARGE);
+  assert_int_equal(
+      yz_noise_hs_write_message(&w, big, 9, small, sizeof small, &n),
+      YZ_E_TOO_LARGE);
   /* A payload buffer too small on the reading side. */
   assert_int_equal(
       yz_noise_hs_write_message(&c.hs[0], big, 100, big, sizeof big, &n), 0);

@@ -20,11 +20,10 @@ static int parse(const char *name, yz_noise_protocol *p, const char **why)
 }
 
 static const char *const patterns[] = {
-    "N",    "K",    "X",    "NN",   "NK",   "NX",   "XN",   "XK",   "XX",
-    "KN",   "KK",   "KX",   "IN",   "IK",   "IX",   "NK1",  "NX1",  "X1N",
-    "X1K",  "XK1",  "X1K1", "X1X",  "XX1",  "X1X1", "K1N",  "K1K",  "KK1",
-    "K1K1", "K1X",  "KX1",  "K1X1", "I1N",  "I1K",  "IK1",  "I1K1", "I1X",
-    "IX1",  "I1X1",
+    "N",    "K",   "X",   "NN",   "NK",   "NX",  "XN",  "XK",   "XX",  "KN",
+    "KK",   "KX",  "IN",  "IK",   "IX",   "NK1", "NX1", "X1N",  "X1K", "XK1",
+    "X1K1", "X1X", "XX1", "X1X1", "K1N",  "K1K", "KK1", "K1K1", "K1X", "KX1",
+    "K1X1", "I1N", "I1K", "IK1",  "I1K1", "I1X", "IX1", "I1X1",
 };
 
 static void test_every_pattern_parses(void **state)
@@ -78,9 +77,17 @@ static void test_primitives(void **state)
 static void test_compiled_tokens(void **state)
 {
   (void)state;
-  enum { E = YZ__TOK_E, S = YZ__TOK_S, EE = YZ__TOK_EE, ES = YZ__TOK_ES,
-         SE = YZ__TOK_SE, SS = YZ__TOK_SS, PSK = YZ__TOK_PSK,
-         M = YZ__TOK_MSG_END, END = YZ__TOK_END };
+  enum {
+    E = YZ__TOK_E,
+    S = YZ__TOK_S,
+    EE = YZ__TOK_EE,
+    ES = YZ__TOK_ES,
+    SE = YZ__TOK_SE,
+    SS = YZ__TOK_SS,
+    PSK = YZ__TOK_PSK,
+    M = YZ__TOK_MSG_END,
+    END = YZ__TOK_END
+  };
   static const struct {
     const char *pattern;
     uint8_t pre_i[3], pre_r[3];
@@ -88,7 +95,10 @@ static void test_compiled_tokens(void **state)
   } cases[] = {
       {"XX", {0}, {0}, {E, M, E, EE, S, ES, M, S, SE, M, END}},
       {"IKpsk2", {0}, {S}, {E, ES, S, SS, M, E, EE, SE, PSK, M, END}},
-      {"XXpsk0+psk1", {0}, {0}, {PSK, E, PSK, M, E, EE, S, ES, M, S, SE, M, END}},
+      {"XXpsk0+psk1",
+       {0},
+       {0},
+       {PSK, E, PSK, M, E, EE, S, ES, M, S, SE, M, END}},
       {"XXpsk3", {0}, {0}, {E, M, E, EE, S, ES, M, S, SE, PSK, M, END}},
       /* NN's first message is just "e", so fallback applies to it too. */
       {"NNfallback", {0}, {E}, {E, EE, M, END}},
@@ -186,7 +196,8 @@ static void test_unsupported(void **state)
       {"Noise_XX_448_ChaChaPoly_SHA256", "DH 448 unsupported"},
       {"Noise_XX_P256_ChaChaPoly_SHA256", "DH P256 unsupported"},
       {"Noise_XX_25519+Kyber1024_ChaChaPoly_SHA256", "hybrid DH unsupported"},
-      {"Noise_XXhfs_25519+NewHope_ChaChaPoly_BLAKE2b", "hybrid DH unsupported"},
+      {"Noise_XXhfs_25519+NewHope_ChaChaPoly_BLAKE2b",
+       "hybrid DH unsupported"},
       {"Noise_XX_25519_ChaChaPoly_BLAKE2s", "hash BLAKE2s unsupported"},
       {"Noise_XX_25519_XChaChaPoly_SHA256", "cipher XChaChaPoly unsupported"},
       {"Noise_XXhfs_25519_ChaChaPoly_SHA256",
