@@ -483,6 +483,106 @@ static void gen_vectors(void)
 #endif
 
 /* ------------------------------------------------------------------------ */
+#ifdef YZ_FUZZ_HAVE_SESSION
+#include "yz/session.h"
+
+/* One operation of fuzz_session: [op][dt16][len16][bytes]. */
+static void sop(bb *b, uint8_t op, uint16_t dt, const void *p, size_t n)
+{
+  bb_u8(b, op);
+  bb_u16(b, dt);
+  bb_chunk(b, p, n);
+}
+
+static void gen_session(void)
+{
+  static const uint8_t ping[9] = {YZ_FRAME_PING, 0, 0, 0, 0, 0, 0, 0, 7};
+  static const uint8_t pong[9] = {YZ_FRAME_PONG, 0, 0, 0, 0, 0, 0, 0, 1};
+  static const uint8_t rekey[1] = {YZ_FRAME_REKEY};
+  static const uint8_t data[3] = {YZ_FRAME_DATA, 'h', 'i'};
+  static const uint8_t close_[7] = {YZ_FRAME_CLOSE, 0x10, 0x00, 'b', 'y', 'e',
+                                    '!'};
+  uint8_t first[64], frag[64];
+  memset(first, 'a', sizeof first);
+  first[0] = YZ_FRAME_FRAG_FIRST; /* total 100: 59 bytes here */
+  first[1] = 0, first[2] = 0, first[3] = 0, first[4] = 100;
+  memset(frag, 'b', sizeof frag);
+
+  if (wanted("session")) {
+    for (uint8_t config = 0; config < 2; config++) {
+      bb b = {.n = 0};
+      bb_u8(&b, config);
+      sop(&b, 3, 10, "hello victim", 12);
+      sop(&b, 4, 10, "hello peer", 10);
+      sop(&b, 2, 16000, "", 0); /* keepalive ping */
+      sop(&b, 0, 1, data, sizeof data);
+      sop(&b, 0, 1, ping, sizeof ping);
+      sop(&b, 0 | 8, 1, rekey, sizeof rekey);
+      sop(&b, 0, 1, data, sizeof data);
+      sop(&b, 7, 1, "", 0); /* replay */
+      put("session", b.buf, b.n);
+    }
+    /* Fragmentation both ways: 4096 bytes * 2^5 = 128 KiB. */
+    for (uint8_t config = 0; config < 4; config++) {
+      bb b = {.n = 0};
+      bb_u8(&b, (uint8_t)(config | (config & 2 ? 8 : 0)));
+      uint8_t chunk[4096];
+      for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = (uint8_t)(i * 7);
+      sop(&b, 3 | (5 << 4), 5, chunk, sizeof chunk);
+      sop(&b, 4 | (5 << 4), 5, chunk, sizeof chunk);
+      sop(&b, 3 | (4 << 4), 5, chunk, 100);
+      sop(&b, 5, 5, "\x10\x01done", 6);
+      put("session", b.buf, b.n);
+    }
+    /* Forged fragments, a forged pong and close. */
+    {
+      bb b = {.n = 0};
+      bb_u8(&b, 2); /* max_message 70000 */
+      sop(&b, 0, 1, first, 60);
+      sop(&b, 0, 1, (uint8_t[]){YZ_FRAME_FRAG_MIDDLE, 'b', 'b'}, 3);
+      frag[0] = YZ_FRAME_FRAG_LAST;
+      sop(&b, 0, 1, frag, 40);
+      sop(&b, 0, 1, pong, sizeof pong);
+      sop(&b, 0, 1, close_, sizeof close_);
+      put("session", b.buf, b.n);
+    }
+    /* Rekey every 3 messages and a nonce limit of 40: many small sends. */
+    {
+      bb b = {.n = 0};
+      bb_u8(&b, 8 | 16 | 32);
+      for (int i = 0; i < 24; i++)
+        sop(&b, (uint8_t)(i & 1 ? 3 : 4), 100, "x", 1);
+      put("session", b.buf, b.n);
+    }
+    /* Timeouts: pings unanswered? (the peer answers), long idle. */
+    {
+      bb b = {.n = 0};
+      bb_u8(&b, 64);
+      for (int i = 0; i < 6; i++)
+        sop(&b, 2, 60000, "", 0);
+      sop(&b, 6, 1, "\x00\x01bye", 5);
+      put("session", b.buf, b.n);
+    }
+  }
+  if (wanted("session_frame")) {
+    const struct {
+      const uint8_t *p;
+      size_t n;
+    } t[] = {{ping, sizeof ping}, {pong, sizeof pong}, {rekey, 1},
+             {data, sizeof data}, {close_, sizeof close_}, {first, 60},
+             {frag, 10}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+      bb b = {.n = 0};
+      bb_u8(&b, (uint8_t)i);
+      bb_mem(&b, t[i].p, t[i].n);
+      put("session_frame", b.buf, b.n);
+    }
+  }
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 int main(int argc, char **argv)
 {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
@@ -514,6 +614,9 @@ int main(int argc, char **argv)
 #endif
 #ifdef YZ_FUZZ_HAVE_VECTORS
   gen_vectors();
+#endif
+#ifdef YZ_FUZZ_HAVE_SESSION
+  gen_session();
 #endif
   printf("gen_corpus: %u files written to %s\n", counter, outdir);
   return failures ? 1 : 0;
