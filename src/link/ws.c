@@ -498,18 +498,23 @@ static void on_receive(struct lws *wsi, yz_link *l, const uint8_t *in,
     return;
   }
   if (l->rxlen + len > l->rxcap) {
-    size_t cap = l->rxcap ? l->rxcap : 4096;
-    while (cap < l->rxlen + len)
-      cap *= 2;
-    if (cap > YZ_LINK_MAX_WIRE_MESSAGE)
-      cap = YZ_LINK_MAX_WIRE_MESSAGE;
-    uint8_t *p = realloc(l->rx, cap);
+    /* Size the buffer once from what the frame header announced (a
+     * message in one frame, as peers send them), bounded; grow only for
+     * a message in several frames. */
+    size_t want = l->rxlen + len + lws_remaining_packet_payload(wsi);
+    if (want < l->rxlen + len)
+      want = l->rxlen + len;
+    if (want > YZ_LINK_MAX_WIRE_MESSAGE)
+      want = YZ_LINK_MAX_WIRE_MESSAGE;
+    if (want < l->rxcap * 2 && l->rxcap * 2 <= YZ_LINK_MAX_WIRE_MESSAGE)
+      want = l->rxcap * 2;
+    uint8_t *p = realloc(l->rx, want);
     if (p == NULL) {
       yz__link_fail(l, YZ_E_NOMEM, "out of memory");
       return;
     }
     l->rx = p;
-    l->rxcap = cap;
+    l->rxcap = want;
   }
   memcpy(l->rx + l->rxlen, in, len);
   l->rxlen += len;
@@ -517,12 +522,10 @@ static void on_receive(struct lws *wsi, yz_link *l, const uint8_t *in,
     size_t n = l->rxlen;
     l->rxlen = 0;
     yz__link_conn_recv(l, l->rx, n);
-    /* keep idle links small: drop a large reassembly buffer */
-    if (l->rxcap > 8192) {
-      free(l->rx);
-      l->rx = NULL;
-      l->rxcap = 0;
-    }
+    /* keep idle links small: no reassembly buffer between messages */
+    free(l->rx);
+    l->rx = NULL;
+    l->rxcap = 0;
   }
 }
 
