@@ -565,6 +565,29 @@ static void gen_session(void)
       put("session", b.buf, b.n);
     }
   }
+  if (wanted("session_handshake")) {
+    for (uint8_t config = 0; config < 16; config++) {
+      bb b = {.n = 0};
+      bb_u8(&b, config);
+      bb_u8(&b, 0);
+      bb_chunk(&b, "", 0);
+      bb_u8(&b, 0);
+      bb_chunk(&b, "", 0);
+      put("session_handshake", b.buf, b.n);
+    }
+    /* A forged proof in the victim's last read: an empty CBOR map. */
+    for (uint8_t config = 0; config < 2; config++) {
+      bb b = {.n = 0};
+      bb_u8(&b, config);
+      if (!config) {
+        bb_u8(&b, 0);
+        bb_chunk(&b, "", 0);
+      }
+      bb_u8(&b, 1);
+      bb_chunk(&b, "\xa0", 1);
+      put("session_handshake", b.buf, b.n);
+    }
+  }
   if (wanted("session_frame")) {
     const struct {
       const uint8_t *p;
