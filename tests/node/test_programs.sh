@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Real processes on loopback: two yz-node daemons link up, `yz ping` succeeds
+# with the right node ID (exit 0) and is refused with a wrong one (exit 3),
+# an unreachable address gives 5, a bad command line 2; a node restarted on
+# the same port with the same key is redialled by its peer; a wss://
+# listener with a self-signed certificate answers pings; SIGTERM stops every
+# node with exit 0.
+#
+# No sleeps: each step blocks reading the nodes' output (a FIFO per node)
+# until the line it waits for arrives; `read -t` only bounds a hang.
+#
+# usage: test_programs.sh YZ_NODE YZ
+set -u
+NODE=${1:?usage: test_programs.sh YZ_NODE YZ}
+YZ=${2:?usage: test_programs.sh YZ_NODE YZ}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/yz-programs.XXXXXX")
+declare -A PID FD
+fails=0
+
+cleanup() {
+  for n in "${!PID[@]}"; do
+    kill -TERM "${PID[$n]}" 2>/dev/null
+  done
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*"
+  fails=$((fails + 1))
+}
+
+# start NAME ARGS...: run yz-node with its stdout and stderr on a FIFO.
+start() {
+  local name=$1
+  shift
+  mkfifo "$tmp/$name.fifo"
+  "$NODE" --key "$tmp/$name.key" --log-level info "$@" \
+    >"$tmp/$name.fifo" 2>&1 &
+  PID[$name]=$!
+  local fd
+  exec {fd}<"$tmp/$name.fifo"
+  FD[$name]=$fd
+  rm -f "$tmp/$name.fifo"
+}
+
+# wait_for NAME PATTERN: read NAME's lines until one contains PATTERN; the
+# line is left in LINE. Every line read is kept in $tmp/NAME.log.
+wait_for() {
+  local name=$1 pat=$2 line
+  while IFS= read -r -t 30 -u "${FD[$name]}" line; do
+    printf '%s\n' "$line" >>"$tmp/$name.log"
+    case $line in
+    *"$pat"*)
+      LINE=$line
+      return 0
+      ;;
+    esac
+  done
+  echo "--- $name output:"
+  cat "$tmp/$name.log"
+  fail "$name: no line containing '$pat'"
+  return 1
+}
+
+# stop NAME: SIGTERM, expect exit 0 and the "stopped" line.
+stop() {
+  local name=$1
+  kill -TERM "${PID[$name]}"
+  wait_for "$name" " stopped"
+  wait "${PID[$name]}"
+  local rc=$?
+  [ $rc -eq 0 ] || fail "$name exited with $rc after SIGTERM"
+  local fd=${FD[$name]}
+  exec {fd}<&-
+  unset "PID[$name]"
+}
+
+# expect_exit CODE DESCRIPTION COMMAND...
+expect_exit() {
+  local want=$1 what=$2
+  shift 2
+  "$@" >"$tmp/out" 2>&1
+  local rc=$?
+  if [ $rc -ne "$want" ]; then
+    cat "$tmp/out"
+    fail "$what: exit $rc, want $want"
+  else
+    echo "ok: $what (exit $rc)"
+  fi
+}
+
+# --- two nodes link up -----------------------------------------------------
+start a --listen ws://127.0.0.1:0
+wait_for a "address ws://" || exit 1
+A_ADDR=${LINE#address }
+A_ID=${A_ADDR##*#}
+A_PORT=${A_ADDR##*:}
+A_PORT=${A_PORT%%/*}
+wait_for a "ready" || exit 1
+grep -q "created key file $tmp/a.key (mode 0600)" "$tmp/a.log" ||
+  fail "no log line about the new key file"
+[ "$(stat -c %a "$tmp/a.key")" = 600 ] || fail "key file mode is not 0600"
+
+start b --listen ws://127.0.0.1:0 --peer "$A_ADDR"
+wait_for b "address ws://" || exit 1
+B_ID=${LINE##*#}
+wait_for b "peer up: $A_ID" || exit 1
+wait_for a "peer up: $B_ID" || exit 1
+echo "ok: a and b linked (a=${A_ID:0:16}... b=${B_ID:0:16}...)"
+
+# --- yz ping -------------------------------------------------------------
+expect_exit 0 "ping with the right ID" \
+  "$YZ" ping "$A_ADDR" --count 2 --interval 0
+grep -q "peer node ID $A_ID" "$tmp/out" || fail "ping did not print the ID"
+grep -q "seq=2" "$tmp/out" || fail "ping did not print round trips"
+
+WRONG="${A_ADDR%#*}#$(printf 'e%.0s' {1..64})"
+expect_exit 3 "ping with a wrong ID" "$YZ" ping "$WRONG" --count 1
+grep -q "PEER_ID_MISMATCH" "$tmp/out" || fail "mismatch reason not shown"
+
+expect_exit 2 "ping without a node ID" "$YZ" ping "${A_ADDR%#*}"
+expect_exit 0 "explicitly unpinned ping" \
+  "$YZ" ping "${A_ADDR%#*}" --unpinned --count 1
+expect_exit 2 "ping with a bad option" "$YZ" ping "$A_ADDR" --bogus
+expect_exit 2 "yz-node with a bad option" "$NODE" --bogus
+expect_exit 2 "yz-node --peer without a node ID" \
+  "$NODE" --peer "${A_ADDR%#*}"
+
+# A port where nothing listens: a's, once a is gone (below).
+
+# --- restart a on the same port: b redials it ------------------------------
+stop a
+wait_for b "peer down: $A_ID" || exit 1
+expect_exit 5 "ping an address where nothing listens" \
+  "$YZ" ping "$A_ADDR" --count 1
+start a --listen "ws://127.0.0.1:$A_PORT"
+wait_for a "ready" || exit 1
+grep -q "loaded key file" "$tmp/a.log" || fail "the key was not reused"
+wait_for b "peer up: $A_ID" || exit 1
+echo "ok: b redialled a after its restart"
+
+# --- wss:// with a self-signed certificate ----------------------------------
+if command -v openssl >/dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >/dev/null 2>&1 ||
+    fail "openssl could not make a certificate"
+  start c --listen ws://127.0.0.1:0 --listen wss://127.0.0.1:0 \
+    --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key"
+  wait_for c "address wss://" || exit 1
+  C_WSS=${LINE#address }
+  wait_for c "ready" || exit 1
+  expect_exit 0 "ping over wss:// (certificate verified with --tls-ca)" \
+    "$YZ" ping "$C_WSS" --count 1 --tls-ca "$tmp/tls.crt"
+  stop c
+else
+  echo "skip: wss:// (no openssl)"
+fi
+
+stop b
+stop a
+if [ $fails -ne 0 ]; then
+  echo "$fails failure(s)"
+  exit 1
+fi
+echo "all program checks passed"
