@@ -181,6 +181,7 @@ static void on_dial_failed(yz_node *node, const char *url,
                            const char *reason, void *ud)
 {
   (void)node;
+  (void)url;
   struct ping *p = ud;
   if (p->stopping)
     return;
@@ -189,10 +190,12 @@ static void on_dial_failed(yz_node *node, const char *url,
     char hex[YZ_NODE_ID_HEX_LEN + 1] = "?";
     if (expected)
       yz_node_id_to_hex(expected, hex);
-    fprintf(stderr,
-            "%s: REFUSED: the node at %s is not %.16s...: %s [%s]\n"
-            "%s: a man in the middle or a wrong address is possible\n",
-            yz_cli_prog, url, hex, reason, yz_err_name(err), yz_cli_prog);
+    fprintf(stderr, "%s: REFUSED: %s [%s]\n", yz_cli_prog, reason,
+            yz_err_name(err));
+    if (strstr(reason, "man in the middle") == NULL)
+      fprintf(stderr, "%s: the node at that URL is not %s: a man in the "
+                      "middle or a wrong address is possible\n",
+              yz_cli_prog, hex);
     code = EXIT_MISMATCH;
   } else if (err == YZ_E_UNREACHABLE) {
     fprintf(stderr, "%s: %s unreachable: %s [%s]\n", yz_cli_prog, p->addr,
