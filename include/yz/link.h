@@ -175,11 +175,16 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_link_manager_new(yz_link_manager **out,
 
 /*
  * Shut down: every link goes down with YZ_E_CLOSED (on_down runs for each,
- * possibly before this returns), listeners close, and once every handle of
- * the manager (and for the last manager the libwebsockets context, with its
- * two-phase destroy) is released, on_closed runs from the loop and the
+ * from the loop, after this returns), listeners stop, and once every handle
+ * of the manager (and for the last manager the libwebsockets context, with
+ * its two-phase destroy) is released, on_closed runs from the loop and the
  * manager is freed. Calling it twice is misuse. Safe to call from a link
  * callback.
+ *
+ * While other managers keep the process's context alive, a closed
+ * manager's listeners stay bound and refuse every connection, and a new
+ * manager listening on the same address and port (a node restarted in the
+ * same process) takes them over at once; they close with the last manager.
  */
 YZ_EXPORT void yz_link_manager_close(yz_link_manager *m,
                                      void (*on_closed)(void *ud), void *ud);

@@ -7,6 +7,13 @@
  * and each manager has one non-listening client vhost for its dials (a
  * separate vhost is the only way to give dials their own CA, pitfall 2.3).
  *
+ * A vhost outlives the manager that created it: lws destroys vhosts lazily
+ * (a listener's part 2 waits for lws's deferred-free sweep), and a listener
+ * being destroyed may still hold or share its port. So a closed manager's
+ * vhosts stay, refusing every connection, and a later listen or manager
+ * with the same settings takes them over: a node restarted in the same
+ * process gets its port back at once. They all go with the context.
+ *
  * Teardown of the context is two-phase with a drain in between: the first
  * lws_context_destroy() starts closing lws's uv handles; once none of the
  * loop's handles is still closing, the second lws_context_destroy() frees
@@ -29,9 +36,13 @@ _Static_assert(LWS_PRE == YZ__LINK_HEADROOM, "LWS_PRE changed");
  * back for a destroyed vhost's wsi until the context goes); freed with the
  * context. */
 typedef struct vh_ref {
-  yz_link_manager *m;
+  yz_link_manager *m; /* NULL: unused, refuses every connection */
   struct lws_vhost *vh;
   bool tls;
+  bool listening;
+  uint16_t port;      /* the bound port of a listener */
+  char iface[YZ__URL_HOST_MAX + 1];
+  char *cert, *key, *ca; /* what it was created with (NULL: none) */
   struct vh_ref *next;
 } vh_ref;
 
@@ -180,6 +191,9 @@ static void td_cb(uv_timer_t *t) {
   vh_ref *v = g.vhosts;
   while (v != NULL) {
     vh_ref *n = v->next;
+    free(v->cert);
+    free(v->key);
+    free(v->ca);
     free(v);
     v = n;
   }
@@ -220,6 +234,35 @@ static vh_ref *vh_new(yz_link_manager *m, bool tls) {
  * plain WebSocket baseline on it as a vhost of its own. */
 void *yz__link_ws_context(void) { return g.ctx; }
 
+static bool same_str(const char *a, const char *b) {
+  if (a == NULL || b == NULL)
+    return a == b;
+  return strcmp(a, b) == 0;
+}
+
+static char *dup_or_null(const char *s) {
+  return s != NULL ? strdup(s) : NULL;
+}
+
+/* An unused vhost created with the same settings, or NULL. */
+static vh_ref *vh_reuse(bool listening, bool tls, const char *iface,
+                        uint16_t port, const char *cert, const char *key,
+                        const char *ca) {
+  for (vh_ref *v = g.vhosts; v != NULL; v = v->next) {
+    if (v->m != NULL || v->vh == NULL || v->listening != listening ||
+        v->tls != tls)
+      continue;
+    if (listening && (port == 0 || v->port != port ||
+                      strcmp(v->iface, iface) != 0 ||
+                      !same_str(v->cert, cert) || !same_str(v->key, key)))
+      continue;
+    if (!listening && !same_str(v->ca, ca))
+      continue;
+    return v;
+  }
+  return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Backend ops                                                              */
 
@@ -232,8 +275,21 @@ static int ws_attach(yz_link_manager *m) {
     free(st);
     return rc;
   }
-  vh_ref *v = vh_new(m, false);
+  vh_ref *v = vh_reuse(false, false, NULL, 0, NULL, NULL, m->cfg.tls_ca_file);
+  if (v != NULL) {
+    v->m = m;
+    st->client = v;
+    m->be_state = st;
+    return 0;
+  }
+  v = vh_new(m, false);
   if (v == NULL) {
+    rc = YZ_E_NOMEM;
+    goto fail;
+  }
+  if (m->cfg.tls_ca_file != NULL &&
+      (v->ca = strdup(m->cfg.tls_ca_file)) == NULL) {
+    v->m = NULL;
     rc = YZ_E_NOMEM;
     goto fail;
   }
@@ -264,26 +320,40 @@ fail:
 }
 
 static void ws_detach(yz_link_manager *m, void (*done)(yz_link_manager *m)) {
-  ws_state *st = m->be_state;
-  bool last = g.refs == 1;
-  for (vh_ref *v = g.vhosts; v != NULL; v = v->next) {
-    if (v->m != m)
-      continue;
-    v->m = NULL;
-    /* The last manager's vhosts go with the context. */
-    if (!last && v->vh != NULL)
-      lws_vhost_destroy(v->vh);
-  }
-  free(st);
+  /* Its vhosts stay (see the top of this file), refusing connections
+   * until another manager takes them over or the context goes. */
+  for (vh_ref *v = g.vhosts; v != NULL; v = v->next)
+    if (v->m == m)
+      v->m = NULL;
+  free(m->be_state);
   m->be_state = NULL;
   ctx_release(m, done);
 }
 
 static int ws_listen(yz_link_manager *m, const yz__url *u,
                      const yz_link_listen_config *lc, uint16_t *port_out) {
-  vh_ref *v = vh_new(m, u->tls);
+  const char *cert = u->tls ? lc->tls_cert_file : NULL;
+  const char *key = u->tls ? lc->tls_key_file : NULL;
+  vh_ref *v = vh_reuse(true, u->tls, u->host, u->port, cert, key, NULL);
+  if (v != NULL) {
+    v->m = m;
+    if (port_out != NULL)
+      *port_out = v->port;
+    yz_log(YZ_LOG_NOTICE, "listening on %s://%s:%u (again)",
+           u->tls ? "wss" : "ws", u->host, (unsigned)v->port);
+    return 0;
+  }
+  v = vh_new(m, u->tls);
   if (v == NULL)
     return YZ_E_NOMEM;
+  v->listening = true;
+  snprintf(v->iface, sizeof v->iface, "%s", u->host);
+  v->cert = dup_or_null(cert);
+  v->key = dup_or_null(key);
+  if ((cert != NULL && v->cert == NULL) || (key != NULL && v->key == NULL)) {
+    v->m = NULL;
+    return YZ_E_NOMEM;
+  }
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   char name[32];
@@ -312,6 +382,7 @@ static int ws_listen(yz_link_manager *m, const yz__url *u,
     return YZ_E_IO;
   }
   int port = lws_get_vhost_listen_port(v->vh);
+  v->port = (uint16_t)port;
   if (port_out != NULL)
     *port_out = (uint16_t)port;
   yz_log(YZ_LOG_NOTICE, "listening on %s://%s:%d", u->tls ? "wss" : "ws",

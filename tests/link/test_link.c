@@ -550,6 +550,43 @@ static void test_shared_context(void **state) {
   t_loop_finish(all);
 }
 
+static void count_closed(void *ud) { ((tnode *)ud)->closed++; }
+
+/* A node that stops and starts again on the same port in the same process
+ * (the context lives on through another manager): the new listener takes
+ * the port, and dials reach it. */
+static void test_restart_same_port(void **state) {
+  (void)state;
+  tnode C;
+  memset(&C, 0, sizeof C);
+  tnode *all[] = {&A, &B, &C, NULL};
+  yz_link_config ca, cb, cc;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 1);
+  uint16_t port = A.port;
+  yz_link_manager_close(A.m, count_closed, &A);
+  A.m = NULL;
+  t_wait_ge(&A.closed, 1);
+  t_wait_ge(&B.downs, 1);
+  t_node_config(&C, &cc, 1); /* the same identity again */
+  t_node_start(&C, &cc);
+  char url[64];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u", (unsigned)port);
+  yz_link_listen_config lc = {url, NULL, NULL};
+  assert_int_equal(yz_link_listen(C.m, &lc, &C.port), 0);
+  assert_int_equal(C.port, port);
+  dial_ok(&B, "ws", port, &C.id.id, 0, &l);
+  t_wait_ge(&C.ups, 1);
+  t_wait_ge(&B.ups, 2);
+  t_loop_finish(all);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -573,6 +610,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_max_handshakes_dial, setup),
       cmocka_unit_test_setup(test_rate_limit, setup),
       cmocka_unit_test_setup(test_shared_context, setup),
+      cmocka_unit_test_setup(test_restart_same_port, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }
