@@ -25,7 +25,7 @@ enum { PROTO_ECHO = 300, PROTO_SILENT = 301, PROTO_FAIL = 302,
 struct tn {
   yz_node *node;
   yz_identity id;
-  bool stopped;
+  bool stopping, stopped;
   int peer_up, peer_down, dial_failed;
   int up[3], down[3]; /* by yz_link_direction */
   int last_down_err, last_dial_err;
@@ -223,9 +223,22 @@ static void node_free(struct tn *t)
 
 static void node_stop(struct tn *t)
 {
+  t->stopping = true;
   yz_node_stop(t->node, on_stopped, t);
   WAIT_FOR(t->stopped);
   node_free(t);
+}
+
+/* Stop two nodes at once: neither sees the other go while still running,
+ * so neither starts a redial during the stop. */
+static void stop_both(struct tn *a, struct tn *b)
+{
+  a->stopping = b->stopping = true;
+  yz_node_stop(a->node, on_stopped, a);
+  yz_node_stop(b->node, on_stopped, b);
+  WAIT_FOR(a->stopped && b->stopped);
+  node_free(a);
+  node_free(b);
 }
 
 static uint16_t port_of(const char *address)
@@ -252,9 +265,10 @@ static int teardown(void **state)
       live[i] = NULL;
       continue;
     }
-    bool was_stopping = t->stopped;
-    if (!was_stopping)
+    if (!t->stopping) {
+      t->stopping = true;
       yz_node_stop(t->node, on_stopped, t);
+    }
     guard_fired = false;
     uv_timer_start(&guard, guard_cb, 20000, 0);
     while (!t->stopped && !guard_fired)
@@ -391,6 +405,7 @@ static void test_two_nodes(void **state)
   assert_int_equal(yz_node_request(b.node, ida, PROTO_SILENT, NULL, 0, 60000,
                                    on_reply, &rc, NULL), 0);
   WAIT_FOR(a.held_n == 2);
+  b.stopping = true;
   yz_node_stop(b.node, on_stopped, &b);
   assert_true(rc.done);
   assert_int_equal(rc.status, YZ_E_CLOSED);
@@ -448,8 +463,7 @@ static void test_duplicate_cross_dial(void **state)
   assert_int_equal(b.down[1] + b.down[2], 1);
   assert_true(yz_node_peer_is_up(a.node, yz_node_get_id(b.node)));
 
-  node_stop(&a);
-  node_stop(&b);
+  stop_both(&a, &b);
 }
 
 /* One node dials the same peer twice: both ends keep the link with the
@@ -476,8 +490,7 @@ static void test_duplicate_same_dialer(void **state)
   assert_int_equal(a.down[YZ_LINK_INBOUND], 1);
   assert_int_equal(b.down[YZ_LINK_OUTBOUND], 1);
   assert_int_equal(a.peer_down + b.peer_down, 0);
-  node_stop(&b);
-  node_stop(&a);
+  stop_both(&a, &b);
 }
 
 /* A free loopback port: bind port 0 with libuv, read it, close. */
