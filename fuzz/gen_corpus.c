@@ -133,6 +133,18 @@ static void gen_noise(void)
     bb_chunk(&b, "\x01", 1);
     put("noise_handshake", b.buf, b.n);
   }
+  if (wanted("noise_protocol")) {
+    static const char *const names[] = {
+      "Noise_XX_25519_ChaChaPoly_BLAKE2b", "Noise_IK_25519_AESGCM_SHA256",
+      "Noise_NNpsk0+psk2_25519_ChaChaPoly_SHA512",
+      "Noise_XXfallback_25519_ChaChaPoly_SHA256",
+      "Noise_I1K1_25519_ChaChaPoly_BLAKE2b", "Noise_N_25519_ChaChaPoly_SHA256",
+      "Noise_XX_448_ChaChaPoly_BLAKE2b", "Noise_XX_25519_ChaChaPoly_BLAKE2s",
+      "NoisePSK_XX_25519_ChaChaPoly_SHA256", "Noise_XXhfs_25519+Kyber1024_ChaChaPoly_BLAKE2b",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      put("noise_protocol", names[i], strlen(names[i]));
+  }
   if (wanted("noise_transport")) {
     static const struct {
       uint8_t cipher, flags;
