@@ -298,6 +298,9 @@ typedef struct yz_link_stats {
   uint64_t msgs_out;
   uint64_t queue_full;          /* yz_link_send() refusals */
   uint64_t refused[YZ_LINK_REFUSED_COUNT];
+  /* gauge: inbound TCP connections accepted and not yet upgraded to
+   * WebSocket; they count against max_handshakes */
+  uint32_t upgrading;
 } yz_link_stats;
 
 YZ_EXPORT void yz_link_manager_stats(const yz_link_manager *m,

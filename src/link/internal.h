@@ -36,7 +36,12 @@ typedef enum yz__link_state {
   YZ__LS_DOWN = 3,       /* going away; on_down pending or delivered */
 } yz__link_state;
 
+/* First field of a link: tells it apart from the backend's other uses of
+ * a connection's user pointer. */
+#define YZ__LINK_MAGIC 0x6b6e696cu
+
 struct yz_link {
+  uint32_t magic; /* YZ__LINK_MAGIC while allocated */
   yz_link_manager *m;
   void *conn; /* the backend's connection (struct lws *), NULL once gone */
   void *user_data;
@@ -147,7 +152,10 @@ yz_link *yz__link_inbound(yz_link_manager *m, void *conn, const char *remote,
 /* Would an inbound connection from this peer be accepted now? Counts the
  * refusal and takes a rate token when ip is given. */
 bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
-                    const char *remote);
+                    const char *remote, uint32_t pending);
+/* The backend's count of inbound connections accepted but not upgraded
+ * yet (they count against max_handshakes). */
+uint32_t yz__link_ws_pending(const yz_link_manager *m);
 void yz__link_refused(yz_link_manager *m, yz_link_refusal why);
 /* Outbound transport is up: start the session. */
 void yz__link_conn_up(yz_link *l, const char *remote);

@@ -156,6 +156,7 @@ void yz_link_manager_stats(const yz_link_manager *m, yz_link_stats *out) {
   *out = m->stats;
   out->links = 0;
   out->handshakes = m->n_handshakes;
+  out->upgrading = yz__link_ws_pending(m);
   for (const yz_link *l = m->links; l != NULL; l = l->next)
     if (l->state == YZ__LS_UP)
       out->links++;
@@ -241,6 +242,7 @@ static void free_link(yz_link *l) {
     yz_session_clear(&l->s);
   free_queue(l);
   free(l->rx);
+  l->magic = 0;
   free(l);
 }
 
@@ -342,6 +344,7 @@ static yz_link *link_new(yz_link_manager *m, yz_link_direction dir) {
   yz_link *l = calloc(1, sizeof *l);
   if (l == NULL)
     return NULL;
+  l->magic = YZ__LINK_MAGIC;
   l->m = m;
   l->dir = (uint8_t)dir;
   l->heap_idx = UINT32_MAX;
@@ -489,7 +492,7 @@ void yz__link_refused(yz_link_manager *m, yz_link_refusal why) {
 }
 
 bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
-                    const char *remote) {
+                    const char *remote, uint32_t pending) {
   if (m->closing) {
     yz__link_refused(m, YZ_LINK_REFUSED_CLOSING);
     return false;
@@ -500,11 +503,11 @@ bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
               "refused %s: %u links (max_links)", remote, m->n_links);
     return false;
   }
-  if (m->n_handshakes >= m->cfg.max_handshakes) {
+  if (m->n_handshakes + pending >= m->cfg.max_handshakes) {
     yz__link_refused(m, YZ_LINK_REFUSED_MAX_HANDSHAKES);
     yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
               "refused %s: %u handshakes in progress (max_handshakes)",
-              remote, m->n_handshakes);
+              remote, m->n_handshakes + pending);
     return false;
   }
   if (ip != NULL &&
@@ -519,7 +522,7 @@ bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
 
 yz_link *yz__link_inbound(yz_link_manager *m, void *conn, const char *remote,
                           bool tls) {
-  if (!yz__link_admit(m, NULL, 0, remote))
+  if (!yz__link_admit(m, NULL, 0, remote, yz__link_ws_pending(m)))
     return NULL;
   yz_link *l = link_new(m, YZ_LINK_INBOUND);
   if (l == NULL)

@@ -35,7 +35,11 @@ _Static_assert(LWS_PRE == YZ__LINK_HEADROOM, "LWS_PRE changed");
 /* Per vhost: which manager it serves. Outlives the manager (lws may call
  * back for a destroyed vhost's wsi until the context goes); freed with the
  * context. */
+#define VH_MAGIC 0x74736f68u
+
 typedef struct vh_ref {
+  uint32_t magic;     /* VH_MAGIC: marks a connection not upgraded yet */
+  uint32_t pending;   /* connections accepted, not yet upgraded */
   yz_link_manager *m; /* NULL: unused, refuses every connection */
   struct lws_vhost *vh;
   bool tls;
@@ -223,6 +227,7 @@ static vh_ref *vh_new(yz_link_manager *m, bool tls) {
   vh_ref *v = calloc(1, sizeof *v);
   if (v == NULL)
     return NULL;
+  v->magic = VH_MAGIC;
   v->m = m;
   v->tls = tls;
   v->next = g.vhosts;
@@ -466,6 +471,34 @@ const yz__link_backend_ops yz__link_ws_backend = {
 /* ------------------------------------------------------------------------ */
 /* The protocol callback                                                    */
 
+uint32_t yz__link_ws_pending(const yz_link_manager *m) {
+  uint32_t n = 0;
+  for (const vh_ref *v = g.vhosts; v != NULL; v = v->next)
+    if (v->m == m)
+      n += v->pending;
+  return n;
+}
+
+/* A connection's user pointer is its link once upgraded, before that its
+ * listener's vh_ref (counted in pending). */
+static yz_link *wsi_link(struct lws *wsi) {
+  uint32_t *o = lws_get_opaque_user_data(wsi);
+  return o != NULL && *o == YZ__LINK_MAGIC ? (yz_link *)o : NULL;
+}
+
+static vh_ref *wsi_pending(struct lws *wsi) {
+  uint32_t *o = lws_get_opaque_user_data(wsi);
+  return o != NULL && *o == VH_MAGIC ? (vh_ref *)o : NULL;
+}
+
+static void unpend(struct lws *wsi) {
+  vh_ref *v = wsi_pending(wsi);
+  if (v != NULL) {
+    v->pending--;
+    lws_set_opaque_user_data(wsi, NULL);
+  }
+}
+
 static yz_link_manager *wsi_manager(struct lws *wsi) {
   struct lws_vhost *vh = lws_get_vhost(wsi);
   if (vh == NULL)
@@ -628,8 +661,19 @@ static int on_writeable(struct lws *wsi, yz_link *l) {
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                        void *user, void *in, size_t len) {
-  yz_link *l = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
+  yz_link *l = wsi != NULL ? wsi_link(wsi) : NULL;
   switch (reason) {
+  case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED: {
+    struct lws_vhost *vh = lws_get_vhost(wsi);
+    vh_ref *v = vh != NULL ? lws_vhost_user(vh) : NULL;
+    /* lws also says this of its own client connections: those carry
+     * their link already */
+    if (v != NULL && v->listening && lws_get_opaque_user_data(wsi) == NULL) {
+      v->pending++;
+      lws_set_opaque_user_data(wsi, v);
+    }
+    return 0;
+  }
   case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
     /* before anything is read from the socket: the cheapest refusal */
     yz_log(YZ_LOG_DEBUG, "ws: network filter");
@@ -646,7 +690,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     } else {
       snprintf(text, sizeof text, "?");
     }
-    return yz__link_admit(m, ip_len > 0 ? ip : NULL, ip_len, text) ? 0 : 1;
+    return yz__link_admit(m, ip_len > 0 ? ip : NULL, ip_len, text,
+                          yz__link_ws_pending(m))
+               ? 0
+               : 1;
   }
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
     /* the upgrade request, before any DH work */
@@ -660,7 +707,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     }
     char text[YZ_LINK_ADDR_TEXT_MAX];
     wsi_remote(wsi, text, sizeof text);
-    return yz__link_admit(m, NULL, 0, text) ? 0 : 1;
+    uint32_t pending = yz__link_ws_pending(m);
+    if (wsi_pending(wsi) != NULL && pending > 0)
+      pending--; /* not itself */
+    return yz__link_admit(m, NULL, 0, text, pending) ? 0 : 1;
   }
   case LWS_CALLBACK_ESTABLISHED: {
     yz_log(YZ_LOG_DEBUG, "ws: established");
@@ -669,7 +719,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
       return -1;
     char text[YZ_LINK_ADDR_TEXT_MAX];
     wsi_remote(wsi, text, sizeof text);
-    lws_set_opaque_user_data(wsi, NULL);
+    unpend(wsi);
     yz_link *nl = yz__link_inbound(m, wsi, text, wsi_vhost_tls(wsi));
     if (nl == NULL)
       return -1;
@@ -721,6 +771,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
   case LWS_CALLBACK_CLOSED:
   case LWS_CALLBACK_CLIENT_CLOSED:
   case LWS_CALLBACK_WSI_DESTROY:
+    unpend(wsi);
     if (l != NULL) {
       lws_set_opaque_user_data(wsi, NULL);
       yz__link_conn_gone(l, YZ_E_IO, "the connection closed");

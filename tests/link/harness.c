@@ -277,7 +277,8 @@ static void raw_connected(uv_connect_t *req, int status) {
   }
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, raw_read);
   char *hello = req->data;
-  tcp_write((uv_stream_t *)&c->tcp, hello, strlen(hello));
+  if (hello[0] != '\0')
+    tcp_write((uv_stream_t *)&c->tcp, hello, strlen(hello));
   free(hello);
 }
 
@@ -290,6 +291,9 @@ void raw_connect(raw_client *c, uint16_t port, const char *subprotocol,
   c->tcp.data = c;
   char *hello = malloc(512);
   assert_non_null(hello);
+  if (subprotocol != NULL && strcmp(subprotocol, "-") == 0)
+    hello[0] = '\0'; /* connect and send nothing at all */
+  else
   snprintf(hello, 512,
            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\n"

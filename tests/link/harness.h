@@ -63,7 +63,7 @@ const char *t_cert_path(void);
 const char *t_key_path(void);
 
 /* A raw client: TCP, an HTTP upgrade with the given subprotocol (NULL:
- * none), then optionally one binary frame. */
+ * none; "-": send nothing at all), then optionally one binary frame. */
 typedef struct raw_client {
   uv_tcp_t tcp;
   uv_connect_t creq;

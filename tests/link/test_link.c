@@ -482,6 +482,51 @@ static void test_max_handshakes_dial(void **state) {
   assert_int_equal(B.last_err, YZ_E_CLOSED);
 }
 
+static bool upgrading_ge(void *ud) {
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  return st.upgrading >= *(uint32_t *)ud;
+}
+
+/* TCP connections that never upgrade count against max_handshakes: past
+ * it, the next connection is refused before anything is read. */
+static void test_max_handshakes_upgrading(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.max_handshakes = 2;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  raw_client c1, c2, c3;
+  raw_connect(&c1, A.port, "-", NULL, 0);
+  raw_connect(&c2, A.port, "-", NULL, 0);
+  uint32_t two = 2;
+  t_run_until(upgrading_ge, &two);
+  raw_connect(&c3, A.port, "-", NULL, 0);
+  t_run_until(raw_closed_cond, &c3);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.refused[YZ_LINK_REFUSED_MAX_HANDSHAKES], 1);
+  assert_int_equal(st.upgrading, 2);
+  /* a dial is refused too, and works once they are gone */
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&B.downs, 1);
+  raw_close(&c1);
+  raw_close(&c2);
+  t_run_until(raw_closed_cond, &c1);
+  t_run_until(raw_closed_cond, &c2);
+  uint32_t zero = 0;
+  (void)zero;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 1);
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.upgrading, 0);
+  t_loop_finish(both);
+}
+
 static uint64_t test_clock_ms;
 static uint64_t test_clock(void *ud) {
   (void)ud;
@@ -608,6 +653,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_slow_reader, setup),
       cmocka_unit_test_setup(test_max_links, setup),
       cmocka_unit_test_setup(test_max_handshakes_dial, setup),
+      cmocka_unit_test_setup(test_max_handshakes_upgrading, setup),
       cmocka_unit_test_setup(test_rate_limit, setup),
       cmocka_unit_test_setup(test_shared_context, setup),
       cmocka_unit_test_setup(test_restart_same_port, setup),
