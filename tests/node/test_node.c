@@ -49,6 +49,8 @@ struct reply {
 static uv_loop_t loop;
 static uv_timer_t guard;
 static bool guard_fired;
+/* The CA file the next node_start() gives its link config (wss dials). */
+static const char *next_ca;
 /* Nodes not yet freed, so that teardown can stop them after a failure. */
 static struct tn *live[8];
 
@@ -192,6 +194,7 @@ static void node_start(struct tn *t, uint8_t seed_byte, bool listen,
   cfg.cb.on_link = on_link;
   cfg.redial_initial_ms = 10;
   cfg.redial_max_ms = 40;
+  cfg.link.tls_ca_file = next_ca;
   assert_int_equal(yz_node_new(&t->node, &loop, &cfg), 0);
   if (listen) {
     char url[64];
@@ -293,7 +296,7 @@ static bool id_eq(const yz_node_id *a, const yz_node_id *b)
 static void test_two_nodes(void **state)
 {
   (void)state;
-  struct tn a, b;
+  static struct tn a, b;
   node_start(&a, 0xa1, true, 0);
   node_start(&b, 0xb2, false, 0);
   const yz_node_id *ida = yz_node_get_id(a.node);
@@ -423,7 +426,7 @@ static void test_two_nodes(void **state)
 static void test_duplicate_cross_dial(void **state)
 {
   (void)state;
-  struct tn a, b;
+  static struct tn a, b;
   node_start(&a, 0x11, true, 0);
   node_start(&b, 0x22, true, 0);
   assert_int_equal(yz_node_add_peer(a.node, yz_node_address(b.node, 0), NULL),
@@ -471,7 +474,7 @@ static void test_duplicate_cross_dial(void **state)
 static void test_duplicate_same_dialer(void **state)
 {
   (void)state;
-  struct tn a, b;
+  static struct tn a, b;
   node_start(&a, 0x33, true, 0);
   node_start(&b, 0x44, false, 0);
   assert_int_equal(yz_node_start(a.node), 0);
@@ -517,7 +520,7 @@ static uint16_t free_port(void)
 static void test_redial(void **state)
 {
   (void)state;
-  struct tn a, b;
+  static struct tn a, b;
   uint16_t port = free_port();
   /* a's address is known before a runs: its ID comes from its seed. */
   uint8_t seed[YZ_IDENTITY_SEED_LEN];
@@ -553,7 +556,7 @@ static void test_redial(void **state)
 static void test_wrong_id(void **state)
 {
   (void)state;
-  struct tn a, b;
+  static struct tn a, b;
   node_start(&a, 0x77, true, 0);
   node_start(&b, 0x88, false, 0);
   assert_int_equal(yz_node_start(a.node), 0);
@@ -571,6 +574,49 @@ static void test_wrong_id(void **state)
   node_stop(&a);
 }
 
+/* Over wss://: a listener with a certificate, a dialler that verifies it
+ * against that certificate as its CA; IDs, messages and requests as over
+ * ws://. */
+static void test_wss(void **state)
+{
+  (void)state;
+  const char *src = getenv("YZ_SOURCE_DIR");
+  if (src == NULL)
+    src = ".";
+  char cert[512], key[512];
+  snprintf(cert, sizeof cert, "%s/tests/node/data/test-cert.pem", src);
+  snprintf(key, sizeof key, "%s/tests/node/data/test-key.pem", src);
+  static struct tn a, b;
+  node_start(&a, 0x99, false, 0);
+  yz_link_listen_config lc = {.url = "wss://127.0.0.1:0",
+                              .tls_cert_file = cert,
+                              .tls_key_file = key};
+  assert_int_equal(yz_node_listen(a.node, &lc), 0);
+  const char *addr = yz_node_address(a.node, 0);
+  assert_non_null(addr);
+  assert_memory_equal(addr, "wss://127.0.0.1:", 16);
+  next_ca = cert;
+  node_start(&b, 0xaa, false, 0);
+  next_ca = NULL;
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+  assert_int_equal(yz_node_dial(b.node, addr, NULL), 0);
+  WAIT_FOR(a.peer_up == 1 && b.peer_up == 1);
+  assert_true(id_eq(&b.last_peer, yz_node_get_id(a.node)));
+  assert_true(id_eq(&a.last_peer, yz_node_get_id(b.node)));
+  assert_int_equal(yz_node_send(a.node, yz_node_get_id(b.node), PROTO_MSG,
+                                (const uint8_t *)"tls", 3), 0);
+  struct reply r = {0};
+  assert_int_equal(yz_node_request(b.node, yz_node_get_id(a.node),
+                                   PROTO_ECHO, (const uint8_t *)"w", 1, 0,
+                                   on_reply, &r, NULL), 0);
+  WAIT_FOR(r.done && b.msgs == 1);
+  assert_int_equal(r.status, 0);
+  assert_memory_equal(r.data, "re:w", 4);
+  assert_memory_equal(b.last_msg, "tls", 3);
+  stop_both(&a, &b);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -583,6 +629,7 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(test_redial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_id, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wss, setup, teardown),
   };
   return cmocka_run_group_tests_name("node", tests, NULL, NULL);
 }
