@@ -22,6 +22,26 @@
  *   yz_node_free()       after cb (a node that was never started is
  *                        stopped too: its link manager holds handles)
  *
+ * A minimal embedding (error checks left out; tools/yz/cmd_ping.c and
+ * tools/yz-node/main.c are complete ones):
+ *
+ *   yz_identity id;  yz_identity_load(&id, "node.key", NULL);
+ *   yz_node_config cfg;  yz_node_config_default(&cfg);
+ *   cfg.identity = &id;  cfg.cb.on_peer_up = my_peer_up;
+ *   yz_node *n;  yz_node_new(&n, loop, &cfg);  yz_identity_clear(&id);
+ *   yz_link_listen_config lc = {.url = "ws://0.0.0.0:7700"};
+ *   yz_node_listen(n, &lc);            // yz_node_address(n, 0): tell peers
+ *   yz_node_add_peer(n, "ws://192.0.2.7:7700/#21fe...b9", NULL);
+ *   const yz_node_protocol p = {my_on_message, my_on_request};
+ *   yz_node_register(n, 300, &p, my_state);
+ *   yz_node_start(n);
+ *   uv_run(loop, UV_RUN_DEFAULT);      // ... until a signal calls
+ *                                      // yz_node_stop(n, on_stopped, x)
+ *   yz_node_free(n);  uv_loop_close(loop);
+ *
+ * In my_peer_up: yz_node_request(n, &peer->id, 300, data, len, 0, cb, arg,
+ * NULL); in my_on_request: yz_node_respond(n, req, answer, answer_len).
+ *
  * Duplicate links (docs/protocol.md, "Node messages"): when two links to the
  * same node ID are up (both nodes dialled each other at once, or one dialled
  * twice), both ends keep the same one and close the other: the link dialled
