@@ -560,6 +560,10 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
     reason = l->close_reason;
   bool stopping = n->state == ST_STOPPING || n->state == ST_STOPPED;
 
+  if (!l->up && l->dir == YZ_LINK_INBOUND) {
+    free(l); /* an inbound link we could not take (out of memory) */
+    return;
+  }
   if (!l->up) {
     /* A dial that never came up. */
     struct cpeer *c = l->cpeer;
