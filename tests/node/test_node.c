@@ -29,6 +29,7 @@ struct tn {
   int peer_up, peer_down, dial_failed;
   int up[3], down[3]; /* by yz_link_direction */
   int last_down_err, last_dial_err;
+  char last_link_reason[128];
   yz_node_id last_peer;
   int msgs;
   uint8_t last_msg[64];
@@ -112,12 +113,13 @@ static void on_link(yz_node *n, const yz_node_id *peer, yz_link_direction d,
   (void)n;
   (void)peer;
   (void)err;
-  (void)reason;
   struct tn *t = ud;
-  if (up)
+  if (up) {
     t->up[d]++;
-  else
+  } else {
     t->down[d]++;
+    snprintf(t->last_link_reason, sizeof t->last_link_reason, "%s", reason);
+  }
 }
 
 static void on_message(yz_node *n, const yz_node_id *from, uint16_t proto,
@@ -617,6 +619,86 @@ static void test_wss(void **state)
   stop_both(&a, &b);
 }
 
+/* A raw link manager plays a peer that sends bytes no node would. */
+struct raw {
+  yz_link_manager *m;
+  yz_link *link;
+  bool up, down, closed;
+  int down_err;
+};
+
+static void raw_up(yz_link_manager *m, yz_link *l, const yz_link_peer *p,
+                   void *ud)
+{
+  (void)m;
+  (void)p;
+  struct raw *r = ud;
+  r->up = true;
+  r->link = l;
+}
+
+static void raw_down(yz_link_manager *m, yz_link *l, int err,
+                     const char *reason, void *ud)
+{
+  (void)m;
+  (void)l;
+  (void)reason;
+  struct raw *r = ud;
+  r->down = true;
+  r->down_err = err;
+}
+
+static void raw_closed(void *ud)
+{
+  struct raw *r = ud;
+  r->closed = true;
+}
+
+/* A peer that sends a malformed node message: what came before it is
+ * delivered, then the node closes the link with a reason. */
+static void test_malformed_closes_link(void **state)
+{
+  (void)state;
+  static struct tn a;
+  node_start(&a, 0xbb, true, 0);
+  assert_int_equal(yz_node_start(a.node), 0);
+
+  static struct raw r;
+  memset(&r, 0, sizeof r);
+  yz_identity rid;
+  uint8_t seed[YZ_IDENTITY_SEED_LEN];
+  memset(seed, 0xcc, sizeof seed);
+  assert_int_equal(yz_identity_from_seed(&rid, seed), 0);
+  yz_link_config lc;
+  yz_link_config_default(&lc);
+  lc.identity = &rid;
+  lc.cb.on_up = raw_up;
+  lc.cb.on_down = raw_down;
+  lc.user_data = &r;
+  assert_int_equal(yz_link_manager_new(&r.m, &loop, &lc), 0);
+  yz_identity_clear(&rid);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(r.m, yz_node_address(a.node, 0), NULL, NULL,
+                                &l), 0);
+  WAIT_FOR(r.up && a.peer_up == 1);
+
+  /* A valid one-way message for PROTO_MSG (01, protocol, body)... */
+  const uint8_t good[] = {1, PROTO_MSG >> 8, PROTO_MSG & 0xff, 'o', 'k'};
+  assert_int_equal(yz_link_send(r.link, good, sizeof good), 0);
+  /* ...then a request with id 0. */
+  const uint8_t bad[] = {2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+  assert_int_equal(yz_link_send(r.link, bad, sizeof bad), 0);
+  WAIT_FOR(r.down && a.peer_down == 1);
+  assert_int_equal(a.msgs, 1);
+  assert_memory_equal(a.last_msg, "ok", 2);
+  assert_string_equal(a.last_link_reason, "malformed node message");
+  assert_int_not_equal(r.down_err, 0);
+
+  yz_link_manager_close(r.m, raw_closed, &r);
+  WAIT_FOR(r.closed);
+  node_stop(&a);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -630,6 +712,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_redial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_id, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wss, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_malformed_closes_link, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests_name("node", tests, NULL, NULL);
 }
