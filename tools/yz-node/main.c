@@ -34,6 +34,11 @@ static const char *level_word[] = {"error", "warn", "notice", "info",
 static void log_sink(yz_log_level level, const char *line, void *ud)
 {
   (void)ud;
+  /* libwebsockets' own notices (its banner, plugin path) are for debugging
+   * it; its warnings and errors stay. */
+  if (level >= YZ_LOG_NOTICE && strncmp(line, "lws: ", 5) == 0 &&
+      yz_log_get_level() < YZ_LOG_DEBUG)
+    return;
   char ts[32];
   time_t t = time(NULL);
   struct tm tm;
