@@ -198,6 +198,37 @@ static void gen_noise(void)
 #ifdef YZ_FUZZ_HAVE_NODE
 #include "node/frame.h"
 
+static void gen_reqtable(void)
+{
+  if (!wanted("reqtable"))
+    return;
+  for (int v = 0; v < 3; v++) {
+    bb b = {.n = 0};
+    bb_u8(&b, (uint8_t)(v == 0 ? 3 : 40)); /* max */
+    for (int k = 0; k < 8; k++) /* first id; v == 2: near the wrap */
+      bb_u8(&b, (uint8_t)(v == 2 ? 0xff : (k == 7 ? 1 : 0)));
+    for (int i = 0; i < 6; i++) {
+      bb_u8(&b, 0); /* insert */
+      bb_u8(&b, (uint8_t)i);
+      bb_u16(&b, (uint16_t)(100 * (6 - i)));
+    }
+    bb_u8(&b, 2); /* take a live id from the right peer */
+    bb_u8(&b, 1);
+    bb_u8(&b, 1);
+    bb_u8(&b, 1); /* take a made-up id */
+    for (int k = 0; k < 8; k++)
+      bb_u8(&b, (uint8_t)k);
+    bb_u8(&b, 0);
+    bb_u8(&b, 6); /* next deadline */
+    bb_u8(&b, 3); /* expire at 350 */
+    bb_u16(&b, 350);
+    bb_u8(&b, 4); /* take peer 2 */
+    bb_u8(&b, 2);
+    bb_u8(&b, 5); /* take any */
+    put("reqtable", b.buf, b.n);
+  }
+}
+
 static void gen_node_frame(void)
 {
   static const struct {
@@ -639,6 +670,7 @@ int main(int argc, char **argv)
   gen_noise();
 #endif
 #ifdef YZ_FUZZ_HAVE_NODE
+  gen_reqtable();
   gen_node_frame();
 #endif
 #ifdef YZ_FUZZ_HAVE_IDENTITY
