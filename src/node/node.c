@@ -520,7 +520,8 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   }
 
   struct nlink *loser = NULL;
-  if (first) {
+  if (first || p->primary->close_reason != NULL) {
+    /* The first link, or the others are all being closed: no contest. */
     p->primary = l;
   } else {
     struct nlink *w = duplicate_winner(n, p->primary, l);
@@ -534,7 +535,7 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
     n->cfg.cb.on_link(n, &lp->id, l->dir, true, 0, NULL, n->cfg.user_data);
   if (loser != NULL)
     yz_link_close(loser->link);
-  else if (n->cfg.cb.on_peer_up)
+  if (first && n->cfg.cb.on_peer_up)
     n->cfg.cb.on_peer_up(n, lp, n->cfg.user_data);
 }
 
