@@ -27,11 +27,15 @@
  * rekey after 3 messages; bit 4 a nonce limit of 40; bit 5 keepalive off.
  *
  * Invariants checked: messages the honest side sends arrive whole, in
- * order, exactly once (while no forged frame was injected); a replayed
- * wire message is refused; while nothing was forged, the honest peer
- * never closes because of what the victim sent (no PROTOCOL, DECRYPT,
- * TOO_LARGE); CLOSED comes once and
- * nothing is delivered after it; no message exceeds max_message.
+ * order, exactly once; forged frames are checked against a model of the
+ * protocol (DATA delivers its body, FRAG_FIRST/MIDDLE/LAST reassemble to
+ * exactly the declared length, anything out of order, oversized or
+ * malformed closes the session); once the stream is broken (raw bytes, a
+ * replay, a REKEY frame and the sender's Rekey() out of step) nothing more
+ * is ever delivered; while nothing was forged, the honest peer never
+ * closes because of what the victim sent (no PROTOCOL, DECRYPT,
+ * TOO_LARGE); CLOSED comes once and nothing is delivered after it; no
+ * message exceeds max_message.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,6 +69,10 @@ typedef struct side {
   wire *expect;
   size_t n_expect, cap_expect, expect_head;
   bool check; /* deliveries must match expect */
+  bool dead;  /* the stream to this side is broken: deliver nothing more */
+  /* The model of a fragmented message being forged (victim only). */
+  bool reasm;
+  size_t total, fill;
 } side;
 
 static yz_session_local local_a, local_b;
@@ -137,6 +145,8 @@ static void on_event(void *user, const yz_session_event *ev)
     break;
   case YZ_SESSION_EVENT_MESSAGE:
     FUZZ_CHECK(sd->n_up == 1);
+    /* Bytes that did not authenticate are never delivered. */
+    FUZZ_CHECK(!sd->dead);
     FUZZ_CHECK(ev->u.message.len <= sd->s.cfg.max_message);
     if (sd->check) {
       FUZZ_CHECK(sd->expect_head < sd->n_expect);
@@ -237,6 +247,58 @@ static bool setup(side *sd, bool initiator, bool is_a, uint8_t config)
 }
 
 
+
+/*
+ * What the victim must make of a forged (but authentic) frame, from
+ * docs/protocol.md: DATA delivers; FRAG_FIRST, MIDDLE, LAST reassemble
+ * (a MIDDLE may not complete the message, a LAST must); anything out of
+ * order, oversized or malformed closes. Returns false when the victim
+ * must close on this frame; expected messages go to v->expect.
+ */
+static uint8_t *mbuf;
+
+static bool model_frame(side *v, const uint8_t *pt, size_t n)
+{
+  yz_session_frame f;
+  if (yz_session_frame_parse(&f, pt, n, v->s.cfg.max_message, NULL) != 0)
+    return false;
+  switch (f.type) {
+  case YZ_FRAME_DATA:
+    if (v->reasm)
+      return false;
+    push(&v->expect, &v->n_expect, &v->cap_expect, f.body, f.body_len);
+    return true;
+  case YZ_FRAME_FRAG_FIRST:
+    if (v->reasm)
+      return false;
+    v->reasm = true;
+    v->total = (size_t)f.value;
+    memcpy(mbuf, f.body, f.body_len);
+    v->fill = f.body_len;
+    return true;
+  case YZ_FRAME_FRAG_MIDDLE:
+  case YZ_FRAME_FRAG_LAST:
+    if (!v->reasm || f.body_len > v->total - v->fill ||
+        (f.type == YZ_FRAME_FRAG_MIDDLE && f.body_len == v->total - v->fill))
+      return false;
+    memcpy(mbuf + v->fill, f.body, f.body_len);
+    v->fill += f.body_len;
+    if (f.type == YZ_FRAME_FRAG_MIDDLE)
+      return true;
+    if (v->fill != v->total)
+      return false;
+    push(&v->expect, &v->n_expect, &v->cap_expect, mbuf, v->total);
+    v->reasm = false;
+    return true;
+  case YZ_FRAME_PONG:
+    return f.value != 0 && f.value <= v->s.ping_value;
+  case YZ_FRAME_CLOSE:
+    return false;
+  default: /* PING, REKEY */
+    return true;
+  }
+}
+
 /*
  * The two sessions after the real handshake. The handshake of a config is
  * deterministic (fixed keys and ephemerals), so it runs once per config and
@@ -314,6 +376,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   established(&v, &p, config, now);
   v.check = true;
   p.check = true;
+  bool forged = false;
+  if (mbuf == NULL) {
+    mbuf = malloc(YZ_SESSION_DEFAULT_MAX_MESSAGE + YZ_SESSION_MAX_WIRE_LEN);
+    FUZZ_CHECK(mbuf != NULL);
+  }
 
   static uint8_t buf[YZ_SESSION_MAX_WIRE_LEN + 64];
   static uint8_t *big;
@@ -338,17 +405,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       if (yz_noise_cs_encrypt_with_ad(&p.s.tx, NULL, 0, d, n, buf,
                                       sizeof buf, &clen) != 0)
         break;
+      /* The victim rekeys after a REKEY frame; the harness after op & 8.
+       * If they differ, nothing later authenticates. */
+      bool is_rekey = n == 1 && d[0] == YZ_FRAME_REKEY;
       if (op & 8)
         FUZZ_CHECK(yz_noise_cs_rekey(&p.s.tx) == 0);
-      v.check = false; /* deliveries no longer follow the peer's sends */
+      forged = true;
+      bool ok = true;
+      if (v.check && !v.dead)
+        ok = model_frame(&v, d, n);
       memcpy(last_rx, buf, clen);
       last_rx_len = clen;
       deliver(&v.s, buf, clen, now);
+      if (!ok) {
+        FUZZ_CHECK(yz_session_get_state(&v.s) == YZ_SESSION_CLOSED);
+        v.check = false;
+      }
+      if (!ok || is_rekey != ((op & 8) != 0))
+        v.dead = true;
       break;
     }
     case 1:
-      v.check = false;
+      forged = true;
       deliver(&v.s, d, n, now);
+      if (v_up)
+        v.dead = true; /* raw bytes never authenticate */
       break;
     case 2:
       (void)yz_session_tick(&v.s, now);
@@ -364,9 +445,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         big[i] = d[i % n];
       if (n == 0)
         len = 0;
+      /* An honest message in the middle of a forged fragmented one is
+       * out of order: the victim closes on it. */
+      bool breaks = to == &v && v.reasm &&
+                    yz_session_get_state(&from->s) == YZ_SESSION_UP &&
+                    len <= from->s.cfg.max_message;
       int rc = yz_session_send(&from->s, big, len, now);
       if (rc == 0)
         push(&to->expect, &to->n_expect, &to->cap_expect, big, len);
+      if (breaks && rc == 0) {
+        v.check = false;
+        v.dead = true;
+      }
       else if (len > from->s.cfg.max_message &&
                yz_session_get_state(&from->s) == YZ_SESSION_UP)
         FUZZ_CHECK(rc == YZ_E_TOO_LARGE);
@@ -395,8 +485,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     default: /* replay */
       if (v_up && last_rx_len > 0) {
+        forged = true;
         deliver(&v.s, last_rx, last_rx_len, now);
         FUZZ_CHECK(yz_session_get_state(&v.s) == YZ_SESSION_CLOSED);
+        v.dead = true;
       }
       break;
     }
@@ -404,12 +496,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The honest peer never blames the victim for a protocol error (once
      * frames were forged, the victim may rightly answer a forged PING
      * with a PONG the peer never asked for). */
-    if (v.check && p.n_closed && !p.close_remote && !p.app_closed &&
+    if (!forged && p.n_closed && !p.close_remote && !p.app_closed &&
         (p.close_code == YZ_CLOSE_PROTOCOL ||
          p.close_code == YZ_CLOSE_DECRYPT || p.close_code == YZ_CLOSE_TOO_LARGE))
       fprintf(stderr, "peer closed: %s (%s)\n", p.close_text,
               yz_session_close_code_name(p.close_code));
-    if (v.check && p.n_closed && !p.close_remote && !p.app_closed)
+    if (!forged && p.n_closed && !p.close_remote && !p.app_closed)
       FUZZ_CHECK(p.close_code != YZ_CLOSE_PROTOCOL &&
                  p.close_code != YZ_CLOSE_DECRYPT &&
                  p.close_code != YZ_CLOSE_TOO_LARGE);
