@@ -157,6 +157,11 @@ typedef struct yz_link_config {
    * uv_now() of the loop. Tests set it to make rate limits deterministic. */
   uint64_t (*clock_ms)(void *clock_ud);
   void *clock_ud;
+
+  /* Transport: NULL is WebSocket on libwebsockets. An in-memory network
+   * (yz_link_memnet_new) instead: no sockets, no lws context; for tests and
+   * simulations of many nodes in one process. */
+  struct yz_link_memnet *memnet;
 } yz_link_config;
 
 /* Defaults as documented above; identity and callbacks NULL. */
@@ -272,6 +277,23 @@ YZ_EXPORT bool yz_link_is_up(const yz_link *link);
 YZ_EXPORT yz_link_manager *yz_link_get_manager(const yz_link *link);
 YZ_EXPORT void yz_link_set_data(yz_link *link, void *data);
 YZ_EXPORT void *yz_link_get_data(const yz_link *link);
+
+/*
+ * An in-memory network on a loop: managers configured with it (cfg.memnet)
+ * listen and dial on it with the same URLs (ws://HOST:PORT; port 0 picks a
+ * free one; TLS options are ignored, wss:// is accepted and marked tls),
+ * and run the same sessions, queues, limits (the per-IP rate limit aside)
+ * and events as over WebSocket. Messages are delivered from the loop, in
+ * order, one wire message per WebSocket message. The loop's clock is used.
+ *
+ * yz_link_memnet_free() after every manager on it has closed; it closes its
+ * handle (uv_run() must run for the loop to close).
+ */
+typedef struct yz_link_memnet yz_link_memnet;
+
+YZ_EXPORT YZ_WARN_UNUSED int yz_link_memnet_new(yz_link_memnet **out,
+                                                uv_loop_t *loop);
+YZ_EXPORT void yz_link_memnet_free(yz_link_memnet *net);
 
 /* Refusal reasons counted in yz_link_stats.refused[]. */
 typedef enum yz_link_refusal {

@@ -108,6 +108,7 @@ typedef struct yz__link_backend_ops {
 } yz__link_backend_ops;
 
 extern const yz__link_backend_ops yz__link_ws_backend;
+extern const yz__link_backend_ops yz__link_mem_backend;
 
 /* The process's struct lws_context, for a benchmark baseline that shares
  * it (one context per process); NULL when no manager exists. */
@@ -128,7 +129,9 @@ struct yz_link_manager {
   yz_link **heap;
   uint32_t heap_len, heap_cap;
   uv_timer_t timer;       /* the session deadlines */
-  uv_timer_t defer_timer; /* deferred on_down and frees */
+  /* deferred on_down and frees; an async handle, so that the work runs in
+   * the poll phase and a uv_run(UV_RUN_ONCE) returns after it */
+  uv_async_t defer_async;
   yz_link *defer;
 
   yz__ratelimit rl;

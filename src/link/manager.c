@@ -100,7 +100,7 @@ uint64_t yz__link_clock(const yz_link_manager *m) {
 /* ------------------------------------------------------------------------ */
 /* Manager                                                                  */
 
-static void defer_cb(uv_timer_t *t);
+static void defer_cb(uv_async_t *t);
 static void timer_cb(uv_timer_t *t);
 
 int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
@@ -115,7 +115,7 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   if (m == NULL)
     return YZ_E_NOMEM;
   m->loop = loop;
-  m->be = &yz__link_ws_backend;
+  m->be = cfg->memnet != NULL ? &yz__link_mem_backend : &yz__link_ws_backend;
   m->cfg = *cfg;
   fill_defaults(&m->cfg);
   m->identity = *cfg->identity;
@@ -131,10 +131,14 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   rc = m->be->attach(m);
   if (rc != 0)
     goto fail;
+  if (uv_async_init(loop, &m->defer_async, defer_cb) != 0) {
+    m->be->detach(m, NULL);
+    rc = YZ_E_IO;
+    goto fail;
+  }
   uv_timer_init(loop, &m->timer);
-  uv_timer_init(loop, &m->defer_timer);
   m->timer.data = m;
-  m->defer_timer.data = m;
+  m->defer_async.data = m;
   m->handles_open = 2;
   *out = m;
   return 0;
@@ -186,7 +190,7 @@ static void handle_closed(uv_handle_t *h) {
  * left. */
 static void finish_close(yz_link_manager *m) {
   uv_close((uv_handle_t *)&m->timer, handle_closed);
-  uv_close((uv_handle_t *)&m->defer_timer, handle_closed);
+  uv_close((uv_handle_t *)&m->defer_async, handle_closed);
 }
 
 void yz_link_manager_close(yz_link_manager *m, void (*on_closed)(void *ud),
@@ -211,7 +215,7 @@ void yz_link_manager_close(yz_link_manager *m, void (*on_closed)(void *ud),
     }
     defer_link(l);
   }
-  uv_timer_start(&m->defer_timer, defer_cb, 0, 0);
+  uv_async_send(&m->defer_async);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -412,7 +416,7 @@ static void defer_link(yz_link *l) {
     l->defer_next = l->m->defer;
     l->m->defer = l;
   }
-  uv_timer_start(&l->m->defer_timer, defer_cb, 0, 0);
+  uv_async_send(&l->m->defer_async);
 }
 
 static void link_down(yz_link *l, int err, const char *reason) {
@@ -451,7 +455,7 @@ void yz__link_fail(yz_link *l, int err, const char *reason) {
 
 bool yz__link_is_closing(const yz_link *l) { return l->state == YZ__LS_DOWN; }
 
-static void defer_cb(uv_timer_t *t) {
+static void defer_cb(uv_async_t *t) {
   yz_link_manager *m = t->data;
   /* Take the list: callbacks below may add to it again. */
   while (m->defer != NULL) {

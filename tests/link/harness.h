@@ -38,6 +38,9 @@ typedef struct tnode {
 } tnode;
 
 extern uv_loop_t *t_loop;
+/* Run by t_loop_finish() once the managers are closed (e.g. to free a
+ * memnet), then cleared. */
+extern void (*t_before_drain)(void);
 
 /* Loop setup/teardown with the hang guard. */
 void t_loop_init(void);

@@ -1,0 +1,152 @@
+/*
+ * test_mem.c: link managers on the in-memory network (mem.c): the same
+ * sessions and events as over WebSocket, without sockets.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#include "yz/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static tnode A, B;
+static tnode *both[] = {&A, &B, NULL};
+static yz_link_memnet *net;
+
+static void free_net(void) {
+  yz_link_memnet_free(net);
+  net = NULL;
+}
+
+static int setup(void **state) {
+  (void)state;
+  memset(&A, 0, sizeof A);
+  memset(&B, 0, sizeof B);
+  t_loop_init();
+  assert_int_equal(yz_link_memnet_new(&net, t_loop), 0);
+  t_before_drain = free_net;
+  return 0;
+}
+
+static void start_pair(uint32_t a_max_links) {
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.memnet = cb.memnet = net;
+  if (a_max_links > 0)
+    ca.max_links = a_max_links;
+  ca.max_handshakes = cb.max_handshakes = 4000;
+  cb.max_links = 4000;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+}
+
+static yz_link *dial(tnode *from, uint16_t port, const yz_node_id *id) {
+  char url[64];
+  snprintf(url, sizeof url, "ws://10.0.0.1:%u/", (unsigned)port);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(from->m, url, id, NULL, &l), 0);
+  return l;
+}
+
+static void test_exchange(void **state) {
+  (void)state;
+  start_pair(0);
+  yz_link *l = dial(&B, A.port, &A.id.id);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  assert_true(yz_node_id_equal(&A.last_peer, &B.id.id));
+  assert_true(yz_node_id_equal(&B.last_peer, &A.id.id));
+  assert_int_equal(A.last_dir, YZ_LINK_INBOUND);
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"ping", 4), 0);
+  t_wait_ge(&A.msgs, 1);
+  assert_memory_equal(A.last_msg, "ping", 4);
+  size_t big = 300000;
+  uint8_t *p = malloc(big);
+  assert_non_null(p);
+  for (size_t i = 0; i < big; i++)
+    p[i] = (uint8_t)(i * 13);
+  assert_int_equal(yz_link_send(A.last_up, p, big), 0);
+  t_wait_ge(&B.msgs, 1);
+  assert_int_equal(B.msg_bytes, big);
+  free(p);
+  yz_link_close(l);
+  t_wait_ge(&A.downs, 1);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_CLOSED);
+  assert_int_equal(A.last_err, YZ_E_PEER_CLOSED);
+  t_loop_finish(both);
+}
+
+static void test_wrong_id_and_unreachable(void **state) {
+  (void)state;
+  start_pair(0);
+  yz_node_id wrong;
+  memset(&wrong, 9, sizeof wrong);
+  (void)dial(&B, A.port, &wrong);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_PEER_ID_MISMATCH);
+  (void)dial(&B, (uint16_t)(A.port + 1), &A.id.id);
+  t_wait_ge(&B.downs, 2);
+  assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
+  assert_int_equal(A.ups + B.ups, 0);
+  t_loop_finish(both);
+}
+
+static void test_max_links(void **state) {
+  (void)state;
+  start_pair(1);
+  (void)dial(&B, A.port, &A.id.id);
+  t_wait_ge(&A.ups, 1);
+  (void)dial(&B, A.port, &A.id.id);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.refused[YZ_LINK_REFUSED_MAX_LINKS], 1);
+  t_loop_finish(both);
+}
+
+enum { MANY = 2000 };
+
+static void many_up(tnode *n, yz_link *l) {
+  (void)n;
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"x", 1), 0);
+}
+
+/* Many links without a single file descriptor; shutdown with all open. */
+static void test_many(void **state) {
+  (void)state;
+  start_pair(MANY);
+  A.on_up_hook = B.on_up_hook = many_up;
+  for (int i = 0; i < MANY; i++)
+    (void)dial(&B, A.port, &A.id.id);
+  t_wait_ge(&A.msgs, MANY);
+  t_wait_ge(&B.msgs, MANY);
+  t_loop_finish(both);
+  assert_int_equal(A.downs, MANY);
+  assert_int_equal(B.downs, MANY);
+}
+
+int main(void) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (getenv("YZ_TEST_LOG") != NULL)
+    yz_log_set_level(YZ_LOG_DEBUG);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_exchange, setup),
+      cmocka_unit_test_setup(test_wrong_id_and_unreachable, setup),
+      cmocka_unit_test_setup(test_max_links, setup),
+      cmocka_unit_test_setup(test_many, setup),
+  };
+  return cmocka_run_group_tests_name("link_mem", tests, NULL, NULL);
+}
