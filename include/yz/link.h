@@ -157,6 +157,11 @@ typedef struct yz_link_config {
    * uv_now() of the loop. Tests set it to make rate limits deterministic. */
   uint64_t (*clock_ms)(void *clock_ud);
   void *clock_ud;
+  /* Virtual time (simulation, with clock_ms): the sessions take their time
+   * from clock_ms too, and the manager arms no timer for their deadlines:
+   * the caller runs yz_link_manager_run_timers() whenever its clock reaches
+   * yz_link_manager_next_deadline(). */
+  bool virtual_time;
 
   /* Transport: NULL is WebSocket on libwebsockets. An in-memory network
    * (yz_link_memnet_new) instead: no sockets, no lws context; for tests and
@@ -193,6 +198,13 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_link_manager_new(yz_link_manager **out,
  */
 YZ_EXPORT void yz_link_manager_close(yz_link_manager *m,
                                      void (*on_closed)(void *ud), void *ud);
+
+/* Virtual time (cfg.virtual_time): the earliest session deadline of the
+ * manager's links on its clock (UINT64_MAX: none), and running every
+ * deadline that is due at the clock's current time. With real time these
+ * run by themselves from a uv timer. */
+YZ_EXPORT uint64_t yz_link_manager_next_deadline(const yz_link_manager *m);
+YZ_EXPORT void yz_link_manager_run_timers(yz_link_manager *m);
 
 YZ_EXPORT uv_loop_t *yz_link_manager_loop(const yz_link_manager *m);
 YZ_EXPORT const yz_node_id *yz_link_manager_node_id(const yz_link_manager *m);

@@ -89,7 +89,11 @@ const char *yz_link_refusal_name(yz_link_refusal r) {
   }
 }
 
-uint64_t yz__link_now(const yz_link_manager *m) { return uv_now(m->loop); }
+uint64_t yz__link_now(const yz_link_manager *m) {
+  if (m->cfg.virtual_time)
+    return m->cfg.clock_ms(m->cfg.clock_ud);
+  return uv_now(m->loop);
+}
 
 uint64_t yz__link_clock(const yz_link_manager *m) {
   if (m->cfg.clock_ms != NULL)
@@ -107,6 +111,8 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
                         const yz_link_config *cfg) {
   *out = NULL;
   if (loop == NULL || cfg == NULL || cfg->identity == NULL)
+    return YZ_E_INVAL;
+  if (cfg->virtual_time && cfg->clock_ms == NULL)
     return YZ_E_INVAL;
   int rc = yz_init();
   if (rc != 0)
@@ -813,7 +819,7 @@ static void heap_update(yz_link *l) {
 }
 
 static void arm_timer(yz_link_manager *m) {
-  if (m->closing)
+  if (m->closing || m->cfg.virtual_time)
     return;
   if (m->heap_len == 0) {
     uv_timer_stop(&m->timer);
@@ -824,8 +830,13 @@ static void arm_timer(yz_link_manager *m) {
   uv_timer_start(&m->timer, timer_cb, d > now ? d - now : 0, 0);
 }
 
-static void timer_cb(uv_timer_t *t) {
-  yz_link_manager *m = t->data;
+uint64_t yz_link_manager_next_deadline(const yz_link_manager *m) {
+  return m->heap_len > 0 ? m->heap[0]->deadline : UINT64_MAX;
+}
+
+void yz_link_manager_run_timers(yz_link_manager *m) {
+  if (m->closing)
+    return;
   uint64_t now = yz__link_now(m);
   /* Bounded: each link is ticked at most once per run. */
   uint32_t budget = m->heap_len;
@@ -838,3 +849,5 @@ static void timer_cb(uv_timer_t *t) {
   }
   arm_timer(m);
 }
+
+static void timer_cb(uv_timer_t *t) { yz_link_manager_run_timers(t->data); }

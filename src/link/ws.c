@@ -676,7 +676,6 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
   }
   case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
     /* before anything is read from the socket: the cheapest refusal */
-    yz_log(YZ_LOG_DEBUG, "ws: network filter");
     yz_link_manager *m = wsi_manager(wsi);
     if (m == NULL)
       return 1;
@@ -697,7 +696,6 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
   }
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
     /* the upgrade request, before any DH work */
-    yz_log(YZ_LOG_DEBUG, "ws: protocol filter");
     yz_link_manager *m = wsi_manager(wsi);
     if (m == NULL)
       return 1;
@@ -713,7 +711,6 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     return yz__link_admit(m, NULL, 0, text, pending) ? 0 : 1;
   }
   case LWS_CALLBACK_ESTABLISHED: {
-    yz_log(YZ_LOG_DEBUG, "ws: established");
     yz_link_manager *m = wsi_manager(wsi);
     if (m == NULL)
       return -1;

@@ -138,6 +138,60 @@ static void test_many(void **state) {
   assert_int_equal(B.downs, MANY);
 }
 
+static uint64_t vclock;
+static uint64_t vclock_ms(void *ud) {
+  (void)ud;
+  return vclock;
+}
+
+static uint64_t b_bytes_in_min;
+static bool b_got_bytes(void *ud) {
+  (void)ud;
+  yz_link_stats st;
+  yz_link_manager_stats(B.m, &st);
+  return st.bytes_in >= b_bytes_in_min;
+}
+
+/* Virtual time: deadlines follow the caller's clock and run only when the
+ * caller says; the keepalive ping goes out when the clock reaches it. */
+static void test_virtual_time(void **state) {
+  (void)state;
+  vclock = 1000000;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.memnet = cb.memnet = net;
+  ca.clock_ms = cb.clock_ms = vclock_ms;
+  ca.virtual_time = cb.virtual_time = true;
+  ca.ping_interval_ms = cb.ping_interval_ms = 5000;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  (void)dial(&B, A.port, &A.id.id);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  uint64_t d = yz_link_manager_next_deadline(A.m);
+  assert_true(d > vclock && d != UINT64_MAX);
+  assert_true(d <= vclock + 5000);
+  yz_link_stats st;
+  yz_link_manager_stats(B.m, &st);
+  /* nothing runs before the deadline, however long the loop runs */
+  vclock = d - 1;
+  yz_link_manager_run_timers(A.m);
+  yz_link_stats sa0;
+  yz_link_manager_stats(A.m, &sa0);
+  vclock = d;
+  yz_link_manager_run_timers(A.m);
+  yz_link_stats sa1;
+  yz_link_manager_stats(A.m, &sa1);
+  assert_true(sa1.bytes_out > sa0.bytes_out); /* the ping */
+  b_bytes_in_min = st.bytes_in + 1;
+  t_run_until(b_got_bytes, NULL);
+  assert_true(yz_link_manager_next_deadline(A.m) > d);
+  t_loop_finish(both);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (getenv("YZ_TEST_LOG") != NULL)
@@ -147,6 +201,7 @@ int main(void) {
       cmocka_unit_test_setup(test_wrong_id_and_unreachable, setup),
       cmocka_unit_test_setup(test_max_links, setup),
       cmocka_unit_test_setup(test_many, setup),
+      cmocka_unit_test_setup(test_virtual_time, setup),
   };
   return cmocka_run_group_tests_name("link_mem", tests, NULL, NULL);
 }
