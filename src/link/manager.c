@@ -258,8 +258,18 @@ static void free_link(yz_link *l) {
 
 static int sess_send(void *user, uint8_t *msg, size_t len) {
   yz_link *l = user;
+  yz_link_manager *m = l->m;
   if (l->conn_gone || l->state == YZ__LS_DOWN)
     return 0; /* nowhere to go; the link is going away anyway */
+  /* yz_link_send() checks the bounds before it sends; what the session
+   * sends by itself (handshake, pongs, rekeys, close) is small but a peer
+   * can provoke it, e.g. pings while it never reads: past a hard bound
+   * above the soft one the link closes rather than grow. */
+  size_t frames = m->cfg.max_message_size / YZ_SESSION_MAX_FRAME_LEN + 2;
+  if (l->qbytes + len > m->cfg.send_queue_max_bytes +
+                            m->cfg.max_message_size + 65536 ||
+      l->qmsgs + 1 > m->cfg.send_queue_max_msgs + frames + 64)
+    return YZ_E_QUEUE_FULL;
   yz__qmsg *q = malloc(sizeof *q + YZ__LINK_HEADROOM + len);
   if (q == NULL)
     return YZ_E_NOMEM;
@@ -273,8 +283,8 @@ static int sess_send(void *user, uint8_t *msg, size_t len) {
   l->qtail = q;
   l->qbytes += len;
   l->qmsgs++;
-  l->m->stats.bytes_out += len;
-  l->m->be->want_write(l);
+  m->stats.bytes_out += len;
+  m->be->want_write(l);
   return 0;
 }
 
