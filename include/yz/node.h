@@ -158,7 +158,9 @@ typedef struct yz_node_config {
   yz_node_callbacks cb;
   void *user_data;
   /* Limits and timeouts of the links (yz/link.h); identity, callbacks and
-   * user_data in it are the node's own and ignored. */
+   * user_data in it are the node's own and ignored. Setting link.memnet
+   * puts the node on an in-memory network instead of WebSocket (tests,
+   * simulations of many nodes: tests/node/test_node_mem.c). */
   yz_link_config link;
   uint32_t request_timeout_ms;   /* default 10000 */
   uint32_t max_pending_requests; /* default 4096 */
