@@ -274,6 +274,17 @@ YZ_EXPORT int
 yz_node_respond_error(yz_node *node, const yz_node_incoming *req,
                       uint16_t code, const char *reason);
 
+/*
+ * Virtual time (simulations): with cfg.link.virtual_time and
+ * cfg.link.clock_ms set, the node arms no timer of its own either: request
+ * timeouts and redials, like the links' deadlines, are due on that clock,
+ * and the caller runs yz_node_run_timers() whenever its clock reaches
+ * yz_node_next_deadline() (UINT64_MAX: nothing due). With real time neither
+ * is needed.
+ */
+YZ_EXPORT uint64_t yz_node_next_deadline(const yz_node *node);
+YZ_EXPORT void yz_node_run_timers(yz_node *node);
+
 /* Stop (see the lifetime above). cb may be NULL. Calling it twice is
  * misuse. */
 YZ_EXPORT void yz_node_stop(yz_node *node, void (*cb)(yz_node *node,

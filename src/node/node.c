@@ -60,6 +60,7 @@ struct cpeer {
   yz_node_dial_opts opts;
   yz__backoff bo;
   uv_timer_t timer;
+  uint64_t due; /* virtual time: the next dial, UINT64_MAX for none */
   struct nlink *dialing;
   struct cpeer *next;
 };
@@ -82,6 +83,7 @@ struct yz_node {
   yz_identity identity;
   yz_node_config cfg;
   size_t max_msg;
+  bool virt; /* virtual time (cfg.link.virtual_time): no timers armed */
   enum node_state state;
   yz_link_manager *mgr;
 
@@ -196,13 +198,23 @@ static struct nlink *duplicate_winner(const yz_node *n, struct nlink *a,
   return c < 0 ? a : b;
 }
 
+/* ---- time ---- */
+
+/* The node's clock: the loop's, or with virtual time the caller's. */
+static uint64_t now_ms(const yz_node *n)
+{
+  if (n->virt)
+    return n->cfg.link.clock_ms(n->cfg.link.clock_ud);
+  return uv_now(n->loop);
+}
+
 /* ---- requests ---- */
 
 static void req_timer_cb(uv_timer_t *t);
 
 static void req_rearm(yz_node *n)
 {
-  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED || n->virt)
     return;
   uint64_t dl;
   if (!yz__reqtable_next_deadline(&n->reqs, &dl)) {
@@ -231,15 +243,19 @@ static void pending_finish(yz_node *n, struct pending *pr, int status,
   cb(n, status, resp, arg);
 }
 
-static void req_timer_cb(uv_timer_t *t)
+static void expire_requests(yz_node *n, uint64_t now)
 {
-  yz_node *n = t->data;
-  uint64_t now = uv_now(n->loop);
   yz__req *r;
   while (n->state != ST_STOPPED &&
          (r = yz__reqtable_expire(&n->reqs, now)) != NULL)
     pending_finish(n, (struct pending *)r, YZ_E_TIMEOUT, NULL);
   req_rearm(n);
+}
+
+static void req_timer_cb(uv_timer_t *t)
+{
+  yz_node *n = t->data;
+  expire_requests(n, uv_now(n->loop));
 }
 
 static void fail_requests_of(yz_node *n, const yz_node_id *peer)
@@ -310,7 +326,7 @@ int yz_node_request(yz_node *n, const yz_node_id *peer, uint16_t proto,
   if (pr == NULL)
     return YZ_E_NOMEM;
   pr->r.peer = *peer;
-  pr->r.deadline_ms = uv_now(n->loop) +
+  pr->r.deadline_ms = now_ms(n) +
                       (timeout_ms ? timeout_ms : n->cfg.request_timeout_ms);
   pr->proto = proto;
   pr->cb = cb;
@@ -404,7 +420,7 @@ static void bad_peer_message(yz_node *n, struct nlink *l, const char *why)
 {
   char hex[YZ_NODE_ID_HEX_LEN + 1];
   yz_node_id_to_hex(&l->peer->id, hex);
-  yz_log_rl(&n->rl_bad, uv_now(n->loop), YZ_LOG_INFO,
+  yz_log_rl(&n->rl_bad, now_ms(n), YZ_LOG_INFO,
             "node: closing the link to %s: %s", hex, why);
   l->close_reason = "malformed node message";
   yz_link_close(l->link);
@@ -700,9 +716,8 @@ int yz_node_dial(yz_node *n, const char *address,
   return 0;
 }
 
-static void redial_cb(uv_timer_t *t)
+static void redial(struct cpeer *c)
 {
-  struct cpeer *c = t->data;
   yz_node *n = c->node;
   if (n->state != ST_STARTED || c->dialing != NULL)
     return;
@@ -720,13 +735,24 @@ static void redial_cb(uv_timer_t *t)
   c->dialing = l;
 }
 
+static void redial_cb(uv_timer_t *t) { redial(t->data); }
+
+/* Dial c after delay ms (0: from the loop, at once). */
+static void arm_redial(struct cpeer *c, uint32_t delay)
+{
+  if (c->node->virt)
+    c->due = now_ms(c->node) + delay;
+  else
+    uv_timer_start(&c->timer, redial_cb, delay, 0);
+}
+
 static void schedule_redial(struct cpeer *c)
 {
   yz_node *n = c->node;
   uint32_t r = n->cfg.random ? n->cfg.random(n->cfg.user_data)
                              : randombytes_random();
   uint32_t delay = yz__backoff_next(&c->bo, r);
-  uv_timer_start(&c->timer, redial_cb, delay, 0);
+  arm_redial(c, delay);
 }
 
 int yz_node_add_peer(yz_node *n, const char *address,
@@ -759,13 +785,14 @@ int yz_node_add_peer(yz_node *n, const char *address,
   }
   c->has_id = c->pinned;
   c->node = n;
+  c->due = UINT64_MAX;
   yz__backoff_init(&c->bo, n->cfg.redial_initial_ms, n->cfg.redial_max_ms);
   uv_timer_init(n->loop, &c->timer);
   c->timer.data = c;
   c->next = n->cpeers;
   n->cpeers = c;
   if (n->state == ST_STARTED)
-    uv_timer_start(&c->timer, redial_cb, 0, 0);
+    arm_redial(c, 0);
   return 0;
 }
 
@@ -821,6 +848,37 @@ const char *yz_node_address(const yz_node *n, size_t i)
 
 size_t yz_node_address_count(const yz_node *n) { return n->naddrs; }
 
+/* ---- virtual time ---- */
+
+uint64_t yz_node_next_deadline(const yz_node *n)
+{
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return UINT64_MAX;
+  uint64_t dl = UINT64_MAX, t;
+  if (yz__reqtable_next_deadline(&n->reqs, &t))
+    dl = t;
+  for (const struct cpeer *c = n->cpeers; c; c = c->next)
+    dl = YZ__MIN(dl, c->due);
+  return YZ__MIN(dl, yz_link_manager_next_deadline(n->mgr));
+}
+
+void yz_node_run_timers(yz_node *n)
+{
+  if (n->state == ST_STOPPING || n->state == ST_STOPPED)
+    return;
+  uint64_t now = now_ms(n);
+  expire_requests(n, now);
+  for (struct cpeer *c = n->cpeers; c && n->state == ST_STARTED;
+       c = c->next) {
+    if (c->due <= now) {
+      c->due = UINT64_MAX;
+      redial(c);
+    }
+  }
+  if (n->state == ST_STARTED || n->state == ST_NEW)
+    yz_link_manager_run_timers(n->mgr);
+}
+
 /* ---- lifetime ---- */
 
 void yz_node_config_default(yz_node_config *cfg)
@@ -854,6 +912,7 @@ int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
     n->cfg.redial_initial_ms = 500;
   if (n->cfg.redial_max_ms == 0)
     n->cfg.redial_max_ms = 60000;
+  n->virt = cfg->link.virtual_time && cfg->link.clock_ms != NULL;
   n->max_msg = cfg->link.max_message_size ? cfg->link.max_message_size
                                           : (size_t)1 << 20;
   yz_log_ratelimit rl = YZ_LOG_RATELIMIT_INIT(5, 10000);
@@ -888,7 +947,7 @@ int yz_node_start(yz_node *n)
     return YZ_E_STATE;
   n->state = ST_STARTED;
   for (struct cpeer *c = n->cpeers; c; c = c->next)
-    uv_timer_start(&c->timer, redial_cb, 0, 0);
+    arm_redial(c, 0);
   return 0;
 }
 

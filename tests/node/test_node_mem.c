@@ -205,12 +205,164 @@ static void test_full_mesh(void **state)
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- virtual time ---- */
+
+static uint64_t vclock;
+static uint64_t vclock_fn(void *ud)
+{
+  (void)ud;
+  return vclock;
+}
+
+struct vn {
+  int peer_up, dial_failed, last_dial_err;
+  bool done, stopped;
+  int status;
+};
+
+static void v_peer_up(yz_node *n, const yz_link_peer *p, void *ud)
+{
+  (void)n;
+  (void)p;
+  ((struct vn *)ud)->peer_up++;
+}
+
+static void v_dial_failed(yz_node *n, const char *url,
+                          const yz_node_id *expected, int err,
+                          const char *reason, void *ud)
+{
+  (void)n;
+  (void)url;
+  (void)expected;
+  (void)reason;
+  struct vn *v = ud;
+  v->dial_failed++;
+  v->last_dial_err = err;
+}
+
+static void v_silent(yz_node *n, const yz_node_incoming *req,
+                     const uint8_t *data, size_t len, void *ud)
+{
+  (void)n;
+  (void)req;
+  (void)data;
+  (void)len;
+  (void)ud;
+}
+
+static void v_reply(yz_node *n, int status, const yz_node_response *r,
+                    void *arg)
+{
+  (void)n;
+  (void)r;
+  struct vn *v = arg;
+  v->done = true;
+  v->status = status;
+}
+
+static void v_stopped(yz_node *n, void *arg)
+{
+  (void)n;
+  ((struct vn *)arg)->stopped = true;
+}
+
+/* With virtual time the node's redials and request timeouts are due on the
+ * caller's clock and run only from yz_node_run_timers(): exact, with no
+ * wall-clock time involved. */
+static void test_virtual_time(void **state)
+{
+  (void)state;
+  yz_link_memnet *net;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  uv_timer_init(&loop, &guard);
+  assert_int_equal(yz_link_memnet_new(&net, &loop), 0);
+  vclock = 1000000;
+
+  static struct vn va, vb;
+  memset(&va, 0, sizeof va);
+  memset(&vb, 0, sizeof vb);
+  yz_identity ia, ib;
+  uint8_t seed[YZ_IDENTITY_SEED_LEN];
+  memset(seed, 0x71, sizeof seed);
+  assert_int_equal(yz_identity_from_seed(&ia, seed), 0);
+  memset(seed, 0x72, sizeof seed);
+  assert_int_equal(yz_identity_from_seed(&ib, seed), 0);
+
+  yz_node *a, *b;
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.link.memnet = net;
+  cfg.link.virtual_time = true;
+  cfg.link.clock_ms = vclock_fn;
+  cfg.cb.on_peer_up = v_peer_up;
+  cfg.cb.on_dial_failed = v_dial_failed;
+  cfg.identity = &ib;
+  cfg.user_data = &vb;
+  assert_int_equal(yz_node_new(&b, &loop, &cfg), 0);
+  cfg.identity = &ia;
+  cfg.user_data = &va;
+  assert_int_equal(yz_node_new(&a, &loop, &cfg), 0);
+  const yz_node_protocol silent = {NULL, v_silent};
+  assert_int_equal(yz_node_register(a, PROTO_ECHO, &silent, NULL), 0);
+
+  /* b is configured with a's address before a listens. */
+  char hex[YZ_NODE_ID_HEX_LEN + 1], addr[128];
+  yz_node_id_to_hex(yz_identity_node_id(&ia), hex);
+  snprintf(addr, sizeof addr, "ws://10.0.1.1:7700/#%s", hex);
+  assert_int_equal(yz_node_add_peer(b, addr, NULL), 0);
+  assert_int_equal(yz_node_start(b), 0);
+  /* The first dial is due now. */
+  assert_true(yz_node_next_deadline(b) == vclock);
+  yz_node_run_timers(b);
+  WAIT_FOR(vb.dial_failed == 1);
+  /* The redial is due 250..500 ms later (first backoff step of 500 ms,
+   * equal jitter), on the virtual clock. */
+  uint64_t dl = yz_node_next_deadline(b);
+  assert_true(dl >= vclock + 250 && dl <= vclock + 500);
+
+  yz_link_listen_config lc = {.url = "ws://10.0.1.1:7700"};
+  assert_int_equal(yz_node_listen(a, &lc), 0);
+  assert_string_equal(yz_node_address(a, 0), addr);
+  assert_int_equal(yz_node_start(a), 0);
+  vclock = dl - 1;
+  yz_node_run_timers(b); /* not yet */
+  vclock = dl;
+  yz_node_run_timers(b);
+  WAIT_FOR(vb.peer_up == 1 && va.peer_up == 1);
+
+  /* A request nobody answers times out exactly at its deadline. */
+  assert_int_equal(yz_node_request(b, yz_node_get_id(a), PROTO_ECHO, NULL, 0,
+                                   5000, v_reply, &vb, NULL), 0);
+  uint64_t t0 = vclock;
+  assert_true(yz_node_next_deadline(b) <= t0 + 5000);
+  vclock = t0 + 4999;
+  yz_node_run_timers(b);
+  assert_false(vb.done);
+  vclock = t0 + 5000;
+  yz_node_run_timers(b);
+  assert_true(vb.done);
+  assert_int_equal(vb.status, YZ_E_TIMEOUT);
+
+  yz_node_stop(a, v_stopped, &va);
+  yz_node_stop(b, v_stopped, &vb);
+  WAIT_FOR(va.stopped && vb.stopped);
+  yz_node_free(a);
+  yz_node_free(b);
+  yz_identity_clear(&ia);
+  yz_identity_clear(&ib);
+  yz_link_memnet_free(net);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
   yz_log_set_level(YZ_LOG_ERR);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_mesh),
+      cmocka_unit_test(test_virtual_time),
   };
   return cmocka_run_group_tests_name("node on the in-memory network", tests,
                                      NULL, NULL);
