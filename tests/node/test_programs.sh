@@ -126,6 +126,13 @@ expect_exit 0 "explicitly unpinned ping" \
   "$YZ" ping "${A_ADDR%#*}" --unpinned --count 1
 expect_exit 2 "ping with a bad option" "$YZ" ping "$A_ADDR" --bogus
 expect_exit 2 "yz-node with a bad option" "$NODE" --bogus
+expect_exit 0 "yz-node --help" "$NODE" --help
+grep -q "^Exit status" "$tmp/out" || fail "yz-node --help documents no exit status"
+expect_exit 0 "yz-node --version" "$NODE" --version
+expect_exit 0 "yz ping --help" "$YZ" ping --help
+grep -q "peer node ID mismatch" "$tmp/out" || fail "ping --help lacks exit code 3"
+expect_exit 2 "yz-node: wss:// without a certificate" \
+  "$NODE" --listen wss://127.0.0.1:0
 expect_exit 2 "yz-node --peer without a node ID" \
   "$NODE" --peer "${A_ADDR%#*}"
 
