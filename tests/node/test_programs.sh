@@ -162,6 +162,10 @@ if command -v openssl >/dev/null; then
   wait_for c "ready" || exit 1
   expect_exit 0 "ping over wss:// (certificate verified with --tls-ca)" \
     "$YZ" ping "$C_WSS" --count 1 --tls-ca "$tmp/tls.crt"
+  expect_exit 4 "ping over wss:// with an untrusted certificate" \
+    "$YZ" ping "$C_WSS" --count 1
+  expect_exit 0 "ping over wss:// accepting a self-signed certificate" \
+    "$YZ" ping "$C_WSS" --count 1 --tls-allow-selfsigned
   stop c
 else
   echo "skip: wss:// (no openssl)"
