@@ -15,7 +15,8 @@
  *   yz_node_listen()     as many ws:// and wss:// listeners as wanted
  *   yz_node_start()      configured peers are dialled
  *   ... dial, send, request, events ...
- *   yz_node_stop(cb)     pending requests fail (YZ_E_CLOSED), every link
+ *   yz_node_stop(cb)     pending requests fail (YZ_E_CLOSED) before it
+ *                        returns (their callbacks run then), every link
  *                        goes down, timers close; cb runs from the loop
  *                        once all of it is done. No callback of the node
  *                        runs after cb.
