@@ -13,6 +13,11 @@
  * upgrade, yz handshake with identity proofs) until both ends are up,
  * against plain WebSocket connections (TCP and upgrade).
  *
+ * Holding: a forked process (its own loop and lws context, created after
+ * the fork) dials 10,000 links to a node in this process, which reports
+ * how many it holds up at once (one end per process: 10,000 descriptors
+ * each, within a hard file limit of 20,000).
+ *
  * Memory: resident set growth per idle link end (both ends live in this
  * process, so the delta is divided by 2N) at 1,000 and 5,000 links, against
  * plain idle WebSocket connections. Needs a file limit above 2N + slack:
@@ -22,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -34,6 +41,8 @@
 #include "yz/log.h"
 
 static uv_loop_t loop;
+
+static long rss_kib(void);
 
 /* ---- the yz side ---------------------------------------------------------- */
 
@@ -310,6 +319,175 @@ static void p_close_all(void) {
   P.n_clients = 0;
 }
 
+
+/* ---- holding many links: a dialer in a child process --------------------- */
+
+static int hold_ups;
+static void h_up(yz_link_manager *m, yz_link *l, const yz_link_peer *p,
+                 void *ud) {
+  (void)m;
+  (void)l;
+  (void)p;
+  (void)ud;
+  hold_ups++;
+}
+static void h_down(yz_link_manager *m, yz_link *l, int err,
+                   const char *reason, void *ud) {
+  (void)m;
+  (void)l;
+  (void)err;
+  (void)reason;
+  (void)ud;
+}
+static void h_tick(uv_timer_t *t) { (void)t; }
+
+static int hold_target;
+static bool hold_done(void) { return hold_ups >= hold_target; }
+
+static void hold_config(yz_link_config *c, yz_identity *id) {
+  yz_link_config_default(c);
+  c->identity = id;
+  c->cb.on_up = h_up;
+  c->cb.on_down = h_down;
+  c->max_links = 20000;
+  c->max_handshakes = 20000;
+  c->ip_rate_per_s = 1000000;
+  c->ip_rate_burst = 1000000;
+}
+
+/* The child: wait for the port and ID, dial n links in batches, keep its
+ * loop running (writes and pongs) until the parent closes the pipe. Never
+ * returns. */
+static void hold_child(int n, int rfd) {
+  uint16_t port;
+  yz_node_id id;
+  if (read(rfd, &port, sizeof port) != (ssize_t)sizeof port ||
+      read(rfd, &id, sizeof id) != (ssize_t)sizeof id)
+    _exit(1); /* the parent gave up: nothing to do */
+  uv_loop_t cl;
+  yz_identity me;
+  yz_link_manager *m;
+  yz_link_config c;
+  if (uv_loop_init(&cl) != 0 || yz_identity_generate(&me) != 0)
+    _exit(1);
+  hold_config(&c, &me);
+  int rc = yz_link_manager_new(&m, &cl, &c);
+  if (rc != 0) {
+    fprintf(stderr, "yz bench link: dialer: %s\n", yz_strerror(rc));
+    _exit(1);
+  }
+  uv_timer_t tick;
+  uv_timer_init(&cl, &tick);
+  uv_timer_start(&tick, h_tick, 100, 100);
+  char url[64];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u/", (unsigned)port);
+  double t0 = yz_bench_now();
+  for (int i = 0; i < n; i += 250) {
+    int k = n - i < 250 ? n - i : 250;
+    for (int j = 0; j < k; j++) {
+      yz_link *l;
+      if (yz_link_dial(m, url, &id, NULL, &l) != 0)
+        _exit(1);
+    }
+    hold_target = i + k;
+    while (!hold_done() && yz_bench_now() - t0 < 120)
+      uv_run(&cl, UV_RUN_ONCE);
+  }
+  int fl = fcntl(rfd, F_GETFL);
+  (void)fcntl(rfd, F_SETFL, fl | O_NONBLOCK);
+  for (;;) { /* serve the links until the parent closes the pipe */
+    uv_run(&cl, UV_RUN_ONCE);
+    char b;
+    if (read(rfd, &b, 1) == 0)
+      break;
+  }
+  _exit(0); /* the kernel closes the sockets; no teardown needed here */
+}
+
+static pid_t hold_pid = -1;
+static int hold_wfd = -1;
+
+/* Fork the dialer before any lws context exists in this process (it makes
+ * its own after the fork); it waits until hold_links() names the port. */
+static void hold_fork(int n) {
+  int p[2];
+  if (pipe(p) != 0)
+    return;
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(p[0]);
+    close(p[1]);
+    return;
+  }
+  if (pid == 0) {
+    close(p[1]);
+    hold_child(n, p[0]);
+  }
+  close(p[0]);
+  hold_pid = pid;
+  hold_wfd = p[1];
+}
+
+static void hold_end(void) {
+  if (hold_wfd >= 0)
+    close(hold_wfd);
+  hold_wfd = -1;
+  if (hold_pid > 0) {
+    int status;
+    (void)waitpid(hold_pid, &status, 0);
+  }
+  hold_pid = -1;
+}
+
+/* Hold n links from the forked dialer on a node of this process (on the
+ * main loop): *held links up at once and the resident growth per link. */
+static int hold_links(int n, double *held, double *kib_per_link) {
+  *held = 0;
+  *kib_per_link = 0;
+  if (hold_wfd < 0)
+    return -1;
+  yz_identity me;
+  yz_link_manager *m = NULL;
+  yz_link_config c;
+  if (yz_identity_generate(&me) != 0)
+    return -1;
+  hold_config(&c, &me);
+  int rc = -1;
+  if (yz_link_manager_new(&m, &loop, &c) != 0)
+    goto out;
+  uint16_t port;
+  yz_link_listen_config lc = {"ws://127.0.0.1:0", NULL, NULL};
+  if (yz_link_listen(m, &lc, &port) != 0)
+    goto out;
+  uv_timer_t tick;
+  uv_timer_init(&loop, &tick);
+  uv_timer_start(&tick, h_tick, 100, 100);
+  long r0 = rss_kib();
+  hold_ups = 0;
+  hold_target = n;
+  if (write(hold_wfd, &port, sizeof port) == (ssize_t)sizeof port &&
+      write(hold_wfd, yz_link_manager_node_id(m), sizeof(yz_node_id)) ==
+          (ssize_t)sizeof(yz_node_id)) {
+    double t0 = yz_bench_now();
+    while (!hold_done() && yz_bench_now() - t0 < 120)
+      uv_run(&loop, UV_RUN_ONCE);
+  }
+  yz_link_stats st;
+  yz_link_manager_stats(m, &st);
+  *held = st.links;
+  if (st.links > 0)
+    *kib_per_link = (double)(rss_kib() - r0) / st.links;
+  rc = st.links >= (uint32_t)n ? 0 : -1;
+  uv_close((uv_handle_t *)&tick, NULL);
+out:
+  hold_end();
+  if (m != NULL)
+    yz_link_manager_close(m, NULL, NULL);
+  yz_identity_clear(&me);
+  return rc;
+}
+
 /* ---- loop helpers ---------------------------------------------------------- */
 
 static bool run_until(bool (*cond)(void), double timeout_s) {
@@ -464,6 +642,13 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
       rl.rlim_cur < (rlim_t)(2 * max_links + 200)) {
     max_links = (int)(rl.rlim_cur - 200) / 2;
   }
+  /* first, before any lws context exists in this process (the child makes
+   * its own after the fork) */
+  int hold_n = 10000;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+      rl.rlim_cur < (rlim_t)(hold_n + 200))
+    hold_n = (int)rl.rlim_cur - 200;
+  hold_fork(hold_n);
   memset(&Y, 0, sizeof Y);
   memset(&P, 0, sizeof P);
   memset(&E, 0, sizeof E);
@@ -551,6 +736,11 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
   throughput(1024, 64, budget / 4, &b1, &c1);
   throughput(65536, 8, budget / 4, &b64, &c64);
 
+  /* last: it grows the heap for good */
+  double held = 0, held_kib = 0;
+  if (hold_links(hold_n, &held, &held_kib) != 0)
+    fprintf(stderr, "yz bench link: held %.0f of %d links\n", held, hold_n);
+
   yz_bench_emit(e, "link.throughput_1k_mb_per_s", c1, "MB/s",
                 "lws.ws_echo_1k_mb_per_s", b1);
   yz_bench_emit(e, "link.throughput_64k_mb_per_s", c64, "MB/s",
@@ -561,11 +751,14 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
                 "lws.rss_per_idle_ws_kib_1000", rss_p[0]);
   yz_bench_emit(e, "link.rss_per_idle_link_kib_5000", rss_y[1], "KiB",
                 "lws.rss_per_idle_ws_kib_5000", rss_p[1]);
+  yz_bench_emit(e, "link.links_held", held, "links", NULL, held);
+  (void)held_kib; /* the heap has grown and shrunk before: not a figure */
   if (max_links < 5000)
     fprintf(stderr, "yz bench link: file limit too low: measured %d links, "
                     "not 5000\n", max_links);
 
 out:
+  hold_end();
   free(links);
   free(E.msg);
   E.msg = NULL;
