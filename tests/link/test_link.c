@@ -595,6 +595,38 @@ static void test_shared_context(void **state) {
   t_loop_finish(all);
 }
 
+/* IPv6 loopback: listen on [::1], dial it. */
+static void test_ipv6(void **state) {
+  (void)state;
+  { /* a machine without IPv6 loopback skips this */
+    uv_tcp_t probe;
+    struct sockaddr_in6 a6;
+    uv_ip6_addr("::1", 0, &a6);
+    uv_tcp_init(t_loop, &probe);
+    int rc = uv_tcp_bind(&probe, (const struct sockaddr *)&a6, 0);
+    uv_close((uv_handle_t *)&probe, NULL);
+    uv_run(t_loop, UV_RUN_NOWAIT);
+    if (rc != 0) {
+      t_loop_finish(both);
+      skip();
+    }
+  }
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  yz_link_listen_config lc = {"ws://[::1]:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  char url[64];
+  snprintf(url, sizeof url, "ws://[::1]:%u/", (unsigned)A.port);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(B.m, url, &A.id.id, NULL, &l), 0);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  t_loop_finish(both);
+}
+
 static void count_closed(void *ud) { ((tnode *)ud)->closed++; }
 
 /* A node that stops and starts again on the same port in the same process
@@ -657,6 +689,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_rate_limit, setup),
       cmocka_unit_test_setup(test_shared_context, setup),
       cmocka_unit_test_setup(test_restart_same_port, setup),
+      cmocka_unit_test_setup(test_ipv6, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }
