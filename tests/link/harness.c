@@ -59,6 +59,8 @@ void t_wait_ge(const int *p, int v) {
 
 static void on_closed(void *ud) { ((tnode *)ud)->closed++; }
 
+void *yz__link_ws_context(void); /* src/link/internal.h */
+
 void t_loop_finish(tnode **nodes) {
   int want = 0;
   static int closed_total;
@@ -83,6 +85,8 @@ void t_loop_finish(tnode **nodes) {
   uv_timer_stop(&guard);
   uv_close((uv_handle_t *)&guard, NULL);
   uv_run(t_loop, UV_RUN_DEFAULT);
+  /* the two-phase destroy freed the lws context (TOOLCHAIN.md 2) */
+  assert_null(yz__link_ws_context());
   assert_int_equal(uv_loop_close(t_loop), 0);
 }
 
@@ -247,21 +251,26 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
         c->upgraded = true;
         if (c->send_after != NULL) {
           /* one masked binary frame (mask 0: payload unchanged) */
-          uint8_t f[16 + 256];
           size_t len = c->send_after_len, h = 0;
-          assert_true(len <= 256);
+          uint8_t *f = malloc(14 + len);
+          assert_non_null(f);
           f[h++] = 0x82;
           if (len < 126) {
             f[h++] = (uint8_t)(0x80 | len);
-          } else {
+          } else if (len < 65536) {
             f[h++] = 0x80 | 126;
             f[h++] = (uint8_t)(len >> 8);
             f[h++] = (uint8_t)len;
+          } else {
+            f[h++] = 0x80 | 127;
+            for (int i = 7; i >= 0; i--)
+              f[h++] = (uint8_t)((uint64_t)len >> (8 * i));
           }
           memset(f + h, 0, 4);
           h += 4;
           memcpy(f + h, c->send_after, len);
           tcp_write(s, f, h + len);
+          free(f);
         }
       } else {
         c->refused = true;

@@ -312,6 +312,29 @@ static void test_garbage_msg1(void **state) {
   t_loop_finish(both);
 }
 
+/* A WebSocket message above 65535 bytes (more than one Noise message can
+ * be): the connection closes, nothing is handed to the session. */
+static void test_oversized_ws_message(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  t_node_start(&A, &ca);
+  t_node_listen_ws(&A);
+  size_t big = 70000;
+  uint8_t *junk = calloc(1, big);
+  assert_non_null(junk);
+  raw_client c;
+  raw_connect(&c, A.port, YZ_SESSION_WS_SUBPROTOCOL, junk, big);
+  t_run_until(raw_closed_cond, &c);
+  assert_true(c.upgraded);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.handshakes_failed, 1);
+  assert_int_equal(st.bytes_in, 0); /* nothing reached the session */
+  free(junk);
+  t_loop_finish(both);
+}
+
 /* Another subprotocol, or none: refused at the upgrade. */
 static void test_wrong_subprotocol(void **state) {
   (void)state;
@@ -680,6 +703,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_many_links, setup),
       cmocka_unit_test_setup(test_silent_peer, setup),
       cmocka_unit_test_setup(test_garbage_msg1, setup),
+      cmocka_unit_test_setup(test_oversized_ws_message, setup),
       cmocka_unit_test_setup(test_wrong_subprotocol, setup),
       cmocka_unit_test_setup(test_abrupt_close, setup),
       cmocka_unit_test_setup(test_slow_reader, setup),
