@@ -175,7 +175,9 @@ YZ_EXPORT void yz_link_config_default(yz_link_config *cfg);
 /*
  * A manager on loop. Creates (or shares, refcounted) the process's
  * libwebsockets context. 0, YZ_E_INVAL (no identity), YZ_E_NOMEM,
- * YZ_E_STATE (another loop already owns the process's context), YZ_E_IO
+ * YZ_E_STATE (another loop already owns the process's context, or the
+ * context of the previous last manager is still being torn down: wait for
+ * its on_closed), YZ_E_IO
  * (libwebsockets failed, e.g. the evlib_uv plugin is missing: install
  * libwebsockets-evlib-uv).
  */
