@@ -45,6 +45,7 @@ bool yz__ratelimit_take(yz__ratelimit *rl, const uint8_t *ip, size_t ip_len,
                         uint64_t now_ms) {
   uint8_t key[16] = {0};
   memcpy(key, ip, ip_len > 16 ? 16 : ip_len);
+  key[15] ^= (uint8_t)ip_len; /* an IPv4 address never equals an IPv6 /64 */
   uint8_t h[crypto_shorthash_BYTES];
   crypto_shorthash(h, key, sizeof key, rl->key);
   uint32_t a, b;

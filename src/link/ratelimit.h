@@ -31,7 +31,8 @@ typedef struct yz__ratelimit {
 int yz__ratelimit_init(yz__ratelimit *rl, uint32_t n_slots,
                        uint32_t rate_per_s, uint32_t burst);
 void yz__ratelimit_clear(yz__ratelimit *rl);
-/* Take one token for ip (4 or 16 bytes) at now_ms: true if allowed. */
+/* Take one token for ip (an IPv4 address, 4 bytes; an IPv6 /64 prefix, 8
+ * bytes; or 16 bytes) at now_ms: true if allowed. */
 bool yz__ratelimit_take(yz__ratelimit *rl, const uint8_t *ip, size_t ip_len,
                         uint64_t now_ms);
 

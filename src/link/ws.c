@@ -534,8 +534,10 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t cap,
       memcpy(ip, (const uint8_t *)&s6->sin6_addr + 12, 4);
       *ip_len = 4;
     } else {
-      memcpy(ip, &s6->sin6_addr, 16);
-      *ip_len = 16;
+      /* rate-limit per /64: one host usually has a whole /64 to pick
+       * source addresses from */
+      memcpy(ip, &s6->sin6_addr, 8);
+      *ip_len = 8;
     }
     snprintf(out, cap, "[%s]:%u", host, port);
   } else {
