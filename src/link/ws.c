@@ -121,13 +121,14 @@ static int lws_levels(void) {
 /* Context                                                                  */
 
 static int ctx_acquire(uv_loop_t *loop) {
+  /* follow the yz log level as it is when a manager is made */
+  lws_set_log_level(lws_levels(), lws_emit);
   if (g.ctx != NULL || g.tearing_down) {
     if (g.loop != loop || g.tearing_down)
       return YZ_E_STATE;
     g.refs++;
     return 0;
   }
-  lws_set_log_level(lws_levels(), lws_emit);
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   void *fl[1] = {loop};
