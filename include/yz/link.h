@@ -99,7 +99,11 @@ typedef struct yz_link_peer {
  *                         a man in the middle or a wrong address
  *   YZ_E_BAD_SIGNATURE, YZ_E_VERSION, YZ_E_MALFORMED, YZ_E_TOO_LARGE,
  *   YZ_E_STATE            the peer broke the protocol (session reasons)
- *   YZ_E_LIMIT, YZ_E_RATE_LIMITED  refused by a limit (outbound only)
+ *   YZ_E_QUEUE_FULL       the peer does not read what it makes us send
+ *   YZ_E_NOMEM            out of memory
+ * A dial that the peer refuses by a limit (it closes the connection before
+ * the WebSocket upgrade, giving no reason by design) goes down with
+ * YZ_E_UNREACHABLE.
  * reason is a static or short-lived human-readable text (never NULL; copy it
  * to keep it), e.g. "decryption failed: message not authentic".
  *
