@@ -29,6 +29,8 @@
 typedef struct yz_bench_opts {
   double seconds; /* time budget of the whole area (approximate) */
   bool json;      /* one JSON object per line instead of readable lines */
+  bool quick;     /* a check of the output form: skip the long runs (the
+                     link area's 1,000/5,000/10,000-link figures) */
 } yz_bench_opts;
 
 /* Where figures go. */
@@ -86,5 +88,48 @@ typedef int (*yz_bench_area_fn)(const yz_bench_opts *opts,
 
 /* Keep the compiler from optimising a result away. */
 void yz_bench_sink(const void *p, size_t n);
+
+/*
+ * Raw libsodium baselines shared by the areas.
+ *
+ * yz_bench_dh: X25519 work on a key pair of its own. Each iteration
+ * feeds its output back into the private key, so that no call can be
+ * hoisted or dropped.
+ */
+typedef struct yz_bench_dh {
+  unsigned char sk[32], pk[32], out[32];
+} yz_bench_dh;
+
+/* A fresh random key pair. */
+void yz_bench_dh_init(yz_bench_dh *c);
+/* `iters` times crypto_scalarmult (one DH); ctx is a yz_bench_dh. */
+void yz_bench_dh_fn(void *ctx, unsigned long iters);
+/* `iters` times crypto_scalarmult_base (one key generation). */
+void yz_bench_keygen_fn(void *ctx, unsigned long iters);
+/* `keygens` key generations then `dhs` DHs, on c (one unit of a bound). */
+void yz_bench_dh_work(yz_bench_dh *c, int keygens, int dhs);
+
+/*
+ * yz_bench_aead: ChaCha20-Poly1305 IETF encrypt then decrypt of `len`
+ * bytes with empty associated data and Noise's nonce layout (32 zero
+ * bits, then the 64-bit counter n, little-endian): the transport baseline.
+ * pt, ct and out hold at least len + 16 bytes; err is set if a decryption
+ * fails.
+ */
+typedef struct yz_bench_aead {
+  size_t len;
+  unsigned char key[32];
+  unsigned long long n;
+  unsigned char *pt, *ct, *out;
+  int err;
+} yz_bench_aead;
+
+/* Allocate pt, ct and out of `cap` bytes each (random key and
+ * plaintext). 0, or -1 when out of memory (then everything is freed). */
+int yz_bench_aead_init(yz_bench_aead *c, size_t cap);
+/* Wipe the key and free the buffers; safe on a zeroed or failed one. */
+void yz_bench_aead_clear(yz_bench_aead *c);
+/* `iters` encrypt+decrypt round trips; ctx is a yz_bench_aead. */
+void yz_bench_aead_fn(void *ctx, unsigned long iters);
 
 #endif

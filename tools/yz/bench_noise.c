@@ -24,92 +24,38 @@
 /* ------------------------------------------------------------------------ */
 /* Baselines: raw libsodium                                                  */
 
-struct dh_ctx {
-  uint8_t sk[32], pk[32], out[32];
-};
-
-static void dh_fn(void *vctx, unsigned long iters)
-{
-  struct dh_ctx *c = vctx;
-  for (unsigned long i = 0; i < iters; i++) {
-    if (crypto_scalarmult(c->out, c->sk, c->pk) != 0)
-      abort(); /* cannot happen with a valid public key */
-    c->sk[0] ^= c->out[0]; /* a dependency between iterations */
-  }
-  yz_bench_sink(c->out, sizeof c->out);
-}
-
-static void keygen_fn(void *vctx, unsigned long iters)
-{
-  struct dh_ctx *c = vctx;
-  for (unsigned long i = 0; i < iters; i++) {
-    crypto_scalarmult_base(c->out, c->sk);
-    c->sk[0] ^= c->out[0];
-  }
-  yz_bench_sink(c->out, sizeof c->out);
-}
-
 /* The XX bound as one unit of work: 2 key generations and 6 DHs. */
 static void bound_fn(void *vctx, unsigned long iters)
 {
-  struct dh_ctx *c = vctx;
-  for (unsigned long i = 0; i < iters; i++) {
-    for (int k = 0; k < 2; k++) {
-      crypto_scalarmult_base(c->out, c->sk);
-      c->sk[0] ^= c->out[0];
-    }
-    for (int k = 0; k < 6; k++) {
-      if (crypto_scalarmult(c->out, c->sk, c->pk) != 0)
-        abort();
-      c->sk[0] ^= c->out[0];
-    }
-  }
+  yz_bench_dh *c = vctx;
+  for (unsigned long i = 0; i < iters; i++)
+    yz_bench_dh_work(c, 2, 6);
   yz_bench_sink(c->out, sizeof c->out);
 }
 
+/* The raw baseline (c.len, c.pt, c.ct, c.out, c.key) and the yz side. */
 struct aead_ctx {
-  size_t len;
-  uint8_t key[crypto_aead_chacha20poly1305_IETF_KEYBYTES];
-  uint64_t n;
-  uint8_t *pt, *ct, *out;
-  yz_noise_cipherstate send, recv; /* yz side */
+  yz_bench_aead c;
+  yz_noise_cipherstate send, recv;
   int err;
 };
-
-static void aead_fn(void *vctx, unsigned long iters)
-{
-  struct aead_ctx *c = vctx;
-  uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES] = {0};
-  for (unsigned long i = 0; i < iters; i++) {
-    /* The nonce layout of Noise's ChaChaPoly: 32 zero bits, then n. */
-    uint64_t n = c->n++;
-    for (int k = 0; k < 8; k++)
-      nonce[4 + k] = (uint8_t)(n >> (8 * k));
-    unsigned long long clen, mlen;
-    crypto_aead_chacha20poly1305_ietf_encrypt(c->ct, &clen, c->pt, c->len,
-                                              NULL, 0, NULL, nonce, c->key);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(c->out, &mlen, NULL, c->ct,
-                                                  clen, NULL, 0, nonce,
-                                                  c->key) != 0)
-      c->err = 1;
-  }
-  yz_bench_sink(c->out, c->len);
-}
 
 static void cs_fn(void *vctx, unsigned long iters)
 {
   struct aead_ctx *c = vctx;
   for (unsigned long i = 0; i < iters; i++) {
     size_t clen, mlen;
-    if (yz_noise_cs_encrypt_with_ad(&c->send, NULL, 0, c->pt, c->len, c->ct,
-                                    YZ_NOISE_MAX_MSG_LEN, &clen) != 0 ||
-        yz_noise_cs_decrypt_with_ad(&c->recv, NULL, 0, c->ct, clen, c->out,
-                                    YZ_NOISE_MAX_MSG_LEN, &mlen) != 0) {
+    if (yz_noise_cs_encrypt_with_ad(&c->send, NULL, 0, c->c.pt, c->c.len,
+                                    c->c.ct, YZ_NOISE_MAX_MSG_LEN,
+                                    &clen) != 0 ||
+        yz_noise_cs_decrypt_with_ad(&c->recv, NULL, 0, c->c.ct, clen,
+                                    c->c.out, YZ_NOISE_MAX_MSG_LEN,
+                                    &mlen) != 0) {
       c->err = 1;
       return;
     }
   }
-  yz_bench_sink(c->out, c->len);
+  yz_bench_sink(c->c.out, c->c.len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -194,12 +140,11 @@ int yz_bench_noise(const yz_bench_opts *opts, yz_bench_emitter *e)
   /* Budget: a tenth each for the DH and key generation rates, 35% for the
    * handshakes, 15% for each transport size. */
   double s = opts->seconds;
-  struct dh_ctx dh;
-  randombytes_buf(dh.sk, sizeof dh.sk);
-  crypto_scalarmult_base(dh.pk, dh.sk);
+  yz_bench_dh dh;
+  yz_bench_dh_init(&dh);
 
-  double dh_rate = yz_bench_rate(dh_fn, &dh, 0.10 * s);
-  double kg_rate = yz_bench_rate(keygen_fn, &dh, 0.10 * s);
+  double dh_rate = yz_bench_rate(yz_bench_dh_fn, &dh, 0.10 * s);
+  double kg_rate = yz_bench_rate(yz_bench_keygen_fn, &dh, 0.10 * s);
   yz_bench_emit(e, "noise.x25519_dh_per_s", dh_rate, "/s", NULL, 0);
   yz_bench_emit(e, "noise.x25519_keygen_per_s", kg_rate, "/s", NULL, 0);
 
@@ -229,42 +174,34 @@ int yz_bench_noise(const yz_bench_opts *opts, yz_bench_emitter *e)
   struct aead_ctx *c = calloc(1, sizeof *c);
   if (c == NULL)
     return yz_cli_error("out of memory");
-  c->pt = calloc(1, YZ_NOISE_MAX_MSG_LEN);
-  c->ct = calloc(1, YZ_NOISE_MAX_MSG_LEN);
-  c->out = calloc(1, YZ_NOISE_MAX_MSG_LEN);
-  int status = 0;
-  if (c->pt == NULL || c->ct == NULL || c->out == NULL) {
-    status = yz_cli_error("out of memory");
-    goto out;
+  if (yz_bench_aead_init(&c->c, YZ_NOISE_MAX_MSG_LEN) != 0) {
+    free(c);
+    return yz_cli_error("out of memory");
   }
-  randombytes_buf(c->key, sizeof c->key);
-  randombytes_buf(c->pt, YZ_NOISE_MAX_MSG_LEN);
+  int status = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    c->len = sizes[i].len;
-    c->n = 0;
+    c->c.len = sizes[i].len;
+    c->c.n = 0;
     yz_noise_cs_init(&c->send, YZ_NOISE_CIPHER_CHACHAPOLY);
     yz_noise_cs_init(&c->recv, YZ_NOISE_CIPHER_CHACHAPOLY);
-    yz_noise_cs_initialize_key(&c->send, c->key);
-    yz_noise_cs_initialize_key(&c->recv, c->key);
+    yz_noise_cs_initialize_key(&c->send, c->c.key);
+    yz_noise_cs_initialize_key(&c->recv, c->c.key);
     double base, cand;
-    yz_bench_compare(aead_fn, c, cs_fn, c, 0.15 * s, &base, &cand);
+    yz_bench_compare(yz_bench_aead_fn, &c->c, cs_fn, c, 0.15 * s, &base,
+                     &cand);
     yz_noise_cs_clear(&c->send);
     yz_noise_cs_clear(&c->recv);
-    if (c->err != 0) {
+    if (c->err != 0 || c->c.err != 0) {
       status = yz_cli_error("transport round trip failed at %zu bytes",
-                            c->len);
-      goto out;
+                            c->c.len);
+      break;
     }
     /* Payload megabytes (10^6 bytes) through encrypt and decrypt. */
-    double mb = (double)c->len / 1e6;
+    double mb = (double)c->c.len / 1e6;
     yz_bench_emit(e, sizes[i].figure, cand * mb, "MB/s", sizes[i].baseline,
                   base * mb);
   }
-out:
-  sodium_memzero(c->key, sizeof c->key);
-  free(c->pt);
-  free(c->ct);
-  free(c->out);
+  yz_bench_aead_clear(&c->c);
   free(c);
   return status;
 }

@@ -28,7 +28,7 @@
 /* ---- baselines ---------------------------------------------------------- */
 
 struct bound_ctx {
-  uint8_t sk[32], pk[32], out[32];
+  yz_bench_dh dh;
   uint8_t id_pk[32], sig[64], msg[70];
   int err;
 };
@@ -38,46 +38,14 @@ static void bound_fn(void *vctx, unsigned long iters)
   struct bound_ctx *c = vctx;
   for (unsigned long i = 0; i < iters; i++) {
     for (int side = 0; side < 2; side++) {
-      crypto_scalarmult_base(c->out, c->sk); /* ephemeral key pair */
-      c->sk[0] ^= c->out[0];
-      for (int k = 0; k < 3; k++) {
-        if (crypto_scalarmult(c->out, c->sk, c->pk) != 0)
-          abort();
-        c->sk[0] ^= c->out[0];
-      }
+      /* an ephemeral key pair and the three DHs of one side */
+      yz_bench_dh_work(&c->dh, 1, 3);
       if (crypto_sign_verify_detached(c->sig, c->msg, sizeof c->msg,
                                       c->id_pk) != 0)
         c->err = 1;
     }
   }
-  yz_bench_sink(c->out, sizeof c->out);
-}
-
-struct aead_ctx {
-  size_t len;
-  uint8_t key[32];
-  uint64_t n;
-  uint8_t *pt, *ct, *out;
-  int err;
-};
-
-static void aead_fn(void *vctx, unsigned long iters)
-{
-  struct aead_ctx *c = vctx;
-  uint8_t nonce[12] = {0};
-  for (unsigned long i = 0; i < iters; i++) {
-    uint64_t n = c->n++;
-    for (int k = 0; k < 8; k++)
-      nonce[4 + k] = (uint8_t)(n >> (8 * k));
-    unsigned long long clen, mlen;
-    crypto_aead_chacha20poly1305_ietf_encrypt(c->ct, &clen, c->pt, c->len,
-                                              NULL, 0, NULL, nonce, c->key);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(c->out, &mlen, NULL, c->ct,
-                                                  clen, NULL, 0, nonce,
-                                                  c->key) != 0)
-      c->err = 1;
-  }
-  yz_bench_sink(c->out, c->len);
+  yz_bench_sink(c->dh.out, sizeof c->dh.out);
 }
 
 /* ---- yz ------------------------------------------------------------------ */
@@ -257,8 +225,7 @@ int yz_bench_session(const yz_bench_opts *opts, yz_bench_emitter *e)
     status = yz_cli_error("out of memory");
     goto out_hs;
   }
-  randombytes_buf(bc->sk, sizeof bc->sk);
-  crypto_scalarmult_base(bc->pk, bc->sk);
+  yz_bench_dh_init(&bc->dh);
   {
     uint8_t ssk[64];
     crypto_sign_keypair(bc->id_pk, ssk);
@@ -285,28 +252,29 @@ out_hs:
     return status;
 
   /* Throughput: a quarter of the budget per size. */
-  struct aead_ctx *ac = calloc(1, sizeof *ac);
+  yz_bench_aead ac;
   struct pair *tc = calloc(1, sizeof *tc);
-  size_t maxlen = 65536 + 64;
-  if (!ac || !tc || !(ac->pt = malloc(maxlen)) || !(ac->ct = malloc(maxlen)) ||
-      !(ac->out = malloc(maxlen))) {
+  if (yz_bench_aead_init(&ac, 65536 + 64) != 0) {
+    free(tc);
+    return yz_cli_error("out of memory");
+  }
+  if (!tc) {
     status = yz_cli_error("out of memory");
     goto out_tp;
   }
-  randombytes_buf(ac->key, sizeof ac->key);
-  randombytes_buf(ac->pt, maxlen);
   if (pair_keys(tc) != 0 || handshake(tc) != 0) {
     status = yz_cli_error("cannot set up a session");
     goto out_tp;
   }
   tc->direct = true;
-  tc->msg = ac->pt;
+  tc->msg = ac.pt;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    ac->len = tc->len = sizes[i].len;
+    ac.len = tc->len = sizes[i].len;
     unsigned long before = tc->delivered;
     double base, cand;
-    yz_bench_compare(aead_fn, ac, tp_fn, tc, 0.25 * s, &base, &cand);
-    if (tc->err || ac->err || tc->delivered == before) {
+    yz_bench_compare(yz_bench_aead_fn, &ac, tp_fn, tc, 0.25 * s, &base,
+                     &cand);
+    if (tc->err || ac.err || tc->delivered == before) {
       status = yz_cli_error("session transfer failed at %zu bytes",
                             sizes[i].len);
       goto out_tp;
@@ -317,12 +285,6 @@ out_hs:
   }
 out_tp:
   pair_free(tc);
-  if (ac) {
-    sodium_memzero(ac->key, sizeof ac->key);
-    free(ac->pt);
-    free(ac->ct);
-    free(ac->out);
-  }
-  free(ac);
+  yz_bench_aead_clear(&ac);
   return status;
 }
