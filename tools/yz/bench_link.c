@@ -1,20 +1,21 @@
 /*
- * yz bench link: the link layer over loopback, in one process and one
- * libuv loop, against plain WebSocket on the same libwebsockets context.
+ * yz bench link: the link layer over loopback against plain WebSocket on
+ * the same libwebsockets build (docs/benchmarks.md, "Area link").
  *
- * Throughput: echo of 1 KiB and 64 KiB messages with a window of messages
- * in flight. Baseline: a plain lws client and echo server (no Noise) on a
- * vhost of the same context; candidate: a yz link between two managers
- * (encrypt, frame, write, read, decrypt, deliver, and back). Rounds
- * alternate baseline and yz; each keeps its best round. Rounds are timed
- * in CPU time of the thread (user and system: the loopback TCP work of
- * both ends happens in its system calls): both ends share the one thread,
- * so the loop does not wait idle in a round, and time spent descheduled
- * by other work on the machine does not count.
+ * Throughput and new links per second run between two processes, as real
+ * links do: a peer process, forked before any lws context exists here,
+ * runs its own libuv loop and lws context with a yz link manager that
+ * accepts and echoes, and a plain WebSocket echo vhost. This process dials
+ * both. Rounds alternate plain and yz and each keeps its best round; a
+ * round is timed on the monotonic clock on this (the client) side, since
+ * the loop here waits for the peer's work.
  *
- * New links per second: batches of dials of a yz link (TCP, WebSocket
- * upgrade, yz handshake with identity proofs) until both ends are up,
- * against plain WebSocket connections (TCP and upgrade).
+ * Throughput: wall time for N echoes of S-byte messages (S = 1 KiB or
+ * 64 KiB) with W messages in flight: send, echo by the peer, receive.
+ *
+ * New links per second: batches of 250 dials (TCP, WebSocket upgrade,
+ * for yz the handshake with identity proofs) until this side reports every
+ * link up, then closed; against plain WebSocket connections.
  *
  * Holding: a forked process (its own loop and lws context, created after
  * the fork) dials 10,000 links to a node in this process, which reports
@@ -25,12 +26,24 @@
  * process, so the delta is divided by 2N) at 1,000 and 5,000 links, against
  * plain idle WebSocket connections. Needs a file limit above 2N + slack:
  * the soft limit is raised to the hard one.
+ *
+ * --quick skips memory and holding (the 1,000/5,000/10,000-link runs): a
+ * check of the output form in a few seconds.
+ *
+ * Children: each one asks for SIGKILL when this process dies
+ * (PR_SET_PDEATHSIG) and leaves when its control pipe closes; this process
+ * reaps them with a deadline (then SIGKILL), also on errors, and kills
+ * them on SIGINT or SIGTERM before dying of it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -288,13 +301,13 @@ static int p_start(void) {
   return 0;
 }
 
-static struct lws *p_connect(void) {
+static struct lws *p_connect(uint16_t port) {
   struct lws_client_connect_info ci;
   memset(&ci, 0, sizeof ci);
   ci.context = yz__link_ws_context();
   ci.vhost = P.vh;
   ci.address = "127.0.0.1";
-  ci.port = P.port;
+  ci.port = port;
   ci.path = "/";
   ci.host = ci.origin = "127.0.0.1";
   ci.protocol = "bench-echo";
@@ -320,6 +333,66 @@ static void p_close_all(void) {
     lws_callback_on_writable(P.clients[i]);
   }
   P.n_clients = 0;
+}
+
+
+
+/* ---- child processes ------------------------------------------------------ */
+
+static volatile pid_t hold_pid = -1, peer_pid = -1;
+static int hold_wfd = -1, peer_wfd = -1;
+
+/* In a child: die with the parent (also if it died before the prctl). */
+static void child_guard(pid_t parent) {
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent)
+    _exit(1);
+  /* another child's control pipe: its end must close with the parent */
+  if (hold_wfd >= 0)
+    close(hold_wfd);
+  if (peer_wfd >= 0)
+    close(peer_wfd);
+  hold_wfd = peer_wfd = -1;
+  hold_pid = peer_pid = -1;
+}
+
+/* Close a child's control pipe (it leaves when it sees the end), wait up to
+ * `deadline_s` for it, then kill it; always reaped. */
+static void reap(volatile pid_t *pid, int *wfd, double deadline_s) {
+  if (*wfd >= 0)
+    close(*wfd);
+  *wfd = -1;
+  pid_t p = *pid;
+  if (p <= 0)
+    return;
+  double t0 = yz_bench_now();
+  int status;
+  for (;;) {
+    pid_t r = waitpid(p, &status, WNOHANG);
+    if (r == p || (r < 0 && errno != EINTR))
+      break;
+    if (yz_bench_now() - t0 > deadline_s) {
+      (void)kill(p, SIGKILL);
+      (void)waitpid(p, &status, 0);
+      break;
+    }
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    (void)nanosleep(&ts, NULL);
+  }
+  *pid = -1;
+}
+
+/* SIGINT/SIGTERM in this process: kill the children, then die of it
+ * (kill, signal and raise are async-signal-safe). */
+static void on_fatal_signal(int sig) {
+  if (hold_pid > 0)
+    (void)kill(hold_pid, SIGKILL);
+  if (peer_pid > 0)
+    (void)kill(peer_pid, SIGKILL);
+  signal(sig, SIG_DFL);
+  raise(sig);
 }
 
 
@@ -407,12 +480,11 @@ static void hold_child(int n, int rfd) {
   _exit(0); /* the kernel closes the sockets; no teardown needed here */
 }
 
-static pid_t hold_pid = -1;
-static int hold_wfd = -1;
 
 /* Fork the dialer before any lws context exists in this process (it makes
  * its own after the fork); it waits until hold_links() names the port. */
 static void hold_fork(int n) {
+  pid_t parent = getpid();
   int p[2];
   if (pipe(p) != 0)
     return;
@@ -425,6 +497,7 @@ static void hold_fork(int n) {
   }
   if (pid == 0) {
     close(p[1]);
+    child_guard(parent);
     hold_child(n, p[0]);
   }
   close(p[0]);
@@ -432,16 +505,7 @@ static void hold_fork(int n) {
   hold_wfd = p[1];
 }
 
-static void hold_end(void) {
-  if (hold_wfd >= 0)
-    close(hold_wfd);
-  hold_wfd = -1;
-  if (hold_pid > 0) {
-    int status;
-    (void)waitpid(hold_pid, &status, 0);
-  }
-  hold_pid = -1;
-}
+static void hold_end(void) { reap(&hold_pid, &hold_wfd, 5); }
 
 /* Hold n links from the forked dialer on a node of this process (on the
  * main loop): *held links up at once and the resident growth per link. */
@@ -491,6 +555,123 @@ out:
   return rc;
 }
 
+/* ---- the peer: a forked echo server (yz and plain) ------------------------ */
+
+/* What the peer tells its parent once it listens. */
+typedef struct peer_info {
+  uint16_t yz_port, plain_port;
+  yz_node_id id;
+} peer_info;
+
+static peer_info R; /* the peer, in this process */
+static uv_poll_t peer_ctl;
+static uv_timer_t peer_watchdog;
+static bool peer_closing;
+
+static void peer_watchdog_cb(uv_timer_t *t) {
+  (void)t;
+  _exit(3); /* the loop did not wind down in time */
+}
+
+static void peer_closed(void *ud) {
+  (void)ud;
+  uv_close((uv_handle_t *)&peer_watchdog, NULL);
+}
+
+/* The control pipe: its end (or any byte) means leave. */
+static void peer_ctl_cb(uv_poll_t *h, int status, int events) {
+  (void)status;
+  (void)events;
+  if (peer_closing)
+    return;
+  peer_closing = true;
+  uv_poll_stop(h);
+  uv_close((uv_handle_t *)h, NULL);
+  uv_timer_start(&peer_watchdog, peer_watchdog_cb, 5000, 0);
+  yz_link_manager_close(Y.a, peer_closed, NULL);
+}
+
+/* The child: its own loop, identity and lws context (made here, after the
+ * fork); echoes on a yz listener and on a plain WebSocket vhost until its
+ * control pipe closes, then closes its manager and loop. Never returns. */
+static void peer_child(int rfd, int wfd) {
+  uv_loop_t *cl = &loop;
+  memset(&Y, 0, sizeof Y);
+  memset(&P, 0, sizeof P);
+  memset(&E, 0, sizeof E);
+  peer_info info;
+  memset(&info, 0, sizeof info);
+  yz_link_config c;
+  if (uv_loop_init(cl) != 0 || yz_identity_generate(&Y.ida) != 0)
+    _exit(1);
+  hold_config(&c, &Y.ida);
+  c.cb.on_up = y_up;
+  c.cb.on_message = y_msg;
+  c.cb.on_down = y_down;
+  yz_link_listen_config lc = {"ws://127.0.0.1:0", NULL, NULL};
+  if (yz_link_manager_new(&Y.a, cl, &c) != 0 ||
+      yz_link_listen(Y.a, &lc, &info.yz_port) != 0 || p_start() != 0)
+    _exit(1);
+  info.plain_port = P.port;
+  memcpy(&info.id, yz_link_manager_node_id(Y.a), sizeof info.id);
+  if (write(wfd, &info, sizeof info) != (ssize_t)sizeof info)
+    _exit(1);
+  close(wfd);
+  if (uv_poll_init(cl, &peer_ctl, rfd) != 0 ||
+      uv_poll_start(&peer_ctl, UV_READABLE | UV_DISCONNECT, peer_ctl_cb) != 0)
+    _exit(1);
+  uv_timer_init(cl, &peer_watchdog);
+  uv_run(cl, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(cl) == 0 ? 0 : 2;
+  yz_identity_clear(&Y.ida);
+  _exit(rc);
+}
+
+/* Fork the peer before any lws context exists in this process and wait
+ * for its ports and node ID. 0, or -1 (the child is reaped). */
+static int peer_fork(void) {
+  pid_t parent = getpid();
+  int ctl[2], info[2];
+  if (pipe(ctl) != 0)
+    return -1;
+  if (pipe(info) != 0) {
+    close(ctl[0]);
+    close(ctl[1]);
+    return -1;
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(ctl[0]);
+    close(ctl[1]);
+    close(info[0]);
+    close(info[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    close(ctl[1]);
+    close(info[0]);
+    child_guard(parent);
+    peer_child(ctl[0], info[1]);
+  }
+  close(ctl[0]);
+  close(info[1]);
+  peer_pid = pid;
+  peer_wfd = ctl[1];
+  ssize_t n;
+  do
+    n = read(info[0], &R, sizeof R);
+  while (n < 0 && errno == EINTR);
+  close(info[0]);
+  if (n != (ssize_t)sizeof R) {
+    reap(&peer_pid, &peer_wfd, 5);
+    return -1;
+  }
+  return 0;
+}
+
+static void peer_end(void) { reap(&peer_pid, &peer_wfd, 10); }
+
 /* ---- loop helpers ---------------------------------------------------------- */
 
 static bool run_until(bool (*cond)(void), double timeout_s) {
@@ -518,28 +699,33 @@ static long rss_kib(void) {
 
 /* ---- measurements ------------------------------------------------------------ */
 
+/* One round: n echoes on the yz link to the peer, wall time on this side.
+ * MB of payload echoed per second, 0 on failure. */
 static double echo_round_yz(uint64_t n) {
   E.total = n;
   E.sent = E.got = 0;
   E.inflight = 0;
-  double t0 = yz_bench_cpu_now();
+  double t0 = yz_bench_now();
   y_pump();
   if (!run_until(echo_done, 60) || Y.errors > 0)
     return 0;
-  return (double)(n * E.len) / (yz_bench_cpu_now() - t0) / 1e6;
+  return (double)(n * E.len) / (yz_bench_now() - t0) / 1e6;
 }
 
+/* The same on the plain WebSocket connection to the peer. */
 static double echo_round_plain(uint64_t n) {
   E.total = n;
   E.sent = E.got = 0;
   E.inflight = 0;
-  double t0 = yz_bench_cpu_now();
+  double t0 = yz_bench_now();
   lws_callback_on_writable(P.echo_wsi);
   if (!run_until(echo_done, 60))
     return 0;
-  return (double)(n * E.len) / (yz_bench_cpu_now() - t0) / 1e6;
+  return (double)(n * E.len) / (yz_bench_now() - t0) / 1e6;
 }
 
+/* Alternate plain and yz rounds of 4 MiB (at least 32 messages) within
+ * `budget` seconds (at least 2 rounds each); best round of each. */
 static void throughput(size_t len, unsigned window, double budget,
                        double *base, double *cand) {
   E.len = len;
@@ -558,6 +744,10 @@ static void throughput(size_t len, unsigned window, double budget,
   do {
     double b = echo_round_plain(n);
     double c = echo_round_yz(n);
+    if (b <= 0 || c <= 0) {
+      *base = *cand = 0;
+      return;
+    }
     if (b > *base)
       *base = b;
     if (c > *cand)
@@ -566,68 +756,87 @@ static void throughput(size_t len, unsigned window, double budget,
   } while ((yz_bench_now() < t_end || rounds < 2) && rounds < 200);
 }
 
+/* Wait conditions. `both` counts the ends in this process (both when the
+ * two ends are here, the dialer's only when the peer process accepts). */
 static int dial_target;
+static bool dial_both;
 static bool all_up(void) {
-  return (Y.a_ups >= dial_target && Y.b_ups >= dial_target) || Y.errors > 0;
+  return (Y.b_ups >= dial_target && (!dial_both || Y.a_ups >= dial_target)) ||
+         Y.errors > 0;
 }
 static bool all_down(void) {
-  return Y.a_downs >= dial_target && Y.b_downs >= dial_target;
+  return Y.b_downs >= dial_target && (!dial_both || Y.a_downs >= dial_target);
 }
 static int p_target;
 static bool p_all_est(void) {
-  return P.srv_est >= p_target && P.cli_est >= p_target;
+  return P.cli_est >= p_target && (!dial_both || P.srv_est >= p_target);
 }
 static bool p_all_closed(void) { return P.closed >= p_target; }
 
-/* yz links: dial `n` in batches; returns the links of b (caller closes). */
-static double dial_links(int n, yz_link **out) {
+/* Dial n yz links from b in batches of 250: to a (local, both ends here)
+ * or to the peer process. Links per second (CPU time of this thread when
+ * local, wall time when remote), 0 on failure; the links of b go in out
+ * (the caller closes them). */
+static double dial_links(int n, yz_link **out, bool local) {
   char url[64];
-  snprintf(url, sizeof url, "ws://127.0.0.1:%u/", (unsigned)Y.port);
-  const yz_node_id *ida = yz_link_manager_node_id(Y.a);
-  double t0 = yz_bench_cpu_now();
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u/",
+           (unsigned)(local ? Y.port : R.yz_port));
+  const yz_node_id *id = local ? yz_link_manager_node_id(Y.a) : &R.id;
+  dial_both = local;
+  double (*clock)(void) = local ? yz_bench_cpu_now : yz_bench_now;
+  double t0 = clock();
   int base_a = Y.a_ups, base_b = Y.b_ups;
   for (int i = 0; i < n; i += 250) {
     int k = n - i < 250 ? n - i : 250;
     for (int j = 0; j < k; j++) {
-      if (yz_link_dial(Y.b, url, ida, NULL, &out[i + j]) != 0)
+      if (yz_link_dial(Y.b, url, id, NULL, &out[i + j]) != 0)
         return 0;
     }
-    dial_target = base_a + i + k;
-    if (base_b != base_a)
+    dial_target = base_b + i + k;
+    if (local && base_b != base_a)
       return 0;
-    if (!run_until(all_up, 60))
+    if (!run_until(all_up, 60) || Y.errors > 0)
       return 0;
   }
-  return n / (yz_bench_cpu_now() - t0);
+  return n / (clock() - t0);
 }
 
-static void close_links(yz_link **l, int n) {
-  int base_a = Y.a_downs;
+static void close_links(yz_link **l, int n, bool local) {
+  int base = Y.b_downs;
+  if (local && Y.a_downs != base)
+    return;
   for (int i = 0; i < n; i++)
     yz_link_close(l[i]);
-  dial_target = base_a + n;
+  dial_target = base + n;
+  dial_both = local;
   (void)run_until(all_down, 60);
 }
 
-static double plain_connects(int n) {
-  double t0 = yz_bench_cpu_now();
+/* n plain WebSocket connections in batches of 250, to the local vhost or
+ * to the peer's; per second as dial_links(). */
+static double plain_connects(int n, bool local) {
+  double (*clock)(void) = local ? yz_bench_cpu_now : yz_bench_now;
+  double t0 = clock();
   int base_s = P.srv_est, base_c = P.cli_est;
+  dial_both = local;
   for (int i = 0; i < n; i += 250) {
     int k = n - i < 250 ? n - i : 250;
     for (int j = 0; j < k; j++)
-      if (p_connect() == NULL)
+      if (p_connect(local ? P.port : R.plain_port) == NULL)
         return 0;
-    p_target = base_s + i + k;
-    if (base_c != base_s)
+    p_target = base_c + i + k;
+    if (local && base_c != base_s)
       return 0;
     if (!run_until(p_all_est, 60))
       return 0;
   }
-  return n / (yz_bench_cpu_now() - t0);
+  return n / (clock() - t0);
 }
 
-static void plain_close_all(int n) {
-  p_target = P.closed + 2 * n;
+/* Close the plain clients: 2 closes per connection when both ends are
+ * here, 1 when the peer process has the other. */
+static void plain_close_all(int n, bool local) {
+  p_target = P.closed + (local ? 2 * n : n);
   p_close_all();
   (void)run_until(p_all_closed, 60);
 }
@@ -640,25 +849,48 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
     rl.rlim_cur = rl.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &rl);
   }
+  bool quick = opts->quick;
   int max_links = 5000;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
       rl.rlim_cur < (rlim_t)(2 * max_links + 200)) {
     max_links = (int)(rl.rlim_cur - 200) / 2;
   }
-  /* first, before any lws context exists in this process (the child makes
-   * its own after the fork) */
+  int batch = quick ? 50 : 500;
+  if (batch > max_links)
+    batch = max_links;
   int hold_n = 10000;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
       rl.rlim_cur < (rlim_t)(hold_n + 200))
     hold_n = (int)rl.rlim_cur - 200;
-  hold_fork(hold_n);
   memset(&Y, 0, sizeof Y);
   memset(&P, 0, sizeof P);
   memset(&E, 0, sizeof E);
-  if (uv_loop_init(&loop) != 0)
-    return yz_cli_error("link: cannot create a uv loop");
-  if (yz_identity_generate(&Y.ida) != 0 || yz_identity_generate(&Y.idb) != 0)
-    return yz_cli_error("link: cannot create identities");
+  memset(&R, 0, sizeof R);
+
+  /* The children first, before any lws context exists in this process
+   * (each makes its own after the fork). */
+  void (*old_int)(int) = signal(SIGINT, on_fatal_signal);
+  void (*old_term)(int) = signal(SIGTERM, on_fatal_signal);
+  if (!quick)
+    hold_fork(hold_n);
+  if (peer_fork() != 0) {
+    hold_end();
+    signal(SIGINT, old_int);
+    signal(SIGTERM, old_term);
+    return yz_cli_error("link: the peer process did not start");
+  }
+
+  int rc = 0;
+  yz_link **links = calloc((size_t)max_links, sizeof *links);
+  bool loop_ok = uv_loop_init(&loop) == 0;
+  if (links == NULL || !loop_ok) {
+    rc = yz_cli_error("link: out of memory");
+    goto out_early;
+  }
+  if (yz_identity_generate(&Y.ida) != 0 || yz_identity_generate(&Y.idb) != 0) {
+    rc = yz_cli_error("link: cannot create identities");
+    goto out_early;
+  }
   yz_link_config c;
   yz_link_config_default(&c);
   c.cb.on_up = y_up;
@@ -669,52 +901,58 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
   c.ip_rate_per_s = 1000000;
   c.ip_rate_burst = 1000000;
   c.identity = &Y.ida;
-  if (yz_link_manager_new(&Y.a, &loop, &c) != 0)
-    return yz_cli_error("link: cannot create a link manager");
+  if (yz_link_manager_new(&Y.a, &loop, &c) != 0) {
+    rc = yz_cli_error("link: cannot create a link manager");
+    goto out_early;
+  }
   c.identity = &Y.idb;
-  if (yz_link_manager_new(&Y.b, &loop, &c) != 0)
-    return yz_cli_error("link: cannot create a link manager");
+  if (yz_link_manager_new(&Y.b, &loop, &c) != 0) {
+    rc = yz_cli_error("link: cannot create a link manager");
+    goto out;
+  }
   yz_link_listen_config lc = {"ws://127.0.0.1:0", NULL, NULL};
-  if (yz_link_listen(Y.a, &lc, &Y.port) != 0 || p_start() != 0)
-    return yz_cli_error("link: cannot listen on 127.0.0.1");
+  if (yz_link_listen(Y.a, &lc, &Y.port) != 0 || p_start() != 0) {
+    rc = yz_cli_error("link: cannot listen on 127.0.0.1");
+    goto out;
+  }
 
-  int rc = 0;
   double budget = opts->seconds > 0 ? opts->seconds : 4;
-  yz_link **links = calloc((size_t)max_links, sizeof *links);
-  if (links == NULL)
-    return yz_cli_error("link: out of memory");
 
-  /* memory first, while the heap is fresh */
+  /* memory first, while the heap is fresh (both ends here) */
   int sizes[2] = {1000, 5000};
   double rss_y[2] = {0, 0}, rss_p[2] = {0, 0};
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 2 && !quick; i++) {
     int n = sizes[i] <= max_links ? sizes[i] : max_links;
     long r0 = rss_kib();
-    if (plain_connects(n) <= 0) {
+    if (plain_connects(n, true) <= 0) {
       rc = yz_cli_error("link: plain WebSocket connections failed");
       goto out;
     }
     rss_p[i] = (double)(rss_kib() - r0) / (2.0 * n);
-    plain_close_all(n);
+    plain_close_all(n, true);
     r0 = rss_kib();
-    if (dial_links(n, links) <= 0) {
+    if (dial_links(n, links, true) <= 0) {
       rc = yz_cli_error("link: yz links failed to come up");
       goto out;
     }
     rss_y[i] = (double)(rss_kib() - r0) / (2.0 * n);
-    close_links(links, n);
+    close_links(links, n, true);
   }
 
-  /* new links per second */
-  int batch = 500 <= max_links ? 500 : max_links;
+  /* new links per second, to the peer process */
   double new_y = 0, new_p = 0;
   double t_end = yz_bench_now() + budget / 4;
   int rounds = 0;
   do {
-    double p = plain_connects(batch);
-    plain_close_all(batch);
-    double y = dial_links(batch, links);
-    close_links(links, batch);
+    double p = plain_connects(batch, false);
+    plain_close_all(batch, false);
+    double y = dial_links(batch, links, false);
+    close_links(links, batch, false);
+    if (p <= 0 || y <= 0) {
+      rc = yz_cli_error("link: %s connections to the peer process failed",
+                        p <= 0 ? "plain WebSocket" : "yz");
+      goto out;
+    }
     if (p > new_p)
       new_p = p;
     if (y > new_y)
@@ -722,15 +960,16 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
     rounds++;
   } while ((yz_bench_now() < t_end || rounds < 2) && rounds < 50);
 
-  /* throughput: one link and one plain connection */
+  /* throughput: one link and one plain connection to the peer process */
   yz_link *l;
-  if (dial_links(1, &l) <= 0) {
+  if (dial_links(1, &l, false) <= 0) {
     rc = yz_cli_error("link: the yz link failed to come up");
     goto out;
   }
   Y.echo_link = l;
-  P.echo_wsi = p_connect();
-  p_target = P.srv_est + 1;
+  P.echo_wsi = p_connect(R.plain_port);
+  p_target = P.cli_est + 1;
+  dial_both = false;
   if (P.echo_wsi == NULL || !run_until(p_all_est, 30)) {
     rc = yz_cli_error("link: the plain connection failed");
     goto out;
@@ -738,10 +977,14 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
   double b1, c1, b64, c64;
   throughput(1024, 64, budget / 4, &b1, &c1);
   throughput(65536, 8, budget / 4, &b64, &c64);
+  if (b1 <= 0 || c1 <= 0 || b64 <= 0 || c64 <= 0) {
+    rc = yz_cli_error("link: an echo to the peer process failed");
+    goto out;
+  }
 
   /* last: it grows the heap for good */
   double held = 0, held_kib = 0;
-  if (hold_links(hold_n, &held, &held_kib) != 0)
+  if (!quick && hold_links(hold_n, &held, &held_kib) != 0)
     fprintf(stderr, "yz bench link: held %.0f of %d links\n", held, hold_n);
 
   yz_bench_emit(e, "link.throughput_1k_mb_per_s", c1, "MB/s",
@@ -750,28 +993,42 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
                 "lws.ws_echo_64k_mb_per_s", b64);
   yz_bench_emit(e, "link.new_links_per_s", new_y, "/s",
                 "lws.ws_connects_per_s", new_p);
-  yz_bench_emit(e, "link.rss_per_idle_link_kib_1000", rss_y[0], "KiB",
-                "lws.rss_per_idle_ws_kib_1000", rss_p[0]);
-  yz_bench_emit(e, "link.rss_per_idle_link_kib_5000", rss_y[1], "KiB",
-                "lws.rss_per_idle_ws_kib_5000", rss_p[1]);
-  yz_bench_emit(e, "link.links_held", held, "links", NULL, held);
+  if (!quick) {
+    yz_bench_emit(e, "link.rss_per_idle_link_kib_1000", rss_y[0], "KiB",
+                  "lws.rss_per_idle_ws_kib_1000", rss_p[0]);
+    yz_bench_emit(e, "link.rss_per_idle_link_kib_5000", rss_y[1], "KiB",
+                  "lws.rss_per_idle_ws_kib_5000", rss_p[1]);
+    yz_bench_emit(e, "link.links_held", held, "links", NULL, held);
+  }
   (void)held_kib; /* the heap has grown and shrunk before: not a figure */
-  if (max_links < 5000)
+  if (!quick && max_links < 5000)
     fprintf(stderr, "yz bench link: file limit too low: measured %d links, "
                     "not 5000\n", max_links);
 
 out:
   hold_end();
-  free(links);
+  peer_end();
   free(E.msg);
   E.msg = NULL;
   free(P.clients);
-  yz_link_manager_close(Y.a, y_closed, NULL);
-  yz_link_manager_close(Y.b, y_closed, NULL);
+  P.clients = NULL;
+  if (Y.a != NULL)
+    yz_link_manager_close(Y.a, y_closed, NULL);
+  if (Y.b != NULL)
+    yz_link_manager_close(Y.b, y_closed, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop) != 0)
     fprintf(stderr, "yz bench link: the loop did not close cleanly\n");
+  loop_ok = false;
+out_early:
+  hold_end();
+  peer_end();
+  if (loop_ok)
+    (void)uv_loop_close(&loop);
+  free(links);
   yz_identity_clear(&Y.ida);
   yz_identity_clear(&Y.idb);
+  signal(SIGINT, old_int);
+  signal(SIGTERM, old_term);
   return rc;
 }

@@ -26,8 +26,8 @@ enum { N_AREAS = sizeof areas / sizeof areas[0] };
 static void usage(FILE *f)
 {
   fprintf(f,
-          "Usage: yz bench <area>... [--json] [--seconds S]\n"
-          "       yz bench all [--json] [--seconds S]\n"
+          "Usage: yz bench <area>... [--json] [--seconds S] [--quick]\n"
+          "       yz bench all [--json] [--seconds S] [--quick]\n"
           "\n"
           "Measures yz against a baseline taken in the same process, and "
           "prints one\nline per figure: its value, and its ratio to the "
@@ -39,6 +39,11 @@ static void usage(FILE *f)
           "                unit, baseline, baseline_value, ratio\n"
           "  --seconds S   time budget of each area (default 4; decimals "
           "allowed)\n"
+          "  --quick       a check of the output form, not a measurement: "
+          "a budget\n"
+          "                of 0.05 s (unless --seconds is given) and no "
+          "long runs\n"
+          "                (link: no 1,000/5,000/10,000-link figures)\n"
           "\n"
           "Areas:\n");
   for (size_t i = 0; i < N_AREAS; i++)
@@ -60,7 +65,8 @@ static bool parse_seconds(const char *s, double *out)
 
 int cmd_bench_main(int argc, char **argv)
 {
-  yz_bench_opts opts = {.seconds = 4.0, .json = false};
+  yz_bench_opts opts = {.seconds = 4.0, .json = false, .quick = false};
+  bool seconds_given = false;
   bool chosen[N_AREAS] = {false};
   size_t n_chosen = 0;
 
@@ -71,6 +77,8 @@ int cmd_bench_main(int argc, char **argv)
       return YZ_EXIT_OK;
     } else if (strcmp(a, "--json") == 0) {
       opts.json = true;
+    } else if (strcmp(a, "--quick") == 0) {
+      opts.quick = true;
     } else if (strcmp(a, "--seconds") == 0) {
       if (i + 1 >= argc)
         return yz_cli_usage_error("--seconds needs a value");
@@ -78,6 +86,7 @@ int cmd_bench_main(int argc, char **argv)
         return yz_cli_usage_error(
             "--seconds: '%s' is not a number of seconds in (0, 3600]",
             argv[i]);
+      seconds_given = true;
     } else if (a[0] == '-') {
       return yz_cli_usage_error("unknown option '%s'", a);
     } else if (strcmp(a, "all") == 0) {
@@ -97,6 +106,8 @@ int cmd_bench_main(int argc, char **argv)
   }
   if (n_chosen == 0)
     return yz_cli_usage_error("which area? (e.g. 'yz bench noise')");
+  if (opts.quick && !seconds_given)
+    opts.seconds = 0.05;
 
   yz_bench_emitter e = {.out = stdout, .json = opts.json};
   for (size_t k = 0; k < N_AREAS; k++) {
