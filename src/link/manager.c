@@ -8,9 +8,10 @@
  *
  * Memory safety across callbacks: a link is never freed inside a call that
  * may be on its stack. Going down only marks it and puts it on the defer
- * list; a 0 ms timer then delivers on_down and frees the link once its
- * connection is gone. The same timer runs the last steps of a manager
- * shutdown.
+ * list; an async handle then delivers on_down and frees the link once its
+ * connection is gone and it is not on the defer list again (a callback,
+ * e.g. one that closes the manager, may have re-queued it). The same
+ * handle runs the last steps of a manager shutdown.
  *
  * Timers: one uv timer per manager, armed for the earliest session deadline
  * of a binary min-heap of links.
@@ -496,7 +497,10 @@ static void defer_cb(uv_async_t *t) {
           m->cfg.cb.on_down(m, l, l->down_err, l->down_reason,
                             m->cfg.user_data);
       }
-      if (l->conn_gone)
+      /* A callback above may have put l on m->defer again (e.g. on_down
+       * closed the manager, which defers every link): then that later
+       * pass frees it, not this one. */
+      if (l->conn_gone && !l->in_defer)
         free_link(l);
     }
   }

@@ -687,6 +687,133 @@ static void test_restart_same_port(void **state) {
   t_loop_finish(all);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Closing the manager from inside its own callbacks (link.h: "Safe to call
+ * from a link callback"): no callback may touch freed memory.              */
+
+static void close_self(tnode *n) {
+  if (n->m != NULL && n->closed == 0 && n->hook_ud == NULL) {
+    n->hook_ud = n; /* once */
+    yz_link_manager_close(n->m, count_closed, n);
+  }
+}
+
+static void close_on_down(tnode *n, yz_link *l, int err) {
+  (void)l;
+  (void)err;
+  close_self(n);
+}
+
+static void close_on_up(tnode *n, yz_link *l) {
+  (void)l;
+  close_self(n);
+}
+
+static void close_on_msg(tnode *n, yz_link *l, const uint8_t *msg,
+                         size_t len) {
+  (void)l;
+  (void)msg;
+  (void)len;
+  close_self(n);
+}
+
+/* A dial to a closed port goes down; its on_down closes the manager. */
+static void test_close_in_on_down(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  t_node_start(&A, &ca);
+  A.on_down_hook = close_on_down;
+  yz_link *l1, *l2;
+  dial_ok(&A, "ws", 1, &A.id.id, 0, &l1);
+  dial_ok(&A, "ws", 1, &A.id.id, 0, &l2);
+  t_wait_ge(&A.closed, 1);
+  A.m = NULL;
+  assert_int_equal(A.downs, 2);
+  assert_int_equal(A.down_errs[0], YZ_E_UNREACHABLE);
+  t_loop_finish(both);
+}
+
+/* An up link's on_down (the peer closed it) closes the manager while
+ * other links are still up. */
+static void test_close_in_on_down_up_links(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  yz_link *l[3];
+  for (int i = 0; i < 3; i++)
+    dial_ok(&B, "ws", A.port, &A.id.id, 0, &l[i]);
+  t_wait_ge(&A.ups, 3);
+  t_wait_ge(&B.ups, 3);
+  A.on_down_hook = close_on_down;
+  yz_link_close(l[1]);
+  t_wait_ge(&A.closed, 1);
+  A.m = NULL;
+  assert_int_equal(A.downs, 3);
+  t_wait_ge(&B.downs, 3);
+  t_loop_finish(both);
+}
+
+/* on_up closes the manager (on the dialling and on the accepting side). */
+static void close_in_on_up(bool dialler) {
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  tnode *closer = dialler ? &B : &A;
+  tnode *other = dialler ? &A : &B;
+  closer->on_up_hook = close_on_up;
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&closer->closed, 1);
+  closer->m = NULL;
+  assert_int_equal(closer->ups, 1);
+  assert_int_equal(closer->downs, 1);
+  assert_int_equal(closer->last_err, YZ_E_CLOSED);
+  if (!dialler) /* the dialler's link was announced by yz_link_dial() */
+    t_wait_ge(&other->downs, 1);
+  t_loop_finish(both);
+}
+
+static void test_close_in_on_up_dialler(void **state) {
+  (void)state;
+  close_in_on_up(true);
+}
+
+static void test_close_in_on_up_listener(void **state) {
+  (void)state;
+  close_in_on_up(false);
+}
+
+/* on_message closes the manager; more messages are on their way. */
+static void test_close_in_on_message(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  A.on_msg_hook = close_on_msg;
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 1);
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(yz_link_send(l, (const uint8_t *)"hello", 5), 0);
+  t_wait_ge(&A.closed, 1);
+  A.m = NULL;
+  assert_true(A.msgs >= 1);
+  assert_int_equal(A.downs, 1);
+  t_wait_ge(&B.downs, 1);
+  t_loop_finish(both);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -714,6 +841,11 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_shared_context, setup),
       cmocka_unit_test_setup(test_restart_same_port, setup),
       cmocka_unit_test_setup(test_ipv6, setup),
+      cmocka_unit_test_setup(test_close_in_on_down, setup),
+      cmocka_unit_test_setup(test_close_in_on_down_up_links, setup),
+      cmocka_unit_test_setup(test_close_in_on_up_dialler, setup),
+      cmocka_unit_test_setup(test_close_in_on_up_listener, setup),
+      cmocka_unit_test_setup(test_close_in_on_message, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }

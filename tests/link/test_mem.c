@@ -192,6 +192,61 @@ static void test_virtual_time(void **state) {
   t_loop_finish(both);
 }
 
+/* Closing the manager from its own callbacks (link.h: safe): from the
+ * on_down of an unreachable dial, then from on_message with up links. */
+static void closed_cb(void *ud) { ((tnode *)ud)->closed++; }
+
+static void close_self(tnode *n) {
+  if (n->hook_ud == NULL) {
+    n->hook_ud = n;
+    yz_link_manager_close(n->m, closed_cb, n);
+  }
+}
+
+static void close_on_down(tnode *n, yz_link *l, int err) {
+  (void)l;
+  (void)err;
+  close_self(n);
+}
+
+static void close_on_msg(tnode *n, yz_link *l, const uint8_t *m, size_t len) {
+  (void)l;
+  (void)m;
+  (void)len;
+  close_self(n);
+}
+
+static void test_close_in_callbacks(void **state) {
+  (void)state;
+  start_pair(0);
+  B.on_down_hook = close_on_down;
+  (void)dial(&B, A.port, &A.id.id);
+  (void)dial(&B, (uint16_t)(A.port + 1), &A.id.id);
+  (void)dial(&B, (uint16_t)(A.port + 1), &A.id.id);
+  t_wait_ge(&B.closed, 1);
+  B.m = NULL;
+  assert_int_equal(B.downs, 3);
+
+  tnode C;
+  memset(&C, 0, sizeof C);
+  tnode *all[] = {&A, &C, NULL};
+  yz_link_config cc;
+  t_node_config(&C, &cc, 3);
+  cc.memnet = net;
+  t_node_start(&C, &cc);
+  A.on_msg_hook = close_on_msg;
+  yz_link *l1 = dial(&C, A.port, &A.id.id);
+  yz_link *l2 = dial(&C, A.port, &A.id.id);
+  t_wait_ge(&C.ups, 2);
+  assert_int_equal(yz_link_send(l1, (const uint8_t *)"one", 3), 0);
+  assert_int_equal(yz_link_send(l2, (const uint8_t *)"two", 3), 0);
+  t_wait_ge(&A.closed, 1);
+  A.m = NULL;
+  assert_int_equal(A.downs, A.ups);
+  t_wait_ge(&C.downs, 2);
+  t_loop_finish(all);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (getenv("YZ_TEST_LOG") != NULL)
@@ -202,6 +257,7 @@ int main(void) {
       cmocka_unit_test_setup(test_max_links, setup),
       cmocka_unit_test_setup(test_many, setup),
       cmocka_unit_test_setup(test_virtual_time, setup),
+      cmocka_unit_test_setup(test_close_in_callbacks, setup),
   };
   return cmocka_run_group_tests_name("link_mem", tests, NULL, NULL);
 }
