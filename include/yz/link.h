@@ -191,7 +191,11 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_link_manager_new(yz_link_manager **out,
 
 /*
  * Shut down: every link goes down with YZ_E_CLOSED (on_down runs for each,
- * from the loop, after this returns), listeners stop, and once every handle
+ * from the loop, after this returns). Each up link's session sends its
+ * CLOSE frame (GOING_AWAY, "shutting down"), so that the peer's on_down
+ * says YZ_E_PEER_CLOSED with that code; what is queued is written first,
+ * for at most one second, then the connections are dropped. Listeners
+ * stop, and once every handle
  * of the manager (and for the last manager the libwebsockets context, with
  * its two-phase destroy) is released, on_closed runs from the loop and the
  * manager is freed. Calling it twice is misuse. Safe to call from a link

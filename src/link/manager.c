@@ -28,6 +28,10 @@
  * frame type 1, fragment header 4, and slack. */
 #define WIRE_OVERHEAD 32u
 
+/* How long a manager shutdown waits for the links' close frames to be
+ * written before it drops the connections. */
+#define SHUTDOWN_FLUSH_MS 1000u
+
 static void link_down(yz_link *l, int err, const char *reason);
 static void defer_link(yz_link *l);
 static void heap_update(yz_link *l);
@@ -200,6 +204,24 @@ static void finish_close(yz_link_manager *m) {
   uv_close((uv_handle_t *)&m->defer_async, handle_closed);
 }
 
+/* Drop the connection of a link without further backend callbacks. */
+static void abandon_link(yz_link *l) {
+  if (!l->conn_gone) {
+    l->m->be->abandon(l);
+    l->conn = NULL;
+    l->conn_gone = true;
+  }
+  defer_link(l);
+}
+
+/* The shutdown's flush bound ran out: drop what is still connected. */
+static void shutdown_timer_cb(uv_timer_t *t) {
+  yz_link_manager *m = t->data;
+  for (yz_link *l = m->links; l != NULL; l = l->next)
+    if (!l->conn_gone)
+      abandon_link(l);
+}
+
 void yz_link_manager_close(yz_link_manager *m, void (*on_closed)(void *ud),
                            void *ud) {
   if (m == NULL)
@@ -210,18 +232,29 @@ void yz_link_manager_close(yz_link_manager *m, void (*on_closed)(void *ud),
   m->on_closed = on_closed;
   m->on_closed_ud = ud;
   uint64_t now = yz__link_now(m);
+  bool flushing = false;
   for (yz_link *l = m->links; l != NULL; l = l->next) {
+    bool connecting = l->state == YZ__LS_CONNECTING;
+    /* The session queues its CLOSE frame (GOING_AWAY, docs/protocol.md
+     * "Close codes") while the link can still send, so that the peer
+     * learns why; link_down() then asks the backend to flush and close. */
     if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
       (void)yz_session_close(&l->s, YZ_CLOSE_GOING_AWAY, "shutting down",
                              now);
     link_down(l, YZ_E_CLOSED, "the node is shutting down");
-    if (!l->conn_gone) {
-      m->be->abandon(l);
-      l->conn = NULL;
-      l->conn_gone = true;
-    }
+    if (connecting || l->conn_gone) /* nothing to tell the peer */
+      abandon_link(l);
+    else
+      flushing = true;
     defer_link(l);
   }
+  /* The flush is bounded: a peer that does not read loses its close frame
+   * after SHUTDOWN_FLUSH_MS rather than hold the shutdown. The session
+   * deadlines no longer matter, so the timer is free for this. */
+  if (flushing)
+    uv_timer_start(&m->timer, shutdown_timer_cb, SHUTDOWN_FLUSH_MS, 0);
+  else
+    uv_timer_stop(&m->timer);
   uv_async_send(&m->defer_async);
 }
 

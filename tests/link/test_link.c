@@ -776,8 +776,11 @@ static void close_in_on_up(bool dialler) {
   assert_int_equal(closer->ups, 1);
   assert_int_equal(closer->downs, 1);
   assert_int_equal(closer->last_err, YZ_E_CLOSED);
-  if (!dialler) /* the dialler's link was announced by yz_link_dial() */
-    t_wait_ge(&other->downs, 1);
+  /* the close frame was flushed: the other side saw the link up, then
+   * the peer's GOING_AWAY */
+  t_wait_ge(&other->downs, 1);
+  assert_int_equal(other->ups, 1);
+  assert_int_equal(other->last_err, YZ_E_PEER_CLOSED);
   t_loop_finish(both);
 }
 
@@ -814,6 +817,84 @@ static void test_close_in_on_message(void **state) {
   t_loop_finish(both);
 }
 
+/* A manager that shuts down with links up sends each peer its close frame
+ * (GOING_AWAY) before the WebSocket closes: the peers see PEER_CLOSED with
+ * the code and text, not a broken connection. Both directions, ws and
+ * wss. */
+static void test_graceful_shutdown(void **state) {
+  (void)state;
+  tnode C;
+  memset(&C, 0, sizeof C);
+  tnode *all[] = {&A, &B, &C, NULL};
+  yz_link_config ca, cb, cc;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_config(&C, &cc, 3);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_start(&C, &cc);
+  t_node_listen_ws(&A);
+  t_node_listen_wss(&A);
+  t_node_listen_ws(&C);
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);   /* A accepted */
+  dial_ok(&B, "wss", A.tls_port, &A.id.id, 0, &l);
+  dial_ok(&A, "ws", C.port, &C.id.id, 0, &l);   /* A dialled */
+  t_wait_ge(&A.ups, 3);
+  t_wait_ge(&B.ups, 2);
+  t_wait_ge(&C.ups, 1);
+  /* a message still queued when the shutdown starts is delivered first */
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"last words", 10), 0);
+  yz_link_manager_close(A.m, count_closed, &A);
+  t_wait_ge(&A.closed, 1);
+  A.m = NULL;
+  assert_int_equal(A.downs, 3);
+  assert_int_equal(A.last_err, YZ_E_CLOSED);
+  t_wait_ge(&B.downs, 2);
+  t_wait_ge(&C.downs, 1);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(B.down_errs[i], YZ_E_PEER_CLOSED);
+  assert_int_equal(C.last_err, YZ_E_PEER_CLOSED);
+  assert_non_null(strstr(C.last_reason, "GOING_AWAY"));
+  assert_non_null(strstr(C.last_reason, "shutting down"));
+  assert_non_null(strstr(B.last_reason, "GOING_AWAY"));
+  assert_int_equal(C.msgs, 1);
+  assert_memory_equal(C.last_msg, "last words", 10);
+  t_loop_finish(all);
+}
+
+/* A peer that reads nothing while the manager shuts down with megabytes
+ * queued for it: the flush is bounded, the shutdown completes. */
+static void test_shutdown_unread_peer(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.send_queue_max_bytes = 24u * 1024u * 1024u;
+  ca.send_queue_max_msgs = 4096;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  relay *r = relay_new(A.port);
+  yz_link *l;
+  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  relay_pause_s2c(r, true);
+  static uint8_t msg[16384];
+  int sent = 0;
+  while (yz_link_send(A.last_up, msg, sizeof msg) == 0)
+    sent++;
+  assert_true(sent > 1000);
+  yz_link_manager_close(A.m, count_closed, &A);
+  t_wait_ge(&A.closed, 1);
+  A.m = NULL;
+  assert_int_equal(A.downs, 1);
+  assert_int_equal(A.last_err, YZ_E_CLOSED);
+  relay_free(r);
+  t_loop_finish(both);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -846,6 +927,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_close_in_on_up_dialler, setup),
       cmocka_unit_test_setup(test_close_in_on_up_listener, setup),
       cmocka_unit_test_setup(test_close_in_on_message, setup),
+      cmocka_unit_test_setup(test_graceful_shutdown, setup),
+      cmocka_unit_test_setup(test_shutdown_unread_peer, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }

@@ -238,12 +238,16 @@ static void test_close_in_callbacks(void **state) {
   yz_link *l1 = dial(&C, A.port, &A.id.id);
   yz_link *l2 = dial(&C, A.port, &A.id.id);
   t_wait_ge(&C.ups, 2);
+  t_wait_ge(&A.ups, 2);
   assert_int_equal(yz_link_send(l1, (const uint8_t *)"one", 3), 0);
   assert_int_equal(yz_link_send(l2, (const uint8_t *)"two", 3), 0);
   t_wait_ge(&A.closed, 1);
   A.m = NULL;
   assert_int_equal(A.downs, A.ups);
   t_wait_ge(&C.downs, 2);
+  /* the shutdown sent its close frames (GOING_AWAY) */
+  assert_int_equal(C.down_errs[0], YZ_E_PEER_CLOSED);
+  assert_int_equal(C.down_errs[1], YZ_E_PEER_CLOSED);
   t_loop_finish(all);
 }
 
