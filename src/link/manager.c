@@ -354,10 +354,12 @@ static void sess_event(void *user, const yz_session_event *ev) {
     peer.tls = l->tls;
     memcpy(peer.remote_addr, l->remote, sizeof peer.remote_addr);
     l->announced = true;
-    if (yz_log_enabled(YZ_LOG_INFO)) {
+    /* debug: the upper layer logs the events it is told about (yz-node at
+     * info); refusals and errors stay at warn/err, rate-limited */
+    if (yz_log_enabled(YZ_LOG_DEBUG)) {
       char hex[YZ_NODE_ID_HEX_LEN + 1];
       yz_node_id_to_hex(&peer.id, hex);
-      yz_log(YZ_LOG_INFO, "link up %s %s %s", hex,
+      yz_log(YZ_LOG_DEBUG, "link up %s %s %s", hex,
              l->dir == YZ_LINK_INBOUND ? "from" : "to", l->remote);
     }
     if (m->cfg.cb.on_up != NULL && !m->closing)
@@ -518,12 +520,12 @@ static void defer_cb(uv_async_t *t) {
       if (!l->down_reported) {
         l->down_reported = true;
         m->stats.links_down_total++;
-        if (yz_log_enabled(YZ_LOG_INFO)) {
+        if (yz_log_enabled(YZ_LOG_DEBUG)) {
           char hex[YZ_NODE_ID_HEX_LEN + 1] = "?";
           const yz_node_id *id = yz_link_peer_id(l);
           if (id != NULL)
             yz_node_id_to_hex(id, hex);
-          yz_log(YZ_LOG_INFO, "link down %s %s: %s", hex, l->remote,
+          yz_log(YZ_LOG_DEBUG, "link down %s %s: %s", hex, l->remote,
                  l->down_reason);
         }
         if (m->cfg.cb.on_down != NULL)

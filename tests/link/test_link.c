@@ -895,6 +895,42 @@ static void test_shutdown_unread_peer(void **state) {
   t_loop_finish(both);
 }
 
+/* The link layer's own link up and down lines are debug: the layer above
+ * (yz-node) logs the events it is told about, once. */
+static int info_link_lines;
+
+static void count_sink(yz_log_level level, const char *line, void *ud) {
+  (void)ud;
+  if (level <= YZ_LOG_INFO &&
+      (strstr(line, "link up") != NULL || strstr(line, "link down") != NULL))
+    info_link_lines++;
+}
+
+static void test_link_events_not_logged_at_info(void **state) {
+  (void)state;
+  yz_log_level saved = yz_log_get_level();
+  yz_log_set_level(YZ_LOG_INFO);
+  yz_log_set_sink(count_sink, NULL);
+  info_link_lines = 0;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  yz_link_close(l);
+  t_wait_ge(&A.downs, 1);
+  t_wait_ge(&B.downs, 1);
+  t_loop_finish(both);
+  yz_log_set_sink(NULL, NULL);
+  yz_log_set_level(saved);
+  assert_int_equal(info_link_lines, 0);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -929,6 +965,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_close_in_on_message, setup),
       cmocka_unit_test_setup(test_graceful_shutdown, setup),
       cmocka_unit_test_setup(test_shutdown_unread_peer, setup),
+      cmocka_unit_test_setup(test_link_events_not_logged_at_info, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }

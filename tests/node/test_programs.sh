@@ -110,6 +110,9 @@ B_ID=${LINE##*#}
 wait_for b "peer up: $A_ID" || exit 1
 wait_for a "peer up: $B_ID" || exit 1
 echo "ok: a and b linked (a=${A_ID:0:16}... b=${B_ID:0:16}...)"
+# yz-node logs each link event once (the link layer's own lines are debug)
+n=$(grep -c "link up" "$tmp/b.log")
+[ "$n" -eq 1 ] || { cat "$tmp/b.log"; fail "b logged its link up $n times"; }
 
 # --- yz ping -------------------------------------------------------------
 expect_exit 0 "ping with the right ID" \
@@ -141,6 +144,12 @@ expect_exit 2 "yz-node --peer without a node ID" \
 # --- restart a on the same port: b redials it ------------------------------
 stop a
 wait_for b "peer down: $A_ID" || exit 1
+n=$(grep -c "link down" "$tmp/b.log")
+[ "$n" -eq 1 ] || { cat "$tmp/b.log"; fail "b logged its link down $n times"; }
+# a's shutdown sent its close frame: b knows why the link went down
+grep -q "link down: .*GOING_AWAY.*YZ_E_PEER_CLOSED" "$tmp/b.log" ||
+  { cat "$tmp/b.log"; fail "b did not see a's GOING_AWAY close"; }
+echo "ok: b logged a's shutdown once, as GOING_AWAY"
 expect_exit 5 "ping an address where nothing listens" \
   "$YZ" ping "$A_ADDR" --count 1
 start a --listen "ws://127.0.0.1:$A_PORT"
