@@ -344,11 +344,13 @@ static void p_close_all(void) {
 
 static volatile pid_t hold_pid = -1, peer_pid = -1;
 static int hold_wfd = -1, peer_wfd = -1;
+static struct sigaction old_int, old_term; /* before catch_fatal() */
 
 /* In a child: die with the parent (also if it died before the prctl). */
 static void child_guard(pid_t parent) {
-  signal(SIGINT, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
+  /* the actions from before on_fatal_signal */
+  (void)sigaction(SIGINT, &old_int, NULL);
+  (void)sigaction(SIGTERM, &old_term, NULL);
   (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent)
     _exit(1);
@@ -363,7 +365,8 @@ static void child_guard(pid_t parent) {
 
 /* Close a child's control pipe (it leaves when it sees the end), wait up to
  * `deadline_s` for it, then kill it; always reaped. */
-static void reap(volatile pid_t *pid, int *wfd, double deadline_s) {
+static void reap(volatile pid_t *pid, int *wfd, double deadline_s,
+                 const char *what) {
   if (*wfd >= 0)
     close(*wfd);
   *wfd = -1;
@@ -371,7 +374,8 @@ static void reap(volatile pid_t *pid, int *wfd, double deadline_s) {
   if (p <= 0)
     return;
   double t0 = yz_bench_now();
-  int status;
+  int status = 0;
+  bool killed = false;
   for (;;) {
     pid_t r = waitpid(p, &status, WNOHANG);
     if (r == p || (r < 0 && errno != EINTR))
@@ -379,25 +383,53 @@ static void reap(volatile pid_t *pid, int *wfd, double deadline_s) {
     if (yz_bench_now() - t0 > deadline_s) {
       (void)kill(p, SIGKILL);
       (void)waitpid(p, &status, 0);
+      killed = true;
       break;
     }
     struct timespec ts = {0, 10 * 1000 * 1000};
     (void)nanosleep(&ts, NULL);
   }
   *pid = -1;
+  if (killed)
+    fprintf(stderr, "yz bench link: the %s process had to be killed\n",
+            what);
+  else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    fprintf(stderr, "yz bench link: the %s process did not end cleanly "
+                    "(status %d)\n", what, status);
 }
 
-/* SIGINT/SIGTERM in this process: kill the children, then die of it
- * (kill, signal and raise are async-signal-safe). */
+/* SIGINT/SIGTERM in this process: kill and reap the children, then die of
+ * it (kill, waitpid, sigaction and raise are async-signal-safe). */
 static void on_fatal_signal(int sig) {
-  if (hold_pid > 0)
-    (void)kill(hold_pid, SIGKILL);
-  if (peer_pid > 0)
-    (void)kill(peer_pid, SIGKILL);
-  signal(sig, SIG_DFL);
+  pid_t kids[2] = {hold_pid, peer_pid};
+  for (int i = 0; i < 2; i++)
+    if (kids[i] > 0)
+      (void)kill(kids[i], SIGKILL);
+  for (int i = 0; i < 2; i++)
+    if (kids[i] > 0)
+      (void)waitpid(kids[i], NULL, 0);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  (void)sigaction(sig, &sa, NULL);
   raise(sig);
 }
 
+/* Install on_fatal_signal for sig, unless sig was ignored (as in a
+ * background job), keeping the old action in *old. */
+static void catch_fatal(int sig, struct sigaction *old) {
+  struct sigaction sa;
+  memset(old, 0, sizeof *old);
+  old->sa_handler = SIG_DFL;
+  sigemptyset(&old->sa_mask);
+  if (sigaction(sig, NULL, old) != 0 || old->sa_handler == SIG_IGN)
+    return;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset(&sa.sa_mask);
+  (void)sigaction(sig, &sa, NULL);
+}
 
 /* ---- holding many links: a dialer in a child process --------------------- */
 
@@ -508,7 +540,7 @@ static void hold_fork(int n) {
   hold_wfd = p[1];
 }
 
-static void hold_end(void) { reap(&hold_pid, &hold_wfd, 5); }
+static void hold_end(void) { reap(&hold_pid, &hold_wfd, 5, "dialer"); }
 
 /* Hold n links from the forked dialer on a node of this process (on the
  * main loop): *held links up at once and the resident growth per link. */
@@ -667,13 +699,13 @@ static int peer_fork(void) {
   while (n < 0 && errno == EINTR);
   close(info[0]);
   if (n != (ssize_t)sizeof R) {
-    reap(&peer_pid, &peer_wfd, 5);
+    reap(&peer_pid, &peer_wfd, 5, "peer");
     return -1;
   }
   return 0;
 }
 
-static void peer_end(void) { reap(&peer_pid, &peer_wfd, 10); }
+static void peer_end(void) { reap(&peer_pid, &peer_wfd, 10, "peer"); }
 
 /* ---- loop helpers ---------------------------------------------------------- */
 
@@ -870,14 +902,14 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
 
   /* The children first, before any lws context exists in this process
    * (each makes its own after the fork). */
-  void (*old_int)(int) = signal(SIGINT, on_fatal_signal);
-  void (*old_term)(int) = signal(SIGTERM, on_fatal_signal);
+  catch_fatal(SIGINT, &old_int);
+  catch_fatal(SIGTERM, &old_term);
   if (!quick)
     hold_fork(hold_n);
   if (peer_fork() != 0) {
     hold_end();
-    signal(SIGINT, old_int);
-    signal(SIGTERM, old_term);
+    (void)sigaction(SIGINT, &old_int, NULL);
+    (void)sigaction(SIGTERM, &old_term, NULL);
     return yz_cli_error("link: the peer process did not start");
   }
 
@@ -1034,7 +1066,7 @@ out_early:
   free(links);
   yz_identity_clear(&Y.ida);
   yz_identity_clear(&Y.idb);
-  signal(SIGINT, old_int);
-  signal(SIGTERM, old_term);
+  (void)sigaction(SIGINT, &old_int, NULL);
+  (void)sigaction(SIGTERM, &old_term, NULL);
   return rc;
 }
