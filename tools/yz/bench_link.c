@@ -10,8 +10,10 @@
  * round is timed on the monotonic clock on this (the client) side, since
  * the loop here waits for the peer's work.
  *
- * Throughput: wall time for N echoes of S-byte messages (S = 1 KiB or
- * 64 KiB) with W messages in flight: send, echo by the peer, receive.
+ * Throughput (echo): wall time for N echoes of S-byte messages (S = 1 KiB
+ * or 64 KiB) with W messages in flight: send, echo by the peer, receive.
+ * Stream: wall time for N S-byte messages one way, the peer acking every
+ * W/4-th with a one-byte message, at most W not acknowledged.
  *
  * New links per second: batches of 250 dials (TCP, WebSocket upgrade,
  * for yz the handshake with identity proofs) until this side reports every
@@ -76,10 +78,20 @@ typedef struct yz_side {
 
 static yz_side Y;
 
-/* the echo state, shared by both sides of the comparison */
+/*
+ * The transfer state, shared by both sides of the comparison. The first
+ * byte of a message says what the peer does with it: MSG_ECHO, send it
+ * back; MSG_STREAM, count it, and if its second byte is 1 answer with a
+ * one-byte ack (MSG_ACK) for it and the ones before it. In a stream every
+ * k-th message asks for an ack, and at most `window` messages are not
+ * acknowledged yet.
+ */
+enum { MSG_ECHO = 'E', MSG_STREAM = 'S', MSG_ACK = 'A' };
+
 typedef struct echo {
   size_t len;
-  unsigned window, inflight;
+  bool stream;
+  unsigned window, inflight, k;
   uint64_t total, sent, got;
   uint8_t *msg;
 } echo;
@@ -97,8 +109,31 @@ static void y_up(yz_link_manager *m, yz_link *l, const yz_link_peer *p,
     Y.b_ups++;
 }
 
+/* Mark the next message to send (its kind, and whether to ack it). */
+static void e_mark(void) {
+  E.msg[0] = E.stream ? MSG_STREAM : MSG_ECHO;
+  E.msg[1] = E.stream && (E.sent + 1) % E.k == 0;
+}
+
+/* An answer from the peer: an echo, or an ack of the last k messages. */
+static void e_answer(const uint8_t *msg, size_t len) {
+  unsigned n = len == 1 && msg[0] == MSG_ACK ? E.k : 1;
+  E.got += n;
+  E.inflight -= n;
+}
+
+/* What the peer answers to msg: *ack (a one-byte ack), msg itself (an
+ * echo), or nothing (false). */
+static bool e_reply(const uint8_t *msg, size_t len, bool *ack) {
+  *ack = len >= 2 && msg[0] == MSG_STREAM;
+  return !*ack || msg[1] == 1;
+}
+
+static const uint8_t ack_msg[1] = {MSG_ACK};
+
 static void y_pump(void) {
   while (E.inflight < E.window && E.sent < E.total) {
+    e_mark();
     int rc = yz_link_send(Y.echo_link, E.msg, E.len);
     if (rc != 0) {
       Y.errors++;
@@ -112,13 +147,14 @@ static void y_pump(void) {
 static void y_msg(yz_link_manager *m, yz_link *l, const uint8_t *msg,
                   size_t len, void *ud) {
   (void)ud;
-  if (m == Y.a) { /* echo */
-    if (yz_link_send(l, msg, len) != 0)
+  if (m == Y.a) { /* the peer: echo or ack */
+    bool ack;
+    if (e_reply(msg, len, &ack) &&
+        yz_link_send(l, ack ? ack_msg : msg, ack ? 1 : len) != 0)
       Y.errors++;
     return;
   }
-  E.got++;
-  E.inflight--;
+  e_answer(msg, len);
   y_pump();
 }
 
@@ -187,6 +223,7 @@ static int p_write_msg(struct lws *wsi) {
   uint8_t *b = malloc(LWS_PRE + E.len);
   if (b == NULL)
     abort();
+  e_mark();
   memcpy(b + LWS_PRE, E.msg, E.len);
   int n = lws_write(wsi, b + LWS_PRE, E.len, LWS_WRITE_BINARY);
   free(b);
@@ -207,13 +244,15 @@ static int p_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return 0;
   case LWS_CALLBACK_RECEIVE:
     p_reassemble(wsi, s, in, len, &done);
-    if (done) {
-      pmsg *q = malloc(sizeof *q + LWS_PRE + s->rxlen);
+    bool ack;
+    if (done && e_reply(s->rx, s->rxlen, &ack)) {
+      size_t n = ack ? 1 : s->rxlen;
+      pmsg *q = malloc(sizeof *q + LWS_PRE + n);
       if (q == NULL)
         abort();
       q->next = NULL;
-      q->len = s->rxlen;
-      memcpy(q->buf + LWS_PRE, s->rx, s->rxlen);
+      q->len = n;
+      memcpy(q->buf + LWS_PRE, ack ? ack_msg : s->rx, n);
       if (s->qt != NULL)
         s->qt->next = q;
       else
@@ -243,8 +282,7 @@ static int p_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
   case LWS_CALLBACK_CLIENT_RECEIVE:
     p_reassemble(wsi, s, in, len, &done);
     if (done) {
-      E.got++;
-      E.inflight--;
+      e_answer(s->rx, s->rxlen);
       lws_callback_on_writable(wsi);
     }
     return 0;
@@ -761,10 +799,12 @@ static double echo_round_plain(uint64_t n) {
 
 /* Alternate plain and yz rounds of 4 MiB (at least 32 messages) within
  * `budget` seconds (at least 2 rounds each); best round of each. */
-static void throughput(size_t len, unsigned window, double budget,
-                       double *base, double *cand) {
+static void throughput(size_t len, bool stream, unsigned window,
+                       double budget, double *base, double *cand) {
   E.len = len;
+  E.stream = stream;
   E.window = window;
+  E.k = stream ? (window >= 8 ? window / 4 : 1) : 1;
   free(E.msg);
   E.msg = malloc(len);
   if (E.msg == NULL)
@@ -773,6 +813,7 @@ static void throughput(size_t len, unsigned window, double budget,
   uint64_t n = (uint64_t)(4u * 1024u * 1024u / len); /* 4 MiB per round */
   if (n < 32)
     n = 32;
+  n -= n % E.k; /* whole acks */
   *base = *cand = 0;
   double t_end = yz_bench_now() + budget;
   int rounds = 0;
@@ -986,10 +1027,16 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
     rc = yz_cli_error("link: the plain connection failed");
     goto out;
   }
-  double b1, c1, b64, c64;
-  throughput(1024, 64, budget / 4, &b1, &c1);
-  throughput(65536, 8, budget / 4, &b64, &c64);
-  if (b1 <= 0 || c1 <= 0 || b64 <= 0 || c64 <= 0) {
+  /* echoes, then one-way streams (an ack per quarter window) */
+  double tp[4][2]; /* [echo 1k, echo 64k, stream 1k, stream 64k][base, yz] */
+  throughput(1024, false, 64, budget / 4, &tp[0][0], &tp[0][1]);
+  throughput(65536, false, 8, budget / 4, &tp[1][0], &tp[1][1]);
+  throughput(1024, true, 64, budget / 8, &tp[2][0], &tp[2][1]);
+  throughput(65536, true, 16, budget / 8, &tp[3][0], &tp[3][1]);
+  bool tp_ok = true;
+  for (int i = 0; i < 4; i++)
+    tp_ok = tp_ok && tp[i][0] > 0 && tp[i][1] > 0;
+  if (!tp_ok) {
     rc = yz_cli_error("link: an echo to the peer process failed");
     goto out;
   }
@@ -1025,10 +1072,14 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
   if (!quick && hold_links(hold_n, &held, &held_kib) != 0)
     fprintf(stderr, "yz bench link: held %.0f of %d links\n", held, hold_n);
 
-  yz_bench_emit(e, "link.throughput_1k_mb_per_s", c1, "MB/s",
-                "lws.ws_echo_1k_mb_per_s", b1);
-  yz_bench_emit(e, "link.throughput_64k_mb_per_s", c64, "MB/s",
-                "lws.ws_echo_64k_mb_per_s", b64);
+  yz_bench_emit(e, "link.throughput_1k_mb_per_s", tp[0][1], "MB/s",
+                "lws.ws_echo_1k_mb_per_s", tp[0][0]);
+  yz_bench_emit(e, "link.throughput_64k_mb_per_s", tp[1][1], "MB/s",
+                "lws.ws_echo_64k_mb_per_s", tp[1][0]);
+  yz_bench_emit(e, "link.stream_1k_mb_per_s", tp[2][1], "MB/s",
+                "lws.ws_stream_1k_mb_per_s", tp[2][0]);
+  yz_bench_emit(e, "link.stream_64k_mb_per_s", tp[3][1], "MB/s",
+                "lws.ws_stream_64k_mb_per_s", tp[3][0]);
   yz_bench_emit(e, "link.new_links_per_s", new_y, "/s",
                 "lws.ws_connects_per_s", new_p);
   if (!quick) {
