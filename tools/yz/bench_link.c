@@ -797,7 +797,7 @@ static double echo_round_plain(uint64_t n) {
   return (double)(n * E.len) / (yz_bench_now() - t0) / 1e6;
 }
 
-/* Alternate plain and yz rounds of 4 MiB (at least 32 messages) within
+/* Alternate plain and yz rounds of 2 MiB (at least 32 messages) within
  * `budget` seconds (at least 2 rounds each); best round of each. */
 static void throughput(size_t len, bool stream, unsigned window,
                        double budget, double *base, double *cand) {
@@ -810,7 +810,9 @@ static void throughput(size_t len, bool stream, unsigned window,
   if (E.msg == NULL)
     abort();
   memset(E.msg, 0x42, len);
-  uint64_t n = (uint64_t)(4u * 1024u * 1024u / len); /* 4 MiB per round */
+  /* 2 MiB per round: short rounds give more chances of an undisturbed
+   * one on a loaded machine */
+  uint64_t n = (uint64_t)(2u * 1024u * 1024u / len);
   if (n < 32)
     n = 32;
   n -= n % E.k; /* whole acks */
