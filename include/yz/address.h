@@ -64,7 +64,8 @@ typedef struct yz_address {
    * in RFC 5952 form WITHOUT brackets (as getaddrinfo() and socket APIs
    * want it; yz_address_format() adds them). */
   char host[YZ_ADDRESS_HOST_MAX + 3];
-  uint16_t port;                      /* never 0 after parsing */
+  uint16_t port; /* never 0 after yz_address_parse(); 0 from
+                   * yz_address_parse_listen() lets the system pick */
   char path[YZ_ADDRESS_PATH_MAX + 1]; /* NUL-terminated, starts with '/' */
   bool has_id;                        /* false: an unpinned address */
   yz_node_id id;                      /* the expected node ID if has_id */
@@ -81,6 +82,19 @@ typedef struct yz_address {
 YZ_EXPORT YZ_WARN_UNUSED int yz_address_parse(yz_address *out,
                                               const uint8_t *text, size_t len,
                                               const char **reason);
+
+/*
+ * Parse a listen address, for yz_link_listen() and `yz-node --listen`:
+ * "ws[s]://HOST[:PORT][/PATH]" with the grammar above, except that PORT
+ * may be 0 (the system picks a free port) and '#NODEID' is refused (a
+ * listener is the local node). HOST is the interface to bind ("0.0.0.0",
+ * "[::]" for all). 0, or YZ_E_ADDRESS with *reason as for
+ * yz_address_parse(). has_id is always false.
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_address_parse_listen(yz_address *out,
+                                                     const uint8_t *text,
+                                                     size_t len,
+                                                     const char **reason);
 
 /*
  * The canonical text of an address, NUL-terminated, into out (cap bytes;

@@ -220,12 +220,15 @@ YZ_EXPORT uv_loop_t *yz_link_manager_loop(const yz_link_manager *m);
 YZ_EXPORT const yz_node_id *yz_link_manager_node_id(const yz_link_manager *m);
 
 /*
- * Listen. url is "ws://HOST:PORT" or "wss://HOST:PORT" (a path, if given, is
- * ignored: any path is accepted); HOST is an IP literal or a local name to
- * bind ("0.0.0.0", "127.0.0.1", "[::]"); PORT 0 lets the kernel choose.
+ * Listen. url is "ws://HOST:PORT" or "wss://HOST:PORT", parsed by
+ * yz_address_parse_listen() (yz/address.h: the node address grammar
+ * without '#NODEID'; a path, if given, is ignored: any path is accepted);
+ * HOST is an IP literal or a local name to bind ("0.0.0.0", "127.0.0.1",
+ * "[::]"); PORT 0 lets the kernel choose.
  * wss:// needs tls_cert_file and tls_key_file (PEM). Each listener is a
  * vhost; a manager may listen on several. *port_out (if not NULL) gets the
- * bound port. 0, YZ_E_ADDRESS (bad url), YZ_E_INVAL (wss without cert),
+ * bound port. 0, YZ_E_ADDRESS (bad url; the parser's reason is logged),
+ * YZ_E_INVAL (wss without cert),
  * YZ_E_IO (bind failed, unreadable cert).
  */
 typedef struct yz_link_listen_config {
@@ -257,11 +260,12 @@ typedef struct yz_link_dial_opts {
 } yz_link_dial_opts;
 
 /*
- * Dial url ("ws://HOST:PORT/PATH" or "wss://..."; the node address form
- * "URL#NODEID" of yz/address.h is parsed by the caller, or pass it whole:
- * a "#NODEID" fragment is taken as expected_id when expected_id is NULL and
- * opts->unpinned is false). The link handle is returned at once; on_up or
- * on_down follows. 0, YZ_E_ADDRESS, YZ_E_INVAL (no expected ID and not
+ * Dial a node address ("ws[s]://HOST[:PORT][/PATH][#NODEID]", parsed by
+ * yz_address_parse() of yz/address.h: the "#NODEID" fragment is taken as
+ * expected_id when expected_id is NULL and opts->unpinned is false). The
+ * link handle is returned at once; on_up or on_down follows. 0,
+ * YZ_E_ADDRESS (the parser's reason is logged, rate-limited), YZ_E_INVAL
+ * (no expected ID and not
  * unpinned), YZ_E_LIMIT (max_links or max_handshakes reached), YZ_E_STATE
  * (manager closing), YZ_E_NOMEM.
  */

@@ -104,8 +104,10 @@ static const char *check_dns_name(const uint8_t *p, size_t n)
   return NULL;
 }
 
-int yz_address_parse(yz_address *out, const uint8_t *p, size_t n,
-                     const char **reason)
+/* listen: a listener's address (yz_address_parse_listen()): PORT 0 allowed,
+ * no '#NODEID'. */
+static int parse(yz_address *out, const uint8_t *p, size_t n,
+                 const char **reason, bool listen)
 {
   const char *why = NULL;
   size_t i = 0;
@@ -274,8 +276,9 @@ int yz_address_parse(yz_address *out, const uint8_t *p, size_t n,
     }
     for (size_t k = 0; k < plen && v <= 65535; k++)
       v = v * 10 + (unsigned long)(port[k] - '0');
-    if (v == 0 || v > 65535) {
-      why = "port must be 1 to 65535";
+    if ((v == 0 && !listen) || v > 65535) {
+      why = listen ? "port must be 0 to 65535 (0: the system picks one)"
+                   : "port must be 1 to 65535";
       goto fail;
     }
     out->port = (uint16_t)v;
@@ -309,6 +312,10 @@ int yz_address_parse(yz_address *out, const uint8_t *p, size_t n,
   }
 
   /* fragment: the expected node ID. */
+  if (i < n && listen) {
+    why = "a listen address has no '#NODEID' (a listener is this node)";
+    goto fail;
+  }
   if (i < n) { /* p[i] == '#' by construction */
     const uint8_t *f = p + i + 1;
     size_t flen = n - i - 1;
@@ -335,6 +342,18 @@ fail:
   if (reason != NULL)
     *reason = why;
   return YZ_E_ADDRESS;
+}
+
+int yz_address_parse(yz_address *out, const uint8_t *p, size_t n,
+                     const char **reason)
+{
+  return parse(out, p, n, reason, false);
+}
+
+int yz_address_parse_listen(yz_address *out, const uint8_t *p, size_t n,
+                            const char **reason)
+{
+  return parse(out, p, n, reason, true);
 }
 
 int yz_address_format(const yz_address *a, char *out, size_t cap)

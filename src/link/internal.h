@@ -11,12 +11,12 @@
 #ifndef YZ_LINK_INTERNAL_H
 #define YZ_LINK_INTERNAL_H
 
+#include "yz/address.h"
 #include "yz/link.h"
 #include "yz/log.h"
 #include "yz/session.h"
 
 #include "link/ratelimit.h"
-#include "link/url.h"
 
 /* Headroom before each queued message (libwebsockets' LWS_PRE is 16 in
  * 4.1.6; checked at compile time in ws.c). */
@@ -90,11 +90,11 @@ typedef struct yz__link_backend_ops {
   int (*attach)(yz_link_manager *m);
   /* Release everything of the manager; call done(m) when released. */
   void (*detach)(yz_link_manager *m, void (*done)(yz_link_manager *m));
-  int (*listen)(yz_link_manager *m, const yz__url *u,
+  int (*listen)(yz_link_manager *m, const yz_address *a,
                 const yz_link_listen_config *lc, uint16_t *port_out);
   /* Start connecting l (l->conn set by the backend); failures may be
    * reported through yz__link_conn_gone(), even before this returns. */
-  int (*dial)(yz_link_manager *m, yz_link *l, const yz__url *u,
+  int (*dial)(yz_link_manager *m, yz_link *l, const yz_address *a,
               const yz_link_dial_opts *opts);
   /* Ask for a yz__link_conn_writable() call when the connection can take
    * a message. */

@@ -18,6 +18,8 @@
  */
 #include "link/internal.h"
 
+#include "common/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,16 +665,20 @@ int yz_link_listen(yz_link_manager *m, const yz_link_listen_config *lc,
     return YZ_E_INVAL;
   if (m->closing)
     return YZ_E_STATE;
-  yz__url u;
+  yz_address a;
   const char *why = NULL;
-  int rc = yz__url_parse(&u, (const uint8_t *)lc->url, strlen(lc->url), &why);
+  int rc = yz_address_parse_listen(&a, (const uint8_t *)lc->url,
+                                   strlen(lc->url), &why);
   if (rc != 0) {
-    yz_log(YZ_LOG_ERR, "listen %s: %s", lc->url, why);
+    yz_log(YZ_LOG_ERR, "cannot listen on %s: %s", lc->url, why);
     return rc;
   }
-  if (u.tls && (lc->tls_cert_file == NULL || lc->tls_key_file == NULL))
+  if (a.tls && (lc->tls_cert_file == NULL || lc->tls_key_file == NULL)) {
+    yz_log(YZ_LOG_ERR, "cannot listen on %s: wss:// needs a certificate "
+                       "and a key", lc->url);
     return YZ_E_INVAL;
-  return m->be->listen(m, &u, lc, port_out);
+  }
+  return m->be->listen(m, &a, lc, port_out);
 }
 
 int yz_link_dial(yz_link_manager *m, const char *url,
@@ -687,21 +693,25 @@ int yz_link_dial(yz_link_manager *m, const char *url,
     opts = &zero_opts;
   if (m->closing)
     return YZ_E_STATE;
-  yz__url u;
+  /* One grammar for every node address (yz/address.h). The text may come
+   * from a peer (advertised addresses): its reason is logged rate-limited,
+   * the URL only as far as the parser bounds it. */
+  yz_address u;
   const char *why = NULL;
-  int rc = yz__url_parse(&u, (const uint8_t *)url, strlen(url), &why);
-  if (rc != 0)
+  int rc = yz_address_parse(&u, (const uint8_t *)url, strlen(url), &why);
+  if (rc != 0) {
+    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+              "cannot dial %.*s: %s", (int)YZ__MIN(strlen(url), 200), url,
+              why);
     return rc;
+  }
   yz_node_id want;
   bool has = false;
   if (expected_id != NULL) {
     want = *expected_id;
     has = true;
-  } else if (u.has_fragment && !opts->unpinned) {
-    rc = yz_node_id_parse(&want, (const uint8_t *)u.fragment,
-                          strlen(u.fragment), &why);
-    if (rc != 0)
-      return YZ_E_ADDRESS;
+  } else if (u.has_id && !opts->unpinned) {
+    want = u.id;
     has = true;
   }
   if (opts->unpinned ? has && expected_id != NULL : !has)
@@ -721,8 +731,9 @@ int yz_link_dial(yz_link_manager *m, const char *url,
   l->tls = u.tls;
   l->counted_hs = true;
   m->n_handshakes++;
-  snprintf(l->remote, sizeof l->remote, "%s%.48s%s:%u", u.ipv6 ? "[" : "",
-           u.host, u.ipv6 ? "]" : "", (unsigned)u.port);
+  bool v6 = u.host_type == YZ_ADDRESS_IPV6;
+  snprintf(l->remote, sizeof l->remote, "%s%.48s%s:%u", v6 ? "[" : "",
+           u.host, v6 ? "]" : "", (unsigned)u.port);
   *out = l;
   rc = m->be->dial(m, l, &u, opts);
   if (rc != 0 && l->state != YZ__LS_DOWN) {

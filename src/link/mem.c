@@ -37,7 +37,7 @@ typedef struct ev {
 typedef struct listener {
   struct listener *next;
   yz_link_manager *m;
-  char host[YZ__URL_HOST_MAX + 1];
+  char host[YZ_ADDRESS_HOST_MAX + 3];
   uint16_t port;
   bool tls;
 } listener;
@@ -222,7 +222,7 @@ static void mem_detach(yz_link_manager *m, void (*done)(yz_link_manager *m)) {
     done(m);
 }
 
-static int mem_listen(yz_link_manager *m, const yz__url *u,
+static int mem_listen(yz_link_manager *m, const yz_address *u,
                       const yz_link_listen_config *lc, uint16_t *port_out) {
   (void)lc;
   yz_link_memnet *n = net_of(m);
@@ -246,7 +246,7 @@ static int mem_listen(yz_link_manager *m, const yz__url *u,
   return 0;
 }
 
-static int mem_dial(yz_link_manager *m, yz_link *l, const yz__url *u,
+static int mem_dial(yz_link_manager *m, yz_link *l, const yz_address *u,
                     const yz_link_dial_opts *opts) {
   (void)opts;
   yz_link_memnet *n = net_of(m);

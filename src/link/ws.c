@@ -45,7 +45,7 @@ typedef struct vh_ref {
   bool tls;
   bool listening;
   uint16_t port;      /* the bound port of a listener */
-  char iface[YZ__URL_HOST_MAX + 1];
+  char iface[YZ_ADDRESS_HOST_MAX + 3];
   char *cert, *key, *ca; /* what it was created with (NULL: none) */
   struct vh_ref *next;
 } vh_ref;
@@ -336,7 +336,7 @@ static void ws_detach(yz_link_manager *m, void (*done)(yz_link_manager *m)) {
   ctx_release(m, done);
 }
 
-static int ws_listen(yz_link_manager *m, const yz__url *u,
+static int ws_listen(yz_link_manager *m, const yz_address *u,
                      const yz_link_listen_config *lc, uint16_t *port_out) {
   const char *cert = u->tls ? lc->tls_cert_file : NULL;
   const char *key = u->tls ? lc->tls_key_file : NULL;
@@ -371,7 +371,7 @@ static int ws_listen(yz_link_manager *m, const yz__url *u,
   info.iface = u->host;
   if (strcmp(u->host, "0.0.0.0") == 0 || strcmp(u->host, "::") == 0)
     info.iface = NULL; /* all interfaces */
-  if (!u->ipv6 && info.iface != NULL)
+  if (u->host_type != YZ_ADDRESS_IPV6 && info.iface != NULL)
     info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.protocols = protocols;
   info.vhost_name = name;
@@ -396,7 +396,7 @@ static int ws_listen(yz_link_manager *m, const yz__url *u,
   return 0;
 }
 
-static int ws_dial(yz_link_manager *m, yz_link *l, const yz__url *u,
+static int ws_dial(yz_link_manager *m, yz_link *l, const yz_address *u,
                    const yz_link_dial_opts *opts) {
   ws_state *st = m->be_state;
   struct lws_client_connect_info ci;

@@ -16,6 +16,7 @@
 #include "node/backoff.h"
 #include "node/frame.h"
 #include "node/reqtable.h"
+#include "yz/address.h"
 #include "yz/log.h"
 
 enum node_state { ST_NEW, ST_STARTED, ST_STOPPING, ST_STOPPED };
@@ -52,8 +53,7 @@ struct peer {
 /* A configured peer, redialled with backoff. */
 struct cpeer {
   yz_node *node;
-  char *url; /* without the fragment */
-  char *address; /* as given, for logs and on_dial_failed */
+  char *address; /* as given: dialled, and for logs and on_dial_failed */
   yz_node_id id;
   bool has_id; /* pinned, or learned once up (unpinned) */
   bool pinned;
@@ -642,26 +642,24 @@ static void on_link_writable(yz_link_manager *m, yz_link *link, void *ud)
 
 /* ---- addresses and dials ---- */
 
-/* Split "URL#NODEID" into an allocated URL and the ID. */
-static int split_address(const char *address, char **url, yz_node_id *id,
-                         bool *pinned)
+/* A node address (yz/address.h, the one grammar): the expected ID if it
+ * has one. The parser's reason is logged, since the callers return only a
+ * code. */
+static int parse_address(const char *what, const char *address,
+                         yz_node_id *id, bool *pinned)
 {
-  const char *hash = strchr(address, '#');
-  size_t ulen = hash ? (size_t)(hash - address) : strlen(address);
-  if (ulen == 0)
-    return YZ_E_ADDRESS;
-  if (strncmp(address, "ws://", 5) != 0 && strncmp(address, "wss://", 6) != 0)
-    return YZ_E_ADDRESS;
-  *pinned = hash != NULL;
-  if (hash != NULL &&
-      yz_node_id_parse(id, (const uint8_t *)hash + 1, strlen(hash + 1),
-                       NULL) != 0)
-    return YZ_E_ADDRESS;
-  *url = malloc(ulen + 1);
-  if (*url == NULL)
-    return YZ_E_NOMEM;
-  memcpy(*url, address, ulen);
-  (*url)[ulen] = '\0';
+  yz_address a;
+  const char *why = NULL;
+  int err = yz_address_parse(&a, (const uint8_t *)address, strlen(address),
+                             &why);
+  if (err != 0) {
+    yz_log(YZ_LOG_ERR, "node: %s %.*s: %s", what,
+           (int)YZ__MIN(strlen(address), 200), address, why);
+    return err;
+  }
+  *pinned = a.has_id;
+  if (a.has_id)
+    *id = a.id;
   return 0;
 }
 
@@ -701,15 +699,13 @@ int yz_node_dial(yz_node *n, const char *address,
     return YZ_E_INVAL;
   if (n->state == ST_STOPPING || n->state == ST_STOPPED)
     return YZ_E_STATE;
-  char *url;
   yz_node_id id;
   bool pinned;
-  int err = split_address(address, &url, &id, &pinned);
+  int err = parse_address("cannot dial", address, &id, &pinned);
   if (err != 0)
     return err;
   struct nlink *l;
-  err = dial(n, url, &id, pinned, opts, &l);
-  free(url);
+  err = dial(n, address, &id, pinned, opts, &l);
   if (err != 0)
     return err;
   l->dial_url = strdup(address); /* NULL on failure: reported as "" */
@@ -724,7 +720,7 @@ static void redial(struct cpeer *c)
   if (c->has_id && peer_find(n, &c->id) != NULL)
     return; /* already linked (it dialled us): nothing to do */
   struct nlink *l;
-  int err = dial(n, c->url, &c->id, c->pinned, &c->opts, &l);
+  int err = dial(n, c->address, &c->id, c->pinned, &c->opts, &l);
   if (err != 0) {
     yz_log(YZ_LOG_INFO, "node: cannot dial %s now: %s", c->address,
            yz_strerror(err));
@@ -765,7 +761,7 @@ int yz_node_add_peer(yz_node *n, const char *address,
   struct cpeer *c = calloc(1, sizeof *c);
   if (c == NULL)
     return YZ_E_NOMEM;
-  int err = split_address(address, &c->url, &c->id, &c->pinned);
+  int err = parse_address("bad peer address", address, &c->id, &c->pinned);
   if (err != 0) {
     free(c);
     return err;
@@ -773,13 +769,11 @@ int yz_node_add_peer(yz_node *n, const char *address,
   if (opts != NULL)
     c->opts = *opts;
   if (c->pinned == c->opts.unpinned) {
-    free(c->url);
     free(c);
     return YZ_E_INVAL;
   }
   c->address = strdup(address);
   if (c->address == NULL) {
-    free(c->url);
     free(c);
     return YZ_E_NOMEM;
   }
@@ -799,25 +793,25 @@ int yz_node_add_peer(yz_node *n, const char *address,
 /* ---- listen ---- */
 
 /* "ws://HOST:PORT/..." -> scheme and host parts, for the node address. */
+/* The node address of a listener: its URL (already accepted by
+ * yz_link_listen()) with the bound port, path "/" and this node's ID. */
 static int listen_address(yz_node *n, const char *url, uint16_t port)
 {
-  const char *scheme = strncmp(url, "wss://", 6) == 0 ? "wss" : "ws";
-  const char *h = url + strlen(scheme) + 3;
-  size_t hl;
-  if (*h == '[') {
-    const char *e = strchr(h, ']');
-    hl = e ? (size_t)(e - h) + 1 : strlen(h);
-  } else {
-    hl = strcspn(h, ":/");
-  }
-  char hex[YZ_NODE_ID_HEX_LEN + 1];
-  yz_node_id_to_hex(&n->identity.id, hex);
-  size_t cap = strlen(scheme) + hl + 100;
-  char *a = malloc(cap);
+  yz_address addr;
+  if (yz_address_parse_listen(&addr, (const uint8_t *)url, strlen(url),
+                              NULL) != 0)
+    return YZ_E_ADDRESS;
+  addr.port = port;
+  strcpy(addr.path, "/");
+  addr.has_id = true;
+  addr.id = n->identity.id;
+  char *a = malloc(YZ_ADDRESS_TEXT_MAX);
   if (a == NULL)
     return YZ_E_NOMEM;
-  snprintf(a, cap, "%s://%.*s:%u/#%s", scheme, (int)hl, h, (unsigned)port,
-           hex);
+  if (yz_address_format(&addr, a, YZ_ADDRESS_TEXT_MAX) < 0) {
+    free(a);
+    return YZ_E_ADDRESS;
+  }
   char **v = realloc(n->addrs, (n->naddrs + 1) * sizeof *v);
   if (v == NULL) {
     free(a);
@@ -1008,7 +1002,6 @@ void yz_node_free(yz_node *n)
   assert(n->state == ST_STOPPED);
   for (struct cpeer *c = n->cpeers, *nx; c; c = nx) {
     nx = c->next;
-    free(c->url);
     free(c->address);
     free(c);
   }

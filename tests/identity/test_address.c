@@ -285,6 +285,75 @@ static void test_format_checks(void **state)
   assert_string_equal(text, "wss://[::1]:7700/#" ID);
 }
 
+/* Listen addresses (yz_address_parse_listen): the same grammar, PORT 0
+ * allowed, '#NODEID' refused; node addresses keep refusing port 0. */
+static void test_listen_addresses(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *in;
+    bool tls;
+    yz_address_host_type type;
+    const char *host;
+    unsigned port;
+  } ok[] = {
+      {"ws://127.0.0.1:0", false, YZ_ADDRESS_IPV4, "127.0.0.1", 0},
+      {"wss://0.0.0.0:7700", true, YZ_ADDRESS_IPV4, "0.0.0.0", 7700},
+      {"ws://[::]:0/", false, YZ_ADDRESS_IPV6, "::", 0},
+      {"ws://[::1]:9/any/path", false, YZ_ADDRESS_IPV6, "::1", 9},
+      {"ws://Localhost", false, YZ_ADDRESS_DNS, "localhost", 80},
+      {"wss://localhost", true, YZ_ADDRESS_DNS, "localhost", 443},
+  };
+  for (size_t i = 0; i < YZ__ARRAY_LEN(ok); i++) {
+    yz_address a;
+    const char *why = "x";
+    int rc = yz_address_parse_listen(&a, (const uint8_t *)ok[i].in,
+                                     strlen(ok[i].in), &why);
+    if (rc != 0)
+      fail_msg("'%s': %s (%s)", ok[i].in, yz_err_name(rc), why);
+    assert_null(why);
+    assert_int_equal(a.tls, ok[i].tls);
+    assert_int_equal(a.host_type, ok[i].type);
+    assert_string_equal(a.host, ok[i].host);
+    assert_int_equal(a.port, ok[i].port);
+    assert_false(a.has_id);
+  }
+  static const struct {
+    const char *in;
+    const char *reason_has;
+  } bad[] = {
+      {"ws://127.0.0.1:0/#" ID, "no '#NODEID'"},
+      {"ws://127.0.0.1:7700#" ID, "no '#NODEID'"},
+      {"ws://127.0.0.1:65536", "0 to 65535"},
+      {"ws://127.0.0.1:00", "leading zero"},
+      {"http://127.0.0.1:0", "unknown scheme 'http'"},
+      {"ws://127.0.0.01:0", "malformed IPv4"},
+      {"ws://::1:0", "brackets"},
+      {"ws://h_x:0", "host name contains"},
+      {"", "empty"},
+  };
+  static const uint8_t zero[sizeof(yz_address)];
+  for (size_t i = 0; i < YZ__ARRAY_LEN(bad); i++) {
+    yz_address a;
+    const char *why = NULL;
+    int rc = yz_address_parse_listen(&a, (const uint8_t *)bad[i].in,
+                                     strlen(bad[i].in), &why);
+    if (rc != YZ_E_ADDRESS)
+      fail_msg("'%s': got %s, want YZ_E_ADDRESS", bad[i].in, yz_err_name(rc));
+    assert_non_null(why);
+    if (strstr(why, bad[i].reason_has) == NULL)
+      fail_msg("'%s': reason '%s' lacks '%s'", bad[i].in, why,
+               bad[i].reason_has);
+    assert_memory_equal(&a, zero, sizeof a);
+  }
+  /* a node address still needs a port from 1 */
+  yz_address a;
+  const char *why = NULL;
+  assert_int_equal(yz_address_parse(&a, (const uint8_t *)"ws://h:0", 8, &why),
+                   YZ_E_ADDRESS);
+  assert_non_null(strstr(why, "1 to 65535"));
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -293,6 +362,7 @@ int main(void)
       cmocka_unit_test(test_bad_addresses),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_format_checks),
+      cmocka_unit_test(test_listen_addresses),
   };
   return cmocka_run_group_tests_name("address", tests, NULL, NULL);
 }

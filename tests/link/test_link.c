@@ -931,6 +931,70 @@ static void test_link_events_not_logged_at_info(void **state) {
   assert_int_equal(info_link_lines, 0);
 }
 
+/* Dial and listen parse with yz_address_parse()/_listen(): the node
+ * address grammar, its reasons in the log. */
+static char last_log[1024];
+
+static void last_sink(yz_log_level level, const char *line, void *ud) {
+  (void)level;
+  (void)ud;
+  snprintf(last_log, sizeof last_log, "%s", line);
+}
+
+static void test_addresses(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  t_node_start(&A, &ca);
+  static const struct {
+    const char *url;
+    const char *reason_has;
+  } bad_dials[] = {
+      {"ws://127.0.0.01:1/", "malformed IPv4"},
+      {"ws://h_x:1/", "host name contains"},
+      {"ws://h:0/", "1 to 65535"},
+      {"ws://h:1/#00", "after '#'"},
+      {"WSS://h:1/", "lowercase"},
+      {"ws://::1:7700/", "brackets"},
+      {"ws://h:1/a\"b", "percent-encoded"},
+  };
+  yz_log_set_sink(last_sink, NULL);
+  for (size_t i = 0; i < sizeof bad_dials / sizeof bad_dials[0]; i++) {
+    yz_link *l = NULL;
+    last_log[0] = '\0';
+    int rc = yz_link_dial(A.m, bad_dials[i].url, &A.id.id, NULL, &l);
+    if (rc != YZ_E_ADDRESS || l != NULL ||
+        strstr(last_log, bad_dials[i].reason_has) == NULL) {
+      yz_log_set_sink(NULL, NULL);
+      fail_msg("dial '%s': %s, log '%s' (want '%s')", bad_dials[i].url,
+               yz_err_name(rc), last_log, bad_dials[i].reason_has);
+    }
+  }
+  static const struct {
+    const char *url;
+    const char *reason_has;
+  } bad_listens[] = {
+      {"ws://127.0.0.1:0/#21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58"
+       "877ef47f9721b9", "no '#NODEID'"},
+      {"ws://127.0.0.1:65536", "0 to 65535"},
+      {"tcp://127.0.0.1:0", "unknown scheme 'tcp'"},
+  };
+  for (size_t i = 0; i < sizeof bad_listens / sizeof bad_listens[0]; i++) {
+    yz_link_listen_config lc = {bad_listens[i].url, NULL, NULL};
+    last_log[0] = '\0';
+    int rc = yz_link_listen(A.m, &lc, NULL);
+    if (rc != YZ_E_ADDRESS ||
+        strstr(last_log, bad_listens[i].reason_has) == NULL) {
+      yz_log_set_sink(NULL, NULL);
+      fail_msg("listen '%s': %s, log '%s' (want '%s')", bad_listens[i].url,
+               yz_err_name(rc), last_log, bad_listens[i].reason_has);
+    }
+  }
+  yz_log_set_sink(NULL, NULL);
+  assert_int_equal(A.downs, 0);
+  t_loop_finish(both);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -966,6 +1030,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_graceful_shutdown, setup),
       cmocka_unit_test_setup(test_shutdown_unread_peer, setup),
       cmocka_unit_test_setup(test_link_events_not_logged_at_info, setup),
+      cmocka_unit_test_setup(test_addresses, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }

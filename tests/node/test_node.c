@@ -699,12 +699,82 @@ static void test_malformed_closes_link(void **state)
   node_stop(&a);
 }
 
+/* Addresses go through the one parser (yz_address_parse): what it refuses,
+ * yz_node_dial() and yz_node_add_peer() refuse with YZ_E_ADDRESS, and the
+ * log says the parser's reason. Listeners' addresses are canonical. */
+static char addr_log[1024];
+
+static void addr_sink(yz_log_level level, const char *line, void *ud)
+{
+  (void)level;
+  (void)ud;
+  snprintf(addr_log, sizeof addr_log, "%s", line);
+}
+
+#define NID "21fe31dfa154a261626bf854046fd2271b7bed4b6abe45aa58877ef47f9721b9"
+
+static void test_addresses(void **state)
+{
+  (void)state;
+  static struct tn b;
+  node_start(&b, 0xb2, false, 0);
+  static const struct {
+    const char *addr;
+    const char *reason_has;
+  } bad[] = {
+      {"ws://127.0.0.01:7700/#" NID, "malformed IPv4"},
+      {"ws://h_x:7700/#" NID, "host name contains"},
+      {"ws://h:0/#" NID, "1 to 65535"},
+      {"ws://h:7700/#21FE31DFA154A261626BF854046FD2271B7BED4B6ABE45AA58877EF47"
+       "F9721B9", "after '#'"},
+      {"WS://h:7700/#" NID, "lowercase"},
+      {"ws://h:7700/a b#" NID, "whitespace"},
+      {"http://x/#00", "unknown scheme 'http'"},
+      {"ws://user@h:7700/#" NID, "user info"},
+  };
+  yz_log_set_sink(addr_sink, NULL);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    addr_log[0] = '\0';
+    int rc = yz_node_dial(b.node, bad[i].addr, NULL);
+    if (rc != YZ_E_ADDRESS || strstr(addr_log, bad[i].reason_has) == NULL) {
+      yz_log_set_sink(NULL, NULL);
+      fail_msg("dial '%s': %s, log '%s' (want '%s')", bad[i].addr,
+               yz_err_name(rc), addr_log, bad[i].reason_has);
+    }
+    addr_log[0] = '\0';
+    rc = yz_node_add_peer(b.node, bad[i].addr, NULL);
+    if (rc != YZ_E_ADDRESS || strstr(addr_log, bad[i].reason_has) == NULL) {
+      yz_log_set_sink(NULL, NULL);
+      fail_msg("add_peer '%s': %s, log '%s' (want '%s')", bad[i].addr,
+               yz_err_name(rc), addr_log, bad[i].reason_has);
+    }
+  }
+  /* a listen URL with '#NODEID' is refused with the reason */
+  addr_log[0] = '\0';
+  yz_link_listen_config lc = {.url = "ws://127.0.0.1:0/#" NID};
+  assert_int_equal(yz_node_listen(b.node, &lc), YZ_E_ADDRESS);
+  assert_non_null(strstr(addr_log, "no '#NODEID'"));
+  yz_log_set_sink(NULL, NULL);
+  /* a listener's address: canonical, bound port, path "/", the node ID */
+  lc.url = "ws://127.0.0.1:0/some/path";
+  assert_int_equal(yz_node_listen(b.node, &lc), 0);
+  const char *a = yz_node_address(b.node, 0);
+  assert_non_null(a);
+  char want[128];
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(yz_node_get_id(b.node), hex);
+  snprintf(want, sizeof want, "ws://127.0.0.1:%u/#%s", port_of(a), hex);
+  assert_string_equal(a, want);
+  node_stop(&b);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
   yz_log_set_level(YZ_LOG_ERR);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_two_nodes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_addresses, setup, teardown),
       cmocka_unit_test_setup_teardown(test_duplicate_cross_dial, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_duplicate_same_dialer, setup,

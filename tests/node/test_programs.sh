@@ -138,6 +138,10 @@ expect_exit 2 "yz-node: wss:// without a certificate" \
   "$NODE" --listen wss://127.0.0.1:0
 expect_exit 2 "yz-node --peer without a node ID" \
   "$NODE" --peer "${A_ADDR%#*}"
+expect_exit 2 "yz-node --peer with a malformed address" \
+  "$NODE" --peer "ws://127.0.0.01:7700/#$A_ID"
+grep -q "malformed IPv4 address" "$tmp/out" ||
+  fail "yz-node --peer did not give the address parser's reason"
 
 # A port where nothing listens: a's, once a is gone (below).
 

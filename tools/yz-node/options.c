@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "yz/address.h"
+
 #define DEFAULT_LISTEN "ws://0.0.0.0:7700"
 #define DEFAULT_KEY "yz-node.key"
 
@@ -154,23 +156,30 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
     if (strcmp(a, "--listen") == 0) {
       if (o->nlisten == YZN_MAX_LISTEN)
         return usage_error("at most %d --listen", YZN_MAX_LISTEN);
-      if (strncmp(v, "ws://", 5) != 0 && strncmp(v, "wss://", 6) != 0)
-        return usage_error("--listen %s: want ws://HOST:PORT or "
-                           "wss://HOST:PORT", v);
+      yz_address la;
+      const char *why = NULL;
+      if (yz_address_parse_listen(&la, (const uint8_t *)v, strlen(v),
+                                  &why) != 0)
+        return usage_error("--listen %s: %s (want ws://HOST:PORT or "
+                           "wss://HOST:PORT)", v, why);
       o->listen[o->nlisten++] = v;
     } else if (strcmp(a, "--peer") == 0 ||
                strcmp(a, "--peer-unpinned") == 0) {
       bool unpinned = a[6] == '-';
       if (o->npeers == YZN_MAX_PEERS)
         return usage_error("at most %d peers", YZN_MAX_PEERS);
-      const char *hash = strchr(v, '#');
-      if (!unpinned && hash == NULL)
+      yz_address pa;
+      const char *why = NULL;
+      if (yz_address_parse(&pa, (const uint8_t *)v, strlen(v), &why) != 0)
+        return usage_error("%s %s: %s", a, v, why);
+      bool hash = pa.has_id;
+      if (!unpinned && !hash)
         return usage_error(
             "--peer %s: the address has no #NODEID, so the peer could be "
             "anyone; add the node ID it prints at start, or use "
             "--peer-unpinned to accept any node there",
             v);
-      if (unpinned && hash != NULL)
+      if (unpinned && hash)
         return usage_error("--peer-unpinned %s: has a #NODEID; use --peer",
                            v);
       o->peer_unpinned[o->npeers] = unpinned;
