@@ -103,7 +103,9 @@ typedef struct yz_link_peer {
  *   YZ_E_NOMEM            out of memory
  * A dial that the peer refuses by a limit (it closes the connection before
  * the WebSocket upgrade, giving no reason by design) goes down with
- * YZ_E_UNREACHABLE.
+ * YZ_E_UNREACHABLE and the reason "refused by the peer before the
+ * WebSocket upgrade (its limits?): ...", which ends with the HTTP status
+ * if the peer answered with one.
  * reason is a static or short-lived human-readable text (never NULL; copy it
  * to keep it), e.g. "decryption failed: message not authentic".
  *

@@ -61,6 +61,7 @@ struct yz_link {
   bool unpinned;
   bool has_expected;
   bool counted_hs;        /* counted in m->n_handshakes */
+  bool upgrade_sent;      /* outbound: the upgrade request went out */
 
   int down_err;
   char down_reason[320];

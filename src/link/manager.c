@@ -649,8 +649,8 @@ void yz__link_conn_gone(yz_link *l, int err, const char *reason) {
   }
   if (l->state == YZ__LS_CONNECTING && err == YZ_E_IO) {
     err = YZ_E_UNREACHABLE;
-    reason = "the connection closed before the WebSocket upgrade (refused "
-             "by a limit of the peer?)";
+    reason = "refused by the peer before the WebSocket upgrade (its "
+             "limits?): the connection closed";
   }
   link_down(l, err, reason);
   defer_link(l);

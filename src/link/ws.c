@@ -754,17 +754,40 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     if (l != NULL)
       l->peer_ws_close = true;
     return 0;
+  case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+    /* the connection (and TLS) is up and the upgrade request is being
+     * written: a failure from now on is the peer refusing the upgrade */
+    if (l != NULL)
+      l->upgrade_sent = true;
+    return 0;
   case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
     if (l == NULL)
       return 0;
     lws_set_opaque_user_data(wsi, NULL);
     const char *why = in != NULL ? (const char *)in : "connection failed";
     int err = YZ_E_UNREACHABLE;
-    if (strstr(why, "SSL") != NULL || strstr(why, "ssl") != NULL ||
-        strstr(why, "tls") != NULL || strstr(why, "TLS") != NULL)
-      err = YZ_E_TLS;
-    char text[160];
-    snprintf(text, sizeof text, "cannot connect: %s", why);
+    char text[200];
+    unsigned status = lws_http_client_http_response(wsi);
+    if (l->upgrade_sent || (status != 0 && status != 101)) {
+      /* A yz node refuses by its limits (DESIGN.md) by closing the
+       * connection or with an HTTP status, and gives no reason by design;
+       * something else than a yz node may answer too. */
+      if (status != 0 && status != 101)
+        snprintf(text, sizeof text,
+                 "refused by the peer before the WebSocket upgrade (its "
+                 "limits?): HTTP status %u",
+                 status);
+      else
+        snprintf(text, sizeof text,
+                 "refused by the peer before the WebSocket upgrade (its "
+                 "limits?): %s",
+                 why);
+    } else {
+      if (strstr(why, "SSL") != NULL || strstr(why, "ssl") != NULL ||
+          strstr(why, "tls") != NULL || strstr(why, "TLS") != NULL)
+        err = YZ_E_TLS;
+      snprintf(text, sizeof text, "cannot connect: %s", why);
+    }
     yz__link_conn_gone(l, err, text);
     return 0;
   }

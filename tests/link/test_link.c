@@ -995,6 +995,118 @@ static void test_addresses(void **state) {
   t_loop_finish(both);
 }
 
+/* A dial that the peer refuses before the WebSocket upgrade (its limits:
+ * it closes the connection, or answers with an HTTP status) says so in
+ * its reason. A canned server: reads the upgrade request, then answers
+ * with resp (NULL: closes without a word). */
+typedef struct canned {
+  uv_tcp_t srv;
+  uv_tcp_t conn;
+  uv_write_t wr;
+  const char *resp;
+  bool accepted;
+} canned;
+
+static void canned_alloc(uv_handle_t *h, size_t sug, uv_buf_t *buf) {
+  (void)h;
+  static char b[4096];
+  (void)sug;
+  buf->base = b;
+  buf->len = sizeof b;
+}
+
+static void canned_written(uv_write_t *w, int status) {
+  (void)status;
+  canned *c = w->data;
+  uv_close((uv_handle_t *)&c->conn, NULL);
+}
+
+static void canned_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  (void)buf;
+  canned *c = s->data;
+  if (n == 0)
+    return;
+  uv_read_stop(s);
+  if (n > 0 && c->resp != NULL) {
+    uv_buf_t b = uv_buf_init((char *)c->resp, (unsigned)strlen(c->resp));
+    c->wr.data = c;
+    uv_write(&c->wr, s, &b, 1, canned_written);
+    return;
+  }
+  uv_close((uv_handle_t *)s, NULL);
+}
+
+static void canned_accept(uv_stream_t *srv, int status) {
+  canned *c = srv->data;
+  if (status != 0 || c->accepted)
+    return;
+  c->accepted = true;
+  uv_tcp_init(t_loop, &c->conn);
+  c->conn.data = c;
+  if (uv_accept(srv, (uv_stream_t *)&c->conn) == 0)
+    uv_read_start((uv_stream_t *)&c->conn, canned_alloc, canned_read);
+}
+
+static uint16_t canned_start(canned *c, const char *resp) {
+  memset(c, 0, sizeof *c);
+  c->resp = resp;
+  uv_tcp_init(t_loop, &c->srv);
+  c->srv.data = c;
+  struct sockaddr_in a;
+  uv_ip4_addr("127.0.0.1", 0, &a);
+  assert_int_equal(uv_tcp_bind(&c->srv, (const struct sockaddr *)&a, 0), 0);
+  assert_int_equal(uv_listen((uv_stream_t *)&c->srv, 4, canned_accept), 0);
+  struct sockaddr_storage ss;
+  int sl = sizeof ss;
+  uv_tcp_getsockname(&c->srv, (struct sockaddr *)&ss, &sl);
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void test_dial_refused_reasons(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.max_links = 1;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  yz_link *l;
+  /* a real peer at its max_links */
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 1);
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
+  assert_non_null(strstr(B.last_reason, "refused by the peer before the "
+                                        "WebSocket upgrade"));
+  /* an HTTP status instead of the upgrade */
+  canned c1, c2;
+  uint16_t p1 = canned_start(&c1, "HTTP/1.1 503 Service Unavailable\r\n"
+                                  "Content-Length: 0\r\n\r\n");
+  dial_ok(&B, "ws", p1, &A.id.id, 0, &l);
+  t_wait_ge(&B.downs, 2);
+  assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
+  assert_non_null(strstr(B.last_reason, "refused by the peer before the "
+                                        "WebSocket upgrade"));
+  assert_non_null(strstr(B.last_reason, "503"));
+  /* the connection closed after the upgrade request, without an answer */
+  uint16_t p2 = canned_start(&c2, NULL);
+  dial_ok(&B, "ws", p2, &A.id.id, 0, &l);
+  t_wait_ge(&B.downs, 3);
+  assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
+  assert_non_null(strstr(B.last_reason, "refused by the peer before the "
+                                        "WebSocket upgrade"));
+  /* nothing listens: that is no refusal by a peer */
+  dial_ok(&B, "ws", 1, &A.id.id, 0, &l);
+  t_wait_ge(&B.downs, 4);
+  assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
+  assert_null(strstr(B.last_reason, "refused by the peer"));
+  uv_close((uv_handle_t *)&c1.srv, NULL);
+  uv_close((uv_handle_t *)&c2.srv, NULL);
+  t_loop_finish(both);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -1031,6 +1143,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_shutdown_unread_peer, setup),
       cmocka_unit_test_setup(test_link_events_not_logged_at_info, setup),
       cmocka_unit_test_setup(test_addresses, setup),
+      cmocka_unit_test_setup(test_dial_refused_reasons, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }
