@@ -29,7 +29,7 @@ static void usage(FILE *f)
           "Usage: yz bench <area>... [--json] [--seconds S] [--quick]\n"
           "       yz bench all [--json] [--seconds S] [--quick]\n"
           "\n"
-          "Measures yz against a baseline taken in the same process, and "
+          "Measures yz against a baseline taken in the same run, and "
           "prints one\nline per figure: its value, and its ratio to the "
           "baseline.\n"
           "\n"
