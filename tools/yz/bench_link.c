@@ -960,7 +960,8 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
   yz_link **links = calloc((size_t)max_links, sizeof *links);
   bool loop_ok = uv_loop_init(&loop) == 0;
   if (links == NULL || !loop_ok) {
-    rc = yz_cli_error("link: out of memory");
+    rc = yz_cli_error(loop_ok ? "link: out of memory"
+                              : "link: cannot create a uv loop");
     goto out_early;
   }
   if (yz_identity_generate(&Y.ida) != 0 || yz_identity_generate(&Y.idb) != 0) {
