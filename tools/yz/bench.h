@@ -3,7 +3,8 @@
  *
  * An area (noise, session, link, ...) is one function in its own file
  * (bench_<area>.c) and one line in bench_areas.h. It measures a baseline
- * and yz in the same process, and reports each figure through the emitter
+ * and yz in the same run (the link area with a peer process of its own),
+ * and reports each figure through the emitter
  * as a value with the baseline it is compared to, so the ratio, not the
  * machine, is what matters.
  *
