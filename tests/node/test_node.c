@@ -37,6 +37,8 @@ struct tn {
   yz_node_id last_from;
   yz_node_incoming held; /* a request left unanswered */
   int held_n;
+  /* stop the node from inside this callback */
+  bool stop_in_dial_failed, stop_in_peer_down, stop_in_message;
 };
 
 struct reply {
@@ -75,6 +77,16 @@ static void guard_cb(uv_timer_t *t)
 
 /* ---- node callbacks ---- */
 
+static void on_stopped(yz_node *n, void *arg);
+
+static void stop_from_callback(struct tn *t)
+{
+  if (!t->stopping) {
+    t->stopping = true;
+    yz_node_stop(t->node, on_stopped, t);
+  }
+}
+
 static void on_peer_up(yz_node *n, const yz_link_peer *p, void *ud)
 {
   (void)n;
@@ -92,6 +104,8 @@ static void on_peer_down(yz_node *n, const yz_node_id *peer, int err,
   t->peer_down++;
   t->last_down_err = err;
   t->last_peer = *peer;
+  if (t->stop_in_peer_down)
+    stop_from_callback(t);
 }
 
 static void on_dial_failed(yz_node *n, const char *url,
@@ -105,6 +119,8 @@ static void on_dial_failed(yz_node *n, const char *url,
   struct tn *t = ud;
   t->dial_failed++;
   t->last_dial_err = err;
+  if (t->stop_in_dial_failed)
+    stop_from_callback(t);
 }
 
 static void on_link(yz_node *n, const yz_node_id *peer, yz_link_direction d,
@@ -132,6 +148,8 @@ static void on_message(yz_node *n, const yz_node_id *from, uint16_t proto,
   t->last_from = *from;
   t->last_msg_len = len < sizeof t->last_msg ? len : sizeof t->last_msg;
   memcpy(t->last_msg, data, t->last_msg_len);
+  if (t->stop_in_message)
+    stop_from_callback(t);
 }
 
 static void on_request(yz_node *n, const yz_node_incoming *req,
@@ -768,6 +786,43 @@ static void test_addresses(void **state)
   node_stop(&b);
 }
 
+/* yz_node_stop() from inside the node's callbacks: a failed dial (with a
+ * configured peer that would be redialled), a peer going down, a message.
+ * The node stops cleanly (ASan checks that nothing touches freed memory). */
+static void test_stop_in_callbacks(void **state)
+{
+  (void)state;
+  static struct tn a, b;
+  /* on_dial_failed: nothing listens at port 1 */
+  node_start(&b, 0xb2, false, 0);
+  b.stop_in_dial_failed = true;
+  assert_int_equal(yz_node_add_peer(b.node, "ws://127.0.0.1:1/#" NID, NULL),
+                   0);
+  assert_int_equal(yz_node_dial(b.node, "ws://127.0.0.1:1/#" NID, NULL), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+  WAIT_FOR(b.stopped);
+  assert_true(b.dial_failed >= 1);
+  node_free(&b);
+
+  /* on_message, then the peer's on_peer_down, each stops its node */
+  node_start(&a, 0xa1, true, 0);
+  node_start(&b, 0xb2, false, 0);
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+  assert_int_equal(yz_node_add_peer(b.node, yz_node_address(a.node, 0), NULL),
+                   0);
+  WAIT_FOR(a.peer_up == 1 && b.peer_up == 1);
+  a.stop_in_message = true;
+  b.stop_in_peer_down = true;
+  assert_int_equal(yz_node_send(b.node, yz_node_get_id(a.node), PROTO_MSG,
+                                (const uint8_t *)"bye", 3), 0);
+  WAIT_FOR(a.stopped && b.stopped);
+  assert_int_equal(a.msgs, 1);
+  assert_int_equal(b.peer_down, 1);
+  node_free(&a);
+  node_free(&b);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -775,6 +830,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_two_nodes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_addresses, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stop_in_callbacks, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_duplicate_cross_dial, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_duplicate_same_dialer, setup,
