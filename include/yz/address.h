@@ -87,8 +87,8 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_address_parse(yz_address *out,
  * Parse a listen address, for yz_link_listen() and `yz-node --listen`:
  * "ws[s]://HOST[:PORT][/PATH]" with the grammar above, except that PORT
  * may be 0 (the system picks a free port) and '#NODEID' is refused (a
- * listener is the local node). HOST is the interface to bind ("0.0.0.0",
- * "[::]" for all). 0, or YZ_E_ADDRESS with *reason as for
+ * listener is the local node). HOST is the interface address to bind
+ * ("0.0.0.0", "[::]" for all): an IPv4 or IPv6 address, not a name. 0, or YZ_E_ADDRESS with *reason as for
  * yz_address_parse(). has_id is always false.
  */
 YZ_EXPORT YZ_WARN_UNUSED int yz_address_parse_listen(yz_address *out,

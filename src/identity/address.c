@@ -312,6 +312,13 @@ static int parse(yz_address *out, const uint8_t *p, size_t n,
   }
 
   /* fragment: the expected node ID. */
+  if (listen && out->host_type == YZ_ADDRESS_DNS) {
+    /* The host of a listener is an interface address to bind; names are
+     * not resolved (libwebsockets would take one for an interface name). */
+    why = "a listen HOST must be an IP address to bind, like 0.0.0.0, [::] "
+          "or 127.0.0.1 (host names such as 'localhost' are not resolved)";
+    goto fail;
+  }
   if (i < n && listen) {
     why = "a listen address has no '#NODEID' (a listener is this node)";
     goto fail;
