@@ -349,6 +349,21 @@ static int ws_listen(yz_link_manager *m, const yz_address *u,
            u->tls ? "wss" : "ws", u->host, (unsigned)v->port);
     return 0;
   }
+  /* lws lets vhosts share a listening port (name-based virtual hosting by
+   * the Host header), so a second listener on a port this process already
+   * serves would "succeed" and then receive none of its connections.
+   * Refuse it as bind() would across processes. */
+  if (u->port != 0) {
+    for (vh_ref *o = g.vhosts; o != NULL; o = o->next) {
+      if (o->listening && o->vh != NULL && o->port == u->port) {
+        yz_log(YZ_LOG_ERR,
+               "cannot listen on %s: port %u is already served by a "
+               "listener in this process",
+               lc->url, (unsigned)u->port);
+        return YZ_E_IO;
+      }
+    }
+  }
   v = vh_new(m, u->tls);
   if (v == NULL)
     return YZ_E_NOMEM;
@@ -388,6 +403,18 @@ static int ws_listen(yz_link_manager *m, const yz_address *u,
     return YZ_E_IO;
   }
   int port = lws_get_vhost_listen_port(v->vh);
+  if (port <= 0) {
+    /* lws 4.1 still returns a vhost when bind() fails (address not on this
+     * host, port in use): it only logs. Such a vhost has no listen port; it
+     * stays in the list with port 0, which vh_reuse() never matches, and
+     * goes with the context. */
+    v->m = NULL;
+    yz_log(YZ_LOG_ERR,
+           "cannot listen on %s: cannot bind %s port %u (address not on "
+           "this host, or port in use)",
+           lc->url, u->host, (unsigned)u->port);
+    return YZ_E_IO;
+  }
   v->port = (uint16_t)port;
   if (port_out != NULL)
     *port_out = (uint16_t)port;

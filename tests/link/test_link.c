@@ -978,6 +978,7 @@ static void test_addresses(void **state) {
        "877ef47f9721b9", "no '#NODEID'"},
       {"ws://127.0.0.1:65536", "0 to 65535"},
       {"tcp://127.0.0.1:0", "unknown scheme 'tcp'"},
+      {"ws://localhost:0", "must be an IP address"},
   };
   for (size_t i = 0; i < sizeof bad_listens / sizeof bad_listens[0]; i++) {
     yz_link_listen_config lc = {bad_listens[i].url, NULL, NULL};
@@ -988,6 +989,28 @@ static void test_addresses(void **state) {
       yz_log_set_sink(NULL, NULL);
       fail_msg("listen '%s': %s, log '%s' (want '%s')", bad_listens[i].url,
                yz_err_name(rc), last_log, bad_listens[i].reason_has);
+    }
+  }
+  /* Well-formed, but nothing can be bound there: an address that is not
+   * on this host (TEST-NET-1, RFC 5737: bind() alone, no packet is sent),
+   * and the port A already listens on. A clear I/O error, never a
+   * "listening" vhost without a port. */
+  yz_link_listen_config first = {"ws://127.0.0.1:0/", NULL, NULL};
+  uint16_t taken = 0;
+  assert_int_equal(yz_link_listen(A.m, &first, &taken), 0);
+  assert_true(taken != 0);
+  char busy[64];
+  snprintf(busy, sizeof busy, "ws://127.0.0.1:%u/", (unsigned)taken);
+  const char *unbindable[] = {"ws://192.0.2.1:0/", busy};
+  for (size_t i = 0; i < sizeof unbindable / sizeof unbindable[0]; i++) {
+    yz_link_listen_config lc = {unbindable[i], NULL, NULL};
+    uint16_t port = 12345;
+    last_log[0] = '\0';
+    int rc = yz_link_listen(A.m, &lc, &port);
+    if (rc != YZ_E_IO || strstr(last_log, "cannot listen") == NULL) {
+      yz_log_set_sink(NULL, NULL);
+      fail_msg("listen '%s': %s, log '%s' (want YZ_E_IO, 'cannot listen')",
+               unbindable[i], yz_err_name(rc), last_log);
     }
   }
   yz_log_set_sink(NULL, NULL);
