@@ -2,6 +2,9 @@
  * Fuzz target: the node address parser (yz_address_parse) and its canonical
  * formatter, as a round trip: whatever parses formats to a text that parses
  * to the same address and formats to the same text again (a fixed point).
+ * Also the listen-address parser (yz_address_parse_listen), against the
+ * node address parser: the same grammar, except that PORT may be 0, a
+ * node ID is refused and HOST must be an IP address.
  */
 #include <stdint.h>
 #include <string.h>
@@ -17,12 +20,33 @@ static bool addr_equal(const yz_address *a, const yz_address *b)
          (!a->has_id || yz_node_id_equal(&a->id, &b->id));
 }
 
+static void listen_check(const uint8_t *data, size_t size, int rc,
+                         const yz_address *a)
+{
+  yz_address l;
+  const char *reason = NULL;
+  int rl = yz_address_parse_listen(&l, data, size, &reason);
+  if (rl != 0) {
+    FUZZ_CHECK(rl == YZ_E_ADDRESS && reason != NULL);
+    /* A node address without ID and with an IP host is a listen address. */
+    FUZZ_CHECK(!(rc == 0 && !a->has_id && a->host_type != YZ_ADDRESS_DNS));
+    return;
+  }
+  FUZZ_CHECK(!l.has_id && l.host_type != YZ_ADDRESS_DNS);
+  FUZZ_CHECK(l.path[0] == '/' && l.host[0] != '\0');
+  if (l.port == 0)
+    return;
+  FUZZ_CHECK(rc == 0);
+  FUZZ_CHECK(addr_equal(&l, a));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   yz_address a, b;
   const char *reason = NULL;
   memset(&a, 0xA5, sizeof a);
   int rc = yz_address_parse(&a, data, size, &reason);
+  listen_check(data, size, rc, &a);
   if (rc != 0) {
     static const yz_address zero;
     FUZZ_CHECK(rc == YZ_E_ADDRESS && reason != NULL);
