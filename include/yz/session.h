@@ -301,7 +301,8 @@ YZ_EXPORT size_t yz_session_wire_messages_for(const yz_session *s,
 
 /*
  * Close locally: when UP, sends a CLOSE frame (code, text truncated to 123
- * bytes at a UTF-8 boundary), then emits CLOSED (err YZ_E_CLOSED, remote
+ * bytes at a UTF-8 boundary, and before any byte that is not valid UTF-8,
+ * which the peer would refuse), then emits CLOSED (err YZ_E_CLOSED, remote
  * false). text may be NULL. YZ_E_CLOSED if already closed.
  */
 YZ_EXPORT int yz_session_close(yz_session *s, uint16_t code, const char *text,

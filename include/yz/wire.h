@@ -122,6 +122,10 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_wire_check(const uint8_t *in, size_t len,
  * U+10FFFF). */
 YZ_EXPORT bool yz_wire_utf8_valid(const uint8_t *s, size_t len);
 
+/* The length of the longest prefix of s that is valid UTF-8 (len if all of
+ * it is): where to cut text that must go on the wire as UTF-8. */
+YZ_EXPORT size_t yz_wire_utf8_valid_prefix(const uint8_t *s, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

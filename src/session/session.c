@@ -151,7 +151,12 @@ static int close_localv(yz_session *s, int err, uint16_t code, bool tell,
     return err;
   char text[256];
   vsnprintf(text, sizeof text, fmt, ap);
-  size_t tlen = strlen(text);
+  /* The CLOSE frame's text must be UTF-8 (docs/protocol.md, Close), or the
+   * peer rejects the frame and reports PROTOCOL instead of our code. The
+   * application's text, or vsnprintf's truncation, may break that: keep
+   * the valid prefix. */
+  size_t tlen = yz_wire_utf8_valid_prefix((const uint8_t *)text, strlen(text));
+  text[tlen] = '\0';
   if (tell && s->state == YZ_SESSION_UP) {
     uint8_t hdr[2];
     yz__store16_be(hdr, code);

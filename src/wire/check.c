@@ -16,7 +16,7 @@
 
 #include "yz/wire.h"
 
-bool yz_wire_utf8_valid(const uint8_t *s, size_t len)
+size_t yz_wire_utf8_valid_prefix(const uint8_t *s, size_t len)
 {
   size_t i = 0;
   while (i < len) {
@@ -34,20 +34,25 @@ bool yz_wire_utf8_valid(const uint8_t *s, size_t len)
     } else if ((c & 0xf8) == 0xf0) {
       n = 3, cp = c & 0x07, min = 0x10000;
     } else {
-      return false;
+      return i;
     }
     if (len - i - 1 < n)
-      return false;
+      return i;
     for (size_t k = 1; k <= n; k++) {
       if ((s[i + k] & 0xc0) != 0x80)
-        return false;
+        return i;
       cp = (cp << 6) | (s[i + k] & 0x3f);
     }
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
+      return i;
     i += n + 1;
   }
-  return true;
+  return len;
+}
+
+bool yz_wire_utf8_valid(const uint8_t *s, size_t len)
+{
+  return yz_wire_utf8_valid_prefix(s, len) == len;
 }
 
 struct frame {

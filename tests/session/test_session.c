@@ -972,6 +972,28 @@ static void test_close(void **state)
   assert_int_equal(yz_session_close(&A.s, 1, longtext, 1), 0);
   pump(&A, &B, 1);
   assert_int_equal(strlen(B.close_text), 122);
+  /* text that is not UTF-8 is cut before the first bad byte, so the peer
+   * still gets the code (it would reject the frame as PROTOCOL) */
+  static const struct {
+    const char *in, *out;
+  } bad[] = {
+      {"\xff", ""},
+      {"ok\xe2\x82", "ok"},          /* a sequence cut short */
+      {"a\xc0\xaf" "b", "a"},       /* overlong '/' */
+      {"x\xed\xa0\x80y", "x"},       /* a surrogate */
+      {"fine \xc3\xa9\x80", "fine \xc3\xa9"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    side_free(&A), side_free(&B);
+    pair_up(NULL, NULL);
+    assert_int_equal(yz_session_close(&A.s, 0x1001, bad[i].in, 1), 0);
+    assert_string_equal(A.close_text, bad[i].out);
+    pump(&A, &B, 1);
+    assert_int_equal(B.n_closed, 1);
+    assert_int_equal(B.close_err, YZ_E_PEER_CLOSED);
+    assert_int_equal(B.close_code, 0x1001);
+    assert_string_equal(B.close_text, bad[i].out);
+  }
 }
 
 static void test_callbacks(void **state)

@@ -110,6 +110,28 @@ static void test_utf8(void **state)
   assert_false(yz_wire_utf8_valid((const uint8_t *)"\xf4\x90\x80\x80", 4));
   assert_false(yz_wire_utf8_valid((const uint8_t *)"\x80", 1));
   assert_false(yz_wire_utf8_valid((const uint8_t *)"\xf8\x88\x80\x80\x80", 5));
+  /* the valid prefix: where a sender cuts text before putting it on the
+   * wire */
+  static const struct {
+    const char *in;
+    size_t len, prefix;
+  } cut[] = {
+      {"", 0, 0},
+      {"abc", 3, 3},
+      {"h\xc3\xa9", 3, 3},
+      {"ab\xc3", 3, 2},
+      {"ab\xe2\x82", 4, 2},
+      {"\xff", 1, 0},
+      {"a\xed\xa0\x80", 4, 1},
+      {"\xf0\x9f\x98\x80\x80", 5, 4},
+  };
+  for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+    size_t got =
+        yz_wire_utf8_valid_prefix((const uint8_t *)cut[i].in, cut[i].len);
+    if (got != cut[i].prefix)
+      fail_msg("case %zu: prefix %zu, want %zu", i, got, cut[i].prefix);
+    assert_true(yz_wire_utf8_valid((const uint8_t *)cut[i].in, got));
+  }
 }
 
 static void full_proof(yz_wire_identity_proof *p)
