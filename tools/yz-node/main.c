@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include "cli.h"
 #include "options.h"
 #include "yz/common.h"
 #include "yz/identity.h"
@@ -258,6 +259,7 @@ static int run(const yzn_options *o)
 int main(int argc, char **argv)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
+  yz_cli_prog = "yz-node"; /* for yz_cli_usage_error() */
   yzn_options o;
   int rc = yzn_options_parse(&o, argc, argv);
   if (rc != 0)

@@ -1,11 +1,10 @@
 /* yz-node's command line. */
 #include "options.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "yz/address.h"
 
 #define DEFAULT_LISTEN "ws://0.0.0.0:7700"
@@ -62,30 +61,6 @@ void yzn_usage(FILE *f)
 "(key file, listen address, TLS files), 2 on a bad command line.\n");
 }
 
-static int usage_error(const char *fmt, ...)
-{
-  va_list ap;
-  fprintf(stderr, "yz-node: ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nTry 'yz-node --help'.\n");
-  return 2;
-}
-
-static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-  if (s == NULL || *s < '0' || *s > '9')
-    return false;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v < min || v > max)
-    return false;
-  *out = v;
-  return true;
-}
-
 struct numopt {
   const char *name;
   size_t off;
@@ -139,7 +114,7 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
     }
     /* Everything else takes a value. */
     if (strncmp(a, "--", 2) != 0)
-      return usage_error("unexpected argument '%s'", a);
+      return yz_cli_usage_error("unexpected argument '%s'", a);
     static const char *const valued[] = {
         "--listen", "--peer", "--peer-unpinned", "--tls-cert", "--tls-key",
         "--tls-ca", "--key", "--log-level"};
@@ -149,38 +124,38 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
     for (size_t k = 0; k < sizeof numopts / sizeof numopts[0]; k++)
       known |= strcmp(a, numopts[k].name) == 0;
     if (!known)
-      return usage_error("unknown option '%s'", a);
+      return yz_cli_usage_error("unknown option '%s'", a);
     if (v == NULL)
-      return usage_error("%s needs a value", a);
+      return yz_cli_usage_error("%s needs a value", a);
     i++;
     if (strcmp(a, "--listen") == 0) {
       if (o->nlisten == YZN_MAX_LISTEN)
-        return usage_error("at most %d --listen", YZN_MAX_LISTEN);
+        return yz_cli_usage_error("at most %d --listen", YZN_MAX_LISTEN);
       yz_address la;
       const char *why = NULL;
       if (yz_address_parse_listen(&la, (const uint8_t *)v, strlen(v),
                                   &why) != 0)
-        return usage_error("--listen %s: %s (want ws://HOST:PORT or "
+        return yz_cli_usage_error("--listen %s: %s (want ws://HOST:PORT or "
                            "wss://HOST:PORT)", v, why);
       o->listen[o->nlisten++] = v;
     } else if (strcmp(a, "--peer") == 0 ||
                strcmp(a, "--peer-unpinned") == 0) {
       bool unpinned = a[6] == '-';
       if (o->npeers == YZN_MAX_PEERS)
-        return usage_error("at most %d peers", YZN_MAX_PEERS);
+        return yz_cli_usage_error("at most %d peers", YZN_MAX_PEERS);
       yz_address pa;
       const char *why = NULL;
       if (yz_address_parse(&pa, (const uint8_t *)v, strlen(v), &why) != 0)
-        return usage_error("%s %s: %s", a, v, why);
+        return yz_cli_usage_error("%s %s: %s", a, v, why);
       bool hash = pa.has_id;
       if (!unpinned && !hash)
-        return usage_error(
+        return yz_cli_usage_error(
             "--peer %s: the address has no #NODEID, so the peer could be "
             "anyone; add the node ID it prints at start, or use "
             "--peer-unpinned to accept any node there",
             v);
       if (unpinned && hash)
-        return usage_error("--peer-unpinned %s: has a #NODEID; use --peer",
+        return yz_cli_usage_error("--peer-unpinned %s: has a #NODEID; use --peer",
                            v);
       o->peer_unpinned[o->npeers] = unpinned;
       o->peers[o->npeers++] = v;
@@ -202,7 +177,7 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
       else if (strcmp(v, "debug") == 0)
         o->log_level = YZ_LOG_DEBUG;
       else
-        return usage_error("--log-level %s: want error, warn, info or debug",
+        return yz_cli_usage_error("--log-level %s: want error, warn, info or debug",
                            v);
     } else {
       size_t k;
@@ -210,10 +185,10 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
         if (strcmp(a, numopts[k].name) == 0)
           break;
       if (k == sizeof numopts / sizeof numopts[0])
-        return usage_error("unknown option '%s'", a);
-      uint64_t x;
-      if (!parse_u64(v, numopts[k].min, numopts[k].max, &x))
-        return usage_error("%s %s: want a number from %llu to %llu", a, v,
+        return yz_cli_usage_error("unknown option '%s'", a);
+      unsigned long long x;
+      if (!yz_cli_parse_u64(v, numopts[k].min, numopts[k].max, &x))
+        return yz_cli_usage_error("%s %s: want a number from %llu to %llu", a, v,
                            (unsigned long long)numopts[k].min,
                            (unsigned long long)numopts[k].max);
       char *field = (char *)o + numopts[k].off;
@@ -226,16 +201,16 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
     }
   }
   if (o->no_listen && o->nlisten > 0)
-    return usage_error("--no-listen and --listen exclude each other");
+    return yz_cli_usage_error("--no-listen and --listen exclude each other");
   if (!o->no_listen && o->nlisten == 0)
     o->listen[o->nlisten++] = DEFAULT_LISTEN;
   bool wss = false;
   for (size_t i = 0; i < o->nlisten; i++)
     wss |= strncmp(o->listen[i], "wss://", 6) == 0;
   if (wss && (o->tls_cert == NULL || o->tls_key == NULL))
-    return usage_error("a wss:// listener needs --tls-cert and --tls-key");
+    return yz_cli_usage_error("a wss:// listener needs --tls-cert and --tls-key");
   if (!wss && (o->tls_cert != NULL || o->tls_key != NULL))
-    return usage_error("--tls-cert and --tls-key serve wss:// listeners; "
+    return yz_cli_usage_error("--tls-cert and --tls-key serve wss:// listeners; "
                        "there is none");
   return 0;
 }
