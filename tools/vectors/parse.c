@@ -15,10 +15,7 @@
 #include "common/util.h"
 #include "vectors.h"
 
-static int fail(char *err, size_t errcap, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errcap, int code, const char *fmt, ...)
+int yz__vec_error(char *err, size_t errcap, int code, const char *fmt, ...)
 {
   if (errcap > 0) {
     va_list ap;
@@ -52,19 +49,31 @@ static int vfail(const struct ctx *c, int code, const char *fmt, ...)
   return code;
 }
 
+/* A JSON string of even-length hex of at most max bytes. */
+static int get_hex(const struct ctx *c, const char *field, json_t *j,
+                   size_t max, const char **hex, size_t *hexlen)
+{
+  if (!json_is_string(j))
+    return vfail(c, YZ_E_MALFORMED, "%s: expected a hex string", field);
+  *hex = json_string_value(j);
+  *hexlen = json_string_length(j);
+  if (*hexlen % 2 != 0)
+    return vfail(c, YZ_E_MALFORMED, "%s: odd-length hex", field);
+  if (*hexlen / 2 > max)
+    return vfail(c, YZ_E_TOO_LARGE, "%s: %zu bytes, more than %zu", field,
+                 *hexlen / 2, max);
+  return 0;
+}
+
 /* Hex of any even length up to max into a fresh buffer. */
 static int get_bytes(const struct ctx *c, const char *field, json_t *j,
                      size_t max, yz_vec_bytes *out)
 {
-  if (!json_is_string(j))
-    return vfail(c, YZ_E_MALFORMED, "%s: expected a hex string", field);
-  const char *hex = json_string_value(j);
-  size_t hexlen = json_string_length(j);
-  if (hexlen % 2 != 0)
-    return vfail(c, YZ_E_MALFORMED, "%s: odd-length hex", field);
-  if (hexlen / 2 > max)
-    return vfail(c, YZ_E_TOO_LARGE, "%s: %zu bytes, more than %zu", field,
-                 hexlen / 2, max);
+  const char *hex;
+  size_t hexlen;
+  int rc = get_hex(c, field, j, max, &hex, &hexlen);
+  if (rc != 0)
+    return rc;
   out->data = NULL;
   out->len = 0;
   if (hexlen == 0)
@@ -86,17 +95,13 @@ static int get_bytes(const struct ctx *c, const char *field, json_t *j,
 static int get_fixed(const struct ctx *c, const char *field, json_t *j,
                      size_t max, size_t exact, uint8_t *out, size_t *outlen)
 {
-  if (!json_is_string(j))
-    return vfail(c, YZ_E_MALFORMED, "%s: expected a hex string", field);
-  const char *hex = json_string_value(j);
-  size_t hexlen = json_string_length(j);
-  if (hexlen % 2 != 0)
-    return vfail(c, YZ_E_MALFORMED, "%s: odd-length hex", field);
+  const char *hex;
+  size_t hexlen;
+  int rc = get_hex(c, field, j, max, &hex, &hexlen);
+  if (rc != 0)
+    return rc;
   if (hexlen == 0)
     return vfail(c, YZ_E_MALFORMED, "%s: empty", field);
-  if (hexlen / 2 > max)
-    return vfail(c, YZ_E_TOO_LARGE, "%s: %zu bytes, more than %zu", field,
-                 hexlen / 2, max);
   if (exact != 0 && hexlen / 2 != exact)
     return vfail(c, YZ_E_MALFORMED, "%s: %zu bytes, expected %zu", field,
                  hexlen / 2, exact);
@@ -332,13 +337,13 @@ int yz_vec_parse(const uint8_t *in, size_t len, yz_vec_set **out, char *err,
   if (errcap > 0)
     err[0] = '\0';
   if (len > YZ_VEC_MAX_INPUT)
-    return fail(err, errcap, YZ_E_TOO_LARGE,
+    return yz__vec_error(err, errcap, YZ_E_TOO_LARGE,
                 "input of %zu bytes exceeds the %d-byte limit", len,
                 YZ_VEC_MAX_INPUT);
   if (len == 0)
-    return fail(err, errcap, YZ_E_TRUNCATED, "empty input");
+    return yz__vec_error(err, errcap, YZ_E_TRUNCATED, "empty input");
   if (count_values(in, len) > YZ_VEC_MAX_VALUES)
-    return fail(err, errcap, YZ_E_TOO_LARGE, "more than %d JSON values",
+    return yz__vec_error(err, errcap, YZ_E_TOO_LARGE, "more than %d JSON values",
                 YZ_VEC_MAX_VALUES);
 
   /* Duplicate keys are refused; trailing data after the value is refused
@@ -356,36 +361,36 @@ int yz_vec_parse(const uint8_t *in, size_t len, yz_vec_set **out, char *err,
       code = YZ_E_TRUNCATED;
     else if (json_error_code(&jerr) == json_error_out_of_memory)
       code = YZ_E_NOMEM;
-    return fail(err, errcap, code, "JSON error at line %d, column %d: %s",
+    return yz__vec_error(err, errcap, code, "JSON error at line %d, column %d: %s",
                 jerr.line, jerr.column, jerr.text);
   }
 
   int rc = 0;
   yz_vec_set *set = NULL;
   if (!json_is_object(root)) {
-    rc = fail(err, errcap, YZ_E_MALFORMED, "top level: expected an object");
+    rc = yz__vec_error(err, errcap, YZ_E_MALFORMED, "top level: expected an object");
     goto out;
   }
   json_t *vs = json_object_get(root, "vectors");
   if (vs == NULL) {
-    rc = fail(err, errcap, YZ_E_MALFORMED, "top level: missing \"vectors\"");
+    rc = yz__vec_error(err, errcap, YZ_E_MALFORMED, "top level: missing \"vectors\"");
     goto out;
   }
   if (!json_is_array(vs)) {
-    rc = fail(err, errcap, YZ_E_MALFORMED,
+    rc = yz__vec_error(err, errcap, YZ_E_MALFORMED,
               "vectors: expected an array");
     goto out;
   }
   size_t n = json_array_size(vs);
   if (n > YZ_VEC_MAX_VECTORS) {
-    rc = fail(err, errcap, YZ_E_TOO_LARGE, "more than %d vectors",
+    rc = yz__vec_error(err, errcap, YZ_E_TOO_LARGE, "more than %d vectors",
               YZ_VEC_MAX_VECTORS);
     goto out;
   }
   set = calloc(1, sizeof *set);
   if (set == NULL || (n > 0 && (set->vectors = calloc(
                                     n, sizeof *set->vectors)) == NULL)) {
-    rc = fail(err, errcap, YZ_E_NOMEM, "out of memory");
+    rc = yz__vec_error(err, errcap, YZ_E_NOMEM, "out of memory");
     goto out;
   }
   for (size_t i = 0; i < n; i++) {

@@ -494,20 +494,6 @@ static void derive(uint8_t *out, size_t n, const uint8_t key[32],
   crypto_generichash(out, n, (const uint8_t *)l, (size_t)len, key, 32);
 }
 
-static int gerr(char *err, size_t errcap, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int gerr(char *err, size_t errcap, int code, const char *fmt, ...)
-{
-  if (errcap > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-  }
-  return code;
-}
-
 static void gen_key(yz_vec_key *k, const uint8_t key[32], const char *name,
                     const char *label)
 {
@@ -535,10 +521,10 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
   const char *reason = NULL;
   int rc = yz_noise_protocol_parse(&p, (const uint8_t *)name, nlen, &reason);
   if (rc != 0)
-    return gerr(err, errcap, rc, "%s: %s", name,
+    return yz__vec_error(err, errcap, rc, "%s: %s", name,
                 reason != NULL ? reason : yz_strerror(rc));
   if (transport > YZ_VEC_MAX_MESSAGES - 16)
-    return gerr(err, errcap, YZ_E_RANGE, "at most %d transport messages",
+    return yz__vec_error(err, errcap, YZ_E_RANGE, "at most %d transport messages",
                 YZ_VEC_MAX_MESSAGES - 16);
 
   /* The pattern's letters say who has a static key and which statics are
@@ -555,7 +541,7 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
   for (const char *q = pat; q < pend; q++) {
     if (*q >= 'a' && *q <= 'z') {
       if (strncmp(q, "fallback", 8) == 0)
-        return gerr(err, errcap, YZ_E_UNSUPPORTED,
+        return yz__vec_error(err, errcap, YZ_E_UNSUPPORTED,
                     "%s: fallback vectors are not generated", name);
       if (strncmp(q, "psk", 3) == 0 && (q == pat || q[-1] != 's'))
         n_psk++;
@@ -567,7 +553,7 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
   }
   bool oneway = yz_noise_protocol_is_oneway(&p);
   if (nl != (oneway ? 1u : 2u))
-    return gerr(err, errcap, YZ_E_PROTOCOL_NAME, "%s: unexpected pattern",
+    return yz__vec_error(err, errcap, YZ_E_PROTOCOL_NAME, "%s: unexpected pattern",
                 name);
   char il = letters[0], rl = oneway ? 'K' : letters[1];
 
@@ -583,7 +569,7 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
   if (v->messages == NULL || v->init_prologue.data == NULL ||
       v->resp_prologue.data == NULL) {
     yz_vec_vector_clear(v);
-    return gerr(err, errcap, YZ_E_NOMEM, "out of memory");
+    return yz__vec_error(err, errcap, YZ_E_NOMEM, "out of memory");
   }
   v->n_messages = (size_t)n_msgs;
   memcpy(v->init_prologue.data, pro, sizeof pro);
@@ -617,7 +603,7 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
     if (plen > 0) {
       if ((v->messages[i].payload.data = malloc(plen)) == NULL) {
         yz_vec_vector_clear(v);
-        return gerr(err, errcap, YZ_E_NOMEM, "out of memory");
+        return yz__vec_error(err, errcap, YZ_E_NOMEM, "out of memory");
       }
       memcpy(v->messages[i].payload.data, data, plen);
       v->messages[i].payload.len = plen;
@@ -637,9 +623,9 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
   if (!ok) {
     yz_vec_vector_clear(v);
     if (r.outcome == YZ_VEC_SKIPPED)
-      return gerr(err, errcap, YZ_E_UNSUPPORTED, "%s: %s", name,
+      return yz__vec_error(err, errcap, YZ_E_UNSUPPORTED, "%s: %s", name,
                   r.skip_reason);
-    return gerr(err, errcap, YZ_E_STATE, "%s: %s (message %d)", name,
+    return yz__vec_error(err, errcap, YZ_E_STATE, "%s: %s (message %d)", name,
                 r.detail[0] ? r.detail : "out of memory", r.message);
   }
   return 0;

@@ -88,6 +88,11 @@ typedef struct yz_vec_set {
 int yz_vec_parse(const uint8_t *in, size_t len, yz_vec_set **out, char *err,
                  size_t errcap);
 
+/* Internal to this library: format a message into err (errcap bytes, may be
+ * 0) and return code. Shared by the parser and the replay engine. */
+int yz__vec_error(char *err, size_t errcap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 void yz_vec_set_free(yz_vec_set *set);
 
 /* Free what one vector owns (its messages and byte strings). */
