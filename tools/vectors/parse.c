@@ -69,8 +69,10 @@ static int get_hex(const struct ctx *c, const char *field, json_t *j,
 static int get_bytes(const struct ctx *c, const char *field, json_t *j,
                      size_t max, yz_vec_bytes *out)
 {
-  const char *hex;
-  size_t hexlen;
+  /* Initialised: gcc -O3 cannot see that vfail() never returns 0, and
+   * -Werror=maybe-uninitialized stopped the release build. */
+  const char *hex = NULL;
+  size_t hexlen = 0;
   int rc = get_hex(c, field, j, max, &hex, &hexlen);
   if (rc != 0)
     return rc;
@@ -95,8 +97,10 @@ static int get_bytes(const struct ctx *c, const char *field, json_t *j,
 static int get_fixed(const struct ctx *c, const char *field, json_t *j,
                      size_t max, size_t exact, uint8_t *out, size_t *outlen)
 {
-  const char *hex;
-  size_t hexlen;
+  /* Initialised: gcc -O3 cannot see that vfail() never returns 0, and
+   * -Werror=maybe-uninitialized stopped the release build. */
+  const char *hex = NULL;
+  size_t hexlen = 0;
   int rc = get_hex(c, field, j, max, &hex, &hexlen);
   if (rc != 0)
     return rc;
