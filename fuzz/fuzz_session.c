@@ -47,6 +47,7 @@
 #include "fuzz_util.h"
 #include "yz/identity.h"
 #include "yz/session.h"
+#include "session/testing.h"
 
 #define MAX_QUEUE 4096
 
@@ -233,16 +234,16 @@ static bool setup(side *sd, bool initiator, bool is_a, uint8_t config)
   c.max_message = maxes[(config >> 1) & 3];
   if (config & 8)
     c.rekey_after_messages = 3;
+  yz__session_test_hooks hooks = {.ephemeral = eph};
   if (config & 16)
-    c.test_nonce_limit = 40;
+    hooks.nonce_limit = 40;
   if (config & 32)
     c.ping_idle_ms = 0;
   c.send_headroom = (config & 64) ? 16 : 0;
   c.send = on_send;
   c.event = on_event;
   c.user = sd;
-  c.test_ephemeral = eph;
-  return yz_session_init(&sd->s, &c) == 0;
+  return yz__session_init_testing(&sd->s, &c, &hooks) == 0;
 }
 
 

@@ -36,6 +36,7 @@
 #include "yz/identity.h"
 #include "yz/noise.h"
 #include "yz/session.h"
+#include "session/testing.h"
 
 static yz_session_local local_v, local_h;
 static yz_node_id id_v, id_h, id_other;
@@ -164,8 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   c.send = on_send;
   c.event = on_event;
   c.user = &v;
-  c.test_ephemeral = eph;
-  FUZZ_CHECK(yz_session_init(&v.s, &c) == 0);
+  yz__session_test_hooks hooks = {.ephemeral = eph};
+  FUZZ_CHECK(yz__session_init_testing(&v.s, &c, &hooks) == 0);
 
   yz_noise_handshakestate h;
   FUZZ_CHECK(yz_noise_hs_init(&h, &proto,

@@ -220,11 +220,6 @@ typedef struct yz_session_config {
   yz_session_send_cb send;        /* required */
   yz_session_event_cb event;      /* required */
   void *user;
-  /* Testing only: 0 = the protocol's limit (YZ_NOISE_NONCE_MAX). The link
-   * closes (NONCE_EXHAUSTED) before a nonce reaches this value. */
-  uint64_t test_nonce_limit;
-  /* Testing only: fixed ephemeral private key for the handshake (vectors). */
-  const uint8_t *test_ephemeral;
 } yz_session_config;
 
 /* Fill in the defaults; role, local, peer and callbacks stay to be set. */

@@ -12,6 +12,7 @@
 
 #include "common/util.h"
 #include "session_internal.h"
+#include "testing.h"
 
 /* Fragment layout in the receive buffer: the first fragment is decrypted
  * at offset 0, so its chunk lands at FRAG_BASE; each later fragment is
@@ -33,6 +34,14 @@ void yz_session_config_default(yz_session_config *cfg)
 }
 
 int yz_session_init(yz_session *s, const yz_session_config *cfg)
+{
+  return yz__session_init_testing(s, cfg, NULL);
+}
+
+/* The test hooks are internal (testing.h): the public configuration has no
+ * way to fix the ephemeral key. */
+int yz__session_init_testing(yz_session *s, const yz_session_config *cfg,
+                             const yz__session_test_hooks *hooks)
 {
   if (!s || !cfg)
     return YZ_E_INVAL;
@@ -62,9 +71,9 @@ int yz_session_init(yz_session *s, const yz_session_config *cfg)
     s->expected = *cfg->expected_peer;
     s->cfg.expected_peer = &s->expected;
   }
-  s->nonce_limit = cfg->test_nonce_limit && cfg->test_nonce_limit <
-                                                YZ_NOISE_NONCE_MAX
-                       ? cfg->test_nonce_limit
+  s->nonce_limit = hooks && hooks->nonce_limit &&
+                           hooks->nonce_limit < YZ_NOISE_NONCE_MAX
+                       ? hooks->nonce_limit
                        : YZ_NOISE_NONCE_MAX;
   int rc = yz_noise_hs_init(&s->hs, &proto,
                             cfg->role == YZ_SESSION_INITIATOR
@@ -75,8 +84,8 @@ int yz_session_init(yz_session *s, const yz_session_config *cfg)
   if (rc == 0)
     rc = yz_noise_hs_set_local_static_keypair(&s->hs, cfg->local->static_priv,
                                               cfg->local->static_pub);
-  if (rc == 0 && cfg->test_ephemeral)
-    rc = yz_noise_hs_set_local_ephemeral(&s->hs, cfg->test_ephemeral);
+  if (rc == 0 && hooks && hooks->ephemeral)
+    rc = yz_noise_hs_set_local_ephemeral(&s->hs, hooks->ephemeral);
   if (rc == 0)
     rc = yz_noise_hs_start(&s->hs);
   if (rc == 0) {
@@ -84,7 +93,6 @@ int yz_session_init(yz_session *s, const yz_session_config *cfg)
     if (!s->txbuf)
       rc = YZ_E_NOMEM;
   }
-  s->cfg.test_ephemeral = NULL;
   yz_noise_cs_init(&s->tx, YZ_NOISE_CIPHER_CHACHAPOLY);
   yz_noise_cs_init(&s->rx, YZ_NOISE_CIPHER_CHACHAPOLY);
   if (rc) {

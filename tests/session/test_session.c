@@ -15,10 +15,14 @@
 
 #include "common/util.h"
 #include "harness.h"
+#include "session/testing.h"
 
 static side A, B, M, M2; /* initiator, responder, attacker (two faces) */
 
+/* A tweak changes a side's configuration; tweak_hooks then points at that
+ * side's test hooks (session/testing.h), which it may change too. */
 typedef void (*tweak_fn)(yz_session_config *cfg);
+static yz__session_test_hooks *tweak_hooks;
 
 /* A dials B (pinned to B's node ID); B answers. Not pumped yet. */
 static void pair_init(tweak_fn ta, tweak_fn tb)
@@ -28,12 +32,16 @@ static void pair_init(tweak_fn ta, tweak_fn tb)
   yz_session_config ca, cb;
   side_config(&A, &ca, YZ_SESSION_INITIATOR, yz_identity_node_id(&B.id));
   side_config(&B, &cb, YZ_SESSION_RESPONDER, NULL);
+  yz__session_test_hooks ha = {0}, hb = {0};
+  tweak_hooks = &ha;
   if (ta)
     ta(&ca);
+  tweak_hooks = &hb;
   if (tb)
     tb(&cb);
-  assert_int_equal(yz_session_init(&A.s, &ca), 0);
-  assert_int_equal(yz_session_init(&B.s, &cb), 0);
+  tweak_hooks = NULL;
+  assert_int_equal(yz__session_init_testing(&A.s, &ca, &ha), 0);
+  assert_int_equal(yz__session_init_testing(&B.s, &cb, &hb), 0);
   assert_int_equal(yz_session_start(&B.s, 0), 0);
   assert_int_equal(yz_session_start(&A.s, 0), 0);
 }
@@ -850,7 +858,11 @@ static void test_rekey_desync(void **state)
   assert_int_equal(B.close_code, YZ_CLOSE_DECRYPT);
 }
 
-static void tweak_nonce(yz_session_config *cfg) { cfg->test_nonce_limit = 20; }
+static void tweak_nonce(yz_session_config *cfg)
+{
+  (void)cfg;
+  tweak_hooks->nonce_limit = 20;
+}
 
 static void test_nonce_limit(void **state)
 {

@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "yz/session.h"
+#include "session/testing.h"
 
 #define FORMAT "yz-link-vectors-1"
 
@@ -281,9 +282,9 @@ static json_t *run_vector(const json_t *in)
   ci.event = cr.event = on_event;
   ci.user = &I;
   cr.user = &R;
-  ci.test_ephemeral = I.eph;
-  cr.test_ephemeral = R.eph;
-  if (yz_session_init(&I.s, &ci) != 0 || yz_session_init(&R.s, &cr) != 0)
+  yz__session_test_hooks hi = {.ephemeral = I.eph}, hr = {.ephemeral = R.eph};
+  if (yz__session_init_testing(&I.s, &ci, &hi) != 0 ||
+      yz__session_init_testing(&R.s, &cr, &hr) != 0)
     die("session_init");
 
   json_t *hs = json_array(), *hev = json_array();
