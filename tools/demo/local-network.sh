@@ -30,6 +30,10 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+# Stopped by a signal (Ctrl-C, or .ci/run's timeout): exit through the
+# cleanup above, so the nodes stop and the temporary directory goes.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 step() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
 die() { printf '%sdemo failed: %s%s\n' "$R" "$*" "$N"; exit 1; }
