@@ -100,6 +100,9 @@ typedef struct yz_link_peer {
  *   YZ_E_BAD_SIGNATURE, YZ_E_VERSION, YZ_E_MALFORMED, YZ_E_TOO_LARGE,
  *   YZ_E_STATE            the peer broke the protocol (session reasons)
  *   YZ_E_QUEUE_FULL       the peer does not read what it makes us send
+ *   YZ_E_LIMIT            evicted: the link was idle while max_links was
+ *                         reached and a new peer wanted in (see
+ *                         evict_min_idle_ms)
  *   YZ_E_NOMEM            out of memory
  * A dial that the peer refuses by a limit (it closes the connection before
  * the WebSocket upgrade, giving no reason by design) goes down with
@@ -168,6 +171,28 @@ typedef struct yz_link_config {
    * the caller runs yz_link_manager_run_timers() whenever its clock reaches
    * yz_link_manager_next_deadline(). */
   bool virtual_time;
+
+  /* One source must not deny service to the others (docs/operations.md
+   * "Limits"). A source is an IPv4 address or an IPv6 /64.
+   * - max_handshakes_per_source: inbound connections from one source that
+   *   are accepted and not yet up (upgrading or in the Noise handshake);
+   *   default 8.
+   * - max_links_per_source: inbound links from one source, up or not;
+   *   default 32.
+   * The handshake timeout runs from the TCP accept, whatever the peer
+   * sends before the yz handshake ends; a plain HTTP request is answered
+   * and the connection closed.
+   * - evict_min_idle_ms: when max_links is reached and a new inbound
+   *   connection comes, the link idle longest (no application message
+   *   either way for at least this long), inbound ones first, is closed
+   *   (GOING_AWAY, "evicted: idle while the link table is full"; on_down
+   *   says YZ_E_LIMIT) to make room. Default 60000; links marked with
+   *   yz_link_set_protected() are never evicted.
+   * Zero means the default; the memnet backend (no source addresses)
+   * applies only the eviction. */
+  uint32_t max_handshakes_per_source;
+  uint32_t max_links_per_source;
+  uint32_t evict_min_idle_ms;
 
   /* Transport: NULL is WebSocket on libwebsockets. An in-memory network
    * (yz_link_memnet_new) instead: no sockets, no lws context; for tests and
@@ -306,6 +331,11 @@ YZ_EXPORT yz_link_manager *yz_link_get_manager(const yz_link *link);
 YZ_EXPORT void yz_link_set_data(yz_link *link, void *data);
 YZ_EXPORT void *yz_link_get_data(const yz_link *link);
 
+/* A protected link is never evicted to make room for a new peer
+ * (yz_link_config.evict_min_idle_ms); e.g. the node's configured peers.
+ * Off by default. */
+YZ_EXPORT void yz_link_set_protected(yz_link *link, bool protect);
+
 /*
  * An in-memory network on a loop: managers configured with it (cfg.memnet)
  * listen and dial on it with the same URLs (ws://HOST:PORT; port 0 picks a
@@ -330,6 +360,8 @@ typedef enum yz_link_refusal {
   YZ_LINK_REFUSED_RATE,            /* per-IP token bucket empty */
   YZ_LINK_REFUSED_SUBPROTOCOL,     /* missing or foreign WS subprotocol */
   YZ_LINK_REFUSED_CLOSING,         /* manager shutting down */
+  /* max_handshakes_per_source or max_links_per_source reached */
+  YZ_LINK_REFUSED_PER_SOURCE,
   YZ_LINK_REFUSED_COUNT
 } yz_link_refusal;
 
@@ -351,6 +383,11 @@ typedef struct yz_link_stats {
   /* gauge: inbound TCP connections accepted and not yet upgraded to
    * WebSocket; they count against max_handshakes */
   uint32_t upgrading;
+  /* connections closed because their handshake deadline (from the TCP
+   * accept) passed before the WebSocket upgrade */
+  uint64_t upgrade_timeouts;
+  /* idle links closed to make room for a new peer (evict_min_idle_ms) */
+  uint64_t evictions;
 } yz_link_stats;
 
 YZ_EXPORT void yz_link_manager_stats(const yz_link_manager *m,
