@@ -162,8 +162,9 @@ typedef struct yz_link_config {
    * the system CA bundle. Per-dial relaxations in yz_link_dial_opts. */
   const char *tls_ca_file;
 
-  /* The clock of the limits' token buckets, in milliseconds; NULL uses
-   * uv_now() of the loop. Tests set it to make rate limits deterministic. */
+  /* The clock of the limits' token buckets, of the idle times that
+   * eviction compares and of the log budgets, in milliseconds; NULL uses
+   * uv_now() of the loop. Tests set it to make them deterministic. */
   uint64_t (*clock_ms)(void *clock_ud);
   void *clock_ud;
   /* Virtual time (simulation, with clock_ms): the sessions take their time
@@ -352,6 +353,17 @@ typedef struct yz_link_memnet yz_link_memnet;
 YZ_EXPORT YZ_WARN_UNUSED int yz_link_memnet_new(yz_link_memnet **out,
                                                 uv_loop_t *loop);
 YZ_EXPORT void yz_link_memnet_free(yz_link_memnet *net);
+
+/* Logging (yz/log.h): every line a peer can cause is rate-limited, one
+ * budget per manager and kind. Refusals, evictions and dial errors: 10
+ * lines per 10 s (warn). Link up and down events (debug; the upper layer
+ * logs what it is told at info): YZ_LINK_LOG_EVENTS_BURST lines per
+ * YZ_LINK_LOG_EVENTS_WINDOW_MS. What a budget drops is counted in the
+ * next line it lets through ("N similar lines suppressed"). */
+enum {
+  YZ_LINK_LOG_EVENTS_BURST = 20,
+  YZ_LINK_LOG_EVENTS_WINDOW_MS = 10000,
+};
 
 /* Refusal reasons counted in yz_link_stats.refused[]. */
 typedef enum yz_link_refusal {

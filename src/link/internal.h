@@ -153,6 +153,8 @@ struct yz_link_manager {
 
   yz__ratelimit rl;
   yz_log_ratelimit log_rl;
+  /* link up/down lines (debug): a peer makes as many as it opens links */
+  yz_log_ratelimit log_ev_rl;
 
   yz_link_stats stats;
 

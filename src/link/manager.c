@@ -148,6 +148,8 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   m->identity = *cfg->identity;
   m->cfg.identity = &m->identity;
   m->log_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(10, 10000);
+  m->log_ev_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(
+      YZ_LINK_LOG_EVENTS_BURST, YZ_LINK_LOG_EVENTS_WINDOW_MS);
   rc = yz_session_local_init(&m->local, &m->identity, NULL, NULL);
   if (rc != 0)
     goto fail;
@@ -376,8 +378,9 @@ static void sess_event(void *user, const yz_session_event *ev) {
     if (yz_log_enabled(YZ_LOG_DEBUG)) {
       char hex[YZ_NODE_ID_HEX_LEN + 1];
       yz_node_id_to_hex(&peer.id, hex);
-      yz_log(YZ_LOG_DEBUG, "link up %s %s %s", hex,
-             l->dir == YZ_LINK_INBOUND ? "from" : "to", l->remote);
+      yz_log_rl(&m->log_ev_rl, yz__link_clock(m), YZ_LOG_DEBUG,
+                "link up %s %s %s", hex,
+                l->dir == YZ_LINK_INBOUND ? "from" : "to", l->remote);
     }
     if (m->cfg.cb.on_up != NULL && !m->closing)
       m->cfg.cb.on_up(m, l, &peer, m->cfg.user_data);
@@ -517,8 +520,9 @@ static void link_down(yz_link *l, int err, const char *reason) {
   l->state = YZ__LS_DOWN;
   l->down_err = err;
   copy_reason(l, reason);
-  yz_log(YZ_LOG_DEBUG, "link %s %s going down: %s", l->remote,
-         was_up ? "(up)" : "(handshake)", l->down_reason);
+  yz_log_rl(&m->log_ev_rl, yz__link_clock(m), YZ_LOG_DEBUG,
+            "link %s %s going down: %s", l->remote,
+            was_up ? "(up)" : "(handshake)", l->down_reason);
   m->n_links--;
   heap_remove(l);
   if (!l->announced)
@@ -557,8 +561,8 @@ static void defer_cb(uv_async_t *t) {
           const yz_node_id *id = yz_link_peer_id(l);
           if (id != NULL)
             yz_node_id_to_hex(id, hex);
-          yz_log(YZ_LOG_DEBUG, "link down %s %s: %s", hex, l->remote,
-                 l->down_reason);
+          yz_log_rl(&m->log_ev_rl, yz__link_clock(m), YZ_LOG_DEBUG,
+                    "link down %s %s: %s", hex, l->remote, l->down_reason);
         }
         if (m->cfg.cb.on_down != NULL)
           m->cfg.cb.on_down(m, l, l->down_err, l->down_reason,
@@ -633,7 +637,7 @@ static bool evict_idle(yz_link_manager *m) {
   if (best == NULL)
     return false;
   m->stats.evictions++;
-  yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+  yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
             "link %s: " EVICT_REASON " (max_links %u, idle %llu ms)",
             best->remote, m->cfg.max_links, (unsigned long long)best_idle);
   best->evicted = true;
@@ -652,14 +656,14 @@ bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
   }
   if (m->n_handshakes + pending >= m->cfg.max_handshakes) {
     yz__link_refused(m, YZ_LINK_REFUSED_MAX_HANDSHAKES);
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
               "refused %s: %u handshakes in progress (max_handshakes)",
               remote, m->n_handshakes + pending);
     return false;
   }
   if (ip != NULL && source_over(m, ip, ip_len)) {
     yz__link_refused(m, YZ_LINK_REFUSED_PER_SOURCE);
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
               "refused %s: its source holds its share of handshakes or "
               "links (max_handshakes_per_source %u, max_links_per_source "
               "%u)",
@@ -670,14 +674,14 @@ bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
   if (ip != NULL &&
       !yz__ratelimit_take(&m->rl, ip, ip_len, yz__link_clock(m))) {
     yz__link_refused(m, YZ_LINK_REFUSED_RATE);
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
               "refused %s: handshake rate limit", remote);
     return false;
   }
   /* last, so that nothing is evicted for a newcomer refused anyway */
   if (m->n_links >= m->cfg.max_links && !evict_idle(m)) {
     yz__link_refused(m, YZ_LINK_REFUSED_MAX_LINKS);
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
               "refused %s: %u links (max_links)", remote, m->n_links);
     return false;
   }
@@ -817,7 +821,7 @@ int yz_link_dial(yz_link_manager *m, const char *url,
   const char *why = NULL;
   int rc = yz_address_parse(&u, (const uint8_t *)url, strlen(url), &why);
   if (rc != 0) {
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
               "cannot dial %.*s: %s", (int)YZ__MIN(strlen(url), 200), url,
               why);
     return rc;

@@ -414,6 +414,58 @@ static void test_evict_idle(void **state) {
   t_loop_finish(both);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Logs a peer cannot flood                                                 */
+
+static int link_lines;
+
+static void count_link_lines(yz_log_level level, const char *line,
+                             void *ud) {
+  (void)level;
+  (void)ud;
+  if (strncmp(line, "link ", 5) == 0)
+    link_lines++;
+}
+
+static void close_hook(tnode *n, yz_link *l) {
+  (void)n;
+  yz_link_close(l);
+}
+
+/* 60 links come up and go down (each an up, a going-down and a down line
+ * at debug on each side): each manager writes at most its budget of event
+ * lines per window. The clock stands still, so the window never turns. */
+static void test_log_bounded(void **state) {
+  (void)state;
+  enum { N = 60 };
+  clock_now = 5000000;
+  yz_log_level saved = yz_log_get_level();
+  yz_log_set_level(YZ_LOG_DEBUG);
+  yz_log_set_sink(count_link_lines, NULL);
+  link_lines = 0;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.clock_ms = cb.clock_ms = test_clock;
+  ca.ip_rate_burst = N;
+  ca.max_handshakes = cb.max_handshakes = N;
+  start_pair(&ca, &cb);
+  B.on_up_hook = close_hook; /* each link closes as soon as it is up */
+  for (int i = 0; i < N; i++) {
+    yz_link *l;
+    dial_ok(&B, "ws", A.port, &A.id.id, &l);
+  }
+  t_wait_ge(&B.downs, N);
+  t_wait_ge(&A.downs, N);
+  int lines = link_lines;
+  t_loop_finish(both);
+  yz_log_set_sink(NULL, NULL);
+  yz_log_set_level(saved);
+  assert_int_equal(A.ups, N);
+  assert_true(lines <= 2 * YZ_LINK_LOG_EVENTS_BURST);
+  assert_true(lines >= YZ_LINK_LOG_EVENTS_BURST); /* it did log */
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const struct CMUnitTest tests[] = {
@@ -427,6 +479,7 @@ int main(void) {
       cmocka_unit_test_setup(test_per_source_handshakes, setup),
       cmocka_unit_test_setup(test_per_source_links, setup),
       cmocka_unit_test_setup(test_evict_idle, setup),
+      cmocka_unit_test_setup(test_log_bounded, setup),
   };
   /* YZ_TEST_FILTER=test_evict_idle runs one test (a failed test leaves
    * its loop behind, so the next ones cannot run after it) */
