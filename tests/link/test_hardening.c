@@ -261,14 +261,64 @@ static void test_deadline_from_accept(void **state) {
   t_loop_finish(both);
 }
 
-/* ------------------------------------------------------------------------ */
-/* Per-source shares                                                        */
-
 static bool upgrading_ge(void *ud) {
   yz_link_stats st;
   yz_link_manager_stats(A.m, &st);
   return st.upgrading >= *(uint32_t *)ud;
 }
+
+static bool in_handshake(void *ud) {
+  (void)ud;
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  return st.handshakes >= 1;
+}
+
+static uint64_t clock_now;
+static uint64_t test_clock(void *ud) {
+  (void)ud;
+  return clock_now;
+}
+
+/* The time a connection spends before its WebSocket upgrade counts: the
+ * session gets what is left of handshake_timeout_ms (virtual time, so the
+ * deadline is exact). */
+static void test_deadline_remainder(void **state) {
+  (void)state;
+  clock_now = 1000000;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.handshake_timeout_ms = 10000;
+  ca.virtual_time = true;
+  ca.clock_ms = test_clock;
+  start_pair(&ca, &cb);
+  raw_client c;
+  raw_connect(&c, A.port, "-", NULL, 0); /* accepted at 1000000 */
+  uint32_t one = 1;
+  t_run_until(upgrading_ge, &one);
+  clock_now += 9500; /* then the upgrade, and no Noise message */
+  static const char up[] =
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Protocol: " YZ_SESSION_WS_SUBPROTOCOL "\r\n\r\n";
+  raw_send(&c, up, sizeof up - 1);
+  t_run_until(in_handshake, NULL);
+  assert_int_equal(yz_link_manager_next_deadline(A.m), 1000000 + 10000);
+  clock_now = 1000000 + 10000;
+  yz_link_manager_run_timers(A.m);
+  t_run_until(raw_closed_cond, &c);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.timeouts, 1);
+  assert_int_equal(st.handshakes, 0);
+  t_loop_finish(both);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per-source shares                                                        */
 
 /* One source holds at most max_handshakes_per_source of the handshake
  * slots; another source still gets in. */
@@ -339,12 +389,6 @@ static void test_per_source_links(void **state) {
 
 /* ------------------------------------------------------------------------ */
 /* Eviction of idle links                                                   */
-
-static uint64_t clock_now;
-static uint64_t test_clock(void *ud) {
-  (void)ud;
-  return clock_now;
-}
 
 static void protect_hook(tnode *n, yz_link *l) {
   (void)n;
@@ -476,6 +520,7 @@ int main(void) {
 #endif
       cmocka_unit_test_setup(test_plain_http_closed, setup),
       cmocka_unit_test_setup(test_deadline_from_accept, setup),
+      cmocka_unit_test_setup(test_deadline_remainder, setup),
       cmocka_unit_test_setup(test_per_source_handshakes, setup),
       cmocka_unit_test_setup(test_per_source_links, setup),
       cmocka_unit_test_setup(test_evict_idle, setup),
