@@ -615,7 +615,7 @@ static void sweep_cb(uv_timer_t *t) {
   (void)t;
   pend *next;
   for (pend *p = g.pend_head; p != NULL; p = next) {
-    next = p->next; /* p is freed by the close below */
+    next = p->next;
     yz_link_manager *m = p->v->m;
     if (m == NULL || p->killed)
       continue;
@@ -625,6 +625,9 @@ static void sweep_cb(uv_timer_t *t) {
     m->stats.upgrade_timeouts++;
     lws_set_timeout(p->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE,
                     LWS_TO_KILL_SYNC);
+    /* the close freed p and may have changed the list: start again (the
+     * killed ones are skipped; the list is bounded by max_handshakes) */
+    next = g.pend_head;
   }
   sweep_arm();
 }
