@@ -8,7 +8,9 @@
  * context), dials node addresses, runs one session per connection, queues
  * outgoing messages with a bound, enforces the limits of DESIGN.md (links,
  * handshakes in progress, per-IP handshake rate, message size, handshake
- * timeout) and reports link events through callbacks.
+ * timeout), each source's share of them and the eviction of idle links
+ * (docs/operations.md "Limits"), and reports link events through
+ * callbacks. It speaks WebSocket over HTTP/1.1 only, never HTTP/2.
  *
  * Threading: none. Every call must be made on the loop's thread, and every
  * callback runs on it. All managers of a process must share one uv loop
