@@ -387,6 +387,44 @@ static void test_per_source_links(void **state) {
   t_loop_finish(both);
 }
 
+/* An IPv6 source is its /64: links from ::1 count against one share. */
+static void test_per_source_ipv6(void **state) {
+  (void)state;
+  { /* a machine without IPv6 loopback skips this */
+    uv_tcp_t probe;
+    struct sockaddr_in6 a6;
+    uv_ip6_addr("::1", 0, &a6);
+    uv_tcp_init(t_loop, &probe);
+    int rc = uv_tcp_bind(&probe, (const struct sockaddr *)&a6, 0);
+    uv_close((uv_handle_t *)&probe, NULL);
+    uv_run(t_loop, UV_RUN_NOWAIT);
+    if (rc != 0) {
+      t_loop_finish(both);
+      skip();
+    }
+  }
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.max_links_per_source = 1;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  yz_link_listen_config lc = {"ws://[::1]:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  char url[64];
+  snprintf(url, sizeof url, "ws://[::1]:%u/", (unsigned)A.port);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(B.m, url, &A.id.id, NULL, &l), 0);
+  t_wait_ge(&A.ups, 1);
+  assert_int_equal(yz_link_dial(B.m, url, &A.id.id, NULL, &l), 0);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
+  yz_link_stats st;
+  yz_link_manager_stats(A.m, &st);
+  assert_int_equal(st.refused[YZ_LINK_REFUSED_PER_SOURCE], 1);
+  t_loop_finish(both);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Eviction of idle links                                                   */
 
@@ -523,6 +561,7 @@ int main(void) {
       cmocka_unit_test_setup(test_deadline_remainder, setup),
       cmocka_unit_test_setup(test_per_source_handshakes, setup),
       cmocka_unit_test_setup(test_per_source_links, setup),
+      cmocka_unit_test_setup(test_per_source_ipv6, setup),
       cmocka_unit_test_setup(test_evict_idle, setup),
       cmocka_unit_test_setup(test_log_bounded, setup),
   };
