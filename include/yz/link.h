@@ -8,7 +8,9 @@
  * context), dials node addresses, runs one session per connection, queues
  * outgoing messages with a bound, enforces the limits of DESIGN.md (links,
  * handshakes in progress, per-IP handshake rate, message size, handshake
- * timeout) and reports link events through callbacks.
+ * timeout), each source's share of them and the eviction of idle links
+ * (docs/operations.md "Limits"), and reports link events through
+ * callbacks. It speaks WebSocket over HTTP/1.1 only, never HTTP/2.
  *
  * Threading: none. Every call must be made on the loop's thread, and every
  * callback runs on it. All managers of a process must share one uv loop
@@ -100,6 +102,9 @@ typedef struct yz_link_peer {
  *   YZ_E_BAD_SIGNATURE, YZ_E_VERSION, YZ_E_MALFORMED, YZ_E_TOO_LARGE,
  *   YZ_E_STATE            the peer broke the protocol (session reasons)
  *   YZ_E_QUEUE_FULL       the peer does not read what it makes us send
+ *   YZ_E_LIMIT            evicted: the link was idle while max_links was
+ *                         reached and a new peer wanted in (see
+ *                         evict_min_idle_ms)
  *   YZ_E_NOMEM            out of memory
  * A dial that the peer refuses by a limit (it closes the connection before
  * the WebSocket upgrade, giving no reason by design) goes down with
@@ -159,8 +164,9 @@ typedef struct yz_link_config {
    * the system CA bundle. Per-dial relaxations in yz_link_dial_opts. */
   const char *tls_ca_file;
 
-  /* The clock of the limits' token buckets, in milliseconds; NULL uses
-   * uv_now() of the loop. Tests set it to make rate limits deterministic. */
+  /* The clock of the limits' token buckets, of the idle times that
+   * eviction compares and of the log budgets, in milliseconds; NULL uses
+   * uv_now() of the loop. Tests set it to make them deterministic. */
   uint64_t (*clock_ms)(void *clock_ud);
   void *clock_ud;
   /* Virtual time (simulation, with clock_ms): the sessions take their time
@@ -168,6 +174,28 @@ typedef struct yz_link_config {
    * the caller runs yz_link_manager_run_timers() whenever its clock reaches
    * yz_link_manager_next_deadline(). */
   bool virtual_time;
+
+  /* One source must not deny service to the others (docs/operations.md
+   * "Limits"). A source is an IPv4 address or an IPv6 /64.
+   * - max_handshakes_per_source: inbound connections from one source that
+   *   are accepted and not yet up (upgrading or in the Noise handshake);
+   *   default 8.
+   * - max_links_per_source: inbound links from one source, up or not;
+   *   default 32.
+   * The handshake timeout runs from the TCP accept, whatever the peer
+   * sends before the yz handshake ends; a plain HTTP request is answered
+   * and the connection closed.
+   * - evict_min_idle_ms: when max_links is reached and a new inbound
+   *   connection comes, the link idle longest (no application message
+   *   either way for at least this long), inbound ones first, is closed
+   *   (GOING_AWAY, "evicted: idle while the link table is full"; on_down
+   *   says YZ_E_LIMIT) to make room. Default 60000; links marked with
+   *   yz_link_set_protected() are never evicted.
+   * Zero means the default; the memnet backend (no source addresses)
+   * applies only the eviction. */
+  uint32_t max_handshakes_per_source;
+  uint32_t max_links_per_source;
+  uint32_t evict_min_idle_ms;
 
   /* Transport: NULL is WebSocket on libwebsockets. An in-memory network
    * (yz_link_memnet_new) instead: no sockets, no lws context; for tests and
@@ -306,6 +334,11 @@ YZ_EXPORT yz_link_manager *yz_link_get_manager(const yz_link *link);
 YZ_EXPORT void yz_link_set_data(yz_link *link, void *data);
 YZ_EXPORT void *yz_link_get_data(const yz_link *link);
 
+/* A protected link is never evicted to make room for a new peer
+ * (yz_link_config.evict_min_idle_ms); e.g. the node's configured peers.
+ * Off by default. */
+YZ_EXPORT void yz_link_set_protected(yz_link *link, bool protect);
+
 /*
  * An in-memory network on a loop: managers configured with it (cfg.memnet)
  * listen and dial on it with the same URLs (ws://HOST:PORT; port 0 picks a
@@ -323,6 +356,17 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_link_memnet_new(yz_link_memnet **out,
                                                 uv_loop_t *loop);
 YZ_EXPORT void yz_link_memnet_free(yz_link_memnet *net);
 
+/* Logging (yz/log.h): every line a peer can cause is rate-limited, one
+ * budget per manager and kind. Refusals, evictions and dial errors: 10
+ * lines per 10 s (warn). Link up and down events (debug; the upper layer
+ * logs what it is told at info): YZ_LINK_LOG_EVENTS_BURST lines per
+ * YZ_LINK_LOG_EVENTS_WINDOW_MS. What a budget drops is counted in the
+ * next line it lets through ("N similar lines suppressed"). */
+enum {
+  YZ_LINK_LOG_EVENTS_BURST = 20,
+  YZ_LINK_LOG_EVENTS_WINDOW_MS = 10000,
+};
+
 /* Refusal reasons counted in yz_link_stats.refused[]. */
 typedef enum yz_link_refusal {
   YZ_LINK_REFUSED_MAX_LINKS = 0,   /* max_links reached */
@@ -330,6 +374,8 @@ typedef enum yz_link_refusal {
   YZ_LINK_REFUSED_RATE,            /* per-IP token bucket empty */
   YZ_LINK_REFUSED_SUBPROTOCOL,     /* missing or foreign WS subprotocol */
   YZ_LINK_REFUSED_CLOSING,         /* manager shutting down */
+  /* max_handshakes_per_source or max_links_per_source reached */
+  YZ_LINK_REFUSED_PER_SOURCE,
   YZ_LINK_REFUSED_COUNT
 } yz_link_refusal;
 
@@ -351,6 +397,11 @@ typedef struct yz_link_stats {
   /* gauge: inbound TCP connections accepted and not yet upgraded to
    * WebSocket; they count against max_handshakes */
   uint32_t upgrading;
+  /* connections closed because their handshake deadline (from the TCP
+   * accept) passed before the WebSocket upgrade */
+  uint64_t upgrade_timeouts;
+  /* idle links closed to make room for a new peer (evict_min_idle_ms) */
+  uint64_t evictions;
 } yz_link_stats;
 
 YZ_EXPORT void yz_link_manager_stats(const yz_link_manager *m,

@@ -82,8 +82,24 @@ struct yz_link {
 
   char remote[YZ_LINK_ADDR_TEXT_MAX];
 
+  /* Per-source limits and eviction (docs/operations.md "Limits") */
+  uint8_t src_ip[16];     /* inbound: the source key (IPv4, IPv6 /64) */
+  uint8_t src_len;        /* 0: unknown (outbound, memnet) */
+  bool is_protected;      /* never evicted (yz_link_set_protected) */
+  bool evicted;           /* closing to make room: on_down YZ_E_LIMIT */
+  bool has_accepted;      /* inbound: accepted_ms is the TCP accept */
+  uint64_t accepted_ms;   /* the handshake timeout runs from here */
+  uint64_t last_app_ms;   /* last application message either way */
+
   yz_session s;
 };
+
+/* A connection's source for the per-source limits: an IPv4 address (4
+ * bytes) or an IPv6 /64 prefix (8 bytes). */
+typedef struct yz__link_src {
+  uint8_t ip[16];
+  uint8_t ip_len;
+} yz__link_src;
 
 typedef struct yz__link_backend_ops {
   const char *name;
@@ -137,6 +153,8 @@ struct yz_link_manager {
 
   yz__ratelimit rl;
   yz_log_ratelimit log_rl;
+  /* link up/down lines (debug): a peer makes as many as it opens links */
+  yz_log_ratelimit log_ev_rl;
 
   yz_link_stats stats;
 
@@ -160,6 +178,15 @@ bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
 /* The backend's count of inbound connections accepted but not upgraded
  * yet (they count against max_handshakes). */
 uint32_t yz__link_ws_pending(const yz_link_manager *m);
+/* The same, from one source (ip as in yz__link_src). */
+uint32_t yz__link_ws_pending_from(const yz_link_manager *m,
+                                  const uint8_t *ip, size_t ip_len);
+/* yz__link_inbound() with the connection's source (NULL: unknown) and the
+ * time of its TCP accept on yz__link_now()'s clock: the session's
+ * handshake timeout is what is left of handshake_timeout_ms. */
+yz_link *yz__link_inbound_at(yz_link_manager *m, void *conn,
+                             const char *remote, bool tls,
+                             const yz__link_src *src, uint64_t accepted_ms);
 void yz__link_refused(yz_link_manager *m, yz_link_refusal why);
 /* Outbound transport is up: start the session. */
 void yz__link_conn_up(yz_link *l, const char *remote);

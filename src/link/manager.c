@@ -34,6 +34,9 @@
  * written before it drops the connections. */
 #define SHUTDOWN_FLUSH_MS 1000u
 
+/* The close text of an eviction (docs/operations.md "Limits"). */
+#define EVICT_REASON "evicted: idle while the link table is full"
+
 static void link_down(yz_link *l, int err, const char *reason);
 static void defer_link(yz_link *l);
 static void heap_update(yz_link *l);
@@ -52,6 +55,9 @@ void yz_link_config_default(yz_link_config *cfg) {
   cfg->missed_pongs = YZ_SESSION_DEFAULT_MAX_MISSED_PONGS;
   cfg->send_queue_max_bytes = 4u * 1024u * 1024u;
   cfg->send_queue_max_msgs = 1024;
+  cfg->max_handshakes_per_source = 8;
+  cfg->max_links_per_source = 32;
+  cfg->evict_min_idle_ms = 60000;
 }
 
 static void fill_defaults(yz_link_config *c) {
@@ -77,6 +83,12 @@ static void fill_defaults(yz_link_config *c) {
     c->send_queue_max_bytes = d.send_queue_max_bytes;
   if (c->send_queue_max_msgs == 0)
     c->send_queue_max_msgs = d.send_queue_max_msgs;
+  if (c->max_handshakes_per_source == 0)
+    c->max_handshakes_per_source = d.max_handshakes_per_source;
+  if (c->max_links_per_source == 0)
+    c->max_links_per_source = d.max_links_per_source;
+  if (c->evict_min_idle_ms == 0)
+    c->evict_min_idle_ms = d.evict_min_idle_ms;
 }
 
 const char *yz_link_refusal_name(yz_link_refusal r) {
@@ -91,6 +103,8 @@ const char *yz_link_refusal_name(yz_link_refusal r) {
     return "subprotocol";
   case YZ_LINK_REFUSED_CLOSING:
     return "closing";
+  case YZ_LINK_REFUSED_PER_SOURCE:
+    return "per_source";
   default:
     return "unknown";
   }
@@ -134,6 +148,8 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   m->identity = *cfg->identity;
   m->cfg.identity = &m->identity;
   m->log_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(10, 10000);
+  m->log_ev_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(
+      YZ_LINK_LOG_EVENTS_BURST, YZ_LINK_LOG_EVENTS_WINDOW_MS);
   rc = yz_session_local_init(&m->local, &m->identity, NULL, NULL);
   if (rc != 0)
     goto fail;
@@ -339,6 +355,7 @@ static void sess_event(void *user, const yz_session_event *ev) {
       m->n_handshakes--;
     }
     l->state = YZ__LS_UP;
+    l->last_app_ms = yz__link_clock(m);
     m->stats.links_up_total++;
     yz_link_peer peer;
     memset(&peer, 0, sizeof peer);
@@ -361,8 +378,9 @@ static void sess_event(void *user, const yz_session_event *ev) {
     if (yz_log_enabled(YZ_LOG_DEBUG)) {
       char hex[YZ_NODE_ID_HEX_LEN + 1];
       yz_node_id_to_hex(&peer.id, hex);
-      yz_log(YZ_LOG_DEBUG, "link up %s %s %s", hex,
-             l->dir == YZ_LINK_INBOUND ? "from" : "to", l->remote);
+      yz_log_rl(&m->log_ev_rl, yz__link_clock(m), YZ_LOG_DEBUG,
+                "link up %s %s %s", hex,
+                l->dir == YZ_LINK_INBOUND ? "from" : "to", l->remote);
     }
     if (m->cfg.cb.on_up != NULL && !m->closing)
       m->cfg.cb.on_up(m, l, &peer, m->cfg.user_data);
@@ -370,6 +388,7 @@ static void sess_event(void *user, const yz_session_event *ev) {
   }
   case YZ_SESSION_EVENT_MESSAGE:
     m->stats.msgs_in++;
+    l->last_app_ms = yz__link_clock(m);
     if (l->state == YZ__LS_UP && m->cfg.cb.on_message != NULL)
       m->cfg.cb.on_message(m, l, ev->u.message.data, ev->u.message.len,
                            m->cfg.user_data);
@@ -387,6 +406,10 @@ static void sess_event(void *user, const yz_session_event *ev) {
       snprintf(text, sizeof text, "%s", ev->u.closed.text);
     } else {
       snprintf(text, sizeof text, "%s", yz_strerror(err));
+    }
+    if (l->evicted) { /* our own close frame (evict_idle) */
+      err = YZ_E_LIMIT;
+      snprintf(text, sizeof text, "%s", EVICT_REASON " (max_links)");
     }
     if (err == YZ_E_DECRYPT)
       m->stats.decrypt_failures++;
@@ -426,6 +449,16 @@ static int link_session_init(yz_link *l) {
   sc.unpinned = l->unpinned;
   sc.max_message = m->cfg.max_message_size;
   sc.handshake_timeout_ms = m->cfg.handshake_timeout_ms;
+  if (l->has_accepted) {
+    /* the deadline runs from the TCP accept (docs/operations.md
+     * "Limits"): the session gets what is left of it */
+    uint64_t now = yz__link_now(m);
+    uint64_t spent = now > l->accepted_ms ? now - l->accepted_ms : 0;
+    sc.handshake_timeout_ms =
+        spent >= sc.handshake_timeout_ms
+            ? 1
+            : sc.handshake_timeout_ms - (uint32_t)spent;
+  }
   sc.ping_idle_ms = m->cfg.ping_interval_ms;
   sc.max_missed_pongs = m->cfg.missed_pongs;
   sc.send_headroom = 0;
@@ -487,8 +520,9 @@ static void link_down(yz_link *l, int err, const char *reason) {
   l->state = YZ__LS_DOWN;
   l->down_err = err;
   copy_reason(l, reason);
-  yz_log(YZ_LOG_DEBUG, "link %s %s going down: %s", l->remote,
-         was_up ? "(up)" : "(handshake)", l->down_reason);
+  yz_log_rl(&m->log_ev_rl, yz__link_clock(m), YZ_LOG_DEBUG,
+            "link %s %s going down: %s", l->remote,
+            was_up ? "(up)" : "(handshake)", l->down_reason);
   m->n_links--;
   heap_remove(l);
   if (!l->announced)
@@ -527,8 +561,8 @@ static void defer_cb(uv_async_t *t) {
           const yz_node_id *id = yz_link_peer_id(l);
           if (id != NULL)
             yz_node_id_to_hex(id, hex);
-          yz_log(YZ_LOG_DEBUG, "link down %s %s: %s", hex, l->remote,
-                 l->down_reason);
+          yz_log_rl(&m->log_ev_rl, yz__link_clock(m), YZ_LOG_DEBUG,
+                    "link down %s %s: %s", hex, l->remote, l->down_reason);
         }
         if (m->cfg.cb.on_down != NULL)
           m->cfg.cb.on_down(m, l, l->down_err, l->down_reason,
@@ -552,37 +586,111 @@ void yz__link_refused(yz_link_manager *m, yz_link_refusal why) {
   m->stats.refused[why]++;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Per-source limits and eviction (docs/operations.md "Limits")             */
+
+static bool same_src(const yz_link *l, const uint8_t *ip, size_t ip_len) {
+  return l->src_len == ip_len && ip_len > 0 &&
+         memcmp(l->src_ip, ip, ip_len) == 0;
+}
+
+/* Would one more connection from this source exceed its share? O(links),
+ * which max_links bounds; admissions are rate-limited per source. */
+static bool source_over(const yz_link_manager *m, const uint8_t *ip,
+                        size_t ip_len) {
+  uint32_t pending = yz__link_ws_pending_from(m, ip, ip_len);
+  uint32_t hs = pending, links = pending;
+  for (const yz_link *l = m->links; l != NULL; l = l->next) {
+    if (l->state == YZ__LS_DOWN || l->dir != YZ_LINK_INBOUND ||
+        !same_src(l, ip, ip_len))
+      continue;
+    links++;
+    if (l->state != YZ__LS_UP)
+      hs++;
+  }
+  return hs >= m->cfg.max_handshakes_per_source ||
+         links >= m->cfg.max_links_per_source;
+}
+
+/* max_links is reached and a new inbound connection wants in: close the
+ * link idle longest (no application message either way for at least
+ * evict_min_idle_ms), inbound before outbound, never a protected one.
+ * Without such a link the newcomer is refused. */
+static bool evict_idle(yz_link_manager *m) {
+  uint64_t now = yz__link_clock(m);
+  yz_link *best = NULL;
+  uint64_t best_idle = 0;
+  for (yz_link *l = m->links; l != NULL; l = l->next) {
+    if (l->state != YZ__LS_UP || l->is_protected)
+      continue;
+    uint64_t idle = now > l->last_app_ms ? now - l->last_app_ms : 0;
+    if (idle < m->cfg.evict_min_idle_ms)
+      continue;
+    bool better = best == NULL ||
+                  (l->dir == YZ_LINK_INBOUND && best->dir != YZ_LINK_INBOUND) ||
+                  (l->dir == best->dir && idle > best_idle);
+    if (better) {
+      best = l;
+      best_idle = idle;
+    }
+  }
+  if (best == NULL)
+    return false;
+  m->stats.evictions++;
+  yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
+            "link %s: " EVICT_REASON " (max_links %u, idle %llu ms)",
+            best->remote, m->cfg.max_links, (unsigned long long)best_idle);
+  best->evicted = true;
+  if (best->sess_inited && yz_session_get_state(&best->s) != YZ_SESSION_CLOSED)
+    (void)yz_session_close(&best->s, YZ_CLOSE_GOING_AWAY, EVICT_REASON,
+                           yz__link_now(m));
+  link_down(best, YZ_E_LIMIT, EVICT_REASON " (max_links)");
+  return true;
+}
+
 bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
                     const char *remote, uint32_t pending) {
   if (m->closing) {
     yz__link_refused(m, YZ_LINK_REFUSED_CLOSING);
     return false;
   }
-  if (m->n_links >= m->cfg.max_links) {
-    yz__link_refused(m, YZ_LINK_REFUSED_MAX_LINKS);
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
-              "refused %s: %u links (max_links)", remote, m->n_links);
-    return false;
-  }
   if (m->n_handshakes + pending >= m->cfg.max_handshakes) {
     yz__link_refused(m, YZ_LINK_REFUSED_MAX_HANDSHAKES);
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
               "refused %s: %u handshakes in progress (max_handshakes)",
               remote, m->n_handshakes + pending);
+    return false;
+  }
+  if (ip != NULL && source_over(m, ip, ip_len)) {
+    yz__link_refused(m, YZ_LINK_REFUSED_PER_SOURCE);
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
+              "refused %s: its source holds its share of handshakes or "
+              "links (max_handshakes_per_source %u, max_links_per_source "
+              "%u)",
+              remote, m->cfg.max_handshakes_per_source,
+              m->cfg.max_links_per_source);
     return false;
   }
   if (ip != NULL &&
       !yz__ratelimit_take(&m->rl, ip, ip_len, yz__link_clock(m))) {
     yz__link_refused(m, YZ_LINK_REFUSED_RATE);
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
               "refused %s: handshake rate limit", remote);
+    return false;
+  }
+  /* last, so that nothing is evicted for a newcomer refused anyway */
+  if (m->n_links >= m->cfg.max_links && !evict_idle(m)) {
+    yz__link_refused(m, YZ_LINK_REFUSED_MAX_LINKS);
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
+              "refused %s: %u links (max_links)", remote, m->n_links);
     return false;
   }
   return true;
 }
 
-yz_link *yz__link_inbound(yz_link_manager *m, void *conn, const char *remote,
-                          bool tls) {
+yz_link *yz__link_inbound_at(yz_link_manager *m, void *conn,
+                             const char *remote, bool tls,
+                             const yz__link_src *src, uint64_t accepted_ms) {
   if (!yz__link_admit(m, NULL, 0, remote, yz__link_ws_pending(m)))
     return NULL;
   yz_link *l = link_new(m, YZ_LINK_INBOUND);
@@ -591,10 +699,23 @@ yz_link *yz__link_inbound(yz_link_manager *m, void *conn, const char *remote,
   l->conn = conn;
   l->tls = tls;
   snprintf(l->remote, sizeof l->remote, "%s", remote);
+  if (src != NULL && src->ip_len <= sizeof l->src_ip) {
+    memcpy(l->src_ip, src->ip, src->ip_len);
+    l->src_len = src->ip_len;
+  }
+  if (accepted_ms != UINT64_MAX) {
+    l->has_accepted = true;
+    l->accepted_ms = accepted_ms;
+  }
   l->counted_hs = true;
   m->n_handshakes++;
   link_start_session(l);
   return l;
+}
+
+yz_link *yz__link_inbound(yz_link_manager *m, void *conn, const char *remote,
+                          bool tls) {
+  return yz__link_inbound_at(m, conn, remote, tls, NULL, UINT64_MAX);
 }
 
 void yz__link_conn_up(yz_link *l, const char *remote) {
@@ -700,7 +821,7 @@ int yz_link_dial(yz_link_manager *m, const char *url,
   const char *why = NULL;
   int rc = yz_address_parse(&u, (const uint8_t *)url, strlen(url), &why);
   if (rc != 0) {
-    yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN,
+    yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
               "cannot dial %.*s: %s", (int)YZ__MIN(strlen(url), 200), url,
               why);
     return rc;
@@ -761,8 +882,10 @@ int yz_link_send(yz_link *l, const uint8_t *msg, size_t len) {
     return YZ_E_QUEUE_FULL;
   }
   int rc = yz_session_send(&l->s, msg, len, yz__link_now(m));
-  if (rc == 0)
+  if (rc == 0) {
     m->stats.msgs_out++;
+    l->last_app_ms = yz__link_clock(m);
+  }
   link_after_session(l);
   if (rc == YZ_E_CLOSED)
     rc = YZ_E_STATE;
@@ -804,6 +927,11 @@ yz_link_manager *yz_link_get_manager(const yz_link *l) { return l->m; }
 void yz_link_set_data(yz_link *l, void *data) { l->user_data = data; }
 
 void *yz_link_get_data(const yz_link *l) { return l->user_data; }
+
+void yz_link_set_protected(yz_link *l, bool protect) {
+  if (l != NULL)
+    l->is_protected = protect;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Deadlines: a binary min-heap of links and one uv timer                   */

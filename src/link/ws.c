@@ -38,7 +38,7 @@ _Static_assert(LWS_PRE == YZ__LINK_HEADROOM, "LWS_PRE changed");
 #define VH_MAGIC 0x74736f68u
 
 typedef struct vh_ref {
-  uint32_t magic;     /* VH_MAGIC: marks a connection not upgraded yet */
+  uint32_t magic;     /* VH_MAGIC */
   uint32_t pending;   /* connections accepted, not yet upgraded */
   yz_link_manager *m; /* NULL: unused, refuses every connection */
   struct lws_vhost *vh;
@@ -49,6 +49,24 @@ typedef struct vh_ref {
   char *cert, *key, *ca; /* what it was created with (NULL: none) */
   struct vh_ref *next;
 } vh_ref;
+
+/* An inbound connection accepted and not upgraded yet (the connection's
+ * user pointer until then). Its deadline runs from the TCP accept,
+ * whatever the peer sends (an HTTP request every few seconds on a
+ * keep-alive connection would otherwise hold its handshake slot for
+ * ever); the session's handshake timeout then gets what is left of it. */
+#define PEND_MAGIC 0x646e6570u
+
+typedef struct pend {
+  uint32_t magic; /* PEND_MAGIC */
+  bool killed;    /* its deadline passed: being closed */
+  vh_ref *v;
+  struct lws *wsi;
+  uint64_t accepted_ms; /* yz__link_now() of its manager at accept */
+  uint8_t ip[16];       /* the source (IPv4 address or IPv6 /64) */
+  size_t ip_len;
+  struct pend *prev, *next; /* g.pend */
+} pend;
 
 /* A manager's backend state. */
 typedef struct ws_state {
@@ -62,6 +80,11 @@ static struct {
   unsigned refs;
   unsigned vh_serial;
   vh_ref *vhosts;
+  /* connections not upgraded yet, oldest first, and the timer of their
+   * deadlines */
+  pend *pend_head, *pend_tail;
+  uv_timer_t sweep;
+  bool sweep_open;
   /* teardown */
   bool tearing_down;
   uv_timer_t td_timer;
@@ -140,6 +163,10 @@ static int ctx_acquire(uv_loop_t *loop) {
   info.protocols = protocols;
   /* An accepted connection must upgrade promptly. */
   info.timeout_secs = 10;
+  /* HTTP/2 is never spoken (DESIGN.md, link layer): ALPN offers only
+   * http/1.1 (the listeners say so again per vhost), and ws_callback
+   * refuses the h2c upgrade and any WebSocket over an HTTP/2 stream. */
+  info.alpn = "http/1.1";
   g.loop = loop;
   g.ctx = lws_create_context(&info);
   if (g.ctx == NULL) {
@@ -148,6 +175,8 @@ static int ctx_acquire(uv_loop_t *loop) {
     g.loop = NULL;
     return YZ_E_IO;
   }
+  uv_timer_init(loop, &g.sweep);
+  g.sweep_open = true;
   g.refs = 1;
   return 0;
 }
@@ -176,6 +205,10 @@ static void td_cb(uv_timer_t *t) {
   if (g.td_phase == 0) {
     /* phase 1, from a uv callback (not from an lws protocol callback) */
     g.td_phase = 1;
+    if (g.sweep_open) {
+      g.sweep_open = false;
+      uv_close((uv_handle_t *)&g.sweep, NULL);
+    }
     lws_context_destroy(g.ctx);
     uv_timer_start(t, td_cb, 1, 0);
     return;
@@ -392,6 +425,7 @@ static int ws_listen(yz_link_manager *m, const yz_address *u,
   info.vhost_name = name;
   info.user = v;
   info.timeout_secs = 10;
+  info.alpn = "http/1.1"; /* never h2 (see ctx_acquire) */
   if (u->tls) {
     info.ssl_cert_filepath = lc->tls_cert_file;
     info.ssl_private_key_filepath = lc->tls_key_file;
@@ -507,24 +541,95 @@ uint32_t yz__link_ws_pending(const yz_link_manager *m) {
   return n;
 }
 
+/* O(connections not upgraded), which max_handshakes bounds. */
+uint32_t yz__link_ws_pending_from(const yz_link_manager *m,
+                                  const uint8_t *ip, size_t ip_len) {
+  uint32_t n = 0;
+  for (const pend *p = g.pend_head; p != NULL; p = p->next)
+    if (p->v->m == m && p->ip_len == ip_len && ip_len > 0 &&
+        memcmp(p->ip, ip, ip_len) == 0)
+      n++;
+  return n;
+}
+
 /* A connection's user pointer is its link once upgraded, before that its
- * listener's vh_ref (counted in pending). */
+ * pend record (counted in its listener's pending). */
 static yz_link *wsi_link(struct lws *wsi) {
   uint32_t *o = lws_get_opaque_user_data(wsi);
   return o != NULL && *o == YZ__LINK_MAGIC ? (yz_link *)o : NULL;
 }
 
-static vh_ref *wsi_pending(struct lws *wsi) {
+static pend *wsi_pending(struct lws *wsi) {
   uint32_t *o = lws_get_opaque_user_data(wsi);
-  return o != NULL && *o == VH_MAGIC ? (vh_ref *)o : NULL;
+  return o != NULL && *o == PEND_MAGIC ? (pend *)o : NULL;
 }
 
 static void unpend(struct lws *wsi) {
-  vh_ref *v = wsi_pending(wsi);
-  if (v != NULL) {
-    v->pending--;
-    lws_set_opaque_user_data(wsi, NULL);
+  pend *p = wsi_pending(wsi);
+  if (p == NULL)
+    return;
+  p->v->pending--;
+  if (p->prev != NULL)
+    p->prev->next = p->next;
+  else
+    g.pend_head = p->next;
+  if (p->next != NULL)
+    p->next->prev = p->prev;
+  else
+    g.pend_tail = p->prev;
+  p->magic = 0;
+  free(p);
+  lws_set_opaque_user_data(wsi, NULL);
+}
+
+static void sweep_cb(uv_timer_t *t);
+
+/* Arm the sweep for the earliest deadline of the pending connections. */
+static void sweep_arm(void) {
+  if (!g.sweep_open)
+    return;
+  uint64_t wait = UINT64_MAX;
+  for (const pend *p = g.pend_head; p != NULL; p = p->next) {
+    const yz_link_manager *m = p->v->m;
+    if (m == NULL || p->killed)
+      continue;
+    uint64_t now = yz__link_now(m);
+    uint64_t end = p->accepted_ms + m->cfg.handshake_timeout_ms;
+    uint64_t w = end > now ? end - now : 0;
+    if (w < wait)
+      wait = w;
   }
+  if (wait == UINT64_MAX) {
+    uv_timer_stop(&g.sweep);
+    return;
+  }
+  /* the deadline is enforced to the timer's granularity */
+  uv_timer_start(&g.sweep, sweep_cb, wait + 1, 0);
+}
+
+/* Close every connection whose deadline from accept has passed. This is a
+ * uv timer callback, not an lws one, so lws may close the connection
+ * synchronously (LWS_TO_KILL_SYNC; its asynchronous kill waits for lws's
+ * next wake-up on a foreign loop); its close callback unpends it. */
+static void sweep_cb(uv_timer_t *t) {
+  (void)t;
+  pend *next;
+  for (pend *p = g.pend_head; p != NULL; p = next) {
+    next = p->next;
+    yz_link_manager *m = p->v->m;
+    if (m == NULL || p->killed)
+      continue;
+    if (yz__link_now(m) - p->accepted_ms < m->cfg.handshake_timeout_ms)
+      continue;
+    p->killed = true;
+    m->stats.upgrade_timeouts++;
+    lws_set_timeout(p->wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE,
+                    LWS_TO_KILL_SYNC);
+    /* the close freed p and may have changed the list: start again (the
+     * killed ones are skipped; the list is bounded by max_handshakes) */
+    next = g.pend_head;
+  }
+  sweep_arm();
 }
 
 static yz_link_manager *wsi_manager(struct lws *wsi) {
@@ -573,17 +678,35 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t cap,
   }
 }
 
-static void wsi_remote(struct lws *wsi, char *out, size_t cap) {
+/* The remote end's text and, if ip is given, its source key (addr_text). */
+static void wsi_remote_ip(struct lws *wsi, char *out, size_t cap,
+                          uint8_t ip[16], size_t *ip_len) {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
-  uint8_t ip[16];
-  size_t ip_len;
+  uint8_t tmp[16];
+  size_t tmp_len;
+  if (ip == NULL) {
+    ip = tmp;
+    ip_len = &tmp_len;
+  }
+  *ip_len = 0;
   int fd = (int)lws_get_socket_fd(wsi);
   if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
     snprintf(out, cap, "?");
     return;
   }
-  addr_text((const struct sockaddr *)&ss, out, cap, ip, &ip_len);
+  addr_text((const struct sockaddr *)&ss, out, cap, ip, ip_len);
+}
+
+static void wsi_remote(struct lws *wsi, char *out, size_t cap) {
+  wsi_remote_ip(wsi, out, cap, NULL, NULL);
+}
+
+/* A WebSocket inside an HTTP/2 stream (RFC 8441) has a network
+ * connection of its own below it. yz refuses HTTP/2 altogether; this is
+ * the last guard, should lws ever get there. */
+static bool wsi_is_h2_stream(struct lws *wsi) {
+  return lws_get_network_wsi(wsi) != wsi;
 }
 
 static bool has_subprotocol(struct lws *wsi) {
@@ -699,11 +822,41 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     /* lws also says this of its own client connections: those carry
      * their link already */
     if (v != NULL && v->listening && lws_get_opaque_user_data(wsi) == NULL) {
+      pend *p = calloc(1, sizeof *p);
+      if (p == NULL)
+        return -1;
+      char text[YZ_LINK_ADDR_TEXT_MAX];
+      p->magic = PEND_MAGIC;
+      p->v = v;
+      p->wsi = wsi;
+      p->accepted_ms = v->m != NULL ? yz__link_now(v->m) : 0;
+      wsi_remote_ip(wsi, text, sizeof text, p->ip, &p->ip_len);
+      p->prev = g.pend_tail;
+      if (g.pend_tail != NULL)
+        g.pend_tail->next = p;
+      else
+        g.pend_head = p;
+      g.pend_tail = p;
       v->pending++;
-      lws_set_opaque_user_data(wsi, v);
+      lws_set_opaque_user_data(wsi, p);
+      sweep_arm();
     }
     return 0;
   }
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    /* Only the WebSocket upgrade, over HTTP/1.1. "h2c" (or anything else)
+     * hangs up: HTTP/2 is never spoken (DESIGN.md), and through it a
+     * client could open WebSocket streams past the per-IP limits and
+     * reach libwebsockets' HTTP/2 flow-control code. */
+    if (in == NULL || strcmp((const char *)in, "websocket") != 0 ||
+        wsi_is_h2_stream(wsi))
+      return -1;
+    return 0;
+  case LWS_CALLBACK_HTTP:
+    /* A plain HTTP request (no upgrade): answer and close, never keep
+     * the connection alive (it would hold a handshake slot). */
+    (void)lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+    return -1;
   case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
     /* before anything is read from the socket: the cheapest refusal */
     yz_link_manager *m = wsi_manager(wsi);
@@ -727,7 +880,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
     /* the upgrade request, before any DH work */
     yz_link_manager *m = wsi_manager(wsi);
-    if (m == NULL)
+    if (m == NULL || wsi_is_h2_stream(wsi))
       return 1;
     if (!has_subprotocol(wsi)) {
       yz__link_refused(m, YZ_LINK_REFUSED_SUBPROTOCOL);
@@ -742,12 +895,18 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
   }
   case LWS_CALLBACK_ESTABLISHED: {
     yz_link_manager *m = wsi_manager(wsi);
-    if (m == NULL)
+    pend *p = wsi_pending(wsi);
+    if (m == NULL || p == NULL || p->killed || wsi_is_h2_stream(wsi))
       return -1;
     char text[YZ_LINK_ADDR_TEXT_MAX];
     wsi_remote(wsi, text, sizeof text);
+    yz__link_src src;
+    memcpy(src.ip, p->ip, sizeof src.ip);
+    src.ip_len = (uint8_t)p->ip_len;
+    uint64_t accepted = p->accepted_ms;
     unpend(wsi);
-    yz_link *nl = yz__link_inbound(m, wsi, text, wsi_vhost_tls(wsi));
+    yz_link *nl = yz__link_inbound_at(m, wsi, text, wsi_vhost_tls(wsi), &src,
+                                      accepted);
     if (nl == NULL)
       return -1;
     if (nl->conn_gone || nl->conn != wsi)

@@ -152,6 +152,10 @@ void t_node_config(tnode *n, yz_link_config *cfg, uint8_t seed_byte) {
   cfg->cb.on_down = rec_down;
   cfg->user_data = n;
   cfg->tls_ca_file = t_cert_path();
+  /* every test peer dials from 127.0.0.1: the tests of the per-source
+   * limits lower these again */
+  cfg->max_handshakes_per_source = 100000;
+  cfg->max_links_per_source = 100000;
 }
 
 void t_node_start(tnode *n, const yz_link_config *cfg) {
@@ -239,13 +243,14 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       uv_close((uv_handle_t *)s, raw_closed);
     return;
   }
+  /* keep what fits of everything the server sends */
+  size_t n = (size_t)nread;
+  if (n > sizeof c->rbuf - 1 - c->rlen)
+    n = sizeof c->rbuf - 1 - c->rlen;
+  memcpy(c->rbuf + c->rlen, buf->base, n);
+  c->rlen += n;
+  c->rbuf[c->rlen] = '\0';
   if (!c->upgraded && !c->refused) {
-    size_t n = (size_t)nread;
-    if (n > sizeof c->rbuf - 1 - c->rlen)
-      n = sizeof c->rbuf - 1 - c->rlen;
-    memcpy(c->rbuf + c->rlen, buf->base, n);
-    c->rlen += n;
-    c->rbuf[c->rlen] = '\0';
     if (strstr(c->rbuf, "\r\n\r\n") != NULL) {
       if (strncmp(c->rbuf, "HTTP/1.1 101", 12) == 0) {
         c->upgraded = true;
@@ -280,52 +285,78 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   free(buf->base);
 }
 
-typedef struct raw_conn {
-  uv_connect_t req;
-  raw_client *c;
-  char hello[512];
-} raw_conn;
+typedef struct raw_hello {
+  size_t len;
+  char data[];
+} raw_hello;
 
 static void raw_connected(uv_connect_t *req, int status) {
   raw_client *c = req->handle->data;
+  raw_hello *hello = req->data;
   if (status != 0) {
+    free(hello);
     uv_close((uv_handle_t *)&c->tcp, raw_closed);
     return;
   }
   uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, raw_read);
-  char *hello = req->data;
-  if (hello[0] != '\0')
-    tcp_write((uv_stream_t *)&c->tcp, hello, strlen(hello));
+  if (hello->len > 0)
+    tcp_write((uv_stream_t *)&c->tcp, hello->data, hello->len);
   free(hello);
 }
 
-void raw_connect(raw_client *c, uint16_t port, const char *subprotocol,
-                 const uint8_t *frame_payload, size_t frame_len) {
+void raw_connect_bytes(raw_client *c, uint16_t port, const char *bind_ip,
+                       const void *req, size_t len) {
   memset(c, 0, sizeof *c);
-  c->send_after = frame_payload;
-  c->send_after_len = frame_len;
   uv_tcp_init(t_loop, &c->tcp);
   c->tcp.data = c;
-  char *hello = malloc(512);
+  raw_hello *hello = malloc(sizeof *hello + len + 1);
   assert_non_null(hello);
-  if (subprotocol != NULL && strcmp(subprotocol, "-") == 0)
-    hello[0] = '\0'; /* connect and send nothing at all */
-  else
-  snprintf(hello, 512,
-           "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-           "Connection: Upgrade\r\n"
-           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-           "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-           subprotocol != NULL ? "Sec-WebSocket-Protocol: " : "",
-           subprotocol != NULL ? subprotocol : "",
-           subprotocol != NULL ? "\r\n" : "");
+  hello->len = len;
+  if (len > 0)
+    memcpy(hello->data, req, len);
   c->creq.data = hello;
+  if (bind_ip != NULL) {
+    struct sockaddr_in b;
+    uv_ip4_addr(bind_ip, 0, &b);
+    assert_int_equal(uv_tcp_bind(&c->tcp, (const struct sockaddr *)&b, 0),
+                     0);
+  }
   struct sockaddr_in a;
   uv_ip4_addr("127.0.0.1", port, &a);
   assert_int_equal(uv_tcp_connect(&c->creq, &c->tcp,
                                   (const struct sockaddr *)&a,
                                   raw_connected),
                    0);
+}
+
+void raw_connect_from(raw_client *c, uint16_t port, const char *bind_ip,
+                      const char *subprotocol, const uint8_t *frame_payload,
+                      size_t frame_len) {
+  char hello[512];
+  if (subprotocol != NULL && strcmp(subprotocol, "-") == 0)
+    hello[0] = '\0'; /* connect and send nothing at all */
+  else
+    snprintf(hello, sizeof hello,
+             "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+             "Connection: Upgrade\r\n"
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+             "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+             subprotocol != NULL ? "Sec-WebSocket-Protocol: " : "",
+             subprotocol != NULL ? subprotocol : "",
+             subprotocol != NULL ? "\r\n" : "");
+  raw_connect_bytes(c, port, bind_ip, hello, strlen(hello));
+  c->send_after = frame_payload;
+  c->send_after_len = frame_len;
+}
+
+void raw_connect(raw_client *c, uint16_t port, const char *subprotocol,
+                 const uint8_t *frame_payload, size_t frame_len) {
+  raw_connect_from(c, port, NULL, subprotocol, frame_payload, frame_len);
+}
+
+void raw_send(raw_client *c, const void *data, size_t len) {
+  if (!uv_is_closing((uv_handle_t *)&c->tcp))
+    tcp_write((uv_stream_t *)&c->tcp, data, len);
 }
 
 void raw_close(raw_client *c) {

@@ -82,6 +82,18 @@ typedef struct raw_client {
 
 void raw_connect(raw_client *c, uint16_t port, const char *subprotocol,
                  const uint8_t *frame_payload, size_t frame_len);
+/* The same from a local address (e.g. "127.0.0.2": another source for
+ * the per-source limits); NULL: any. */
+void raw_connect_from(raw_client *c, uint16_t port, const char *bind_ip,
+                      const char *subprotocol, const uint8_t *frame_payload,
+                      size_t frame_len);
+/* Connect and send these bytes, whatever they are (len 0: nothing). What
+ * the server sends lands in rbuf/rlen as far as it fits (a "101" sets
+ * upgraded, another HTTP status refused). */
+void raw_connect_bytes(raw_client *c, uint16_t port, const char *bind_ip,
+                       const void *req, size_t len);
+/* Send more bytes on an open raw connection. */
+void raw_send(raw_client *c, const void *data, size_t len);
 void raw_close(raw_client *c);
 
 /* A TCP relay to a target port that can flip a bit of one client frame,

@@ -184,6 +184,24 @@ else
   echo "skip: wss:// (no openssl)"
 fi
 
+# --- logs a peer cannot flood ----------------------------------------------
+# Each ping is a link: 4 lines (link and peer, up and down) without a
+# budget. yz-node's peer event lines share one of 20 per 10 s.
+start d --listen ws://127.0.0.1:0
+wait_for d "address ws://" || exit 1
+D_ADDR=${LINE#address }
+wait_for d "ready" || exit 1
+for i in $(seq 1 30); do
+  "$YZ" ping "$D_ADDR" --count 1 --interval 0 >"$tmp/out" 2>&1 ||
+    { cat "$tmp/out"; fail "ping $i to d"; break; }
+done
+stop d
+n=$(grep -cE "(link|peer) (up|down):" "$tmp/d.log")
+[ "$n" -le 20 ] || fail "d wrote $n peer event lines for 30 pings (budget 20)"
+grep -q "peer event lines suppressed" "$tmp/d.log" ||
+  { cat "$tmp/d.log"; fail "d did not report its suppressed lines"; }
+echo "ok: 30 pings to d, $n peer event lines logged"
+
 stop b
 stop a
 if [ $fails -ne 0 ]; then

@@ -49,6 +49,15 @@ static void log_sink(yz_log_level level, const char *line, void *ud)
           (unsigned)level < 5 ? level_word[level] : "?", line);
 }
 
+/* The lines a peer causes (link and peer up and down, dial failures) share
+ * one budget (docs/operations.md "Logs"): a peer, or thousands of them,
+ * cannot flood the log. What it drops is counted in the next line that
+ * passes, and at exit. */
+enum { YZN_PEER_LINES_BURST = 20, YZN_PEER_LINES_WINDOW_MS = 10000 };
+
+static yz_log_ratelimit peer_lines =
+    YZ_LOG_RATELIMIT_INIT(YZN_PEER_LINES_BURST, YZN_PEER_LINES_WINDOW_MS);
+
 static const char *dir_word(yz_link_direction d)
 {
   return d == YZ_LINK_INBOUND ? "inbound" : "outbound";
@@ -59,35 +68,37 @@ static void on_link(yz_node *node, const yz_node_id *peer,
                     const char *reason, void *ud)
 {
   (void)node;
-  (void)ud;
+  struct app *a = ud;
   char hex[YZ_NODE_ID_HEX_LEN + 1];
   yz_node_id_to_hex(peer, hex);
   if (up)
-    yz_log(YZ_LOG_INFO, "link up: peer %s (%s)", hex, dir_word(dir));
+    yz_log_rl(&peer_lines, uv_now(&a->loop), YZ_LOG_INFO,
+              "link up: peer %s (%s)", hex, dir_word(dir));
   else
-    yz_log(YZ_LOG_INFO, "link down: peer %s (%s): %s [%s]", hex,
-           dir_word(dir), reason, yz_err_name(err));
+    yz_log_rl(&peer_lines, uv_now(&a->loop), YZ_LOG_INFO,
+              "link down: peer %s (%s): %s [%s]", hex, dir_word(dir), reason,
+              yz_err_name(err));
 }
 
 static void on_peer_up(yz_node *node, const yz_link_peer *p, void *ud)
 {
   (void)node;
-  (void)ud;
+  struct app *a = ud;
   char hex[YZ_NODE_ID_HEX_LEN + 1];
   yz_node_id_to_hex(&p->id, hex);
-  yz_log(YZ_LOG_INFO, "peer up: %s at %s%s", hex, p->remote_addr,
-         p->tls ? " (wss)" : "");
+  yz_log_rl(&peer_lines, uv_now(&a->loop), YZ_LOG_INFO, "peer up: %s at %s%s",
+            hex, p->remote_addr, p->tls ? " (wss)" : "");
 }
 
 static void on_peer_down(yz_node *node, const yz_node_id *peer, int err,
                          const char *reason, void *ud)
 {
   (void)node;
-  (void)ud;
+  struct app *a = ud;
   char hex[YZ_NODE_ID_HEX_LEN + 1];
   yz_node_id_to_hex(peer, hex);
-  yz_log(YZ_LOG_INFO, "peer down: %s: %s [%s]", hex, reason,
-         yz_err_name(err));
+  yz_log_rl(&peer_lines, uv_now(&a->loop), YZ_LOG_INFO, "peer down: %s: %s [%s]",
+            hex, reason, yz_err_name(err));
 }
 
 static void on_dial_failed(yz_node *node, const char *url,
@@ -96,15 +107,19 @@ static void on_dial_failed(yz_node *node, const char *url,
 {
   (void)node;
   (void)expected;
-  (void)ud;
-  yz_log(err == YZ_E_PEER_ID_MISMATCH ? YZ_LOG_WARN : YZ_LOG_INFO,
-         "dial %s failed: %s [%s]", url, reason, yz_err_name(err));
+  struct app *a = ud;
+  yz_log_rl(&peer_lines, uv_now(&a->loop),
+            err == YZ_E_PEER_ID_MISMATCH ? YZ_LOG_WARN : YZ_LOG_INFO,
+            "dial %s failed: %s [%s]", url, reason, yz_err_name(err));
 }
 
 static void on_stopped(yz_node *node, void *arg)
 {
   (void)node;
   (void)arg;
+  if (peer_lines.suppressed > 0)
+    yz_log(YZ_LOG_INFO, "%u peer event lines suppressed (rate limit)",
+           (unsigned)peer_lines.suppressed);
   yz_log(YZ_LOG_INFO, "stopped");
 }
 
@@ -160,6 +175,9 @@ static void fill_config(yz_node_config *cfg, const yzn_options *o)
   SET(l->ip_rate_per_s, o->ip_rate);
   SET(l->ip_rate_burst, o->ip_burst);
   SET(l->handshake_timeout_ms, o->handshake_timeout_ms);
+  SET(l->max_handshakes_per_source, o->max_handshakes_per_source);
+  SET(l->max_links_per_source, o->max_links_per_source);
+  SET(l->evict_min_idle_ms, o->evict_min_idle_ms);
   SET(l->ping_interval_ms, o->ping_interval_ms);
   SET(l->missed_pongs, o->missed_pongs);
   SET(l->max_message_size, (size_t)o->max_message_size);

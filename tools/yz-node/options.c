@@ -46,7 +46,14 @@ void yzn_usage(FILE *f)
 "  --ip-rate N           inbound handshakes per second per IP (default 20)\n"
 "  --ip-burst N          burst of that token bucket (default 40)\n"
 "  --max-message-size N  largest application message, bytes (default 1 MiB)\n"
-"  --handshake-timeout MS  (default 10000)\n"
+"  --handshake-timeout MS  from the TCP accept to the end of the yz\n"
+"                        handshake (default 10000)\n"
+"  --max-handshakes-per-source N  inbound connections not yet up from\n"
+"                        one IPv4 address or IPv6 /64 (default 8)\n"
+"  --max-links-per-source N  inbound links from one source (default 32)\n"
+"  --evict-min-idle MS   with --max-links reached, a new inbound peer\n"
+"                        evicts the link idle longest if idle this long\n"
+"                        (default 60000)\n"
 "  --ping-interval MS    keepalive ping after this idle time (default 15000)\n"
 "  --missed-pongs N      close a link after N unanswered pings (default 3)\n"
 "  --queue-max-bytes N   send queue bound per link, bytes (default 4 MiB)\n"
@@ -79,6 +86,9 @@ static const struct numopt numopts[] = {
     U32("--ip-rate", ip_rate, 1, 1000000),
     U32("--ip-burst", ip_burst, 1, 1000000),
     U32("--handshake-timeout", handshake_timeout_ms, 1, 3600000),
+    U32("--max-handshakes-per-source", max_handshakes_per_source, 1, 1000000),
+    U32("--max-links-per-source", max_links_per_source, 1, 1000000),
+    U32("--evict-min-idle", evict_min_idle_ms, 1, 86400000),
     U32("--ping-interval", ping_interval_ms, 1, 3600000),
     U32("--missed-pongs", missed_pongs, 1, 1000),
     U64("--max-message-size", max_message_size, 1, (uint64_t)1 << 30),

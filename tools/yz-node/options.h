@@ -31,6 +31,8 @@ typedef struct yzn_options {
   uint64_t max_message_size, queue_max_bytes;
   uint32_t queue_max_msgs;
   uint32_t request_timeout_ms, redial_max_ms;
+  uint32_t max_handshakes_per_source, max_links_per_source;
+  uint32_t evict_min_idle_ms;
   bool help, version;
 } yzn_options;
 

@@ -502,6 +502,9 @@ static void hold_config(yz_link_config *c, yz_identity *id) {
   c->max_handshakes = 20000;
   c->ip_rate_per_s = 1000000;
   c->ip_rate_burst = 1000000;
+  /* every benchmark link comes from 127.0.0.1 */
+  c->max_handshakes_per_source = 20000;
+  c->max_links_per_source = 20000;
 }
 
 /* The child: wait for the port and ID, dial n links in batches, keep its
@@ -977,6 +980,8 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
   c.max_handshakes = 20000;
   c.ip_rate_per_s = 1000000;
   c.ip_rate_burst = 1000000;
+  c.max_handshakes_per_source = 20000;
+  c.max_links_per_source = 20000;
   c.identity = &Y.ida;
   if (yz_link_manager_new(&Y.a, &loop, &c) != 0) {
     rc = yz_cli_error("link: cannot create a link manager");
