@@ -626,6 +626,9 @@ def run(doc, v, factory):
         link.take("handshake message %d" % (written + j + 1), m, 0)
     link.events("handshake", v["handshake_events"])
     link.leftover("handshake")
+    check("second link", "second_link_result" in v, "second_link" in v)
+    if "second_link" in v:
+        check_second_link(v, proto, prologue, pub, hh)
 
     # ---- the steps ----
     check("number of results", len(v["results"]), len(v["steps"]))
@@ -695,6 +698,52 @@ def run(doc, v, factory):
                     if e["side"] == side and e["event"] == "closed"]
             result = own_error if own_error is not None else mine[0]["error"]
         check(what + " result", res["result"], result)
+
+
+def check_second_link(v, proto, prologue, pub, first_hash):
+    """A second link between the same identities (docs/protocol.md
+    "Duplicate links"): its handshake byte for byte, its up events, and
+    which link both ends keep by the rule of that section."""
+    sl, out = v["second_link"], v["second_link_result"]
+    dialer = sl["dialer"]
+    listener = other(dialer)
+    keys = {dialer: sl["dialer_ephemeral_private"],
+            listener: sl["listener_ephemeral_private"]}
+    hs = {}
+    for side, initiator in ((dialer, True), (listener, False)):
+        dh = FixedEphemeralDH(bytes.fromhex(keys[side]))
+        h = proto.create_handshakestate(dh=dh)
+        s = dh.generate_keypair(
+            PrivateKey(bytes.fromhex(v[side]["static_private"])))
+        h.initialize(proto.pattern, initiator, prologue, s=s)
+        hs[side] = h
+    check("second link: messages", len(out["handshake"]), 3)
+    for i, m in enumerate(out["handshake"]):
+        w = dialer if i % 2 == 0 else listener
+        check("second link: message %d sender" % (i + 1), m["from"], w)
+        payload = b"" if i == 0 else bytes.fromhex(pub[w]["proof"])
+        buf = bytearray()
+        hs[w].write_message(payload, buf)
+        check("second link: message %d" % (i + 1), bytes(buf).hex(),
+              m["ciphertext"])
+        pt = bytearray()
+        hs[other(w)].read_message(bytes(buf), pt)
+    h2 = bytes(hs[dialer].symmetricstate.get_handshake_hash()).hex()
+    check("second link: handshake hash", out["handshake_hash"], h2)
+    ups = sorted((e["side"], e["event"], e.get("peer_node_id"),
+                  e.get("channel_binding")) for e in out["handshake_events"])
+    check("second link: events", ups, sorted(
+        (s, "up", pub[other(s)]["node_id"], h2) for s in SIDES))
+    # The rule: the link dialled by the smaller node ID; the same dialer:
+    # the smaller channel binding (both bytewise).
+    d1 = bytes.fromhex(pub["initiator"]["node_id"])
+    d2 = bytes.fromhex(pub[dialer]["node_id"])
+    if d1 != d2:
+        first = d1 < d2
+    else:
+        first = bytes.fromhex(first_hash) < bytes.fromhex(h2)
+    check("second link: survivor", out["survivor"],
+          "first" if first else "second")
 
 
 def split_states(split, v, prologue):

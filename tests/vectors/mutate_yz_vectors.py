@@ -128,6 +128,16 @@ MUTATIONS = [
     ("control_between_fragments", "the reassembled message",
      lambda v: setk(ev(v, 2, "initiator", "message"), "payload",
                     "0102030405060708090b")),
+    ("duplicate_cross_dial", "the survivor of a cross dial",
+     lambda v: setk(v["second_link_result"], "survivor", "second")),
+    ("duplicate_same_dialer", "the survivor of two dials by one node",
+     lambda v: setk(v["second_link_result"], "survivor", "first")),
+    ("duplicate_same_dialer", "the second link's channel binding",
+     lambda v: setk(v["second_link_result"]["handshake_events"][0],
+                    "channel_binding", flip_hex(
+                        v["second_link_result"]["handshake_hash"]))),
+    ("duplicate_same_dialer", "the second link's dialer",
+     lambda v: setk(v["second_link"], "dialer", "responder")),
     ("rekey_by_time", "rekey_after_ms",
      lambda v: setk(v["config"], "rekey_after_ms", 1001)),
 ]

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "common/util.h"
+#include "node/duplicate.h"
 #include "node/frame.h"
 #include "yz/session.h"
 
@@ -334,7 +335,73 @@ static void side_free(vside *v)
 
 static const char *const input_keys[] = {
     "name", "description", "initiator", "responder", "config",
-    "initiator_expects", "handshake_lose", "node_layer", "steps"};
+    "initiator_expects", "handshake_lose", "node_layer", "second_link",
+    "steps"};
+
+/*
+ * second_link: a second link between the same two identities, dialled by
+ * the side named (the other listens), each with its own ephemeral. Its
+ * handshake is recorded, and the node layer's duplicate-link rule says
+ * which of the two links both ends keep (docs/protocol.md "Duplicate
+ * links").
+ */
+static json_t *run_second_link(const json_t *in, const uint8_t first_hash[64])
+{
+  static vside D, L;
+  const json_t *sl = json_object_get(in, "second_link");
+  const char *dialer = json_string_value(json_object_get(sl, "dialer"));
+  if (!dialer)
+    die("second_link without dialer");
+  const char *listener = strcmp(dialer, "initiator") == 0 ? "responder"
+                                                          : "initiator";
+  json_t *din = json_deep_copy(json_object_get(in, dialer));
+  json_t *lin = json_deep_copy(json_object_get(in, listener));
+  json_object_set(din, "ephemeral_private",
+                  json_object_get(sl, "dialer_ephemeral_private"));
+  json_object_set(lin, "ephemeral_private",
+                  json_object_get(sl, "listener_ephemeral_private"));
+  side_setup(&D, dialer, din);
+  side_setup(&L, listener, lin);
+  json_decref(din);
+  json_decref(lin);
+  yz_session_config cd, cl;
+  yz_session_config_default(&cd);
+  yz_session_config_default(&cl);
+  cd.role = YZ_SESSION_INITIATOR;
+  cl.role = YZ_SESSION_RESPONDER;
+  cd.local = &D.local;
+  cl.local = &L.local;
+  cd.expected_peer = yz_identity_node_id(&L.id);
+  cd.send = cl.send = on_send;
+  cd.event = cl.event = on_event;
+  cd.user = &D;
+  cl.user = &L;
+  cd.test_ephemeral = D.eph;
+  cl.test_ephemeral = L.eph;
+  if (yz_session_init(&D.s, &cd) != 0 || yz_session_init(&L.s, &cl) != 0)
+    die("session_init");
+  json_t *hs = json_array(), *hev = json_array();
+  D.events = L.events = hev;
+  if (yz_session_start(&L.s, 0) != 0 || yz_session_start(&D.s, 0) != 0)
+    die("session_start");
+  pump(&D, &L, 0, hs, true, NULL);
+  uint8_t h[YZ_SESSION_HASH_LEN];
+  if (yz_session_channel_binding(&D.s, h) != YZ_SESSION_HASH_LEN)
+    die("second_link: the handshake failed");
+  /* The first link was dialled by the initiator. */
+  bool first = yz__node_duplicate_keeps_a(
+      yz_identity_node_id(strcmp(dialer, "initiator") == 0 ? &D.id : &L.id)
+          ->bytes,
+      first_hash, YZ_SESSION_HASH_LEN, yz_identity_node_id(&D.id)->bytes, h,
+      sizeof h);
+  json_t *out = json_pack("{s:o,s:o,s:o,s:s}", "handshake", hs,
+                          "handshake_hash", hexj(h, sizeof h),
+                          "handshake_events", hev, "survivor",
+                          first ? "first" : "second");
+  side_free(&D);
+  side_free(&L);
+  return out;
+}
 
 /* Run the inputs of a vector; return the full vector (inputs + outputs). */
 static json_t *run_vector(const json_t *in)
@@ -405,6 +472,11 @@ static json_t *run_vector(const json_t *in)
   else
     json_object_set_new(out, "handshake_hash", json_null());
   json_object_set_new(out, "handshake_events", hev);
+  if (json_object_get(in, "second_link")) {
+    if (yz_session_channel_binding(&I.s, h) != YZ_SESSION_HASH_LEN)
+      die("second_link after a failed handshake");
+    json_object_set_new(out, "second_link_result", run_second_link(in, h));
+  }
 
   json_t *results = json_array();
   const json_t *steps = json_object_get(in, "steps");
@@ -810,6 +882,31 @@ static void more_vectors(json_t *v)
              json_pack("[o,o]", with(st_send(1, "initiator", "01"), "refuse",
                                      json_true()),
                        st(2, "responder", "tick"))));
+
+  /* Duplicate links: the two identities' node IDs decide a cross dial;
+   * the channel bindings decide two dials by the same node. */
+  static const struct {
+    const char *name, *dialer, *desc;
+  } dup[] = {
+      {"duplicate_cross_dial", "responder",
+       "Both nodes dialled each other: the link dialled by the smaller "
+       "node ID survives, at both ends."},
+      {"duplicate_same_dialer", "initiator",
+       "The initiator dialled twice: the link with the smaller channel "
+       "binding survives."},
+  };
+  for (size_t i = 0; i < YZ__ARRAY_LEN(dup); i++) {
+    char l1[64], l2[64];
+    snprintf(l1, sizeof l1, "yz vectors %s dialer ephemeral", dup[i].name);
+    snprintf(l2, sizeof l2, "yz vectors %s listener ephemeral", dup[i].name);
+    x = vec(dup[i].name, dup[i].desc, NULL, json_array());
+    json_object_set_new(x, "second_link",
+                        json_pack("{s:s,s:o,s:o}", "dialer", dup[i].dialer,
+                                  "dialer_ephemeral_private", seed_hex(l1),
+                                  "listener_ephemeral_private",
+                                  seed_hex(l2)));
+    json_array_append_new(v, x);
+  }
 
   x = vec("node_messages",
           "Node messages (docs/protocol.md \"Node messages\"): a message "
