@@ -222,6 +222,21 @@ static json_t *side_public(const vside *v)
                    hexj(v->local.proof, v->local.proof_len));
 }
 
+/* The session's test-only settings, in one place: the fixed ephemeral of
+ * the handshake, and the nonce limit of config "nonce_limit" (0: none). */
+static void test_settings(yz_session_config *c, const uint8_t *eph,
+                          uint64_t nonce_limit)
+{
+  c->test_ephemeral = eph;
+  if (nonce_limit)
+    c->test_nonce_limit = nonce_limit;
+}
+
+static uint64_t nonce_limit_of(const json_t *cfg)
+{
+  return (uint64_t)json_integer_value(json_object_get(cfg, "nonce_limit"));
+}
+
 static void config_from(yz_session_config *c, const json_t *cfg)
 {
   const json_t *x;
@@ -234,8 +249,6 @@ static void config_from(yz_session_config *c, const json_t *cfg)
   NUM(max_missed_pongs, "max_missed_pongs")
   NUM(rekey_after_messages, "rekey_after_messages")
   NUM(rekey_after_ms, "rekey_after_ms")
-  /* The test-only nonce limit (docs/protocol.md section 9). */
-  NUM(test_nonce_limit, "nonce_limit")
 #undef NUM
 }
 
@@ -376,8 +389,8 @@ static json_t *run_second_link(const json_t *in, const uint8_t first_hash[64])
   cd.event = cl.event = on_event;
   cd.user = &D;
   cl.user = &L;
-  cd.test_ephemeral = D.eph;
-  cl.test_ephemeral = L.eph;
+  test_settings(&cd, D.eph, 0);
+  test_settings(&cl, L.eph, 0);
   if (yz_session_init(&D.s, &cd) != 0 || yz_session_init(&L.s, &cl) != 0)
     die("session_init");
   json_t *hs = json_array(), *hev = json_array();
@@ -441,8 +454,10 @@ static json_t *run_vector(const json_t *in)
   ci.event = cr.event = on_event;
   ci.user = &I;
   cr.user = &R;
-  ci.test_ephemeral = I.eph;
-  cr.test_ephemeral = R.eph;
+  /* config "nonce_limit": the test-only limit of docs/protocol.md 9 */
+  uint64_t nl = nonce_limit_of(json_object_get(in, "config"));
+  test_settings(&ci, I.eph, nl);
+  test_settings(&cr, R.eph, nl);
   if (yz_session_init(&I.s, &ci) != 0 || yz_session_init(&R.s, &cr) != 0)
     die("session_init");
 
