@@ -23,6 +23,7 @@
 bool yz__node_duplicate_keeps_a(const uint8_t dialer_a[YZ_NODE_ID_LEN],
                                 const uint8_t *binding_a, size_t binding_a_len,
                                 const uint8_t dialer_b[YZ_NODE_ID_LEN],
-                                const uint8_t *binding_b, size_t binding_b_len);
+                                const uint8_t *binding_b,
+                                size_t binding_b_len);
 
 #endif

@@ -167,8 +167,7 @@ static const struct bad bad[] = {
      "fallback: expected a boolean"},
     {V(", \"fallback\": true" MSGS), YZ_E_MALFORMED,
      "fallback without pattern"},
-    {V(", \"pattern\": 3" MSGS), YZ_E_MALFORMED,
-     "pattern: expected a string"},
+    {V(", \"pattern\": 3" MSGS), YZ_E_MALFORMED, "pattern: expected a string"},
     {V(", \"init_static\": \"00\", \"init_static\": \"00\"" MSGS),
      YZ_E_DUPLICATE, "duplicate"},
     {"{\"vectors\": [{\"protocol_name\": \"a\\u0000b\"}]}", YZ_E_MALFORMED,
@@ -270,13 +269,14 @@ static void test_bounds(void **state)
 static void test_dump_round_trip(void **state)
 {
   (void)state;
-  static const char *json = "{\"vectors\": [{\"protocol_name\": "
-                            "\"Noise_NK_25519_AESGCM_BLAKE2b\","
-                            "\"init_prologue\": \"00\", \"resp_prologue\": "
-                            "\"01\", \"init_remote_static\": \"" K32 "\","
-                            "\"resp_static\": \"" K32 "\", \"fail\": true,"
-                            "\"fail_at\": 0, \"messages\": [{\"payload\": \"aa\", "
-                            "\"ciphertext\": \"bbcc\"}]}]}";
+  static const char *json =
+      "{\"vectors\": [{\"protocol_name\": "
+      "\"Noise_NK_25519_AESGCM_BLAKE2b\","
+      "\"init_prologue\": \"00\", \"resp_prologue\": "
+      "\"01\", \"init_remote_static\": \"" K32 "\","
+      "\"resp_static\": \"" K32 "\", \"fail\": true,"
+      "\"fail_at\": 0, \"messages\": [{\"payload\": \"aa\", "
+      "\"ciphertext\": \"bbcc\"}]}]}";
   yz_vec_set *a, *b;
   char err[YZ_VEC_ERR_LEN];
   assert_int_equal(parse(json, &a, err, sizeof err), 0);

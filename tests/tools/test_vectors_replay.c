@@ -3,8 +3,9 @@
  * vectors replay; generation is deterministic for a seed; a change to any
  * ciphertext byte fails at that message and not earlier; a negative
  * vector passes only if the receiver rejects it at fail_at; the generator
- * makes negative vectors and vectors with sizes at their bounds; skips carry the noise layer's reason; the noise-c
- * fallback vectors replay and fail where they are altered.
+ * makes negative vectors and vectors with sizes at their bounds; skips
+ * carry the noise layer's reason; the noise-c fallback vectors replay and
+ * fail where they are altered.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -243,8 +244,8 @@ static void test_generate_negative(void **state)
                               ct->len);
       memcpy(ct->data, p.messages[k].ciphertext.data, ct->len);
       if (replay(&v, NULL) != YZ_VEC_FAILED)
-        fail_msg("%s fail_at %ld passes with the corruption undone",
-                 names[i], k);
+        fail_msg("%s fail_at %ld passes with the corruption undone", names[i],
+                 k);
       yz_vec_vector_clear(&p);
       yz_vec_vector_clear(&v);
     }

@@ -113,8 +113,8 @@ static json_t *node_json(const uint8_t *p, size_t n)
     return json_pack("{s:s}", "invalid", yz_err_name(rc));
   static const char *const kinds[] = {"", "message", "request", "response",
                                       "error"};
-  json_t *j = json_pack("{s:s,s:i}", "kind", kinds[f.kind], "protocol",
-                        (int)f.proto);
+  json_t *j =
+      json_pack("{s:s,s:i}", "kind", kinds[f.kind], "protocol", (int)f.proto);
   if (f.kind != YZ__NODE_MESSAGE)
     json_object_set_new(j, "id", json_integer((json_int_t)f.id));
   if (f.kind == YZ__NODE_ERROR)
@@ -151,8 +151,8 @@ static void on_event(void *user, const yz_session_event *ev)
     json_object_update_new(e, payload_json(ev->u.message.data,
                                            ev->u.message.len));
     if (v->node_layer)
-      json_object_set_new(e, "node", node_json(ev->u.message.data,
-                                               ev->u.message.len));
+      json_object_set_new(e, "node",
+                          node_json(ev->u.message.data, ev->u.message.len));
     break;
   case YZ_SESSION_EVENT_CLOSED:
     e = json_pack("{s:s,s:s,s:i,s:b,s:s,s:s%}", "side", v->name, "event",
@@ -254,9 +254,9 @@ static void config_from(yz_session_config *c, const json_t *cfg)
 
 /* How a step's messages travel (README "steps"). */
 typedef struct route {
-  const vside *lose;   /* messages from this side are lost */
-  bool tamper;         /* flip a bit of the step's first message */
-  size_t lose_hs;      /* handshake: lose message number lose_hs (1-based) */
+  const vside *lose; /* messages from this side are lost */
+  bool tamper;       /* flip a bit of the step's first message */
+  size_t lose_hs;    /* handshake: lose message number lose_hs (1-based) */
 } route;
 
 /* Deliver queued messages both ways, in order, recording each. */
@@ -346,10 +346,11 @@ static void side_free(vside *v)
     free(v->out.p[i]);
 }
 
-static const char *const input_keys[] = {
-    "name", "description", "initiator", "responder", "config",
-    "initiator_expects", "handshake_lose", "node_layer", "second_link",
-    "steps"};
+static const char *const input_keys[] = {"name",           "description",
+                                         "initiator",      "responder",
+                                         "config",         "initiator_expects",
+                                         "handshake_lose", "node_layer",
+                                         "second_link",    "steps"};
 
 /*
  * second_link: a second link between the same two identities, dialled by
@@ -365,8 +366,8 @@ static json_t *run_second_link(const json_t *in, const uint8_t first_hash[64])
   const char *dialer = json_string_value(json_object_get(sl, "dialer"));
   if (!dialer)
     die("second_link without dialer");
-  const char *listener = strcmp(dialer, "initiator") == 0 ? "responder"
-                                                          : "initiator";
+  const char *listener =
+      strcmp(dialer, "initiator") == 0 ? "responder" : "initiator";
   json_t *din = json_deep_copy(json_object_get(in, dialer));
   json_t *lin = json_deep_copy(json_object_get(in, listener));
   json_object_set(din, "ephemeral_private",
@@ -407,10 +408,10 @@ static json_t *run_second_link(const json_t *in, const uint8_t first_hash[64])
           ->bytes,
       first_hash, YZ_SESSION_HASH_LEN, yz_identity_node_id(&D.id)->bytes, h,
       sizeof h);
-  json_t *out = json_pack("{s:o,s:o,s:o,s:s}", "handshake", hs,
-                          "handshake_hash", hexj(h, sizeof h),
-                          "handshake_events", hev, "survivor",
-                          first ? "first" : "second");
+  json_t *out =
+      json_pack("{s:o,s:o,s:o,s:s}", "handshake", hs, "handshake_hash",
+                hexj(h, sizeof h), "handshake_events", hev, "survivor",
+                first ? "first" : "second");
   side_free(&D);
   side_free(&L);
   return out;
@@ -428,8 +429,8 @@ static json_t *run_vector(const json_t *in)
   }
   side_setup(&I, "initiator", json_object_get(in, "initiator"));
   side_setup(&R, "responder", json_object_get(in, "responder"));
-  I.node_layer = R.node_layer = json_is_true(json_object_get(in,
-                                                              "node_layer"));
+  I.node_layer = R.node_layer =
+      json_is_true(json_object_get(in, "node_layer"));
   json_object_set_new(out, "initiator_public", side_public(&I));
   json_object_set_new(out, "responder_public", side_public(&R));
 
@@ -466,7 +467,7 @@ static json_t *run_vector(const json_t *in)
   if (yz_session_start(&R.s, 0) != 0 || yz_session_start(&I.s, 0) != 0)
     die("session_start");
   route hrt = {.lose_hs = (size_t)json_integer_value(
-                    json_object_get(in, "handshake_lose"))};
+                   json_object_get(in, "handshake_lose"))};
   pump(&I, &R, 0, hs, true, &hrt);
   /* payloads of the handshake messages: empty, proofs */
   for (size_t i = 0; i < json_array_size(hs); i++) {
@@ -523,11 +524,12 @@ static json_t *run_vector(const json_t *in)
         /* A node message, made by the node layer's encoder. */
         yz__node_frame f = {0};
         const char *kind = json_string_value(json_object_get(nd, "kind"));
-        f.kind = strcmp(kind, "message") == 0   ? YZ__NODE_MESSAGE
-                 : strcmp(kind, "request") == 0 ? YZ__NODE_REQUEST
+        f.kind = strcmp(kind, "message") == 0    ? YZ__NODE_MESSAGE
+                 : strcmp(kind, "request") == 0  ? YZ__NODE_REQUEST
                  : strcmp(kind, "response") == 0 ? YZ__NODE_RESPONSE
                                                  : YZ__NODE_ERROR;
-        f.proto = (uint16_t)json_integer_value(json_object_get(nd, "protocol"));
+        f.proto =
+            (uint16_t)json_integer_value(json_object_get(nd, "protocol"));
         f.id = (uint64_t)json_integer_value(json_object_get(nd, "id"));
         f.code = (uint16_t)json_integer_value(json_object_get(nd, "code"));
         size_t bl;
@@ -619,8 +621,7 @@ static json_t *node_id_of(const char *who)
 /* A step: {at, side, action}; the caller adds the action's fields. */
 static json_t *st(json_int_t at, const char *side, const char *action)
 {
-  return json_pack("{s:I,s:s,s:s}", "at", at, "side", side, "action",
-                   action);
+  return json_pack("{s:I,s:s,s:s}", "at", at, "side", side, "action", action);
 }
 
 static json_t *st_send(json_int_t at, const char *side, const char *hex)
@@ -684,12 +685,11 @@ static json_t *with(json_t *step, const char *key, json_t *value)
 static json_t *vec(const char *name, const char *desc, json_t *cfg,
                    json_t *steps)
 {
-  return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "name", name,
-                   "description", desc, "initiator",
-                   side_in("initiator", NULL), "responder",
-                   side_in("responder", NULL), "config",
-                   cfg ? cfg : json_object(), "initiator_expects",
-                   node_id_of("responder"), "steps", steps);
+  return json_pack(
+      "{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "name", name, "description", desc,
+      "initiator", side_in("initiator", NULL), "responder",
+      side_in("responder", NULL), "config", cfg ? cfg : json_object(),
+      "initiator_expects", node_id_of("responder"), "steps", steps);
 }
 
 /* The vectors of docs/protocol.md sections 6 to 11 and of the node
@@ -698,18 +698,21 @@ static void more_vectors(json_t *v)
 {
   json_t *x;
 
-  x = vec("unpinned", "An unpinned dial: the initiator accepts any node "
-                      "ID and learns the responder's from message 2.",
-          NULL, json_pack("[o,o,o]", st_send(1, "initiator", "01"),
-                          st_send(2, "responder", "02"),
-                          st_close(3, "initiator", 0, "")));
+  x = vec("unpinned",
+          "An unpinned dial: the initiator accepts any node "
+          "ID and learns the responder's from message 2.",
+          NULL,
+          json_pack("[o,o,o]", st_send(1, "initiator", "01"),
+                    st_send(2, "responder", "02"),
+                    st_close(3, "initiator", 0, "")));
   json_object_set_new(x, "initiator_expects", json_null());
   json_array_append_new(v, x);
 
   json_array_append_new(
-      v, vec("fragments", "A message of 131100 bytes: FRAG_FIRST (65514 "
-                          "bytes), FRAG_MIDDLE (65518), FRAG_LAST (68) "
-                          "(section 7).",
+      v, vec("fragments",
+             "A message of 131100 bytes: FRAG_FIRST (65514 "
+             "bytes), FRAG_MIDDLE (65518), FRAG_LAST (68) "
+             "(section 7).",
              NULL, json_pack("[o]", st_pattern(1, "initiator", 131100))));
 
   /* A ping each way first, so that the PONG(1) between the fragments
@@ -725,10 +728,9 @@ static void more_vectors(json_t *v)
              NULL,
              json_pack("[o,o,o]", st(15000, "responder", "tick"),
                        st(30000, "initiator", "tick"),
-                       st_frames(30001, "responder", 7,
-                                 "020000000a01020304",
-                                 "050000000000000001", "030506", "07",
-                                 "0307", "060000000000000001", "0408090a"))));
+                       st_frames(30001, "responder", 7, "020000000a01020304",
+                                 "050000000000000001", "030506", "07", "0307",
+                                 "060000000000000001", "0408090a"))));
 
   json_array_append_new(
       v, vec("rekey_responder",
@@ -761,9 +763,9 @@ static void more_vectors(json_t *v)
              json_pack("[o]", st_pattern(1, "responder", 131100))));
 
   json_array_append_new(
-      v, vec("close_going_away", "A CLOSE with GOING_AWAY (1) and a text.",
-             NULL, json_pack("[o]", st_close(1, "responder", 1,
-                                             "shutting down"))));
+      v,
+      vec("close_going_away", "A CLOSE with GOING_AWAY (1) and a text.", NULL,
+          json_pack("[o]", st_close(1, "responder", 1, "shutting down"))));
 
   /* 130 bytes: 120 ASCII, then five 2-byte characters: cut at 123 bytes
    * falls inside the second one, so 122 bytes are sent. */
@@ -771,11 +773,11 @@ static void more_vectors(json_t *v)
   memset(longtext, 'x', 120);
   strcpy(longtext + 120, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
   json_array_append_new(
-      v, vec("close_text_long",
-             "A local close text of 130 bytes is cut at a character "
-             "boundary to at most 123 bytes (section 11).",
-             NULL, json_pack("[o]", st_close(1, "initiator", 0x1001,
-                                             longtext))));
+      v,
+      vec("close_text_long",
+          "A local close text of 130 bytes is cut at a character "
+          "boundary to at most 123 bytes (section 11).",
+          NULL, json_pack("[o]", st_close(1, "initiator", 0x1001, longtext))));
 
   static const struct {
     const char *name, *desc, *frame;
@@ -799,14 +801,13 @@ static void more_vectors(json_t *v)
   json_array_append_new(
       v, vec("error_data_in_fragment",
              "DATA between FRAG_FIRST and FRAG_LAST: PROTOCOL.", NULL,
-             json_pack("[o]", st_frames(1, "responder", 2,
-                                        "02000000100102", "0103"))));
+             json_pack("[o]", st_frames(1, "responder", 2, "02000000100102",
+                                        "0103"))));
   json_array_append_new(
       v, vec("error_short_last_fragment",
-             "A FRAG_LAST that ends below the declared total: PROTOCOL.",
-             NULL,
-             json_pack("[o]", st_frames(1, "responder", 2,
-                                        "02000000100102", "040304"))));
+             "A FRAG_LAST that ends below the declared total: PROTOCOL.", NULL,
+             json_pack("[o]", st_frames(1, "responder", 2, "02000000100102",
+                                        "040304"))));
 
   /* max_message 1000: a 1001-byte DATA frame, a fragment total of 2000. */
   char big[2 * 1002 + 1];
@@ -823,12 +824,12 @@ static void more_vectors(json_t *v)
              json_pack("[o,o]", st_pattern(1, "initiator", 1001),
                        st_frames(2, "responder", 1, big))));
   json_array_append_new(
-      v, vec("error_too_large_total",
-             "max_message 1000: a FRAG_FIRST declaring 2000 bytes: "
-             "TOO_LARGE.",
-             json_pack("{s:I}", "max_message", (json_int_t)1000),
-             json_pack("[o]", st_frames(1, "responder", 1,
-                                        "02000007d00102"))));
+      v,
+      vec("error_too_large_total",
+          "max_message 1000: a FRAG_FIRST declaring 2000 bytes: "
+          "TOO_LARGE.",
+          json_pack("{s:I}", "max_message", (json_int_t)1000),
+          json_pack("[o]", st_frames(1, "responder", 1, "02000007d00102"))));
 
   json_array_append_new(
       v, vec("error_decrypt",
@@ -890,13 +891,14 @@ static void more_vectors(json_t *v)
   json_array_append_new(v, x);
 
   json_array_append_new(
-      v, vec("error_internal",
-             "The initiator's transport refuses a message: it closes "
-             "(INTERNAL) without a CLOSE frame.",
-             NULL,
-             json_pack("[o,o]", with(st_send(1, "initiator", "01"), "refuse",
-                                     json_true()),
-                       st(2, "responder", "tick"))));
+      v,
+      vec("error_internal",
+          "The initiator's transport refuses a message: it closes "
+          "(INTERNAL) without a CLOSE frame.",
+          NULL,
+          json_pack("[o,o]",
+                    with(st_send(1, "initiator", "01"), "refuse", json_true()),
+                    st(2, "responder", "tick"))));
 
   /* Duplicate links: the two identities' node IDs decide a cross dial;
    * the channel bindings decide two dials by the same node. */
@@ -918,28 +920,25 @@ static void more_vectors(json_t *v)
     json_object_set_new(x, "second_link",
                         json_pack("{s:s,s:o,s:o}", "dialer", dup[i].dialer,
                                   "dialer_ephemeral_private", seed_hex(l1),
-                                  "listener_ephemeral_private",
-                                  seed_hex(l2)));
+                                  "listener_ephemeral_private", seed_hex(l2)));
     json_array_append_new(v, x);
   }
 
-  x = vec("node_messages",
-          "Node messages (docs/protocol.md \"Node messages\"): a message "
-          "for protocol 256, a PING request and its response, a request "
-          "and an error \"no handler\" (code 1), and an application "
-          "message that is no valid node message.",
-          NULL,
-          json_pack("[o,o,o,o,o,o]",
-                    st_node(1, "initiator", "message", 256, 0, 0,
-                            "68656c6c6f"),
-                    st_node(2, "initiator", "request", 1, 42, 0,
-                            "0000000000000001"),
-                    st_node(3, "responder", "response", 1, 42, 0,
-                            "0000000000000001"),
-                    st_node(4, "initiator", "request", 300, 7, 0, "0102"),
-                    st_node(5, "responder", "error", 300, 7, 1,
-                            "6e6f2068616e646c6572"),
-                    st_send(6, "initiator", "050001")));
+  x = vec(
+      "node_messages",
+      "Node messages (docs/protocol.md \"Node messages\"): a message "
+      "for protocol 256, a PING request and its response, a request "
+      "and an error \"no handler\" (code 1), and an application "
+      "message that is no valid node message.",
+      NULL,
+      json_pack(
+          "[o,o,o,o,o,o]",
+          st_node(1, "initiator", "message", 256, 0, 0, "68656c6c6f"),
+          st_node(2, "initiator", "request", 1, 42, 0, "0000000000000001"),
+          st_node(3, "responder", "response", 1, 42, 0, "0000000000000001"),
+          st_node(4, "initiator", "request", 300, 7, 0, "0102"),
+          st_node(5, "responder", "error", 300, 7, 1, "6e6f2068616e646c6572"),
+          st_send(6, "initiator", "050001")));
   json_object_set_new(x, "node_layer", json_true());
   json_array_append_new(v, x);
 }

@@ -171,15 +171,16 @@ static bool must_reject(struct conv *c, yz_vec_result *r, size_t i,
     c->rejected = true;
     failf(r, (int)i, "%s rejected message %zu: %s", rn, i, yz_strerror(rc));
   } else {
-    failf(r, (int)i, "%s accepted message %zu, which the vector says must "
-                     "be rejected", rn, i);
+    failf(r, (int)i,
+          "%s accepted message %zu, which the vector says must "
+          "be rejected",
+          rn, i);
   }
   return false;
 }
 
 /* A payload of n bytes for message i, from the fill key. */
-static bool fill_payload(struct conv *c, yz_vec_result *r, size_t i,
-                         size_t n)
+static bool fill_payload(struct conv *c, yz_vec_result *r, size_t i, size_t n)
 {
   yz_vec_bytes *dst = &c->v->messages[i].payload;
   free(dst->data);
@@ -556,20 +557,25 @@ void yz_vec_replay(const yz_vec_vector *v, yz_vec_result *r)
      * for another reason (a wrong key, a wrong earlier message), would
      * still pass. */
     if (v->fail_at < 0) {
-      failf(r, -1, "\"fail\": true without fail_at: which message must be "
-                   "rejected is not said");
+      failf(r, -1,
+            "\"fail\": true without fail_at: which message must be "
+            "rejected is not said");
     } else if (c.rejected) {
       r->outcome = YZ_VEC_PASSED;
       r->message = -1;
       r->detail[0] = '\0';
     } else if (r->outcome == YZ_VEC_PASSED) {
-      failf(r, -1, "expected message %ld to be rejected, but the "
-                   "conversation ended first", v->fail_at);
+      failf(r, -1,
+            "expected message %ld to be rejected, but the "
+            "conversation ended first",
+            v->fail_at);
     } else if (r->message != (int)v->fail_at) {
       char d[sizeof r->detail];
       memcpy(d, r->detail, sizeof d);
-      failf(r, r->message, "failed before message %ld, which is to be "
-                           "rejected: %s", v->fail_at, d);
+      failf(r, r->message,
+            "failed before message %ld, which is to be "
+            "rejected: %s",
+            v->fail_at, d);
     }
   }
 }
@@ -617,10 +623,9 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
                             YZ_VEC_SHAPE_DEFAULT, -1, err, errcap);
 }
 
-int yz_vec_generate_ex(yz_vec_vector *v, const char *name,
-                       const uint8_t *seed, size_t seedlen,
-                       unsigned transport, yz_vec_shape shape, long fail_at,
-                       char *err, size_t errcap)
+int yz_vec_generate_ex(yz_vec_vector *v, const char *name, const uint8_t *seed,
+                       size_t seedlen, unsigned transport, yz_vec_shape shape,
+                       long fail_at, char *err, size_t errcap)
 {
   memset(v, 0, sizeof *v);
   v->fail_at = -1;
@@ -677,9 +682,10 @@ int yz_vec_generate_ex(yz_vec_vector *v, const char *name,
   v->messages = calloc((size_t)n_msgs, sizeof *v->messages);
   /* The prologue: 16 bytes, or none, or a long one (its bytes derived like
    * the long payloads). */
-  size_t plen_pro = shape == YZ_VEC_SHAPE_EMPTY_PROLOGUE  ? 0
-                    : shape == YZ_VEC_SHAPE_LONG_PROLOGUE ? YZ_VEC_LONG_PROLOGUE
-                                                          : 16;
+  size_t plen_pro = shape == YZ_VEC_SHAPE_EMPTY_PROLOGUE ? 0
+                    : shape == YZ_VEC_SHAPE_LONG_PROLOGUE
+                        ? YZ_VEC_LONG_PROLOGUE
+                        : 16;
   uint8_t fill[32];
   derive(fill, sizeof fill, key, name, "fill", (unsigned)shape);
   if (plen_pro > 0) {
@@ -742,7 +748,10 @@ int yz_vec_generate_ex(yz_vec_vector *v, const char *name,
   yz_vec_result r;
   memset(&r, 0, sizeof r);
   r.message = -1;
-  struct conv c = {.v = v, .cv = v, .rec = true, .transport = transport,
+  struct conv c = {.v = v,
+                   .cv = v,
+                   .rec = true,
+                   .transport = transport,
                    .fail_at = -1,
                    .max_handshake = shape == YZ_VEC_SHAPE_MAX_HANDSHAKE};
   memcpy(c.fill_key, fill, sizeof fill);

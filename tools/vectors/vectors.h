@@ -178,8 +178,8 @@ const char *yz_vec_shape_name(yz_vec_shape shape);
  * that "fail_at"; fail_at must be below the number of messages.
  */
 int yz_vec_generate_ex(yz_vec_vector *out, const char *name,
-                       const uint8_t *seed, size_t seedlen,
-                       unsigned transport, yz_vec_shape shape, long fail_at,
-                       char *err, size_t errcap);
+                       const uint8_t *seed, size_t seedlen, unsigned transport,
+                       yz_vec_shape shape, long fail_at, char *err,
+                       size_t errcap);
 
 #endif

@@ -196,8 +196,8 @@ static int replay_file(const char *path, bool verbose, struct totals *t,
 
 /* shape_all: every shape for every name, names first. */
 static int generate(char **names, size_t n, const char *seed,
-                    unsigned payloads, int shape, bool shape_all,
-                    long fail_at, const char *out_path)
+                    unsigned payloads, int shape, bool shape_all, long fail_at,
+                    const char *out_path)
 {
   size_t per = shape_all ? YZ_VEC_SHAPE_COUNT : 1;
   yz_vec_set set = {calloc(n * per, sizeof(yz_vec_vector)), 0};
@@ -206,7 +206,8 @@ static int generate(char **names, size_t n, const char *seed,
   int status = YZ_EXIT_OK;
   for (size_t i = 0; i < n * per; i++) {
     char err[YZ_VEC_ERR_LEN];
-    yz_vec_shape sh = shape_all ? (yz_vec_shape)(i % per) : (yz_vec_shape)shape;
+    yz_vec_shape sh =
+        shape_all ? (yz_vec_shape)(i % per) : (yz_vec_shape)shape;
     if (yz_vec_generate_ex(&set.vectors[i], names[i / per],
                            (const uint8_t *)seed, strlen(seed), payloads, sh,
                            fail_at, err, sizeof err) != 0) {
@@ -332,8 +333,8 @@ int cmd_vectors_main(int argc, char **argv)
                   out_path);
     goto out;
   }
-  if (seed != NULL || out_path != NULL || have_payloads ||
-      shape_arg != NULL || have_fail_at) {
+  if (seed != NULL || out_path != NULL || have_payloads || shape_arg != NULL ||
+      have_fail_at) {
     rc = yz_cli_usage_error("--seed, --payloads, --shape, --fail-at and -o "
                             "need --generate");
     goto out;
