@@ -514,6 +514,28 @@ static void gen_vectors(void)
     }
     yz_vec_vector_clear(&v);
   }
+  /* A negative vector (fail, fail_at) and a shaped one. */
+  for (int k = 0; k < 2; k++) {
+    yz_vec_vector v;
+    char err[YZ_VEC_ERR_LEN];
+    if (yz_vec_generate_ex(&v, names[0], (const uint8_t *)"n", 1, 1,
+                           k ? YZ_VEC_SHAPE_EMPTY_PROLOGUE
+                             : YZ_VEC_SHAPE_DEFAULT,
+                           k ? -1 : 2, err, sizeof err) != 0) {
+      fprintf(stderr, "gen_corpus: %s\n", err);
+      failures++;
+      continue;
+    }
+    yz_vec_set set = {.vectors = &v, .n_vectors = 1};
+    char *json = yz_vec_dump(&set);
+    if (json == NULL) {
+      failures++;
+    } else {
+      put("vectors", json, strlen(json));
+      free(json);
+    }
+    yz_vec_vector_clear(&v);
+  }
   static const char *const small[] = {
     "{\"vectors\": []}",
     "{\"vectors\": [{\"name\": \"Noise_NN_25519_ChaChaPoly_SHA256\", "

@@ -14,6 +14,7 @@
 
 #include "common/util.h"
 #include "node/backoff.h"
+#include "node/duplicate.h"
 #include "node/frame.h"
 #include "node/reqtable.h"
 #include "yz/address.h"
@@ -188,14 +189,11 @@ static const uint8_t *dialer_of(const yz_node *n, const struct nlink *l)
 static struct nlink *duplicate_winner(const yz_node *n, struct nlink *a,
                                       struct nlink *b)
 {
-  int c = memcmp(dialer_of(n, a), dialer_of(n, b), YZ_NODE_ID_LEN);
-  if (c != 0)
-    return c < 0 ? a : b;
-  size_t len = YZ__MIN(a->binding_len, b->binding_len);
-  c = memcmp(a->binding, b->binding, len);
-  if (c == 0)
-    c = a->binding_len < b->binding_len ? -1 : 1;
-  return c < 0 ? a : b;
+  return yz__node_duplicate_keeps_a(dialer_of(n, a), a->binding,
+                                    a->binding_len, dialer_of(n, b),
+                                    b->binding, b->binding_len)
+             ? a
+             : b;
 }
 
 /* ---- time ---- */

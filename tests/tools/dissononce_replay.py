@@ -10,6 +10,13 @@ Usage: dissononce_replay.py YZ [SEED]
   YZ is the yz executable. The vectors are generated into a temporary file,
   replayed by yz itself and then by dissononce.
 
+Also generated and replayed by both: every --shape (empty and 4096-byte
+prologues, 65535-byte handshake messages, 65519-byte transport payloads)
+for a few names, and negative vectors (--fail-at) for every message that
+can be rejected: dissononce must reject the vector's bytes at fail_at after
+reproducing every earlier message, and yz must fail every one of them once
+the corruption is undone.
+
 Only /usr/bin/python3 can import dissononce (TOOLCHAIN.md section 7).
 """
 import json
@@ -42,6 +49,12 @@ PATTERNS = [
     "NXpsk0+psk2"]
 # dissononce refuses two psk tokens in one message (XXpsk0+psk1); snow's
 # vectors cover that case for yz's runner.
+# Names generated in every shape and as negative vectors.
+SHAPED = ["Noise_XX_25519_ChaChaPoly_BLAKE2b", "Noise_IK_25519_ChaChaPoly_SHA256",
+          "Noise_N_25519_ChaChaPoly_SHA512", "Noise_XXpsk3_25519_ChaChaPoly_SHA256",
+          "Noise_NK1_25519_ChaChaPoly_BLAKE2b", "Noise_KK_25519_ChaChaPoly_SHA512"]
+SHAPES = ["default", "empty-prologue", "long-prologue", "max-handshake",
+          "max-transport"]
 CIPHERS = ["ChaChaPoly", "AESGCM"]
 HASHES = ["SHA256", "SHA512", "BLAKE2b"]
 
@@ -90,7 +103,14 @@ def check(what, got, want):
                                                 want.hex()))
 
 
+class Rejected(Exception):
+    pass
+
+
 def replay(factory, v):
+    """Replay v; for a negative vector, raise Rejected when the receiver of
+    message fail_at refuses the vector's bytes (and Mismatch otherwise)."""
+    fail_at = v.get("fail_at") if v.get("fail") else None
     proto = factory.get_noise_protocol(v["protocol_name"])
     sides = {}
     for prefix, initiator in (("init", True), ("resp", False)):
@@ -120,6 +140,12 @@ def replay(factory, v):
         payload = bytes.fromhex(m["payload"])
         w, r = ((sides["init"], sides["resp"]) if initiator_turn
                 else (sides["resp"], sides["init"]))
+        if i == fail_at:
+            try:
+                r.read_message(bytes.fromhex(m["ciphertext"]), bytearray())
+            except Exception as e:  # dissononce raises several kinds
+                raise Rejected("message %d: %s" % (i, type(e).__name__))
+            raise Mismatch("message %d was accepted" % i)
         buf = bytearray()
         ws = w.write_message(payload, buf)
         check("message %d ciphertext" % i, buf, bytes.fromhex(m["ciphertext"]))
@@ -150,6 +176,12 @@ def replay(factory, v):
         k = 0 if by_init else 1
         sender = split["init" if by_init else "resp"][k]
         receiver = split["resp" if by_init else "init"][k]
+        if i == fail_at:
+            try:
+                receiver.decrypt_with_ad(b"", bytes.fromhex(m["ciphertext"]))
+            except Exception as e:
+                raise Rejected("message %d: %s" % (i, type(e).__name__))
+            raise Mismatch("message %d was accepted" % i)
         ct = sender.encrypt_with_ad(b"", payload)
         check("message %d transport ciphertext" % i, ct,
               bytes.fromhex(m["ciphertext"]))
@@ -158,6 +190,62 @@ def replay(factory, v):
         transport += 1
     if transport == 0:
         raise Mismatch("no transport messages were generated")
+    if fail_at is not None:
+        raise Mismatch("the conversation ended before message %d" % fail_at)
+
+
+def yz_counts(yz, path):
+    """(passed, failed) of `yz vectors path`."""
+    out = subprocess.run([yz, "vectors", path], stdout=subprocess.PIPE,
+                         text=True)
+    last = out.stdout.strip().splitlines()[-1].split()
+    return int(last[0]), int(last[2])
+
+
+def extras(yz, seed, tmp):
+    """The shaped and negative vectors; returns (positive, negative) lists,
+    or None after printing what went wrong."""
+    shaped = []
+    for sh in SHAPES:
+        path = os.path.join(tmp, "shape-%s.json" % sh)
+        subprocess.run([yz, "vectors", "--generate", *SHAPED, "--seed", seed,
+                        "--shape", sh, "-o", path], check=True)
+        with open(path) as f:
+            shaped += json.load(f)["vectors"]
+        if yz_counts(yz, path) != (len(SHAPED), 0):
+            print("yz does not replay its %s vectors" % sh)
+            return None
+    negative = []
+    for k in range(6):
+        for name in SHAPED:
+            path = os.path.join(tmp, "neg.json")
+            r = subprocess.run([yz, "vectors", "--generate", name, "--seed",
+                                seed, "--fail-at", str(k), "-o", path],
+                               stderr=subprocess.PIPE, text=True)
+            if r.returncode != 0:
+                continue  # not an authenticated message, or past the end
+            with open(path) as f:
+                negative += json.load(f)["vectors"]
+    path = os.path.join(tmp, "negative.json")
+    with open(path, "w") as f:
+        json.dump({"vectors": negative}, f)
+    if yz_counts(yz, path) != (len(negative), 0):
+        print("yz does not pass its negative vectors")
+        return None
+    # The corruption undone (the bytes of the default vector of the same
+    # name and seed): every one must fail now.
+    default = {v["protocol_name"]: v for v in shaped[:len(SHAPED)]}
+    undone = []
+    for v in negative:
+        u = dict(v, messages=default[v["protocol_name"]]["messages"])
+        undone.append(u)
+    with open(path, "w") as f:
+        json.dump({"vectors": undone}, f)
+    if yz_counts(yz, path) != (0, len(undone)):
+        print("yz passes a negative vector whose corruption is undone")
+        return None
+    print("%d shaped and %d negative vectors" % (len(shaped), len(negative)))
+    return shaped, negative
 
 
 def main():
@@ -197,18 +285,27 @@ def main():
                 return 1
         with open(path) as f:
             vectors = json.load(f)["vectors"]
+        ex = extras(yz, seed, tmp)
+        if ex is None:
+            return 1
+        shaped, negative = ex
 
     factory = NoiseProtocolFactory()
     passed = failed = 0
-    for v in vectors:
+    for v in vectors + shaped + negative:
         try:
             replay(factory, v)
+            if v.get("fail"):
+                raise Mismatch("negative vector not rejected")
+            passed += 1
+        except Rejected:
             passed += 1
         except (Mismatch, AssertionError, ValueError) as e:
             failed += 1
             print("FAIL %s: %s" % (v["protocol_name"], e))
     print("dissononce: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 and passed == len(want) else 1
+    total = len(want) + len(shaped) + len(negative)
+    return 0 if failed == 0 and passed == total else 1
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ static void test_noise_c_form(void **state)
   assert_true(v->obsolete_psk);
   assert_true(v->fallback);
   assert_true(v->fail);
+  assert_int_equal(v->fail_at, -1);
   assert_string_equal(v->pattern, "NN");
   assert_int_equal(v->n_messages, 0);
   yz_vec_set_free(set);
@@ -154,12 +155,19 @@ static const struct bad bad[] = {
      "init_psk: invalid hex digit"},
     {V(", \"fail\": \"yes\"" MSGS), YZ_E_MALFORMED,
      "fail: expected a boolean"},
+    {V(", \"fail_at\": 1" MSGS), YZ_E_MALFORMED,
+     "fail_at without \"fail\": true"},
+    {V(", \"fail\": true, \"fail_at\": -1" MSGS), YZ_E_MALFORMED,
+     "fail_at: expected a message index"},
+    {V(", \"fail\": true, \"fail_at\": \"1\"" MSGS), YZ_E_MALFORMED,
+     "fail_at: expected a message index"},
+    {V(", \"fail\": true, \"fail_at\": 1024" MSGS), YZ_E_MALFORMED,
+     "fail_at: expected a message index"},
     {V(", \"fallback\": 1" MSGS), YZ_E_MALFORMED,
      "fallback: expected a boolean"},
     {V(", \"fallback\": true" MSGS), YZ_E_MALFORMED,
      "fallback without pattern"},
-    {V(", \"pattern\": 3" MSGS), YZ_E_MALFORMED,
-     "pattern: expected a string"},
+    {V(", \"pattern\": 3" MSGS), YZ_E_MALFORMED, "pattern: expected a string"},
     {V(", \"init_static\": \"00\", \"init_static\": \"00\"" MSGS),
      YZ_E_DUPLICATE, "duplicate"},
     {"{\"vectors\": [{\"protocol_name\": \"a\\u0000b\"}]}", YZ_E_MALFORMED,
@@ -261,13 +269,14 @@ static void test_bounds(void **state)
 static void test_dump_round_trip(void **state)
 {
   (void)state;
-  static const char *json = "{\"vectors\": [{\"protocol_name\": "
-                            "\"Noise_NK_25519_AESGCM_BLAKE2b\","
-                            "\"init_prologue\": \"00\", \"resp_prologue\": "
-                            "\"01\", \"init_remote_static\": \"" K32 "\","
-                            "\"resp_static\": \"" K32 "\", \"fail\": true,"
-                            "\"messages\": [{\"payload\": \"aa\", "
-                            "\"ciphertext\": \"bbcc\"}]}]}";
+  static const char *json =
+      "{\"vectors\": [{\"protocol_name\": "
+      "\"Noise_NK_25519_AESGCM_BLAKE2b\","
+      "\"init_prologue\": \"00\", \"resp_prologue\": "
+      "\"01\", \"init_remote_static\": \"" K32 "\","
+      "\"resp_static\": \"" K32 "\", \"fail\": true,"
+      "\"fail_at\": 0, \"messages\": [{\"payload\": \"aa\", "
+      "\"ciphertext\": \"bbcc\"}]}]}";
   yz_vec_set *a, *b;
   char err[YZ_VEC_ERR_LEN];
   assert_int_equal(parse(json, &a, err, sizeof err), 0);
@@ -283,6 +292,7 @@ static void test_dump_round_trip(void **state)
   assert_true(y->init_remote_static.present);
   assert_false(y->resp_remote_static.present);
   assert_true(y->fail);
+  assert_int_equal(y->fail_at, 0);
   assert_int_equal(y->n_messages, 1);
   assert_int_equal(y->messages[0].ciphertext.len, 2);
   assert_int_equal(y->messages[0].ciphertext.data[1], 0xcc);

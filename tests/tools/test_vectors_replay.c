@@ -1,9 +1,11 @@
 /*
  * The replay and generation engine (tools/vectors/replay.c): generated
  * vectors replay; generation is deterministic for a seed; a change to any
- * ciphertext byte fails at that message and not earlier; "fail": true
- * inverts the outcome; skips carry the noise layer's reason; the noise-c
- * fallback vectors replay and fail where they are altered.
+ * ciphertext byte fails at that message and not earlier; a negative
+ * vector passes only if the receiver rejects it at fail_at; the generator
+ * makes negative vectors and vectors with sizes at their bounds; skips
+ * carry the noise layer's reason; the noise-c fallback vectors replay and
+ * fail where they are altered.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,24 +145,153 @@ static void test_flip_every_byte(void **state)
   }
 }
 
-/* "fail": true passes only if the conversation fails. */
+/*
+ * A negative vector ("fail": true, "fail_at": k) passes only if the
+ * receiver of message k rejects the vector's bytes there, and everything
+ * before k holds. "Some failure somewhere" does not count: a vector whose
+ * corruption was undone, whose corruption is at another message, or whose
+ * other inputs are wrong must fail.
+ */
 static void test_fail_flag(void **state)
 {
   (void)state;
   yz_vec_vector v;
-  gen(&v, "Noise_NK_25519_ChaChaPoly_SHA256", 1);
-  v.fail = true;
   yz_vec_result r;
+  gen(&v, "Noise_NK_25519_ChaChaPoly_SHA256", 2);
+  /* No corruption at all. */
+  v.fail = true;
   yz_vec_replay(&v, &r);
   assert_int_equal(r.outcome, YZ_VEC_FAILED);
-  assert_non_null(strstr(r.detail, "expected the conversation to fail"));
-  v.init_prologue.data[0] ^= 1; /* the sides disagree on the prologue */
+  assert_non_null(strstr(r.detail, "without fail_at"));
+  v.fail_at = 1;
+  yz_vec_replay(&v, &r);
+  assert_int_equal(r.outcome, YZ_VEC_FAILED);
+  assert_non_null(strstr(r.detail, "accepted message 1"));
+
+  /* Corrupted at message 1: passes with fail_at 1 only. */
+  v.messages[1].ciphertext.data[3] ^= 0x10;
   assert_int_equal(replay(&v, NULL), YZ_VEC_PASSED);
+  for (long k = 0; k < (long)v.n_messages; k++) {
+    if (k == 1)
+      continue;
+    v.fail_at = k;
+    yz_vec_replay(&v, &r);
+    if (r.outcome != YZ_VEC_FAILED)
+      fail_msg("fail_at %ld passes with the corruption at 1", k);
+  }
+  v.fail_at = 1;
+  /* The sides disagree on the prologue: the responder rejects message 0,
+   * before fail_at. */
+  v.resp_prologue.data[0] ^= 1;
+  yz_vec_replay(&v, &r);
+  assert_int_equal(r.outcome, YZ_VEC_FAILED);
+  assert_int_equal(r.message, 0);
+  assert_non_null(strstr(r.detail, "failed before message 1"));
+  v.resp_prologue.data[0] ^= 1;
+  /* The corruption undone, but a wrong key elsewhere makes the writer's
+   * output differ from the vector: still not a rejection at fail_at. */
+  v.messages[1].ciphertext.data[3] ^= 0x10;
+  v.resp_ephemeral.data[0] ^= 1;
+  yz_vec_replay(&v, &r);
+  assert_int_equal(r.outcome, YZ_VEC_FAILED);
+  v.resp_ephemeral.data[0] ^= 1;
+  yz_vec_vector_clear(&v);
+
+  /* The first message of XX has no tag: a flipped bit there is accepted,
+   * although the writer's output differs from the vector. */
+  gen(&v, "Noise_XX_25519_ChaChaPoly_BLAKE2b", 1);
+  v.messages[0].ciphertext.data[0] ^= 1;
+  v.fail = true;
+  v.fail_at = 0;
+  yz_vec_replay(&v, &r);
+  assert_int_equal(r.outcome, YZ_VEC_FAILED);
+  assert_non_null(strstr(r.detail, "accepted message 0"));
+  /* The non-negative form fails where the bytes differ. */
   v.fail = false;
+  v.fail_at = -1;
   int at;
   assert_int_equal(replay(&v, &at), YZ_VEC_FAILED);
   assert_int_equal(at, 0);
   yz_vec_vector_clear(&v);
+}
+
+/* Negative vectors from the generator: every authenticated message of a
+ * pattern can be the one rejected; the generator refuses the others. */
+static void test_generate_negative(void **state)
+{
+  (void)state;
+  char err[YZ_VEC_ERR_LEN];
+  yz_vec_vector v;
+  size_t made = 0, refused = 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    for (long k = 0; k < 6; k++) {
+      int rc = yz_vec_generate_ex(&v, names[i], seed, sizeof seed - 1, 2,
+                                  YZ_VEC_SHAPE_DEFAULT, k, err, sizeof err);
+      if (rc != 0) {
+        refused++;
+        continue;
+      }
+      made++;
+      assert_true(v.fail);
+      assert_int_equal(v.fail_at, k);
+      assert_int_equal(replay(&v, NULL), YZ_VEC_PASSED);
+      /* Undo the corruption: compare with the positive vector. */
+      yz_vec_vector p;
+      gen(&p, names[i], 2);
+      assert_int_equal(p.n_messages, v.n_messages);
+      yz_vec_bytes *ct = &v.messages[k].ciphertext;
+      assert_int_equal(ct->len, p.messages[k].ciphertext.len);
+      assert_memory_not_equal(ct->data, p.messages[k].ciphertext.data,
+                              ct->len);
+      memcpy(ct->data, p.messages[k].ciphertext.data, ct->len);
+      if (replay(&v, NULL) != YZ_VEC_FAILED)
+        fail_msg("%s fail_at %ld passes with the corruption undone", names[i],
+                 k);
+      yz_vec_vector_clear(&p);
+      yz_vec_vector_clear(&v);
+    }
+  }
+  assert_true(made > 40);
+  assert_true(refused > 0); /* XX message 0, N's and K's last ones, ... */
+}
+
+/* The shapes: prologue and payload sizes at their bounds. */
+static void test_generate_shapes(void **state)
+{
+  (void)state;
+  char err[YZ_VEC_ERR_LEN];
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    for (int sh = 0; sh < YZ_VEC_SHAPE_COUNT; sh++) {
+      yz_vec_vector v;
+      int rc = yz_vec_generate_ex(&v, names[i], seed, sizeof seed - 1, 2,
+                                  (yz_vec_shape)sh, -1, err, sizeof err);
+      if (rc != 0)
+        fail_msg("%s %s: %s", names[i], yz_vec_shape_name(sh), err);
+      size_t pro = sh == YZ_VEC_SHAPE_EMPTY_PROLOGUE  ? 0
+                   : sh == YZ_VEC_SHAPE_LONG_PROLOGUE ? YZ_VEC_LONG_PROLOGUE
+                                                      : 16;
+      assert_int_equal(v.init_prologue.len, pro);
+      assert_int_equal(v.resp_prologue.len, pro);
+      size_t hs = v.n_messages - 2;
+      for (size_t m = 0; m < v.n_messages; m++) {
+        size_t ct = v.messages[m].ciphertext.len;
+        size_t pl = v.messages[m].payload.len;
+        if (sh == YZ_VEC_SHAPE_MAX_HANDSHAKE && m < hs)
+          assert_int_equal(ct, 65535);
+        else if (sh == YZ_VEC_SHAPE_MAX_TRANSPORT && m >= hs)
+          assert_int_equal(pl, 65519);
+        else
+          assert_true(pl <= 48);
+      }
+      assert_int_equal(replay(&v, NULL), YZ_VEC_PASSED);
+      yz_vec_vector_clear(&v);
+    }
+  }
+  yz_vec_vector v;
+  assert_int_not_equal(yz_vec_generate_ex(&v, names[0], seed, 4, 2,
+                                          YZ_VEC_SHAPE_COUNT, -1, err,
+                                          sizeof err),
+                       0);
 }
 
 /* A wrong handshake hash, a wrong psk, a missing message. */
@@ -299,6 +430,8 @@ int main(void)
       cmocka_unit_test(test_deterministic),
       cmocka_unit_test(test_flip_every_byte),
       cmocka_unit_test(test_fail_flag),
+      cmocka_unit_test(test_generate_negative),
+      cmocka_unit_test(test_generate_shapes),
       cmocka_unit_test(test_other_failures),
       cmocka_unit_test(test_skips_and_names),
       cmocka_unit_test(test_oneway_ignores_resp_ephemeral),

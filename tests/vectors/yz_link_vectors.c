@@ -11,6 +11,7 @@
  * transport message with its plaintext, and the events). Checking runs the
  * inputs again and compares the whole result with the file.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include <sodium.h>
 
 #include "common/util.h"
+#include "node/duplicate.h"
+#include "node/frame.h"
 #include "yz/session.h"
 #include "session/testing.h"
 
@@ -27,6 +30,7 @@
 typedef struct wq {
   uint8_t *p[256];
   size_t n[256];
+  bool raw[256]; /* made by send_frames, not by the session */
   size_t head, tail;
 } wq;
 
@@ -38,6 +42,8 @@ typedef struct vside {
   uint8_t eph[32];
   wq out;
   json_t *events; /* where events go now (borrowed) */
+  bool refuse;    /* the transport refuses every message (step "refuse") */
+  bool node_layer; /* the vector carries node messages ("node_layer") */
 } vside;
 
 static int fails;
@@ -85,12 +91,37 @@ static void unhex_fixed(uint8_t *out, size_t n, const json_t *j)
 static int on_send(void *user, uint8_t *msg, size_t len)
 {
   vside *v = user;
+  if (v->refuse)
+    return YZ_E_IO;
   if (v->out.tail == 256)
     return YZ_E_QUEUE_FULL;
   v->out.p[v->out.tail] = malloc(len);
+  v->out.raw[v->out.tail] = false;
   memcpy(v->out.p[v->out.tail], msg, len);
   v->out.n[v->out.tail++] = len;
   return 0;
+}
+
+/* The node message in an application message (docs/protocol.md "Node
+ * messages"), as the node layer's parser reads it: {kind, protocol, id,
+ * code, body} or {"invalid": error name}. */
+static json_t *node_json(const uint8_t *p, size_t n)
+{
+  yz__node_frame f;
+  const char *reason = NULL;
+  int rc = yz__node_frame_parse(&f, p, n, &reason);
+  if (rc != 0)
+    return json_pack("{s:s}", "invalid", yz_err_name(rc));
+  static const char *const kinds[] = {"", "message", "request", "response",
+                                      "error"};
+  json_t *j =
+      json_pack("{s:s,s:i}", "kind", kinds[f.kind], "protocol", (int)f.proto);
+  if (f.kind != YZ__NODE_MESSAGE)
+    json_object_set_new(j, "id", json_integer((json_int_t)f.id));
+  if (f.kind == YZ__NODE_ERROR)
+    json_object_set_new(j, "code", json_integer(f.code));
+  json_object_set_new(j, "body", hexj(f.body, f.body_len));
+  return j;
 }
 
 static json_t *payload_json(const uint8_t *p, size_t n)
@@ -120,6 +151,9 @@ static void on_event(void *user, const yz_session_event *ev)
     e = json_pack("{s:s,s:s}", "side", v->name, "event", "message");
     json_object_update_new(e, payload_json(ev->u.message.data,
                                            ev->u.message.len));
+    if (v->node_layer)
+      json_object_set_new(e, "node",
+                          node_json(ev->u.message.data, ev->u.message.len));
     break;
   case YZ_SESSION_EVENT_CLOSED:
     e = json_pack("{s:s,s:s,s:i,s:b,s:s,s:s%}", "side", v->name, "event",
@@ -169,6 +203,10 @@ static void side_setup(vside *v, const char *name, const json_t *in)
   }
   if (yz_session_local_init(&v->local, &v->id, spriv, &o) != 0)
     die("local_init");
+  /* corrupt_proof: the last byte of the signature flipped, so the proof
+   * this side sends does not verify (an IDENTITY failure at the peer). */
+  if (json_is_true(json_object_get(in, "corrupt_proof")))
+    v->local.proof[v->local.proof_len - 1] ^= 0x01;
 }
 
 static json_t *side_public(const vside *v)
@@ -183,6 +221,20 @@ static json_t *side_public(const vside *v)
                    "static_public", hexj(v->local.static_pub, 32),
                    "ephemeral_public", hexj(epub, 32), "proof",
                    hexj(v->local.proof, v->local.proof_len));
+}
+
+/* The session's test-only settings, in one place: the fixed ephemeral of
+ * the handshake, and the nonce limit of config "nonce_limit" (0: none). */
+static yz__session_test_hooks test_settings(const uint8_t *eph,
+                                            uint64_t nonce_limit)
+{
+  yz__session_test_hooks h = {.ephemeral = eph, .nonce_limit = nonce_limit};
+  return h;
+}
+
+static uint64_t nonce_limit_of(const json_t *cfg)
+{
+  return (uint64_t)json_integer_value(json_object_get(cfg, "nonce_limit"));
 }
 
 static void config_from(yz_session_config *c, const json_t *cfg)
@@ -200,25 +252,45 @@ static void config_from(yz_session_config *c, const json_t *cfg)
 #undef NUM
 }
 
+/* How a step's messages travel (README "steps"). */
+typedef struct route {
+  const vside *lose; /* messages from this side are lost */
+  bool tamper;       /* flip a bit of the step's first message */
+  size_t lose_hs;    /* handshake: lose message number lose_hs (1-based) */
+} route;
+
 /* Deliver queued messages both ways, in order, recording each. */
-static void pump(vside *a, vside *b, uint64_t now, json_t *msgs, bool hs)
+static void pump(vside *a, vside *b, uint64_t now, json_t *msgs, bool hs,
+                 const route *rt)
 {
-  for (;;) {
+  size_t k = 0; /* messages of this call so far */
+  for (;; k++) {
     vside *from = a->out.head < a->out.tail ? a
                   : b->out.head < b->out.tail ? b : NULL;
     if (!from)
       return;
     vside *to = from == a ? b : a;
     uint8_t *p = from->out.p[from->out.head];
+    bool raw = from->out.raw[from->out.head];
     size_t n = from->out.n[from->out.head++];
+    bool lost = rt && (rt->lose == from || (hs && rt->lose_hs == k + 1));
+    bool tampered = rt && rt->tamper && k == 0;
+    if (tampered)
+      p[n - 1] ^= 0x01; /* the last byte of the tag */
     json_t *m = json_pack("{s:s,s:o}", "from", from->name, "ciphertext",
                           hexj(p, n));
-    if (!hs && yz_session_get_state(&to->s) == YZ_SESSION_UP &&
-        n > YZ_NOISE_TAG_LEN) {
+    if (lost)
+      json_object_set_new(m, "lost", json_true());
+    if (tampered)
+      json_object_set_new(m, "tampered", json_true());
+    if (raw)
+      json_object_set_new(m, "raw", json_true());
+    if (!lost && yz_session_get_state(&to->s) == YZ_SESSION_UP &&
+        n >= YZ_NOISE_TAG_LEN) {
       /* The plaintext, for readers: decrypt with a copy of the receiver's
        * CipherState; the session then does the same for real. */
       yz_noise_cipherstate shadow = to->s.rx;
-      uint8_t *pt = malloc(n);
+      uint8_t *pt = malloc(n); /* n >= 16: never malloc(0) */
       size_t ptn;
       if (yz_noise_cs_decrypt_with_ad(&shadow, NULL, 0, p, n, pt, n, &ptn) ==
           0)
@@ -227,9 +299,41 @@ static void pump(vside *a, vside *b, uint64_t now, json_t *msgs, bool hs)
       yz_noise_cs_clear(&shadow);
     }
     json_array_append_new(msgs, m);
-    int rc = yz_session_recv(&to->s, p, n, now);
-    (void)rc; /* events say what happened */
+    if (!lost) {
+      int rc = yz_session_recv(&to->s, p, n, now);
+      (void)rc; /* events say what happened */
+    }
     free(p);
+  }
+}
+
+/*
+ * send_frames: the side encrypts the given plaintext frames itself, as
+ * another implementation could (control frames between fragments,
+ * malformed frames), with its session's sending CipherState so that the
+ * session's own later messages follow on. A REKEY frame (07) also rekeys
+ * it.
+ */
+static void send_raw(vside *v, const json_t *frames)
+{
+  size_t i;
+  const json_t *f;
+  json_array_foreach(frames, i, f)
+  {
+    size_t n;
+    uint8_t *pt = unhex(f, &n);
+    uint8_t *ct = malloc(n + YZ_NOISE_TAG_LEN);
+    size_t cn;
+    if (!ct || yz_noise_cs_encrypt_with_ad(&v->s.tx, NULL, 0, pt, n, ct,
+                                           n + YZ_NOISE_TAG_LEN, &cn) != 0)
+      die("send_frames: encryption failed");
+    if (n == 1 && pt[0] == 0x07 && yz_noise_cs_rekey(&v->s.tx) != 0)
+      die("send_frames: rekey failed");
+    if (on_send(v, ct, cn) != 0)
+      die("send_frames: queue full");
+    v->out.raw[v->out.tail - 1] = true;
+    free(ct);
+    free(pt);
   }
 }
 
@@ -242,9 +346,77 @@ static void side_free(vside *v)
     free(v->out.p[i]);
 }
 
-static const char *const input_keys[] = {
-    "name", "description", "initiator", "responder", "config",
-    "initiator_expects", "steps"};
+static const char *const input_keys[] = {"name",           "description",
+                                         "initiator",      "responder",
+                                         "config",         "initiator_expects",
+                                         "handshake_lose", "node_layer",
+                                         "second_link",    "steps"};
+
+/*
+ * second_link: a second link between the same two identities, dialled by
+ * the side named (the other listens), each with its own ephemeral. Its
+ * handshake is recorded, and the node layer's duplicate-link rule says
+ * which of the two links both ends keep (docs/protocol.md "Duplicate
+ * links").
+ */
+static json_t *run_second_link(const json_t *in, const uint8_t first_hash[64])
+{
+  static vside D, L;
+  const json_t *sl = json_object_get(in, "second_link");
+  const char *dialer = json_string_value(json_object_get(sl, "dialer"));
+  if (!dialer)
+    die("second_link without dialer");
+  const char *listener =
+      strcmp(dialer, "initiator") == 0 ? "responder" : "initiator";
+  json_t *din = json_deep_copy(json_object_get(in, dialer));
+  json_t *lin = json_deep_copy(json_object_get(in, listener));
+  json_object_set(din, "ephemeral_private",
+                  json_object_get(sl, "dialer_ephemeral_private"));
+  json_object_set(lin, "ephemeral_private",
+                  json_object_get(sl, "listener_ephemeral_private"));
+  side_setup(&D, dialer, din);
+  side_setup(&L, listener, lin);
+  json_decref(din);
+  json_decref(lin);
+  yz_session_config cd, cl;
+  yz_session_config_default(&cd);
+  yz_session_config_default(&cl);
+  cd.role = YZ_SESSION_INITIATOR;
+  cl.role = YZ_SESSION_RESPONDER;
+  cd.local = &D.local;
+  cl.local = &L.local;
+  cd.expected_peer = yz_identity_node_id(&L.id);
+  cd.send = cl.send = on_send;
+  cd.event = cl.event = on_event;
+  cd.user = &D;
+  cl.user = &L;
+  yz__session_test_hooks hd = test_settings(D.eph, 0);
+  yz__session_test_hooks hl = test_settings(L.eph, 0);
+  if (yz__session_init_testing(&D.s, &cd, &hd) != 0 ||
+      yz__session_init_testing(&L.s, &cl, &hl) != 0)
+    die("session_init");
+  json_t *hs = json_array(), *hev = json_array();
+  D.events = L.events = hev;
+  if (yz_session_start(&L.s, 0) != 0 || yz_session_start(&D.s, 0) != 0)
+    die("session_start");
+  pump(&D, &L, 0, hs, true, NULL);
+  uint8_t h[YZ_SESSION_HASH_LEN];
+  if (yz_session_channel_binding(&D.s, h) != YZ_SESSION_HASH_LEN)
+    die("second_link: the handshake failed");
+  /* The first link was dialled by the initiator. */
+  bool first = yz__node_duplicate_keeps_a(
+      yz_identity_node_id(strcmp(dialer, "initiator") == 0 ? &D.id : &L.id)
+          ->bytes,
+      first_hash, YZ_SESSION_HASH_LEN, yz_identity_node_id(&D.id)->bytes, h,
+      sizeof h);
+  json_t *out =
+      json_pack("{s:o,s:o,s:o,s:s}", "handshake", hs, "handshake_hash",
+                hexj(h, sizeof h), "handshake_events", hev, "survivor",
+                first ? "first" : "second");
+  side_free(&D);
+  side_free(&L);
+  return out;
+}
 
 /* Run the inputs of a vector; return the full vector (inputs + outputs). */
 static json_t *run_vector(const json_t *in)
@@ -258,6 +430,8 @@ static json_t *run_vector(const json_t *in)
   }
   side_setup(&I, "initiator", json_object_get(in, "initiator"));
   side_setup(&R, "responder", json_object_get(in, "responder"));
+  I.node_layer = R.node_layer =
+      json_is_true(json_object_get(in, "node_layer"));
   json_object_set_new(out, "initiator_public", side_public(&I));
   json_object_set_new(out, "responder_public", side_public(&R));
 
@@ -282,7 +456,10 @@ static json_t *run_vector(const json_t *in)
   ci.event = cr.event = on_event;
   ci.user = &I;
   cr.user = &R;
-  yz__session_test_hooks hi = {.ephemeral = I.eph}, hr = {.ephemeral = R.eph};
+  /* config "nonce_limit": the test-only limit of docs/protocol.md 9 */
+  uint64_t nl = nonce_limit_of(json_object_get(in, "config"));
+  yz__session_test_hooks hi = test_settings(I.eph, nl);
+  yz__session_test_hooks hr = test_settings(R.eph, nl);
   if (yz__session_init_testing(&I.s, &ci, &hi) != 0 ||
       yz__session_init_testing(&R.s, &cr, &hr) != 0)
     die("session_init");
@@ -291,7 +468,9 @@ static json_t *run_vector(const json_t *in)
   I.events = R.events = hev;
   if (yz_session_start(&R.s, 0) != 0 || yz_session_start(&I.s, 0) != 0)
     die("session_start");
-  pump(&I, &R, 0, hs, true);
+  route hrt = {.lose_hs = (size_t)json_integer_value(
+                   json_object_get(in, "handshake_lose"))};
+  pump(&I, &R, 0, hs, true, &hrt);
   /* payloads of the handshake messages: empty, proofs */
   for (size_t i = 0; i < json_array_size(hs); i++) {
     json_t *m = json_array_get(hs, i);
@@ -311,6 +490,11 @@ static json_t *run_vector(const json_t *in)
   else
     json_object_set_new(out, "handshake_hash", json_null());
   json_object_set_new(out, "handshake_events", hev);
+  if (json_object_get(in, "second_link")) {
+    if (yz_session_channel_binding(&I.s, h) != YZ_SESSION_HASH_LEN)
+      die("second_link after a failed handshake");
+    json_object_set_new(out, "second_link_result", run_second_link(in, h));
+  }
 
   json_t *results = json_array();
   const json_t *steps = json_object_get(in, "steps");
@@ -326,12 +510,45 @@ static json_t *run_vector(const json_t *in)
     vside *v = strcmp(side, "initiator") == 0 ? &I : &R;
     json_t *msgs = json_array(), *evs = json_array();
     I.events = R.events = evs;
+    route rt = {0};
+    const char *lose = json_string_value(json_object_get(st, "lose"));
+    if (lose)
+      rt.lose = strcmp(lose, "initiator") == 0 ? &I : &R;
+    rt.tamper = json_is_true(json_object_get(st, "tamper"));
+    v->refuse = json_is_true(json_object_get(st, "refuse"));
     int rc = 0;
     if (strcmp(action, "send") == 0) {
       uint8_t *p;
       size_t n;
       const json_t *pl = json_object_get(st, "payload");
-      if (pl) {
+      const json_t *nd = json_object_get(st, "node");
+      if (nd) {
+        /* A node message, made by the node layer's encoder. */
+        yz__node_frame f = {0};
+        const char *kind = json_string_value(json_object_get(nd, "kind"));
+        f.kind = strcmp(kind, "message") == 0    ? YZ__NODE_MESSAGE
+                 : strcmp(kind, "request") == 0  ? YZ__NODE_REQUEST
+                 : strcmp(kind, "response") == 0 ? YZ__NODE_RESPONSE
+                                                 : YZ__NODE_ERROR;
+        f.proto =
+            (uint16_t)json_integer_value(json_object_get(nd, "protocol"));
+        f.id = (uint64_t)json_integer_value(json_object_get(nd, "id"));
+        f.code = (uint16_t)json_integer_value(json_object_get(nd, "code"));
+        size_t bl;
+        uint8_t *body = unhex(json_object_get(nd, "body"), &bl);
+        f.body = body;
+        f.body_len = bl;
+        uint8_t hdr[YZ__NODE_HDR_MAX];
+        int hl = yz__node_frame_encode_header(&f, hdr);
+        if (hl < 0)
+          die("node: invalid node message");
+        n = (size_t)hl + bl;
+        p = malloc(n);
+        memcpy(p, hdr, (size_t)hl);
+        if (bl)
+          memcpy(p + hl, body, bl);
+        free(body);
+      } else if (pl) {
         p = unhex(pl, &n);
       } else {
         n = (size_t)json_integer_value(
@@ -342,6 +559,8 @@ static json_t *run_vector(const json_t *in)
       }
       rc = yz_session_send(&v->s, p, n, at);
       free(p);
+    } else if (strcmp(action, "send_frames") == 0) {
+      send_raw(v, json_object_get(st, "frames"));
     } else if (strcmp(action, "tick") == 0) {
       rc = yz_session_tick(&v->s, at);
     } else if (strcmp(action, "close") == 0) {
@@ -351,7 +570,8 @@ static json_t *run_vector(const json_t *in)
     } else {
       die("unknown action");
     }
-    pump(&I, &R, at, msgs, false);
+    v->refuse = false;
+    pump(&I, &R, at, msgs, false, &rt);
     json_array_append_new(results,
                           json_pack("{s:s,s:o,s:o}", "result", yz_err_name(rc),
                                     "messages", msgs, "events", evs));
@@ -398,6 +618,331 @@ static json_t *node_id_of(const char *who)
   json_t *j = hexj(yz_identity_node_id(&id)->bytes, 32);
   yz_identity_clear(&id);
   return j;
+}
+
+/* A step: {at, side, action}; the caller adds the action's fields. */
+static json_t *st(json_int_t at, const char *side, const char *action)
+{
+  return json_pack("{s:I,s:s,s:s}", "at", at, "side", side, "action", action);
+}
+
+static json_t *st_send(json_int_t at, const char *side, const char *hex)
+{
+  json_t *x = st(at, side, "send");
+  json_object_set_new(x, "payload", json_string(hex));
+  return x;
+}
+
+static json_t *st_pattern(json_int_t at, const char *side, json_int_t n)
+{
+  json_t *x = st(at, side, "send");
+  json_object_set_new(x, "payload_pattern_length", json_integer(n));
+  return x;
+}
+
+static json_t *st_close(json_int_t at, const char *side, int code,
+                        const char *text)
+{
+  json_t *x = st(at, side, "close");
+  json_object_set_new(x, "code", json_integer(code));
+  json_object_set_new(x, "text", json_string(text));
+  return x;
+}
+
+/* send_frames with the plaintext frames given as hex strings. */
+static json_t *st_frames(json_int_t at, const char *side, int n, ...)
+{
+  json_t *x = st(at, side, "send_frames"), *a = json_array();
+  va_list ap;
+  va_start(ap, n);
+  for (int i = 0; i < n; i++)
+    json_array_append_new(a, json_string(va_arg(ap, const char *)));
+  va_end(ap);
+  json_object_set_new(x, "frames", a);
+  return x;
+}
+
+static json_t *st_node(json_int_t at, const char *side, const char *kind,
+                       int proto, json_int_t id, int code, const char *body)
+{
+  json_t *x = st(at, side, "send");
+  json_t *n = json_pack("{s:s,s:i}", "kind", kind, "protocol", proto);
+  if (id)
+    json_object_set_new(n, "id", json_integer(id));
+  if (code)
+    json_object_set_new(n, "code", json_integer(code));
+  json_object_set_new(n, "body", json_string(body));
+  json_object_set_new(x, "node", n);
+  return x;
+}
+
+static json_t *with(json_t *step, const char *key, json_t *value)
+{
+  json_object_set_new(step, key, value);
+  return step;
+}
+
+/* A vector between the default initiator and responder, pinned. cfg may be
+ * NULL (the defaults). */
+static json_t *vec(const char *name, const char *desc, json_t *cfg,
+                   json_t *steps)
+{
+  return json_pack(
+      "{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "name", name, "description", desc,
+      "initiator", side_in("initiator", NULL), "responder",
+      side_in("responder", NULL), "config", cfg ? cfg : json_object(),
+      "initiator_expects", node_id_of("responder"), "steps", steps);
+}
+
+/* The vectors of docs/protocol.md sections 6 to 11 and of the node
+ * messages, beyond the three first ones. */
+static void more_vectors(json_t *v)
+{
+  json_t *x;
+
+  x = vec("unpinned",
+          "An unpinned dial: the initiator accepts any node "
+          "ID and learns the responder's from message 2.",
+          NULL,
+          json_pack("[o,o,o]", st_send(1, "initiator", "01"),
+                    st_send(2, "responder", "02"),
+                    st_close(3, "initiator", 0, "")));
+  json_object_set_new(x, "initiator_expects", json_null());
+  json_array_append_new(v, x);
+
+  json_array_append_new(
+      v, vec("fragments",
+             "A message of 131100 bytes: FRAG_FIRST (65514 "
+             "bytes), FRAG_MIDDLE (65518), FRAG_LAST (68) "
+             "(section 7).",
+             NULL, json_pack("[o]", st_pattern(1, "initiator", 131100))));
+
+  /* A ping each way first, so that the PONG(1) between the fragments
+   * answers a ping that was sent, and the initiator's PONG(1) to the PING
+   * between them answers one the responder's session sent. */
+  json_array_append_new(
+      v, vec("control_between_fragments",
+             "Another implementation interleaves PING, PONG and REKEY "
+             "between the fragments of a 10-byte message (FRAG_FIRST, "
+             "PING, FRAG_MIDDLE, REKEY, FRAG_MIDDLE, PONG, FRAG_LAST): the "
+             "receiver answers the PING at once, rekeys, and delivers the "
+             "message when complete.",
+             NULL,
+             json_pack("[o,o,o]", st(15000, "responder", "tick"),
+                       st(30000, "initiator", "tick"),
+                       st_frames(30001, "responder", 7, "020000000a01020304",
+                                 "050000000000000001", "030506", "07", "0307",
+                                 "060000000000000001", "0408090a"))));
+
+  json_array_append_new(
+      v, vec("rekey_responder",
+             "rekey_after_messages 2: the responder's third message is "
+             "preceded by a REKEY (section 8); the initiator's direction "
+             "is not rekeyed.",
+             json_pack("{s:I}", "rekey_after_messages", (json_int_t)2),
+             json_pack("[o,o,o,o]", st_send(1, "initiator", "00"),
+                       st_send(2, "responder", "a1"),
+                       st_send(3, "responder", "a2"),
+                       st_send(4, "responder", "a3"))));
+
+  json_array_append_new(
+      v, vec("rekey_by_time",
+             "rekey_after_ms 1000: a direction rekeys before its first "
+             "frame 1000 ms or more after Split() or its last rekey "
+             "(section 8).",
+             json_pack("{s:I}", "rekey_after_ms", (json_int_t)1000),
+             json_pack("[o,o,o,o,o]", st_send(10, "initiator", "01"),
+                       st_send(999, "initiator", "02"),
+                       st_send(1000, "initiator", "03"),
+                       st_send(1999, "initiator", "04"),
+                       st_send(2500, "responder", "05"))));
+
+  json_array_append_new(
+      v, vec("rekey_mid_fragment",
+             "rekey_after_messages 2 and a 131100-byte message: the REKEY "
+             "comes between FRAG_MIDDLE and FRAG_LAST.",
+             json_pack("{s:I}", "rekey_after_messages", (json_int_t)2),
+             json_pack("[o]", st_pattern(1, "responder", 131100))));
+
+  json_array_append_new(
+      v,
+      vec("close_going_away", "A CLOSE with GOING_AWAY (1) and a text.", NULL,
+          json_pack("[o]", st_close(1, "responder", 1, "shutting down"))));
+
+  /* 130 bytes: 120 ASCII, then five 2-byte characters: cut at 123 bytes
+   * falls inside the second one, so 122 bytes are sent. */
+  char longtext[200];
+  memset(longtext, 'x', 120);
+  strcpy(longtext + 120, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+  json_array_append_new(
+      v,
+      vec("close_text_long",
+          "A local close text of 130 bytes is cut at a character "
+          "boundary to at most 123 bytes (section 11).",
+          NULL, json_pack("[o]", st_close(1, "initiator", 0x1001, longtext))));
+
+  static const struct {
+    const char *name, *desc, *frame;
+  } bad[] = {
+      {"error_unknown_frame", "An unknown frame type (09): PROTOCOL.", "09"},
+      {"error_empty_frame", "An empty plaintext: PROTOCOL.", ""},
+      {"error_fragment_without_first",
+       "FRAG_MIDDLE without FRAG_FIRST: PROTOCOL.", "0301"},
+      {"error_pong_never_sent", "A PONG for a ping never sent: PROTOCOL.",
+       "060000000000000005"},
+      {"error_ping_length", "A PING with a 7-byte body: PROTOCOL.",
+       "0500000000000001"},
+      {"error_close_text_utf8",
+       "A CLOSE whose text is not valid UTF-8: PROTOCOL.", "081000ff"},
+  };
+  for (size_t i = 0; i < YZ__ARRAY_LEN(bad); i++)
+    json_array_append_new(
+        v, vec(bad[i].name, bad[i].desc, NULL,
+               json_pack("[o]", st_frames(1, "responder", 1, bad[i].frame))));
+
+  json_array_append_new(
+      v, vec("error_data_in_fragment",
+             "DATA between FRAG_FIRST and FRAG_LAST: PROTOCOL.", NULL,
+             json_pack("[o]", st_frames(1, "responder", 2, "02000000100102",
+                                        "0103"))));
+  json_array_append_new(
+      v, vec("error_short_last_fragment",
+             "A FRAG_LAST that ends below the declared total: PROTOCOL.", NULL,
+             json_pack("[o]", st_frames(1, "responder", 2, "02000000100102",
+                                        "040304"))));
+
+  /* max_message 1000: a 1001-byte DATA frame, a fragment total of 2000. */
+  char big[2 * 1002 + 1];
+  big[0] = '0';
+  big[1] = '1';
+  for (int i = 0; i < 1001; i++)
+    snprintf(big + 2 + 2 * i, 3, "%02x", i % 251);
+  json_array_append_new(
+      v, vec("error_too_large",
+             "max_message 1000: the initiator's send of 1001 bytes is "
+             "refused locally; a 1001-byte DATA frame from the responder "
+             "closes the link (TOO_LARGE).",
+             json_pack("{s:I}", "max_message", (json_int_t)1000),
+             json_pack("[o,o]", st_pattern(1, "initiator", 1001),
+                       st_frames(2, "responder", 1, big))));
+  json_array_append_new(
+      v,
+      vec("error_too_large_total",
+          "max_message 1000: a FRAG_FIRST declaring 2000 bytes: "
+          "TOO_LARGE.",
+          json_pack("{s:I}", "max_message", (json_int_t)1000),
+          json_pack("[o]", st_frames(1, "responder", 1, "02000007d00102"))));
+
+  json_array_append_new(
+      v, vec("error_decrypt",
+             "A transport message altered on the way (one bit of its "
+             "tag): DECRYPT (section 6).",
+             NULL,
+             json_pack("[o]", with(st_send(1, "initiator", "01"), "tamper",
+                                   json_true()))));
+
+  x = vec("error_handshake_timeout",
+          "Message 2 is lost: both sides time out after handshake_timeout_"
+          "ms and send nothing (section 10).",
+          json_pack("{s:I}", "handshake_timeout_ms", (json_int_t)10000),
+          json_pack("[o,o,o]", st(9999, "initiator", "tick"),
+                    st(10000, "initiator", "tick"),
+                    st(10000, "responder", "tick")));
+  json_object_set_new(x, "handshake_lose", json_integer(2));
+  json_array_append_new(v, x);
+
+  json_array_append_new(
+      v, vec("missed_pongs",
+             "max_missed_pongs 2, ping_idle_ms 1000: the responder's PONGs "
+             "are lost; the initiator pings at 1000 and 2000 and closes "
+             "(TIMEOUT) at 3000 (section 10).",
+             json_pack("{s:I,s:I}", "ping_idle_ms", (json_int_t)1000,
+                       "max_missed_pongs", (json_int_t)2),
+             json_pack("[o,o,o,o]", st(999, "initiator", "tick"),
+                       with(st(1000, "initiator", "tick"), "lose",
+                            json_string("responder")),
+                       with(st(2000, "initiator", "tick"), "lose",
+                            json_string("responder")),
+                       st(3000, "initiator", "tick"))));
+
+  json_array_append_new(
+      v, vec("error_nonce_limit",
+             "A test nonce limit of 6: four frames go out (nonces 0 to 3), "
+             "the fifth send closes with NONCE_EXHAUSTED, its CLOSE on "
+             "nonce 4 (section 9).",
+             json_pack("{s:I}", "nonce_limit", (json_int_t)6),
+             json_pack("[o,o,o,o,o]", st_send(1, "initiator", "01"),
+                       st_send(2, "initiator", "02"),
+                       st_send(3, "initiator", "03"),
+                       st_send(4, "initiator", "04"),
+                       st_send(5, "initiator", "05"))));
+
+  x = vec("error_identity_message2",
+          "The responder's proof does not verify: the initiator rejects "
+          "message 2 (IDENTITY) and sends nothing.",
+          NULL, json_array());
+  json_object_set_new(json_object_get(x, "responder"), "corrupt_proof",
+                      json_true());
+  json_array_append_new(v, x);
+  x = vec("error_identity_message3",
+          "The initiator's proof does not verify: the responder rejects "
+          "message 3 (IDENTITY).",
+          NULL, json_pack("[o]", st(1, "responder", "tick")));
+  json_object_set_new(json_object_get(x, "initiator"), "corrupt_proof",
+                      json_true());
+  json_array_append_new(v, x);
+
+  json_array_append_new(
+      v,
+      vec("error_internal",
+          "The initiator's transport refuses a message: it closes "
+          "(INTERNAL) without a CLOSE frame.",
+          NULL,
+          json_pack("[o,o]",
+                    with(st_send(1, "initiator", "01"), "refuse", json_true()),
+                    st(2, "responder", "tick"))));
+
+  /* Duplicate links: the two identities' node IDs decide a cross dial;
+   * the channel bindings decide two dials by the same node. */
+  static const struct {
+    const char *name, *dialer, *desc;
+  } dup[] = {
+      {"duplicate_cross_dial", "responder",
+       "Both nodes dialled each other: the link dialled by the smaller "
+       "node ID survives, at both ends."},
+      {"duplicate_same_dialer", "initiator",
+       "The initiator dialled twice: the link with the smaller channel "
+       "binding survives."},
+  };
+  for (size_t i = 0; i < YZ__ARRAY_LEN(dup); i++) {
+    char l1[64], l2[64];
+    snprintf(l1, sizeof l1, "yz vectors %s dialer ephemeral", dup[i].name);
+    snprintf(l2, sizeof l2, "yz vectors %s listener ephemeral", dup[i].name);
+    x = vec(dup[i].name, dup[i].desc, NULL, json_array());
+    json_object_set_new(x, "second_link",
+                        json_pack("{s:s,s:o,s:o}", "dialer", dup[i].dialer,
+                                  "dialer_ephemeral_private", seed_hex(l1),
+                                  "listener_ephemeral_private", seed_hex(l2)));
+    json_array_append_new(v, x);
+  }
+
+  x = vec(
+      "node_messages",
+      "Node messages (docs/protocol.md \"Node messages\"): a message "
+      "for protocol 256, a PING request and its response, a request "
+      "and an error \"no handler\" (code 1), and an application "
+      "message that is no valid node message.",
+      NULL,
+      json_pack(
+          "[o,o,o,o,o,o]",
+          st_node(1, "initiator", "message", 256, 0, 0, "68656c6c6f"),
+          st_node(2, "initiator", "request", 1, 42, 0, "0000000000000001"),
+          st_node(3, "responder", "response", 1, 42, 0, "0000000000000001"),
+          st_node(4, "initiator", "request", 300, 7, 0, "0102"),
+          st_node(5, "responder", "error", 300, 7, 1, "6e6f2068616e646c6572"),
+          st_send(6, "initiator", "050001")));
+  json_object_set_new(x, "node_layer", json_true());
+  json_array_append_new(v, x);
 }
 
 static json_t *builtin(void)
@@ -471,6 +1016,7 @@ static json_t *builtin(void)
                    "initiator", side_in("initiator", NULL), "responder",
                    side_in("responder", NULL), "config", "initiator_expects",
                    node_id_of("someone else"), "steps"));
+  more_vectors(v);
   return v;
 }
 

@@ -273,6 +273,20 @@ static int get_vector(const struct ctx *c, json_t *j, yz_vec_vector *v)
       return vfail(c, YZ_E_MALFORMED, "fail: expected a boolean");
     v->fail = json_is_true(f);
   }
+  /* fail_at (a yz extension, tests/vectors/README.md): the message that
+   * must be rejected; it only makes sense in a negative vector. */
+  v->fail_at = -1;
+  f = json_object_get(j, "fail_at");
+  if (f != NULL) {
+    if (!json_is_integer(f) || json_integer_value(f) < 0 ||
+        json_integer_value(f) >= YZ_VEC_MAX_MESSAGES)
+      return vfail(c, YZ_E_MALFORMED,
+                   "fail_at: expected a message index from 0 to %d",
+                   YZ_VEC_MAX_MESSAGES - 1);
+    if (!v->fail)
+      return vfail(c, YZ_E_MALFORMED, "fail_at without \"fail\": true");
+    v->fail_at = (long)json_integer_value(f);
+  }
   f = json_object_get(j, "fallback");
   if (f != NULL) {
     if (!json_is_boolean(f))
@@ -502,7 +516,8 @@ static json_t *vector_json(const yz_vec_vector *v)
       put_key(o, "resp_ephemeral", &v->resp_ephemeral) &&
       put_key(o, "resp_remote_static", &v->resp_remote_static) &&
       put_key(o, "handshake_hash", &v->handshake_hash) &&
-      (!v->fail || put(o, "fail", json_true()));
+      (!v->fail || put(o, "fail", json_true())) &&
+      (v->fail_at < 0 || put(o, "fail_at", json_integer(v->fail_at)));
   json_t *ms = ok ? json_array() : NULL;
   bool msgs_ok = ms != NULL;
   for (size_t i = 0; msgs_ok && i < v->n_messages; i++) {

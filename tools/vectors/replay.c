@@ -147,7 +147,61 @@ struct conv {
   bool oneway;
   size_t first;
   uint8_t *buf, *pt; /* YZ_NOISE_MAX_MSG_LEN each */
+  /* Negative vectors: the message whose receiver must reject the vector's
+   * ciphertext (-1: none), and whether it did. */
+  long fail_at;
+  bool rejected;
+  /* Generation of YZ_VEC_SHAPE_MAX_HANDSHAKE: handshake payloads are sized
+   * so that every handshake message is YZ_NOISE_MAX_MSG_LEN bytes, their
+   * bytes derived from fill_key. */
+  bool max_handshake;
+  uint8_t fill_key[32];
 };
+
+/*
+ * The message at fail_at of a negative vector: the receiver gets the
+ * vector's ciphertext (not the writer's output, which is what the vector
+ * would hold without its corruption) and must reject it. Returns false in
+ * both cases: the conversation stops there; c->rejected tells which.
+ */
+static bool must_reject(struct conv *c, yz_vec_result *r, size_t i,
+                        const char *rn, int rc)
+{
+  if (rc != 0) {
+    c->rejected = true;
+    failf(r, (int)i, "%s rejected message %zu: %s", rn, i, yz_strerror(rc));
+  } else {
+    failf(r, (int)i,
+          "%s accepted message %zu, which the vector says must "
+          "be rejected",
+          rn, i);
+  }
+  return false;
+}
+
+/* A payload of n bytes for message i, from the fill key. */
+static bool fill_payload(struct conv *c, yz_vec_result *r, size_t i, size_t n)
+{
+  yz_vec_bytes *dst = &c->v->messages[i].payload;
+  free(dst->data);
+  dst->data = NULL;
+  dst->len = 0;
+  if (n == 0)
+    return true;
+  if ((dst->data = malloc(n)) == NULL) {
+    failf(r, (int)i, "out of memory");
+    return false;
+  }
+  uint8_t k[randombytes_SEEDBYTES];
+  uint8_t idx[8];
+  for (size_t b = 0; b < 8; b++)
+    idx[b] = (uint8_t)(i >> (8 * b));
+  crypto_generichash(k, sizeof k, idx, sizeof idx, c->fill_key,
+                     sizeof c->fill_key);
+  randombytes_buf_deterministic(dst->data, n, k);
+  dst->len = n;
+  return true;
+}
 
 static bool converse(struct conv *c, yz_noise_handshakestate *ini,
                      yz_noise_handshakestate *res, yz_vec_result *r)
@@ -183,6 +237,25 @@ static bool converse(struct conv *c, yz_noise_handshakestate *ini,
       return false;
     }
     const yz_vec_message *m = &v->messages[i];
+    if (c->fail_at >= 0 && (size_t)c->fail_at == i) {
+      rc = yz_noise_hs_read_message(rd, m->ciphertext.data, m->ciphertext.len,
+                                    c->pt, YZ_NOISE_MAX_MSG_LEN, &ptlen);
+      return must_reject(c, r, i, rn, rc);
+    }
+    if (c->rec && c->max_handshake) {
+      /* The overhead of this message (keys, tags) is what an empty payload
+       * costs: measure it on a copy of the writer. */
+      yz_noise_handshakestate probe = *w;
+      rc = yz_noise_hs_write_message(&probe, NULL, 0, c->buf,
+                                     YZ_NOISE_MAX_MSG_LEN, &len);
+      yz_noise_hs_clear(&probe);
+      if (rc != 0) {
+        failf(r, (int)i, "%s WriteMessage: %s", wn, yz_strerror(rc));
+        return false;
+      }
+      if (!fill_payload(c, r, i, YZ_NOISE_MAX_MSG_LEN - len))
+        return false;
+    }
     rc = yz_noise_hs_write_message(w, m->payload.data, m->payload.len,
                                    c->buf, YZ_NOISE_MAX_MSG_LEN, &len);
     if (rc != 0) {
@@ -255,6 +328,13 @@ static bool converse(struct conv *c, yz_noise_handshakestate *ini,
     const char *wn = by_ini ? "initiator" : "responder";
     const char *rn = by_ini ? "responder" : "initiator";
     const yz_vec_message *m = &v->messages[i];
+    if (c->fail_at >= 0 && (size_t)c->fail_at == i) {
+      rc = yz_noise_cs_decrypt_with_ad(recv, NULL, 0, m->ciphertext.data,
+                                       m->ciphertext.len, c->pt,
+                                       YZ_NOISE_MAX_MSG_LEN, &ptlen);
+      (void)must_reject(c, r, i, rn, rc);
+      goto out;
+    }
     rc = yz_noise_cs_encrypt_with_ad(send, NULL, 0, m->payload.data,
                                      m->payload.len, c->buf,
                                      YZ_NOISE_MAX_MSG_LEN, &len);
@@ -458,7 +538,7 @@ void yz_vec_replay(const yz_vec_vector *v, yz_vec_result *r)
   memset(r, 0, sizeof *r);
   r->outcome = YZ_VEC_PASSED;
   r->message = -1;
-  struct conv c = {.cv = v};
+  struct conv c = {.cv = v, .fail_at = v->fail ? v->fail_at : -1};
   c.buf = malloc(YZ_NOISE_MAX_MSG_LEN);
   c.pt = malloc(YZ_NOISE_MAX_MSG_LEN);
   if (c.buf == NULL || c.pt == NULL) {
@@ -471,13 +551,31 @@ void yz_vec_replay(const yz_vec_vector *v, yz_vec_result *r)
   if (r->outcome == YZ_VEC_SKIPPED)
     return;
   if (v->fail) {
-    /* "fail": true: the vector passes only if the conversation fails. */
-    if (r->outcome == YZ_VEC_FAILED) {
+    /* A negative vector passes only if the receiver rejected message
+     * fail_at, and everything before it held: "some failure somewhere" is
+     * not enough, or a vector whose corruption was undone, or that fails
+     * for another reason (a wrong key, a wrong earlier message), would
+     * still pass. */
+    if (v->fail_at < 0) {
+      failf(r, -1,
+            "\"fail\": true without fail_at: which message must be "
+            "rejected is not said");
+    } else if (c.rejected) {
       r->outcome = YZ_VEC_PASSED;
       r->message = -1;
       r->detail[0] = '\0';
-    } else {
-      failf(r, -1, "expected the conversation to fail, but it succeeded");
+    } else if (r->outcome == YZ_VEC_PASSED) {
+      failf(r, -1,
+            "expected message %ld to be rejected, but the "
+            "conversation ended first",
+            v->fail_at);
+    } else if (r->message != (int)v->fail_at) {
+      char d[sizeof r->detail];
+      memcpy(d, r->detail, sizeof d);
+      failf(r, r->message,
+            "failed before message %ld, which is to be "
+            "rejected: %s",
+            v->fail_at, d);
     }
   }
 }
@@ -509,11 +607,31 @@ static void gen_public(yz_vec_key *pub, const yz_vec_key *priv)
   pub->present = true;
 }
 
+const char *yz_vec_shape_name(yz_vec_shape shape)
+{
+  static const char *const names[YZ_VEC_SHAPE_COUNT] = {
+      "default", "empty-prologue", "long-prologue", "max-handshake",
+      "max-transport"};
+  return (unsigned)shape < YZ_VEC_SHAPE_COUNT ? names[shape] : NULL;
+}
+
 int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
                     size_t seedlen, unsigned transport, char *err,
                     size_t errcap)
 {
+  return yz_vec_generate_ex(v, name, seed, seedlen, transport,
+                            YZ_VEC_SHAPE_DEFAULT, -1, err, errcap);
+}
+
+int yz_vec_generate_ex(yz_vec_vector *v, const char *name, const uint8_t *seed,
+                       size_t seedlen, unsigned transport, yz_vec_shape shape,
+                       long fail_at, char *err, size_t errcap)
+{
   memset(v, 0, sizeof *v);
+  v->fail_at = -1;
+  if (yz_vec_shape_name(shape) == NULL)
+    return yz__vec_error(err, errcap, YZ_E_INVAL, "unknown shape %d",
+                         (int)shape);
   if (errcap > 0)
     err[0] = '\0';
   size_t nlen = strlen(name);
@@ -562,19 +680,35 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
 
   int n_msgs = 16 + (int)transport;
   v->messages = calloc((size_t)n_msgs, sizeof *v->messages);
-  uint8_t pro[16];
-  derive(pro, sizeof pro, key, name, "prologue", 0);
-  v->init_prologue.data = malloc(sizeof pro);
-  v->resp_prologue.data = malloc(sizeof pro);
-  if (v->messages == NULL || v->init_prologue.data == NULL ||
-      v->resp_prologue.data == NULL) {
+  /* The prologue: 16 bytes, or none, or a long one (its bytes derived like
+   * the long payloads). */
+  size_t plen_pro = shape == YZ_VEC_SHAPE_EMPTY_PROLOGUE ? 0
+                    : shape == YZ_VEC_SHAPE_LONG_PROLOGUE
+                        ? YZ_VEC_LONG_PROLOGUE
+                        : 16;
+  uint8_t fill[32];
+  derive(fill, sizeof fill, key, name, "fill", (unsigned)shape);
+  if (plen_pro > 0) {
+    v->init_prologue.data = malloc(plen_pro);
+    v->resp_prologue.data = malloc(plen_pro);
+  }
+  if (v->messages == NULL ||
+      (plen_pro > 0 &&
+       (v->init_prologue.data == NULL || v->resp_prologue.data == NULL))) {
     yz_vec_vector_clear(v);
     return yz__vec_error(err, errcap, YZ_E_NOMEM, "out of memory");
   }
   v->n_messages = (size_t)n_msgs;
-  memcpy(v->init_prologue.data, pro, sizeof pro);
-  memcpy(v->resp_prologue.data, pro, sizeof pro);
-  v->init_prologue.len = v->resp_prologue.len = sizeof pro;
+  if (plen_pro == 16) {
+    derive(v->init_prologue.data, 16, key, name, "prologue", 0);
+  } else if (plen_pro > 0) {
+    uint8_t k[randombytes_SEEDBYTES];
+    derive(k, sizeof k, key, name, "prologue", (unsigned)shape);
+    randombytes_buf_deterministic(v->init_prologue.data, plen_pro, k);
+  }
+  if (plen_pro > 0)
+    memcpy(v->resp_prologue.data, v->init_prologue.data, plen_pro);
+  v->init_prologue.len = v->resp_prologue.len = plen_pro;
   memcpy(v->name, name, nlen + 1);
 
   if (il != 'N')
@@ -614,12 +748,64 @@ int yz_vec_generate(yz_vec_vector *v, const char *name, const uint8_t *seed,
   yz_vec_result r;
   memset(&r, 0, sizeof r);
   r.message = -1;
-  struct conv c = {.v = v, .cv = v, .rec = true, .transport = transport};
+  struct conv c = {.v = v,
+                   .cv = v,
+                   .rec = true,
+                   .transport = transport,
+                   .fail_at = -1,
+                   .max_handshake = shape == YZ_VEC_SHAPE_MAX_HANDSHAKE};
+  memcpy(c.fill_key, fill, sizeof fill);
   c.buf = malloc(YZ_NOISE_MAX_MSG_LEN);
   c.pt = malloc(YZ_NOISE_MAX_MSG_LEN);
   bool ok = c.buf != NULL && c.pt != NULL && run(&c, &r);
+  /* 65519-byte transport payloads: the largest a transport message holds
+   * (65535 with the tag). They are set before the run, all of them; the
+   * handshake messages keep the default payloads. Done as a second run so
+   * the handshake's length is known. */
+  if (ok && shape == YZ_VEC_SHAPE_MAX_TRANSPORT) {
+    size_t hs_msgs = v->n_messages - transport;
+    for (size_t i = hs_msgs; ok && i < v->n_messages; i++)
+      ok = fill_payload(&c, &r, i, YZ_NOISE_MAX_MSG_LEN - YZ_NOISE_TAG_LEN);
+    /* run again over the same, now final, payloads */
+    size_t keep = v->n_messages;
+    ok = ok && run(&c, &r);
+    ok = ok && v->n_messages == keep;
+  }
+  sodium_memzero(c.fill_key, sizeof c.fill_key);
+  sodium_memzero(fill, sizeof fill);
   free(c.buf);
   free(c.pt);
+  if (ok && fail_at >= 0) {
+    if ((size_t)fail_at >= v->n_messages) {
+      size_t n = v->n_messages;
+      yz_vec_vector_clear(v);
+      return yz__vec_error(err, errcap, YZ_E_RANGE,
+                           "%s: fail_at %ld: the vector has %zu messages",
+                           name, fail_at, n);
+    }
+    /* One bit of message fail_at, chosen by the seed's hash. */
+    yz_vec_bytes *ct = &v->messages[fail_at].ciphertext;
+    uint8_t pick[8];
+    crypto_generichash(pick, sizeof pick, seed, seedlen, NULL, 0);
+    uint64_t bit = 0;
+    for (size_t b = 0; b < sizeof pick; b++)
+      bit = bit << 8 | pick[b];
+    bit %= (uint64_t)ct->len * 8;
+    ct->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    v->fail = true;
+    v->fail_at = fail_at;
+    /* Only authenticated messages can be rejected: a flipped bit in a
+     * message without a tag (the first of XX: an ephemeral key and a
+     * plaintext payload) is accepted there, so such a vector would not
+     * hold. Replay it before handing it out. */
+    yz_vec_replay(v, &r);
+    if (r.outcome != YZ_VEC_PASSED) {
+      int rc = yz__vec_error(err, errcap, YZ_E_STATE, "%s: fail_at %ld: %s",
+                             name, fail_at, r.detail);
+      yz_vec_vector_clear(v);
+      return rc;
+    }
+  }
   if (!ok) {
     yz_vec_vector_clear(v);
     if (r.outcome == YZ_VEC_SKIPPED)

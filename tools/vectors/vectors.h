@@ -63,6 +63,9 @@ typedef struct yz_vec_vector {
   bool obsolete_psk;     /* init_psk or resp_psk: the NoisePSK_ scheme */
   yz_vec_key handshake_hash; /* absent in snow and noise-c-cacophony */
   bool fail;             /* "fail": true: the conversation must fail */
+  /* "fail_at": the index of the message whose receiver must reject the
+   * vector's ciphertext; -1 when absent. Required with "fail": true. */
+  long fail_at;
   /* noise-c fallback vectors: the pattern the initiator starts with
    * ("IK"); empty when there is none. */
   bool fallback;
@@ -126,8 +129,14 @@ typedef struct yz_vec_result {
 /*
  * Replay one vector: both sides of the conversation run in memory, every
  * ciphertext, payload and the handshake hash (when given) are compared, and
- * the transport messages after Split are checked too. A vector marked
- * "fail" passes only if something fails.
+ * the transport messages after Split are checked too.
+ *
+ * A negative vector ("fail": true with "fail_at": k) passes only if every
+ * message before k is reproduced and accepted as usual and the receiver of
+ * message k rejects the vector's own ciphertext of message k (the writer's
+ * output is not compared there: that is where the vector was corrupted).
+ * A failure anywhere else, an accepted message k, or a missing fail_at
+ * fails the vector.
  */
 void yz_vec_replay(const yz_vec_vector *v, yz_vec_result *r);
 
@@ -145,5 +154,32 @@ void yz_vec_replay(const yz_vec_vector *v, yz_vec_result *r);
 int yz_vec_generate(yz_vec_vector *out, const char *name,
                     const uint8_t *seed, size_t seedlen, unsigned transport,
                     char *err, size_t errcap);
+
+/* The shapes of generated vectors: the default has a 16-byte prologue and
+ * payloads of 0 to 48 bytes; the others push one size to its bound. */
+typedef enum yz_vec_shape {
+  YZ_VEC_SHAPE_DEFAULT = 0,
+  YZ_VEC_SHAPE_EMPTY_PROLOGUE, /* a 0-byte prologue */
+  YZ_VEC_SHAPE_LONG_PROLOGUE,  /* a YZ_VEC_LONG_PROLOGUE-byte prologue */
+  YZ_VEC_SHAPE_MAX_HANDSHAKE,  /* every handshake message 65535 bytes */
+  YZ_VEC_SHAPE_MAX_TRANSPORT,  /* 65519-byte transport payloads */
+  YZ_VEC_SHAPE_COUNT
+} yz_vec_shape;
+
+enum { YZ_VEC_LONG_PROLOGUE = 4096 };
+
+/* The shape's name ("default", "empty-prologue", ...), or NULL. */
+const char *yz_vec_shape_name(yz_vec_shape shape);
+
+/*
+ * yz_vec_generate with a shape, and optionally as a negative vector: when
+ * fail_at >= 0, the ciphertext of message fail_at gets one bit flipped
+ * (which bit derives from the seed) and the vector is marked "fail" with
+ * that "fail_at"; fail_at must be below the number of messages.
+ */
+int yz_vec_generate_ex(yz_vec_vector *out, const char *name,
+                       const uint8_t *seed, size_t seedlen, unsigned transport,
+                       yz_vec_shape shape, long fail_at, char *err,
+                       size_t errcap);
 
 #endif

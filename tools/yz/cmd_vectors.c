@@ -16,7 +16,8 @@ static void usage(FILE *f)
   fprintf(f,
           "Usage: yz vectors [--verbose] [--expect-pass N] FILE...\n"
           "       yz vectors --generate NAME... [--seed S] [--payloads K] "
-          "[-o FILE]\n"
+          "[--shape SHAPE]\n"
+          "                  [--fail-at M] [-o FILE]\n"
           "\n"
           "Replays files in the Noise test-vector format (the protocol_name "
           "form and\n"
@@ -24,8 +25,10 @@ static void usage(FILE *f)
           "memory and\n"
           "every handshake and transport ciphertext, payload and handshake "
           "hash is\n"
-          "checked. A vector with \"fail\": true passes only if the "
-          "conversation fails.\n"
+          "checked. A negative vector (\"fail\": true, \"fail_at\": M) "
+          "passes only if\n"
+          "messages 0 to M-1 hold and the receiver of message M rejects the "
+          "vector's\nciphertext of it.\n"
           "Vectors with primitives yz does not run (448, BLAKE2s, hfs, ...) "
           "or the\n"
           "obsolete NoisePSK_ scheme are skipped. Prints a line per file and "
@@ -47,6 +50,17 @@ static void usage(FILE *f)
           "  --seed S         any string (default \"yz\")\n"
           "  --payloads K     transport messages after the handshake "
           "(default 2)\n"
+          "  --shape SHAPE    default (16-byte prologue, payloads of 0 to 48 "
+          "bytes),\n"
+          "                   empty-prologue, long-prologue (4096 bytes),\n"
+          "                   max-handshake (every handshake message 65535 "
+          "bytes),\n"
+          "                   max-transport (65519-byte transport payloads), "
+          "or all:\n"
+          "                   one vector per NAME and shape\n"
+          "  --fail-at M      negative vectors: flip one bit of message M's "
+          "ciphertext\n"
+          "                   and mark the vector \"fail\", \"fail_at\": M\n"
           "  -o FILE          write to FILE instead of standard output\n"
           "\n"
           "Exit status: 0 if everything passed, 1 on a failure or an "
@@ -180,17 +194,23 @@ static int replay_file(const char *path, bool verbose, struct totals *t,
   return ft.failed == 0 ? YZ_EXIT_OK : YZ_EXIT_FAIL;
 }
 
+/* shape_all: every shape for every name, names first. */
 static int generate(char **names, size_t n, const char *seed,
-                    unsigned payloads, const char *out_path)
+                    unsigned payloads, int shape, bool shape_all, long fail_at,
+                    const char *out_path)
 {
-  yz_vec_set set = {calloc(n, sizeof(yz_vec_vector)), 0};
+  size_t per = shape_all ? YZ_VEC_SHAPE_COUNT : 1;
+  yz_vec_set set = {calloc(n * per, sizeof(yz_vec_vector)), 0};
   if (set.vectors == NULL)
     return yz_cli_error("out of memory");
   int status = YZ_EXIT_OK;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n * per; i++) {
     char err[YZ_VEC_ERR_LEN];
-    if (yz_vec_generate(&set.vectors[i], names[i], (const uint8_t *)seed,
-                        strlen(seed), payloads, err, sizeof err) != 0) {
+    yz_vec_shape sh =
+        shape_all ? (yz_vec_shape)(i % per) : (yz_vec_shape)shape;
+    if (yz_vec_generate_ex(&set.vectors[i], names[i / per],
+                           (const uint8_t *)seed, strlen(seed), payloads, sh,
+                           fail_at, err, sizeof err) != 0) {
       status = yz_cli_error("%s", err);
       goto out;
     }
@@ -225,8 +245,11 @@ int cmd_vectors_main(int argc, char **argv)
 {
   bool verbose = false, gen = false;
   const char *seed = NULL, *out_path = NULL;
-  unsigned long long payloads = 2, expect = 0;
-  bool have_payloads = false, have_expect = false;
+  unsigned long long payloads = 2, expect = 0, fail_at = 0;
+  bool have_payloads = false, have_expect = false, have_fail_at = false;
+  bool shape_all = false;
+  int shape = YZ_VEC_SHAPE_DEFAULT;
+  const char *shape_arg = NULL;
   char **args = calloc((size_t)argc + 1, sizeof *args);
   size_t n = 0;
   if (args == NULL)
@@ -243,7 +266,8 @@ int cmd_vectors_main(int argc, char **argv)
     } else if (strcmp(a, "--generate") == 0) {
       gen = true;
     } else if (strcmp(a, "--seed") == 0 || strcmp(a, "--payloads") == 0 ||
-               strcmp(a, "-o") == 0 || strcmp(a, "--expect-pass") == 0) {
+               strcmp(a, "-o") == 0 || strcmp(a, "--expect-pass") == 0 ||
+               strcmp(a, "--shape") == 0 || strcmp(a, "--fail-at") == 0) {
       if (i + 1 >= argc) {
         rc = yz_cli_usage_error("%s needs a value", a);
         goto out;
@@ -253,6 +277,25 @@ int cmd_vectors_main(int argc, char **argv)
         seed = val;
       } else if (strcmp(a, "-o") == 0) {
         out_path = val;
+      } else if (strcmp(a, "--shape") == 0) {
+        shape_arg = val;
+        shape = -1;
+        shape_all = strcmp(val, "all") == 0;
+        for (int k = 0; k < YZ_VEC_SHAPE_COUNT && !shape_all; k++)
+          if (strcmp(val, yz_vec_shape_name((yz_vec_shape)k)) == 0)
+            shape = k;
+        if (shape < 0 && !shape_all) {
+          rc = yz_cli_usage_error("--shape: unknown shape '%s'", val);
+          goto out;
+        }
+      } else if (strcmp(a, "--fail-at") == 0) {
+        have_fail_at = true;
+        if (!yz_cli_parse_u64(val, 0, YZ_VEC_MAX_MESSAGES - 1, &fail_at)) {
+          rc = yz_cli_usage_error("--fail-at: '%s' is not a message index "
+                                  "from 0 to %d",
+                                  val, YZ_VEC_MAX_MESSAGES - 1);
+          goto out;
+        }
       } else if (strcmp(a, "--payloads") == 0) {
         have_payloads = true;
         if (!yz_cli_parse_u64(val, 0, YZ_VEC_MAX_MESSAGES - 16, &payloads)) {
@@ -286,11 +329,14 @@ int cmd_vectors_main(int argc, char **argv)
       goto out;
     }
     rc = generate(args, n, seed != NULL ? seed : "yz", (unsigned)payloads,
+                  shape, shape_all, have_fail_at ? (long)fail_at : -1,
                   out_path);
     goto out;
   }
-  if (seed != NULL || out_path != NULL || have_payloads) {
-    rc = yz_cli_usage_error("--seed, --payloads and -o need --generate");
+  if (seed != NULL || out_path != NULL || have_payloads || shape_arg != NULL ||
+      have_fail_at) {
+    rc = yz_cli_usage_error("--seed, --payloads, --shape, --fail-at and -o "
+                            "need --generate");
     goto out;
   }
   if (n == 0) {
