@@ -377,6 +377,8 @@ static void sess_event(void *user, const yz_session_event *ev) {
   case YZ_SESSION_EVENT_CLOSED: {
     int err = ev->u.closed.err;
     char text[320];
+    l->has_close_code = true;
+    l->close_code = ev->u.closed.code;
     if (ev->u.closed.remote) {
       snprintf(text, sizeof text, "closed by the peer (%s%s%s)",
                yz_session_close_code_name(ev->u.closed.code),
@@ -503,6 +505,10 @@ void yz__link_fail(yz_link *l, int err, const char *reason) {
     uint16_t code = err == YZ_E_TOO_LARGE ? YZ_CLOSE_TOO_LARGE
                                           : YZ_CLOSE_PROTOCOL;
     (void)yz_session_close(&l->s, code, reason, yz__link_now(l->m));
+    /* The session reports its close as YZ_E_CLOSED (a local close); the
+     * cause is err (a text message is YZ_E_MALFORMED, not a close). */
+    if (l->state == YZ__LS_DOWN && l->down_err == YZ_E_CLOSED)
+      l->down_err = err;
   }
   link_down(l, err, reason);
 }

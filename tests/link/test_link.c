@@ -1130,6 +1130,72 @@ static void test_dial_refused_reasons(void **state) {
   t_loop_finish(both);
 }
 
+/* ------------------------------------------------------------------------ */
+/* What the peer sees when a link closes (docs/protocol.md "Close")         */
+
+/* A text message during the handshake: the node closes the connection
+ * with a WebSocket Close frame carrying status 1002 (protocol error), so
+ * the peer does not see 1006 (no Close frame). */
+static void test_ws_close_frame_sent(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  t_node_start(&A, &ca);
+  t_node_listen_ws(&A);
+  static const uint8_t hi[2] = {'h', 'i'};
+  raw_client c;
+  raw_connect(&c, A.port, YZ_SESSION_WS_SUBPROTOCOL, hi, sizeof hi);
+  c.send_opcode = 0x1; /* a text frame */
+  t_run_until(raw_closed_cond, &c);
+  assert_true(c.upgraded);
+  assert_int_equal(c.ws_close_code, 1002);
+  t_loop_finish(both);
+}
+
+/* The handshake timeout: WebSocket status 1000 (not a protocol error). */
+static void test_ws_close_frame_timeout(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  ca.handshake_timeout_ms = 100;
+  t_node_start(&A, &ca);
+  t_node_listen_ws(&A);
+  raw_client c;
+  raw_connect(&c, A.port, YZ_SESSION_WS_SUBPROTOCOL, NULL, 0);
+  t_run_until(raw_closed_cond, &c);
+  assert_true(c.upgraded);
+  assert_int_equal(c.ws_close_code, 1000);
+  t_loop_finish(both);
+}
+
+/* A text message on an up link: the link goes down with the reason's
+ * own error (YZ_E_MALFORMED), not YZ_E_CLOSED, and the peer learns
+ * PROTOCOL from the CLOSE frame. */
+static void test_text_message_error(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  relay *r = relay_new(A.port);
+  relay_text_c2s_frame(r, 2); /* 0: message 1, 1: message 3, 2: data */
+  yz_link *l;
+  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 1);
+  t_wait_ge(&A.ups, 1);
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"text", 4), 0);
+  t_wait_ge(&A.downs, 1);
+  assert_int_equal(A.last_err, YZ_E_MALFORMED);
+  assert_int_equal(A.msgs, 0);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_PEER_CLOSED);
+  assert_non_null(strstr(B.last_reason, "PROTOCOL"));
+  relay_free(r);
+  t_loop_finish(both);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -1167,6 +1233,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_link_events_not_logged_at_info, setup),
       cmocka_unit_test_setup(test_addresses, setup),
       cmocka_unit_test_setup(test_dial_refused_reasons, setup),
+      cmocka_unit_test_setup(test_ws_close_frame_sent, setup),
+      cmocka_unit_test_setup(test_ws_close_frame_timeout, setup),
+      cmocka_unit_test_setup(test_text_message_error, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }
