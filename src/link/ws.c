@@ -790,6 +790,19 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     lws_set_opaque_user_data(wsi, nl);
     return 0;
   }
+  case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+    /* lws accepts a 101 without Sec-WebSocket-Protocol; a yz initiator
+     * must not (docs/protocol.md "WebSocket"): whatever answered is not
+     * a yz node of this protocol version. Nothing has been sent yet. */
+    if (l != NULL && !has_subprotocol(wsi)) {
+      lws_set_opaque_user_data(wsi, NULL);
+      yz__link_conn_gone(l, YZ_E_VERSION,
+                         "the peer answered the WebSocket upgrade without "
+                         "the subprotocol " YZ_SESSION_WS_SUBPROTOCOL
+                         ": not a yz node, or another protocol version");
+      return 1;
+    }
+    return 0;
   case LWS_CALLBACK_CLIENT_ESTABLISHED: {
     if (l == NULL)
       return -1;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <libwebsockets.h>
 
 #include "harness.h"
 
@@ -349,6 +350,10 @@ static void test_wrong_subprotocol(void **state) {
   t_run_until(raw_closed_cond, &c2);
   assert_false(c1.upgraded);
   assert_false(c2.upgraded);
+  /* refused by closing the connection, without any HTTP response
+   * (docs/protocol.md "WebSocket") */
+  assert_int_equal(c1.rlen, 0);
+  assert_int_equal(c2.rlen, 0);
   yz_link_stats st;
   yz_link_manager_stats(A.m, &st);
   assert_true(st.refused[YZ_LINK_REFUSED_SUBPROTOCOL] >= 1);
@@ -1028,6 +1033,10 @@ typedef struct canned {
   uv_write_t wr;
   const char *resp;
   bool accepted;
+  /* Answer a valid 101 (Sec-WebSocket-Accept computed) without any
+   * Sec-WebSocket-Protocol, and keep the connection open. */
+  bool ws101;
+  char out[512];
 } canned;
 
 static void canned_alloc(uv_handle_t *h, size_t sug, uv_buf_t *buf) {
@@ -1041,15 +1050,42 @@ static void canned_alloc(uv_handle_t *h, size_t sug, uv_buf_t *buf) {
 static void canned_written(uv_write_t *w, int status) {
   (void)status;
   canned *c = w->data;
-  uv_close((uv_handle_t *)&c->conn, NULL);
+  if (!c->ws101)
+    uv_close((uv_handle_t *)&c->conn, NULL);
+}
+
+/* The 101 for the request in req (RFC 6455 section 4.2.2), no
+ * subprotocol. */
+static void canned_101(canned *c, const char *req, size_t n) {
+  char r[4096];
+  snprintf(r, sizeof r, "%.*s", (int)n, req);
+  const char *k = strstr(r, "Sec-WebSocket-Key: ");
+  assert_non_null(k);
+  k += strlen("Sec-WebSocket-Key: ");
+  char key[128];
+  size_t kl = strcspn(k, "\r");
+  assert_true(kl < 64);
+  snprintf(key, sizeof key, "%.*s258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
+           (int)kl, k);
+  unsigned char md[20];
+  lws_SHA1((const unsigned char *)key, strlen(key), md);
+  char acc[64];
+  assert_true(lws_b64_encode_string((const char *)md, 20, acc,
+                                    sizeof acc) > 0);
+  snprintf(c->out, sizeof c->out,
+           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+           acc);
+  c->resp = c->out;
 }
 
 static void canned_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-  (void)buf;
   canned *c = s->data;
   if (n == 0)
     return;
   uv_read_stop(s);
+  if (n > 0 && c->ws101)
+    canned_101(c, buf->base, (size_t)n);
   if (n > 0 && c->resp != NULL) {
     uv_buf_t b = uv_buf_init((char *)c->resp, (unsigned)strlen(c->resp));
     c->wr.data = c;
@@ -1196,6 +1232,34 @@ static void test_text_message_error(void **state) {
   t_loop_finish(both);
 }
 
+/* A server that answers 101 without the yz.link.v1 subprotocol is not a
+ * yz node (docs/protocol.md "WebSocket"): the dial fails at once with a
+ * reason that names the subprotocol, and no handshake message is sent. */
+static void test_dial_no_subprotocol_in_101(void **state) {
+  (void)state;
+  yz_link_config cb;
+  t_node_config(&B, &cb, 2);
+  cb.handshake_timeout_ms = 500; /* without the check: a timeout */
+  t_node_start(&B, &cb);
+  canned c;
+  uint16_t port = canned_start(&c, NULL);
+  c.ws101 = true;
+  yz_node_id id;
+  memset(&id, 0x5a, sizeof id);
+  yz_link *l;
+  dial_ok(&B, "ws", port, &id, 0, &l);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_VERSION);
+  assert_non_null(strstr(B.last_reason, YZ_SESSION_WS_SUBPROTOCOL));
+  yz_link_stats st;
+  yz_link_manager_stats(B.m, &st);
+  assert_int_equal(st.bytes_out, 0);
+  if (c.accepted && !uv_is_closing((uv_handle_t *)&c.conn))
+    uv_close((uv_handle_t *)&c.conn, NULL);
+  uv_close((uv_handle_t *)&c.srv, NULL);
+  t_loop_finish(both);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -1236,6 +1300,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_ws_close_frame_sent, setup),
       cmocka_unit_test_setup(test_ws_close_frame_timeout, setup),
       cmocka_unit_test_setup(test_text_message_error, setup),
+      cmocka_unit_test_setup(test_dial_no_subprotocol_in_101, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }
