@@ -783,6 +783,21 @@ void yz_link_close(yz_link *l) {
   link_down(l, YZ_E_CLOSED, "closed locally");
 }
 
+void yz_link_close_with(yz_link *l, uint16_t code, int err, const char *text) {
+  if (l == NULL || l->state == YZ__LS_DOWN)
+    return;
+  if (err == 0)
+    err = YZ_E_CLOSED;
+  if (text == NULL || text[0] == '\0')
+    text = "closed locally";
+  if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
+    (void)yz_session_close(&l->s, code, text, yz__link_now(l->m));
+  /* The session's CLOSED event took the link down as YZ_E_CLOSED. */
+  if (l->state == YZ__LS_DOWN && l->down_err == YZ_E_CLOSED)
+    l->down_err = err;
+  link_down(l, err, text);
+}
+
 void yz_link_queue_level(const yz_link *l, size_t *bytes, size_t *msgs) {
   if (bytes != NULL)
     *bytes = l->qbytes;
