@@ -374,6 +374,7 @@ struct relay {
   uint16_t target;
   int tamper_index;
   int text_index;
+  int inflate_index;
   bool paused;
   bool freeing, server_closed;
   int frames_c2s;
@@ -462,8 +463,20 @@ static void c2s_flush(pair *p) {
       p->acc[h + plen / 2] ^= 0x01; /* the same bit of the plaintext frame */
     if (r->frames_c2s == r->text_index)
       p->acc[0] = (uint8_t)((p->acc[0] & 0xf0) | 0x1);
+    if (r->frames_c2s == r->inflate_index) {
+      enum { BIG = 70000 };
+      uint8_t *f = calloc(1, 14 + BIG); /* masked with key 0 */
+      assert_non_null(f);
+      f[0] = 0x82;
+      f[1] = 0x80 | 127;
+      for (int i = 0; i < 8; i++)
+        f[2 + i] = (uint8_t)((uint64_t)BIG >> (8 * (7 - i)));
+      tcp_write((uv_stream_t *)&p->s, f, 14 + BIG);
+      free(f);
+    } else {
+      tcp_write((uv_stream_t *)&p->s, p->acc, flen);
+    }
     r->frames_c2s++;
-    tcp_write((uv_stream_t *)&p->s, p->acc, flen);
     memmove(p->acc, p->acc + flen, p->acc_len - flen);
     p->acc_len -= flen;
   }
@@ -546,6 +559,7 @@ relay *relay_new(uint16_t target_port) {
   r->target = target_port;
   r->tamper_index = -1;
   r->text_index = -1;
+  r->inflate_index = -1;
   uv_tcp_init(t_loop, &r->server);
   r->server.data = r;
   struct sockaddr_in a;
@@ -568,6 +582,10 @@ void relay_tamper_c2s_frame(relay *r, int frame_index) {
 
 void relay_text_c2s_frame(relay *r, int frame_index) {
   r->text_index = frame_index;
+}
+
+void relay_inflate_c2s_frame(relay *r, int frame_index) {
+  r->inflate_index = frame_index;
 }
 
 void relay_pause_s2c(relay *r, bool paused) {

@@ -106,5 +106,8 @@ void relay_free(relay *r); /* closes its handles (async) */
 /* Send client frame frame_index as a text frame (opcode 1) instead of
  * binary: an up link receiving a text message (-1: off). */
 void relay_text_c2s_frame(relay *r, int frame_index);
+/* Replace client frame frame_index by a binary message of 70000 zero
+ * bytes, above what one Noise message can be (-1: off). */
+void relay_inflate_c2s_frame(relay *r, int frame_index);
 
 #endif

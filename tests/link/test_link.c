@@ -1232,6 +1232,33 @@ static void test_text_message_error(void **state) {
   t_loop_finish(both);
 }
 
+/* A WebSocket message above 65535 bytes on an up link: the link goes
+ * down with YZ_E_TOO_LARGE (not YZ_E_CLOSED), the peer learns TOO_LARGE. */
+static void test_oversized_message_error(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  relay *r = relay_new(A.port);
+  relay_inflate_c2s_frame(r, 2); /* 0: message 1, 1: message 3, 2: data */
+  yz_link *l;
+  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 1);
+  t_wait_ge(&A.ups, 1);
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"big", 3), 0);
+  t_wait_ge(&A.downs, 1);
+  assert_int_equal(A.last_err, YZ_E_TOO_LARGE);
+  assert_int_equal(A.msgs, 0);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_PEER_CLOSED);
+  assert_non_null(strstr(B.last_reason, "TOO_LARGE"));
+  relay_free(r);
+  t_loop_finish(both);
+}
+
 /* A server that answers 101 without the yz.link.v1 subprotocol is not a
  * yz node (docs/protocol.md "WebSocket"): the dial fails at once with a
  * reason that names the subprotocol, and no handshake message is sent. */
@@ -1300,6 +1327,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_ws_close_frame_sent, setup),
       cmocka_unit_test_setup(test_ws_close_frame_timeout, setup),
       cmocka_unit_test_setup(test_text_message_error, setup),
+      cmocka_unit_test_setup(test_oversized_message_error, setup),
       cmocka_unit_test_setup(test_dial_no_subprotocol_in_101, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
