@@ -3,8 +3,9 @@
 # with the right node ID (exit 0) and is refused with a wrong one (exit 3),
 # an unreachable address gives 5, a bad command line 2; a node restarted on
 # the same port with the same key is redialled by its peer; a wss://
-# listener with a self-signed certificate answers pings; SIGTERM stops every
-# node with exit 0.
+# listener with a self-signed certificate answers pings; a server that
+# upgrades without the yz.link.v1 subprotocol is refused by yz ping (exit 4)
+# before any handshake message; SIGTERM stops every node with exit 0.
 #
 # No sleeps: each step blocks reading the nodes' output (a FIFO per node)
 # until the line it waits for arrives; `read -t` only bounds a hang.
@@ -183,6 +184,55 @@ if command -v openssl >/dev/null; then
 else
   echo "skip: wss:// (no openssl)"
 fi
+
+# --- a 101 without the yz.link.v1 subprotocol: not a yz node ---------------
+# A tiny server answers the upgrade with a valid 101 that names no
+# subprotocol (docs/protocol.md "The WebSocket upgrade"): yz ping must fail
+# the dial at once, saying so, instead of starting a handshake.
+cat >"$tmp/no_subproto.py" <<'PY'
+import base64, hashlib, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+req = b""
+while b"\r\n\r\n" not in req:
+    d = c.recv(4096)
+    if not d:
+        sys.exit(0)
+    req += d
+key = [l.split(b":", 1)[1].strip() for l in req.split(b"\r\n")
+       if l.lower().startswith(b"sec-websocket-key:")][0]
+acc = base64.b64encode(hashlib.sha1(
+    key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc +
+          b"\r\n\r\n")
+got = c.recv(65536)  # what the client sends next: nothing but a Close
+print("after-101 %d bytes, first %s" % (len(got), got[:1].hex()), flush=True)
+PY
+mkfifo "$tmp/nosp.fifo"
+python3 "$tmp/no_subproto.py" >"$tmp/nosp.fifo" &
+NOSP_PID=$!
+exec {NOSP_FD}<"$tmp/nosp.fifo"
+if IFS= read -r -t 30 -u "$NOSP_FD" NOSP_PORT; then
+  expect_exit 4 "ping a server that upgrades without the subprotocol" \
+    "$YZ" ping "ws://127.0.0.1:$NOSP_PORT/#$A_ID" --count 1
+  grep -q "without the subprotocol yz.link.v1" "$tmp/out" ||
+    fail "ping did not say the subprotocol was missing"
+  grep -q "YZ_E_VERSION" "$tmp/out" || fail "ping did not report YZ_E_VERSION"
+  # no handshake message 1 (a binary frame, first byte 82) after the 101
+  if IFS= read -r -t 30 -u "$NOSP_FD" line; then
+    case $line in
+    *"first 82"*) fail "ping sent a handshake message after a 101 without the subprotocol" ;;
+    esac
+  fi
+else
+  fail "the no-subprotocol server did not start"
+fi
+wait "$NOSP_PID" 2>/dev/null
+exec {NOSP_FD}<&-
 
 stop b
 stop a
