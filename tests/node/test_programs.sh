@@ -5,7 +5,9 @@
 # the same port with the same key is redialled by its peer; a wss://
 # listener with a self-signed certificate answers pings; a server that
 # upgrades without the yz.link.v1 subprotocol is refused by yz ping (exit 4)
-# before any handshake message; SIGTERM stops every node with exit 0.
+# before any handshake message; a peer sending a text message gets a
+# WebSocket Close frame with status 1002; SIGTERM stops every node with
+# exit 0.
 #
 # No sleeps: each step blocks reading the nodes' output (a FIFO per node)
 # until the line it waits for arrives; `read -t` only bounds a hang.
@@ -233,6 +235,47 @@ else
 fi
 wait "$NOSP_PID" 2>/dev/null
 exec {NOSP_FD}<&-
+
+# --- the WebSocket Close a peer receives ------------------------------------
+# A raw client upgrades to a, then sends a text message: a closes with a
+# WebSocket Close frame of status 1002 (docs/protocol.md "WebSocket close"),
+# not by dropping the connection (which a peer sees as 1006).
+cat >"$tmp/ws_close.py" <<'PY'
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+c.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          b"Sec-WebSocket-Protocol: yz.link.v1\r\n\r\n")
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = c.recv(4096)
+    if not d:
+        print("no 101"); sys.exit(0)
+    buf += d
+if not buf.startswith(b"HTTP/1.1 101"):
+    print("no 101"); sys.exit(0)
+buf = buf.split(b"\r\n\r\n", 1)[1]
+c.sendall(bytes([0x81, 0x82, 0, 0, 0, 0]) + b"hi")  # masked text "hi"
+while True:
+    while len(buf) >= 2 and len(buf) >= 2 + (buf[1] & 0x7f):
+        n = buf[1] & 0x7f
+        if buf[0] & 0x0f == 8:
+            code = buf[2] << 8 | buf[3] if n >= 2 else 0
+            print("websocket close status %d" % code); sys.exit(0)
+        buf = buf[2 + n:]
+    try:
+        d = c.recv(4096)
+    except OSError:
+        d = b""
+    if not d:
+        print("connection dropped without a Close frame (1006)"); sys.exit(0)
+    buf += d
+PY
+out=$(python3 "$tmp/ws_close.py" "$A_PORT")
+echo "raw client: $out"
+[ "$out" = "websocket close status 1002" ] ||
+  fail "a text message: want a WebSocket Close with status 1002, got: $out"
 
 stop b
 stop a
