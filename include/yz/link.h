@@ -111,6 +111,9 @@ typedef struct yz_link_peer {
  * YZ_E_UNREACHABLE and the reason "refused by the peer before the
  * WebSocket upgrade (its limits?): ...", which ends with the HTTP status
  * if the peer answered with one.
+ * A dial answered by a 101 without the yz.link.v1 subprotocol goes down
+ * with YZ_E_VERSION and a reason naming the subprotocol (docs/protocol.md
+ * "The WebSocket upgrade"): nothing was sent.
  * reason is a static or short-lived human-readable text (never NULL; copy it
  * to keep it), e.g. "decryption failed: message not authentic".
  *
@@ -320,6 +323,17 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_link_send(yz_link *link, const uint8_t *msg,
  * YZ_E_CLOSED. Idempotent.
  */
 YZ_EXPORT void yz_link_close(yz_link *link);
+
+/*
+ * Close with a close code and a text for the peer (docs/protocol.md
+ * "Close"): as yz_link_close(), but the session's CLOSE frame carries code
+ * and text (cut to 123 bytes of UTF-8; NULL: none), and on_down follows
+ * with err (0: YZ_E_CLOSED) and the text as its reason. For an upper
+ * layer that closes because of what the peer sent (e.g. YZ_CLOSE_PROTOCOL
+ * with YZ_E_MALFORMED). Idempotent like yz_link_close().
+ */
+YZ_EXPORT void yz_link_close_with(yz_link *link, uint16_t code, int err,
+                                  const char *text);
 
 /* The queue level: encrypted bytes and messages waiting to be written. */
 YZ_EXPORT void yz_link_queue_level(const yz_link *link, size_t *bytes,

@@ -102,6 +102,9 @@ typedef enum yz_session_close_code {
   YZ_CLOSE_IDENTITY = 0x0007,      /* bad identity proof or signature */
   YZ_CLOSE_PEER_ID_MISMATCH = 0x0008,
   YZ_CLOSE_INTERNAL = 0x0009,      /* local failure (memory, transport) */
+  /* the link duplicates another between the same two nodes, which stays
+   * (docs/protocol.md "Duplicate links") */
+  YZ_CLOSE_DUPLICATE = 0x000a,
   YZ_CLOSE_APP_MIN = 0x1000,
 } yz_session_close_code;
 

@@ -65,6 +65,11 @@ struct yz_link {
 
   int down_err;
   char down_reason[320];
+  /* The yz close code of the session's CLOSED event (sent, received, or
+   * local only before Split()); the WebSocket Close status follows from
+   * it (docs/protocol.md "WebSocket close"). */
+  bool has_close_code;
+  uint16_t close_code;
 
   yz_node_id expected;
   uint64_t deadline;      /* session deadline (UINT64_MAX: none) */

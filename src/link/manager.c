@@ -396,6 +396,8 @@ static void sess_event(void *user, const yz_session_event *ev) {
   case YZ_SESSION_EVENT_CLOSED: {
     int err = ev->u.closed.err;
     char text[320];
+    l->has_close_code = true;
+    l->close_code = ev->u.closed.code;
     if (ev->u.closed.remote) {
       snprintf(text, sizeof text, "closed by the peer (%s%s%s)",
                yz_session_close_code_name(ev->u.closed.code),
@@ -537,6 +539,10 @@ void yz__link_fail(yz_link *l, int err, const char *reason) {
     uint16_t code = err == YZ_E_TOO_LARGE ? YZ_CLOSE_TOO_LARGE
                                           : YZ_CLOSE_PROTOCOL;
     (void)yz_session_close(&l->s, code, reason, yz__link_now(l->m));
+    /* The session reports its close as YZ_E_CLOSED (a local close); the
+     * cause is err (a text message is YZ_E_MALFORMED, not a close). */
+    if (l->state == YZ__LS_DOWN && l->down_err == YZ_E_CLOSED)
+      l->down_err = err;
   }
   link_down(l, err, reason);
 }
@@ -898,6 +904,21 @@ void yz_link_close(yz_link *l) {
   if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
     (void)yz_session_close(&l->s, YZ_CLOSE_NORMAL, NULL, yz__link_now(l->m));
   link_down(l, YZ_E_CLOSED, "closed locally");
+}
+
+void yz_link_close_with(yz_link *l, uint16_t code, int err, const char *text) {
+  if (l == NULL || l->state == YZ__LS_DOWN)
+    return;
+  if (err == 0)
+    err = YZ_E_CLOSED;
+  if (text == NULL || text[0] == '\0')
+    text = "closed locally";
+  if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
+    (void)yz_session_close(&l->s, code, text, yz__link_now(l->m));
+  /* The session's CLOSED event took the link down as YZ_E_CLOSED. */
+  if (l->state == YZ__LS_DOWN && l->down_err == YZ_E_CLOSED)
+    l->down_err = err;
+  link_down(l, err, text);
 }
 
 void yz_link_queue_level(const yz_link *l, size_t *bytes, size_t *msgs) {

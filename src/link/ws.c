@@ -786,6 +786,28 @@ static void on_receive(struct lws *wsi, yz_link *l, const uint8_t *in,
   }
 }
 
+/* The WebSocket Close status for a link's yz close code (docs/protocol.md
+ * "WebSocket close"). */
+static uint16_t ws_close_status(const yz_link *l) {
+  if (!l->has_close_code)
+    return LWS_CLOSE_STATUS_NORMAL;
+  switch (l->close_code) {
+  case YZ_CLOSE_GOING_AWAY:
+    return LWS_CLOSE_STATUS_GOINGAWAY;
+  case YZ_CLOSE_PROTOCOL:
+  case YZ_CLOSE_DECRYPT:
+  case YZ_CLOSE_IDENTITY:
+  case YZ_CLOSE_PEER_ID_MISMATCH:
+    return LWS_CLOSE_STATUS_PROTOCOL_ERR;
+  case YZ_CLOSE_TOO_LARGE:
+    return LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;
+  case YZ_CLOSE_INTERNAL:
+    return LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
+  default:
+    return LWS_CLOSE_STATUS_NORMAL;
+  }
+}
+
 static int on_writeable(struct lws *wsi, yz_link *l) {
   yz__qmsg *q = yz__link_conn_pop(l);
   if (q != NULL) {
@@ -806,7 +828,20 @@ static int on_writeable(struct lws *wsi, yz_link *l) {
     return 0;
   }
   if (yz__link_is_closing(l)) {
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+    /* A WebSocket Close frame with a status, so that the peer does not
+     * see 1006 (docs/protocol.md "WebSocket close"). lws_close_reason()
+     * alone sends nothing when a writable callback returns -1 (lws
+     * 4.1.6 then marks the socket unusable and skips the Close), so the
+     * frame is written here: opcode CLOSE is lws_write() protocol 4, the
+     * value lws itself uses, which its public header leaves unnamed. If
+     * the peer closed first, lws has answered its Close already. */
+    if (!l->peer_ws_close) {
+      uint8_t cf[LWS_PRE + 2];
+      uint16_t st = ws_close_status(l);
+      cf[LWS_PRE] = (uint8_t)(st >> 8);
+      cf[LWS_PRE + 1] = (uint8_t)st;
+      (void)lws_write(wsi, cf + LWS_PRE, 2, (enum lws_write_protocol)4);
+    }
     return -1;
   }
   return 0;
@@ -914,6 +949,19 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     lws_set_opaque_user_data(wsi, nl);
     return 0;
   }
+  case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+    /* lws accepts a 101 without Sec-WebSocket-Protocol; a yz initiator
+     * must not (docs/protocol.md "WebSocket"): whatever answered is not
+     * a yz node of this protocol version. Nothing has been sent yet. */
+    if (l != NULL && !has_subprotocol(wsi)) {
+      lws_set_opaque_user_data(wsi, NULL);
+      yz__link_conn_gone(l, YZ_E_VERSION,
+                         "the peer answered the WebSocket upgrade without "
+                         "the subprotocol " YZ_SESSION_WS_SUBPROTOCOL
+                         ": not a yz node, or another protocol version");
+      return 1;
+    }
+    return 0;
   case LWS_CALLBACK_CLIENT_ESTABLISHED: {
     if (l == NULL)
       return -1;

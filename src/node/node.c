@@ -17,6 +17,7 @@
 #include "node/duplicate.h"
 #include "node/frame.h"
 #include "node/reqtable.h"
+#include "yz/session.h"
 #include "yz/address.h"
 #include "yz/log.h"
 
@@ -421,7 +422,11 @@ static void bad_peer_message(yz_node *n, struct nlink *l, const char *why)
   yz_log_rl(&n->rl_bad, now_ms(n), YZ_LOG_INFO,
             "node: closing the link to %s: %s", hex, why);
   l->close_reason = "malformed node message";
-  yz_link_close(l->link);
+  /* The peer broke the node message format: PROTOCOL, with the parser's
+   * reason (docs/protocol.md "Node messages"). */
+  char text[YZ_SESSION_MAX_CLOSE_TEXT + 1];
+  snprintf(text, sizeof text, "malformed node message: %s", why);
+  yz_link_close_with(l->link, YZ_CLOSE_PROTOCOL, YZ_E_MALFORMED, text);
 }
 
 static void on_link_message(yz_link_manager *m, yz_link *link,
@@ -548,7 +553,8 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   if (n->cfg.cb.on_link)
     n->cfg.cb.on_link(n, &lp->id, l->dir, true, 0, NULL, n->cfg.user_data);
   if (loser != NULL)
-    yz_link_close(loser->link);
+    yz_link_close_with(loser->link, YZ_CLOSE_DUPLICATE, YZ_E_CLOSED,
+                       "duplicate link");
   if (first && n->cfg.cb.on_peer_up)
     n->cfg.cb.on_peer_up(n, lp, n->cfg.user_data);
 }

@@ -37,9 +37,12 @@ int yz_session_frame_parse(yz_session_frame *f, const uint8_t *p, size_t n,
     if (f->value > max_message)
       return fail(reason, "declared message length exceeds the maximum",
                   YZ_E_TOO_LARGE);
+    /* A chunk that reaches the declared total before FRAG_LAST is
+     * TOO_LARGE in every fragment, this one included (docs/protocol.md
+     * "Fragmentation"). */
     if (f->body_len >= f->value)
-      return fail(reason, "first fragment holds the whole declared length",
-                  YZ_E_MALFORMED);
+      return fail(reason, "first fragment reaches the declared length",
+                  YZ_E_TOO_LARGE);
     return 0;
   case YZ_FRAME_FRAG_MIDDLE:
   case YZ_FRAME_FRAG_LAST:
@@ -63,8 +66,10 @@ int yz_session_frame_parse(yz_session_frame *f, const uint8_t *p, size_t n,
   case YZ_FRAME_CLOSE:
     if (n < 3)
       return fail(reason, "close frame too short", YZ_E_TRUNCATED);
+    /* A malformed frame, PROTOCOL (docs/protocol.md "Close"): TOO_LARGE
+     * is only for messages above the maximum message size. */
     if (n - 3 > YZ_SESSION_MAX_CLOSE_TEXT)
-      return fail(reason, "close text longer than 123 bytes", YZ_E_TOO_LARGE);
+      return fail(reason, "close text longer than 123 bytes", YZ_E_MALFORMED);
     if (!yz_wire_utf8_valid(p + 3, n - 3))
       return fail(reason, "close text is not UTF-8", YZ_E_MALFORMED);
     f->value = yz__load16_be(p + 1);
@@ -89,6 +94,7 @@ const char *yz_session_close_code_name(uint16_t code)
   case YZ_CLOSE_IDENTITY: return "IDENTITY";
   case YZ_CLOSE_PEER_ID_MISMATCH: return "PEER_ID_MISMATCH";
   case YZ_CLOSE_INTERNAL: return "INTERNAL";
+  case YZ_CLOSE_DUPLICATE: return "DUPLICATE";
   default: return code >= YZ_CLOSE_APP_MIN ? "APPLICATION" : "UNKNOWN";
   }
 }

@@ -235,6 +235,28 @@ static void raw_closed(uv_handle_t *h) {
   c->close_count++;
 }
 
+/* Server frames after the upgrade: find a Close frame and its status
+ * code. Server frames are unmasked; only short frames matter here (a
+ * yz node sends binary messages of its own only after a handshake the
+ * raw client never makes), so longer ones are skipped unparsed. */
+static void raw_frames(raw_client *c, const uint8_t *p, size_t n) {
+  if (n > sizeof c->fbuf - c->flen)
+    n = sizeof c->fbuf - c->flen;
+  memcpy(c->fbuf + c->flen, p, n);
+  c->flen += n;
+  while (c->flen >= 2) {
+    size_t len = c->fbuf[1] & 0x7f, h = 2;
+    if (len >= 126)
+      return;
+    if (c->flen < h + len)
+      return;
+    if ((c->fbuf[0] & 0x0f) == 0x8)
+      c->ws_close_code = len >= 2 ? (c->fbuf[h] << 8) | c->fbuf[h + 1] : 0;
+    memmove(c->fbuf, c->fbuf + h + len, c->flen - h - len);
+    c->flen -= h + len;
+  }
+}
+
 static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   raw_client *c = s->data;
   if (nread < 0) {
@@ -250,7 +272,9 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   memcpy(c->rbuf + c->rlen, buf->base, n);
   c->rlen += n;
   c->rbuf[c->rlen] = '\0';
-  if (!c->upgraded && !c->refused) {
+  if (c->upgraded) {
+    raw_frames(c, (const uint8_t *)buf->base, (size_t)nread);
+  } else if (!c->refused) {
     if (strstr(c->rbuf, "\r\n\r\n") != NULL) {
       if (strncmp(c->rbuf, "HTTP/1.1 101", 12) == 0) {
         c->upgraded = true;
@@ -259,7 +283,7 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
           size_t len = c->send_after_len, h = 0;
           uint8_t *f = malloc(14 + len);
           assert_non_null(f);
-          f[h++] = 0x82;
+          f[h++] = (uint8_t)(0x80 | (c->send_opcode ? c->send_opcode : 2));
           if (len < 126) {
             f[h++] = (uint8_t)(0x80 | len);
           } else if (len < 65536) {
@@ -277,6 +301,11 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
           tcp_write(s, f, h + len);
           free(f);
         }
+        /* what followed the response in the same read */
+        char *end = strstr(c->rbuf, "\r\n\r\n") + 4;
+        size_t off = (size_t)(end - c->rbuf);
+        if (off < c->rlen)
+          raw_frames(c, (const uint8_t *)end, c->rlen - off);
       } else {
         c->refused = true;
       }
@@ -307,6 +336,7 @@ static void raw_connected(uv_connect_t *req, int status) {
 void raw_connect_bytes(raw_client *c, uint16_t port, const char *bind_ip,
                        const void *req, size_t len) {
   memset(c, 0, sizeof *c);
+  c->ws_close_code = -1;
   uv_tcp_init(t_loop, &c->tcp);
   c->tcp.data = c;
   raw_hello *hello = malloc(sizeof *hello + len + 1);
@@ -374,6 +404,8 @@ struct relay {
   uint16_t port;
   uint16_t target;
   int tamper_index;
+  int text_index;
+  int inflate_index;
   bool paused;
   bool freeing, server_closed;
   int frames_c2s;
@@ -460,8 +492,22 @@ static void c2s_flush(pair *p) {
     size_t flen = h + (size_t)plen;
     if (r->frames_c2s == r->tamper_index && plen > 0)
       p->acc[h + plen / 2] ^= 0x01; /* the same bit of the plaintext frame */
+    if (r->frames_c2s == r->text_index)
+      p->acc[0] = (uint8_t)((p->acc[0] & 0xf0) | 0x1);
+    if (r->frames_c2s == r->inflate_index) {
+      enum { BIG = 70000 };
+      uint8_t *f = calloc(1, 14 + BIG); /* masked with key 0 */
+      assert_non_null(f);
+      f[0] = 0x82;
+      f[1] = 0x80 | 127;
+      for (int i = 0; i < 8; i++)
+        f[2 + i] = (uint8_t)((uint64_t)BIG >> (8 * (7 - i)));
+      tcp_write((uv_stream_t *)&p->s, f, 14 + BIG);
+      free(f);
+    } else {
+      tcp_write((uv_stream_t *)&p->s, p->acc, flen);
+    }
     r->frames_c2s++;
-    tcp_write((uv_stream_t *)&p->s, p->acc, flen);
     memmove(p->acc, p->acc + flen, p->acc_len - flen);
     p->acc_len -= flen;
   }
@@ -543,6 +589,8 @@ relay *relay_new(uint16_t target_port) {
   assert_non_null(r);
   r->target = target_port;
   r->tamper_index = -1;
+  r->text_index = -1;
+  r->inflate_index = -1;
   uv_tcp_init(t_loop, &r->server);
   r->server.data = r;
   struct sockaddr_in a;
@@ -561,6 +609,14 @@ uint16_t relay_port(const relay *r) { return r->port; }
 
 void relay_tamper_c2s_frame(relay *r, int frame_index) {
   r->tamper_index = frame_index;
+}
+
+void relay_text_c2s_frame(relay *r, int frame_index) {
+  r->text_index = frame_index;
+}
+
+void relay_inflate_c2s_frame(relay *r, int frame_index) {
+  r->inflate_index = frame_index;
 }
 
 void relay_pause_s2c(relay *r, bool paused) {

@@ -78,6 +78,15 @@ typedef struct raw_client {
   int close_count;
   const uint8_t *send_after;
   size_t send_after_len;
+  /* WebSocket frames from the server after the 101 (docs/protocol.md
+   * "Close"): send_opcode is the opcode of the frame sent after the
+   * upgrade (0: binary; set it after raw_connect()); ws_close_code is the
+   * status code of the server's WebSocket Close frame, 0 if it sent a
+   * Close without a code, -1 if none arrived (a peer then reports 1006). */
+  uint8_t send_opcode;
+  int ws_close_code;
+  uint8_t fbuf[256];
+  size_t flen;
 } raw_client;
 
 void raw_connect(raw_client *c, uint16_t port, const char *subprotocol,
@@ -106,5 +115,11 @@ void relay_pause_s2c(relay *r, bool paused);
 void relay_reset_all(relay *r);
 int relay_frames_c2s(const relay *r);
 void relay_free(relay *r); /* closes its handles (async) */
+/* Send client frame frame_index as a text frame (opcode 1) instead of
+ * binary: an up link receiving a text message (-1: off). */
+void relay_text_c2s_frame(relay *r, int frame_index);
+/* Replace client frame frame_index by a binary message of 70000 zero
+ * bytes, above what one Noise message can be (-1: off). */
+void relay_inflate_c2s_frame(relay *r, int frame_index);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <libwebsockets.h>
 
 #include "harness.h"
 
@@ -349,6 +350,10 @@ static void test_wrong_subprotocol(void **state) {
   t_run_until(raw_closed_cond, &c2);
   assert_false(c1.upgraded);
   assert_false(c2.upgraded);
+  /* refused by closing the connection, without any HTTP response
+   * (docs/protocol.md "WebSocket") */
+  assert_int_equal(c1.rlen, 0);
+  assert_int_equal(c2.rlen, 0);
   yz_link_stats st;
   yz_link_manager_stats(A.m, &st);
   assert_true(st.refused[YZ_LINK_REFUSED_SUBPROTOCOL] >= 1);
@@ -1028,6 +1033,10 @@ typedef struct canned {
   uv_write_t wr;
   const char *resp;
   bool accepted;
+  /* Answer a valid 101 (Sec-WebSocket-Accept computed) without any
+   * Sec-WebSocket-Protocol, and keep the connection open. */
+  bool ws101;
+  char out[512];
 } canned;
 
 static void canned_alloc(uv_handle_t *h, size_t sug, uv_buf_t *buf) {
@@ -1041,15 +1050,42 @@ static void canned_alloc(uv_handle_t *h, size_t sug, uv_buf_t *buf) {
 static void canned_written(uv_write_t *w, int status) {
   (void)status;
   canned *c = w->data;
-  uv_close((uv_handle_t *)&c->conn, NULL);
+  if (!c->ws101)
+    uv_close((uv_handle_t *)&c->conn, NULL);
+}
+
+/* The 101 for the request in req (RFC 6455 section 4.2.2), no
+ * subprotocol. */
+static void canned_101(canned *c, const char *req, size_t n) {
+  char r[4096];
+  snprintf(r, sizeof r, "%.*s", (int)n, req);
+  const char *k = strstr(r, "Sec-WebSocket-Key: ");
+  assert_non_null(k);
+  k += strlen("Sec-WebSocket-Key: ");
+  char key[128];
+  size_t kl = strcspn(k, "\r");
+  assert_true(kl < 64);
+  snprintf(key, sizeof key, "%.*s258EAFA5-E914-47DA-95CA-C5AB0DC85B11",
+           (int)kl, k);
+  unsigned char md[20];
+  lws_SHA1((const unsigned char *)key, strlen(key), md);
+  char acc[64];
+  assert_true(lws_b64_encode_string((const char *)md, 20, acc,
+                                    sizeof acc) > 0);
+  snprintf(c->out, sizeof c->out,
+           "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+           acc);
+  c->resp = c->out;
 }
 
 static void canned_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-  (void)buf;
   canned *c = s->data;
   if (n == 0)
     return;
   uv_read_stop(s);
+  if (n > 0 && c->ws101)
+    canned_101(c, buf->base, (size_t)n);
   if (n > 0 && c->resp != NULL) {
     uv_buf_t b = uv_buf_init((char *)c->resp, (unsigned)strlen(c->resp));
     c->wr.data = c;
@@ -1130,6 +1166,127 @@ static void test_dial_refused_reasons(void **state) {
   t_loop_finish(both);
 }
 
+/* ------------------------------------------------------------------------ */
+/* What the peer sees when a link closes (docs/protocol.md "Close")         */
+
+/* A text message during the handshake: the node closes the connection
+ * with a WebSocket Close frame carrying status 1002 (protocol error), so
+ * the peer does not see 1006 (no Close frame). */
+static void test_ws_close_frame_sent(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  t_node_start(&A, &ca);
+  t_node_listen_ws(&A);
+  static const uint8_t hi[2] = {'h', 'i'};
+  raw_client c;
+  raw_connect(&c, A.port, YZ_SESSION_WS_SUBPROTOCOL, hi, sizeof hi);
+  c.send_opcode = 0x1; /* a text frame */
+  t_run_until(raw_closed_cond, &c);
+  assert_true(c.upgraded);
+  assert_int_equal(c.ws_close_code, 1002);
+  t_loop_finish(both);
+}
+
+/* The handshake timeout: WebSocket status 1000 (not a protocol error). */
+static void test_ws_close_frame_timeout(void **state) {
+  (void)state;
+  yz_link_config ca;
+  t_node_config(&A, &ca, 1);
+  ca.handshake_timeout_ms = 100;
+  t_node_start(&A, &ca);
+  t_node_listen_ws(&A);
+  raw_client c;
+  raw_connect(&c, A.port, YZ_SESSION_WS_SUBPROTOCOL, NULL, 0);
+  t_run_until(raw_closed_cond, &c);
+  assert_true(c.upgraded);
+  assert_int_equal(c.ws_close_code, 1000);
+  t_loop_finish(both);
+}
+
+/* A text message on an up link: the link goes down with the reason's
+ * own error (YZ_E_MALFORMED), not YZ_E_CLOSED, and the peer learns
+ * PROTOCOL from the CLOSE frame. */
+static void test_text_message_error(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  relay *r = relay_new(A.port);
+  relay_text_c2s_frame(r, 2); /* 0: message 1, 1: message 3, 2: data */
+  yz_link *l;
+  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 1);
+  t_wait_ge(&A.ups, 1);
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"text", 4), 0);
+  t_wait_ge(&A.downs, 1);
+  assert_int_equal(A.last_err, YZ_E_MALFORMED);
+  assert_int_equal(A.msgs, 0);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_PEER_CLOSED);
+  assert_non_null(strstr(B.last_reason, "PROTOCOL"));
+  relay_free(r);
+  t_loop_finish(both);
+}
+
+/* A WebSocket message above 65535 bytes on an up link: the link goes
+ * down with YZ_E_TOO_LARGE (not YZ_E_CLOSED), the peer learns TOO_LARGE. */
+static void test_oversized_message_error(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  relay *r = relay_new(A.port);
+  relay_inflate_c2s_frame(r, 2); /* 0: message 1, 1: message 3, 2: data */
+  yz_link *l;
+  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
+  t_wait_ge(&B.ups, 1);
+  t_wait_ge(&A.ups, 1);
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"big", 3), 0);
+  t_wait_ge(&A.downs, 1);
+  assert_int_equal(A.last_err, YZ_E_TOO_LARGE);
+  assert_int_equal(A.msgs, 0);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_PEER_CLOSED);
+  assert_non_null(strstr(B.last_reason, "TOO_LARGE"));
+  relay_free(r);
+  t_loop_finish(both);
+}
+
+/* A server that answers 101 without the yz.link.v1 subprotocol is not a
+ * yz node (docs/protocol.md "WebSocket"): the dial fails at once with a
+ * reason that names the subprotocol, and no handshake message is sent. */
+static void test_dial_no_subprotocol_in_101(void **state) {
+  (void)state;
+  yz_link_config cb;
+  t_node_config(&B, &cb, 2);
+  cb.handshake_timeout_ms = 500; /* without the check: a timeout */
+  t_node_start(&B, &cb);
+  canned c;
+  uint16_t port = canned_start(&c, NULL);
+  c.ws101 = true;
+  yz_node_id id;
+  memset(&id, 0x5a, sizeof id);
+  yz_link *l;
+  dial_ok(&B, "ws", port, &id, 0, &l);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_VERSION);
+  assert_non_null(strstr(B.last_reason, YZ_SESSION_WS_SUBPROTOCOL));
+  yz_link_stats st;
+  yz_link_manager_stats(B.m, &st);
+  assert_int_equal(st.bytes_out, 0);
+  if (c.accepted && !uv_is_closing((uv_handle_t *)&c.conn))
+    uv_close((uv_handle_t *)&c.conn, NULL);
+  uv_close((uv_handle_t *)&c.srv, NULL);
+  t_loop_finish(both);
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1)
@@ -1167,6 +1324,11 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_link_events_not_logged_at_info, setup),
       cmocka_unit_test_setup(test_addresses, setup),
       cmocka_unit_test_setup(test_dial_refused_reasons, setup),
+      cmocka_unit_test_setup(test_ws_close_frame_sent, setup),
+      cmocka_unit_test_setup(test_ws_close_frame_timeout, setup),
+      cmocka_unit_test_setup(test_text_message_error, setup),
+      cmocka_unit_test_setup(test_oversized_message_error, setup),
+      cmocka_unit_test_setup(test_dial_no_subprotocol_in_101, setup),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }

@@ -28,7 +28,7 @@ struct tn {
   bool stopping, stopped;
   int peer_up, peer_down, dial_failed;
   int up[3], down[3]; /* by yz_link_direction */
-  int last_down_err, last_dial_err;
+  int last_down_err, last_dial_err, last_link_err;
   char last_link_reason[128];
   yz_node_id last_peer;
   int msgs;
@@ -54,6 +54,7 @@ static uv_timer_t guard;
 static bool guard_fired;
 /* The CA file the next node_start() gives its link config (wss dials). */
 static const char *next_ca;
+static uint32_t next_max_pending; /* 0: the default */
 /* Nodes not yet freed, so that teardown can stop them after a failure. */
 static struct tn *live[8];
 
@@ -134,6 +135,7 @@ static void on_link(yz_node *n, const yz_node_id *peer, yz_link_direction d,
     t->up[d]++;
   } else {
     t->down[d]++;
+    t->last_link_err = err;
     snprintf(t->last_link_reason, sizeof t->last_link_reason, "%s", reason);
   }
 }
@@ -215,6 +217,8 @@ static void node_start(struct tn *t, uint8_t seed_byte, bool listen,
   cfg.redial_initial_ms = 10;
   cfg.redial_max_ms = 40;
   cfg.link.tls_ca_file = next_ca;
+  if (next_max_pending)
+    cfg.max_pending_requests = next_max_pending;
   assert_int_equal(yz_node_new(&t->node, &loop, &cfg), 0);
   if (listen) {
     char url[64];
@@ -643,7 +647,22 @@ struct raw {
   yz_link *link;
   bool up, down, closed;
   int down_err;
+  int ups, downs, msgs;
+  char down_reason[160];
+  uint8_t last_msg[64];
+  size_t last_len;
 };
+
+static void raw_message(yz_link_manager *m, yz_link *l, const uint8_t *msg,
+                        size_t len, void *ud)
+{
+  (void)m;
+  (void)l;
+  struct raw *r = ud;
+  r->msgs++;
+  r->last_len = len < sizeof r->last_msg ? len : sizeof r->last_msg;
+  memcpy(r->last_msg, msg, r->last_len);
+}
 
 static void raw_up(yz_link_manager *m, yz_link *l, const yz_link_peer *p,
                    void *ud)
@@ -652,6 +671,7 @@ static void raw_up(yz_link_manager *m, yz_link *l, const yz_link_peer *p,
   (void)p;
   struct raw *r = ud;
   r->up = true;
+  r->ups++;
   r->link = l;
 }
 
@@ -660,10 +680,11 @@ static void raw_down(yz_link_manager *m, yz_link *l, int err,
 {
   (void)m;
   (void)l;
-  (void)reason;
   struct raw *r = ud;
   r->down = true;
+  r->downs++;
   r->down_err = err;
+  snprintf(r->down_reason, sizeof r->down_reason, "%s", reason);
 }
 
 static void raw_closed(void *ud)
@@ -709,12 +730,125 @@ static void test_malformed_closes_link(void **state)
   WAIT_FOR(r.down && a.peer_down == 1);
   assert_int_equal(a.msgs, 1);
   assert_memory_equal(a.last_msg, "ok", 2);
-  assert_string_equal(a.last_link_reason, "malformed node message");
-  assert_int_not_equal(r.down_err, 0);
+  assert_non_null(strstr(a.last_link_reason, "malformed node message"));
+  assert_int_equal(a.last_link_err, YZ_E_MALFORMED);
+  /* the peer learns why: a CLOSE with PROTOCOL and the reason
+   * (docs/protocol.md "Node messages"), not NORMAL without text */
+  assert_int_equal(r.down_err, YZ_E_PEER_CLOSED);
+  assert_non_null(strstr(r.down_reason, "PROTOCOL"));
+  assert_non_null(strstr(r.down_reason, "malformed node message"));
 
   yz_link_manager_close(r.m, raw_closed, &r);
   WAIT_FOR(r.closed);
   node_stop(&a);
+}
+
+/* A raw link manager with seed byte 0xcc dialling node t. */
+static void raw_start(struct raw *r, struct tn *t)
+{
+  memset(r, 0, sizeof *r);
+  yz_identity rid;
+  uint8_t seed[YZ_IDENTITY_SEED_LEN];
+  memset(seed, 0xcc, sizeof seed);
+  assert_int_equal(yz_identity_from_seed(&rid, seed), 0);
+  yz_link_config lc;
+  yz_link_config_default(&lc);
+  lc.identity = &rid;
+  lc.cb.on_up = raw_up;
+  lc.cb.on_down = raw_down;
+  lc.cb.on_message = raw_message;
+  lc.user_data = r;
+  assert_int_equal(yz_link_manager_new(&r->m, &loop, &lc), 0);
+  yz_identity_clear(&rid);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(r->m, yz_node_address(t->node, 0), NULL,
+                                NULL, &l), 0);
+}
+
+/* A peer dials a node twice: the node closes the loser with the close
+ * code DUPLICATE and the text "duplicate link" (docs/protocol.md
+ * "Duplicate links"), which the peer (here a bare link manager, which
+ * applies no rule of its own) sees in its CLOSE. */
+static void test_duplicate_close_code(void **state)
+{
+  (void)state;
+  static struct tn a;
+  node_start(&a, 0xbc, true, 0);
+  assert_int_equal(yz_node_start(a.node), 0);
+  static struct raw r;
+  raw_start(&r, &a);
+  WAIT_FOR(r.ups == 1 && a.peer_up == 1);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(r.m, yz_node_address(a.node, 0), NULL, NULL,
+                                &l), 0);
+  WAIT_FOR(r.ups == 2 && r.downs == 1);
+  assert_int_equal(r.down_err, YZ_E_PEER_CLOSED);
+  assert_non_null(strstr(r.down_reason, "DUPLICATE"));
+  assert_non_null(strstr(r.down_reason, "duplicate link"));
+  assert_int_equal(a.peer_down, 0);
+  yz_link_manager_close(r.m, raw_closed, &r);
+  WAIT_FOR(r.closed);
+  node_stop(&a);
+}
+
+/* A one-way message to protocol 1 (PING) is dropped: no handler sees it,
+ * nothing is answered, the link stays up and PING requests still work
+ * (docs/protocol.md "Node messages"). */
+static void test_ping_protocol_message_dropped(void **state)
+{
+  (void)state;
+  static struct tn a;
+  node_start(&a, 0xbd, true, 0);
+  assert_int_equal(yz_node_start(a.node), 0);
+  static struct raw r;
+  raw_start(&r, &a);
+  WAIT_FOR(r.ups == 1 && a.peer_up == 1);
+  const uint8_t msg[] = {1, 0, 1, 'x'};
+  assert_int_equal(yz_link_send(r.link, msg, sizeof msg), 0);
+  const uint8_t req[] = {2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 'p'};
+  assert_int_equal(yz_link_send(r.link, req, sizeof req), 0);
+  WAIT_FOR(r.msgs == 1);
+  /* the only answer is the response to the request */
+  const uint8_t resp[] = {3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 'p'};
+  assert_int_equal(r.last_len, sizeof resp);
+  assert_memory_equal(r.last_msg, resp, sizeof resp);
+  assert_int_equal(a.msgs, 0);
+  assert_int_equal(r.downs, 0);
+  yz_link_manager_close(r.m, raw_closed, &r);
+  WAIT_FOR(r.closed);
+  node_stop(&a);
+}
+
+/* The pending request limit is local (docs/protocol.md "Node messages"):
+ * a request over it fails at once with YZ_E_LIMIT and nothing is sent,
+ * so the peer sees only the requests within the limit. */
+static void test_pending_limit_sends_nothing(void **state)
+{
+  (void)state;
+  static struct tn a, b;
+  node_start(&a, 0xbe, true, 0);
+  next_max_pending = 2;
+  node_start(&b, 0xbf, false, 0);
+  next_max_pending = 0;
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+  assert_int_equal(yz_node_dial(b.node, yz_node_address(a.node, 0), NULL), 0);
+  WAIT_FOR(a.peer_up == 1 && b.peer_up == 1);
+  const yz_node_id *ida = yz_node_get_id(a.node);
+  struct reply r[3];
+  memset(r, 0, sizeof r);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(yz_node_request(b.node, ida, PROTO_SILENT, NULL, 0,
+                                     60000, on_reply, &r[i], NULL), 0);
+  assert_int_equal(yz_node_request(b.node, ida, PROTO_SILENT, NULL, 0, 60000,
+                                   on_reply, &r[2], NULL), YZ_E_LIMIT);
+  /* a one-way message after them arrives after whatever was sent */
+  assert_int_equal(yz_node_send(b.node, ida, PROTO_MSG,
+                                (const uint8_t *)"m", 1), 0);
+  WAIT_FOR(a.msgs == 1);
+  assert_int_equal(a.held_n, 2);
+  assert_false(r[2].done);
+  stop_both(&a, &b);
 }
 
 /* Addresses go through the one parser (yz_address_parse): what it refuses,
@@ -841,6 +975,12 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_wss, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_closes_link, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_duplicate_close_code, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_ping_protocol_message_dropped,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pending_limit_sends_nothing,
+                                      setup, teardown),
   };
   return cmocka_run_group_tests_name("node", tests, NULL, NULL);
 }

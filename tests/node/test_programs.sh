@@ -3,8 +3,11 @@
 # with the right node ID (exit 0) and is refused with a wrong one (exit 3),
 # an unreachable address gives 5, a bad command line 2; a node restarted on
 # the same port with the same key is redialled by its peer; a wss://
-# listener with a self-signed certificate answers pings; SIGTERM stops every
-# node with exit 0.
+# listener with a self-signed certificate answers pings; a server that
+# upgrades without the yz.link.v1 subprotocol is refused by yz ping (exit 4)
+# before any handshake message; a peer sending a text message gets a
+# WebSocket Close frame with status 1002; SIGTERM stops every node with
+# exit 0.
 #
 # No sleeps: each step blocks reading the nodes' output (a FIFO per node)
 # until the line it waits for arrives; `read -t` only bounds a hang.
@@ -201,6 +204,96 @@ n=$(grep -cE "(link|peer) (up|down):" "$tmp/d.log")
 grep -q "peer event lines suppressed" "$tmp/d.log" ||
   { cat "$tmp/d.log"; fail "d did not report its suppressed lines"; }
 echo "ok: 30 pings to d, $n peer event lines logged"
+
+# --- a 101 without the yz.link.v1 subprotocol: not a yz node ---------------
+# A tiny server answers the upgrade with a valid 101 that names no
+# subprotocol (docs/protocol.md "The WebSocket upgrade"): yz ping must fail
+# the dial at once, saying so, instead of starting a handshake.
+cat >"$tmp/no_subproto.py" <<'PY'
+import base64, hashlib, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+req = b""
+while b"\r\n\r\n" not in req:
+    d = c.recv(4096)
+    if not d:
+        sys.exit(0)
+    req += d
+key = [l.split(b":", 1)[1].strip() for l in req.split(b"\r\n")
+       if l.lower().startswith(b"sec-websocket-key:")][0]
+acc = base64.b64encode(hashlib.sha1(
+    key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc +
+          b"\r\n\r\n")
+got = c.recv(65536)  # what the client sends next: nothing but a Close
+print("after-101 %d bytes, first %s" % (len(got), got[:1].hex()), flush=True)
+PY
+mkfifo "$tmp/nosp.fifo"
+python3 "$tmp/no_subproto.py" >"$tmp/nosp.fifo" &
+NOSP_PID=$!
+exec {NOSP_FD}<"$tmp/nosp.fifo"
+if IFS= read -r -t 30 -u "$NOSP_FD" NOSP_PORT; then
+  expect_exit 4 "ping a server that upgrades without the subprotocol" \
+    "$YZ" ping "ws://127.0.0.1:$NOSP_PORT/#$A_ID" --count 1
+  grep -q "without the subprotocol yz.link.v1" "$tmp/out" ||
+    fail "ping did not say the subprotocol was missing"
+  grep -q "YZ_E_VERSION" "$tmp/out" || fail "ping did not report YZ_E_VERSION"
+  # no handshake message 1 (a binary frame, first byte 82) after the 101
+  if IFS= read -r -t 30 -u "$NOSP_FD" line; then
+    case $line in
+    *"first 82"*) fail "ping sent a handshake message after a 101 without the subprotocol" ;;
+    esac
+  fi
+else
+  fail "the no-subprotocol server did not start"
+fi
+wait "$NOSP_PID" 2>/dev/null
+exec {NOSP_FD}<&-
+
+# --- the WebSocket Close a peer receives ------------------------------------
+# A raw client upgrades to a, then sends a text message: a closes with a
+# WebSocket Close frame of status 1002 (docs/protocol.md "WebSocket close"),
+# not by dropping the connection (which a peer sees as 1006).
+cat >"$tmp/ws_close.py" <<'PY'
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+c.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          b"Sec-WebSocket-Protocol: yz.link.v1\r\n\r\n")
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = c.recv(4096)
+    if not d:
+        print("no 101"); sys.exit(0)
+    buf += d
+if not buf.startswith(b"HTTP/1.1 101"):
+    print("no 101"); sys.exit(0)
+buf = buf.split(b"\r\n\r\n", 1)[1]
+c.sendall(bytes([0x81, 0x82, 0, 0, 0, 0]) + b"hi")  # masked text "hi"
+while True:
+    while len(buf) >= 2 and len(buf) >= 2 + (buf[1] & 0x7f):
+        n = buf[1] & 0x7f
+        if buf[0] & 0x0f == 8:
+            code = buf[2] << 8 | buf[3] if n >= 2 else 0
+            print("websocket close status %d" % code); sys.exit(0)
+        buf = buf[2 + n:]
+    try:
+        d = c.recv(4096)
+    except OSError:
+        d = b""
+    if not d:
+        print("connection dropped without a Close frame (1006)"); sys.exit(0)
+    buf += d
+PY
+out=$(python3 "$tmp/ws_close.py" "$A_PORT")
+echo "raw client: $out"
+[ "$out" = "websocket close status 1002" ] ||
+  fail "a text message: want a WebSocket Close with status 1002, got: $out"
 
 stop b
 stop a

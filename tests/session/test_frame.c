@@ -31,7 +31,10 @@ static const struct fcase cases[] = {
     {"01aabb", 1, YZ_E_TOO_LARGE, 0, 0, 0},
     {"0200000003aa", 100, 0, YZ_FRAME_FRAG_FIRST, 3, 1},
     {"0200000003aabb", 100, 0, YZ_FRAME_FRAG_FIRST, 3, 2},
-    {"0200000003aabbcc", 100, YZ_E_MALFORMED, 0, 0, 0},
+    /* a first chunk that reaches the total: TOO_LARGE, as for any
+     * fragment (docs/protocol.md "Fragmentation") */
+    {"0200000003aabbcc", 100, YZ_E_TOO_LARGE, 0, 0, 0},
+    {"0200000002aabbcc", 100, YZ_E_TOO_LARGE, 0, 0, 0},
     {"0200000003", 100, YZ_E_TRUNCATED, 0, 0, 0},
     {"02000000", 100, YZ_E_TRUNCATED, 0, 0, 0},
     {"0200000065aa", 100, YZ_E_TOO_LARGE, 0, 0, 0},
@@ -89,8 +92,9 @@ static void test_close_text_bounds(void **state)
   yz_session_frame f;
   assert_int_equal(yz_session_frame_parse(&f, buf, 3 + 123, 10, NULL), 0);
   assert_int_equal(f.body_len, 123);
+  /* a malformed frame (PROTOCOL), not TOO_LARGE (docs/protocol.md "Close") */
   assert_int_equal(yz_session_frame_parse(&f, buf, 3 + 124, 10, NULL),
-                   YZ_E_TOO_LARGE);
+                   YZ_E_MALFORMED);
 }
 
 static void test_frame_size_bound(void **state)

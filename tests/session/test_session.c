@@ -297,6 +297,13 @@ static void test_swapped_static_key(void **state)
   pump(&M, &B, 0);
   assert_int_equal(B.n_up, 0);
   assert_int_equal(B.close_err, YZ_E_BAD_SIGNATURE);
+  /* An invalid proof in message 3 sends nothing (docs/protocol.md
+   * "Handshake failures"): B sent only message 2, no CLOSE, although
+   * the initiator already split; IDENTITY is B's local code only. */
+  assert_int_equal(B.close_code, YZ_CLOSE_IDENTITY);
+  assert_int_equal(B.sent_total, 1);
+  assert_int_equal(M.n_up, 1);
+  assert_int_equal(M.n_closed, 0);
 }
 
 static bool contains(const uint8_t *hay, size_t n, const uint8_t *needle,
@@ -661,7 +668,10 @@ static const struct bad_case bad_cases[] = {
     {{"04aa"}, YZ_CLOSE_PROTOCOL, YZ_E_MALFORMED},        /* last first */
     {{"0200000065aa"}, YZ_CLOSE_TOO_LARGE, YZ_E_TOO_LARGE}, /* 101 > max */
     {{"02ffffffffaa"}, YZ_CLOSE_TOO_LARGE, YZ_E_TOO_LARGE},
-    {{"0200000001aa"}, YZ_CLOSE_PROTOCOL, YZ_E_MALFORMED}, /* whole in first */
+    /* a fragment that reaches the declared total before FRAG_LAST, the
+     * first one included: TOO_LARGE (docs/protocol.md "Fragmentation") */
+    {{"0200000001aa"}, YZ_CLOSE_TOO_LARGE, YZ_E_TOO_LARGE}, /* whole in first */
+    {{"0200000001aabb"}, YZ_CLOSE_TOO_LARGE, YZ_E_TOO_LARGE},
     {{"0200000002"}, YZ_CLOSE_PROTOCOL, YZ_E_TRUNCATED},  /* empty chunk */
     {{"0200000003aa", "04bbcc33"}, YZ_CLOSE_TOO_LARGE, YZ_E_TOO_LARGE},
     {{"0200000003aa", "03bbcc"}, YZ_CLOSE_TOO_LARGE, YZ_E_TOO_LARGE},
@@ -680,6 +690,13 @@ static const struct bad_case bad_cases[] = {
     {{"0700"}, YZ_CLOSE_PROTOCOL, YZ_E_TRAILING},
     {{"08"}, YZ_CLOSE_PROTOCOL, YZ_E_TRUNCATED},
     {{"080001ff"}, YZ_CLOSE_PROTOCOL, YZ_E_MALFORMED},    /* text not UTF-8 */
+    /* close text of 124 bytes: a malformed frame, PROTOCOL */
+    {{"080001"
+      "61616161616161616161616161616161616161616161616161616161616161"
+      "61616161616161616161616161616161616161616161616161616161616161"
+      "61616161616161616161616161616161616161616161616161616161616161"
+      "61616161616161616161616161616161616161616161616161616161616161"
+     }, YZ_CLOSE_PROTOCOL, YZ_E_MALFORMED},
 };
 
 static void test_bad_frames(void **state)
@@ -843,6 +860,26 @@ static void test_rekey_time(void **state)
   pump(&A, &B, 1000);
   assert_int_equal(B.n_msg, 2);
   assert_memory_equal(B.last_msg, "b", 1);
+}
+
+/* CLOSE is exempt from the rekey rule (docs/protocol.md "Rekey"): with a
+ * rekey due, a close sends exactly one message, the CLOSE, under the
+ * current key, and no REKEY before it. */
+static void test_rekey_not_before_close(void **state)
+{
+  (void)state;
+  pair_up(tweak_rekey_time, tweak_rekey_time);
+  uint8_t k0[32];
+  memcpy(k0, A.s.tx.k, 32);
+  size_t before = A.sent_total;
+  assert_int_equal(yz_session_close(&A.s, YZ_CLOSE_NORMAL, "bye", 5000), 0);
+  assert_int_equal(A.sent_total - before, 1);
+  /* B, still on the old receive key, reads it as a CLOSE */
+  pump(&A, &B, 5000);
+  assert_int_equal(B.n_closed, 1);
+  assert_true(B.close_remote);
+  assert_int_equal(B.close_code, YZ_CLOSE_NORMAL);
+  assert_string_equal(B.close_text, "bye");
 }
 
 /* A wrong rekey (a REKEY frame the receiver does not follow) breaks the
@@ -1072,6 +1109,7 @@ int main(void)
       cmocka_unit_test_teardown(test_sizes, teardown),
       cmocka_unit_test_teardown(test_rekey_many, teardown),
       cmocka_unit_test_teardown(test_rekey_time, teardown),
+      cmocka_unit_test_teardown(test_rekey_not_before_close, teardown),
       cmocka_unit_test_teardown(test_rekey_desync, teardown),
       cmocka_unit_test_teardown(test_nonce_limit, teardown),
       cmocka_unit_test_teardown(test_handshake_timeout, teardown),

@@ -292,6 +292,37 @@ static void test_proof_table(void **state)
   }
 }
 
+/* Nesting depth (docs/protocol.md "Identity proof", rule 4): the number
+ * of arrays and maps around a data item, at most 8. An unknown key 7
+ * whose value is 8 nested arrays: the innermost empty is at depth 8 (the
+ * top-level map and 7 arrays around it), accepted; an element in it is
+ * at depth 9, refused. */
+static void test_proof_nesting_depth(void **state)
+{
+  (void)state;
+  yz_wire_identity_proof p, q;
+  uint8_t buf[YZ_WIRE_PROOF_MAX_LEN];
+  size_t n;
+  memset(&p, 0, sizeof p);
+  memset(p.identity_pk, 0x11, sizeof p.identity_pk);
+  memset(p.signature, 0x22, sizeof p.signature);
+  assert_int_equal(yz_wire_proof_encode(&p, buf, sizeof buf, &n), 0);
+  assert_int_equal(buf[0], 0xa2);
+  buf[0] = 0xa3;
+  buf[n++] = 0x07;
+  for (int i = 0; i < 7; i++)
+    buf[n++] = 0x81;
+  buf[n] = 0x80; /* the 8th array, empty */
+  assert_int_equal(yz_wire_proof_decode(&q, buf, n + 1, NULL), 0);
+  assert_true(q.had_unknown);
+  buf[n] = 0x81; /* the 8th array holds one element... */
+  buf[n + 1] = 0x00; /* ...at depth 9 */
+  const char *reason = NULL;
+  assert_int_equal(yz_wire_proof_decode(&q, buf, n + 2, &reason),
+                   YZ_E_TOO_DEEP);
+  assert_non_null(reason);
+}
+
 /* Every truncation of a valid proof fails; so does every extension. */
 static void test_proof_truncations(void **state)
 {
@@ -382,6 +413,7 @@ int main(void)
       cmocka_unit_test(test_proof_encode_refuses),
       cmocka_unit_test(test_proof_table),
       cmocka_unit_test(test_proof_truncations),
+      cmocka_unit_test(test_proof_nesting_depth),
       cmocka_unit_test(test_proof_mutations),
   };
   return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
