@@ -2,14 +2,39 @@
  * CipherState (Noise spec section 5.1) with the ChaChaPoly and AESGCM
  * cipher functions (section 12.3 and 12.4).
  *
- * The AEAD calls are libsodium's _detached forms: the ciphertext and tag go
- * straight to the caller's buffer, and encryption and decryption may run in
- * place, so the transport path makes no copies.
+ * Two AEAD backends, which give the same bytes (tests/noise/test_aead.c
+ * compares them on every length class, and every vector runs through the
+ * one in use):
+ *   - libsodium's _detached forms;
+ *   - OpenSSL's libcrypto (EVP), in builds with -Daead=openssl or auto
+ *     (DESIGN.md allows it for the bulk transport AEAD only). Its
+ *     ChaCha20-Poly1305 and AES-256-GCM run in one pass with wide vector
+ *     code: about twice libsodium 1.0.18's rate on a 65519-byte message
+ *     (docs/benchmarks.md). Its fixed cost per call is higher (parameter
+ *     look-ups in each EVP call), so short ChaChaPoly messages stay on
+ *     libsodium: "where it is faster, libsodium otherwise".
+ * Either way the ciphertext and tag go straight to the caller's buffer,
+ * encryption and decryption may run in place, and no message allocates.
  */
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
 #include "noise/noise_internal.h"
+
+#if YZ_NOISE_AEAD_OPENSSL
+#include <pthread.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#endif
+
+/* How calls are routed (yz__noise_aead_route). Written only by tests and
+ * benchmarks, before the messages they measure. */
+static int aead_route = YZ__AEAD_AUTO;
 
 /* The 96-bit AEAD nonce: 32 zero bits, then n as 64 bits, little-endian for
  * ChaChaPoly (section 12.3), big-endian for AESGCM (section 12.4). */
@@ -22,20 +47,312 @@ static void make_nonce(uint8_t nonce[12], int cipher, uint64_t n)
     yz__store64_le(nonce + 4, n);
 }
 
+/* ---- libcrypto -------------------------------------------------------- */
+
+#if YZ_NOISE_AEAD_OPENSSL
+
+/*
+ * Shortest ChaChaPoly plaintext sent through libcrypto in the AUTO route.
+ * Below it libsodium is faster: measured with both in one process
+ * (tests/noise/test_aead.c prints nothing of it; `yz bench noise` shows the
+ * two at 64 B and 1 KiB), OpenSSL 3.0 took about 0.7 us more per encrypt +
+ * decrypt in fixed costs, which its faster ChaCha20 and Poly1305 recover
+ * from a few hundred bytes on. AES-256-GCM through libcrypto was faster at
+ * every size, so AESGCM always goes there.
+ */
+enum { EVP_CHACHA_MIN = 384 };
+
+/* The two ciphers, fetched once per process: EVP_chacha20_poly1305() and
+ * friends would make every init look the name up in the provider store.
+ * If either fetch fails (a configuration without the default provider),
+ * libsodium serves every call and yz_noise_aead_backend() says so. */
+static EVP_CIPHER *evp_cipher[2]; /* [0] ChaChaPoly, [1] AESGCM */
+static pthread_once_t evp_once = PTHREAD_ONCE_INIT;
+static pthread_key_t evp_key; /* its destructor frees a thread's contexts */
+static bool evp_ok;
+
+/*
+ * Contexts live per thread, one per cipher and direction, and keep their
+ * key: a message under the key its context already holds only sets the
+ * nonce (re-keying costs about as much as a 1 KiB message of AES-GCM, so a
+ * link sending and receiving on one thread re-keys nothing). The
+ * CipherState stays a plain struct that callers copy and wipe: nothing in
+ * it points here. The copy of the key says which key a context holds
+ * (compared in constant time); yz_noise_cs_clear() and Rekey overwrite a
+ * context of this thread that still holds the key they retire.
+ */
+struct evp_slot {
+  EVP_CIPHER_CTX *ctx;
+  uint8_t key[YZ_NOISE_KEY_LEN];
+  uint8_t keyed;
+};
+struct evp_thread {
+  struct evp_slot slot[2][2]; /* [cipher][encrypt] */
+  bool registered;            /* evp_key set, so that thread exit frees */
+};
+static _Thread_local struct evp_thread evp_tls;
+
+static void evp_slot_free(struct evp_slot *s)
+{
+  EVP_CIPHER_CTX_free(s->ctx); /* wipes the provider's key schedule */
+  sodium_memzero(s, sizeof *s);
+}
+
+static void evp_thread_exit(void *p)
+{
+  struct evp_thread *t = p;
+  for (int c = 0; c < 2; c++)
+    for (int e = 0; e < 2; e++)
+      evp_slot_free(&t->slot[c][e]);
+  t->registered = false;
+}
+
+static void evp_fetch(void)
+{
+  /* YZ_NOISE_AEAD (include/yz/noise.h): run every call through one
+   * library, e.g. to replay the vectors through each. */
+  const char *env = getenv("YZ_NOISE_AEAD");
+  if (env != NULL && strcmp(env, "libsodium") == 0)
+    aead_route = YZ__AEAD_LIBSODIUM;
+  else if (env != NULL && strcmp(env, "openssl") == 0)
+    aead_route = YZ__AEAD_OPENSSL;
+  evp_cipher[0] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+  evp_cipher[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+  if (evp_cipher[0] != NULL && evp_cipher[1] != NULL &&
+      pthread_key_create(&evp_key, evp_thread_exit) == 0) {
+    evp_ok = true;
+    return;
+  }
+  for (int c = 0; c < 2; c++) {
+    EVP_CIPHER_free(evp_cipher[c]);
+    evp_cipher[c] = NULL;
+  }
+  ERR_clear_error();
+}
+
+static bool evp_available(void)
+{
+  return pthread_once(&evp_once, evp_fetch) == 0 && evp_ok;
+}
+
+/* After a failed EVP call: the context's state is unknown, so it is
+ * re-keyed next time, and OpenSSL's error queue of this thread is emptied
+ * (libwebsockets reads that queue for its TLS errors). */
+static int evp_fail(struct evp_slot *s, int rc)
+{
+  if (s != NULL)
+    s->keyed = 0;
+  ERR_clear_error();
+  return rc;
+}
+
+/* The context of this thread for cipher ci (0, 1) and direction enc,
+ * holding key k. YZ_E_NOMEM or YZ_E_UNSUPPORTED if libcrypto fails. */
+static int evp_slot_get(struct evp_slot **out, int ci, int enc,
+                        const uint8_t *k)
+{
+  struct evp_slot *s = &evp_tls.slot[ci][enc];
+  if (!evp_tls.registered) {
+    if (pthread_setspecific(evp_key, &evp_tls) != 0)
+      return YZ_E_NOMEM;
+    evp_tls.registered = true;
+  }
+  if (s->ctx == NULL && (s->ctx = EVP_CIPHER_CTX_new()) == NULL)
+    return evp_fail(NULL, YZ_E_NOMEM);
+  if (!s->keyed || sodium_memcmp(s->key, k, YZ_NOISE_KEY_LEN) != 0) {
+    s->keyed = 0;
+    if (!EVP_CipherInit_ex2(s->ctx, evp_cipher[ci], k, NULL, enc, NULL))
+      return evp_fail(s, YZ_E_UNSUPPORTED);
+    memcpy(s->key, k, YZ_NOISE_KEY_LEN);
+    s->keyed = 1;
+  }
+  *out = s;
+  return 0;
+}
+
+/* A key leaves use (clear, Rekey): overwrite this thread's contexts that
+ * hold it with an all-zero key, so its schedule does not outlive it. */
+static void evp_forget(const uint8_t *k)
+{
+  static const uint8_t zeros[YZ_NOISE_KEY_LEN];
+  for (int c = 0; c < 2; c++)
+    for (int e = 0; e < 2; e++) {
+      struct evp_slot *s = &evp_tls.slot[c][e];
+      if (!s->keyed || sodium_memcmp(s->key, k, YZ_NOISE_KEY_LEN) != 0)
+        continue;
+      if (!EVP_CipherInit_ex2(s->ctx, NULL, zeros, NULL, -1, NULL))
+        ERR_clear_error();
+      sodium_memzero(s->key, sizeof s->key);
+      s->keyed = 0;
+    }
+}
+
+/* ENCRYPT through EVP; the tag is read the way EVP_CTRL_AEAD_GET_TAG
+ * does, as the OSSL_CIPHER_PARAM_AEAD_TAG parameter (cheaper than the
+ * control call, which builds the same parameter each time). */
+static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
+                       const uint8_t *ad, size_t adlen, const uint8_t *pt,
+                       size_t ptlen, uint8_t *out, uint8_t *tag)
+{
+  struct evp_slot *s;
+  int len, rc = evp_slot_get(&s, ci, 1, k);
+  if (rc != 0)
+    return rc;
+  OSSL_PARAM p[2] = {OSSL_PARAM_construct_octet_string(
+                         OSSL_CIPHER_PARAM_AEAD_TAG, tag, YZ_NOISE_TAG_LEN),
+                     OSSL_PARAM_construct_end()};
+  if (!EVP_CipherInit_ex2(s->ctx, NULL, NULL, nonce, 1, NULL) ||
+      (adlen > 0 && !EVP_EncryptUpdate(s->ctx, NULL, &len, ad, (int)adlen)) ||
+      (ptlen > 0 && (!EVP_EncryptUpdate(s->ctx, out, &len, pt, (int)ptlen) ||
+                     len != (int)ptlen)) ||
+      !EVP_EncryptFinal_ex(s->ctx, out + ptlen, &len) ||
+      !EVP_CIPHER_CTX_get_params(s->ctx, p))
+    return evp_fail(s, YZ_E_UNSUPPORTED);
+  return 0;
+}
+
+/* DECRYPT through EVP. OpenSSL decrypts as it authenticates and checks the
+ * tag (in constant time) at the end, so out holds unauthenticated bytes
+ * until then: the caller wipes it on any failure. */
+static int evp_decrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
+                       const uint8_t *ad, size_t adlen, const uint8_t *ct,
+                       size_t ptlen, const uint8_t *tag_in, uint8_t *out)
+{
+  struct evp_slot *s;
+  uint8_t tag[YZ_NOISE_TAG_LEN];
+  int len, rc = evp_slot_get(&s, ci, 0, k);
+  if (rc != 0)
+    return rc;
+  memcpy(tag, tag_in, sizeof tag); /* the parameter takes a non-const */
+  OSSL_PARAM p[2] = {OSSL_PARAM_construct_octet_string(
+                         OSSL_CIPHER_PARAM_AEAD_TAG, tag, sizeof tag),
+                     OSSL_PARAM_construct_end()};
+  if (!EVP_CipherInit_ex2(s->ctx, NULL, NULL, nonce, 0, NULL) ||
+      !EVP_CIPHER_CTX_set_params(s->ctx, p) ||
+      (adlen > 0 && !EVP_DecryptUpdate(s->ctx, NULL, &len, ad, (int)adlen)) ||
+      (ptlen > 0 && (!EVP_DecryptUpdate(s->ctx, out, &len, ct, (int)ptlen) ||
+                     len != (int)ptlen)))
+    return evp_fail(s, YZ_E_UNSUPPORTED);
+  if (EVP_DecryptFinal_ex(s->ctx, out + ptlen, &len) <= 0) {
+    ERR_clear_error();
+    return YZ_E_DECRYPT;
+  }
+  return 0;
+}
+
+#endif /* YZ_NOISE_AEAD_OPENSSL */
+
+/* ---- Routing ------------------------------------------------------------ */
+
+/* Whether this call goes through libcrypto. */
+static bool use_evp(int cipher, size_t ptlen, size_t adlen)
+{
+#if YZ_NOISE_AEAD_OPENSSL
+  if (aead_route == YZ__AEAD_LIBSODIUM || adlen > INT_MAX ||
+      !evp_available())
+    return false;
+  return aead_route == YZ__AEAD_OPENSSL ||
+         cipher == YZ_NOISE_CIPHER_AESGCM || ptlen >= EVP_CHACHA_MIN;
+#else
+  (void)cipher, (void)ptlen, (void)adlen;
+  return false;
+#endif
+}
+
+int yz__noise_aead_route(int route)
+{
+  if (route != YZ__AEAD_AUTO && route != YZ__AEAD_LIBSODIUM &&
+      route != YZ__AEAD_OPENSSL)
+    return YZ_E_INVAL;
+#if YZ_NOISE_AEAD_OPENSSL
+  /* First, so that YZ_NOISE_AEAD, read once, does not undo this later. */
+  if (!evp_available() && route == YZ__AEAD_OPENSSL)
+    return YZ_E_UNSUPPORTED;
+#else
+  if (route == YZ__AEAD_OPENSSL)
+    return YZ_E_UNSUPPORTED;
+#endif
+  aead_route = route;
+  return 0;
+}
+
+const char *yz_noise_aead_backend(void)
+{
+  return use_evp(YZ_NOISE_CIPHER_AESGCM, 0, 0) ? "openssl" : "libsodium";
+}
+
+bool yz__noise_aead_aesgcm_ok(void)
+{
+  /* libsodium 1.0.18's AES-GCM needs AES-NI and PCLMUL; libcrypto has
+   * code for every CPU. */
+  return use_evp(YZ_NOISE_CIPHER_AESGCM, 0, 0) ||
+         (yz_init() == 0 && crypto_aead_aes256gcm_is_available());
+}
+
 /* ENCRYPT(k, n, ad, plaintext) into out (ptlen bytes) and tag. */
-static void aead_encrypt(int cipher, const uint8_t *k, uint64_t n,
-                         const uint8_t *ad, size_t adlen, const uint8_t *pt,
-                         size_t ptlen, uint8_t *out, uint8_t *tag)
+static int aead_encrypt(int cipher, const uint8_t *k, uint64_t n,
+                        const uint8_t *ad, size_t adlen, const uint8_t *pt,
+                        size_t ptlen, uint8_t *out, uint8_t *tag)
 {
   uint8_t nonce[12];
   make_nonce(nonce, cipher, n);
-  if (cipher == YZ_NOISE_CIPHER_AESGCM)
+#if YZ_NOISE_AEAD_OPENSSL
+  if (use_evp(cipher, ptlen, adlen))
+    return evp_encrypt(cipher == YZ_NOISE_CIPHER_AESGCM, k, nonce, ad, adlen,
+                       pt, ptlen, out, tag);
+#endif
+  if (cipher == YZ_NOISE_CIPHER_AESGCM) {
+    if (!crypto_aead_aes256gcm_is_available())
+      return YZ_E_UNSUPPORTED;
     crypto_aead_aes256gcm_encrypt_detached(out, tag, NULL, pt, ptlen, ad,
                                            adlen, NULL, nonce, k);
-  else
+  } else
     crypto_aead_chacha20poly1305_ietf_encrypt_detached(
         out, tag, NULL, pt, ptlen, ad, adlen, NULL, nonce, k);
+  return 0;
 }
+
+/* DECRYPT(k, n, ad, ciphertext || tag) into out (ptlen bytes). 0 or
+ * YZ_E_DECRYPT (or an error of libcrypto); out is then wiped by the
+ * caller. */
+static int aead_decrypt(int cipher, const uint8_t *k, uint64_t n,
+                        const uint8_t *ad, size_t adlen, const uint8_t *ct,
+                        size_t ptlen, uint8_t *out)
+{
+  uint8_t nonce[12];
+  make_nonce(nonce, cipher, n);
+#if YZ_NOISE_AEAD_OPENSSL
+  if (use_evp(cipher, ptlen, adlen))
+    return evp_decrypt(cipher == YZ_NOISE_CIPHER_AESGCM, k, nonce, ad, adlen,
+                       ct, ptlen, ct + ptlen, out);
+#endif
+  if (cipher == YZ_NOISE_CIPHER_AESGCM) {
+    if (!crypto_aead_aes256gcm_is_available())
+      return YZ_E_UNSUPPORTED;
+    return crypto_aead_aes256gcm_decrypt_detached(out, NULL, ct, ptlen,
+                                                  ct + ptlen, ad, adlen,
+                                                  nonce, k) == 0
+               ? 0
+               : YZ_E_DECRYPT;
+  }
+  /* Checks the Poly1305 tag in constant time before decrypting. */
+  return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+             out, NULL, ct, ptlen, ct + ptlen, ad, adlen, nonce, k) == 0
+             ? 0
+             : YZ_E_DECRYPT;
+}
+
+/* A key leaves use: see evp_forget(). */
+static void aead_forget(const uint8_t *k)
+{
+#if YZ_NOISE_AEAD_OPENSSL
+  evp_forget(k); /* this thread's slots only: nothing to do if unused */
+#else
+  (void)k;
+#endif
+}
+
+/* ---- CipherState -------------------------------------------------------- */
 
 void yz_noise_cs_init(yz_noise_cipherstate *cs, yz_noise_cipher cipher)
 {
@@ -88,8 +405,10 @@ int yz_noise_cs_encrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
     return YZ_E_TOO_LARGE;
   if (cs->n == UINT64_MAX)
     return YZ_E_NONCE_EXHAUSTED;
-  aead_encrypt(cs->cipher, cs->k, cs->n, ad, adlen, pt, ptlen, out,
-               out + ptlen);
+  int rc = aead_encrypt(cs->cipher, cs->k, cs->n, ad, adlen, pt, ptlen, out,
+                        out + ptlen);
+  if (rc != 0)
+    return rc; /* n unchanged: the message was not sent */
   cs->n++;
   *outlen = ptlen + YZ_NOISE_TAG_LEN;
   return 0;
@@ -99,7 +418,6 @@ int yz_noise_cs_decrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
                                 size_t adlen, const uint8_t *ct, size_t ctlen,
                                 uint8_t *out, size_t outcap, size_t *outlen)
 {
-  uint8_t nonce[12];
   size_t ptlen;
   int rc;
 
@@ -121,19 +439,12 @@ int yz_noise_cs_decrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
   if (cs->n == UINT64_MAX)
     return YZ_E_NONCE_EXHAUSTED;
 
-  make_nonce(nonce, cs->cipher, cs->n);
-  if (cs->cipher == YZ_NOISE_CIPHER_AESGCM)
-    rc = crypto_aead_aes256gcm_decrypt_detached(
-        out, NULL, ct, ptlen, ct + ptlen, ad, adlen, nonce, cs->k);
-  else
-    /* Checks the Poly1305 tag in constant time before decrypting. */
-    rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-        out, NULL, ct, ptlen, ct + ptlen, ad, adlen, nonce, cs->k);
+  rc = aead_decrypt(cs->cipher, cs->k, cs->n, ad, adlen, ct, ptlen, out);
   if (rc != 0) {
     /* "If an authentication failure occurs in DECRYPT() then n is not
      * incremented" (section 5.1); nothing unauthenticated is left. */
     sodium_memzero(out, ptlen);
-    return YZ_E_DECRYPT;
+    return rc;
   }
   cs->n++;
   *outlen = ptlen;
@@ -149,17 +460,22 @@ int yz_noise_cs_rekey(yz_noise_cipherstate *cs)
     return YZ_E_STATE;
   /* REKEY(k) = ENCRYPT(k, maxnonce, zerolen, zeros): the first 32 bytes
    * of the ciphertext, the tag dropped (section 4.2). */
-  aead_encrypt(cs->cipher, cs->k, UINT64_MAX, NULL, 0, zeros, sizeof zeros, k,
-               tag);
-  memcpy(cs->k, k, sizeof k);
+  int rc = aead_encrypt(cs->cipher, cs->k, UINT64_MAX, NULL, 0, zeros,
+                        sizeof zeros, k, tag);
+  if (rc == 0) {
+    aead_forget(cs->k);
+    memcpy(cs->k, k, sizeof k);
+  }
   sodium_memzero(k, sizeof k);
   sodium_memzero(tag, sizeof tag);
-  return 0;
+  return rc;
 }
 
 void yz_noise_cs_clear(yz_noise_cipherstate *cs)
 {
   int cipher = cs->cipher;
+  if (cs->has_k)
+    aead_forget(cs->k);
   sodium_memzero(cs, sizeof *cs);
   cs->cipher = (uint8_t)cipher;
 }

@@ -79,6 +79,28 @@ void yz__noise_hkdf(int hash, const uint8_t *ck, const uint8_t *ikm,
                     size_t ikmlen, uint8_t *out1, uint8_t *out2,
                     uint8_t *out3);
 
+/* ---- The AEAD backend (cipherstate.c) ----------------------------------
+ */
+
+/* How ENCRYPT and DECRYPT are routed, process-wide. AUTO (the default):
+ * libcrypto where it is faster (AESGCM, and ChaChaPoly from a few hundred
+ * bytes on), libsodium otherwise. LIBSODIUM, OPENSSL: every call through
+ * the one named (tests comparing the two byte for byte, and `yz bench
+ * noise`). */
+enum {
+  YZ__AEAD_AUTO = 0,
+  YZ__AEAD_LIBSODIUM = 1,
+  YZ__AEAD_OPENSSL = 2,
+};
+
+/* Set the route: 0; YZ_E_UNSUPPORTED for OPENSSL in a build without it or
+ * when libcrypto has no usable cipher; YZ_E_INVAL for another value. Not
+ * synchronised: tests and benchmarks call it before the messages. */
+int yz__noise_aead_route(int route);
+
+/* Whether AESGCM can run: through libcrypto, or libsodium with AES-NI. */
+bool yz__noise_aead_aesgcm_ok(void);
+
 /* ---- DH (section 4.1) ----------------------------------------------------
  */
 
