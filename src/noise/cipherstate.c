@@ -74,8 +74,9 @@ static bool evp_ok;
 /*
  * Contexts live per thread, one per cipher and direction, and keep their
  * key: a message under the key its context already holds only sets the
- * nonce (re-keying costs about as much as a 1 KiB message of AES-GCM, so a
- * link sending and receiving on one thread re-keys nothing). The
+ * nonce (a new key costs about a third of a 1 KiB AES-GCM message, its key
+ * schedule and GHASH table; so one link sending and receiving on a thread
+ * re-keys nothing, and many links re-key without allocating). The
  * CipherState stays a plain struct that callers copy and wipe: nothing in
  * it points here. The copy of the key says which key a context holds
  * (compared in constant time); yz_noise_cs_clear() and Rekey overwrite a
@@ -84,7 +85,8 @@ static bool evp_ok;
 struct evp_slot {
   EVP_CIPHER_CTX *ctx;
   uint8_t key[YZ_NOISE_KEY_LEN];
-  uint8_t keyed;
+  uint8_t ready; /* ctx has its cipher */
+  uint8_t keyed; /* ctx holds key */
 };
 struct evp_thread {
   struct evp_slot slot[2][2]; /* [cipher][encrypt] */
@@ -146,10 +148,13 @@ static int evp_fail(struct evp_slot *s, int rc)
   return rc;
 }
 
-/* The context of this thread for cipher ci (0, 1) and direction enc,
- * holding key k. YZ_E_NOMEM or YZ_E_UNSUPPORTED if libcrypto fails. */
-static int evp_slot_get(struct evp_slot **out, int ci, int enc,
-                        const uint8_t *k)
+/* Start a message: the context of this thread for cipher ci (0, 1) and
+ * direction enc, holding key k and set to nonce. The cipher is set once
+ * per context (setting it again makes libcrypto allocate a new provider
+ * context); a new key goes in with the nonce, in one call. YZ_E_NOMEM or
+ * YZ_E_UNSUPPORTED if libcrypto fails. */
+static int evp_begin(struct evp_slot **out, int ci, int enc, const uint8_t *k,
+                     const uint8_t nonce[12])
 {
   struct evp_slot *s = &evp_tls.slot[ci][enc];
   if (!evp_tls.registered) {
@@ -159,13 +164,18 @@ static int evp_slot_get(struct evp_slot **out, int ci, int enc,
   }
   if (s->ctx == NULL && (s->ctx = EVP_CIPHER_CTX_new()) == NULL)
     return evp_fail(NULL, YZ_E_NOMEM);
-  if (!s->keyed || sodium_memcmp(s->key, k, YZ_NOISE_KEY_LEN) != 0) {
-    s->keyed = 0;
-    if (!EVP_CipherInit_ex2(s->ctx, evp_cipher[ci], k, NULL, enc, NULL))
+  if (!s->ready) {
+    if (!EVP_CipherInit_ex2(s->ctx, evp_cipher[ci], NULL, NULL, enc, NULL))
       return evp_fail(s, YZ_E_UNSUPPORTED);
-    memcpy(s->key, k, YZ_NOISE_KEY_LEN);
-    s->keyed = 1;
+    s->ready = 1;
   }
+  bool rekey = !s->keyed || sodium_memcmp(s->key, k, YZ_NOISE_KEY_LEN) != 0;
+  s->keyed = 0;
+  if (!EVP_CipherInit_ex2(s->ctx, NULL, rekey ? k : NULL, nonce, enc, NULL))
+    return evp_fail(s, YZ_E_UNSUPPORTED);
+  if (rekey)
+    memcpy(s->key, k, YZ_NOISE_KEY_LEN);
+  s->keyed = 1;
   *out = s;
   return 0;
 }
@@ -195,14 +205,13 @@ static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
                        size_t ptlen, uint8_t *out, uint8_t *tag)
 {
   struct evp_slot *s;
-  int len, rc = evp_slot_get(&s, ci, 1, k);
+  int len, rc = evp_begin(&s, ci, 1, k, nonce);
   if (rc != 0)
     return rc;
   OSSL_PARAM p[2] = {OSSL_PARAM_construct_octet_string(
                          OSSL_CIPHER_PARAM_AEAD_TAG, tag, YZ_NOISE_TAG_LEN),
                      OSSL_PARAM_construct_end()};
-  if (!EVP_CipherInit_ex2(s->ctx, NULL, NULL, nonce, 1, NULL) ||
-      (adlen > 0 && !EVP_EncryptUpdate(s->ctx, NULL, &len, ad, (int)adlen)) ||
+  if ((adlen > 0 && !EVP_EncryptUpdate(s->ctx, NULL, &len, ad, (int)adlen)) ||
       (ptlen > 0 && (!EVP_EncryptUpdate(s->ctx, out, &len, pt, (int)ptlen) ||
                      len != (int)ptlen)) ||
       !EVP_EncryptFinal_ex(s->ctx, out + ptlen, &len) ||
@@ -220,15 +229,14 @@ static int evp_decrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
 {
   struct evp_slot *s;
   uint8_t tag[YZ_NOISE_TAG_LEN];
-  int len, rc = evp_slot_get(&s, ci, 0, k);
+  int len, rc = evp_begin(&s, ci, 0, k, nonce);
   if (rc != 0)
     return rc;
   memcpy(tag, tag_in, sizeof tag); /* the parameter takes a non-const */
   OSSL_PARAM p[2] = {OSSL_PARAM_construct_octet_string(
                          OSSL_CIPHER_PARAM_AEAD_TAG, tag, sizeof tag),
                      OSSL_PARAM_construct_end()};
-  if (!EVP_CipherInit_ex2(s->ctx, NULL, NULL, nonce, 0, NULL) ||
-      !EVP_CIPHER_CTX_set_params(s->ctx, p) ||
+  if (!EVP_CIPHER_CTX_set_params(s->ctx, p) ||
       (adlen > 0 && !EVP_DecryptUpdate(s->ctx, NULL, &len, ad, (int)adlen)) ||
       (ptlen > 0 && (!EVP_DecryptUpdate(s->ctx, out, &len, ct, (int)ptlen) ||
                      len != (int)ptlen)))
