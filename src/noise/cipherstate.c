@@ -11,8 +11,8 @@
  *     ChaCha20-Poly1305 and AES-256-GCM run in one pass with wide vector
  *     code: about twice libsodium 1.0.18's rate on a 65519-byte message
  *     (docs/benchmarks.md). Its fixed cost per call is higher (parameter
- *     look-ups in each EVP call), so short ChaChaPoly messages stay on
- *     libsodium: "where it is faster, libsodium otherwise".
+ *     look-ups in each EVP call), so short messages stay on libsodium:
+ *     "where it is faster, libsodium otherwise".
  * Either way the ciphertext and tag go straight to the caller's buffer,
  * encryption and decryption may run in place, and no message allocates.
  */
@@ -52,15 +52,17 @@ static void make_nonce(uint8_t nonce[12], int cipher, uint64_t n)
 #if YZ_NOISE_AEAD_OPENSSL
 
 /*
- * Shortest ChaChaPoly plaintext sent through libcrypto in the AUTO route.
- * Below it libsodium is faster: measured with both in one process
- * (tests/noise/test_aead.c prints nothing of it; `yz bench noise` shows the
- * two at 64 B and 1 KiB), OpenSSL 3.0 took about 0.7 us more per encrypt +
- * decrypt in fixed costs, which its faster ChaCha20 and Poly1305 recover
- * from a few hundred bytes on. AES-256-GCM through libcrypto was faster at
- * every size, so AESGCM always goes there.
+ * Shortest plaintext sent through libcrypto in the AUTO route, per cipher.
+ * Below it libsodium is faster: OpenSSL 3.0 has a higher fixed cost per
+ * message (about 0.3 us more for an encrypt + decrypt here: parameter
+ * look-ups in each EVP call), which its faster ChaCha20, Poly1305 and
+ * GHASH recover only over some bytes. Measured through yz_noise_cs with
+ * both routes alternating in one process on the project's machine: for
+ * ChaChaPoly the two met between 128 and 256 bytes (1.97 against 1.17 us
+ * at 256), for AESGCM between 256 and 384. libsodium's AES-GCM needs
+ * AES-NI; without it every AESGCM message goes to libcrypto.
  */
-enum { EVP_CHACHA_MIN = 384 };
+enum { EVP_CHACHA_MIN = 256, EVP_AESGCM_MIN = 384 };
 
 /* The two ciphers, fetched once per process: EVP_chacha20_poly1305() and
  * friends would make every init look the name up in the provider store.
@@ -120,6 +122,9 @@ static void evp_fetch(void)
     aead_route = YZ__AEAD_OPENSSL;
   evp_cipher[0] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
   evp_cipher[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+#if EVP_UPPER_CLEAN
+  cpu_avx = __builtin_cpu_supports("avx");
+#endif
   if (evp_cipher[0] != NULL && evp_cipher[1] != NULL &&
       pthread_key_create(&evp_key, evp_thread_exit) == 0) {
     evp_ok = true;
@@ -148,12 +153,71 @@ static int evp_fail(struct evp_slot *s, int rc)
   return rc;
 }
 
+/*
+ * The code between the EVP calls, built for AVX2 where the CPU has it
+ * (GCC/Clang function multi-versioning, chosen once at load). OpenSSL's
+ * ChaCha20 and Poly1305 use AVX-512 here, and legacy-SSE instructions run
+ * after them (a 16-byte tag or key copy, the parameter structs) made a
+ * 1 KiB encrypt + decrypt about 0.4 us slower than the same calls from
+ * VEX-encoded code: 2.36 against 1.68 us on the project's machine, where
+ * raw EVP calls from SSE code took 2.0.
+ */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define EVP_HOT __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef EVP_HOT
+#define EVP_HOT
+#endif
+
+/*
+ * After the EVP calls: VZEROUPPER where the CPU has AVX. OpenSSL's
+ * AVX-512 code returns with the upper halves of the vector registers in
+ * use, and until something clears them every legacy-SSE instruction in
+ * the process runs slowly: libsodium's ChaCha20-Poly1305 on a 1 KiB
+ * message took 6.6 us right after an OpenSSL message instead of 2.4 us.
+ */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target)
+#define EVP_UPPER_CLEAN 1
+__attribute__((target("avx"))) static void vzeroupper(void)
+{
+  __builtin_ia32_vzeroupper();
+}
+#endif
+#endif
+static bool cpu_avx;
+
+static void evp_clean_upper(void)
+{
+#if EVP_UPPER_CLEAN
+  if (cpu_avx)
+    vzeroupper();
+#endif
+}
+
+/* Whether a context holds key k: in constant time (no branch on the key
+ * bytes), in 64-bit words; sodium_memcmp's byte loop cost a few percent
+ * of a 1 KiB message here. */
+static bool same_key(const uint8_t *a, const uint8_t *b)
+{
+  uint64_t d = 0;
+  for (size_t i = 0; i < YZ_NOISE_KEY_LEN; i += 8) {
+    uint64_t x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    d |= x ^ y;
+  }
+  return d == 0;
+}
+
 /* Start a message: the context of this thread for cipher ci (0, 1) and
  * direction enc, holding key k and set to nonce. The cipher is set once
  * per context (setting it again makes libcrypto allocate a new provider
  * context); a new key goes in with the nonce, in one call. YZ_E_NOMEM or
  * YZ_E_UNSUPPORTED if libcrypto fails. */
-static int evp_begin(struct evp_slot **out, int ci, int enc, const uint8_t *k,
+EVP_HOT static int evp_begin(struct evp_slot **out, int ci, int enc, const uint8_t *k,
                      const uint8_t nonce[12])
 {
   struct evp_slot *s = &evp_tls.slot[ci][enc];
@@ -169,7 +233,7 @@ static int evp_begin(struct evp_slot **out, int ci, int enc, const uint8_t *k,
       return evp_fail(s, YZ_E_UNSUPPORTED);
     s->ready = 1;
   }
-  bool rekey = !s->keyed || sodium_memcmp(s->key, k, YZ_NOISE_KEY_LEN) != 0;
+  bool rekey = !s->keyed || !same_key(s->key, k);
   s->keyed = 0;
   if (!EVP_CipherInit_ex2(s->ctx, NULL, rekey ? k : NULL, nonce, enc, NULL))
     return evp_fail(s, YZ_E_UNSUPPORTED);
@@ -188,7 +252,7 @@ static void evp_forget(const uint8_t *k)
   for (int c = 0; c < 2; c++)
     for (int e = 0; e < 2; e++) {
       struct evp_slot *s = &evp_tls.slot[c][e];
-      if (!s->keyed || sodium_memcmp(s->key, k, YZ_NOISE_KEY_LEN) != 0)
+      if (!s->keyed || !same_key(s->key, k))
         continue;
       if (!EVP_CipherInit_ex2(s->ctx, NULL, zeros, NULL, -1, NULL))
         ERR_clear_error();
@@ -200,7 +264,7 @@ static void evp_forget(const uint8_t *k)
 /* ENCRYPT through EVP; the tag is read the way EVP_CTRL_AEAD_GET_TAG
  * does, as the OSSL_CIPHER_PARAM_AEAD_TAG parameter (cheaper than the
  * control call, which builds the same parameter each time). */
-static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
+EVP_HOT static int evp_encrypt_calls(int ci, const uint8_t *k, const uint8_t nonce[12],
                        const uint8_t *ad, size_t adlen, const uint8_t *pt,
                        size_t ptlen, uint8_t *out, uint8_t *tag)
 {
@@ -223,7 +287,7 @@ static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
 /* DECRYPT through EVP. OpenSSL decrypts as it authenticates and checks the
  * tag (in constant time) at the end, so out holds unauthenticated bytes
  * until then: the caller wipes it on any failure. */
-static int evp_decrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
+EVP_HOT static int evp_decrypt_calls(int ci, const uint8_t *k, const uint8_t nonce[12],
                        const uint8_t *ad, size_t adlen, const uint8_t *ct,
                        size_t ptlen, const uint8_t *tag_in, uint8_t *out)
 {
@@ -248,9 +312,35 @@ static int evp_decrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
   return 0;
 }
 
+static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
+                       const uint8_t *ad, size_t adlen, const uint8_t *pt,
+                       size_t ptlen, uint8_t *out, uint8_t *tag)
+{
+  int rc = evp_encrypt_calls(ci, k, nonce, ad, adlen, pt, ptlen, out, tag);
+  evp_clean_upper();
+  return rc;
+}
+
+static int evp_decrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
+                       const uint8_t *ad, size_t adlen, const uint8_t *ct,
+                       size_t ptlen, const uint8_t *tag_in, uint8_t *out)
+{
+  int rc = evp_decrypt_calls(ci, k, nonce, ad, adlen, ct, ptlen, tag_in, out);
+  evp_clean_upper();
+  return rc;
+}
+
 #endif /* YZ_NOISE_AEAD_OPENSSL */
 
 /* ---- Routing ------------------------------------------------------------ */
+
+/* libsodium 1.0.18's AES-GCM has no code for CPUs without AES-NI (its
+ * functions must not be called there); it knows only after sodium_init. */
+static bool aesgcm_sodium_ok(void)
+{
+  return crypto_aead_aes256gcm_is_available() ||
+         (yz_init() == 0 && crypto_aead_aes256gcm_is_available());
+}
 
 /* Whether this call goes through libcrypto. */
 static bool use_evp(int cipher, size_t ptlen, size_t adlen)
@@ -259,8 +349,11 @@ static bool use_evp(int cipher, size_t ptlen, size_t adlen)
   if (aead_route == YZ__AEAD_LIBSODIUM || adlen > INT_MAX ||
       !evp_available())
     return false;
-  return aead_route == YZ__AEAD_OPENSSL ||
-         cipher == YZ_NOISE_CIPHER_AESGCM || ptlen >= EVP_CHACHA_MIN;
+  if (aead_route == YZ__AEAD_OPENSSL)
+    return true;
+  if (cipher == YZ_NOISE_CIPHER_AESGCM)
+    return ptlen >= EVP_AESGCM_MIN || !aesgcm_sodium_ok();
+  return ptlen >= EVP_CHACHA_MIN;
 #else
   (void)cipher, (void)ptlen, (void)adlen;
   return false;
@@ -286,15 +379,17 @@ int yz__noise_aead_route(int route)
 
 const char *yz_noise_aead_backend(void)
 {
-  return use_evp(YZ_NOISE_CIPHER_AESGCM, 0, 0) ? "openssl" : "libsodium";
+  return use_evp(YZ_NOISE_CIPHER_CHACHAPOLY, YZ_NOISE_MAX_PAYLOAD_LEN, 0)
+             ? "openssl"
+             : "libsodium";
 }
 
 bool yz__noise_aead_aesgcm_ok(void)
 {
   /* libsodium 1.0.18's AES-GCM needs AES-NI and PCLMUL; libcrypto has
    * code for every CPU. */
-  return use_evp(YZ_NOISE_CIPHER_AESGCM, 0, 0) ||
-         (yz_init() == 0 && crypto_aead_aes256gcm_is_available());
+  return use_evp(YZ_NOISE_CIPHER_AESGCM, YZ_NOISE_MAX_PAYLOAD_LEN, 0) ||
+         aesgcm_sodium_ok();
 }
 
 /* ENCRYPT(k, n, ad, plaintext) into out (ptlen bytes) and tag. */
@@ -310,7 +405,7 @@ static int aead_encrypt(int cipher, const uint8_t *k, uint64_t n,
                        pt, ptlen, out, tag);
 #endif
   if (cipher == YZ_NOISE_CIPHER_AESGCM) {
-    if (!crypto_aead_aes256gcm_is_available())
+    if (!aesgcm_sodium_ok())
       return YZ_E_UNSUPPORTED;
     crypto_aead_aes256gcm_encrypt_detached(out, tag, NULL, pt, ptlen, ad,
                                            adlen, NULL, nonce, k);
@@ -335,7 +430,7 @@ static int aead_decrypt(int cipher, const uint8_t *k, uint64_t n,
                        ct, ptlen, ct + ptlen, out);
 #endif
   if (cipher == YZ_NOISE_CIPHER_AESGCM) {
-    if (!crypto_aead_aes256gcm_is_available())
+    if (!aesgcm_sodium_ok())
       return YZ_E_UNSUPPORTED;
     return crypto_aead_aes256gcm_decrypt_detached(out, NULL, ct, ptlen,
                                                   ct + ptlen, ad, adlen,
