@@ -122,9 +122,6 @@ static void evp_fetch(void)
     aead_route = YZ__AEAD_OPENSSL;
   evp_cipher[0] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
   evp_cipher[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-#if EVP_UPPER_CLEAN
-  cpu_avx = __builtin_cpu_supports("avx");
-#endif
   if (evp_cipher[0] != NULL && evp_cipher[1] != NULL &&
       pthread_key_create(&evp_key, evp_thread_exit) == 0) {
     evp_ok = true;
@@ -170,32 +167,6 @@ static int evp_fail(struct evp_slot *s, int rc)
 #ifndef EVP_HOT
 #define EVP_HOT
 #endif
-
-/*
- * After the EVP calls: VZEROUPPER where the CPU has AVX. OpenSSL's
- * AVX-512 code returns with the upper halves of the vector registers in
- * use, and until something clears them every legacy-SSE instruction in
- * the process runs slowly: libsodium's ChaCha20-Poly1305 on a 1 KiB
- * message took 6.6 us right after an OpenSSL message instead of 2.4 us.
- */
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target)
-#define EVP_UPPER_CLEAN 1
-__attribute__((target("avx"))) static void vzeroupper(void)
-{
-  __builtin_ia32_vzeroupper();
-}
-#endif
-#endif
-static bool cpu_avx;
-
-static void evp_clean_upper(void)
-{
-#if EVP_UPPER_CLEAN
-  if (cpu_avx)
-    vzeroupper();
-#endif
-}
 
 /* Whether a context holds key k: in constant time (no branch on the key
  * bytes), in 64-bit words; sodium_memcmp's byte loop cost a few percent
@@ -264,7 +235,7 @@ static void evp_forget(const uint8_t *k)
 /* ENCRYPT through EVP; the tag is read the way EVP_CTRL_AEAD_GET_TAG
  * does, as the OSSL_CIPHER_PARAM_AEAD_TAG parameter (cheaper than the
  * control call, which builds the same parameter each time). */
-EVP_HOT static int evp_encrypt_calls(int ci, const uint8_t *k, const uint8_t nonce[12],
+EVP_HOT static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
                        const uint8_t *ad, size_t adlen, const uint8_t *pt,
                        size_t ptlen, uint8_t *out, uint8_t *tag)
 {
@@ -287,7 +258,7 @@ EVP_HOT static int evp_encrypt_calls(int ci, const uint8_t *k, const uint8_t non
 /* DECRYPT through EVP. OpenSSL decrypts as it authenticates and checks the
  * tag (in constant time) at the end, so out holds unauthenticated bytes
  * until then: the caller wipes it on any failure. */
-EVP_HOT static int evp_decrypt_calls(int ci, const uint8_t *k, const uint8_t nonce[12],
+EVP_HOT static int evp_decrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
                        const uint8_t *ad, size_t adlen, const uint8_t *ct,
                        size_t ptlen, const uint8_t *tag_in, uint8_t *out)
 {
@@ -310,24 +281,6 @@ EVP_HOT static int evp_decrypt_calls(int ci, const uint8_t *k, const uint8_t non
     return YZ_E_DECRYPT;
   }
   return 0;
-}
-
-static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
-                       const uint8_t *ad, size_t adlen, const uint8_t *pt,
-                       size_t ptlen, uint8_t *out, uint8_t *tag)
-{
-  int rc = evp_encrypt_calls(ci, k, nonce, ad, adlen, pt, ptlen, out, tag);
-  evp_clean_upper();
-  return rc;
-}
-
-static int evp_decrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
-                       const uint8_t *ad, size_t adlen, const uint8_t *ct,
-                       size_t ptlen, const uint8_t *tag_in, uint8_t *out)
-{
-  int rc = evp_decrypt_calls(ci, k, nonce, ad, adlen, ct, ptlen, tag_in, out);
-  evp_clean_upper();
-  return rc;
 }
 
 #endif /* YZ_NOISE_AEAD_OPENSSL */
