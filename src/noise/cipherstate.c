@@ -188,8 +188,8 @@ static bool same_key(const uint8_t *a, const uint8_t *b)
  * per context (setting it again makes libcrypto allocate a new provider
  * context); a new key goes in with the nonce, in one call. YZ_E_NOMEM or
  * YZ_E_UNSUPPORTED if libcrypto fails. */
-EVP_HOT static int evp_begin(struct evp_slot **out, int ci, int enc, const uint8_t *k,
-                     const uint8_t nonce[12])
+EVP_HOT static int evp_begin(struct evp_slot **out, int ci, int enc,
+                             const uint8_t *k, const uint8_t nonce[12])
 {
   struct evp_slot *s = &evp_tls.slot[ci][enc];
   if (!evp_tls.registered) {
@@ -235,9 +235,10 @@ static void evp_forget(const uint8_t *k)
 /* ENCRYPT through EVP; the tag is read the way EVP_CTRL_AEAD_GET_TAG
  * does, as the OSSL_CIPHER_PARAM_AEAD_TAG parameter (cheaper than the
  * control call, which builds the same parameter each time). */
-EVP_HOT static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
-                       const uint8_t *ad, size_t adlen, const uint8_t *pt,
-                       size_t ptlen, uint8_t *out, uint8_t *tag)
+EVP_HOT static int evp_encrypt(int ci, const uint8_t *k,
+                               const uint8_t nonce[12], const uint8_t *ad,
+                               size_t adlen, const uint8_t *pt, size_t ptlen,
+                               uint8_t *out, uint8_t *tag)
 {
   struct evp_slot *s;
   int len, rc = evp_begin(&s, ci, 1, k, nonce);
@@ -258,9 +259,10 @@ EVP_HOT static int evp_encrypt(int ci, const uint8_t *k, const uint8_t nonce[12]
 /* DECRYPT through EVP. OpenSSL decrypts as it authenticates and checks the
  * tag (in constant time) at the end, so out holds unauthenticated bytes
  * until then: the caller wipes it on any failure. */
-EVP_HOT static int evp_decrypt(int ci, const uint8_t *k, const uint8_t nonce[12],
-                       const uint8_t *ad, size_t adlen, const uint8_t *ct,
-                       size_t ptlen, const uint8_t *tag_in, uint8_t *out)
+EVP_HOT static int evp_decrypt(int ci, const uint8_t *k,
+                               const uint8_t nonce[12], const uint8_t *ad,
+                               size_t adlen, const uint8_t *ct, size_t ptlen,
+                               const uint8_t *tag_in, uint8_t *out)
 {
   struct evp_slot *s;
   uint8_t tag[YZ_NOISE_TAG_LEN];
@@ -299,8 +301,7 @@ static bool aesgcm_sodium_ok(void)
 static bool use_evp(int cipher, size_t ptlen, size_t adlen)
 {
 #if YZ_NOISE_AEAD_OPENSSL
-  if (aead_route == YZ__AEAD_LIBSODIUM || adlen > INT_MAX ||
-      !evp_available())
+  if (aead_route == YZ__AEAD_LIBSODIUM || adlen > INT_MAX || !evp_available())
     return false;
   if (aead_route == YZ__AEAD_OPENSSL)
     return true;
@@ -385,9 +386,8 @@ static int aead_decrypt(int cipher, const uint8_t *k, uint64_t n,
   if (cipher == YZ_NOISE_CIPHER_AESGCM) {
     if (!aesgcm_sodium_ok())
       return YZ_E_UNSUPPORTED;
-    return crypto_aead_aes256gcm_decrypt_detached(out, NULL, ct, ptlen,
-                                                  ct + ptlen, ad, adlen,
-                                                  nonce, k) == 0
+    return crypto_aead_aes256gcm_decrypt_detached(
+               out, NULL, ct, ptlen, ct + ptlen, ad, adlen, nonce, k) == 0
                ? 0
                : YZ_E_DECRYPT;
   }

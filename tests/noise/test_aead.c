@@ -29,9 +29,19 @@
 /* Every length class: empty, one byte, around a 16-byte block, around the
  * libcrypto thresholds of the default route (256 ChaChaPoly, 384 AESGCM),
  * 1 KiB, the largest payload. */
-static const size_t lens[] = {0,   1,   15,  16,   17,
-                              63,  64,  255, 256,  383,
-                              384, 1024, YZ_NOISE_MAX_PAYLOAD_LEN};
+static const size_t lens[] = {0,
+                              1,
+                              15,
+                              16,
+                              17,
+                              63,
+                              64,
+                              255,
+                              256,
+                              383,
+                              384,
+                              1024,
+                              YZ_NOISE_MAX_PAYLOAD_LEN};
 static const yz_noise_cipher ciphers[] = {YZ_NOISE_CIPHER_CHACHAPOLY,
                                           YZ_NOISE_CIPHER_AESGCM};
 
@@ -91,8 +101,8 @@ static int decrypt_via(int route, yz_noise_cipher c, const uint8_t key[32],
   assert_int_equal(yz_noise_cs_set_nonce(&cs, n), 0);
   if (o != ct)
     memset(o, 0xaa, ctlen);
-  int rc = yz_noise_cs_decrypt_with_ad(&cs, ad, adlen, ct, ctlen, o, CAP,
-                                       olen);
+  int rc =
+      yz_noise_cs_decrypt_with_ad(&cs, ad, adlen, ct, ctlen, o, CAP, olen);
   if (rc == 0) {
     assert_int_equal(yz_noise_cs_nonce(&cs), n + 1);
   } else {
@@ -122,8 +132,7 @@ static void test_backend_name(void **state)
                                            sizeof name - 1, NULL),
                    0);
 #else
-  assert_int_equal(yz__noise_aead_route(YZ__AEAD_OPENSSL),
-                   YZ_E_UNSUPPORTED);
+  assert_int_equal(yz__noise_aead_route(YZ__AEAD_OPENSSL), YZ_E_UNSUPPORTED);
 #endif
 }
 
@@ -148,8 +157,8 @@ static void test_same_bytes(void **state)
         size_t adlen = round == 0 ? 0 : adlen8 % (sizeof ad + 1);
         rnd(ad, sizeof ad);
         rnd(pt, len);
-        assert_int_equal(encrypt_via(YZ__AEAD_LIBSODIUM, c, key, n, ad,
-                                     adlen, pt, len, ct_a, &la),
+        assert_int_equal(encrypt_via(YZ__AEAD_LIBSODIUM, c, key, n, ad, adlen,
+                                     pt, len, ct_a, &la),
                          0);
         assert_int_equal(encrypt_via(YZ__AEAD_OPENSSL, c, key, n, ad, adlen,
                                      pt, len, ct_b, &lb),
@@ -157,10 +166,10 @@ static void test_same_bytes(void **state)
         assert_int_equal(la, len + YZ_NOISE_TAG_LEN);
         assert_int_equal(lb, la);
         if (memcmp(ct_a, ct_b, la) != 0)
-          fail_msg("cipher %d, %zu bytes, round %d: libraries differ", c,
-                   len, round);
-        assert_int_equal(encrypt_via(YZ__AEAD_AUTO, c, key, n, ad, adlen,
-                                     pt, len, ct_b, &lb),
+          fail_msg("cipher %d, %zu bytes, round %d: libraries differ", c, len,
+                   round);
+        assert_int_equal(encrypt_via(YZ__AEAD_AUTO, c, key, n, ad, adlen, pt,
+                                     len, ct_b, &lb),
                          0);
         assert_memory_equal(ct_a, ct_b, la);
         /* Each opens the other's. */
@@ -169,8 +178,8 @@ static void test_same_bytes(void **state)
                          0);
         assert_int_equal(lo, len);
         assert_memory_equal(out, pt, len);
-        assert_int_equal(decrypt_via(YZ__AEAD_LIBSODIUM, c, key, n, ad,
-                                     adlen, ct_b, lb, out, &lo),
+        assert_int_equal(decrypt_via(YZ__AEAD_LIBSODIUM, c, key, n, ad, adlen,
+                                     ct_b, lb, out, &lo),
                          0);
         assert_memory_equal(out, pt, len);
         /* In place, through libcrypto. */
@@ -200,13 +209,11 @@ static void test_rekey_same(void **state)
     assert_int_equal(yz__noise_aead_route(YZ__AEAD_LIBSODIUM), 0);
     assert_int_equal(yz_noise_cs_rekey(&a), 0);
     assert_int_equal(
-        yz_noise_cs_encrypt_with_ad(&a, NULL, 0, pt, 1024, ct_a, CAP, &la),
-        0);
+        yz_noise_cs_encrypt_with_ad(&a, NULL, 0, pt, 1024, ct_a, CAP, &la), 0);
     assert_int_equal(yz__noise_aead_route(YZ__AEAD_OPENSSL), 0);
     assert_int_equal(yz_noise_cs_rekey(&b), 0);
     assert_int_equal(
-        yz_noise_cs_encrypt_with_ad(&b, NULL, 0, pt, 1024, ct_b, CAP, &lb),
-        0);
+        yz_noise_cs_encrypt_with_ad(&b, NULL, 0, pt, 1024, ct_b, CAP, &lb), 0);
     assert_int_equal(yz__noise_aead_route(YZ__AEAD_AUTO), 0);
     assert_memory_equal(ct_a, ct_b, la);
     yz_noise_cs_clear(&a);
@@ -236,8 +243,8 @@ static void test_tamper(void **state)
                                      len, ct_a, &la),
                          0);
         ct_a[la - 1] ^= 0x80; /* tag */
-        assert_int_equal(decrypt_via(routes[r], c, key, 5, ad, sizeof ad,
-                                     ct_a, la, out, &lo),
+        assert_int_equal(decrypt_via(routes[r], c, key, 5, ad, sizeof ad, ct_a,
+                                     la, out, &lo),
                          YZ_E_DECRYPT);
         ct_a[la - 1] ^= 0x80;
         if (len > 0) {
@@ -248,17 +255,17 @@ static void test_tamper(void **state)
           ct_a[len / 2] ^= 1;
         }
         ad[7] ^= 4; /* associated data */
-        assert_int_equal(decrypt_via(routes[r], c, key, 5, ad, sizeof ad,
-                                     ct_a, la, out, &lo),
+        assert_int_equal(decrypt_via(routes[r], c, key, 5, ad, sizeof ad, ct_a,
+                                     la, out, &lo),
                          YZ_E_DECRYPT);
         ad[7] ^= 4;
         /* The wrong nonce; then the untouched message still opens, in
          * place, so nothing above broke the state. */
-        assert_int_equal(decrypt_via(routes[r], c, key, 6, ad, sizeof ad,
-                                     ct_a, la, out, &lo),
+        assert_int_equal(decrypt_via(routes[r], c, key, 6, ad, sizeof ad, ct_a,
+                                     la, out, &lo),
                          YZ_E_DECRYPT);
-        assert_int_equal(decrypt_via(routes[r], c, key, 5, ad, sizeof ad,
-                                     ct_a, la, ct_a, &lo),
+        assert_int_equal(decrypt_via(routes[r], c, key, 5, ad, sizeof ad, ct_a,
+                                     la, ct_a, &lo),
                          0);
         assert_memory_equal(ct_a, pt, len);
       }
@@ -324,10 +331,9 @@ static void test_no_alloc_per_message(void **state)
       assert_int_equal(yz_noise_cs_encrypt_with_ad(&peer_tx, NULL, 0, out,
                                                    plen, ct_a, CAP, &len),
                        0);
-      assert_int_equal(
-          yz_noise_cs_decrypt_with_ad(&rx, NULL, 0, ct_a, len, out, CAP,
-                                      &plen),
-          0);
+      assert_int_equal(yz_noise_cs_decrypt_with_ad(&rx, NULL, 0, ct_a, len,
+                                                   out, CAP, &plen),
+                       0);
     }
     assert_int_equal(ossl_allocs, before);
     yz_noise_cs_clear(&tx);
@@ -363,8 +369,8 @@ static void *fail_thread(void *p)
   memset(buf, 0x42, sizeof buf);
 
   ossl_fail = true;
-  r->enc_rc = yz_noise_cs_encrypt_with_ad(&a, NULL, 0, buf, 1024, ct,
-                                          sizeof ct, &len);
+  r->enc_rc =
+      yz_noise_cs_encrypt_with_ad(&a, NULL, 0, buf, 1024, ct, sizeof ct, &len);
   r->n_after = yz_noise_cs_nonce(&a);
   memcpy(ct, buf, 1024 + 16); /* anything: it is never authenticated */
   memset(o, 0x55, sizeof o);
@@ -377,8 +383,8 @@ static void *fail_thread(void *p)
   ossl_fail = false;
   r->err_left = ERR_peek_error();
 
-  r->enc_rc2 = yz_noise_cs_encrypt_with_ad(&a, NULL, 0, buf, 1024, ct,
-                                           sizeof ct, &len);
+  r->enc_rc2 =
+      yz_noise_cs_encrypt_with_ad(&a, NULL, 0, buf, 1024, ct, sizeof ct, &len);
   r->dec_rc2 =
       yz_noise_cs_decrypt_with_ad(&b, NULL, 0, ct, len, o, sizeof o, &plen);
   yz_noise_cs_clear(&a);
