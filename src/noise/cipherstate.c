@@ -314,6 +314,19 @@ static bool use_evp(int cipher, size_t ptlen, size_t adlen)
 #endif
 }
 
+int yz__noise_aead_contexts_holding(const uint8_t k[YZ_NOISE_KEY_LEN])
+{
+  int n = 0;
+#if YZ_NOISE_AEAD_OPENSSL
+  for (int c = 0; c < 2; c++)
+    for (int e = 0; e < 2; e++)
+      n += evp_tls.slot[c][e].keyed && same_key(evp_tls.slot[c][e].key, k);
+#else
+  (void)k;
+#endif
+  return n;
+}
+
 int yz__noise_aead_route(int route)
 {
   if (route != YZ__AEAD_AUTO && route != YZ__AEAD_LIBSODIUM &&

@@ -98,6 +98,10 @@ enum {
  * synchronised: tests and benchmarks call it before the messages. */
 int yz__noise_aead_route(int route);
 
+/* How many of the calling thread's libcrypto contexts hold key k (tests:
+ * yz_noise_cs_clear() and Rekey must leave none). 0 without libcrypto. */
+int yz__noise_aead_contexts_holding(const uint8_t k[YZ_NOISE_KEY_LEN]);
+
 /* Whether AESGCM can run: through libcrypto, or libsodium with AES-NI. */
 bool yz__noise_aead_aesgcm_ok(void);
 

@@ -234,6 +234,65 @@ static void test_rekey_same(void **state)
   }
 }
 
+/* A retired key does not stay in this thread's libcrypto contexts:
+ * yz_noise_cs_clear() and Rekey overwrite the contexts that hold it. A
+ * copy of a CipherState (a plain struct) stays usable after the original
+ * is cleared: the contexts are re-keyed from the copy's key. */
+static void test_clear_forgets_key(void **state)
+{
+  (void)state;
+  if (!have_openssl())
+    skip();
+  for (size_t ci = 0; ci < 2; ci++) {
+    yz_noise_cipherstate a, b, copy;
+    uint8_t key[32], old[32];
+    size_t len, plen;
+    rnd(key, sizeof key);
+    rnd(pt, 1024);
+    assert_int_equal(yz__noise_aead_route(YZ__AEAD_OPENSSL), 0);
+    yz_noise_cs_init(&a, ciphers[ci]);
+    yz_noise_cs_init(&b, ciphers[ci]);
+    yz_noise_cs_initialize_key(&a, key);
+    yz_noise_cs_initialize_key(&b, key);
+    assert_int_equal(
+        yz_noise_cs_encrypt_with_ad(&a, NULL, 0, pt, 1024, ct_a, CAP, &len),
+        0);
+    assert_int_equal(yz__noise_aead_contexts_holding(key), 1);
+    assert_int_equal(
+        yz_noise_cs_decrypt_with_ad(&b, NULL, 0, ct_a, len, out, CAP, &plen),
+        0);
+    assert_int_equal(yz__noise_aead_contexts_holding(key), 2);
+    copy = b;
+    yz_noise_cs_clear(&b);
+    assert_int_equal(yz__noise_aead_contexts_holding(key), 0);
+    /* the copy still opens the next message */
+    assert_int_equal(
+        yz_noise_cs_encrypt_with_ad(&a, NULL, 0, pt, 1024, ct_a, CAP, &len),
+        0);
+    assert_int_equal(yz_noise_cs_decrypt_with_ad(&copy, NULL, 0, ct_a, len,
+                                                 out, CAP, &plen),
+                     0);
+    assert_memory_equal(out, pt, 1024);
+    /* Rekey retires the old key from the contexts, both directions */
+    memcpy(old, key, sizeof old);
+    assert_int_equal(yz_noise_cs_rekey(&a), 0);
+    assert_int_equal(yz_noise_cs_rekey(&copy), 0);
+    assert_int_equal(yz__noise_aead_contexts_holding(old), 0);
+    assert_int_equal(
+        yz_noise_cs_encrypt_with_ad(&a, NULL, 0, pt, 1024, ct_a, CAP, &len),
+        0);
+    assert_int_equal(yz_noise_cs_decrypt_with_ad(&copy, NULL, 0, ct_a, len,
+                                                 out, CAP, &plen),
+                     0);
+    assert_int_equal(yz__noise_aead_contexts_holding(a.k), 2);
+    memcpy(old, a.k, sizeof old);
+    yz_noise_cs_clear(&a);
+    yz_noise_cs_clear(&copy);
+    assert_int_equal(yz__noise_aead_contexts_holding(old), 0);
+    assert_int_equal(yz__noise_aead_route(YZ__AEAD_AUTO), 0);
+  }
+}
+
 /* A flipped tag, ciphertext or associated-data byte fails on each library:
  * YZ_E_DECRYPT, output wiped, n unchanged (checked in decrypt_via). */
 static void test_tamper(void **state)
@@ -443,6 +502,7 @@ int main(void)
     cmocka_unit_test(test_backend_name),
     cmocka_unit_test(test_same_bytes),
     cmocka_unit_test(test_rekey_same),
+    cmocka_unit_test(test_clear_forgets_key),
     cmocka_unit_test(test_tamper),
 #if YZ_NOISE_AEAD_OPENSSL
     cmocka_unit_test(test_no_alloc_per_message),
