@@ -130,7 +130,7 @@ YZ_EXPORT bool yz_noise_protocol_is_oneway(const yz_noise_protocol *p);
  * Built with -Daead=openssl, or with the default -Daead=auto when
  * libcrypto is found, it is "openssl": OpenSSL's EVP ChaCha20-Poly1305 and
  * AES-256-GCM, which run about twice as fast as libsodium 1.0.18 on bulk
- * messages, serve ChaChaPoly messages of 256 bytes of plaintext or more
+ * messages, serve ChaChaPoly messages of 128 bytes of plaintext or more
  * and AESGCM messages of 384 or more (every AESGCM message on a CPU
  * without AES-NI); shorter ones (handshake payloads, Rekey), where
  * libsodium's lower fixed cost wins, stay on libsodium. It is "libsodium" with -Daead=libsodium, or when libcrypto

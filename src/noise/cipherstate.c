@@ -54,15 +54,19 @@ static void make_nonce(uint8_t nonce[12], int cipher, uint64_t n)
 /*
  * Shortest plaintext sent through libcrypto in the AUTO route, per cipher.
  * Below it libsodium is faster: OpenSSL 3.0 has a higher fixed cost per
- * message (about 0.3 us more for an encrypt + decrypt here: parameter
- * look-ups in each EVP call), which its faster ChaCha20, Poly1305 and
- * GHASH recover only over some bytes. Measured through yz_noise_cs with
- * both routes alternating in one process on the project's machine: for
- * ChaChaPoly the two met between 128 and 256 bytes (1.97 against 1.17 us
- * at 256), for AESGCM between 256 and 384. libsodium's AES-GCM needs
- * AES-NI; without it every AESGCM message goes to libcrypto.
+ * message (parameter look-ups in each EVP call), which its faster
+ * ChaCha20, Poly1305 and GHASH recover only over some bytes. Measured
+ * through yz_noise_cs, encrypt + decrypt, both routes alternating in one
+ * process on the project's machine (us, libsodium / libcrypto):
+ *   ChaChaPoly  64: 0.83 / 1.06   128: 1.12 / 1.14   192: 1.40 / 1.08
+ *              256: 1.22 / 1.20   512: 1.60 / 1.67  1024: 2.21 / 1.52
+ *   AESGCM     256: 0.53 / 0.65   320: 0.80 / 0.72   384: 0.69 / 0.68
+ *              512: 0.85 / 0.78  1024: 1.49 / 1.00
+ * (libsodium is quickest at multiples of 256 bytes, where its AVX2
+ * ChaCha20 covers the whole message.) libsodium's AES-GCM needs AES-NI;
+ * without it every AESGCM message goes to libcrypto.
  */
-enum { EVP_CHACHA_MIN = 256, EVP_AESGCM_MIN = 384 };
+enum { EVP_CHACHA_MIN = 128, EVP_AESGCM_MIN = 384 };
 
 /* The two ciphers, fetched once per process: EVP_chacha20_poly1305() and
  * friends would make every init look the name up in the provider store.

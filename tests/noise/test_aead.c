@@ -27,21 +27,11 @@
 #endif
 
 /* Every length class: empty, one byte, around a 16-byte block, around the
- * libcrypto thresholds of the default route (256 ChaChaPoly, 384 AESGCM),
+ * libcrypto thresholds of the default route (128 ChaChaPoly, 384 AESGCM),
  * 1 KiB, the largest payload. */
-static const size_t lens[] = {0,
-                              1,
-                              15,
-                              16,
-                              17,
-                              63,
-                              64,
-                              255,
-                              256,
-                              383,
-                              384,
-                              1024,
-                              YZ_NOISE_MAX_PAYLOAD_LEN};
+static const size_t lens[] = {0,   1,   15,  16,   17,
+                              63,  64,  127, 128,  255,
+                              256, 383, 384, 1024, YZ_NOISE_MAX_PAYLOAD_LEN};
 static const yz_noise_cipher ciphers[] = {YZ_NOISE_CIPHER_CHACHAPOLY,
                                           YZ_NOISE_CIPHER_AESGCM};
 
