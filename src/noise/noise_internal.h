@@ -83,10 +83,10 @@ void yz__noise_hkdf(int hash, const uint8_t *ck, const uint8_t *ikm,
  */
 
 /* How ENCRYPT and DECRYPT are routed, process-wide. AUTO (the default):
- * libcrypto where it is faster (AESGCM, and ChaChaPoly from a few hundred
- * bytes on), libsodium otherwise. LIBSODIUM, OPENSSL: every call through
- * the one named (tests comparing the two byte for byte, and `yz bench
- * noise`). */
+ * libcrypto where it is faster (ChaChaPoly from 128 bytes of plaintext,
+ * AESGCM from 384 or without AES-NI), libsodium otherwise. LIBSODIUM,
+ * OPENSSL: every call through the one named (tests comparing the two byte
+ * for byte, and `yz bench noise`). */
 enum {
   YZ__AEAD_AUTO = 0,
   YZ__AEAD_LIBSODIUM = 1,
