@@ -1,6 +1,7 @@
 /*
  * yz/noise.h: the Noise Protocol Framework, revision 34
- * (https://noiseprotocol.org/noise.html), on libsodium.
+ * (https://noiseprotocol.org/noise.html), on libsodium (and OpenSSL's
+ * libcrypto for the transport AEAD: yz_noise_aead_backend()).
  *
  * Objects and operations carry the spec's names (section 5):
  *   CipherState     yz_noise_cs_*   InitializeKey, HasKey, SetNonce,
@@ -14,8 +15,9 @@
  * object has an _init and a _clear, and _clear wipes every secret. Struct
  * fields are private: use the functions.
  *
- * Supported: DH 25519; ciphers ChaChaPoly and AESGCM (the latter only where
- * libsodium reports hardware support: otherwise YZ_E_UNSUPPORTED); hashes
+ * Supported: DH 25519; ciphers ChaChaPoly and AESGCM (AESGCM everywhere
+ * with the OpenSSL AEAD; with libsodium's only where it reports hardware
+ * support, otherwise YZ_E_UNSUPPORTED); hashes
  * SHA256, SHA512, BLAKE2b; every pattern of the spec's sections 7.4, 7.5 and
  * 7.6 (one-way, fundamental, deferred), the pskN modifiers (several may be
  * joined with '+', e.g. XXpsk0+psk1) and the fallback modifier.
@@ -119,6 +121,36 @@ YZ_EXPORT size_t yz_noise_protocol_hashlen(const yz_noise_protocol *p);
 YZ_EXPORT bool yz_noise_protocol_is_oneway(const yz_noise_protocol *p);
 
 /* ------------------------------------------------------------------------ */
+/* The AEAD backend                                                          */
+
+/*
+ * Which library runs ENCRYPT and DECRYPT (sections 5.1, 12.3, 12.4):
+ * "openssl" or "libsodium", a static string. Both give the same bytes.
+ *
+ * Built with -Daead=openssl, or with the default -Daead=auto when
+ * libcrypto is found, it is "openssl": OpenSSL's EVP ChaCha20-Poly1305 and
+ * AES-256-GCM, which run about twice as fast as libsodium 1.0.18 on bulk
+ * messages, serve ChaChaPoly messages of 128 bytes of plaintext or more
+ * and AESGCM messages of 384 or more (every AESGCM message on a CPU
+ * without AES-NI); shorter ones (handshake payloads, Rekey), where
+ * libsodium's lower fixed cost wins, stay on libsodium. It is "libsodium" with -Daead=libsodium, or when libcrypto
+ * cannot fetch both ciphers (a configuration without the default
+ * provider); then libsodium serves every call. X25519, the hashes and
+ * randomness are always libsodium's. The environment variable
+ * YZ_NOISE_AEAD, read once at the first AEAD call, overrides the split in
+ * an OpenSSL build: "libsodium" routes every call to libsodium (and this
+ * function then says so), "openssl" every call to libcrypto (how the tests
+ * replay every vector through each).
+ *
+ * With OpenSSL, each thread that encrypts keeps four EVP contexts (cipher
+ * by direction), keyed with the last key it used, freed at thread exit; a
+ * key's schedule there is overwritten when yz_noise_cs_clear() or Rekey
+ * retires it on the same thread. A failure inside libcrypto is an error
+ * code (YZ_E_NOMEM, YZ_E_UNSUPPORTED) from the call, never an abort.
+ */
+YZ_EXPORT const char *yz_noise_aead_backend(void);
+
+/* ------------------------------------------------------------------------ */
 /* CipherState (section 5.1)                                                 */
 
 typedef struct yz_noise_cipherstate {
@@ -153,7 +185,8 @@ YZ_EXPORT uint64_t yz_noise_cs_nonce(const yz_noise_cipherstate *cs);
  * (in place); otherwise the buffers must not overlap. *outlen gets the
  * length written.
  * Errors: YZ_E_TOO_LARGE if the result would exceed 65535 bytes or outcap;
- * YZ_E_NONCE_EXHAUSTED if n has reached 2^64-1.
+ * YZ_E_NONCE_EXHAUSTED if n has reached 2^64-1; YZ_E_NOMEM or
+ * YZ_E_UNSUPPORTED if libcrypto fails (n is then unchanged).
  */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_cs_encrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
@@ -161,13 +194,14 @@ yz_noise_cs_encrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
                             uint8_t *out, size_t outcap, size_t *outlen);
 
 /*
- * DecryptWithAd(ad, ciphertext). The tag is checked in constant time (for
- * ChaChaPoly before anything is decrypted; libsodium's AES-GCM decrypts
- * and authenticates in one pass); on failure YZ_E_DECRYPT is returned, out
- * is wiped, so nothing unauthenticated is ever left in it, and n is NOT
- * incremented (section 5.1). out may equal ct.
- * Errors also: YZ_E_TRUNCATED (shorter than a tag), YZ_E_TOO_LARGE,
- * YZ_E_NONCE_EXHAUSTED.
+ * DecryptWithAd(ad, ciphertext). The tag is checked in constant time (by
+ * libsodium's ChaChaPoly before anything is decrypted; libsodium's AES-GCM
+ * and OpenSSL decrypt and authenticate in one pass); on failure
+ * YZ_E_DECRYPT is returned, out is wiped, so nothing unauthenticated is
+ * ever left in it, and n is NOT incremented (section 5.1). out may equal
+ * ct. Errors also: YZ_E_TRUNCATED (shorter than a tag), YZ_E_TOO_LARGE,
+ * YZ_E_NONCE_EXHAUSTED, YZ_E_NOMEM or YZ_E_UNSUPPORTED (libcrypto failed;
+ * out wiped, n unchanged).
  */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_noise_cs_decrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
@@ -175,7 +209,8 @@ yz_noise_cs_decrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
                             uint8_t *out, size_t outcap, size_t *outlen);
 
 /* Rekey() (section 4.2): k = ENCRYPT(k, 2^64-1, empty, zeros)[0..32]. The
- * nonce is left as it is. YZ_E_STATE without a key. */
+ * nonce is left as it is. YZ_E_STATE without a key; an error of libcrypto
+ * (as for EncryptWithAd) leaves the key as it was. */
 YZ_EXPORT YZ_WARN_UNUSED int yz_noise_cs_rekey(yz_noise_cipherstate *cs);
 
 /* Wipe. The state is then as after yz_noise_cs_init() with no key. */

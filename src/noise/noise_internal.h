@@ -79,6 +79,32 @@ void yz__noise_hkdf(int hash, const uint8_t *ck, const uint8_t *ikm,
                     size_t ikmlen, uint8_t *out1, uint8_t *out2,
                     uint8_t *out3);
 
+/* ---- The AEAD backend (cipherstate.c) ----------------------------------
+ */
+
+/* How ENCRYPT and DECRYPT are routed, process-wide. AUTO (the default):
+ * libcrypto where it is faster (ChaChaPoly from 128 bytes of plaintext,
+ * AESGCM from 384 or without AES-NI), libsodium otherwise. LIBSODIUM,
+ * OPENSSL: every call through the one named (tests comparing the two byte
+ * for byte, and `yz bench noise`). */
+enum {
+  YZ__AEAD_AUTO = 0,
+  YZ__AEAD_LIBSODIUM = 1,
+  YZ__AEAD_OPENSSL = 2,
+};
+
+/* Set the route: 0; YZ_E_UNSUPPORTED for OPENSSL in a build without it or
+ * when libcrypto has no usable cipher; YZ_E_INVAL for another value. Not
+ * synchronised: tests and benchmarks call it before the messages. */
+int yz__noise_aead_route(int route);
+
+/* How many of the calling thread's libcrypto contexts hold key k (tests:
+ * yz_noise_cs_clear() and Rekey must leave none). 0 without libcrypto. */
+int yz__noise_aead_contexts_holding(const uint8_t k[YZ_NOISE_KEY_LEN]);
+
+/* Whether AESGCM can run: through libcrypto, or libsodium with AES-NI. */
+bool yz__noise_aead_aesgcm_ok(void);
+
 /* ---- DH (section 4.1) ----------------------------------------------------
  */
 

@@ -390,7 +390,7 @@ int yz_noise_protocol_parse(yz_noise_protocol *out, const uint8_t *name,
     out->cipher = YZ_NOISE_CIPHER_CHACHAPOLY;
   else if (eq(f[3], fn[3], "AESGCM")) {
     out->cipher = YZ_NOISE_CIPHER_AESGCM;
-    if (yz_init() != 0 || !crypto_aead_aes256gcm_is_available())
+    if (!yz__noise_aead_aesgcm_ok())
       unsup = unsup ? unsup : "cipher AESGCM unsupported: no hardware AES";
   } else if (eq(f[3], fn[3], "XChaChaPoly"))
     unsup = unsup ? unsup : "cipher XChaChaPoly unsupported";
