@@ -7,6 +7,7 @@
 
 #include <cbor.h>
 
+#include "common/util.h"
 #include "yz/address.h"
 #include "yz/record.h"
 
@@ -136,8 +137,7 @@ int yz_record_add_address(yz_record *r, const char *url,
 
 static size_t put_u64(uint8_t *p, uint64_t v)
 {
-  for (int i = 7; i >= 0; i--, v >>= 8)
-    p[i] = (uint8_t)v;
+  yz__store64_be(p, v);
   return 8;
 }
 
