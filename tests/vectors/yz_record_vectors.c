@@ -22,7 +22,7 @@
 #define NET "yz-vectors"
 #define NOW 1800000000u
 
-static void die(const char *what)
+_Noreturn static void die(const char *what)
 {
   fprintf(stderr, "yz_record_vectors: %s\n", what);
   exit(1);
@@ -311,7 +311,7 @@ int main(int argc, char **argv)
     const char *c = json_string_value(json_object_get(v, "cbor"));
     json_t *chk = json_object_get(v, "check");
     uint8_t cb[2 * YZ_RECORD_MAX_LEN];
-    size_t cn;
+    size_t cn = 0;
     if (!c || yz__hex_decode_var(cb, sizeof cb, &cn, c, strlen(c)) != 0)
       die("bad cbor hex");
     yz_record_expect ex = {
