@@ -82,6 +82,14 @@ struct yz_link {
 
   char remote[YZ_LINK_ADDR_TEXT_MAX];
 
+  /* memory budget (manager.c "Memory budget"): the bytes of this link
+   * counted in m->mem_used (send queue and session reassembly; 0 once the
+   * link is down) */
+  size_t mem;
+  size_t budget_held;     /* what it held when the budget closed it */
+  bool budget_closed;     /* closed by the budget: its CLOSED event says so */
+  bool budget_wait;       /* a send met the budget: on_writable owed */
+
   yz_session s;
 };
 
@@ -139,6 +147,11 @@ struct yz_link_manager {
   yz_log_ratelimit log_rl;
 
   yz_link_stats stats;
+
+  /* memory budget: bytes held by the links that are not down, and the
+   * links owed an on_writable once it drains */
+  size_t mem_used;
+  uint32_t budget_waiters;
 
   bool closing;
   int handles_open;
