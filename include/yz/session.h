@@ -20,7 +20,8 @@
  *   yz_session_init()         allocates nothing yet: the transmit buffer
  *                             grows to the largest frame sent, the receive
  *                             buffer to the message being reassembled (up
- *                             to max_message) and is freed once delivered
+ *                             to max_message; freed once delivered); an
+ *                             idle session (keepalive PING) frees both
  *   yz_session_start()        initiator: emits handshake message 1;
  *                             responder: arms the handshake timer
  *   ... recv / send / tick ...
@@ -256,11 +257,13 @@ typedef struct yz_session {
   uint32_t missed_pongs;   /* pings outstanding */
   uint64_t tx_since_rekey;
   uint64_t tx_rekey_ms;
-  /* transmit: headroom + the largest frame so far (<= 65535), on demand */
+  /* transmit: headroom + the largest frame so far (<= 65535), on demand,
+   * freed when idle */
   uint8_t *txbuf;
   size_t txcap;
   /* receive: decryption target and reassembly, sized to the message being
-   * received (up to the maximum) and freed between messages */
+   * received (up to the maximum); a reassembly buffer is freed once
+   * delivered, one of a single frame when idle */
   uint8_t *rxbuf;
   size_t rxcap;
   size_t frag_total; /* declared total; 0 = not reassembling */
@@ -332,12 +335,14 @@ YZ_EXPORT size_t yz_session_channel_binding(const yz_session *s,
 
 /*
  * Memory (for a node-wide budget, yz/link.h): the bytes the session's
- * receive buffer holds now (0 between messages: only a message being
- * reassembled keeps one), what it will hold once yz_session_recv() of a
- * wire message of wire_len bytes has grown it (its current size if it
- * would not grow; the caller can refuse before it does), and the bytes of
- * its transmit buffer (the largest frame sent so far, at most headroom +
- * 65535).
+ * receive buffer holds now (a message being reassembled, or at most one
+ * transport message's plaintext kept between messages; 0 once idle), what
+ * it will hold once yz_session_recv() of a wire message of wire_len bytes
+ * has grown it (its current size if it would not grow; the caller can
+ * refuse before it does), and the bytes of its transmit buffer (the
+ * largest frame sent so far, at most headroom + 65535; 0 once idle).
+ * "Idle": the keepalive PING went out (no authentic input for
+ * ping_idle_ms).
  */
 YZ_EXPORT size_t yz_session_rx_buffered(const yz_session *s);
 YZ_EXPORT size_t yz_session_rx_reserve(const yz_session *s, size_t wire_len);

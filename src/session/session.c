@@ -34,15 +34,22 @@ void yz_session_config_default(yz_session_config *cfg)
 
 /* ---- buffers ------------------------------------------------------------
  *
- * Both buffers are allocated on demand and sized to need, so that an idle
- * session holds none of them: the transmit buffer grows to the largest
- * frame sent (a few hundred bytes for a session that only did its
- * handshake), and the receive buffer is released as soon as a message is
- * delivered (docs/protocol.md section 7). Each is wiped when it is freed,
- * and only its own bytes, which the session wrote: the wipe never touches
- * memory that was never used. */
+ * Both buffers are allocated on demand and sized to need: the transmit
+ * buffer grows to the largest frame sent (a few hundred bytes for a
+ * session that only did its handshake), the receive buffer to the message
+ * being received. A reassembly buffer is released as soon as its message
+ * is delivered (docs/protocol.md section 7); buffers of at most one
+ * transport message are kept while the session is busy, and released when
+ * it goes idle (the keepalive PING, section 10), so that an idle session
+ * holds neither. Each is wiped when it is freed, and only its own bytes,
+ * which the session wrote: the wipe never touches memory never used. */
 
-enum { BUF_MIN = 256 };
+enum { BUF_MIN = 256,
+       /* A receive buffer up to one transport message is kept between
+        * messages while the session is busy (no allocation per message);
+        * a reassembly buffer, larger, is freed as soon as its message is
+        * delivered. */
+       RX_KEEP = YZ_SESSION_MAX_FRAME_LEN };
 
 /* The smallest power of two >= n, at least BUF_MIN, at most max (n <=
  * max). Geometric growth bounds the copies of a growing buffer. */
@@ -724,15 +731,15 @@ static int transport_recv_one(yz_session *s, const uint8_t *msg,
   }
 }
 
-/* Between messages the session holds no receive buffer: a delivered (or
- * abandoned) message's bytes are wiped and freed here, after the event
- * callback that read them has returned. Only a message still being
- * reassembled keeps its buffer (docs/protocol.md section 7). */
+/* A reassembly buffer is wiped and freed once its message is delivered
+ * (or abandoned), after the event callback that read it has returned;
+ * only a message still being reassembled keeps one (docs/protocol.md
+ * section 7). */
 static int transport_recv(yz_session *s, const uint8_t *msg, size_t len,
                           uint64_t now)
 {
   int rc = transport_recv_one(s, msg, len, now);
-  if (!s->frag_total)
+  if (!s->frag_total && (s->rxcap > RX_KEEP || s->state == YZ_SESSION_CLOSED))
     release_rx(s);
   return rc;
 }
@@ -783,7 +790,13 @@ static int check_timers(yz_session *s, uint64_t now)
     yz__store64_be(v, ++s->ping_value);
     s->missed_pongs++;
     s->next_ping_ms = now + s->cfg.ping_idle_ms;
-    return send_frame(s, YZ_FRAME_PING, v, 8, NULL, 0, now);
+    int rc = send_frame(s, YZ_FRAME_PING, v, 8, NULL, 0, now);
+    /* Idle: nothing authentic arrived for ping_idle_ms. Its buffers go
+     * (a reassembly in progress keeps its own). */
+    if (!s->frag_total)
+      release_rx(s);
+    release_tx(s);
+    return rc;
   }
   return 0;
 }
