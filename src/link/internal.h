@@ -88,6 +88,7 @@ struct yz_link {
   size_t mem;
   size_t budget_held;     /* what it held when the budget closed it */
   bool budget_closed;     /* closed by the budget: its CLOSED event says so */
+  bool budget_dropped;    /* ... and its queue was dropped */
   bool budget_wait;       /* a send met the budget: on_writable owed */
 
   yz_session s;

@@ -383,20 +383,29 @@ static void budget_reason(const yz_link *l, char *out, size_t cap) {
 }
 
 /*
- * Close l for the budget. Its queue is kept: the messages in it carry the
- * nonces before the CLOSE frame's (docs/protocol.md section 9), so a peer
- * that reads gets them and then the CLOSE, while one that does not read
- * loses them when the backend's bounded close flush gives up. The link
- * stops counting at once (link_down). in_send: l's session is inside its
- * send callback and must not be called: the caller refuses the frame
- * instead, the session closes itself without a CLOSE frame, and its
- * CLOSED event reports the budget (sess_event).
+ * Close l for the budget; it stops counting at once (link_down), so its
+ * memory must go at once too. A queue above BUDGET_KEEP_QUEUE (a peer that
+ * does not keep up) is dropped, and with it the CLOSE frame: the messages
+ * in the queue carry the nonces before the CLOSE frame's (docs/protocol.md
+ * section 9), so the peer could not decrypt a CLOSE sent after a gap; it
+ * sees the connection close. A smaller queue is kept and the CLOSE goes
+ * behind it (a peer that sent too much but reads learns why).
+ * in_send: l's session is inside its send callback and must not be called:
+ * the caller refuses the frame instead, the session closes itself without
+ * a CLOSE frame, and its CLOSED event reports the budget (sess_event).
  */
+#define BUDGET_KEEP_QUEUE 65536u
+
 static void budget_close(yz_link *l, size_t held, bool in_send) {
   yz_link_manager *m = l->m;
   m->stats.budget_closes++;
   l->budget_closed = true;
   l->budget_held = held;
+  if (l->qbytes > BUDGET_KEEP_QUEUE) {
+    l->budget_dropped = true; /* sess_send discards from now on */
+    free_queue(l);
+    mem_sync(l);
+  }
   char why[200];
   budget_reason(l, why, sizeof why);
   yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN, "closing link %s: %s",
@@ -434,7 +443,7 @@ static bool budget_make_room(yz_link *self, size_t more, bool in_send) {
 static int sess_send(void *user, uint8_t *msg, size_t len) {
   yz_link *l = user;
   yz_link_manager *m = l->m;
-  if (l->conn_gone || l->state == YZ__LS_DOWN)
+  if (l->conn_gone || l->state == YZ__LS_DOWN || l->budget_dropped)
     return 0; /* nowhere to go; the link is going away anyway */
   /* yz_link_send() checks the bounds before it sends; what the session
    * sends by itself (handshake, pongs, rekeys, close) is small but a peer
@@ -1074,6 +1083,7 @@ void yz_link_manager_run_timers(yz_link_manager *m) {
     heap_remove(l);
     l->deadline = UINT64_MAX;
     (void)yz_session_tick(&l->s, now);
+    mem_sync(l); /* an idle session frees its buffers */
     link_after_session(l);
   }
   arm_timer(m);
