@@ -31,6 +31,7 @@ typedef struct yzn_options {
   uint64_t max_message_size, queue_max_bytes;
   uint32_t queue_max_msgs;
   uint32_t request_timeout_ms, redial_max_ms;
+  uint64_t mem_budget; /* the link layer's node-wide memory budget */
   bool help, version;
 } yzn_options;
 
