@@ -426,6 +426,39 @@ static void test_budget_closes_self(void **state) {
   t_loop_finish(both);
 }
 
+/* A buffer of one transport message stays while a link is busy, counted
+ * in the budget; the keepalive finds the link idle and frees it. */
+static void test_budget_idle_release(void **state) {
+  (void)state;
+  vclock = 1000000;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.memnet = cb.memnet = net;
+  ca.clock_ms = cb.clock_ms = vclock_ms;
+  ca.virtual_time = cb.virtual_time = true;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  yz_link *l = dial(&B, A.port, &A.id.id);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  uint8_t *p = pattern(1000, 4);
+  assert_int_equal(yz_link_send(l, p, 1000), 0);
+  t_wait_ge(&A.msgs, 1);
+  assert_int_equal(stats_of(&A).budget_bytes, 1001); /* type byte + data */
+  vclock = yz_link_manager_next_deadline(A.m);
+  yz_link_manager_run_timers(A.m);
+  /* what is left is the PING it just queued */
+  size_t queued = 0;
+  yz_link_queue_level(A.last_up, &queued, NULL);
+  assert_true(queued > 0);
+  assert_int_equal(stats_of(&A).budget_bytes, queued);
+  free(p);
+  t_loop_finish(both);
+}
+
 /* Below twice the maximum message, no message could pass. */
 static void test_budget_config(void **state) {
   (void)state;
@@ -456,6 +489,7 @@ int main(void) {
       cmocka_unit_test_setup(test_budget_send_refused, setup),
       cmocka_unit_test_setup(test_budget_closes_heaviest, setup),
       cmocka_unit_test_setup(test_budget_closes_self, setup),
+      cmocka_unit_test_setup(test_budget_idle_release, setup),
       cmocka_unit_test_setup(test_budget_config, setup),
   };
   return cmocka_run_group_tests_name("link_mem", tests, NULL, NULL);
