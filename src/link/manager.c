@@ -313,8 +313,9 @@ static void free_link(yz_link *l) {
  * What peers can make a node hold: send queues (a peer that does not read)
  * and reassembly buffers (a peer that sends large or unfinished messages).
  * Each link counts its current bytes in l->mem and the manager their sum
- * in m->mem_used; a link stops counting when it goes down (its queue is
- * flushed within the close's short bound, then freed with the link).
+ * in m->mem_used; a link stops counting when it goes down (a budget close
+ * drops a large queue at once; other queues are flushed within the close's
+ * short bound, then freed with the link).
  *
  * The application's own sends stop at 7/8 of the budget with
  * YZ_E_QUEUE_FULL, so that healthy links keep room for control frames and
