@@ -105,6 +105,8 @@ typedef struct yz_link_peer {
  *   YZ_E_LIMIT            evicted: the link was idle while max_links was
  *                         reached and a new peer wanted in (see
  *                         evict_min_idle_ms)
+ *   YZ_E_LIMIT            or: the node's memory budget ran out and this link
+ *                         held the most (mem_budget_bytes)
  *   YZ_E_NOMEM            out of memory
  * A dial that the peer refuses by a limit (it closes the connection before
  * the WebSocket upgrade, giving no reason by design) goes down with
@@ -121,7 +123,9 @@ typedef struct yz_link_peer {
  * bytes), authenticated and decrypted. The buffer is valid during the call.
  *
  * on_writable: a yz_link_send() on this link returned YZ_E_QUEUE_FULL and
- * the queue has since drained below half of its bounds: the upper layer may
+ * the queue has since drained below half of its bounds (or, when the
+ * node's memory budget refused it, the node's total has fallen below half
+ * of the application's share: see mem_budget_bytes): the upper layer may
  * send again. Runs once per QUEUE_FULL episode.
  */
 typedef struct yz_link_callbacks {
@@ -159,7 +163,11 @@ typedef struct yz_link_config {
   uint32_t ping_interval_ms;   /* ping after idle; default 15000 */
   uint32_t missed_pongs;       /* close after this many; default 3 */
   /* The bounded send queue of each link: encrypted bytes and messages
-   * waiting for the socket. Defaults 4 MiB and 1024 messages. */
+   * waiting for the socket. Defaults 1 MiB and 1024 messages. A message
+   * is always accepted into an empty queue (up to max_message_size), so
+   * the bytes bound only has to cover the pipelining wanted; a peer that
+   * never reads holds about max(bound, max_message_size) of the node's
+   * memory, and all of them together at most mem_budget_bytes. */
   size_t send_queue_max_bytes;
   uint32_t send_queue_max_msgs;
 
@@ -204,6 +212,23 @@ typedef struct yz_link_config {
    * (yz_link_memnet_new) instead: no sockets, no lws context; for tests and
    * simulations of many nodes in one process. */
   struct yz_link_memnet *memnet;
+
+  /* Memory budget (docs/operations.md "Memory budget"). One bound for the
+   * whole manager on the bytes its links hold for their peers: every send
+   * queue (encrypted bytes waiting for the socket) and every message being
+   * reassembled (docs/protocol.md section 7). Default 256 MiB; at least
+   * twice max_message_size (else yz_link_manager_new() is YZ_E_INVAL).
+   * - yz_link_send() refuses with YZ_E_QUEUE_FULL once a message would take
+   *   the total above 7/8 of the budget (the rest is kept for what peers
+   *   send); on_writable follows when the total falls below half of that.
+   * - When anything else would take it above the budget (a growing
+   *   reassembly, or a frame the session sends by itself), the links
+   *   holding the most are closed, heaviest first, until it fits: their
+   *   queued data is dropped, the peer gets a CLOSE with code INTERNAL
+   *   and a "memory budget" text, and on_down says YZ_E_LIMIT. Counted in
+   *   yz_link_stats.budget_closes; the total is yz_link_stats.budget_bytes.
+   */
+  size_t mem_budget_bytes;
 } yz_link_config;
 
 /* Defaults as documented above; identity and callbacks NULL. */
@@ -311,7 +336,8 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_link_dial(yz_link_manager *m, const char *url,
  * Queue one application message (1 .. max_message_size bytes) for the peer.
  * It is encrypted now (fragmented by the session if larger than one Noise
  * message) and written as the socket allows. 0, YZ_E_QUEUE_FULL (nothing
- * was queued; wait for on_writable), YZ_E_TOO_LARGE, YZ_E_INVAL (empty),
+ * was queued, because of this link's queue bounds or of the node's memory
+ * budget; wait for on_writable), YZ_E_TOO_LARGE, YZ_E_INVAL (empty),
  * YZ_E_STATE (link not up or going down).
  */
 YZ_EXPORT YZ_WARN_UNUSED int yz_link_send(yz_link *link, const uint8_t *msg,
@@ -416,6 +442,10 @@ typedef struct yz_link_stats {
   uint64_t upgrade_timeouts;
   /* idle links closed to make room for a new peer (evict_min_idle_ms) */
   uint64_t evictions;
+
+  /* memory budget (yz_link_config.mem_budget_bytes) */
+  uint64_t budget_bytes;  /* gauge: send queues + reassembly held now */
+  uint64_t budget_closes; /* links closed because the budget ran out */
 } yz_link_stats;
 
 YZ_EXPORT void yz_link_manager_stats(const yz_link_manager *m,

@@ -17,8 +17,11 @@
  * Life cycle:
  *   yz_session_local_init()   once per Noise static key: signs it once
  *   yz_session_config_default() + fill in role, local, peer, callbacks
- *   yz_session_init()         allocates the transmit buffer (the receive
- *                             buffer grows on demand, up to max_message)
+ *   yz_session_init()         allocates nothing yet: the transmit buffer
+ *                             grows to the largest frame sent, the receive
+ *                             buffer to the message being reassembled (up
+ *                             to max_message; freed once delivered); an
+ *                             idle session (keepalive PING) frees both
  *   yz_session_start()        initiator: emits handshake message 1;
  *                             responder: arms the handshake timer
  *   ... recv / send / tick ...
@@ -252,17 +255,20 @@ typedef struct yz_session {
   uint32_t missed_pongs;   /* pings outstanding */
   uint64_t tx_since_rekey;
   uint64_t tx_rekey_ms;
-  /* transmit: headroom + 65535 */
+  /* transmit: headroom + the largest frame so far (<= 65535), on demand,
+   * freed when idle */
   uint8_t *txbuf;
-  /* receive: decryption target and reassembly, grown up to the maximum */
+  size_t txcap;
+  /* receive: decryption target and reassembly, sized to the message being
+   * received (up to the maximum); a reassembly buffer is freed once
+   * delivered, one of a single frame when idle */
   uint8_t *rxbuf;
   size_t rxcap;
   size_t frag_total; /* declared total; 0 = not reassembling */
   size_t frag_fill;
 } yz_session;
 
-/* Validate cfg, copy it, allocate the transmit buffer. 0, YZ_E_INVAL,
- * YZ_E_NOMEM. */
+/* Validate cfg, copy it. 0, YZ_E_INVAL, YZ_E_NOMEM. */
 YZ_EXPORT YZ_WARN_UNUSED int yz_session_init(yz_session *s,
                                              const yz_session_config *cfg);
 
@@ -324,6 +330,21 @@ yz_session_peer_proof(const yz_session *s);
  * and returns 64, or 0 before UP. */
 YZ_EXPORT size_t yz_session_channel_binding(const yz_session *s,
                                             uint8_t out[YZ_SESSION_HASH_LEN]);
+
+/*
+ * Memory (for a node-wide budget, yz/link.h): the bytes the session's
+ * receive buffer holds now (a message being reassembled, or at most one
+ * transport message's plaintext kept between messages; 0 once idle), what
+ * it will hold once yz_session_recv() of a wire message of wire_len bytes
+ * has grown it (its current size if it would not grow; the caller can
+ * refuse before it does), and the bytes of its transmit buffer (the
+ * largest frame sent so far, at most headroom + 65535; 0 once idle).
+ * "Idle": the keepalive PING went out (no authentic input for
+ * ping_idle_ms).
+ */
+YZ_EXPORT size_t yz_session_rx_buffered(const yz_session *s);
+YZ_EXPORT size_t yz_session_rx_reserve(const yz_session *s, size_t wire_len);
+YZ_EXPORT size_t yz_session_tx_buffered(const yz_session *s);
 
 /* Name of a close code ("PROTOCOL", ...; "APPLICATION" or "UNKNOWN"). */
 YZ_EXPORT const char *yz_session_close_code_name(uint16_t code);

@@ -95,6 +95,14 @@ struct yz_link {
   bool has_accepted;      /* inbound: accepted_ms is the TCP accept */
   uint64_t accepted_ms;   /* the handshake timeout runs from here */
   uint64_t last_app_ms;   /* last application message either way */
+  /* memory budget (manager.c "Memory budget"): the bytes of this link
+   * counted in m->mem_used (send queue and session reassembly; 0 once the
+   * link is down) */
+  size_t mem;
+  size_t budget_held;     /* what it held when the budget closed it */
+  bool budget_closed;     /* closed by the budget: its CLOSED event says so */
+  bool budget_dropped;    /* ... and its queue was dropped */
+  bool budget_wait;       /* a send met the budget: on_writable owed */
 
   yz_session s;
 };
@@ -162,6 +170,11 @@ struct yz_link_manager {
   yz_log_ratelimit log_ev_rl;
 
   yz_link_stats stats;
+
+  /* memory budget: bytes held by the links that are not down, and the
+   * links owed an on_writable once it drains */
+  size_t mem_used;
+  uint32_t budget_waiters;
 
   bool closing;
   int handles_open;

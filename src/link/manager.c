@@ -36,6 +36,10 @@
 
 /* The close text of an eviction (docs/operations.md "Limits"). */
 #define EVICT_REASON "evicted: idle while the link table is full"
+/* The memory budget's default: with the default 1024 links it leaves each
+ * 256 KiB on average, while a few links can still move messages of the
+ * maximum size at once. */
+#define DEFAULT_MEM_BUDGET ((size_t)256u * 1024u * 1024u)
 
 static void link_down(yz_link *l, int err, const char *reason);
 static void defer_link(yz_link *l);
@@ -53,11 +57,12 @@ void yz_link_config_default(yz_link_config *cfg) {
   cfg->handshake_timeout_ms = YZ_SESSION_DEFAULT_HANDSHAKE_TIMEOUT_MS;
   cfg->ping_interval_ms = YZ_SESSION_DEFAULT_PING_IDLE_MS;
   cfg->missed_pongs = YZ_SESSION_DEFAULT_MAX_MISSED_PONGS;
-  cfg->send_queue_max_bytes = 4u * 1024u * 1024u;
+  cfg->send_queue_max_bytes = 1024u * 1024u;
   cfg->send_queue_max_msgs = 1024;
   cfg->max_handshakes_per_source = 8;
   cfg->max_links_per_source = 32;
   cfg->evict_min_idle_ms = 60000;
+  cfg->mem_budget_bytes = DEFAULT_MEM_BUDGET;
 }
 
 static void fill_defaults(yz_link_config *c) {
@@ -89,6 +94,8 @@ static void fill_defaults(yz_link_config *c) {
     c->max_links_per_source = d.max_links_per_source;
   if (c->evict_min_idle_ms == 0)
     c->evict_min_idle_ms = d.evict_min_idle_ms;
+  if (c->mem_budget_bytes == 0)
+    c->mem_budget_bytes = d.mem_budget_bytes;
 }
 
 const char *yz_link_refusal_name(yz_link_refusal r) {
@@ -145,6 +152,12 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   m->be = cfg->memnet != NULL ? &yz__link_mem_backend : &yz__link_ws_backend;
   m->cfg = *cfg;
   fill_defaults(&m->cfg);
+  /* The budget must let one message of the maximum size through while
+   * another is held (see "Memory budget"). */
+  if (m->cfg.mem_budget_bytes / 2 < m->cfg.max_message_size) {
+    free(m);
+    return YZ_E_INVAL;
+  }
   m->identity = *cfg->identity;
   m->cfg.identity = &m->identity;
   m->log_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(10, 10000);
@@ -190,6 +203,7 @@ void yz_link_manager_stats(const yz_link_manager *m, yz_link_stats *out) {
   out->links = 0;
   out->handshakes = m->n_handshakes;
   out->upgrading = yz__link_ws_pending(m);
+  out->budget_bytes = m->mem_used;
   for (const yz_link *l = m->links; l != NULL; l = l->next)
     if (l->state == YZ__LS_UP)
       out->links++;
@@ -308,10 +322,144 @@ static void free_link(yz_link *l) {
   free(l);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Memory budget (yz_link_config.mem_budget_bytes)                          */
+/*
+ * What peers can make a node hold: send queues (a peer that does not read)
+ * and reassembly buffers (a peer that sends large or unfinished messages).
+ * Each link counts its current bytes in l->mem and the manager their sum
+ * in m->mem_used; a link stops counting when it goes down (a budget close
+ * drops a large queue at once; other queues are flushed within the close's
+ * short bound, then freed with the link).
+ *
+ * The application's own sends stop at 7/8 of the budget with
+ * YZ_E_QUEUE_FULL, so that healthy links keep room for control frames and
+ * incoming messages; anything else that would exceed the budget closes the
+ * links holding the most, heaviest first (budget_make_room). A closed link
+ * is not a punishment of the peer alone: it is the one whose loss frees
+ * the most with the fewest links closed.
+ */
+
+static size_t app_share(const yz_link_manager *m) {
+  return m->cfg.mem_budget_bytes - m->cfg.mem_budget_bytes / 8;
+}
+
+/* Follow l's bytes after a change of its queue or session. */
+static void mem_sync(yz_link *l) {
+  yz_link_manager *m = l->m;
+  if (l->state == YZ__LS_DOWN)
+    return;
+  size_t held = l->qbytes;
+  if (l->sess_inited)
+    held += yz_session_rx_buffered(&l->s);
+  m->mem_used = m->mem_used - l->mem + held;
+  bool less = held < l->mem;
+  l->mem = held;
+  /* on_writable for the sends the budget refused: from the defer handle,
+   * never from inside the call that freed the memory */
+  if (less && m->budget_waiters > 0 && m->mem_used <= app_share(m) / 2)
+    uv_async_send(&m->defer_async);
+}
+
+/* The link going down stops counting. */
+static void mem_forget(yz_link *l) {
+  yz_link_manager *m = l->m;
+  m->mem_used -= l->mem;
+  l->mem = 0;
+  if (l->budget_wait) {
+    l->budget_wait = false;
+    m->budget_waiters--;
+  }
+  if (m->budget_waiters > 0 && m->mem_used <= app_share(m) / 2)
+    uv_async_send(&m->defer_async);
+}
+
+/* From the defer handle: the budget has room again. */
+static void budget_wake(yz_link_manager *m) {
+  if (m->budget_waiters == 0 || m->mem_used > app_share(m) / 2 || m->closing)
+    return;
+  for (yz_link *l = m->links; l != NULL && m->budget_waiters > 0;
+       l = l->next) {
+    if (!l->budget_wait)
+      continue;
+    l->budget_wait = false;
+    m->budget_waiters--;
+    if (l->state == YZ__LS_UP && m->cfg.cb.on_writable != NULL)
+      m->cfg.cb.on_writable(m, l, m->cfg.user_data);
+    if (m->closing) /* the callback closed the manager */
+      return;
+  }
+}
+
+static void budget_reason(const yz_link *l, char *out, size_t cap) {
+  snprintf(out, cap,
+           "memory budget: the node's %zu bytes ran out and this link held "
+           "the most (%zu bytes)",
+           l->m->cfg.mem_budget_bytes, l->budget_held);
+}
+
+/*
+ * Close l for the budget; it stops counting at once (link_down), so its
+ * memory must go at once too. A queue above BUDGET_KEEP_QUEUE (a peer that
+ * does not keep up) is dropped, and with it the CLOSE frame: the messages
+ * in the queue carry the nonces before the CLOSE frame's (docs/protocol.md
+ * section 9), so the peer could not decrypt a CLOSE sent after a gap; it
+ * sees the connection close. A smaller queue is kept and the CLOSE goes
+ * behind it (a peer that sent too much but reads learns why).
+ * in_send: l's session is inside its send callback and must not be called:
+ * the caller refuses the frame instead, the session closes itself without
+ * a CLOSE frame, and its CLOSED event reports the budget (sess_event).
+ */
+#define BUDGET_KEEP_QUEUE 65536u
+
+static void budget_close(yz_link *l, size_t held, bool in_send) {
+  yz_link_manager *m = l->m;
+  m->stats.budget_closes++;
+  l->budget_closed = true;
+  l->budget_held = held;
+  if (l->qbytes > BUDGET_KEEP_QUEUE) {
+    l->budget_dropped = true; /* sess_send discards from now on */
+    free_queue(l);
+    mem_sync(l);
+  }
+  char why[200];
+  budget_reason(l, why, sizeof why);
+  yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_WARN, "closing link %s: %s",
+            l->remote, why);
+  if (in_send)
+    return;
+  /* INTERNAL: "local failure: memory" (docs/protocol.md section 11) */
+  if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
+    (void)yz_session_close(&l->s, YZ_CLOSE_INTERNAL, why, yz__link_now(m));
+  link_down(l, YZ_E_LIMIT, why);
+}
+
+/*
+ * Room for `more` new bytes of self: close the heaviest links (self
+ * counted with its `more`) until the total fits. false if self was the
+ * heaviest and was closed.
+ */
+static bool budget_make_room(yz_link *self, size_t more, bool in_send) {
+  yz_link_manager *m = self->m;
+  while (m->mem_used + more > m->cfg.mem_budget_bytes) {
+    yz_link *h = self;
+    size_t hw = self->mem + more;
+    for (yz_link *l = m->links; l != NULL; l = l->next)
+      if (l != self && l->state != YZ__LS_DOWN && l->mem > hw) {
+        h = l;
+        hw = l->mem;
+      }
+    budget_close(h, hw, in_send && h == self);
+    if (h == self)
+      return false;
+  }
+  return true;
+}
+
 static int sess_send(void *user, uint8_t *msg, size_t len) {
   yz_link *l = user;
   yz_link_manager *m = l->m;
-  if (l->conn_gone || l->state == YZ__LS_DOWN)
+  if (l->conn_gone || l->state == YZ__LS_DOWN || l->budget_dropped)
     return 0; /* nowhere to go; the link is going away anyway */
   /* yz_link_send() checks the bounds before it sends; what the session
    * sends by itself (handshake, pongs, rekeys, close) is small but a peer
@@ -321,6 +469,13 @@ static int sess_send(void *user, uint8_t *msg, size_t len) {
   if (l->qbytes + len > m->cfg.send_queue_max_bytes +
                             m->cfg.max_message_size + 65536 ||
       l->qmsgs + 1 > m->cfg.send_queue_max_msgs + frames + 64)
+    return YZ_E_QUEUE_FULL;
+  /* The node's budget: yz_link_send() checked it for the application's
+   * messages; a frame the session sends by itself, or a budget close's
+   * own CLOSE frame, is small and goes through. */
+  if (!l->budget_closed && !m->closing &&
+      m->mem_used + len > m->cfg.mem_budget_bytes &&
+      !budget_make_room(l, len, true))
     return YZ_E_QUEUE_FULL;
   yz__qmsg *q = malloc(sizeof *q + YZ__LINK_HEADROOM + len);
   if (q == NULL)
@@ -335,6 +490,7 @@ static int sess_send(void *user, uint8_t *msg, size_t len) {
   l->qtail = q;
   l->qbytes += len;
   l->qmsgs++;
+  mem_sync(l);
   m->stats.bytes_out += len;
   m->be->want_write(l);
   return 0;
@@ -404,6 +560,9 @@ static void sess_event(void *user, const yz_session_event *ev) {
                ev->u.closed.text_len > 0 ? ": " : "",
                ev->u.closed.text_len > 0 ? ev->u.closed.text : "");
       err = YZ_E_PEER_CLOSED;
+    } else if (l->budget_closed) {
+      err = YZ_E_LIMIT;
+      budget_reason(l, text, sizeof text);
     } else if (ev->u.closed.text != NULL && ev->u.closed.text_len > 0) {
       snprintf(text, sizeof text, "%s", ev->u.closed.text);
     } else {
@@ -519,6 +678,7 @@ static void link_down(yz_link *l, int err, const char *reason) {
   }
   if (!was_up)
     m->stats.handshakes_failed++;
+  mem_forget(l);
   l->state = YZ__LS_DOWN;
   l->down_err = err;
   copy_reason(l, reason);
@@ -581,6 +741,7 @@ static void defer_cb(uv_async_t *t) {
         free_link(l);
     }
   }
+  budget_wake(m);
   if (m->closing && m->links == NULL && !uv_is_closing((uv_handle_t *)t))
     finish_close(m);
 }
@@ -736,8 +897,15 @@ void yz__link_conn_recv(yz_link *l, const uint8_t *msg, size_t len) {
   if (l->state == YZ__LS_DOWN || !l->sess_inited)
     return;
   l->m->stats.bytes_in += len;
+  /* A reassembly that would grow past the node's budget closes the
+   * heaviest links first, maybe this one, before it grows. */
+  size_t cur = yz_session_rx_buffered(&l->s);
+  size_t want = yz_session_rx_reserve(&l->s, len);
+  if (want > cur && !budget_make_room(l, want - cur, false))
+    return;
   int rc = yz_session_recv(&l->s, msg, len, yz__link_now(l->m));
   (void)rc; /* a failure closed the session: its CLOSED event said why */
+  mem_sync(l);
   link_after_session(l);
 }
 
@@ -750,6 +918,7 @@ yz__qmsg *yz__link_conn_pop(yz_link *l) {
     l->qtail = NULL;
   l->qbytes -= q->len;
   l->qmsgs--;
+  mem_sync(l);
   return q;
 }
 
@@ -884,6 +1053,15 @@ int yz_link_send(yz_link *l, const uint8_t *msg, size_t len) {
   if (l->qmsgs > 0 && (l->qmsgs + n > m->cfg.send_queue_max_msgs ||
                        l->qbytes + bytes > m->cfg.send_queue_max_bytes)) {
     l->want_writable = true;
+    m->stats.queue_full++;
+    return YZ_E_QUEUE_FULL;
+  }
+  /* The node's budget: the application's share of it ("Memory budget"). */
+  if (m->mem_used + bytes > app_share(m)) {
+    if (!l->budget_wait) {
+      l->budget_wait = true;
+      m->budget_waiters++;
+    }
     m->stats.queue_full++;
     return YZ_E_QUEUE_FULL;
   }
@@ -1054,6 +1232,7 @@ void yz_link_manager_run_timers(yz_link_manager *m) {
     heap_remove(l);
     l->deadline = UINT64_MAX;
     (void)yz_session_tick(&l->s, now);
+    mem_sync(l); /* an idle session frees its buffers */
     link_after_session(l);
   }
   arm_timer(m);

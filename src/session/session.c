@@ -33,6 +33,108 @@ void yz_session_config_default(yz_session_config *cfg)
   cfg->rekey_after_ms = YZ_SESSION_DEFAULT_REKEY_MS;
 }
 
+/* ---- buffers ------------------------------------------------------------
+ *
+ * Both buffers are allocated on demand and sized to need: the transmit
+ * buffer grows to the largest frame sent (a few hundred bytes for a
+ * session that only did its handshake), the receive buffer to the message
+ * being received. A reassembly buffer is released as soon as its message
+ * is delivered (docs/protocol.md section 7); buffers of at most one
+ * transport message are kept while the session is busy, and released when
+ * it goes idle (the keepalive PING, section 10), so that an idle session
+ * holds neither. Each is wiped when it is freed, and only its own bytes,
+ * which the session wrote: the wipe never touches memory never used. */
+
+enum { BUF_MIN = 256,
+       /* A receive buffer up to one transport message is kept between
+        * messages while the session is busy (no allocation per message);
+        * a reassembly buffer, larger, is freed as soon as its message is
+        * delivered. */
+       RX_KEEP = YZ_SESSION_MAX_FRAME_LEN };
+
+/* The smallest power of two >= n, at least BUF_MIN, at most max (n <=
+ * max). Geometric growth bounds the copies of a growing buffer. */
+static size_t round_cap(size_t n, size_t max)
+{
+  size_t cap = BUF_MIN;
+  while (cap < n)
+    cap *= 2;
+  return cap <= max ? cap : n > max ? n : max;
+}
+
+static void release_tx(yz_session *s)
+{
+  if (s->txbuf) {
+    sodium_memzero(s->txbuf, s->txcap);
+    free(s->txbuf);
+  }
+  s->txbuf = NULL;
+  s->txcap = 0;
+}
+
+static void release_rx(yz_session *s)
+{
+  if (s->rxbuf) {
+    sodium_memzero(s->rxbuf, s->rxcap);
+    free(s->rxbuf);
+  }
+  s->rxbuf = NULL;
+  s->rxcap = 0;
+}
+
+/* Room for headroom + n bytes in the transmit buffer. Its content is not
+ * kept across a growth: every user fills it anew. */
+static int tx_reserve(yz_session *s, size_t n)
+{
+  size_t need = s->cfg.send_headroom + n;
+  if (need <= s->txcap)
+    return 0;
+  size_t cap = round_cap(need, s->cfg.send_headroom + YZ_SESSION_MAX_WIRE_LEN);
+  uint8_t *b = malloc(cap);
+  if (!b)
+    return YZ_E_NOMEM;
+  release_tx(s);
+  s->txbuf = b;
+  s->txcap = cap;
+  return 0;
+}
+
+/* The receive buffer's size once it holds need bytes: exactly need for a
+ * single message; while reassembling, doubling (few copies) but never past
+ * the declared total, so a 1 MiB message takes 1 MiB + 5 bytes, not 2 MiB. */
+static size_t rx_target(const yz_session *s, size_t need)
+{
+  if (need <= s->rxcap)
+    return s->rxcap;
+  if (!s->frag_total)
+    return need;
+  size_t cap = s->rxcap * 2;
+  size_t whole = FRAG_BASE + s->frag_total;
+  if (cap > whole)
+    cap = whole;
+  return cap < need ? need : cap;
+}
+
+/* Where a transport message's plaintext goes in the receive buffer, and
+ * how many bytes it needs there. */
+static size_t rx_need(const yz_session *s, size_t wire_len)
+{
+  size_t at = s->frag_total ? FRAG_BASE + s->frag_fill - 1 : 0;
+  return at + wire_len - YZ_NOISE_TAG_LEN;
+}
+
+size_t yz_session_rx_reserve(const yz_session *s, size_t wire_len)
+{
+  if (s->state != YZ_SESSION_UP || wire_len > YZ_SESSION_MAX_WIRE_LEN ||
+      wire_len <= YZ_NOISE_TAG_LEN)
+    return s->rxcap; /* rejected before the buffer grows, or not used */
+  return rx_target(s, rx_need(s, wire_len));
+}
+
+size_t yz_session_rx_buffered(const yz_session *s) { return s->rxcap; }
+
+size_t yz_session_tx_buffered(const yz_session *s) { return s->txcap; }
+
 int yz_session_init(yz_session *s, const yz_session_config *cfg)
 {
   return yz__session_init_testing(s, cfg, NULL);
@@ -88,11 +190,6 @@ int yz__session_init_testing(yz_session *s, const yz_session_config *cfg,
     rc = yz_noise_hs_set_local_ephemeral(&s->hs, hooks->ephemeral);
   if (rc == 0)
     rc = yz_noise_hs_start(&s->hs);
-  if (rc == 0) {
-    s->txbuf = malloc(cfg->send_headroom + YZ_SESSION_MAX_WIRE_LEN);
-    if (!s->txbuf)
-      rc = YZ_E_NOMEM;
-  }
   yz_noise_cs_init(&s->tx, YZ_NOISE_CIPHER_CHACHAPOLY);
   yz_noise_cs_init(&s->rx, YZ_NOISE_CIPHER_CHACHAPOLY);
   if (rc) {
@@ -110,14 +207,8 @@ void yz_session_clear(yz_session *s)
   yz_noise_hs_clear(&s->hs);
   yz_noise_cs_clear(&s->tx);
   yz_noise_cs_clear(&s->rx);
-  if (s->txbuf) {
-    sodium_memzero(s->txbuf, s->cfg.send_headroom + YZ_SESSION_MAX_WIRE_LEN);
-    free(s->txbuf);
-  }
-  if (s->rxbuf) {
-    sodium_memzero(s->rxbuf, s->rxcap);
-    free(s->rxbuf);
-  }
+  release_tx(s);
+  release_rx(s);
   sodium_memzero(s, sizeof *s);
   s->state = YZ_SESSION_CLOSED;
 }
@@ -219,6 +310,12 @@ static int close_silent(yz_session *s, int err, uint16_t code,
 
 static uint8_t *txp(yz_session *s) { return s->txbuf + s->cfg.send_headroom; }
 
+/* What fits after the headroom of the transmit buffer. */
+static size_t txroom(const yz_session *s)
+{
+  return s->txcap - s->cfg.send_headroom;
+}
+
 static int transmit(yz_session *s, size_t len)
 {
   int rc = s->cfg.send(s->cfg.user, txp(s), len);
@@ -239,8 +336,11 @@ static int hs_fail(yz_session *s, int rc, const char *what)
 static int hs_write(yz_session *s, const uint8_t *payload, size_t len)
 {
   size_t n;
-  int rc = yz_noise_hs_write_message(&s->hs, payload, len, txp(s),
-                                     YZ_SESSION_MAX_WIRE_LEN, &n);
+  /* e, s with its tag and the payload's tag: 96 bytes around the payload */
+  int rc = tx_reserve(s, YZ__MIN(len + 128, (size_t)YZ_SESSION_MAX_WIRE_LEN));
+  if (rc == 0)
+    rc = yz_noise_hs_write_message(&s->hs, payload, len, txp(s), txroom(s),
+                                   &n);
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_INTERNAL,
                         "cannot write handshake message: %s",
@@ -322,10 +422,13 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
                    uint64_t now)
 {
   /* Payloads are decrypted into the transmit buffer: it is idle between
-   * handshake messages, and a proof is checked before the next write. */
-  uint8_t *pl = txp(s);
+   * handshake messages, and a proof is checked before the next write. A
+   * payload is shorter than its message. */
   size_t pl_len = 0;
-  int rc;
+  int rc = tx_reserve(s, len);
+  if (rc)
+    return close_silent(s, rc, YZ_CLOSE_INTERNAL, "out of memory");
+  uint8_t *pl = txp(s);
   if (yz_noise_hs_action(&s->hs) != YZ_NOISE_ACTION_READ)
     return close_silent(s, YZ_E_STATE, YZ_CLOSE_PROTOCOL,
                         "handshake message out of order");
@@ -349,8 +452,7 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
   }
   if (s->cfg.role == YZ_SESSION_INITIATOR && s->hs_step == 1) {
     /* <- e, ee, s, es + proof */
-    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl,
-                                  YZ_SESSION_MAX_WIRE_LEN, &pl_len);
+    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl, txroom(s), &pl_len);
     if (rc)
       return hs_fail(s, rc, "message 2");
     rc = hs_check_peer(s, pl, pl_len);
@@ -365,8 +467,7 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
   }
   if (s->cfg.role == YZ_SESSION_RESPONDER && s->hs_step == 2) {
     /* <- s, se + proof */
-    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl,
-                                  YZ_SESSION_MAX_WIRE_LEN, &pl_len);
+    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl, txroom(s), &pl_len);
     if (rc)
       return hs_fail(s, rc, "message 3");
     rc = hs_check_peer(s, pl, pl_len);
@@ -391,6 +492,9 @@ static bool rekey_due(const yz_session *s, uint64_t now)
 static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
                 size_t hdrlen, const uint8_t *body, size_t bodylen)
 {
+  int rc = tx_reserve(s, 1 + hdrlen + bodylen + YZ_NOISE_TAG_LEN);
+  if (rc)
+    return close_silent(s, rc, YZ_CLOSE_INTERNAL, "out of memory");
   uint8_t *p = txp(s);
   p[0] = type;
   if (hdrlen)
@@ -398,8 +502,8 @@ static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
   if (bodylen)
     memcpy(p + 1 + hdrlen, body, bodylen);
   size_t n;
-  int rc = yz_noise_cs_encrypt_with_ad(&s->tx, NULL, 0, p, 1 + hdrlen + bodylen,
-                                       p, YZ_SESSION_MAX_WIRE_LEN, &n);
+  rc = yz_noise_cs_encrypt_with_ad(&s->tx, NULL, 0, p, 1 + hdrlen + bodylen, p,
+                                   txroom(s), &n);
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_INTERNAL, "encryption failed: %s",
                         yz_strerror(rc));
@@ -493,14 +597,9 @@ int yz_session_close(yz_session *s, uint16_t code, const char *text,
 
 static int grow_rx(yz_session *s, size_t need)
 {
-  if (need <= s->rxcap)
+  size_t cap = rx_target(s, need);
+  if (cap == s->rxcap)
     return 0;
-  size_t cap = s->rxcap ? s->rxcap : 1024;
-  while (cap < need)
-    cap *= 2;
-  size_t limit = FRAG_BASE + s->cfg.max_message + YZ_SESSION_MAX_WIRE_LEN;
-  if (cap > limit)
-    cap = need > limit ? need : limit;
   uint8_t *b = malloc(cap);
   if (!b)
     return YZ_E_NOMEM;
@@ -530,8 +629,8 @@ static int deliver(yz_session *s, const uint8_t *p, size_t n)
   return 0;
 }
 
-static int transport_recv(yz_session *s, const uint8_t *msg, size_t len,
-                          uint64_t now)
+static int transport_recv_one(yz_session *s, const uint8_t *msg,
+                              size_t len, uint64_t now)
 {
   if (len > YZ_SESSION_MAX_WIRE_LEN)
     return close_local(s, YZ_E_TOO_LARGE, YZ_CLOSE_TOO_LARGE, now,
@@ -544,7 +643,7 @@ static int transport_recv(yz_session *s, const uint8_t *msg, size_t len,
                        "peer went past the nonce limit");
   size_t ptlen = len - YZ_NOISE_TAG_LEN;
   size_t at = s->frag_total ? FRAG_BASE + s->frag_fill - 1 : 0;
-  if (grow_rx(s, at + ptlen))
+  if (grow_rx(s, rx_need(s, len)))
     return close_local(s, YZ_E_NOMEM, YZ_CLOSE_INTERNAL, now,
                        "out of memory");
   uint8_t *p = s->rxbuf + at;
@@ -640,6 +739,19 @@ static int transport_recv(yz_session *s, const uint8_t *msg, size_t len,
   }
 }
 
+/* A reassembly buffer is wiped and freed once its message is delivered
+ * (or abandoned), after the event callback that read it has returned;
+ * only a message still being reassembled keeps one (docs/protocol.md
+ * section 7). */
+static int transport_recv(yz_session *s, const uint8_t *msg, size_t len,
+                          uint64_t now)
+{
+  int rc = transport_recv_one(s, msg, len, now);
+  if (!s->frag_total && (s->rxcap > RX_KEEP || s->state == YZ_SESSION_CLOSED))
+    release_rx(s);
+  return rc;
+}
+
 static int check_timers(yz_session *s, uint64_t now);
 
 int yz_session_recv(yz_session *s, const uint8_t *msg, size_t len,
@@ -686,7 +798,13 @@ static int check_timers(yz_session *s, uint64_t now)
     yz__store64_be(v, ++s->ping_value);
     s->missed_pongs++;
     s->next_ping_ms = now + s->cfg.ping_idle_ms;
-    return send_frame(s, YZ_FRAME_PING, v, 8, NULL, 0, now);
+    int rc = send_frame(s, YZ_FRAME_PING, v, 8, NULL, 0, now);
+    /* Idle: nothing authentic arrived for ping_idle_ms. Its buffers go
+     * (a reassembly in progress keeps its own). */
+    if (!s->frag_total)
+      release_rx(s);
+    release_tx(s);
+    return rc;
   }
   return 0;
 }

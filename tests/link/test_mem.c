@@ -251,6 +251,230 @@ static void test_close_in_callbacks(void **state) {
   t_loop_finish(all);
 }
 
+/* ---- memory budget (yz_link_config.mem_budget_bytes) ------------------ */
+
+enum { MIB = 1024 * 1024 };
+
+static uint8_t *pattern(size_t n, uint8_t seed) {
+  uint8_t *p = malloc(n);
+  assert_non_null(p);
+  for (size_t i = 0; i < n; i++)
+    p[i] = (uint8_t)(i * 31 + seed);
+  return p;
+}
+
+static yz_link_stats stats_of(const tnode *n) {
+  yz_link_stats st;
+  yz_link_manager_stats(n->m, &st);
+  return st;
+}
+
+static bool a_budget_empty(void *ud) {
+  (void)ud;
+  return stats_of(&A).budget_bytes == 0;
+}
+
+static bool b_budget_empty(void *ud) {
+  (void)ud;
+  return stats_of(&B).budget_bytes == 0;
+}
+
+/* The application's sends over the budget get YZ_E_QUEUE_FULL (the node
+ * closes none of its links for them), then on_writable once the other
+ * queues drained; the receiver holds no reassembly memory afterwards. */
+static void test_budget_send_refused(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.memnet = cb.memnet = net;
+  cb.mem_budget_bytes = 3 * MIB; /* application's share: 2.625 MiB */
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  yz_link *l[3];
+  for (int i = 0; i < 3; i++)
+    l[i] = dial(&B, A.port, &A.id.id);
+  t_wait_ge(&A.ups, 3);
+  t_wait_ge(&B.ups, 3);
+  uint8_t *p = pattern(MIB, 1);
+  /* queued without running the loop: each link's queue is empty, so only
+   * the budget can refuse */
+  assert_int_equal(yz_link_send(l[0], p, MIB), 0);
+  assert_int_equal(yz_link_send(l[1], p, MIB), 0);
+  yz_link_stats st = stats_of(&B);
+  assert_true(st.budget_bytes >= 2u * MIB);
+  assert_int_equal(yz_link_send(l[2], p, MIB), YZ_E_QUEUE_FULL);
+  st = stats_of(&B);
+  assert_int_equal(st.queue_full, 1);
+  assert_int_equal(st.budget_closes, 0);
+  t_wait_ge(&B.writables, 1);
+  assert_int_equal(yz_link_send(l[2], p, MIB), 0);
+  t_wait_ge(&A.msgs, 3);
+  assert_int_equal(A.msg_bytes, 3u * MIB);
+  assert_int_equal(B.downs + A.downs, 0);
+  /* delivered: the receiver's reassembly buffers are gone, the sender's
+   * queues drained */
+  t_run_until(a_budget_empty, NULL);
+  t_run_until(b_budget_empty, NULL);
+  assert_int_equal(stats_of(&A).budget_closes, 0);
+  free(p);
+  t_loop_finish(both);
+}
+
+/* A: budget 2 MiB; it dials B twice (x, y) and queues on them without
+ * running the loop; B dials A once (z) and sends A a 1 MiB message, whose
+ * reassembly on A meets the budget. */
+static yz_link *ax, *ay;
+static yz_link *a_down_link, *b_down_link; /* compared, never used */
+
+static void record_down(tnode *n, yz_link *l, int err) {
+  (void)err;
+  if (n == &A && a_down_link == NULL)
+    a_down_link = l;
+  if (n == &B && b_down_link == NULL)
+    b_down_link = l;
+}
+
+static void budget_three_links(yz_link **bz) {
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.memnet = cb.memnet = net;
+  ca.mem_budget_bytes = 2 * MIB;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  assert_int_equal(yz_link_listen(B.m, &lc, &B.port), 0);
+  a_down_link = b_down_link = NULL;
+  A.on_down_hook = B.on_down_hook = record_down;
+  ax = dial(&A, B.port, &B.id.id);
+  ay = dial(&A, B.port, &B.id.id);
+  *bz = dial(&B, A.port, &A.id.id);
+  t_wait_ge(&A.ups, 3);
+  t_wait_ge(&B.ups, 3);
+}
+
+static int down_count(const tnode *n, int err) {
+  int c = 0;
+  for (int i = 0; i < n->downs && i < 8; i++)
+    c += n->down_errs[i] == err;
+  return c;
+}
+
+/* The heaviest link is closed, not the one that asked for memory. */
+static void test_budget_closes_heaviest(void **state) {
+  (void)state;
+  yz_link *bz;
+  budget_three_links(&bz);
+  uint8_t *p = pattern(MIB, 2);
+  assert_int_equal(yz_link_send(bz, p, MIB), 0);  /* delivered first */
+  assert_int_equal(yz_link_send(ax, p, MIB), 0);  /* the heaviest */
+  assert_int_equal(yz_link_send(ay, p, 100000), 0);
+  t_wait_ge(&A.downs, 1);
+  assert_int_equal(A.down_errs[0], YZ_E_LIMIT);
+  assert_non_null(strstr(A.last_reason, "memory budget"));
+  assert_ptr_equal(a_down_link, ax);
+  assert_true(yz_link_is_up(ay));
+  assert_true(yz_link_is_up(bz));
+  /* z's message got through; so did y's; x's queue (1 MiB, more than a
+   * peer that keeps up leaves) was dropped at once, and with it the CLOSE
+   * that would follow its frames: B sees the connection close */
+  t_wait_ge(&A.msgs, 1);
+  assert_int_equal(A.msg_bytes, MIB);
+  t_wait_ge(&B.msgs, 1);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.down_errs[0], YZ_E_IO);
+  assert_int_equal(B.msgs, 1);
+  assert_int_equal(B.msg_bytes, 100000);
+  yz_link_stats st = stats_of(&A);
+  assert_int_equal(st.budget_closes, 1);
+  t_run_until(a_budget_empty, NULL);
+  assert_int_equal(A.downs, 1);
+  free(p);
+  t_loop_finish(both);
+}
+
+/* When the link asking for memory is itself the heaviest, it is the one
+ * closed; the others keep their queues and deliver them. Its own queue is
+ * empty, so the peer gets the CLOSE frame, code INTERNAL, and the reason. */
+static void test_budget_closes_self(void **state) {
+  (void)state;
+  yz_link *bz;
+  budget_three_links(&bz);
+  uint8_t *p = pattern(MIB, 3);
+  assert_int_equal(yz_link_send(bz, p, MIB), 0);
+  assert_int_equal(yz_link_send(ax, p, 600000), 0);
+  assert_int_equal(yz_link_send(ay, p, 600000), 0);
+  t_wait_ge(&A.downs, 1);
+  assert_int_equal(A.down_errs[0], YZ_E_LIMIT);
+  t_wait_ge(&B.msgs, 2);
+  assert_int_equal(B.msg_bytes, 1200000);
+  assert_int_equal(A.msgs, 0);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(down_count(&B, YZ_E_PEER_CLOSED), 1);
+  assert_ptr_equal(b_down_link, bz);
+  assert_non_null(strstr(B.last_reason, "INTERNAL"));
+  assert_non_null(strstr(B.last_reason, "memory budget"));
+  assert_true(yz_link_is_up(ax));
+  assert_true(yz_link_is_up(ay));
+  assert_int_equal(stats_of(&A).budget_closes, 1);
+  t_run_until(a_budget_empty, NULL);
+  free(p);
+  t_loop_finish(both);
+}
+
+/* A buffer of one transport message stays while a link is busy, counted
+ * in the budget; the keepalive finds the link idle and frees it. */
+static void test_budget_idle_release(void **state) {
+  (void)state;
+  vclock = 1000000;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  ca.memnet = cb.memnet = net;
+  ca.clock_ms = cb.clock_ms = vclock_ms;
+  ca.virtual_time = cb.virtual_time = true;
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  yz_link *l = dial(&B, A.port, &A.id.id);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  uint8_t *p = pattern(1000, 4);
+  assert_int_equal(yz_link_send(l, p, 1000), 0);
+  t_wait_ge(&A.msgs, 1);
+  assert_int_equal(stats_of(&A).budget_bytes, 1001); /* type byte + data */
+  vclock = yz_link_manager_next_deadline(A.m);
+  yz_link_manager_run_timers(A.m);
+  /* what is left is the PING it just queued */
+  size_t queued = 0;
+  yz_link_queue_level(A.last_up, &queued, NULL);
+  assert_true(queued > 0);
+  assert_int_equal(stats_of(&A).budget_bytes, queued);
+  free(p);
+  t_loop_finish(both);
+}
+
+/* Below twice the maximum message, no message could pass. */
+static void test_budget_config(void **state) {
+  (void)state;
+  yz_link_config c;
+  t_node_config(&A, &c, 1);
+  c.memnet = net;
+  c.mem_budget_bytes = 2 * MIB - 1;
+  yz_link_manager *m = NULL;
+  assert_int_equal(yz_link_manager_new(&m, t_loop, &c), YZ_E_INVAL);
+  assert_null(m);
+  yz_link_config_default(&c);
+  assert_int_equal(c.mem_budget_bytes, 256u * MIB);
+  assert_int_equal(c.send_queue_max_bytes, MIB);
+  t_loop_finish(both);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (getenv("YZ_TEST_LOG") != NULL)
@@ -262,6 +486,11 @@ int main(void) {
       cmocka_unit_test_setup(test_many, setup),
       cmocka_unit_test_setup(test_virtual_time, setup),
       cmocka_unit_test_setup(test_close_in_callbacks, setup),
+      cmocka_unit_test_setup(test_budget_send_refused, setup),
+      cmocka_unit_test_setup(test_budget_closes_heaviest, setup),
+      cmocka_unit_test_setup(test_budget_closes_self, setup),
+      cmocka_unit_test_setup(test_budget_idle_release, setup),
+      cmocka_unit_test_setup(test_budget_config, setup),
   };
   return cmocka_run_group_tests_name("link_mem", tests, NULL, NULL);
 }

@@ -145,6 +145,10 @@ expect_exit 2 "yz-node --peer with a malformed address" \
   "$NODE" --peer "ws://127.0.0.01:7700/#$A_ID"
 grep -q "malformed IPv4 address" "$tmp/out" ||
   fail "yz-node --peer did not give the address parser's reason"
+expect_exit 2 "yz-node: --mem-budget below twice the maximum message" \
+  "$NODE" --mem-budget 3000000 --max-message-size 2000000
+grep -q "at least twice the maximum message size" "$tmp/out" ||
+  fail "yz-node --mem-budget did not say why"
 
 # A port where nothing listens: a's, once a is gone (below).
 

@@ -802,6 +802,74 @@ static void test_sizes(void **state)
   free(buf);
 }
 
+/* ---- memory ------------------------------------------------------------ */
+
+/*
+ * Buffers are sized to need and released (docs/protocol.md section 7): a
+ * session that only did its handshake holds a small transmit buffer and no
+ * receive buffer; a fragmented message grows the receive buffer up to its
+ * declared total plus the fragment header, never the doubling past it, and
+ * delivery frees it. yz_session_rx_reserve() predicts each growth.
+ */
+static void test_buffers_released(void **state)
+{
+  (void)state;
+  pair_up(NULL, NULL);
+  assert_int_equal(yz_session_rx_buffered(&A.s), 0);
+  assert_int_equal(yz_session_rx_buffered(&B.s), 0);
+  assert_true(yz_session_tx_buffered(&A.s) > 0);
+  assert_true(yz_session_tx_buffered(&A.s) <= 1024);
+  assert_true(yz_session_tx_buffered(&B.s) <= 1024);
+
+  size_t big = 700000;
+  uint8_t *buf = malloc(big);
+  fill(buf, big, 3);
+  assert_int_equal(yz_session_send(&A.s, buf, big, 1), 0);
+  assert_true(yz_session_tx_buffered(&A.s) <= 65536);
+  size_t peak = 0;
+  while (q_len(&A.out) > 0) {
+    wmsg w = A.out.m[A.out.head];
+    size_t want = yz_session_rx_reserve(&B.s, w.n);
+    assert_int_equal(deliver1(&A, &B, 1), 0);
+    if (q_len(&A.out) > 0) { /* still reassembling: the prediction held */
+      assert_int_equal(yz_session_rx_buffered(&B.s), want);
+      peak = yz_session_rx_buffered(&B.s);
+    }
+  }
+  assert_int_equal(B.n_msg, 1);
+  assert_memory_equal(B.last_msg, buf, big);
+  assert_true(peak >= big - 65535);
+  assert_true(peak <= big + 5); /* FRAG_BASE */
+  assert_int_equal(yz_session_rx_buffered(&B.s), 0);
+
+  /* a single-frame message: a buffer of its size, kept while busy */
+  assert_int_equal(yz_session_send(&A.s, buf, 1000, 1), 0);
+  assert_int_equal(yz_session_rx_reserve(&B.s, A.out.m[A.out.head].n), 1001);
+  pump(&A, &B, 1);
+  assert_int_equal(B.n_msg, 2);
+  assert_int_equal(yz_session_rx_buffered(&B.s), 1001);
+  assert_true(yz_session_tx_buffered(&A.s) > 0);
+  /* idle (the keepalive PING goes out): both sides hold no buffer */
+  uint64_t idle = 1 + YZ_SESSION_DEFAULT_PING_IDLE_MS;
+  assert_true(yz_session_next_deadline(&A.s) <= idle);
+  assert_int_equal(yz_session_next_deadline(&B.s), idle);
+  assert_int_equal(yz_session_tick(&A.s, idle), 0);
+  assert_int_equal(yz_session_tick(&B.s, idle), 0);
+  assert_int_equal(yz_session_rx_buffered(&B.s), 0);
+  assert_int_equal(yz_session_tx_buffered(&A.s), 0);
+  assert_int_equal(yz_session_tx_buffered(&B.s), 0);
+  pump(&A, &B, idle); /* the pings and pongs */
+  assert_int_equal(yz_session_get_state(&A.s), YZ_SESSION_UP);
+  assert_int_equal(yz_session_get_state(&B.s), YZ_SESSION_UP);
+
+  /* a message left unfinished keeps its buffer until the session closes */
+  assert_int_equal(yz_session_send(&A.s, buf, 200000, 1), 0);
+  assert_int_equal(deliver1(&A, &B, 1), 0);
+  assert_true(yz_session_rx_buffered(&B.s) > 65000);
+  q_clear(&A.out);
+  free(buf);
+}
+
 /* ---- rekey and nonces ------------------------------------------------ */
 
 static void tweak_rekey(yz_session_config *cfg)
@@ -1116,6 +1184,7 @@ int main(void)
       cmocka_unit_test_teardown(test_ping, teardown),
       cmocka_unit_test_teardown(test_close, teardown),
       cmocka_unit_test_teardown(test_callbacks, teardown),
+      cmocka_unit_test_teardown(test_buffers_released, teardown),
   };
   return cmocka_run_group_tests_name("session", tests, NULL, NULL);
 }

@@ -13,6 +13,10 @@
 
 #include <uv.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "cli.h"
 #include "options.h"
 #include "yz/common.h"
@@ -23,6 +27,7 @@
 struct app {
   uv_loop_t loop;
   uv_signal_t sigint, sigterm;
+  uv_timer_t trim;
   yz_node *node;
   bool stopping;
   int exit_code;
@@ -125,6 +130,20 @@ static void on_stopped(yz_node *node, void *arg)
 
 static void on_signal_closed(uv_handle_t *h) { (void)h; }
 
+/* The link layer frees reassembly buffers after delivery and the buffers
+ * of idle links (docs/operations.md "Memory budget"), but glibc keeps
+ * freed memory inside its heap, where only the top is given back: after a
+ * burst, the process would stay at its peak. Give it back now and then. */
+#define TRIM_INTERVAL_MS 10000
+
+static void on_trim(uv_timer_t *t)
+{
+  (void)t;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 static void begin_stop(struct app *a)
 {
   if (a->stopping)
@@ -132,6 +151,7 @@ static void begin_stop(struct app *a)
   a->stopping = true;
   uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
   uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
+  uv_close((uv_handle_t *)&a->trim, on_signal_closed);
   yz_node_stop(a->node, on_stopped, a);
 }
 
@@ -185,6 +205,7 @@ static void fill_config(yz_node_config *cfg, const yzn_options *o)
   SET(l->send_queue_max_msgs, o->queue_max_msgs);
   SET(cfg->request_timeout_ms, o->request_timeout_ms);
   SET(cfg->redial_max_ms, o->redial_max_ms);
+  SET(l->mem_budget_bytes, (size_t)o->mem_budget);
 #undef SET
   l->tls_ca_file = o->tls_ca;
   cfg->cb.on_link = on_link;
@@ -222,6 +243,8 @@ static int run(const yzn_options *o)
   a.sigint.data = a.sigterm.data = &a;
   uv_signal_start(&a.sigint, on_signal, SIGINT);
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+  uv_timer_init(&a.loop, &a.trim);
+  uv_timer_start(&a.trim, on_trim, TRIM_INTERVAL_MS, TRIM_INTERVAL_MS);
 
   for (size_t i = 0; i < o->nlisten && err == 0; i++) {
     yz_link_listen_config lc = {.url = o->listen[i]};

@@ -56,8 +56,12 @@ void yzn_usage(FILE *f)
 "                        (default 60000)\n"
 "  --ping-interval MS    keepalive ping after this idle time (default 15000)\n"
 "  --missed-pongs N      close a link after N unanswered pings (default 3)\n"
-"  --queue-max-bytes N   send queue bound per link, bytes (default 4 MiB)\n"
+"  --queue-max-bytes N   send queue bound per link, bytes (default 1 MiB)\n"
 "  --queue-max-msgs N    send queue bound per link, messages (default 1024)\n"
+"  --mem-budget N        bytes all links together may hold for their peers\n"
+"                        (send queues, messages being reassembled); past\n"
+"                        it the heaviest links are closed (default 256 MiB;\n"
+"                        at least twice --max-message-size)\n"
 "  --request-timeout MS  node requests (default 10000)\n"
 "  --redial-max MS       longest wait between redials (default 60000)\n"
 "  --log-level LEVEL     error, warn, info or debug (default info)\n"
@@ -96,6 +100,7 @@ static const struct numopt numopts[] = {
     U32("--queue-max-msgs", queue_max_msgs, 1, 10000000),
     U32("--request-timeout", request_timeout_ms, 1, 3600000),
     U32("--redial-max", redial_max_ms, 1, 86400000),
+    U64("--mem-budget", mem_budget, 2u << 20, (uint64_t)1 << 40),
 };
 
 int yzn_options_parse(yzn_options *o, int argc, char **argv)
@@ -222,5 +227,12 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
   if (!wss && (o->tls_cert != NULL || o->tls_key != NULL))
     return yz_cli_usage_error("--tls-cert and --tls-key serve wss:// listeners; "
                        "there is none");
+  /* The link layer's rule (yz/link.h mem_budget_bytes): one message of the
+   * maximum size must fit while another is held. */
+  uint64_t max_msg = o->max_message_size ? o->max_message_size : 1u << 20;
+  if (o->mem_budget != 0 && o->mem_budget / 2 < max_msg)
+    return yz_cli_usage_error("--mem-budget must be at least twice the "
+                              "maximum message size (%llu)",
+                              (unsigned long long)max_msg);
   return 0;
 }

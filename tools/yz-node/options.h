@@ -33,6 +33,7 @@ typedef struct yzn_options {
   uint32_t request_timeout_ms, redial_max_ms;
   uint32_t max_handshakes_per_source, max_links_per_source;
   uint32_t evict_min_idle_ms;
+  uint64_t mem_budget; /* the link layer's node-wide memory budget */
   bool help, version;
 } yzn_options;
 
