@@ -132,6 +132,10 @@ static bool e_reply(const uint8_t *msg, size_t len, bool *ack) {
 static const uint8_t ack_msg[1] = {MSG_ACK};
 
 static void y_pump(void) {
+  /* A round's buffer exists only while the round runs: a link event on a
+   * failure path (after it was freed, or before it was made) sends nothing. */
+  if (E.msg == NULL)
+    return;
   while (E.inflight < E.window && E.sent < E.total) {
     e_mark();
     int rc = yz_link_send(Y.echo_link, E.msg, E.len);
@@ -220,6 +224,8 @@ static void p_reassemble(struct lws *wsi, pss *s, const void *in, size_t len,
 }
 
 static int p_write_msg(struct lws *wsi) {
+  if (E.msg == NULL)
+    return -1;
   uint8_t *b = malloc(LWS_PRE + E.len);
   if (b == NULL)
     abort();
