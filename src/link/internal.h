@@ -83,6 +83,19 @@ struct yz_link {
   char remote[YZ_LINK_ADDR_TEXT_MAX];
 
   yz_session s;
+
+  /* Cookies (docs/protocol.md 4, "Cookie"). Inbound: the dialler's
+   * address as the cookie MAC takes it (yz__link_set_source; none on the
+   * in-memory network) and whether message 1 went through the gate.
+   * Outbound: the address and options to dial again with the cookie,
+   * once. */
+  bool msg1_seen;
+  bool cookie_redialled;
+  uint8_t src_ip_len;
+  uint8_t src_ip[YZ_SESSION_COOKIE_ADDR_MAX];
+  uint8_t cookie[YZ_SESSION_COOKIE_LEN];
+  yz_address *dial_addr; /* outbound only, owned */
+  yz_link_dial_opts dial_opts;
 };
 
 typedef struct yz__link_backend_ops {
@@ -140,13 +153,27 @@ struct yz_link_manager {
 
   yz_link_stats stats;
 
+  /* Cookies (docs/protocol.md 4, "Cookie"): the current and the previous
+   * secret, rotated every YZ__COOKIE_ROTATE_MS of yz__link_clock() since
+   * cookie_t0; the count of message 1s in this and the last second. */
+  uint8_t cookie_secret[2][YZ_SESSION_COOKIE_SECRET_LEN];
+  uint64_t cookie_t0, cookie_epoch;
+  uint64_t msg1_second;
+  uint32_t msg1_now, msg1_last;
+
   bool closing;
   int handles_open;
   void (*on_closed)(void *ud);
   void *on_closed_ud;
 };
 
+/* How often the cookie secret rotates (docs/protocol.md 4, "Cookie"). */
+#define YZ__COOKIE_ROTATE_MS 120000u
+
 /* Called by backends. */
+/* An inbound link's source address for its cookie (ip_len 4: IPv4; 8: the
+ * /64 of an IPv6 address; at most 16). */
+void yz__link_set_source(yz_link *l, const uint8_t *ip, size_t ip_len);
 uint64_t yz__link_now(const yz_link_manager *m);
 uint64_t yz__link_clock(const yz_link_manager *m);
 /* An inbound connection finished its WebSocket upgrade: a link in

@@ -586,6 +586,18 @@ static void wsi_remote(struct lws *wsi, char *out, size_t cap) {
   addr_text((const struct sockaddr *)&ss, out, cap, ip, &ip_len);
 }
 
+/* The source address a cookie is bound to (docs/protocol.md 4, "Cookie"):
+ * the same IPv4 address or IPv6 /64 that the rate limit counts. */
+static void wsi_source(struct lws *wsi, uint8_t ip[16], size_t *ip_len) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char text[YZ_LINK_ADDR_TEXT_MAX];
+  int fd = (int)lws_get_socket_fd(wsi);
+  *ip_len = 0;
+  if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+    addr_text((const struct sockaddr *)&ss, text, sizeof text, ip, ip_len);
+}
+
 static bool has_subprotocol(struct lws *wsi) {
   char buf[256];
   int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
@@ -753,6 +765,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     if (nl->conn_gone || nl->conn != wsi)
       return -1;
     lws_set_opaque_user_data(wsi, nl);
+    uint8_t ip[16];
+    size_t ip_len;
+    wsi_source(wsi, ip, &ip_len);
+    yz__link_set_source(nl, ip, ip_len);
     return 0;
   }
   case LWS_CALLBACK_CLIENT_ESTABLISHED: {
