@@ -239,16 +239,30 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
       uv_close((uv_handle_t *)s, raw_closed);
     return;
   }
-  if (!c->upgraded && !c->refused) {
+  if (c->upgraded) {
+    size_t n = (size_t)nread;
+    if (n > sizeof c->ws_in - c->ws_in_len)
+      n = sizeof c->ws_in - c->ws_in_len;
+    memcpy(c->ws_in + c->ws_in_len, buf->base, n);
+    c->ws_in_len += n;
+  } else if (!c->refused) {
     size_t n = (size_t)nread;
     if (n > sizeof c->rbuf - 1 - c->rlen)
       n = sizeof c->rbuf - 1 - c->rlen;
     memcpy(c->rbuf + c->rlen, buf->base, n);
     c->rlen += n;
     c->rbuf[c->rlen] = '\0';
-    if (strstr(c->rbuf, "\r\n\r\n") != NULL) {
+    char *end = strstr(c->rbuf, "\r\n\r\n");
+    if (end != NULL) {
       if (strncmp(c->rbuf, "HTTP/1.1 101", 12) == 0) {
         c->upgraded = true;
+        /* frames that came in the same read as the response */
+        size_t off = (size_t)(end + 4 - c->rbuf);
+        size_t more = c->rlen - off;
+        if (more > sizeof c->ws_in)
+          more = sizeof c->ws_in;
+        memcpy(c->ws_in, c->rbuf + off, more);
+        c->ws_in_len = more;
         if (c->send_after != NULL) {
           /* one masked binary frame (mask 0: payload unchanged) */
           size_t len = c->send_after_len, h = 0;

@@ -78,6 +78,10 @@ typedef struct raw_client {
   int close_count;
   const uint8_t *send_after;
   size_t send_after_len;
+  /* what the server sent after its 101 response (WebSocket frames), up
+   * to the buffer's size */
+  uint8_t ws_in[512];
+  size_t ws_in_len;
 } raw_client;
 
 void raw_connect(raw_client *c, uint16_t port, const char *subprotocol,
