@@ -31,6 +31,9 @@ typedef struct yzn_options {
   uint64_t max_message_size, queue_max_bytes;
   uint32_t queue_max_msgs;
   uint32_t request_timeout_ms, redial_max_ms;
+  /* Cookies under load (docs/protocol.md 4, "Cookie"). */
+  uint32_t cookie_load_pct, cookie_rate;
+  bool cookie_always;
   bool help, version;
 } yzn_options;
 
