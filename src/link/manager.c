@@ -662,8 +662,8 @@ static bool cookie_load(yz_link_manager *m, uint64_t now) {
     return true;
   if (m->cfg.cookie_load_pct <= 100) {
     /* the others: this link is one of n_handshakes */
-    uint64_t busy = ((uint64_t)m->n_handshakes - 1u +
-                     yz__link_ws_pending(m)) * 100u;
+    uint64_t others = m->n_handshakes > 0 ? m->n_handshakes - 1u : 0;
+    uint64_t busy = (others + yz__link_ws_pending(m)) * 100u;
     if (busy >= (uint64_t)m->cfg.cookie_load_pct * m->cfg.max_handshakes)
       return true;
   }
