@@ -100,6 +100,9 @@ typedef struct yz_link_peer {
  *   YZ_E_BAD_SIGNATURE, YZ_E_VERSION, YZ_E_MALFORMED, YZ_E_TOO_LARGE,
  *   YZ_E_STATE            the peer broke the protocol (session reasons)
  *   YZ_E_QUEUE_FULL       the peer does not read what it makes us send
+ *   YZ_E_LIMIT            the peer is under load: it answered the dial's
+ *                         one redial with a cookie (docs/protocol.md 4,
+ *                         "Cookie") with another COOKIE_REPLY
  *   YZ_E_NOMEM            out of memory
  * A dial that the peer refuses by a limit (it closes the connection before
  * the WebSocket upgrade, giving no reason by design) goes down with

@@ -278,8 +278,9 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_session_init(yz_session *s,
 /* Free and wipe everything. Not from a callback of this session. */
 YZ_EXPORT void yz_session_clear(yz_session *s);
 
-/* Begin: the initiator sends message 1 (e, empty payload); both arm the
- * handshake timeout. YZ_E_STATE if already started. */
+/* Begin: the initiator sends message 1 (e; the payload is empty, or the
+ * cookie of cfg.cookie); both arm the handshake timeout. YZ_E_STATE if
+ * already started. */
 YZ_EXPORT YZ_WARN_UNUSED int yz_session_start(yz_session *s, uint64_t now_ms);
 
 /*
