@@ -695,6 +695,32 @@ static void gen_session(void)
       put("session_handshake", b.buf, b.n);
     }
   }
+  if (wanted("session_cookie")) {
+    /* message 1 without and with a cookie, a COOKIE_REPLY, a MAC, a
+     * round trip (fuzz/fuzz_session_cookie.c) */
+    uint8_t m1[1 + YZ_SESSION_MSG1_COOKIE_LEN];
+    m1[0] = 0;
+    for (size_t i = 0; i < YZ_SESSION_MSG1_LEN; i++)
+      m1[1 + i] = (uint8_t)(0x40 + i);
+    m1[1 + YZ_SESSION_MSG1_LEN] = YZ_SESSION_COOKIE_TYPE;
+    memset(m1 + 2 + YZ_SESSION_MSG1_LEN, 0xc5, YZ_SESSION_COOKIE_LEN);
+    put("session_cookie", m1, 1 + YZ_SESSION_MSG1_LEN);
+    put("session_cookie", m1, sizeof m1);
+    uint8_t cookie[YZ_SESSION_COOKIE_LEN], r[1 + YZ_SESSION_COOKIE_REPLY_LEN];
+    memset(cookie, 0x3c, sizeof cookie);
+    r[0] = 1;
+    (void)yz_session_cookie_reply_encode(r + 1, cookie);
+    put("session_cookie", r, sizeof r);
+    uint8_t mac[1 + 32 + 1 + 8 + 32 + 16];
+    memset(mac, 0x11, sizeof mac);
+    mac[0] = 2;
+    mac[33] = 8;
+    put("session_cookie", mac, sizeof mac);
+    mac[33] = 4;
+    put("session_cookie", mac, sizeof mac - 4);
+    r[0] = 3;
+    put("session_cookie", r, 1 + YZ_SESSION_COOKIE_LEN);
+  }
   if (wanted("session_frame")) {
     const struct {
       const uint8_t *p;

@@ -107,6 +107,9 @@ typedef struct yz_link_peer {
  *                         evict_min_idle_ms)
  *   YZ_E_LIMIT            or: the node's memory budget ran out and this link
  *                         held the most (mem_budget_bytes)
+ *   YZ_E_LIMIT            or: the peer is under load: it answered the dial's
+ *                         one redial with a cookie (docs/protocol.md 4,
+ *                         "Cookie") with another COOKIE_REPLY
  *   YZ_E_NOMEM            out of memory
  * A dial that the peer refuses by a limit (it closes the connection before
  * the WebSocket upgrade, giving no reason by design) goes down with
@@ -229,6 +232,23 @@ typedef struct yz_link_config {
    *   yz_link_stats.budget_closes; the total is yz_link_stats.budget_bytes.
    */
   size_t mem_budget_bytes;
+  /* Cookies (docs/protocol.md 4, "Cookie"; docs/operations.md). Under
+   * load, the node answers an inbound message 1 that carries no valid
+   * cookie with a COOKIE_REPLY and closes the connection: no DH, no
+   * session kept. The dialler proves its address by dialling again, once
+   * and transparently, with the cookie in message 1; the upper layer sees
+   * one on_up or one on_down. The node is under load when any of:
+   *   - cookie_always is set (tests; operators under attack);
+   *   - the other handshakes in progress (upgrading connections
+   *     included) reach cookie_load_pct percent of max_handshakes
+   *     (default 50; a value above 100 turns this trigger off);
+   *   - more than cookie_msg1_per_s message 1s arrived in the current or
+   *     the previous second of clock_ms (default 256; UINT32_MAX turns
+   *     this trigger off).
+   * Zero means the default, as for the limits above. */
+  uint32_t cookie_load_pct;
+  uint32_t cookie_msg1_per_s;
+  bool cookie_always;
 } yz_link_config;
 
 /* Defaults as documented above; identity and callbacks NULL. */
@@ -446,6 +466,16 @@ typedef struct yz_link_stats {
   /* memory budget (yz_link_config.mem_budget_bytes) */
   uint64_t budget_bytes;  /* gauge: send queues + reassembly held now */
   uint64_t budget_closes; /* links closed because the budget ran out */
+
+  /* Cookies (docs/protocol.md 4, "Cookie"). Inbound: */
+  uint64_t handshakes_answered; /* message 1s handed to the session, each
+                                   answered with message 2: the DH work */
+  uint64_t cookie_replies;      /* COOKIE_REPLYs sent instead (no DH);
+                                   also counted in handshakes_failed */
+  uint64_t cookies_accepted;    /* message 1s with a valid cookie */
+  uint64_t cookies_rejected;    /* with a forged, stale or foreign one */
+  /* Outbound: dials repeated once with the peer's cookie. */
+  uint64_t cookie_redials;
 } yz_link_stats;
 
 YZ_EXPORT void yz_link_manager_stats(const yz_link_manager *m,

@@ -226,6 +226,10 @@ typedef struct yz_session_config {
   yz_session_send_cb send;        /* required */
   yz_session_event_cb event;      /* required */
   void *user;
+  /* Initiator: a cookie from the responder's COOKIE_REPLY
+   * (YZ_SESSION_COOKIE_LEN bytes, copied; NULL = none): message 1 then
+   * carries it in its payload (docs/protocol.md 4, "Cookie"). */
+  const uint8_t *cookie;
 } yz_session_config;
 
 /* Fill in the defaults; role, local, peer and callbacks stay to be set. */
@@ -266,6 +270,9 @@ typedef struct yz_session {
   size_t rxcap;
   size_t frag_total; /* declared total; 0 = not reassembling */
   size_t frag_fill;
+  /* initiator: the cookie message 1 carries (cfg.cookie) */
+  bool has_cookie;
+  uint8_t cookie[16]; /* YZ_SESSION_COOKIE_LEN */
 } yz_session;
 
 /* Validate cfg, copy it. 0, YZ_E_INVAL, YZ_E_NOMEM. */
@@ -275,8 +282,9 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_session_init(yz_session *s,
 /* Free and wipe everything. Not from a callback of this session. */
 YZ_EXPORT void yz_session_clear(yz_session *s);
 
-/* Begin: the initiator sends message 1 (e, empty payload); both arm the
- * handshake timeout. YZ_E_STATE if already started. */
+/* Begin: the initiator sends message 1 (e; the payload is empty, or the
+ * cookie of cfg.cookie); both arm the handshake timeout. YZ_E_STATE if
+ * already started. */
 YZ_EXPORT YZ_WARN_UNUSED int yz_session_start(yz_session *s, uint64_t now_ms);
 
 /*
@@ -368,6 +376,88 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_session_frame_parse(yz_session_frame *f,
                                                     size_t n,
                                                     size_t max_message,
                                                     const char **reason);
+
+/* ------------------------------------------------------------------------ */
+/* Cookies (docs/protocol.md 4, "Cookie"): a responder under load answers a  */
+/* message 1 that carries no valid cookie with a COOKIE_REPLY and closes,   */
+/* before any DH work; the initiator dials again with the cookie in the     */
+/* payload of message 1. These functions are pure (bytes in, bytes out): the */
+/* caller (the link layer) keeps the secret, decides when a cookie is       */
+/* required, and looks at message 1 (responder) or a COOKIE_REPLY           */
+/* (initiator) before it hands a message to the session.                    */
+
+/* "yz-link-v1 cookie" and one 0x00 byte: the first 18 bytes of the MAC
+ * input. */
+#define YZ_SESSION_COOKIE_PREFIX "yz-link-v1 cookie"
+#define YZ_SESSION_COOKIE_PREFIX_LEN 18
+/* The first 8 bytes of a COOKIE_REPLY: ASCII "yzcookie". */
+#define YZ_SESSION_COOKIE_REPLY_TAG "yzcookie"
+
+enum {
+  YZ_SESSION_COOKIE_LEN = 16,        /* the MAC carried in message 1 */
+  YZ_SESSION_COOKIE_SECRET_LEN = 32, /* the responder's rotating key */
+  YZ_SESSION_COOKIE_TYPE = 0x01,     /* the only cookie format of v1 */
+  YZ_SESSION_COOKIE_ADDR_MAX = 16,   /* bytes of source address */
+  YZ_SESSION_MSG1_LEN = 32,          /* e.public, empty payload */
+  YZ_SESSION_MSG1_COOKIE_LEN = 32 + 1 + 16, /* e || type || cookie: 49 */
+  YZ_SESSION_COOKIE_REPLY_TAG_LEN = 8,
+  YZ_SESSION_COOKIE_REPLY_LEN = 8 + 1 + 16, /* tag || type || cookie: 25 */
+};
+
+/* Message 1 as the responder sees it, after yz_session_msg1_parse(). */
+typedef struct yz_session_msg1 {
+  const uint8_t *e;      /* the initiator's ephemeral key, 32 bytes */
+  const uint8_t *cookie; /* YZ_SESSION_COOKIE_LEN bytes, or NULL: none */
+} yz_session_msg1;
+
+/*
+ * Parse handshake message 1 strictly: exactly 32 bytes (no cookie) or
+ * exactly 49 bytes whose byte 32 is YZ_SESSION_COOKIE_TYPE. Pointers into
+ * p. 0, or YZ_E_TRUNCATED / YZ_E_MALFORMED (another length, an unknown
+ * cookie type) with *reason (static text); the responder then closes with
+ * PROTOCOL. reason may be NULL.
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_session_msg1_parse(yz_session_msg1 *out,
+                                                   const uint8_t *p, size_t n,
+                                                   const char **reason);
+
+/*
+ * The cookie of a source address for a responder:
+ *   BLAKE2b(key = secret, out = 16 bytes,
+ *           prefix (18) || addr_len (1) || addr || responder node ID (32)).
+ * addr is the dialler's IP address as the responder's transport sees it
+ * (IPv4: 4 bytes; IPv6: its first 8 bytes, the /64); 0..16 bytes.
+ * 0, or YZ_E_INVAL (addr_len above 16).
+ */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_session_cookie_make(uint8_t out[YZ_SESSION_COOKIE_LEN],
+                       const uint8_t secret[YZ_SESSION_COOKIE_SECRET_LEN],
+                       const uint8_t *addr, size_t addr_len,
+                       const yz_node_id *responder);
+
+/* Is cookie the one yz_session_cookie_make() gives for these inputs?
+ * Compared in constant time; the computed value is wiped. */
+YZ_EXPORT YZ_WARN_UNUSED bool
+yz_session_cookie_check(const uint8_t cookie[YZ_SESSION_COOKIE_LEN],
+                        const uint8_t secret[YZ_SESSION_COOKIE_SECRET_LEN],
+                        const uint8_t *addr, size_t addr_len,
+                        const yz_node_id *responder);
+
+/* Write the 25-byte COOKIE_REPLY carrying cookie; returns its length. */
+YZ_EXPORT size_t
+yz_session_cookie_reply_encode(uint8_t out[YZ_SESSION_COOKIE_REPLY_LEN],
+                               const uint8_t cookie[YZ_SESSION_COOKIE_LEN]);
+
+/*
+ * Is p a COOKIE_REPLY? Exactly 25 bytes, the tag, type 0x01: 0 and the
+ * cookie in out. YZ_E_TRUNCATED / YZ_E_TRAILING (another length),
+ * YZ_E_MALFORMED (not the tag; or the tag with an unknown type: *reason
+ * says which) with *reason; out is then zeroed. reason may be NULL.
+ */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_session_cookie_reply_parse(uint8_t out[YZ_SESSION_COOKIE_LEN],
+                              const uint8_t *p, size_t n,
+                              const char **reason);
 
 #ifdef __cplusplus
 }

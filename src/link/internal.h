@@ -105,6 +105,17 @@ struct yz_link {
   bool budget_wait;       /* a send met the budget: on_writable owed */
 
   yz_session s;
+
+  /* Cookies (docs/protocol.md 4, "Cookie"). Inbound: the dialler's
+   * address as the cookie MAC takes it (src_ip/src_len above; none on
+   * the in-memory network) and whether message 1 went through the gate.
+   * Outbound: the address and options to dial again with the cookie,
+   * once. */
+  bool msg1_seen;
+  bool cookie_redialled;
+  uint8_t cookie[YZ_SESSION_COOKIE_LEN];
+  yz_address *dial_addr; /* outbound only, owned */
+  yz_link_dial_opts dial_opts;
 };
 
 /* A connection's source for the per-source limits: an IPv4 address (4
@@ -175,12 +186,22 @@ struct yz_link_manager {
    * links owed an on_writable once it drains */
   size_t mem_used;
   uint32_t budget_waiters;
+  /* Cookies (docs/protocol.md 4, "Cookie"): the current and the previous
+   * secret, rotated every YZ__COOKIE_ROTATE_MS of yz__link_clock() since
+   * cookie_t0; the count of message 1s in this and the last second. */
+  uint8_t cookie_secret[2][YZ_SESSION_COOKIE_SECRET_LEN];
+  uint64_t cookie_t0, cookie_epoch;
+  uint64_t msg1_second;
+  uint32_t msg1_now, msg1_last;
 
   bool closing;
   int handles_open;
   void (*on_closed)(void *ud);
   void *on_closed_ud;
 };
+
+/* How often the cookie secret rotates (docs/protocol.md 4, "Cookie"). */
+#define YZ__COOKIE_ROTATE_MS 120000u
 
 /* Called by backends. */
 uint64_t yz__link_now(const yz_link_manager *m);

@@ -63,6 +63,8 @@ void yz_link_config_default(yz_link_config *cfg) {
   cfg->max_links_per_source = 32;
   cfg->evict_min_idle_ms = 60000;
   cfg->mem_budget_bytes = DEFAULT_MEM_BUDGET;
+  cfg->cookie_load_pct = 50;
+  cfg->cookie_msg1_per_s = 256;
 }
 
 static void fill_defaults(yz_link_config *c) {
@@ -96,6 +98,10 @@ static void fill_defaults(yz_link_config *c) {
     c->evict_min_idle_ms = d.evict_min_idle_ms;
   if (c->mem_budget_bytes == 0)
     c->mem_budget_bytes = d.mem_budget_bytes;
+  if (c->cookie_load_pct == 0)
+    c->cookie_load_pct = d.cookie_load_pct;
+  if (c->cookie_msg1_per_s == 0)
+    c->cookie_msg1_per_s = d.cookie_msg1_per_s;
 }
 
 const char *yz_link_refusal_name(yz_link_refusal r) {
@@ -163,6 +169,10 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   m->log_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(10, 10000);
   m->log_ev_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(
       YZ_LINK_LOG_EVENTS_BURST, YZ_LINK_LOG_EVENTS_WINDOW_MS);
+  /* Both cookie secrets fresh: nothing issued before this manager
+   * existed is valid (docs/protocol.md 4, "Cookie"). */
+  randombytes_buf(m->cookie_secret, sizeof m->cookie_secret);
+  m->cookie_t0 = yz__link_clock(m);
   rc = yz_session_local_init(&m->local, &m->identity, NULL, NULL);
   if (rc != 0)
     goto fail;
@@ -185,6 +195,7 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   *out = m;
   return 0;
 fail:
+  sodium_memzero(m->cookie_secret, sizeof m->cookie_secret);
   yz__ratelimit_clear(&m->rl);
   yz_session_local_clear(&m->local);
   yz_identity_clear(&m->identity);
@@ -212,6 +223,7 @@ void yz_link_manager_stats(const yz_link_manager *m, yz_link_stats *out) {
 static void free_manager(yz_link_manager *m) {
   void (*cb)(void *) = m->on_closed;
   void *ud = m->on_closed_ud;
+  sodium_memzero(m->cookie_secret, sizeof m->cookie_secret);
   yz__ratelimit_clear(&m->rl);
   yz_session_local_clear(&m->local);
   yz_identity_clear(&m->identity);
@@ -318,6 +330,8 @@ static void free_link(yz_link *l) {
     yz_session_clear(&l->s);
   free_queue(l);
   free(l->rx);
+  free(l->dial_addr);
+  sodium_memzero(l->cookie, sizeof l->cookie);
   l->magic = 0;
   free(l);
 }
@@ -623,6 +637,8 @@ static int link_session_init(yz_link *l) {
   sc.ping_idle_ms = m->cfg.ping_interval_ms;
   sc.max_missed_pongs = m->cfg.missed_pongs;
   sc.send_headroom = 0;
+  /* the one redial after a COOKIE_REPLY carries the cookie */
+  sc.cookie = l->cookie_redialled ? l->cookie : NULL;
   sc.send = sess_send;
   sc.event = sess_event;
   sc.user = l;
@@ -893,10 +909,164 @@ void yz__link_conn_up(yz_link *l, const char *remote) {
   link_start_session(l);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Cookies (docs/protocol.md 4, "Cookie")                                   */
+
+/* Rotate the secrets by whole periods since the manager began: a cookie
+ * made in period k is valid through period k + 1 (120 to 240 s). A clock
+ * that went back changes nothing. */
+static void cookie_rotate(yz_link_manager *m, uint64_t now) {
+  uint64_t epoch =
+      now > m->cookie_t0 ? (now - m->cookie_t0) / YZ__COOKIE_ROTATE_MS : 0;
+  if (epoch <= m->cookie_epoch)
+    return;
+  if (epoch == m->cookie_epoch + 1)
+    memcpy(m->cookie_secret[1], m->cookie_secret[0],
+           sizeof m->cookie_secret[1]);
+  else /* two or more periods passed: nothing issued so far stays valid */
+    randombytes_buf(m->cookie_secret[1], sizeof m->cookie_secret[1]);
+  randombytes_buf(m->cookie_secret[0], sizeof m->cookie_secret[0]);
+  m->cookie_epoch = epoch;
+}
+
+/* Count one message 1; is the node under load (yz_link_config)? */
+static bool cookie_load(yz_link_manager *m, uint64_t now) {
+  uint64_t sec = now / 1000u;
+  if (sec != m->msg1_second) {
+    m->msg1_last = sec == m->msg1_second + 1 ? m->msg1_now : 0;
+    m->msg1_now = 0;
+    m->msg1_second = sec;
+  }
+  if (m->msg1_now < UINT32_MAX)
+    m->msg1_now++;
+  if (m->cfg.cookie_always)
+    return true;
+  if (m->cfg.cookie_load_pct <= 100) {
+    /* the others: this link is one of n_handshakes */
+    uint64_t others = m->n_handshakes > 0 ? m->n_handshakes - 1u : 0;
+    uint64_t busy = (others + yz__link_ws_pending(m)) * 100u;
+    if (busy >= (uint64_t)m->cfg.cookie_load_pct * m->cfg.max_handshakes)
+      return true;
+  }
+  return m->msg1_now > m->cfg.cookie_msg1_per_s ||
+         m->msg1_last > m->cfg.cookie_msg1_per_s;
+}
+
+/* Inbound message 1: serve it, or (under load, without a valid cookie)
+ * answer with a COOKIE_REPLY and close, before the session spends any DH
+ * on it. True if it was answered here. */
+static bool cookie_gate_inbound(yz_link *l, const uint8_t *msg, size_t len) {
+  yz_link_manager *m = l->m;
+  l->msg1_seen = true;
+  yz_session_msg1 m1;
+  if (yz_session_msg1_parse(&m1, msg, len, NULL) != 0)
+    return false; /* the session refuses it (PROTOCOL) without DH */
+  uint64_t now = yz__link_clock(m);
+  cookie_rotate(m, now);
+  bool load = cookie_load(m, now);
+  bool valid = false;
+  if (m1.cookie != NULL) {
+    /* both secrets, always: the time taken does not say which matched */
+    bool cur = yz_session_cookie_check(m1.cookie, m->cookie_secret[0],
+                                       l->src_ip, l->src_len,
+                                       &m->identity.id);
+    bool prev = yz_session_cookie_check(m1.cookie, m->cookie_secret[1],
+                                        l->src_ip, l->src_len,
+                                        &m->identity.id);
+    valid = cur || prev;
+    if (valid)
+      m->stats.cookies_accepted++;
+    else
+      m->stats.cookies_rejected++;
+  }
+  if (!load || valid) {
+    m->stats.handshakes_answered++;
+    return false;
+  }
+  uint8_t cookie[YZ_SESSION_COOKIE_LEN];
+  uint8_t reply[YZ_SESSION_COOKIE_REPLY_LEN];
+  if (yz_session_cookie_make(cookie, m->cookie_secret[0], l->src_ip,
+                             l->src_len, &m->identity.id) != 0) {
+    link_down(l, YZ_E_INVAL, "cannot make a cookie");
+    return true;
+  }
+  size_t n = yz_session_cookie_reply_encode(reply, cookie);
+  sodium_memzero(cookie, sizeof cookie);
+  if (sess_send(l, reply, n) == 0)
+    m->stats.cookie_replies++;
+  yz_log_rl(&m->log_rl, yz__link_now(m), YZ_LOG_INFO,
+            "under load: %s must prove its address (cookie reply sent)",
+            l->remote);
+  /* the reply is flushed, then the connection closes: no session state
+   * is kept for this dialler */
+  link_down(l, YZ_E_LIMIT,
+            m1.cookie != NULL ? "under load: the cookie in message 1 is "
+                                "not valid (forged, stale or for another "
+                                "address); a COOKIE_REPLY was sent"
+                              : "under load: message 1 without a cookie; "
+                                "a COOKIE_REPLY was sent");
+  return true;
+}
+
+/* Outbound, waiting for message 2: a COOKIE_REPLY makes the link dial
+ * again, once, on a new connection with a new session (a new ephemeral),
+ * with the cookie in message 1. The upper layer keeps its link handle and
+ * sees nothing of it. */
+static bool cookie_gate_outbound(yz_link *l, const uint8_t *msg,
+                                 size_t len) {
+  yz_link_manager *m = l->m;
+  uint8_t cookie[YZ_SESSION_COOKIE_LEN];
+  if (len != YZ_SESSION_COOKIE_REPLY_LEN ||
+      yz_session_cookie_reply_parse(cookie, msg, len, NULL) != 0)
+    return false; /* message 2, or the session's to refuse */
+  if (l->cookie_redialled || m->closing || l->dial_addr == NULL) {
+    sodium_memzero(cookie, sizeof cookie);
+    link_down(l, YZ_E_LIMIT,
+              l->cookie_redialled
+                  ? "the peer is under load and refused the handshake "
+                    "again, with its cookie"
+                  : "the peer is under load and asked for a cookie");
+    return true;
+  }
+  memcpy(l->cookie, cookie, sizeof l->cookie);
+  sodium_memzero(cookie, sizeof cookie);
+  l->cookie_redialled = true;
+  m->stats.cookie_redials++;
+  /* Let go of the old connection (no more callbacks for l from it) and
+   * of its session; start over as a dial that is connecting. */
+  if (!l->conn_gone)
+    m->be->abandon(l);
+  l->conn = NULL;
+  yz_session_clear(&l->s);
+  l->sess_inited = false;
+  free_queue(l);
+  heap_remove(l);
+  l->deadline = UINT64_MAX;
+  l->state = YZ__LS_CONNECTING;
+  l->upgrade_sent = false;
+  l->peer_ws_close = false;
+  int rc = m->be->dial(m, l, l->dial_addr, &l->dial_opts);
+  if (rc != 0 && l->state != YZ__LS_DOWN) {
+    l->conn_gone = true;
+    l->conn = NULL;
+    link_down(l, YZ_E_UNREACHABLE, "cannot start the connection");
+  }
+  return true;
+}
+
+static bool cookie_gate(yz_link *l, const uint8_t *msg, size_t len) {
+  if (l->dir == YZ_LINK_INBOUND)
+    return !l->msg1_seen && cookie_gate_inbound(l, msg, len);
+  return yz_session_get_state(&l->s) == YZ_SESSION_HANDSHAKE &&
+         cookie_gate_outbound(l, msg, len);
+}
+
 void yz__link_conn_recv(yz_link *l, const uint8_t *msg, size_t len) {
   if (l->state == YZ__LS_DOWN || !l->sess_inited)
     return;
   l->m->stats.bytes_in += len;
+  if (l->state == YZ__LS_HANDSHAKE && cookie_gate(l, msg, len))
+    return;
   /* A reassembly that would grow past the node's budget closes the
    * heaviest links first, maybe this one, before it grows. */
   size_t cur = yz_session_rx_buffered(&l->s);
@@ -1025,6 +1195,11 @@ int yz_link_dial(yz_link_manager *m, const char *url,
     l->expected = want;
   l->unpinned = opts->unpinned;
   l->tls = u.tls;
+  /* kept for the one redial a COOKIE_REPLY may ask for */
+  l->dial_addr = malloc(sizeof *l->dial_addr);
+  if (l->dial_addr != NULL)
+    *l->dial_addr = u;
+  l->dial_opts = *opts;
   l->counted_hs = true;
   m->n_handshakes++;
   bool v6 = u.host_type == YZ_ADDRESS_IPV6;

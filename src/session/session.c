@@ -190,6 +190,13 @@ int yz__session_init_testing(yz_session *s, const yz_session_config *cfg,
     rc = yz_noise_hs_set_local_ephemeral(&s->hs, hooks->ephemeral);
   if (rc == 0)
     rc = yz_noise_hs_start(&s->hs);
+  /* A cookie is only ever sent by an initiator (docs/protocol.md 4,
+   * "Cookie"); a copy, so the caller's buffer need not outlive init. */
+  if (cfg->cookie && cfg->role == YZ_SESSION_INITIATOR) {
+    memcpy(s->cookie, cfg->cookie, YZ_SESSION_COOKIE_LEN);
+    s->has_cookie = true;
+  }
+  s->cfg.cookie = NULL;
   yz_noise_cs_init(&s->tx, YZ_NOISE_CIPHER_CHACHAPOLY);
   yz_noise_cs_init(&s->rx, YZ_NOISE_CIPHER_CHACHAPOLY);
   if (rc) {
@@ -359,8 +366,14 @@ int yz_session_start(yz_session *s, uint64_t now)
                        ? now + s->cfg.handshake_timeout_ms
                        : UINT64_MAX;
   if (s->cfg.role == YZ_SESSION_INITIATOR) {
-    /* -> e. The payload travels in clear: it stays empty. */
-    int rc = hs_write(s, NULL, 0);
+    /* -> e. The payload travels in clear: it stays empty, or carries the
+     * responder's cookie, which is no secret from an observer of the
+     * connection (docs/protocol.md 4, "Cookie"). Noise mixes it into h. */
+    uint8_t pl[1 + YZ_SESSION_COOKIE_LEN];
+    pl[0] = YZ_SESSION_COOKIE_TYPE;
+    memcpy(pl + 1, s->cookie, YZ_SESSION_COOKIE_LEN);
+    int rc = hs_write(s, s->has_cookie ? pl : NULL,
+                      s->has_cookie ? sizeof pl : 0);
     if (rc)
       return rc;
     s->hs_step = 1;
@@ -433,14 +446,17 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
     return close_silent(s, YZ_E_STATE, YZ_CLOSE_PROTOCOL,
                         "handshake message out of order");
   if (s->cfg.role == YZ_SESSION_RESPONDER && s->hs_step == 0) {
-    /* <- e: exactly 32 bytes; a payload here would travel in clear. */
-    if (len != YZ_NOISE_DH_LEN)
-      return close_silent(s, len < YZ_NOISE_DH_LEN ? YZ_E_TRUNCATED
-                                                   : YZ_E_MALFORMED,
-                          YZ_CLOSE_PROTOCOL,
-                          "handshake message 1 must be 32 bytes, got %zu",
+    /* <- e: exactly 32 bytes, or 49 with a cookie (its payload travels in
+     * clear). The cookie was the caller's to check, before this DH work
+     * (docs/protocol.md 4, "Cookie"); Noise mixes it into h here. */
+    yz_session_msg1 m1;
+    const char *why = "?";
+    rc = yz_session_msg1_parse(&m1, msg, len, &why);
+    if (rc)
+      return close_silent(s, rc, YZ_CLOSE_PROTOCOL, "%s, got %zu bytes", why,
                           len);
-    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl, 0, &pl_len);
+    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl,
+                                  len - YZ_SESSION_MSG1_LEN, &pl_len);
     if (rc)
       return hs_fail(s, rc, "message 1");
     /* -> e, ee, s, es + proof */

@@ -274,10 +274,23 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   c->rbuf[c->rlen] = '\0';
   if (c->upgraded) {
     raw_frames(c, (const uint8_t *)buf->base, (size_t)nread);
+    size_t w = (size_t)nread;
+    if (w > sizeof c->ws_in - c->ws_in_len)
+      w = sizeof c->ws_in - c->ws_in_len;
+    memcpy(c->ws_in + c->ws_in_len, buf->base, w);
+    c->ws_in_len += w;
   } else if (!c->refused) {
-    if (strstr(c->rbuf, "\r\n\r\n") != NULL) {
+    char *end = strstr(c->rbuf, "\r\n\r\n");
+    if (end != NULL) {
       if (strncmp(c->rbuf, "HTTP/1.1 101", 12) == 0) {
         c->upgraded = true;
+        /* frames that came in the same read as the response */
+        size_t off = (size_t)(end + 4 - c->rbuf);
+        size_t more = c->rlen - off;
+        if (more > sizeof c->ws_in)
+          more = sizeof c->ws_in;
+        memcpy(c->ws_in, c->rbuf + off, more);
+        c->ws_in_len = more;
         if (c->send_after != NULL) {
           /* one masked binary frame (mask 0: payload unchanged) */
           size_t len = c->send_after_len, h = 0;
@@ -302,10 +315,8 @@ static void raw_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
           free(f);
         }
         /* what followed the response in the same read */
-        char *end = strstr(c->rbuf, "\r\n\r\n") + 4;
-        size_t off = (size_t)(end - c->rbuf);
         if (off < c->rlen)
-          raw_frames(c, (const uint8_t *)end, c->rlen - off);
+          raw_frames(c, (const uint8_t *)c->rbuf + off, c->rlen - off);
       } else {
         c->refused = true;
       }

@@ -87,6 +87,10 @@ typedef struct raw_client {
   int ws_close_code;
   uint8_t fbuf[256];
   size_t flen;
+  /* what the server sent after its 101 response (WebSocket frames), up
+   * to the buffer's size */
+  uint8_t ws_in[512];
+  size_t ws_in_len;
 } raw_client;
 
 void raw_connect(raw_client *c, uint16_t port, const char *subprotocol,

@@ -96,7 +96,9 @@ expect_exit() {
 }
 
 # --- two nodes link up -----------------------------------------------------
-start a --listen ws://127.0.0.1:0
+# a asks every dialler for a cookie (docs/protocol.md 4, "Cookie"): b's
+# link and the pings below come up through the cookie round, transparently
+start a --listen ws://127.0.0.1:0 --cookie-always
 wait_for a "address ws://" || exit 1
 A_ADDR=${LINE#address }
 A_ID=${A_ADDR##*#}
@@ -113,6 +115,8 @@ B_ID=${LINE##*#}
 wait_for b "peer up: $A_ID" || exit 1
 wait_for a "peer up: $B_ID" || exit 1
 echo "ok: a and b linked (a=${A_ID:0:16}... b=${B_ID:0:16}...)"
+grep -q "must prove its address" "$tmp/a.log" ||
+  fail "a did not ask b for a cookie"
 # yz-node logs each link event once (the link layer's own lines are debug)
 n=$(grep -c "link up" "$tmp/b.log")
 [ "$n" -eq 1 ] || { cat "$tmp/b.log"; fail "b logged its link up $n times"; }
@@ -132,6 +136,8 @@ expect_exit 0 "explicitly unpinned ping" \
   "$YZ" ping "${A_ADDR%#*}" --unpinned --count 1
 expect_exit 2 "ping with a bad option" "$YZ" ping "$A_ADDR" --bogus
 expect_exit 2 "yz-node with a bad option" "$NODE" --bogus
+expect_exit 2 "yz-node --cookie-load-pct above 101" \
+  "$NODE" --cookie-load-pct 102
 expect_exit 0 "yz-node --help" "$NODE" --help
 grep -q "^Exit status" "$tmp/out" || fail "yz-node --help documents no exit status"
 expect_exit 0 "yz-node --version" "$NODE" --version

@@ -206,6 +206,9 @@ static void fill_config(yz_node_config *cfg, const yzn_options *o)
   SET(cfg->request_timeout_ms, o->request_timeout_ms);
   SET(cfg->redial_max_ms, o->redial_max_ms);
   SET(l->mem_budget_bytes, (size_t)o->mem_budget);
+  SET(l->cookie_load_pct, o->cookie_load_pct);
+  SET(l->cookie_msg1_per_s, o->cookie_rate);
+  l->cookie_always = o->cookie_always;
 #undef SET
   l->tls_ca_file = o->tls_ca;
   cfg->cb.on_link = on_link;

@@ -64,6 +64,12 @@ void yzn_usage(FILE *f)
 "                        at least twice --max-message-size)\n"
 "  --request-timeout MS  node requests (default 10000)\n"
 "  --redial-max MS       longest wait between redials (default 60000)\n"
+"  --cookie-load-pct N   under load (cookies asked of diallers) when other\n"
+"                        handshakes reach N%% of --max-handshakes\n"
+"                        (default 50; 101 turns this trigger off)\n"
+"  --cookie-rate N       ... or when more than N handshakes arrive in a\n"
+"                        second (default 256)\n"
+"  --cookie-always       ask every dialler for a cookie\n"
 "  --log-level LEVEL     error, warn, info or debug (default info)\n"
 "  -h, --help            this text\n"
 "  --version             the version\n"
@@ -101,6 +107,8 @@ static const struct numopt numopts[] = {
     U32("--request-timeout", request_timeout_ms, 1, 3600000),
     U32("--redial-max", redial_max_ms, 1, 86400000),
     U64("--mem-budget", mem_budget, 2u << 20, (uint64_t)1 << 40),
+    U32("--cookie-load-pct", cookie_load_pct, 1, 101),
+    U32("--cookie-rate", cookie_rate, 1, 1000000000),
 };
 
 int yzn_options_parse(yzn_options *o, int argc, char **argv)
@@ -121,6 +129,10 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
     }
     if (strcmp(a, "--no-listen") == 0) {
       o->no_listen = true;
+      continue;
+    }
+    if (strcmp(a, "--cookie-always") == 0) {
+      o->cookie_always = true;
       continue;
     }
     if (strcmp(a, "--tls-allow-selfsigned") == 0) {

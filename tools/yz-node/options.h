@@ -34,6 +34,9 @@ typedef struct yzn_options {
   uint32_t max_handshakes_per_source, max_links_per_source;
   uint32_t evict_min_idle_ms;
   uint64_t mem_budget; /* the link layer's node-wide memory budget */
+  /* Cookies under load (docs/protocol.md 4, "Cookie"). */
+  uint32_t cookie_load_pct, cookie_rate;
+  bool cookie_always;
   bool help, version;
 } yzn_options;
 
