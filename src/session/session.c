@@ -87,7 +87,9 @@ static void release_rx(yz_session *s)
 static int tx_reserve(yz_session *s, size_t n)
 {
   size_t need = s->cfg.send_headroom + n;
-  if (need <= s->txcap)
+  /* Also when nothing is needed: txp() of a buffer never allocated would
+   * be an offset from a null pointer (an empty handshake message). */
+  if (s->txbuf != NULL && need <= s->txcap)
     return 0;
   size_t cap = round_cap(need, s->cfg.send_headroom + YZ_SESSION_MAX_WIRE_LEN);
   uint8_t *b = malloc(cap);
