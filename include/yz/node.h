@@ -227,6 +227,57 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_node_start(yz_node *node);
 YZ_EXPORT YZ_WARN_UNUSED int yz_node_dial(yz_node *node, const char *address,
                                           const yz_node_dial_opts *opts);
 
+/*
+ * Peer observers. The DHT, PubSub and the application share one node, so
+ * any number of them may watch peers come and go, besides cfg.cb (which is
+ * called first). The calls and their arguments are those of
+ * cfg.cb.on_peer_up / on_peer_down; observers run in the order they were
+ * added. One added during an event sees the next event, not this one; one
+ * removed during an event is not called again, even for this one.
+ */
+typedef struct yz_node_peer_observer {
+  void (*on_peer_up)(yz_node *node, const yz_link_peer *peer, void *ud);
+  void (*on_peer_down)(yz_node *node, const yz_node_id *peer, int err,
+                       const char *reason, void *ud);
+} yz_node_peer_observer;
+
+/* Add an observer (copied; either function may be NULL). *token_out (not
+ * NULL) gets its handle for yz_node_peer_observer_remove(). 0, YZ_E_INVAL,
+ * YZ_E_NOMEM. */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_node_peer_observer_add(yz_node *node, const yz_node_peer_observer *o,
+                          void *ud, uint64_t *token_out);
+
+/* Remove an observer (safe from any callback). 0 or YZ_E_NOT_FOUND. */
+YZ_EXPORT int yz_node_peer_observer_remove(yz_node *node, uint64_t token);
+
+/*
+ * What the node retains about a peer for as long as it is up: the fields
+ * of its identity proof (docs/protocol.md section 5) as verified on its most
+ * recent link to come up, and that link's direction and remote end.
+ */
+typedef struct yz_node_peer_info {
+  yz_node_id id;
+  /* identity_pk, addresses with their client types, node type,
+   * capabilities, software version (the signature too, though it only
+   * means something with the link's Noise static key). */
+  yz_wire_identity_proof proof;
+  yz_link_direction direction;
+  bool tls;
+  char remote_addr[YZ_LINK_ADDR_TEXT_MAX];
+} yz_node_peer_info;
+
+/* Copy the info of peer into *out. 0, or YZ_E_NOT_FOUND (not up). */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_peer_info_get(const yz_node *node,
+                                                   const yz_node_id *peer,
+                                                   yz_node_peer_info *out);
+
+/* Enumerate the peers up: copies up to max of their node IDs into out (in
+ * no particular order) and returns how many are up (if more than max,
+ * call again with a larger array). */
+YZ_EXPORT size_t yz_node_peers(const yz_node *node, yz_node_id *out,
+                               size_t max);
+
 /* Is a link to this node ID up? */
 YZ_EXPORT bool yz_node_peer_is_up(const yz_node *node, const yz_node_id *peer);
 

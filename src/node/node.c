@@ -50,6 +50,7 @@ struct peer {
   struct nlink *links;
   struct nlink *primary; /* the link sends go on */
   struct peer *hnext;
+  yz_node_peer_info info; /* of the most recent link to come up */
 };
 
 /* A configured peer, redialled with backoff. */
@@ -71,6 +72,14 @@ struct proto_entry {
   uint16_t proto;
   yz_node_protocol p;
   void *ud;
+};
+
+/* A peer observer; cb-less entries are removed ones, compacted once no
+ * event is being dispatched. */
+struct observer {
+  yz_node_peer_observer o;
+  void *ud;
+  uint64_t token;
 };
 
 struct pending {
@@ -110,6 +119,11 @@ struct yz_node {
   void *stop_arg;
 
   yz_log_ratelimit rl_bad;
+
+  struct observer *obs;
+  size_t nobs, obs_cap;
+  uint64_t obs_next_token;
+  int obs_depth; /* events being dispatched (callbacks may nest) */
 };
 
 /* ---- peers by node ID ---- */
@@ -411,6 +425,126 @@ int yz_node_register(yz_node *n, uint16_t proto, const yz_node_protocol *p,
   return 0;
 }
 
+/* ---- peer observers ---- */
+
+int yz_node_peer_observer_add(yz_node *n, const yz_node_peer_observer *o,
+                              void *ud, uint64_t *token_out)
+{
+  if (n == NULL || o == NULL || token_out == NULL)
+    return YZ_E_INVAL;
+  if (n->nobs == n->obs_cap) {
+    size_t cap = n->obs_cap ? n->obs_cap * 2 : 4;
+    struct observer *a = realloc(n->obs, cap * sizeof *a);
+    if (a == NULL)
+      return YZ_E_NOMEM;
+    n->obs = a;
+    n->obs_cap = cap;
+  }
+  struct observer *e = &n->obs[n->nobs++];
+  e->o = *o;
+  e->ud = ud;
+  e->token = ++n->obs_next_token;
+  *token_out = e->token;
+  return 0;
+}
+
+static void observers_compact(yz_node *n)
+{
+  if (n->obs_depth > 0)
+    return;
+  size_t j = 0;
+  for (size_t i = 0; i < n->nobs; i++)
+    if (n->obs[i].token != 0)
+      n->obs[j++] = n->obs[i];
+  n->nobs = j;
+}
+
+int yz_node_peer_observer_remove(yz_node *n, uint64_t token)
+{
+  if (n == NULL || token == 0)
+    return YZ_E_NOT_FOUND;
+  for (size_t i = 0; i < n->nobs; i++) {
+    if (n->obs[i].token == token) {
+      n->obs[i].token = 0; /* not called again, even by this dispatch */
+      observers_compact(n);
+      return 0;
+    }
+  }
+  return YZ_E_NOT_FOUND;
+}
+
+/* cfg.cb first, then the observers present when the event began. Entries
+ * are reached by index: a callback may add (realloc) or remove. */
+static void notify_peer_up(yz_node *n, const yz_link_peer *lp)
+{
+  if (n->cfg.cb.on_peer_up)
+    n->cfg.cb.on_peer_up(n, lp, n->cfg.user_data);
+  size_t count = n->nobs;
+  n->obs_depth++;
+  for (size_t i = 0; i < count && n->state != ST_STOPPED; i++) {
+    struct observer e = n->obs[i];
+    if (e.token != 0 && e.o.on_peer_up)
+      e.o.on_peer_up(n, lp, e.ud);
+  }
+  n->obs_depth--;
+  observers_compact(n);
+}
+
+static void notify_peer_down(yz_node *n, const yz_node_id *id, int err,
+                             const char *reason)
+{
+  if (n->cfg.cb.on_peer_down)
+    n->cfg.cb.on_peer_down(n, id, err, reason, n->cfg.user_data);
+  size_t count = n->nobs;
+  n->obs_depth++;
+  for (size_t i = 0; i < count && n->state != ST_STOPPED; i++) {
+    struct observer e = n->obs[i];
+    if (e.token != 0 && e.o.on_peer_down)
+      e.o.on_peer_down(n, id, err, reason, e.ud);
+  }
+  n->obs_depth--;
+  observers_compact(n);
+}
+
+/* ---- peer info ---- */
+
+static void peer_info_set(struct peer *p, const yz_link_peer *lp)
+{
+  yz_node_peer_info *i = &p->info;
+  memset(i, 0, sizeof *i);
+  i->id = lp->id;
+  if (lp->proof != NULL)
+    i->proof = *lp->proof;
+  else
+    memcpy(i->proof.identity_pk, lp->identity_pk, sizeof i->proof.identity_pk);
+  i->direction = lp->direction;
+  i->tls = lp->tls;
+  memcpy(i->remote_addr, lp->remote_addr, sizeof i->remote_addr);
+  i->remote_addr[sizeof i->remote_addr - 1] = '\0';
+}
+
+int yz_node_peer_info_get(const yz_node *n, const yz_node_id *peer,
+                          yz_node_peer_info *out)
+{
+  if (n == NULL || peer == NULL || out == NULL)
+    return YZ_E_INVAL;
+  const struct peer *p = peer_find(n, peer);
+  if (p == NULL)
+    return YZ_E_NOT_FOUND;
+  *out = p->info;
+  return 0;
+}
+
+size_t yz_node_peers(const yz_node *n, yz_node_id *out, size_t max)
+{
+  size_t k = 0;
+  for (size_t b = 0; b < n->nbuckets; b++)
+    for (const struct peer *p = n->buckets[b]; p; p = p->hnext)
+      if (k < max && out != NULL)
+        out[k++] = p->id;
+  return n->npeers;
+}
+
 /* ---- link events ---- */
 
 static void schedule_redial(struct cpeer *c);
@@ -525,6 +659,7 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   }
   l->up = true;
   l->peer = p;
+  peer_info_set(p, lp);
   l->next = p->links;
   p->links = l;
 
@@ -555,8 +690,8 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   if (loser != NULL)
     yz_link_close_with(loser->link, YZ_CLOSE_DUPLICATE, YZ_E_CLOSED,
                        "duplicate link");
-  if (first && n->cfg.cb.on_peer_up)
-    n->cfg.cb.on_peer_up(n, lp, n->cfg.user_data);
+  if (first)
+    notify_peer_up(n, lp);
 }
 
 static struct nlink *pick_primary(struct peer *p)
@@ -623,8 +758,7 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
   if (!last)
     return;
   fail_requests_of(n, &id);
-  if (n->cfg.cb.on_peer_down)
-    n->cfg.cb.on_peer_down(n, &id, err, reason, n->cfg.user_data);
+  notify_peer_down(n, &id, err, reason);
   if (n->state != ST_STARTED)
     return;
   for (struct cpeer *c = n->cpeers; c; c = c->next)
@@ -1016,6 +1150,7 @@ void yz_node_free(yz_node *n)
   assert(n->npeers == 0);
   free(n->buckets);
   free(n->protos);
+  free(n->obs);
   free(n->scratch);
   yz__reqtable_clear(&n->reqs);
   yz_identity_clear(&n->identity);

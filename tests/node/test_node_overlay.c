@@ -1,0 +1,277 @@
+/*
+ * What the overlay needs of the node (yz/node.h), on the link layer's
+ * in-memory network: several peer observers, peer enumeration and retained
+ * peer info, dials with their own completion callback, request
+ * cancellation, a stop that runs no callback synchronously, the connection
+ * policy (cap, protected peers, least recently used idle links closed) and
+ * the network name. Deterministic: the loop runs until a condition holds;
+ * the connection policy runs on a virtual clock.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yz/identity.h"
+#include "yz/log.h"
+#include "yz/node.h"
+
+static uv_loop_t loop;
+static uv_timer_t guard;
+static bool guard_fired;
+static yz_link_memnet *net;
+static uint64_t vclock;
+
+static void guard_cb(uv_timer_t *t)
+{
+  (void)t;
+  guard_fired = true;
+}
+
+#define WAIT_FOR(cond)                                                        \
+  do {                                                                        \
+    guard_fired = false;                                                      \
+    uv_timer_start(&guard, guard_cb, 20000, 0);                               \
+    while (!(cond) && !guard_fired)                                           \
+      uv_run(&loop, UV_RUN_ONCE);                                             \
+    uv_timer_stop(&guard);                                                    \
+    if (guard_fired)                                                          \
+      fail_msg("timed out waiting for: %s", #cond);                           \
+  } while (0)
+
+static uint64_t vclock_fn(void *ud)
+{
+  (void)ud;
+  return vclock;
+}
+
+/* One node of a test and what happened to it. */
+struct on {
+  yz_node *node;
+  yz_identity id;
+  char addr[160];
+  int peer_up, peer_down;
+  int last_down_err;
+  char last_down_reason[160];
+  bool stopped;
+  char log[256]; /* the order observers ran in */
+};
+
+static void logf_(struct on *o, const char *what)
+{
+  size_t l = strlen(o->log);
+  snprintf(o->log + l, sizeof o->log - l, "%s%s", l ? "," : "", what);
+}
+
+static void cb_peer_up(yz_node *n, const yz_link_peer *p, void *ud)
+{
+  (void)n;
+  (void)p;
+  struct on *o = ud;
+  o->peer_up++;
+  logf_(o, "cfg+");
+}
+
+static void cb_peer_down(yz_node *n, const yz_node_id *peer, int err,
+                         const char *reason, void *ud)
+{
+  (void)n;
+  (void)peer;
+  struct on *o = ud;
+  o->peer_down++;
+  o->last_down_err = err;
+  snprintf(o->last_down_reason, sizeof o->last_down_reason, "%s", reason);
+  logf_(o, "cfg-");
+}
+
+static void cb_stopped(yz_node *n, void *arg)
+{
+  (void)n;
+  ((struct on *)arg)->stopped = true;
+}
+
+/* Flags for on_new(). */
+enum { VIRTUAL = 1, LISTEN = 2 };
+
+static void on_new(struct on *o, int idx, unsigned flags,
+                   const yz_node_config *base)
+{
+  memset(o, 0, sizeof *o);
+  uint8_t seed[YZ_IDENTITY_SEED_LEN];
+  memset(seed, 0x30 + idx, sizeof seed);
+  assert_int_equal(yz_identity_from_seed(&o->id, seed), 0);
+  yz_node_config cfg;
+  if (base != NULL)
+    cfg = *base;
+  else
+    yz_node_config_default(&cfg);
+  cfg.identity = &o->id;
+  cfg.user_data = o;
+  cfg.cb.on_peer_up = cb_peer_up;
+  cfg.cb.on_peer_down = cb_peer_down;
+  cfg.link.memnet = net;
+  if (flags & VIRTUAL) {
+    cfg.link.virtual_time = true;
+    cfg.link.clock_ms = vclock_fn;
+  }
+  assert_int_equal(yz_node_new(&o->node, &loop, &cfg), 0);
+  if (flags & LISTEN) {
+    char url[64];
+    snprintf(url, sizeof url, "ws://10.9.0.%d:7700", idx);
+    yz_link_listen_config lc = {.url = url};
+    assert_int_equal(yz_node_listen(o->node, &lc), 0);
+    snprintf(o->addr, sizeof o->addr, "%s", yz_node_address(o->node, 0));
+  }
+}
+
+static void on_stop(struct on *o)
+{
+  if (o->node == NULL)
+    return;
+  if (!o->stopped)
+    yz_node_stop(o->node, cb_stopped, o);
+  WAIT_FOR(o->stopped);
+  yz_node_free(o->node);
+  o->node = NULL;
+  yz_identity_clear(&o->id);
+}
+
+static int setup(void **state)
+{
+  (void)state;
+  vclock = 1000000;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  uv_timer_init(&loop, &guard);
+  assert_int_equal(yz_link_memnet_new(&net, &loop), 0);
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  yz_link_memnet_free(net);
+  uv_close((uv_handle_t *)&guard, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  return 0;
+}
+
+/* ---- observers, enumeration, info ---- */
+
+struct obs {
+  struct on *o;
+  const char *name;
+  uint64_t token;
+  struct obs *add_on_up;    /* add this observer during the up event */
+  bool remove_self_on_up;
+};
+
+static void obs_up(yz_node *n, const yz_link_peer *p, void *ud);
+static void obs_down(yz_node *n, const yz_node_id *peer, int err,
+                     const char *reason, void *ud);
+static const yz_node_peer_observer obs_fns = {obs_up, obs_down};
+
+static void obs_up(yz_node *n, const yz_link_peer *p, void *ud)
+{
+  (void)p;
+  struct obs *b = ud;
+  char t[32];
+  snprintf(t, sizeof t, "%s+", b->name);
+  logf_(b->o, t);
+  if (b->add_on_up != NULL) {
+    assert_int_equal(yz_node_peer_observer_add(n, &obs_fns, b->add_on_up,
+                                               &b->add_on_up->token),
+                     0);
+    b->add_on_up = NULL;
+  }
+  if (b->remove_self_on_up) {
+    assert_int_equal(yz_node_peer_observer_remove(n, b->token), 0);
+    b->remove_self_on_up = false;
+  }
+}
+
+static void obs_down(yz_node *n, const yz_node_id *peer, int err,
+                     const char *reason, void *ud)
+{
+  (void)n;
+  (void)peer;
+  (void)err;
+  (void)reason;
+  struct obs *b = ud;
+  char t[32];
+  snprintf(t, sizeof t, "%s-", b->name);
+  logf_(b->o, t);
+}
+
+static void test_observers_and_info(void **state)
+{
+  (void)state;
+  static struct on a, b;
+  on_new(&a, 1, LISTEN, NULL);
+  on_new(&b, 2, 0, NULL);
+  struct obs o1 = {.o = &a, .name = "o1"}, o2 = {.o = &a, .name = "o2"},
+             o3 = {.o = &a, .name = "o3"};
+  o1.add_on_up = &o3;        /* sees the next event only */
+  o2.remove_self_on_up = true;
+  assert_int_equal(yz_node_peer_observer_add(a.node, &obs_fns, &o1,
+                                             &o1.token), 0);
+  assert_int_equal(yz_node_peer_observer_add(a.node, &obs_fns, &o2,
+                                             &o2.token), 0);
+  assert_int_not_equal(o1.token, o2.token);
+  assert_int_equal(yz_node_peer_observer_remove(a.node, 12345),
+                   YZ_E_NOT_FOUND);
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+
+  yz_node_id ids[4];
+  assert_int_equal(yz_node_peers(a.node, ids, 4), 0);
+  yz_node_peer_info info;
+  assert_int_equal(yz_node_peer_info_get(a.node, &b.id.id, &info),
+                   YZ_E_NOT_FOUND);
+
+  assert_int_equal(yz_node_dial(b.node, a.addr, NULL), 0);
+  WAIT_FOR(a.peer_up == 1 && b.peer_up == 1);
+  assert_string_equal(a.log, "cfg+,o1+,o2+");
+
+  /* Enumeration and the retained proof fields, while the peer is up. */
+  assert_int_equal(yz_node_peers(a.node, ids, 4), 1);
+  assert_memory_equal(ids[0].bytes, b.id.id.bytes, YZ_NODE_ID_LEN);
+  assert_int_equal(yz_node_peers(a.node, NULL, 0), 1);
+  assert_int_equal(yz_node_peer_info_get(a.node, &b.id.id, &info), 0);
+  assert_memory_equal(info.id.bytes, b.id.id.bytes, YZ_NODE_ID_LEN);
+  assert_memory_equal(info.proof.identity_pk, b.id.pk, YZ_IDENTITY_PK_LEN);
+  assert_int_equal(info.direction, YZ_LINK_INBOUND);
+  assert_int_equal(yz_node_peer_info_get(b.node, &a.id.id, &info), 0);
+  assert_int_equal(info.direction, YZ_LINK_OUTBOUND);
+  assert_memory_equal(info.proof.identity_pk, a.id.pk, YZ_IDENTITY_PK_LEN);
+
+  /* o2 removed itself, o3 was added: the down event goes to o1 and o3. */
+  a.log[0] = '\0';
+  on_stop(&b);
+  WAIT_FOR(a.peer_down == 1);
+  assert_string_equal(a.log, "cfg-,o1-,o3-");
+  assert_int_equal(yz_node_peers(a.node, ids, 4), 0);
+  assert_int_equal(yz_node_peer_info_get(a.node, &b.id.id, &info),
+                   YZ_E_NOT_FOUND);
+  assert_int_equal(yz_node_peer_observer_remove(a.node, o2.token),
+                   YZ_E_NOT_FOUND);
+  assert_int_equal(yz_node_peer_observer_remove(a.node, o1.token), 0);
+  on_stop(&a);
+}
+
+int main(void)
+{
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  yz_log_set_level(YZ_LOG_ERR);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_observers_and_info, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests_name("node for the overlay", tests, NULL,
+                                     NULL);
+}
