@@ -139,7 +139,10 @@ typedef struct yz_node_callbacks {
   void (*on_peer_down)(yz_node *node, const yz_node_id *peer, int err,
                        const char *reason, void *ud);
   /* A dial never came up (unreachable, TLS, wrong node ID, ...). url is the
-   * dialled address; expected is NULL for an unpinned dial. */
+   * dialled address; expected is NULL for an unpinned dial. For the
+   * redials of configured peers and yz_node_dial(); a dial of
+   * yz_node_dial_with() reports to its own callback instead (prefer it:
+   * this one is kept for existing programs and may go). */
   void (*on_dial_failed)(yz_node *node, const char *url,
                          const yz_node_id *expected, int err,
                          const char *reason, void *ud);
@@ -278,6 +281,32 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_node_peer_info_get(const yz_node *node,
 YZ_EXPORT size_t yz_node_peers(const yz_node *node, yz_node_id *out,
                                size_t max);
 
+/*
+ * The outcome of yz_node_dial_with(), exactly once, from the loop:
+ *   0      a link to the address came up; peer is the node ID (also when
+ *          a link to that peer was already up: the new one is then a
+ *          duplicate, resolved as above, and the peer stays up)
+ *   else   the dial never came up: err and reason as in yz/link.h on_down
+ *          (YZ_E_UNREACHABLE, YZ_E_PEER_ID_MISMATCH, YZ_E_TIMEOUT, ...;
+ *          YZ_E_CLOSED if the node stopped first); peer is the expected
+ *          node ID, NULL for an unpinned dial.
+ * peer and reason are valid during the call.
+ */
+typedef void (*yz_node_dial_cb)(yz_node *node, int status,
+                                const yz_node_id *peer, const char *reason,
+                                void *arg);
+
+/*
+ * Dial once, like yz_node_dial(), with a completion callback of its own:
+ * cb (not NULL) runs exactly once, never from this call; cfg.cb.
+ * on_dial_failed is not called for this dial. On an error return cb never
+ * runs: the errors of yz_node_dial().
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_dial_with(yz_node *node,
+                                               const char *address,
+                                               const yz_node_dial_opts *opts,
+                                               yz_node_dial_cb cb, void *arg);
+
 /* Is a link to this node ID up? */
 YZ_EXPORT bool yz_node_peer_is_up(const yz_node *node, const yz_node_id *peer);
 
@@ -312,6 +341,14 @@ YZ_EXPORT YZ_WARN_UNUSED int
 yz_node_request(yz_node *node, const yz_node_id *peer, uint16_t proto,
                 const uint8_t *data, size_t len, uint32_t timeout_ms,
                 yz_node_response_cb cb, void *arg, uint64_t *id_out);
+
+/*
+ * Cancel a request of ours (id from yz_node_request()'s id_out): its
+ * callback will not run, and a late answer is dropped like one to a
+ * request that timed out. 0, or YZ_E_NOT_FOUND (unknown id, or its
+ * callback has already run).
+ */
+YZ_EXPORT int yz_node_request_cancel(yz_node *node, uint64_t id);
 
 /* Answer a request (from its handler or later). 0, or the errors of
  * yz_node_send() (the peer may have gone: the requester then sees a close

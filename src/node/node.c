@@ -33,6 +33,8 @@ struct nlink {
   struct peer *peer;   /* when up */
   struct cpeer *cpeer; /* the configured peer that dialled it, if any */
   char *dial_url;      /* one-shot dial: the address, for on_dial_failed */
+  yz_node_dial_cb dial_cb; /* yz_node_dial_with(): runs once, then NULL */
+  void *dial_arg;
   yz_node_id expected;
   bool pinned;
   bool up;
@@ -366,6 +368,18 @@ int yz_node_request(yz_node *n, const yz_node_id *peer, uint16_t proto,
   return 0;
 }
 
+int yz_node_request_cancel(yz_node *n, uint64_t id)
+{
+  if (n == NULL)
+    return YZ_E_NOT_FOUND;
+  yz__req *r = yz__reqtable_take(&n->reqs, id, NULL);
+  if (r == NULL)
+    return YZ_E_NOT_FOUND;
+  free((struct pending *)r);
+  req_rearm(n);
+  return 0;
+}
+
 int yz_node_respond(yz_node *n, const yz_node_incoming *req,
                     const uint8_t *data, size_t len)
 {
@@ -690,8 +704,15 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   if (loser != NULL)
     yz_link_close_with(loser->link, YZ_CLOSE_DUPLICATE, YZ_E_CLOSED,
                        "duplicate link");
+  yz_node_dial_cb dcb = l->dial_cb;
+  void *darg = l->dial_arg;
+  l->dial_cb = NULL;
+  yz_node_id pid = lp->id;
   if (first)
     notify_peer_up(n, lp);
+  /* After on_peer_up, so that the dialler finds the peer up. */
+  if (dcb != NULL)
+    dcb(n, 0, &pid, NULL, darg);
 }
 
 static struct nlink *pick_primary(struct peer *p)
@@ -728,6 +749,15 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
     bool pinned = l->pinned;
     if (c != NULL)
       c->dialing = NULL;
+    if (l->dial_cb != NULL) {
+      /* Its own callback, exactly once, also while stopping. */
+      yz_node_dial_cb dcb = l->dial_cb;
+      void *darg = l->dial_arg;
+      free(l->dial_url);
+      free(l);
+      dcb(n, err, pinned ? &expected : NULL, reason, darg);
+      return;
+    }
     if (!stopping && n->cfg.cb.on_dial_failed)
       n->cfg.cb.on_dial_failed(n, url ? url : "", pinned ? &expected : NULL,
                                err, reason, n->cfg.user_data);
@@ -830,8 +860,9 @@ static int dial(yz_node *n, const char *url, const yz_node_id *id,
   return 0;
 }
 
-int yz_node_dial(yz_node *n, const char *address,
-                 const yz_node_dial_opts *opts)
+static int node_dial(yz_node *n, const char *address,
+                     const yz_node_dial_opts *opts, yz_node_dial_cb cb,
+                     void *arg)
 {
   if (n == NULL || address == NULL)
     return YZ_E_INVAL;
@@ -847,7 +878,24 @@ int yz_node_dial(yz_node *n, const char *address,
   if (err != 0)
     return err;
   l->dial_url = strdup(address); /* NULL on failure: reported as "" */
+  l->dial_cb = cb;
+  l->dial_arg = arg;
   return 0;
+}
+
+int yz_node_dial(yz_node *n, const char *address,
+                 const yz_node_dial_opts *opts)
+{
+  return node_dial(n, address, opts, NULL, NULL);
+}
+
+int yz_node_dial_with(yz_node *n, const char *address,
+                      const yz_node_dial_opts *opts, yz_node_dial_cb cb,
+                      void *arg)
+{
+  if (cb == NULL)
+    return YZ_E_INVAL;
+  return node_dial(n, address, opts, cb, arg);
 }
 
 static void redial(struct cpeer *c)

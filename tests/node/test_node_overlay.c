@@ -264,12 +264,152 @@ static void test_observers_and_info(void **state)
   on_stop(&a);
 }
 
+/* ---- dial with a callback, request cancel ---- */
+
+struct dres {
+  int n;
+  int status;
+  bool has_peer;
+  yz_node_id peer;
+  char reason[200];
+};
+
+static void dial_done(yz_node *n, int status, const yz_node_id *peer,
+                      const char *reason, void *arg)
+{
+  (void)n;
+  struct dres *d = arg;
+  d->n++;
+  d->status = status;
+  d->has_peer = peer != NULL;
+  if (peer)
+    d->peer = *peer;
+  snprintf(d->reason, sizeof d->reason, "%s", reason ? reason : "");
+}
+
+static int dial_failed_calls;
+static void cb_dial_failed(yz_node *n, const char *url,
+                           const yz_node_id *expected, int err,
+                           const char *reason, void *ud)
+{
+  (void)n;
+  (void)url;
+  (void)expected;
+  (void)err;
+  (void)reason;
+  (void)ud;
+  dial_failed_calls++;
+}
+
+struct rres {
+  int n;
+  int status;
+};
+
+static void req_done(yz_node *n, int status, const yz_node_response *r,
+                     void *arg)
+{
+  (void)n;
+  (void)r;
+  struct rres *x = arg;
+  x->n++;
+  x->status = status;
+}
+
+static void test_dial_callback_and_cancel(void **state)
+{
+  (void)state;
+  static struct on a, b;
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.cb.on_dial_failed = cb_dial_failed;
+  dial_failed_calls = 0;
+  on_new(&a, 1, LISTEN, &cfg);
+  on_new(&b, 2, 0, &cfg);
+  /* on_new() set its own peer callbacks over cfg's: the dial_failed one
+   * stays. */
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+  struct dres d1 = {0}, d2 = {0}, d3 = {0};
+  assert_int_equal(yz_node_dial_with(b.node, a.addr, NULL, NULL, NULL),
+                   YZ_E_INVAL);
+
+  /* Nobody listens there: the dial fails, reported to its callback only,
+   * with the expected node ID. */
+  char nowhere[200];
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(&a.id.id, hex);
+  snprintf(nowhere, sizeof nowhere, "ws://10.9.9.9:7700/#%s", hex);
+  assert_int_equal(yz_node_dial_with(b.node, nowhere, NULL, dial_done, &d1),
+                   0);
+  assert_int_equal(d1.n, 0); /* never from the call */
+  WAIT_FOR(d1.n == 1);
+  assert_int_equal(d1.status, YZ_E_UNREACHABLE);
+  assert_true(d1.has_peer);
+  assert_memory_equal(d1.peer.bytes, a.id.id.bytes, YZ_NODE_ID_LEN);
+  assert_true(d1.reason[0] != '\0');
+  assert_int_equal(dial_failed_calls, 0);
+
+  /* The old interface still reports a failed yz_node_dial(). */
+  assert_int_equal(yz_node_dial(b.node, nowhere, NULL), 0);
+  WAIT_FOR(dial_failed_calls == 1);
+
+  /* A dial that comes up: status 0 with the peer, which is up by then. */
+  assert_int_equal(yz_node_dial_with(b.node, a.addr, NULL, dial_done, &d2),
+                   0);
+  assert_int_equal(d2.n, 0);
+  WAIT_FOR(d2.n == 1);
+  assert_int_equal(d2.status, 0);
+  assert_memory_equal(d2.peer.bytes, a.id.id.bytes, YZ_NODE_ID_LEN);
+  assert_true(yz_node_peer_is_up(b.node, &a.id.id));
+
+  /* Again while up: it succeeds too (a duplicate, closed by the rule). */
+  assert_int_equal(yz_node_dial_with(b.node, a.addr, NULL, dial_done, &d3),
+                   0);
+  WAIT_FOR(d3.n == 1);
+  assert_int_equal(d3.status, 0);
+  assert_int_equal(b.peer_up, 1);
+
+  /* Cancel: the callback never runs; the answer that comes is dropped
+   * (the next request's answer comes after it, in order). */
+  struct rres r1 = {0}, r2 = {0};
+  uint64_t id1 = 0;
+  assert_int_equal(yz_node_request(b.node, &a.id.id, YZ_NODE_PROTO_PING,
+                                   (const uint8_t *)"x", 1, 0, req_done, &r1,
+                                   &id1),
+                   0);
+  assert_int_equal(yz_node_request_cancel(b.node, id1), 0);
+  assert_int_equal(yz_node_request_cancel(b.node, id1), YZ_E_NOT_FOUND);
+  assert_int_equal(yz_node_request_cancel(b.node, id1 + 1000),
+                   YZ_E_NOT_FOUND);
+  assert_int_equal(yz_node_request(b.node, &a.id.id, YZ_NODE_PROTO_PING,
+                                   (const uint8_t *)"y", 1, 0, req_done, &r2,
+                                   NULL),
+                   0);
+  WAIT_FOR(r2.n == 1);
+  assert_int_equal(r2.status, 0);
+  assert_int_equal(r1.n, 0);
+
+  /* A dial in flight when the node stops still gets its one call. */
+  struct dres d4 = {0};
+  assert_int_equal(yz_node_dial_with(b.node, nowhere, NULL, dial_done, &d4),
+                   0);
+  yz_node_stop(b.node, cb_stopped, &b);
+  WAIT_FOR(b.stopped);
+  assert_int_equal(d4.n, 1);
+  assert_int_not_equal(d4.status, 0);
+  on_stop(&b);
+  on_stop(&a);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
   yz_log_set_level(YZ_LOG_ERR);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_observers_and_info, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_dial_callback_and_cancel, setup,
                                       teardown),
   };
   return cmocka_run_group_tests_name("node for the overlay", tests, NULL,
