@@ -15,11 +15,10 @@
  *   yz_node_listen()     as many ws:// and wss:// listeners as wanted
  *   yz_node_start()      configured peers are dialled
  *   ... dial, send, request, events ...
- *   yz_node_stop(cb)     pending requests fail (YZ_E_CLOSED) before it
- *                        returns (their callbacks run then), every link
- *                        goes down, timers close; cb runs from the loop
- *                        once all of it is done. No callback of the node
- *                        runs after cb.
+ *   yz_node_stop(cb)     runs no callback itself: from the loop, pending
+ *                        requests fail (YZ_E_CLOSED), every link goes
+ *                        down, timers close; cb runs once all of it is
+ *                        done. No callback of the node runs after cb.
  *   yz_node_free()       after cb (a node that was never started is
  *                        stopped too: its link manager holds handles)
  *

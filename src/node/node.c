@@ -1153,12 +1153,19 @@ static void on_manager_closed(void *ud)
   stop_step_done(n);
 }
 
-/* The manager is closed from the loop, never from inside one of its own
- * callbacks (the node may be stopped from on_peer_down, say): libwebsockets
- * must not start its teardown from a protocol callback (TOOLCHAIN.md 2). */
+/* The first step of a stop that runs from the loop. The pending requests
+ * fail here, not in yz_node_stop(): no callback runs synchronously from
+ * the call that causes it (yz/node.h, libuv's rule), and the caller may
+ * stop the node from inside a request callback. Then the manager is
+ * closed, also from the loop, never from inside one of its own callbacks
+ * (the node may be stopped from on_peer_down, say): libwebsockets must not
+ * start its teardown from a protocol callback (TOOLCHAIN.md 2). */
 static void on_req_timer_closed(uv_handle_t *h)
 {
   yz_node *n = h->data;
+  yz__req *r;
+  while ((r = yz__reqtable_take_any(&n->reqs)) != NULL)
+    pending_finish(n, (struct pending *)r, YZ_E_CLOSED, NULL);
   yz_link_manager_close(n->mgr, on_manager_closed, n);
 }
 
@@ -1176,9 +1183,6 @@ void yz_node_stop(yz_node *n, void (*cb)(yz_node *, void *), void *arg)
     uv_close((uv_handle_t *)&c->timer, on_cpeer_timer_closed);
   }
   uv_close((uv_handle_t *)&n->req_timer, on_req_timer_closed);
-  yz__req *r;
-  while ((r = yz__reqtable_take_any(&n->reqs)) != NULL)
-    pending_finish(n, (struct pending *)r, YZ_E_CLOSED, NULL);
 }
 
 void yz_node_free(yz_node *n)

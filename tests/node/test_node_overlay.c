@@ -402,6 +402,66 @@ static void test_dial_callback_and_cancel(void **state)
   on_stop(&a);
 }
 
+/* ---- stop runs no callback synchronously ---- */
+
+struct stop_probe {
+  struct on *o;
+  int n;
+  int status;
+  bool stop_done_first; /* the stop callback ran before this one */
+};
+
+static void probe_done(yz_node *n, int status, const yz_node_response *r,
+                       void *arg)
+{
+  (void)n;
+  (void)r;
+  struct stop_probe *p = arg;
+  p->n++;
+  p->status = status;
+  p->stop_done_first = p->o->stopped;
+}
+
+static void silent(yz_node *n, const yz_node_incoming *req,
+                   const uint8_t *data, size_t len, void *ud)
+{
+  (void)n;
+  (void)req;
+  (void)data;
+  (void)len;
+  (void)ud;
+}
+
+static void test_stop_is_asynchronous(void **state)
+{
+  (void)state;
+  static struct on a, b;
+  on_new(&a, 1, LISTEN, NULL);
+  on_new(&b, 2, 0, NULL);
+  const yz_node_protocol p = {NULL, silent};
+  assert_int_equal(yz_node_register(a.node, 500, &p, NULL), 0);
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+  assert_int_equal(yz_node_dial(b.node, a.addr, NULL), 0);
+  WAIT_FOR(b.peer_up == 1);
+  struct stop_probe pr = {.o = &b};
+  assert_int_equal(yz_node_request(b.node, &a.id.id, 500, NULL, 0, 60000,
+                                   probe_done, &pr, NULL),
+                   0);
+  yz_node_stop(b.node, cb_stopped, &b);
+  /* Nothing ran from inside the call (libuv's rule, yz/node.h). */
+  assert_int_equal(pr.n, 0);
+  assert_int_equal(b.peer_down, 0);
+  assert_false(b.stopped);
+  WAIT_FOR(b.stopped);
+  assert_int_equal(pr.n, 1);
+  assert_int_equal(pr.status, YZ_E_CLOSED);
+  assert_false(pr.stop_done_first);
+  assert_int_equal(b.peer_down, 1);
+  on_stop(&b);
+  on_stop(&a);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -410,6 +470,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_observers_and_info, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_dial_callback_and_cancel, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_stop_is_asynchronous, setup,
                                       teardown),
   };
   return cmocka_run_group_tests_name("node for the overlay", tests, NULL,
