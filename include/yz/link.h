@@ -353,6 +353,12 @@ YZ_EXPORT void *yz_link_get_data(const yz_link *link);
  * Off by default. */
 YZ_EXPORT void yz_link_set_protected(yz_link *link, bool protect);
 
+/* Milliseconds on the manager's clock (yz_link_config.clock_ms) since the
+ * last application message either way, or since the link came up: what
+ * idle eviction compares, for an upper layer's own connection policy
+ * (yz/node.h). 0 for a link not up. */
+YZ_EXPORT uint64_t yz_link_idle_ms(const yz_link *link);
+
 /*
  * An in-memory network on a loop: managers configured with it (cfg.memnet)
  * listen and dial on it with the same URLs (ws://HOST:PORT; port 0 picks a

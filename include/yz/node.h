@@ -171,6 +171,23 @@ typedef struct yz_node_config {
   uint32_t redial_max_ms;        /* default 60000 */
   /* Random bits for the redial jitter; NULL uses libsodium. */
   uint32_t (*random)(void *ud);
+
+  /* The connection policy (docs/operations.md "Connection policy"), so
+   * that lookups can dial freely without the link count growing without
+   * bound. Whenever more than link_cap links are up, the node closes the
+   * unprotected link idle longest (no application message either way for
+   * at least link_idle_ms, on the links' clock), one after another, until
+   * link_cap are left or no such link remains; it checks again when the
+   * next link reaches link_idle_ms. Protected: the configured peers
+   * (yz_node_add_peer) and the peers given to yz_node_peer_protect();
+   * their links are also never evicted by the link layer
+   * (yz_link_set_protected). The closed link goes down with YZ_E_LIMIT and
+   * the reason "idle beyond the node's link cap"; its peer is sent a
+   * GOING_AWAY close with that text.
+   * link_cap 0 (the default) leaves the policy off: only link.max_links
+   * limits. link_idle_ms default 10000. */
+  uint32_t link_cap;
+  uint32_t link_idle_ms;
 } yz_node_config;
 
 /* Defaults as documented above, and yz_link_config_default() in link. */
@@ -305,6 +322,33 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_node_dial_with(yz_node *node,
                                                const char *address,
                                                const yz_node_dial_opts *opts,
                                                yz_node_dial_cb cb, void *arg);
+
+/*
+ * Protection from the connection policy (link_cap) and from the link
+ * layer's idle eviction, for peers the overlay needs to keep: reasons
+ * are bits, each layer sets and clears its own, and a peer is protected
+ * while any bit is set. Protection lasts while the peer is up: it is
+ * forgotten when the peer goes down (an observer's on_peer_up is the place
+ * to protect it again). The configured peers (yz_node_add_peer) carry
+ * YZ_NODE_PROTECT_CONFIGURED, set by the node.
+ */
+enum {
+  YZ_NODE_PROTECT_CONFIGURED = 1u << 0, /* the node's own */
+  YZ_NODE_PROTECT_ROUTING = 1u << 1,    /* a routing-table member (DHT) */
+  YZ_NODE_PROTECT_MESH = 1u << 2,       /* a PubSub mesh peer */
+  YZ_NODE_PROTECT_APP = 1u << 8,        /* bits from here: applications */
+};
+
+/* Set (on) or clear the reason bits in reasons for peer. 0, YZ_E_INVAL
+ * (reasons 0), YZ_E_NOT_FOUND (not up). Clearing the last bit lets the
+ * connection policy close the peer's link once idle. */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_peer_protect(yz_node *node,
+                                                  const yz_node_id *peer,
+                                                  uint32_t reasons, bool on);
+
+/* The protection bits of peer (0: unprotected or not up). */
+YZ_EXPORT uint32_t yz_node_peer_protection(const yz_node *node,
+                                           const yz_node_id *peer);
 
 /* Is a link to this node ID up? */
 YZ_EXPORT bool yz_node_peer_is_up(const yz_node *node, const yz_node_id *peer);

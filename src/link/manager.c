@@ -954,6 +954,13 @@ void yz_link_set_protected(yz_link *l, bool protect) {
     l->is_protected = protect;
 }
 
+uint64_t yz_link_idle_ms(const yz_link *l) {
+  if (l == NULL || l->state != YZ__LS_UP)
+    return 0;
+  uint64_t now = yz__link_clock(l->m);
+  return now > l->last_app_ms ? now - l->last_app_ms : 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Deadlines: a binary min-heap of links and one uv timer                   */
 

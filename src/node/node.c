@@ -53,6 +53,7 @@ struct peer {
   struct nlink *primary; /* the link sends go on */
   struct peer *hnext;
   yz_node_peer_info info; /* of the most recent link to come up */
+  uint32_t protect;        /* YZ_NODE_PROTECT_* bits */
 };
 
 /* A configured peer, redialled with backoff. */
@@ -126,6 +127,11 @@ struct yz_node {
   size_t nobs, obs_cap;
   uint64_t obs_next_token;
   int obs_depth; /* events being dispatched (callbacks may nest) */
+
+  /* The connection policy (cfg.link_cap): with virtual time policy_due is
+   * when it runs next (UINT64_MAX: not needed), else the timer. */
+  uv_timer_t policy_timer;
+  uint64_t policy_due;
 };
 
 /* ---- peers by node ID ---- */
@@ -559,6 +565,116 @@ size_t yz_node_peers(const yz_node *n, yz_node_id *out, size_t max)
   return n->npeers;
 }
 
+/* ---- the connection policy (yz/node.h, cfg.link_cap) ---- */
+
+#define POLICY_REASON "idle beyond the node's link cap"
+
+static void policy_timer_cb(uv_timer_t *t);
+
+static void peer_apply_protection(struct peer *p)
+{
+  for (struct nlink *x = p->links; x; x = x->next)
+    yz_link_set_protected(x->link, p->protect != 0);
+}
+
+static void policy_arm(yz_node *n, uint64_t wait)
+{
+  if (n->virt)
+    n->policy_due = now_ms(n) + wait;
+  else
+    uv_timer_start(&n->policy_timer, policy_timer_cb, wait, 0);
+}
+
+/* While more than link_cap links are up (not counting those already
+ * closing), close the unprotected peer idle longest (its least idle link
+ * idle for link_idle_ms at least); if none is idle enough, run again when
+ * the first becomes so. O(links) per closed peer: the node's links are
+ * bounded by link.max_links, and this runs when a link comes up or loses
+ * its protection, or when an idle time is reached. */
+static void policy_run(yz_node *n)
+{
+  if (n->cfg.link_cap == 0 || n->state != ST_STARTED)
+    return;
+  n->policy_due = UINT64_MAX;
+  if (!n->virt)
+    uv_timer_stop(&n->policy_timer);
+  for (;;) {
+    size_t live = 0;
+    struct peer *best = NULL;
+    uint64_t best_idle = 0, wait = UINT64_MAX;
+    for (size_t b = 0; b < n->nbuckets; b++) {
+      for (struct peer *p = n->buckets[b]; p; p = p->hnext) {
+        size_t pl = 0;
+        uint64_t idle = UINT64_MAX;
+        for (struct nlink *x = p->links; x; x = x->next) {
+          if (x->close_reason != NULL)
+            continue;
+          pl++;
+          idle = YZ__MIN(idle, yz_link_idle_ms(x->link));
+        }
+        live += pl;
+        if (pl == 0 || p->protect != 0)
+          continue;
+        if (idle >= n->cfg.link_idle_ms) {
+          if (best == NULL || idle > best_idle) {
+            best = p;
+            best_idle = idle;
+          }
+        } else {
+          wait = YZ__MIN(wait, n->cfg.link_idle_ms - idle);
+        }
+      }
+    }
+    if (live <= n->cfg.link_cap)
+      return;
+    if (best == NULL) {
+      if (wait != UINT64_MAX)
+        policy_arm(n, wait);
+      return;
+    }
+    char hex[YZ_NODE_ID_HEX_LEN + 1];
+    yz_node_id_to_hex(&best->id, hex);
+    yz_log_rl(&n->rl_bad, now_ms(n), YZ_LOG_INFO,
+              "node: closing the link to %s: " POLICY_REASON
+              " (%u, idle %llu ms)",
+              hex, n->cfg.link_cap, (unsigned long long)best_idle);
+    for (struct nlink *x = best->links; x; x = x->next) {
+      if (x->close_reason != NULL)
+        continue;
+      x->close_reason = POLICY_REASON;
+      /* Callbacks follow from the loop, never from this call. */
+      yz_link_close_with(x->link, YZ_CLOSE_GOING_AWAY, YZ_E_LIMIT,
+                         POLICY_REASON);
+    }
+  }
+}
+
+static void policy_timer_cb(uv_timer_t *t) { policy_run(t->data); }
+
+int yz_node_peer_protect(yz_node *n, const yz_node_id *peer,
+                         uint32_t reasons, bool on)
+{
+  if (n == NULL || peer == NULL || reasons == 0)
+    return YZ_E_INVAL;
+  struct peer *p = peer_find(n, peer);
+  if (p == NULL)
+    return YZ_E_NOT_FOUND;
+  if (on)
+    p->protect |= reasons;
+  else
+    p->protect &= ~reasons;
+  peer_apply_protection(p);
+  if (p->protect == 0)
+    policy_run(n);
+  return 0;
+}
+
+uint32_t yz_node_peer_protection(const yz_node *n, const yz_node_id *peer)
+{
+  const struct peer *p = peer_find(n, peer);
+  return p ? p->protect : 0;
+}
+
 /* ---- link events ---- */
 
 static void schedule_redial(struct cpeer *c);
@@ -686,6 +802,12 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
       c->has_id = true;
     }
   }
+  /* A configured peer is protected, whichever end dialled. */
+  if (first)
+    for (struct cpeer *x = n->cpeers; x; x = x->next)
+      if (x->has_id && memcmp(x->id.bytes, lp->id.bytes, YZ_NODE_ID_LEN) == 0)
+        p->protect |= YZ_NODE_PROTECT_CONFIGURED;
+  yz_link_set_protected(link, p->protect != 0);
 
   struct nlink *loser = NULL;
   if (first || p->primary->close_reason != NULL) {
@@ -713,6 +835,8 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   /* After on_peer_up, so that the dialler finds the peer up. */
   if (dcb != NULL)
     dcb(n, 0, &pid, NULL, darg);
+  /* Last, once the observers had their chance to protect the peer. */
+  policy_run(n);
 }
 
 static struct nlink *pick_primary(struct peer *p)
@@ -971,6 +1095,11 @@ int yz_node_add_peer(yz_node *n, const char *address,
   c->timer.data = c;
   c->next = n->cpeers;
   n->cpeers = c;
+  struct peer *up = c->has_id ? peer_find(n, &c->id) : NULL;
+  if (up != NULL) {
+    up->protect |= YZ_NODE_PROTECT_CONFIGURED;
+    peer_apply_protection(up);
+  }
   if (n->state == ST_STARTED)
     arm_redial(c, 0);
   return 0;
@@ -1039,6 +1168,7 @@ uint64_t yz_node_next_deadline(const yz_node *n)
     dl = t;
   for (const struct cpeer *c = n->cpeers; c; c = c->next)
     dl = YZ__MIN(dl, c->due);
+  dl = YZ__MIN(dl, n->policy_due);
   return YZ__MIN(dl, yz_link_manager_next_deadline(n->mgr));
 }
 
@@ -1055,6 +1185,8 @@ void yz_node_run_timers(yz_node *n)
       redial(c);
     }
   }
+  if (n->state == ST_STARTED && n->policy_due <= now)
+    policy_run(n);
   if (n->state == ST_STARTED || n->state == ST_NEW)
     yz_link_manager_run_timers(n->mgr);
 }
@@ -1069,6 +1201,7 @@ void yz_node_config_default(yz_node_config *cfg)
   cfg->max_pending_requests = 4096;
   cfg->redial_initial_ms = 500;
   cfg->redial_max_ms = 60000;
+  cfg->link_idle_ms = 10000;
 }
 
 int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
@@ -1092,6 +1225,9 @@ int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
     n->cfg.redial_initial_ms = 500;
   if (n->cfg.redial_max_ms == 0)
     n->cfg.redial_max_ms = 60000;
+  if (n->cfg.link_idle_ms == 0)
+    n->cfg.link_idle_ms = 10000;
+  n->policy_due = UINT64_MAX;
   n->virt = cfg->link.virtual_time && cfg->link.clock_ms != NULL;
   n->max_msg = cfg->link.max_message_size ? cfg->link.max_message_size
                                           : (size_t)1 << 20;
@@ -1115,6 +1251,8 @@ int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
   }
   uv_timer_init(loop, &n->req_timer);
   n->req_timer.data = n;
+  uv_timer_init(loop, &n->policy_timer);
+  n->policy_timer.data = n;
   *out = n;
   return 0;
 }
@@ -1146,6 +1284,11 @@ static void on_cpeer_timer_closed(uv_handle_t *h)
   stop_step_done(c->node);
 }
 
+static void on_policy_timer_closed(uv_handle_t *h)
+{
+  stop_step_done(h->data);
+}
+
 static void on_manager_closed(void *ud)
 {
   yz_node *n = ud;
@@ -1175,9 +1318,10 @@ void yz_node_stop(yz_node *n, void (*cb)(yz_node *, void *), void *arg)
   n->state = ST_STOPPING;
   n->stop_cb = cb;
   n->stop_arg = arg;
-  /* One count for the manager (closed after the request timer), one per
-   * configured peer's timer. */
-  n->closing = 1;
+  /* One count for the manager (closed after the request timer), one for
+   * the policy timer, one per configured peer's timer. */
+  n->closing = 2;
+  uv_close((uv_handle_t *)&n->policy_timer, on_policy_timer_closed);
   for (struct cpeer *c = n->cpeers; c; c = c->next) {
     n->closing++;
     uv_close((uv_handle_t *)&c->timer, on_cpeer_timer_closed);

@@ -462,6 +462,125 @@ static void test_stop_is_asynchronous(void **state)
   on_stop(&a);
 }
 
+/* ---- the connection policy ---- */
+
+static int policy_msgs;
+static void count_msg(yz_node *n, const yz_node_id *from, uint16_t proto,
+                      const uint8_t *data, size_t len, void *ud)
+{
+  (void)n;
+  (void)from;
+  (void)proto;
+  (void)data;
+  (void)len;
+  (void)ud;
+  policy_msgs++;
+}
+
+/* Dial a from o and wait until both ends see the peer. */
+static void link_to(struct on *o, struct on *a)
+{
+  int before = a->peer_up;
+  assert_int_equal(yz_node_dial(o->node, a->addr, NULL), 0);
+  WAIT_FOR(o->peer_up == 1 && a->peer_up == before + 1);
+}
+
+/* Cap 2, idle 1000 ms, on a virtual clock: beyond the cap the node closes
+ * the unprotected link idle longest, only once it has been idle for 1000
+ * ms, never a protected peer nor a configured one. */
+static void test_connection_policy(void **state)
+{
+  (void)state;
+  static struct on a, p[5];
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.link_cap = 2;
+  cfg.link_idle_ms = 1000;
+  on_new(&a, 1, VIRTUAL | LISTEN, &cfg);
+  const yz_node_protocol cm = {count_msg, NULL};
+  assert_int_equal(yz_node_register(a.node, 600, &cm, NULL), 0);
+  assert_int_equal(yz_node_start(a.node), 0);
+  for (int i = 1; i <= 4; i++) {
+    on_new(&p[i], 10 + i, VIRTUAL | (i == 4 ? LISTEN : 0), NULL);
+    assert_int_equal(yz_node_start(p[i].node), 0);
+  }
+  uint64_t t0 = vclock;
+  link_to(&p[1], &a);
+  vclock = t0 + 10;
+  link_to(&p[2], &a);
+  assert_int_equal(yz_node_peer_protect(a.node, &p[1].id.id,
+                                        YZ_NODE_PROTECT_ROUTING, true), 0);
+  assert_int_equal(yz_node_peer_protection(a.node, &p[1].id.id),
+                   YZ_NODE_PROTECT_ROUTING);
+  assert_int_equal(yz_node_peer_protect(a.node, &p[3].id.id,
+                                        YZ_NODE_PROTECT_ROUTING, true),
+                   YZ_E_NOT_FOUND);
+  vclock = t0 + 20;
+  link_to(&p[3], &a);
+  /* Three links, cap 2, none idle long enough: nothing closes yet; the
+   * next check is due when p2's link (the least recently used) reaches
+   * 1000 ms. */
+  assert_int_equal(yz_node_peer_count(a.node), 3);
+  assert_true(yz_node_next_deadline(a.node) == t0 + 10 + 1000);
+
+  /* p2 uses its link: p3's becomes the least recently used. */
+  vclock = t0 + 500;
+  assert_int_equal(yz_node_send(p[2].node, &a.id.id, 600,
+                                (const uint8_t *)"hi", 2), 0);
+  WAIT_FOR(policy_msgs == 1);
+  vclock = t0 + 1010;
+  yz_node_run_timers(a.node); /* p2's due time passed: re-checked */
+  assert_true(yz_node_next_deadline(a.node) == t0 + 20 + 1000);
+  vclock = t0 + 1019;
+  yz_node_run_timers(a.node);
+  assert_int_equal(a.peer_down, 0);
+  vclock = t0 + 1020;
+  yz_node_run_timers(a.node);
+  WAIT_FOR(a.peer_down == 1 && p[3].peer_down == 1);
+  assert_int_equal(a.last_down_err, YZ_E_LIMIT);
+  assert_string_equal(a.last_down_reason, "idle beyond the node's link cap");
+  /* The peer is told why. */
+  assert_int_equal(p[3].last_down_err, YZ_E_PEER_CLOSED);
+  assert_non_null(strstr(p[3].last_down_reason,
+                         "idle beyond the node's link cap"));
+  assert_false(yz_node_peer_is_up(a.node, &p[3].id.id));
+  assert_true(yz_node_peer_is_up(a.node, &p[1].id.id));
+  assert_true(yz_node_peer_is_up(a.node, &p[2].id.id));
+  assert_int_equal(yz_node_next_deadline(a.node) >= t0 + 10000, true);
+
+  /* A configured peer is protected: a dials p4 (its configured peer);
+   * p2 is the only unprotected link left and goes once idle. */
+  assert_int_equal(yz_node_add_peer(a.node, p[4].addr, NULL), 0);
+  yz_node_run_timers(a.node); /* the first dial is due now */
+  WAIT_FOR(p[4].peer_up == 1 && yz_node_peer_count(a.node) == 3);
+  assert_int_equal(yz_node_peer_protection(a.node, &p[4].id.id),
+                   YZ_NODE_PROTECT_CONFIGURED);
+  vclock = t0 + 500 + 1000;
+  yz_node_run_timers(a.node);
+  WAIT_FOR(a.peer_down == 2 && p[2].peer_down == 1);
+  assert_true(yz_node_peer_is_up(a.node, &p[1].id.id));
+  assert_true(yz_node_peer_is_up(a.node, &p[4].id.id));
+  assert_int_equal(yz_node_peer_count(a.node), 2);
+
+  /* Back at the cap: a newcomer makes three; clearing p1's protection
+   * lets the policy close p1, idle longest. */
+  vclock = t0 + 3000;
+  int ups = a.peer_up;
+  p[2].peer_up = 0;
+  link_to(&p[2], &a);
+  assert_int_equal(a.peer_up, ups + 1);
+  assert_int_equal(yz_node_peer_count(a.node), 3);
+  assert_int_equal(yz_node_peer_protect(a.node, &p[1].id.id,
+                                        YZ_NODE_PROTECT_ROUTING, false), 0);
+  WAIT_FOR(a.peer_down == 3 && p[1].peer_down == 1);
+  assert_true(yz_node_peer_is_up(a.node, &p[2].id.id));
+  assert_true(yz_node_peer_is_up(a.node, &p[4].id.id));
+
+  on_stop(&a);
+  for (int i = 1; i <= 4; i++)
+    on_stop(&p[i]);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -472,6 +591,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_dial_callback_and_cancel, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_stop_is_asynchronous, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connection_policy, setup,
                                       teardown),
   };
   return cmocka_run_group_tests_name("node for the overlay", tests, NULL,

@@ -185,6 +185,8 @@ static void fill_config(yz_node_config *cfg, const yzn_options *o)
   SET(l->send_queue_max_msgs, o->queue_max_msgs);
   SET(cfg->request_timeout_ms, o->request_timeout_ms);
   SET(cfg->redial_max_ms, o->redial_max_ms);
+  SET(cfg->link_cap, o->link_cap);
+  SET(cfg->link_idle_ms, o->link_idle_ms);
 #undef SET
   l->tls_ca_file = o->tls_ca;
   cfg->cb.on_link = on_link;

@@ -54,6 +54,9 @@ void yzn_usage(FILE *f)
 "  --evict-min-idle MS   with --max-links reached, a new inbound peer\n"
 "                        evicts the link idle longest if idle this long\n"
 "                        (default 60000)\n"
+"  --link-cap N          close idle links of unconfigured peers beyond N\n"
+"                        links up (default: off)\n"
+"  --link-idle MS        ... once idle this long (default 10000)\n"
 "  --ping-interval MS    keepalive ping after this idle time (default 15000)\n"
 "  --missed-pongs N      close a link after N unanswered pings (default 3)\n"
 "  --queue-max-bytes N   send queue bound per link, bytes (default 4 MiB)\n"
@@ -89,6 +92,8 @@ static const struct numopt numopts[] = {
     U32("--max-handshakes-per-source", max_handshakes_per_source, 1, 1000000),
     U32("--max-links-per-source", max_links_per_source, 1, 1000000),
     U32("--evict-min-idle", evict_min_idle_ms, 1, 86400000),
+    U32("--link-cap", link_cap, 1, 1000000),
+    U32("--link-idle", link_idle_ms, 1, 86400000),
     U32("--ping-interval", ping_interval_ms, 1, 3600000),
     U32("--missed-pongs", missed_pongs, 1, 1000),
     U64("--max-message-size", max_message_size, 1, (uint64_t)1 << 30),
