@@ -204,6 +204,15 @@ typedef struct yz_link_config {
    * (yz_link_memnet_new) instead: no sockets, no lws context; for tests and
    * simulations of many nodes in one process. */
   struct yz_link_memnet *memnet;
+
+  /* The network the node belongs to (docs/protocol.md section 5, "Network
+   * name"): NULL (the default) or "yz" is the public network; a test
+   * network takes another name, 1..32 bytes of a-z 0-9 . - _ (else
+   * yz_link_manager_new() returns YZ_E_INVAL). It travels in the identity
+   * proof; a peer of another network fails the handshake on both ends with
+   * YZ_E_NETWORK and a reason naming both networks (a dial's on_down; an
+   * inbound connection's is logged, as a refusal). Copied. */
+  const char *network;
 } yz_link_config;
 
 /* Defaults as documented above; identity and callbacks NULL. */

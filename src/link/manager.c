@@ -150,7 +150,11 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   m->log_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(10, 10000);
   m->log_ev_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(
       YZ_LINK_LOG_EVENTS_BURST, YZ_LINK_LOG_EVENTS_WINDOW_MS);
-  rc = yz_session_local_init(&m->local, &m->identity, NULL, NULL);
+  /* The network name travels in the proof (docs/protocol.md section 5);
+   * the local keeps its own copy, so the caller's string is not kept. */
+  yz_session_proof_options po = {.network = cfg->network};
+  rc = yz_session_local_init(&m->local, &m->identity, NULL, &po);
+  m->cfg.network = m->local.network;
   if (rc != 0)
     goto fail;
   rc = yz__ratelimit_init(&m->rl, 4096, m->cfg.ip_rate_per_s,
@@ -413,6 +417,12 @@ static void sess_event(void *user, const yz_session_event *ev) {
       err = YZ_E_LIMIT;
       snprintf(text, sizeof text, "%s", EVICT_REASON " (max_links)");
     }
+    /* A node of another network is a configuration error worth seeing
+     * on both ends; an inbound one reaches no upper layer (docs/protocol.md
+     * section 5, "Network name"). Rate-limited like the refusals. */
+    if (err == YZ_E_NETWORK && l->dir == YZ_LINK_INBOUND)
+      yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN, "link %s: %s",
+                l->remote, text);
     if (err == YZ_E_DECRYPT)
       m->stats.decrypt_failures++;
     if (err == YZ_E_TIMEOUT)

@@ -366,7 +366,7 @@ static void test_dial_callback_and_cancel(void **state)
   /* Again while up: it succeeds too (a duplicate, closed by the rule). */
   assert_int_equal(yz_node_dial_with(b.node, a.addr, NULL, dial_done, &d3),
                    0);
-  WAIT_FOR(d3.n == 1);
+  WAIT_FOR(d3.n == 1 && a.peer_up == 1);
   assert_int_equal(d3.status, 0);
   assert_int_equal(b.peer_up, 1);
 
@@ -581,6 +581,96 @@ static void test_connection_policy(void **state)
     on_stop(&p[i]);
 }
 
+/* ---- the network name ---- */
+
+static char net_log[1024];
+static void net_sink(yz_log_level level, const char *line, void *ud)
+{
+  (void)ud;
+  if (level <= YZ_LOG_WARN && strstr(line, "network") != NULL) {
+    size_t l = strlen(net_log);
+    snprintf(net_log + l, sizeof net_log - l, "%s\n", line);
+  }
+}
+
+/* Nodes of different networks refuse each other during the handshake,
+ * with the reason on both ends, whichever dials; nodes of one test
+ * network link up. */
+static void test_network_name(void **state)
+{
+  (void)state;
+  static struct on a, b, c;
+  yz_node_config tcfg;
+  yz_node_config_default(&tcfg);
+  tcfg.link.network = "yz-test";
+  on_new(&a, 1, LISTEN, &tcfg);
+  on_new(&b, 2, LISTEN, NULL); /* the public network, "yz" */
+  on_new(&c, 3, 0, &tcfg);
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+  assert_int_equal(yz_node_start(c.node), 0);
+  net_log[0] = '\0';
+  yz_log_set_level(YZ_LOG_WARN);
+  yz_log_set_sink(net_sink, NULL);
+
+  /* b ("yz") dials a ("yz-test"): b's dial fails, a logs why. */
+  struct dres d1 = {0};
+  assert_int_equal(yz_node_dial_with(b.node, a.addr, NULL, dial_done, &d1),
+                   0);
+  WAIT_FOR(d1.n == 1 && strstr(net_log, "network name mismatch") != NULL);
+  assert_int_equal(d1.status, YZ_E_NETWORK);
+  assert_non_null(strstr(d1.reason, "network name mismatch"));
+  assert_non_null(strstr(d1.reason, "\"yz\""));
+  assert_non_null(strstr(d1.reason, "\"yz-test\""));
+  /* a, the responder, learned it from message 3: */
+  assert_non_null(strstr(net_log, "this node belongs to network \"yz-test\", "
+                                  "the peer to \"yz\""));
+  yz_link_stats st;
+  yz_link_manager_stats(yz_node_get_link_manager(a.node), &st);
+  assert_int_equal(st.handshakes_failed, 1);
+  assert_int_equal(a.peer_up, 0);
+  assert_int_equal(b.peer_up, 0);
+
+  /* The other way round: a dials b. */
+  net_log[0] = '\0';
+  struct dres d2 = {0};
+  assert_int_equal(yz_node_dial_with(a.node, b.addr, NULL, dial_done, &d2),
+                   0);
+  WAIT_FOR(d2.n == 1 && strstr(net_log, "network name mismatch") != NULL);
+  assert_int_equal(d2.status, YZ_E_NETWORK);
+  assert_non_null(strstr(d2.reason, "this node belongs to network "
+                                    "\"yz-test\", the peer to \"yz\""));
+  assert_non_null(strstr(net_log, "this node belongs to network \"yz\", "
+                                  "the peer to \"yz-test\""));
+  assert_int_equal(a.peer_up + b.peer_up, 0);
+  yz_log_set_sink(NULL, NULL);
+  yz_log_set_level(YZ_LOG_ERR);
+
+  /* c is on a's network: they link up. */
+  struct dres d3 = {0};
+  assert_int_equal(yz_node_dial_with(c.node, a.addr, NULL, dial_done, &d3),
+                   0);
+  WAIT_FOR(d3.n == 1 && a.peer_up == 1);
+  assert_int_equal(d3.status, 0);
+  assert_int_equal(a.peer_up, 1);
+
+  /* A name outside the grammar is refused at creation. */
+  yz_node_config bad;
+  yz_node_config_default(&bad);
+  bad.identity = &a.id;
+  bad.link.memnet = net;
+  yz_node *n = NULL;
+  static const char *const bad_names[] = {"Yz", "", "yz test", "a/b",
+      "0123456789abcdef0123456789abcdef0"};
+  for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+    bad.link.network = bad_names[i];
+    assert_int_equal(yz_node_new(&n, &loop, &bad), YZ_E_INVAL);
+  }
+  on_stop(&c);
+  on_stop(&b);
+  on_stop(&a);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -594,6 +684,7 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(test_connection_policy, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_network_name, setup, teardown),
   };
   return cmocka_run_group_tests_name("node for the overlay", tests, NULL,
                                      NULL);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "yz/address.h"
+#include "yz/wire.h"
 
 #define DEFAULT_LISTEN "ws://0.0.0.0:7700"
 #define DEFAULT_KEY "yz-node.key"
@@ -41,6 +42,9 @@ void yzn_usage(FILE *f)
 "                        (repeatable)\n"
 "  --peer-unpinned URL   a peer whose node ID is not known in advance:\n"
 "                        accepts ANY node at that URL (repeatable; avoid)\n"
+"  --network NAME        the network to belong to (default yz, the public\n"
+"                        one); nodes of different networks refuse each\n"
+"                        other at the handshake\n"
 "  --max-links N         links up or in handshake (default 1024)\n"
 "  --max-handshakes N    handshakes in progress (default 128)\n"
 "  --ip-rate N           inbound handshakes per second per IP (default 20)\n"
@@ -132,7 +136,7 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
       return yz_cli_usage_error("unexpected argument '%s'", a);
     static const char *const valued[] = {
         "--listen", "--peer", "--peer-unpinned", "--tls-cert", "--tls-key",
-        "--tls-ca", "--key", "--log-level"};
+        "--tls-ca", "--key", "--log-level", "--network"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
       known |= strcmp(a, valued[k]) == 0;
@@ -182,6 +186,11 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
       o->tls_ca = v;
     } else if (strcmp(a, "--key") == 0) {
       o->key = v;
+    } else if (strcmp(a, "--network") == 0) {
+      if (!yz_wire_network_valid(v, strlen(v)))
+        return yz_cli_usage_error("--network %s: want 1..32 bytes of a-z 0-9 "
+                                  ". - _", v);
+      o->network = v;
     } else if (strcmp(a, "--log-level") == 0) {
       if (strcmp(v, "error") == 0)
         o->log_level = YZ_LOG_ERR;

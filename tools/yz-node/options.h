@@ -33,6 +33,7 @@ typedef struct yzn_options {
   uint32_t request_timeout_ms, redial_max_ms;
   uint32_t max_handshakes_per_source, max_links_per_source;
   uint32_t evict_min_idle_ms;
+  const char *network; /* NULL: the public network "yz" */
   /* The node's connection policy; link_cap 0: off. */
   uint32_t link_cap, link_idle_ms;
   bool help, version;
