@@ -581,6 +581,46 @@ static void test_connection_policy(void **state)
     on_stop(&p[i]);
 }
 
+/* The link layer's eviction (link.max_links reached, a newcomer) spares a
+ * configured peer's link, even one the peer dialled and idle longest: the
+ * node marks it with yz_link_set_protected(). */
+static void test_configured_peer_not_evicted(void **state)
+{
+  (void)state;
+  static struct on a, p, q, r;
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.link.max_links = 2;
+  cfg.link.evict_min_idle_ms = 1000;
+  on_new(&a, 1, VIRTUAL | LISTEN, &cfg);
+  on_new(&p, 2, VIRTUAL | LISTEN, NULL);
+  on_new(&q, 3, VIRTUAL, NULL);
+  on_new(&r, 4, VIRTUAL, NULL);
+  /* a's own dial to p is due, but a's timers never run here: p dials. */
+  assert_int_equal(yz_node_add_peer(a.node, p.addr, NULL), 0);
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(p.node), 0);
+  assert_int_equal(yz_node_start(q.node), 0);
+  assert_int_equal(yz_node_start(r.node), 0);
+  uint64_t t0 = vclock;
+  link_to(&p, &a);
+  assert_int_equal(yz_node_peer_protection(a.node, &p.id.id),
+                   YZ_NODE_PROTECT_CONFIGURED);
+  vclock = t0 + 10;
+  link_to(&q, &a);
+  vclock = t0 + 5000;
+  link_to(&r, &a);
+  WAIT_FOR(a.peer_down == 1 && q.peer_down == 1);
+  assert_int_equal(a.last_down_err, YZ_E_LIMIT);
+  assert_true(yz_node_peer_is_up(a.node, &p.id.id));
+  assert_true(yz_node_peer_is_up(a.node, &r.id.id));
+  assert_false(yz_node_peer_is_up(a.node, &q.id.id));
+  on_stop(&a);
+  on_stop(&p);
+  on_stop(&q);
+  on_stop(&r);
+}
+
 /* ---- the network name ---- */
 
 static char net_log[1024];
@@ -683,6 +723,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_stop_is_asynchronous, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_connection_policy, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_configured_peer_not_evicted, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_network_name, setup, teardown),
   };
