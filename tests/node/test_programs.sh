@@ -306,6 +306,11 @@ wait_for e "network name mismatch: this node belongs to network \"yz-test\", the
 wait_for a "network name mismatch: this node belongs to network \"yz\", the peer to \"yz-test\"" || exit 1
 grep -q "peer up" "$tmp/e.log" && fail "e linked up with a node of another network"
 stop e
+expect_exit 4 "ping from another network" \
+  "$YZ" ping "$A_ADDR" --network yz-test --count 1
+grep -q "network name mismatch" "$tmp/out" ||
+  fail "ping from another network did not say why"
+expect_exit 2 "ping with a bad network name" "$YZ" ping "$A_ADDR" --network A
 echo "ok: nodes of different networks refused each other, both saying why"
 
 stop b
