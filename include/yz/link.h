@@ -213,6 +213,13 @@ typedef struct yz_link_config {
    * YZ_E_NETWORK and a reason naming both networks (a dial's on_down; an
    * inbound connection's is logged, as a refusal). Copied. */
   const char *network;
+  /* The optional fields of the node's identity proof (docs/protocol.md
+   * section 5): listen addresses with their client types, node type,
+   * capabilities, software version; its network field is ignored (the
+   * network is the field above). NULL: none. Read by
+   * yz_link_manager_new() only (YZ_E_INVAL for a value the proof refuses):
+   * the proof is signed and encoded once, at creation. */
+  const struct yz_session_proof_options *proof;
 } yz_link_config;
 
 /* Defaults as documented above; identity and callbacks NULL. */

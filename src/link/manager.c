@@ -152,9 +152,13 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
       YZ_LINK_LOG_EVENTS_BURST, YZ_LINK_LOG_EVENTS_WINDOW_MS);
   /* The network name travels in the proof (docs/protocol.md section 5);
    * the local keeps its own copy, so the caller's string is not kept. */
-  yz_session_proof_options po = {.network = cfg->network};
+  yz_session_proof_options po = {0};
+  if (cfg->proof != NULL)
+    po = *cfg->proof;
+  po.network = cfg->network;
   rc = yz_session_local_init(&m->local, &m->identity, NULL, &po);
   m->cfg.network = m->local.network;
+  m->cfg.proof = NULL; /* read once: the caller's strings are not kept */
   if (rc != 0)
     goto fail;
   rc = yz__ratelimit_init(&m->rl, 4096, m->cfg.ip_rate_per_s,

@@ -20,6 +20,7 @@
 #include "yz/identity.h"
 #include "yz/log.h"
 #include "yz/node.h"
+#include "yz/session.h"
 
 static uv_loop_t loop;
 static uv_timer_t guard;
@@ -213,7 +214,19 @@ static void test_observers_and_info(void **state)
   (void)state;
   static struct on a, b;
   on_new(&a, 1, LISTEN, NULL);
-  on_new(&b, 2, 0, NULL);
+  /* b advertises the optional proof fields, which a retains. */
+  const char *urls[] = {"ws://10.9.0.2:7700/", "wss://b.example/yz"};
+  const uint64_t types[] = {YZ_WIRE_CLIENT_WS,
+                            YZ_WIRE_CLIENT_WS | YZ_WIRE_CLIENT_WSS};
+  const yz_session_proof_options po = {
+      .n_addresses = 2, .address_urls = urls, .address_client_types = types,
+      .node_type = YZ_WIRE_NODE_INFRASTRUCTURE, .has_capabilities = true,
+      .capabilities = YZ_WIRE_CAP_ROUTING | YZ_WIRE_CAP_STORAGE,
+      .version = "yz test"};
+  yz_node_config bcfg;
+  yz_node_config_default(&bcfg);
+  bcfg.link.proof = &po;
+  on_new(&b, 2, 0, &bcfg);
   struct obs o1 = {.o = &a, .name = "o1"}, o2 = {.o = &a, .name = "o2"},
              o3 = {.o = &a, .name = "o3"};
   o1.add_on_up = &o3;        /* sees the next event only */
@@ -246,6 +259,18 @@ static void test_observers_and_info(void **state)
   assert_memory_equal(info.id.bytes, b.id.id.bytes, YZ_NODE_ID_LEN);
   assert_memory_equal(info.proof.identity_pk, b.id.pk, YZ_IDENTITY_PK_LEN);
   assert_int_equal(info.direction, YZ_LINK_INBOUND);
+  assert_int_equal(info.proof.n_addresses, 2);
+  assert_string_equal(info.proof.addresses[0].url, "ws://10.9.0.2:7700/");
+  assert_int_equal(info.proof.addresses[0].client_types, YZ_WIRE_CLIENT_WS);
+  assert_string_equal(info.proof.addresses[1].url, "wss://b.example/yz");
+  assert_int_equal(info.proof.addresses[1].client_types,
+                   YZ_WIRE_CLIENT_WS | YZ_WIRE_CLIENT_WSS);
+  assert_int_equal(info.proof.node_type, YZ_WIRE_NODE_INFRASTRUCTURE);
+  assert_true(info.proof.has_capabilities);
+  assert_int_equal(info.proof.capabilities,
+                   YZ_WIRE_CAP_ROUTING | YZ_WIRE_CAP_STORAGE);
+  assert_string_equal(info.proof.version, "yz test");
+  assert_string_equal(info.remote_addr, "memnet");
   assert_int_equal(yz_node_peer_info_get(b.node, &a.id.id, &info), 0);
   assert_int_equal(info.direction, YZ_LINK_OUTBOUND);
   assert_memory_equal(info.proof.identity_pk, a.id.pk, YZ_IDENTITY_PK_LEN);
