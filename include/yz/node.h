@@ -7,6 +7,16 @@
  * and configured peers that are redialled with backoff. The DHT and PubSub
  * layers register their protocol numbers here.
  *
+ * What the layers sharing one node need of it: any number of peer
+ * observers (yz_node_peer_observer_add), the peers up and what their
+ * identity proofs said (yz_node_peers, yz_node_peer_info_get), dials with
+ * a completion callback of their own (yz_node_dial_with), request
+ * cancellation, and a connection policy (cfg.link_cap) that closes idle
+ * links beyond a cap unless their peer is protected
+ * (yz_node_peer_protect). A node belongs to one named network
+ * (cfg.link.network): nodes of different networks refuse each other at the
+ * handshake.
+ *
  * Threading and lifetime follow yz/link.h (libuv's model): every call is made
  * on the loop's thread, every callback runs on it, and callbacks never run
  * synchronously from the call that arms them.

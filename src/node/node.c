@@ -77,8 +77,8 @@ struct proto_entry {
   void *ud;
 };
 
-/* A peer observer; cb-less entries are removed ones, compacted once no
- * event is being dispatched. */
+/* A peer observer; entries with token 0 are removed ones, compacted once
+ * no event is being dispatched. */
 struct observer {
   yz_node_peer_observer o;
   void *ud;
