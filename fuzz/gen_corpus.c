@@ -382,6 +382,8 @@ static int sample_proof(yz_wire_identity_proof *p, int which)
     p->node_type = YZ_WIRE_NODE_COMMUNITY;
     p->has_capabilities = true;
     p->capabilities = UINT64_C(1) << 40;
+    strcpy(p->network, "yz-test"); /* docs/protocol.md 5, "Network name" */
+    p->network_len = (uint8_t)strlen(p->network);
     return 0;
   case 3:
     p->n_addresses = 1;
@@ -418,13 +420,13 @@ static void gen_wire(void)
     if (wanted("wire_roundtrip"))
       put("wire_roundtrip", b.buf, b.n);
     if (w == 1 && wanted("wire_proof")) {
-      /* The same with an unknown key 7 (ignored) added at the end:
+      /* The same with an unknown key 8 (ignored) added at the end:
        * the map head a6 becomes a7. */
       bb u = {.n = 0};
       bb_mem(&u, enc, n);
       if (u.buf[0] == 0xa6) {
         u.buf[0] = 0xa7;
-        bb_u8(&u, 0x07);
+        bb_u8(&u, 0x08);
         bb_u8(&u, 0xf5); /* true */
         put("wire_proof", u.buf, u.n);
       }

@@ -18,7 +18,9 @@ static inline bool fuzz_proof_equal(const yz_wire_identity_proof *a,
       a->has_capabilities != b->has_capabilities ||
       (a->has_capabilities && a->capabilities != b->capabilities) ||
       a->version_len != b->version_len ||
-      memcmp(a->version, b->version, a->version_len) != 0)
+      memcmp(a->version, b->version, a->version_len) != 0 ||
+      a->network_len != b->network_len ||
+      memcmp(a->network, b->network, a->network_len) != 0)
     return false;
   for (size_t i = 0; i < a->n_addresses && i < YZ_WIRE_MAX_ADDRESSES; i++) {
     const yz_wire_address *x = &a->addresses[i], *y = &b->addresses[i];
@@ -34,7 +36,11 @@ static inline bool fuzz_proof_sane(const yz_wire_identity_proof *p)
 {
   if (p->n_addresses > YZ_WIRE_MAX_ADDRESSES ||
       p->version_len > YZ_WIRE_VERSION_MAX_LEN ||
-      p->version[p->version_len] != '\0')
+      p->version[p->version_len] != '\0' ||
+      p->network_len > YZ_WIRE_NETWORK_MAX_LEN ||
+      p->network[p->network_len] != '\0' ||
+      (p->network_len &&
+       !yz_wire_network_valid(p->network, p->network_len)))
     return false;
   for (size_t i = 0; i < p->n_addresses; i++) {
     const yz_wire_address *a = &p->addresses[i];

@@ -71,7 +71,8 @@ extern "C" {
   X(ADDRESS, "malformed node address")                                        \
   X(TLS, "TLS error")                                                         \
   X(NOT_FOUND, "not found")                                                   \
-  X(REMOTE, "the peer answered the request with an error")
+  X(REMOTE, "the peer answered the request with an error")                   \
+  X(NETWORK, "network name mismatch: the peer belongs to another network")
 
 /* Internal: consecutive indices from 1, turned into negative codes below. */
 enum yz__errno_index {

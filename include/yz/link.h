@@ -249,6 +249,21 @@ typedef struct yz_link_config {
   uint32_t cookie_load_pct;
   uint32_t cookie_msg1_per_s;
   bool cookie_always;
+  /* The network the node belongs to (docs/protocol.md section 5, "Network
+   * name"): NULL (the default) or "yz" is the public network; a test
+   * network takes another name, 1..32 bytes of a-z 0-9 . - _ (else
+   * yz_link_manager_new() returns YZ_E_INVAL). It travels in the identity
+   * proof; a peer of another network fails the handshake on both ends with
+   * YZ_E_NETWORK and a reason naming both networks (a dial's on_down; an
+   * inbound connection's is logged, as a refusal). Copied. */
+  const char *network;
+  /* The optional fields of the node's identity proof (docs/protocol.md
+   * section 5): listen addresses with their client types, node type,
+   * capabilities, software version; its network field is ignored (the
+   * network is the field above). NULL: none. Read by
+   * yz_link_manager_new() only (YZ_E_INVAL for a value the proof refuses):
+   * the proof is signed and encoded once, at creation. */
+  const struct yz_session_proof_options *proof;
 } yz_link_config;
 
 /* Defaults as documented above; identity and callbacks NULL. */
@@ -398,6 +413,12 @@ YZ_EXPORT void *yz_link_get_data(const yz_link *link);
  * (yz_link_config.evict_min_idle_ms); e.g. the node's configured peers.
  * Off by default. */
 YZ_EXPORT void yz_link_set_protected(yz_link *link, bool protect);
+
+/* Milliseconds on the manager's clock (yz_link_config.clock_ms) since the
+ * last application message either way, or since the link came up: what
+ * idle eviction compares, for an upper layer's own connection policy
+ * (yz/node.h). 0 for a link not up. */
+YZ_EXPORT uint64_t yz_link_idle_ms(const yz_link *link);
 
 /*
  * An in-memory network on a loop: managers configured with it (cfg.memnet)

@@ -7,6 +7,16 @@
  * and configured peers that are redialled with backoff. The DHT and PubSub
  * layers register their protocol numbers here.
  *
+ * What the layers sharing one node need of it: any number of peer
+ * observers (yz_node_peer_observer_add), the peers up and what their
+ * identity proofs said (yz_node_peers, yz_node_peer_info_get), dials with
+ * a completion callback of their own (yz_node_dial_with), request
+ * cancellation, and a connection policy (cfg.link_cap) that closes idle
+ * links beyond a cap unless their peer is protected
+ * (yz_node_peer_protect). A node belongs to one named network
+ * (cfg.link.network): nodes of different networks refuse each other at the
+ * handshake.
+ *
  * Threading and lifetime follow yz/link.h (libuv's model): every call is made
  * on the loop's thread, every callback runs on it, and callbacks never run
  * synchronously from the call that arms them.
@@ -15,11 +25,10 @@
  *   yz_node_listen()     as many ws:// and wss:// listeners as wanted
  *   yz_node_start()      configured peers are dialled
  *   ... dial, send, request, events ...
- *   yz_node_stop(cb)     pending requests fail (YZ_E_CLOSED) before it
- *                        returns (their callbacks run then), every link
- *                        goes down, timers close; cb runs from the loop
- *                        once all of it is done. No callback of the node
- *                        runs after cb.
+ *   yz_node_stop(cb)     runs no callback itself: from the loop, pending
+ *                        requests fail (YZ_E_CLOSED), every link goes
+ *                        down, timers close; cb runs once all of it is
+ *                        done. No callback of the node runs after cb.
  *   yz_node_free()       after cb (a node that was never started is
  *                        stopped too: its link manager holds handles)
  *
@@ -139,7 +148,10 @@ typedef struct yz_node_callbacks {
   void (*on_peer_down)(yz_node *node, const yz_node_id *peer, int err,
                        const char *reason, void *ud);
   /* A dial never came up (unreachable, TLS, wrong node ID, ...). url is the
-   * dialled address; expected is NULL for an unpinned dial. */
+   * dialled address; expected is NULL for an unpinned dial. For the
+   * redials of configured peers and yz_node_dial(); a dial of
+   * yz_node_dial_with() reports to its own callback instead (prefer it:
+   * this one is kept for existing programs and may go). */
   void (*on_dial_failed)(yz_node *node, const char *url,
                          const yz_node_id *expected, int err,
                          const char *reason, void *ud);
@@ -169,6 +181,23 @@ typedef struct yz_node_config {
   uint32_t redial_max_ms;        /* default 60000 */
   /* Random bits for the redial jitter; NULL uses libsodium. */
   uint32_t (*random)(void *ud);
+
+  /* The connection policy (docs/operations.md "Connection policy"), so
+   * that lookups can dial freely without the link count growing without
+   * bound. Whenever more than link_cap links are up, the node closes the
+   * unprotected link idle longest (no application message either way for
+   * at least link_idle_ms, on the links' clock), one after another, until
+   * link_cap are left or no such link remains; it checks again when the
+   * next link reaches link_idle_ms. Protected: the configured peers
+   * (yz_node_add_peer) and the peers given to yz_node_peer_protect();
+   * their links are also never evicted by the link layer
+   * (yz_link_set_protected). The closed link goes down with YZ_E_LIMIT and
+   * the reason "idle beyond the node's link cap"; its peer is sent a
+   * GOING_AWAY close with that text.
+   * link_cap 0 (the default) leaves the policy off: only link.max_links
+   * limits. link_idle_ms default 10000. */
+  uint32_t link_cap;
+  uint32_t link_idle_ms;
 } yz_node_config;
 
 /* Defaults as documented above, and yz_link_config_default() in link. */
@@ -227,6 +256,110 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_node_start(yz_node *node);
 YZ_EXPORT YZ_WARN_UNUSED int yz_node_dial(yz_node *node, const char *address,
                                           const yz_node_dial_opts *opts);
 
+/*
+ * Peer observers. The DHT, PubSub and the application share one node, so
+ * any number of them may watch peers come and go, besides cfg.cb (which is
+ * called first). The calls and their arguments are those of
+ * cfg.cb.on_peer_up / on_peer_down; observers run in the order they were
+ * added. One added during an event sees the next event, not this one; one
+ * removed during an event is not called again, even for this one.
+ */
+typedef struct yz_node_peer_observer {
+  void (*on_peer_up)(yz_node *node, const yz_link_peer *peer, void *ud);
+  void (*on_peer_down)(yz_node *node, const yz_node_id *peer, int err,
+                       const char *reason, void *ud);
+} yz_node_peer_observer;
+
+/* Add an observer (copied; either function may be NULL). *token_out (not
+ * NULL) gets its handle for yz_node_peer_observer_remove(). 0, YZ_E_INVAL,
+ * YZ_E_NOMEM. */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_node_peer_observer_add(yz_node *node, const yz_node_peer_observer *o,
+                          void *ud, uint64_t *token_out);
+
+/* Remove an observer (safe from any callback). 0 or YZ_E_NOT_FOUND. */
+YZ_EXPORT int yz_node_peer_observer_remove(yz_node *node, uint64_t token);
+
+/*
+ * What the node retains about a peer for as long as it is up: the fields
+ * of its identity proof (docs/protocol.md section 5) as verified on its most
+ * recent link to come up, and that link's direction and remote end.
+ */
+typedef struct yz_node_peer_info {
+  yz_node_id id;
+  /* identity_pk, addresses with their client types, node type,
+   * capabilities, software version (the signature too, though it only
+   * means something with the link's Noise static key). */
+  yz_wire_identity_proof proof;
+  yz_link_direction direction;
+  bool tls;
+  char remote_addr[YZ_LINK_ADDR_TEXT_MAX];
+} yz_node_peer_info;
+
+/* Copy the info of peer into *out. 0, or YZ_E_NOT_FOUND (not up). */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_peer_info_get(const yz_node *node,
+                                                   const yz_node_id *peer,
+                                                   yz_node_peer_info *out);
+
+/* Enumerate the peers up: copies up to max of their node IDs into out (in
+ * no particular order) and returns how many are up (if more than max,
+ * call again with a larger array). */
+YZ_EXPORT size_t yz_node_peers(const yz_node *node, yz_node_id *out,
+                               size_t max);
+
+/*
+ * The outcome of yz_node_dial_with(), exactly once, from the loop:
+ *   0      a link to the address came up; peer is the node ID (also when
+ *          a link to that peer was already up: the new one is then a
+ *          duplicate, resolved as above, and the peer stays up)
+ *   else   the dial never came up: err and reason as in yz/link.h on_down
+ *          (YZ_E_UNREACHABLE, YZ_E_PEER_ID_MISMATCH, YZ_E_TIMEOUT, ...;
+ *          YZ_E_CLOSED if the node stopped first); peer is the expected
+ *          node ID, NULL for an unpinned dial.
+ * peer and reason are valid during the call.
+ */
+typedef void (*yz_node_dial_cb)(yz_node *node, int status,
+                                const yz_node_id *peer, const char *reason,
+                                void *arg);
+
+/*
+ * Dial once, like yz_node_dial(), with a completion callback of its own:
+ * cb (not NULL) runs exactly once, never from this call; cfg.cb.
+ * on_dial_failed is not called for this dial. On an error return cb never
+ * runs: the errors of yz_node_dial().
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_dial_with(yz_node *node,
+                                               const char *address,
+                                               const yz_node_dial_opts *opts,
+                                               yz_node_dial_cb cb, void *arg);
+
+/*
+ * Protection from the connection policy (link_cap) and from the link
+ * layer's idle eviction, for peers the overlay needs to keep: reasons
+ * are bits, each layer sets and clears its own, and a peer is protected
+ * while any bit is set. Protection lasts while the peer is up: it is
+ * forgotten when the peer goes down (an observer's on_peer_up is the place
+ * to protect it again). The configured peers (yz_node_add_peer) carry
+ * YZ_NODE_PROTECT_CONFIGURED, set by the node.
+ */
+enum {
+  YZ_NODE_PROTECT_CONFIGURED = 1u << 0, /* the node's own */
+  YZ_NODE_PROTECT_ROUTING = 1u << 1,    /* a routing-table member (DHT) */
+  YZ_NODE_PROTECT_MESH = 1u << 2,       /* a PubSub mesh peer */
+  YZ_NODE_PROTECT_APP = 1u << 8,        /* bits from here: applications */
+};
+
+/* Set (on) or clear the reason bits in reasons for peer. 0, YZ_E_INVAL
+ * (reasons 0), YZ_E_NOT_FOUND (not up). Clearing the last bit lets the
+ * connection policy close the peer's link once idle. */
+YZ_EXPORT YZ_WARN_UNUSED int yz_node_peer_protect(yz_node *node,
+                                                  const yz_node_id *peer,
+                                                  uint32_t reasons, bool on);
+
+/* The protection bits of peer (0: unprotected or not up). */
+YZ_EXPORT uint32_t yz_node_peer_protection(const yz_node *node,
+                                           const yz_node_id *peer);
+
 /* Is a link to this node ID up? */
 YZ_EXPORT bool yz_node_peer_is_up(const yz_node *node, const yz_node_id *peer);
 
@@ -261,6 +394,14 @@ YZ_EXPORT YZ_WARN_UNUSED int
 yz_node_request(yz_node *node, const yz_node_id *peer, uint16_t proto,
                 const uint8_t *data, size_t len, uint32_t timeout_ms,
                 yz_node_response_cb cb, void *arg, uint64_t *id_out);
+
+/*
+ * Cancel a request of ours (id from yz_node_request()'s id_out): its
+ * callback will not run, and a late answer is dropped like one to a
+ * request that timed out. 0, or YZ_E_NOT_FOUND (unknown id, or its
+ * callback has already run).
+ */
+YZ_EXPORT int yz_node_request_cancel(yz_node *node, uint64_t id);
 
 /* Answer a request (from its handler or later). 0, or the errors of
  * yz_node_send() (the peer may have gone: the requester then sees a close

@@ -108,6 +108,9 @@ typedef enum yz_session_close_code {
   /* the link duplicates another between the same two nodes, which stays
    * (docs/protocol.md "Duplicate links") */
   YZ_CLOSE_DUPLICATE = 0x000a,
+  /* the peer's identity proof names another network (docs/protocol.md
+   * section 5, "Network name"); a handshake failure: local only */
+  YZ_CLOSE_NETWORK = 0x000b,
   YZ_CLOSE_APP_MIN = 0x1000,
 } yz_session_close_code;
 
@@ -127,6 +130,10 @@ typedef enum yz_session_state {
 /* The local side: identity + Noise static key + its signed proof.           */
 
 /* Optional fields advertised in the proof (all may be zero/absent). */
+/* The public network's name: what an identity proof without a network
+ * name field means. */
+#define YZ_SESSION_NETWORK_DEFAULT "yz"
+
 typedef struct yz_session_proof_options {
   size_t n_addresses; /* at most YZ_WIRE_MAX_ADDRESSES */
   const char *const *address_urls; /* "ws://host:port/" or "wss://..." */
@@ -135,6 +142,10 @@ typedef struct yz_session_proof_options {
   bool has_capabilities;
   uint64_t capabilities; /* YZ_WIRE_CAP_* */
   const char *version;   /* NULL = absent; 1..64 bytes of UTF-8 */
+  /* The network this node belongs to (docs/protocol.md section 5,
+   * "Network name"): NULL or "yz" is the public network (the proof then
+   * omits the field); else 1..32 bytes of a-z 0-9 . - _. */
+  const char *network;
 } yz_session_proof_options;
 
 /*
@@ -148,6 +159,7 @@ typedef struct yz_session_local {
   uint8_t identity_pk[YZ_IDENTITY_PK_LEN];
   size_t proof_len;
   uint8_t proof[YZ_WIRE_PROOF_MAX_LEN]; /* canonical CBOR, signed */
+  char network[YZ_WIRE_NETWORK_MAX_LEN + 1]; /* "yz" unless configured */
 } yz_session_local;
 
 /*

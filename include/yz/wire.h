@@ -28,6 +28,8 @@ enum {
   YZ_WIRE_VERSION_MAX_LEN = 64,    /* bytes of the software version */
   YZ_WIRE_PK_LEN = 32,             /* Ed25519 public key */
   YZ_WIRE_SIG_LEN = 64,            /* Ed25519 signature */
+  /* The network name (docs/protocol.md section 5, "Network name"). */
+  YZ_WIRE_NETWORK_MAX_LEN = 32,
 };
 
 /* Identity proof map keys (proto/identity-proof.cddl). */
@@ -38,6 +40,7 @@ enum {
   YZ_WIRE_PROOF_KEY_NODE_TYPE = 4,
   YZ_WIRE_PROOF_KEY_CAPABILITIES = 5,
   YZ_WIRE_PROOF_KEY_VERSION = 6,
+  YZ_WIRE_PROOF_KEY_NETWORK = 7,
 };
 
 /* Address map keys. */
@@ -84,7 +87,16 @@ typedef struct yz_wire_identity_proof {
   uint8_t version_len;   /* 0 = absent */
   char version[YZ_WIRE_VERSION_MAX_LEN + 1]; /* NUL-terminated UTF-8 */
   bool had_unknown; /* set by the decoder: unknown keys were skipped */
+  /* The network name, 1..32 bytes of a-z 0-9 . - _ (NUL-terminated); 0 =
+   * absent, which means the public network "yz" (the session layer
+   * compares them; docs/protocol.md section 5, "Network name"). */
+  uint8_t network_len;
+  char network[YZ_WIRE_NETWORK_MAX_LEN + 1];
 } yz_wire_identity_proof;
+
+/* Whether s (n bytes) is a valid network name: 1..YZ_WIRE_NETWORK_MAX_LEN
+ * bytes, each a lowercase ASCII letter, a digit, '.', '-' or '_'. */
+YZ_EXPORT bool yz_wire_network_valid(const char *s, size_t n);
 
 /*
  * Canonical encoding of a proof into out (cap bytes). Fields are validated

@@ -173,7 +173,15 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
    * existed is valid (docs/protocol.md 4, "Cookie"). */
   randombytes_buf(m->cookie_secret, sizeof m->cookie_secret);
   m->cookie_t0 = yz__link_clock(m);
-  rc = yz_session_local_init(&m->local, &m->identity, NULL, NULL);
+  /* The network name travels in the proof (docs/protocol.md section 5);
+   * the local keeps its own copy, so the caller's string is not kept. */
+  yz_session_proof_options po = {0};
+  if (cfg->proof != NULL)
+    po = *cfg->proof;
+  po.network = cfg->network;
+  rc = yz_session_local_init(&m->local, &m->identity, NULL, &po);
+  m->cfg.network = m->local.network;
+  m->cfg.proof = NULL; /* read once: the caller's strings are not kept */
   if (rc != 0)
     goto fail;
   rc = yz__ratelimit_init(&m->rl, 4096, m->cfg.ip_rate_per_s,
@@ -586,6 +594,12 @@ static void sess_event(void *user, const yz_session_event *ev) {
       err = YZ_E_LIMIT;
       snprintf(text, sizeof text, "%s", EVICT_REASON " (max_links)");
     }
+    /* A node of another network is a configuration error worth seeing
+     * on both ends; an inbound one reaches no upper layer (docs/protocol.md
+     * section 5, "Network name"). Rate-limited like the refusals. */
+    if (err == YZ_E_NETWORK && l->dir == YZ_LINK_INBOUND)
+      yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN, "link %s: %s",
+                l->remote, text);
     if (err == YZ_E_DECRYPT)
       m->stats.decrypt_failures++;
     if (err == YZ_E_TIMEOUT)
@@ -1305,6 +1319,13 @@ void *yz_link_get_data(const yz_link *l) { return l->user_data; }
 void yz_link_set_protected(yz_link *l, bool protect) {
   if (l != NULL)
     l->is_protected = protect;
+}
+
+uint64_t yz_link_idle_ms(const yz_link *l) {
+  if (l == NULL || l->state != YZ__LS_UP)
+    return 0;
+  uint64_t now = yz__link_clock(l->m);
+  return now > l->last_app_ms ? now - l->last_app_ms : 0;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -798,6 +798,7 @@ static uint16_t ws_close_status(const yz_link *l) {
   case YZ_CLOSE_DECRYPT:
   case YZ_CLOSE_IDENTITY:
   case YZ_CLOSE_PEER_ID_MISMATCH:
+  case YZ_CLOSE_NETWORK:
     return LWS_CLOSE_STATUS_PROTOCOL_ERR;
   case YZ_CLOSE_TOO_LARGE:
     return LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE;

@@ -33,6 +33,8 @@ struct nlink {
   struct peer *peer;   /* when up */
   struct cpeer *cpeer; /* the configured peer that dialled it, if any */
   char *dial_url;      /* one-shot dial: the address, for on_dial_failed */
+  yz_node_dial_cb dial_cb; /* yz_node_dial_with(): runs once, then NULL */
+  void *dial_arg;
   yz_node_id expected;
   bool pinned;
   bool up;
@@ -50,6 +52,8 @@ struct peer {
   struct nlink *links;
   struct nlink *primary; /* the link sends go on */
   struct peer *hnext;
+  yz_node_peer_info info; /* of the most recent link to come up */
+  uint32_t protect;        /* YZ_NODE_PROTECT_* bits */
 };
 
 /* A configured peer, redialled with backoff. */
@@ -71,6 +75,14 @@ struct proto_entry {
   uint16_t proto;
   yz_node_protocol p;
   void *ud;
+};
+
+/* A peer observer; entries with token 0 are removed ones, compacted once
+ * no event is being dispatched. */
+struct observer {
+  yz_node_peer_observer o;
+  void *ud;
+  uint64_t token;
 };
 
 struct pending {
@@ -110,6 +122,16 @@ struct yz_node {
   void *stop_arg;
 
   yz_log_ratelimit rl_bad;
+
+  struct observer *obs;
+  size_t nobs, obs_cap;
+  uint64_t obs_next_token;
+  int obs_depth; /* events being dispatched (callbacks may nest) */
+
+  /* The connection policy (cfg.link_cap): with virtual time policy_due is
+   * when it runs next (UINT64_MAX: not needed), else the timer. */
+  uv_timer_t policy_timer;
+  uint64_t policy_due;
 };
 
 /* ---- peers by node ID ---- */
@@ -352,6 +374,18 @@ int yz_node_request(yz_node *n, const yz_node_id *peer, uint16_t proto,
   return 0;
 }
 
+int yz_node_request_cancel(yz_node *n, uint64_t id)
+{
+  if (n == NULL)
+    return YZ_E_NOT_FOUND;
+  yz__req *r = yz__reqtable_take(&n->reqs, id, NULL);
+  if (r == NULL)
+    return YZ_E_NOT_FOUND;
+  free((struct pending *)r);
+  req_rearm(n);
+  return 0;
+}
+
 int yz_node_respond(yz_node *n, const yz_node_incoming *req,
                     const uint8_t *data, size_t len)
 {
@@ -409,6 +443,236 @@ int yz_node_register(yz_node *n, uint16_t proto, const yz_node_protocol *p,
   e->p = *p;
   e->ud = ud;
   return 0;
+}
+
+/* ---- peer observers ---- */
+
+int yz_node_peer_observer_add(yz_node *n, const yz_node_peer_observer *o,
+                              void *ud, uint64_t *token_out)
+{
+  if (n == NULL || o == NULL || token_out == NULL)
+    return YZ_E_INVAL;
+  if (n->nobs == n->obs_cap) {
+    size_t cap = n->obs_cap ? n->obs_cap * 2 : 4;
+    struct observer *a = realloc(n->obs, cap * sizeof *a);
+    if (a == NULL)
+      return YZ_E_NOMEM;
+    n->obs = a;
+    n->obs_cap = cap;
+  }
+  struct observer *e = &n->obs[n->nobs++];
+  e->o = *o;
+  e->ud = ud;
+  e->token = ++n->obs_next_token;
+  *token_out = e->token;
+  return 0;
+}
+
+static void observers_compact(yz_node *n)
+{
+  if (n->obs_depth > 0)
+    return;
+  size_t j = 0;
+  for (size_t i = 0; i < n->nobs; i++)
+    if (n->obs[i].token != 0)
+      n->obs[j++] = n->obs[i];
+  n->nobs = j;
+}
+
+int yz_node_peer_observer_remove(yz_node *n, uint64_t token)
+{
+  if (n == NULL || token == 0)
+    return YZ_E_NOT_FOUND;
+  for (size_t i = 0; i < n->nobs; i++) {
+    if (n->obs[i].token == token) {
+      n->obs[i].token = 0; /* not called again, even by this dispatch */
+      observers_compact(n);
+      return 0;
+    }
+  }
+  return YZ_E_NOT_FOUND;
+}
+
+/* cfg.cb first, then the observers present when the event began. Entries
+ * are reached by index: a callback may add (realloc) or remove. */
+static void notify_peer_up(yz_node *n, const yz_link_peer *lp)
+{
+  if (n->cfg.cb.on_peer_up)
+    n->cfg.cb.on_peer_up(n, lp, n->cfg.user_data);
+  size_t count = n->nobs;
+  n->obs_depth++;
+  for (size_t i = 0; i < count && n->state != ST_STOPPED; i++) {
+    struct observer e = n->obs[i];
+    if (e.token != 0 && e.o.on_peer_up)
+      e.o.on_peer_up(n, lp, e.ud);
+  }
+  n->obs_depth--;
+  observers_compact(n);
+}
+
+static void notify_peer_down(yz_node *n, const yz_node_id *id, int err,
+                             const char *reason)
+{
+  if (n->cfg.cb.on_peer_down)
+    n->cfg.cb.on_peer_down(n, id, err, reason, n->cfg.user_data);
+  size_t count = n->nobs;
+  n->obs_depth++;
+  for (size_t i = 0; i < count && n->state != ST_STOPPED; i++) {
+    struct observer e = n->obs[i];
+    if (e.token != 0 && e.o.on_peer_down)
+      e.o.on_peer_down(n, id, err, reason, e.ud);
+  }
+  n->obs_depth--;
+  observers_compact(n);
+}
+
+/* ---- peer info ---- */
+
+static void peer_info_set(struct peer *p, const yz_link_peer *lp)
+{
+  yz_node_peer_info *i = &p->info;
+  memset(i, 0, sizeof *i);
+  i->id = lp->id;
+  if (lp->proof != NULL)
+    i->proof = *lp->proof;
+  else
+    memcpy(i->proof.identity_pk, lp->identity_pk, sizeof i->proof.identity_pk);
+  i->direction = lp->direction;
+  i->tls = lp->tls;
+  memcpy(i->remote_addr, lp->remote_addr, sizeof i->remote_addr);
+  i->remote_addr[sizeof i->remote_addr - 1] = '\0';
+}
+
+int yz_node_peer_info_get(const yz_node *n, const yz_node_id *peer,
+                          yz_node_peer_info *out)
+{
+  if (n == NULL || peer == NULL || out == NULL)
+    return YZ_E_INVAL;
+  const struct peer *p = peer_find(n, peer);
+  if (p == NULL)
+    return YZ_E_NOT_FOUND;
+  *out = p->info;
+  return 0;
+}
+
+size_t yz_node_peers(const yz_node *n, yz_node_id *out, size_t max)
+{
+  size_t k = 0;
+  for (size_t b = 0; b < n->nbuckets; b++)
+    for (const struct peer *p = n->buckets[b]; p; p = p->hnext)
+      if (k < max && out != NULL)
+        out[k++] = p->id;
+  return n->npeers;
+}
+
+/* ---- the connection policy (yz/node.h, cfg.link_cap) ---- */
+
+#define POLICY_REASON "idle beyond the node's link cap"
+
+static void policy_timer_cb(uv_timer_t *t);
+
+static void peer_apply_protection(struct peer *p)
+{
+  for (struct nlink *x = p->links; x; x = x->next)
+    yz_link_set_protected(x->link, p->protect != 0);
+}
+
+static void policy_arm(yz_node *n, uint64_t wait)
+{
+  if (n->virt)
+    n->policy_due = now_ms(n) + wait;
+  else
+    uv_timer_start(&n->policy_timer, policy_timer_cb, wait, 0);
+}
+
+/* While more than link_cap links are up (not counting those already
+ * closing), close the unprotected peer idle longest (its least idle link
+ * idle for link_idle_ms at least); if none is idle enough, run again when
+ * the first becomes so. O(links) per closed peer: the node's links are
+ * bounded by link.max_links, and this runs when a link comes up or loses
+ * its protection, or when an idle time is reached. */
+static void policy_run(yz_node *n)
+{
+  if (n->cfg.link_cap == 0 || n->state != ST_STARTED)
+    return;
+  n->policy_due = UINT64_MAX;
+  if (!n->virt)
+    uv_timer_stop(&n->policy_timer);
+  for (;;) {
+    size_t live = 0;
+    struct peer *best = NULL;
+    uint64_t best_idle = 0, wait = UINT64_MAX;
+    for (size_t b = 0; b < n->nbuckets; b++) {
+      for (struct peer *p = n->buckets[b]; p; p = p->hnext) {
+        size_t pl = 0;
+        uint64_t idle = UINT64_MAX;
+        for (struct nlink *x = p->links; x; x = x->next) {
+          if (x->close_reason != NULL)
+            continue;
+          pl++;
+          idle = YZ__MIN(idle, yz_link_idle_ms(x->link));
+        }
+        live += pl;
+        if (pl == 0 || p->protect != 0)
+          continue;
+        if (idle >= n->cfg.link_idle_ms) {
+          if (best == NULL || idle > best_idle) {
+            best = p;
+            best_idle = idle;
+          }
+        } else {
+          wait = YZ__MIN(wait, n->cfg.link_idle_ms - idle);
+        }
+      }
+    }
+    if (live <= n->cfg.link_cap)
+      return;
+    if (best == NULL) {
+      if (wait != UINT64_MAX)
+        policy_arm(n, wait);
+      return;
+    }
+    char hex[YZ_NODE_ID_HEX_LEN + 1];
+    yz_node_id_to_hex(&best->id, hex);
+    yz_log_rl(&n->rl_bad, now_ms(n), YZ_LOG_INFO,
+              "node: closing the link to %s: " POLICY_REASON
+              " (%u, idle %llu ms)",
+              hex, n->cfg.link_cap, (unsigned long long)best_idle);
+    for (struct nlink *x = best->links; x; x = x->next) {
+      if (x->close_reason != NULL)
+        continue;
+      x->close_reason = POLICY_REASON;
+      /* Callbacks follow from the loop, never from this call. */
+      yz_link_close_with(x->link, YZ_CLOSE_GOING_AWAY, YZ_E_LIMIT,
+                         POLICY_REASON);
+    }
+  }
+}
+
+static void policy_timer_cb(uv_timer_t *t) { policy_run(t->data); }
+
+int yz_node_peer_protect(yz_node *n, const yz_node_id *peer,
+                         uint32_t reasons, bool on)
+{
+  if (n == NULL || peer == NULL || reasons == 0)
+    return YZ_E_INVAL;
+  struct peer *p = peer_find(n, peer);
+  if (p == NULL)
+    return YZ_E_NOT_FOUND;
+  if (on)
+    p->protect |= reasons;
+  else
+    p->protect &= ~reasons;
+  peer_apply_protection(p);
+  if (p->protect == 0)
+    policy_run(n);
+  return 0;
+}
+
+uint32_t yz_node_peer_protection(const yz_node *n, const yz_node_id *peer)
+{
+  const struct peer *p = peer_find(n, peer);
+  return p ? p->protect : 0;
 }
 
 /* ---- link events ---- */
@@ -525,6 +789,7 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   }
   l->up = true;
   l->peer = p;
+  peer_info_set(p, lp);
   l->next = p->links;
   p->links = l;
 
@@ -537,6 +802,12 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
       c->has_id = true;
     }
   }
+  /* A configured peer is protected, whichever end dialled. */
+  if (first)
+    for (struct cpeer *x = n->cpeers; x; x = x->next)
+      if (x->has_id && memcmp(x->id.bytes, lp->id.bytes, YZ_NODE_ID_LEN) == 0)
+        p->protect |= YZ_NODE_PROTECT_CONFIGURED;
+  yz_link_set_protected(link, p->protect != 0);
 
   struct nlink *loser = NULL;
   if (first || p->primary->close_reason != NULL) {
@@ -555,8 +826,17 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   if (loser != NULL)
     yz_link_close_with(loser->link, YZ_CLOSE_DUPLICATE, YZ_E_CLOSED,
                        "duplicate link");
-  if (first && n->cfg.cb.on_peer_up)
-    n->cfg.cb.on_peer_up(n, lp, n->cfg.user_data);
+  yz_node_dial_cb dcb = l->dial_cb;
+  void *darg = l->dial_arg;
+  l->dial_cb = NULL;
+  yz_node_id pid = lp->id;
+  if (first)
+    notify_peer_up(n, lp);
+  /* After on_peer_up, so that the dialler finds the peer up. */
+  if (dcb != NULL)
+    dcb(n, 0, &pid, NULL, darg);
+  /* Last, once the observers had their chance to protect the peer. */
+  policy_run(n);
 }
 
 static struct nlink *pick_primary(struct peer *p)
@@ -593,6 +873,15 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
     bool pinned = l->pinned;
     if (c != NULL)
       c->dialing = NULL;
+    if (l->dial_cb != NULL) {
+      /* Its own callback, exactly once, also while stopping. */
+      yz_node_dial_cb dcb = l->dial_cb;
+      void *darg = l->dial_arg;
+      free(l->dial_url);
+      free(l);
+      dcb(n, err, pinned ? &expected : NULL, reason, darg);
+      return;
+    }
     if (!stopping && n->cfg.cb.on_dial_failed)
       n->cfg.cb.on_dial_failed(n, url ? url : "", pinned ? &expected : NULL,
                                err, reason, n->cfg.user_data);
@@ -623,8 +912,7 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
   if (!last)
     return;
   fail_requests_of(n, &id);
-  if (n->cfg.cb.on_peer_down)
-    n->cfg.cb.on_peer_down(n, &id, err, reason, n->cfg.user_data);
+  notify_peer_down(n, &id, err, reason);
   if (n->state != ST_STARTED)
     return;
   for (struct cpeer *c = n->cpeers; c; c = c->next)
@@ -696,8 +984,9 @@ static int dial(yz_node *n, const char *url, const yz_node_id *id,
   return 0;
 }
 
-int yz_node_dial(yz_node *n, const char *address,
-                 const yz_node_dial_opts *opts)
+static int node_dial(yz_node *n, const char *address,
+                     const yz_node_dial_opts *opts, yz_node_dial_cb cb,
+                     void *arg)
 {
   if (n == NULL || address == NULL)
     return YZ_E_INVAL;
@@ -713,7 +1002,24 @@ int yz_node_dial(yz_node *n, const char *address,
   if (err != 0)
     return err;
   l->dial_url = strdup(address); /* NULL on failure: reported as "" */
+  l->dial_cb = cb;
+  l->dial_arg = arg;
   return 0;
+}
+
+int yz_node_dial(yz_node *n, const char *address,
+                 const yz_node_dial_opts *opts)
+{
+  return node_dial(n, address, opts, NULL, NULL);
+}
+
+int yz_node_dial_with(yz_node *n, const char *address,
+                      const yz_node_dial_opts *opts, yz_node_dial_cb cb,
+                      void *arg)
+{
+  if (cb == NULL)
+    return YZ_E_INVAL;
+  return node_dial(n, address, opts, cb, arg);
 }
 
 static void redial(struct cpeer *c)
@@ -789,6 +1095,11 @@ int yz_node_add_peer(yz_node *n, const char *address,
   c->timer.data = c;
   c->next = n->cpeers;
   n->cpeers = c;
+  struct peer *up = c->has_id ? peer_find(n, &c->id) : NULL;
+  if (up != NULL) {
+    up->protect |= YZ_NODE_PROTECT_CONFIGURED;
+    peer_apply_protection(up);
+  }
   if (n->state == ST_STARTED)
     arm_redial(c, 0);
   return 0;
@@ -857,6 +1168,7 @@ uint64_t yz_node_next_deadline(const yz_node *n)
     dl = t;
   for (const struct cpeer *c = n->cpeers; c; c = c->next)
     dl = YZ__MIN(dl, c->due);
+  dl = YZ__MIN(dl, n->policy_due);
   return YZ__MIN(dl, yz_link_manager_next_deadline(n->mgr));
 }
 
@@ -873,6 +1185,8 @@ void yz_node_run_timers(yz_node *n)
       redial(c);
     }
   }
+  if (n->state == ST_STARTED && n->policy_due <= now)
+    policy_run(n);
   if (n->state == ST_STARTED || n->state == ST_NEW)
     yz_link_manager_run_timers(n->mgr);
 }
@@ -887,6 +1201,7 @@ void yz_node_config_default(yz_node_config *cfg)
   cfg->max_pending_requests = 4096;
   cfg->redial_initial_ms = 500;
   cfg->redial_max_ms = 60000;
+  cfg->link_idle_ms = 10000;
 }
 
 int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
@@ -910,6 +1225,9 @@ int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
     n->cfg.redial_initial_ms = 500;
   if (n->cfg.redial_max_ms == 0)
     n->cfg.redial_max_ms = 60000;
+  if (n->cfg.link_idle_ms == 0)
+    n->cfg.link_idle_ms = 10000;
+  n->policy_due = UINT64_MAX;
   n->virt = cfg->link.virtual_time && cfg->link.clock_ms != NULL;
   n->max_msg = cfg->link.max_message_size ? cfg->link.max_message_size
                                           : (size_t)1 << 20;
@@ -933,6 +1251,8 @@ int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
   }
   uv_timer_init(loop, &n->req_timer);
   n->req_timer.data = n;
+  uv_timer_init(loop, &n->policy_timer);
+  n->policy_timer.data = n;
   *out = n;
   return 0;
 }
@@ -964,6 +1284,11 @@ static void on_cpeer_timer_closed(uv_handle_t *h)
   stop_step_done(c->node);
 }
 
+static void on_policy_timer_closed(uv_handle_t *h)
+{
+  stop_step_done(h->data);
+}
+
 static void on_manager_closed(void *ud)
 {
   yz_node *n = ud;
@@ -971,12 +1296,19 @@ static void on_manager_closed(void *ud)
   stop_step_done(n);
 }
 
-/* The manager is closed from the loop, never from inside one of its own
- * callbacks (the node may be stopped from on_peer_down, say): libwebsockets
- * must not start its teardown from a protocol callback (TOOLCHAIN.md 2). */
+/* The first step of a stop that runs from the loop. The pending requests
+ * fail here, not in yz_node_stop(): no callback runs synchronously from
+ * the call that causes it (yz/node.h, libuv's rule), and the caller may
+ * stop the node from inside a request callback. Then the manager is
+ * closed, also from the loop, never from inside one of its own callbacks
+ * (the node may be stopped from on_peer_down, say): libwebsockets must not
+ * start its teardown from a protocol callback (TOOLCHAIN.md 2). */
 static void on_req_timer_closed(uv_handle_t *h)
 {
   yz_node *n = h->data;
+  yz__req *r;
+  while ((r = yz__reqtable_take_any(&n->reqs)) != NULL)
+    pending_finish(n, (struct pending *)r, YZ_E_CLOSED, NULL);
   yz_link_manager_close(n->mgr, on_manager_closed, n);
 }
 
@@ -986,17 +1318,15 @@ void yz_node_stop(yz_node *n, void (*cb)(yz_node *, void *), void *arg)
   n->state = ST_STOPPING;
   n->stop_cb = cb;
   n->stop_arg = arg;
-  /* One count for the manager (closed after the request timer), one per
-   * configured peer's timer. */
-  n->closing = 1;
+  /* One count for the manager (closed after the request timer), one for
+   * the policy timer, one per configured peer's timer. */
+  n->closing = 2;
+  uv_close((uv_handle_t *)&n->policy_timer, on_policy_timer_closed);
   for (struct cpeer *c = n->cpeers; c; c = c->next) {
     n->closing++;
     uv_close((uv_handle_t *)&c->timer, on_cpeer_timer_closed);
   }
   uv_close((uv_handle_t *)&n->req_timer, on_req_timer_closed);
-  yz__req *r;
-  while ((r = yz__reqtable_take_any(&n->reqs)) != NULL)
-    pending_finish(n, (struct pending *)r, YZ_E_CLOSED, NULL);
 }
 
 void yz_node_free(yz_node *n)
@@ -1016,6 +1346,7 @@ void yz_node_free(yz_node *n)
   assert(n->npeers == 0);
   free(n->buckets);
   free(n->protos);
+  free(n->obs);
   free(n->scratch);
   yz__reqtable_clear(&n->reqs);
   yz_identity_clear(&n->identity);

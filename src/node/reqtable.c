@@ -108,7 +108,8 @@ yz__req *yz__reqtable_take(yz__reqtable *t, uint64_t id,
     return NULL;
   for (yz__req *r = t->buckets[slot(t, id)]; r != NULL; r = r->hnext) {
     if (r->id == id) {
-      if (memcmp(r->peer.bytes, peer->bytes, YZ_NODE_ID_LEN) != 0)
+      if (peer != NULL &&
+          memcmp(r->peer.bytes, peer->bytes, YZ_NODE_ID_LEN) != 0)
         return NULL;
       unlink_req(t, r);
       return r;

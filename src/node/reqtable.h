@@ -51,7 +51,9 @@ int yz__reqtable_insert(yz__reqtable *t, yz__req *r);
 static inline uint64_t yz__req_id(const yz__req *r) { return r->id; }
 
 /* Remove and return the request with this id sent to this peer, or NULL
- * (unknown id, already answered or timed out, or another peer). */
+ * (unknown id, already answered or timed out, or another peer). peer NULL
+ * matches any peer: for the local side only (cancellation), never for a
+ * response from the network. */
 yz__req *yz__reqtable_take(yz__reqtable *t, uint64_t id,
                            const yz_node_id *peer);
 

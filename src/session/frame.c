@@ -95,6 +95,7 @@ const char *yz_session_close_code_name(uint16_t code)
   case YZ_CLOSE_PEER_ID_MISMATCH: return "PEER_ID_MISMATCH";
   case YZ_CLOSE_INTERNAL: return "INTERNAL";
   case YZ_CLOSE_DUPLICATE: return "DUPLICATE";
+  case YZ_CLOSE_NETWORK: return "NETWORK";
   default: return code >= YZ_CLOSE_APP_MIN ? "APPLICATION" : "UNKNOWN";
   }
 }

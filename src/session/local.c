@@ -45,6 +45,19 @@ int yz_session_local_init(yz_session_local *local, const yz_identity *identity,
   yz_identity_sign(identity, m, sizeof m, p.signature);
 
   int rc = 0;
+  /* The network name: "yz", the public network, is the meaning of an
+   * absent field, so it is never sent (docs/protocol.md section 5). */
+  strcpy(local->network, YZ_SESSION_NETWORK_DEFAULT);
+  if (opts && opts->network && strcmp(opts->network, "yz") != 0) {
+    size_t n = strlen(opts->network);
+    if (!yz_wire_network_valid(opts->network, n)) {
+      rc = YZ_E_INVAL;
+      goto out;
+    }
+    memcpy(p.network, opts->network, n + 1);
+    p.network_len = (uint8_t)n;
+    memcpy(local->network, opts->network, n + 1);
+  }
   if (opts) {
     if (opts->n_addresses > YZ_WIRE_MAX_ADDRESSES ||
         (opts->n_addresses &&

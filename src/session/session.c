@@ -410,6 +410,21 @@ static int hs_check_peer(yz_session *s, const uint8_t *payload, size_t len)
   return 0;
 }
 
+/* Both nodes must belong to the same network (docs/protocol.md section 5,
+ * "Network name"): an absent field is the public network "yz". Checked
+ * after the proof verified, so the name is the authenticated peer's. */
+static int hs_check_network(yz_session *s)
+{
+  const char *theirs = s->peer_proof.network_len ? s->peer_proof.network
+                                                 : YZ_SESSION_NETWORK_DEFAULT;
+  if (strcmp(theirs, s->cfg.local->network) == 0)
+    return 0;
+  return close_silent(s, YZ_E_NETWORK, YZ_CLOSE_NETWORK,
+                      "network name mismatch: this node belongs to network "
+                      "\"%s\", the peer to \"%s\"",
+                      s->cfg.local->network, theirs);
+}
+
 static int hs_up(yz_session *s, uint64_t now)
 {
   int rc = yz_noise_hs_split(&s->hs, &s->tx, &s->rx);
@@ -476,11 +491,16 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
     rc = hs_check_peer(s, pl, pl_len);
     if (rc)
       return rc;
-    /* -> s, se + proof */
+    /* -> s, se + proof. Sent also to a node of another network, so that
+     * the responder learns why from message 3 (docs/protocol.md section 5,
+     * "Network name"); this side then stops before Split(). */
     rc = hs_write(s, s->cfg.local->proof, s->cfg.local->proof_len);
     if (rc)
       return rc;
     s->hs_step = 3;
+    rc = hs_check_network(s);
+    if (rc)
+      return rc;
     return hs_up(s, now);
   }
   if (s->cfg.role == YZ_SESSION_RESPONDER && s->hs_step == 2) {
@@ -489,6 +509,8 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
     if (rc)
       return hs_fail(s, rc, "message 3");
     rc = hs_check_peer(s, pl, pl_len);
+    if (rc == 0)
+      rc = hs_check_network(s);
     if (rc)
       return rc;
     s->hs_step = 3;

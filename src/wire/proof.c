@@ -73,6 +73,19 @@ static bool version_valid(const char *v, size_t n)
          yz_wire_utf8_valid((const uint8_t *)v, n);
 }
 
+bool yz_wire_network_valid(const char *s, size_t n)
+{
+  if (s == NULL || n == 0 || n > YZ_WIRE_NETWORK_MAX_LEN)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '-' || c == '_'))
+      return false;
+  }
+  return true;
+}
+
 int yz_wire_proof_encode(const yz_wire_identity_proof *p, uint8_t *out,
                          size_t cap, size_t *outlen)
 {
@@ -88,9 +101,12 @@ int yz_wire_proof_encode(const yz_wire_identity_proof *p, uint8_t *out,
     return YZ_E_INVAL;
   if (p->version_len && !version_valid(p->version, p->version_len))
     return YZ_E_INVAL;
+  if (p->network_len && !yz_wire_network_valid(p->network, p->network_len))
+    return YZ_E_INVAL;
 
   size_t n = 2 + (p->n_addresses > 0) + (p->node_type != 0) +
-             (p->has_capabilities ? 1 : 0) + (p->version_len > 0);
+             (p->has_capabilities ? 1 : 0) + (p->version_len > 0) +
+             (p->network_len > 0);
   cbor_item_t *m = cbor_new_definite_map(n);
   if (!m)
     return YZ_E_NOMEM;
@@ -125,6 +141,9 @@ int yz_wire_proof_encode(const yz_wire_identity_proof *p, uint8_t *out,
   if (ok && p->version_len)
     ok = map_put(m, YZ_WIRE_PROOF_KEY_VERSION,
                  cbor_build_stringn(p->version, p->version_len));
+  if (ok && p->network_len)
+    ok = map_put(m, YZ_WIRE_PROOF_KEY_NETWORK,
+                 cbor_build_stringn(p->network, p->network_len));
   int rc = 0;
   if (!ok) {
     rc = YZ_E_NOMEM;
@@ -219,7 +238,7 @@ static int decode_item(yz_wire_identity_proof *p, const cbor_item_t *it,
   for (size_t i = 0; i < cbor_map_size(it); i++) {
     uint64_t k;
     if (!get_uint(kv[i].key, &k) || k < YZ_WIRE_PROOF_KEY_IDENTITY ||
-        k > YZ_WIRE_PROOF_KEY_VERSION) {
+        k > YZ_WIRE_PROOF_KEY_NETWORK) {
       p->had_unknown = true; /* ignored, but it was well-formed */
       continue;
     }
@@ -267,6 +286,14 @@ static int decode_item(yz_wire_identity_proof *p, const cbor_item_t *it,
         return fail(reason, "capabilities is not an unsigned integer",
                     YZ_E_MALFORMED);
       p->has_capabilities = true;
+      break;
+    case YZ_WIRE_PROOF_KEY_NETWORK:
+      if (!get_text(v, &t, &n) || !yz_wire_network_valid(t, n))
+        return fail(reason, "network name is not 1..32 bytes of a-z 0-9 . - _",
+                    YZ_E_MALFORMED);
+      memcpy(p->network, t, n);
+      p->network[n] = '\0';
+      p->network_len = (uint8_t)n;
       break;
     default: /* YZ_WIRE_PROOF_KEY_VERSION */
       if (!get_text(v, &t, &n) || !version_valid(t, n))

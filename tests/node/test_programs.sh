@@ -6,8 +6,9 @@
 # listener with a self-signed certificate answers pings; a server that
 # upgrades without the yz.link.v1 subprotocol is refused by yz ping (exit 4)
 # before any handshake message; a peer sending a text message gets a
-# WebSocket Close frame with status 1002; SIGTERM stops every node with
-# exit 0.
+# WebSocket Close frame with status 1002; nodes of different networks
+# (--network) refuse each other, with the reason logged on both ends;
+# SIGTERM stops every node with exit 0.
 #
 # No sleeps: each step blocks reading the nodes' output (a FIFO per node)
 # until the line it waits for arrives; `read -t` only bounds a hang.
@@ -304,6 +305,23 @@ out=$(python3 "$tmp/ws_close.py" "$A_PORT")
 echo "raw client: $out"
 [ "$out" = "websocket close status 1002" ] ||
   fail "a text message: want a WebSocket Close with status 1002, got: $out"
+
+# --- another network --------------------------------------------------------
+# e belongs to the test network "yz-test" and is configured with a (the
+# public network "yz"): the handshake fails on both ends, saying why
+# (docs/protocol.md section 5, "Network name"), and no link comes up.
+expect_exit 2 "yz-node with a bad network name" "$NODE" --network "Yz Test"
+start e --no-listen --network yz-test --peer "$A_ADDR"
+wait_for e "network name mismatch: this node belongs to network \"yz-test\", the peer to \"yz\"" || exit 1
+wait_for a "network name mismatch: this node belongs to network \"yz\", the peer to \"yz-test\"" || exit 1
+grep -q "peer up" "$tmp/e.log" && fail "e linked up with a node of another network"
+stop e
+expect_exit 4 "ping from another network" \
+  "$YZ" ping "$A_ADDR" --network yz-test --count 1
+grep -q "network name mismatch" "$tmp/out" ||
+  fail "ping from another network did not say why"
+expect_exit 2 "ping with a bad network name" "$YZ" ping "$A_ADDR" --network A
+echo "ok: nodes of different networks refused each other, both saying why"
 
 stop b
 stop a

@@ -180,6 +180,89 @@ static void test_proof_fields(void **state)
   assert_int_equal(yz_session_local_init(&l, &B.id, NULL, &o), YZ_E_INVAL);
 }
 
+/* Restart B as a responder whose proof names network net (NULL: "yz"). */
+static void restart_b_on(const char *net)
+{
+  yz_session_proof_options o = {.network = net};
+  yz_session_clear(&B.s);
+  yz_session_local_clear(&B.local);
+  assert_int_equal(yz_session_local_init(&B.local, &B.id, NULL, &o), 0);
+  yz_session_config c;
+  side_config(&B, &c, YZ_SESSION_RESPONDER, NULL);
+  assert_int_equal(yz_session_init(&B.s, &c), 0);
+  assert_int_equal(yz_session_start(&B.s, 0), 0);
+}
+
+/* docs/protocol.md section 5, "Network name": A ("yz") reads message 2 of
+ * B ("yz-test"), still sends message 3, and fails before Split(); B fails
+ * on message 3. Both with YZ_E_NETWORK, local code NETWORK, no CLOSE
+ * frame, a reason naming both networks. The same network links up; the
+ * name "yz" is the absent field. */
+static void test_network_name(void **state)
+{
+  (void)state;
+  pair_init(NULL, NULL);
+  restart_b_on("yz-test");
+  pump(&A, &B, 0);
+  assert_int_equal(A.n_up + B.n_up, 0);
+  assert_int_equal(A.n_closed, 1);
+  assert_int_equal(B.n_closed, 1);
+  assert_int_equal(A.close_err, YZ_E_NETWORK);
+  assert_int_equal(B.close_err, YZ_E_NETWORK);
+  assert_int_equal(A.close_code, YZ_CLOSE_NETWORK);
+  assert_int_equal(B.close_code, YZ_CLOSE_NETWORK);
+  assert_false(A.close_remote);
+  assert_false(B.close_remote);
+  assert_string_equal(A.close_text,
+                      "network name mismatch: this node belongs to network "
+                      "\"yz\", the peer to \"yz-test\"");
+  assert_string_equal(B.close_text,
+                      "network name mismatch: this node belongs to network "
+                      "\"yz-test\", the peer to \"yz\"");
+  /* three handshake messages, nothing after them */
+  assert_int_equal(A.sent_total, 2);
+  assert_int_equal(B.sent_total, 1);
+  assert_string_equal(yz_session_close_code_name(YZ_CLOSE_NETWORK),
+                      "NETWORK");
+  teardown(NULL);
+
+  /* "yz" given explicitly is the default: not sent, and it matches. */
+  pair_init(NULL, NULL);
+  size_t plain = B.local.proof_len;
+  restart_b_on("yz");
+  assert_int_equal(B.local.proof_len, plain);
+  pump(&A, &B, 0);
+  assert_int_equal(A.n_up + B.n_up, 2);
+  assert_int_equal(A.up_proof.network_len, 0);
+  teardown(NULL);
+
+  /* Both on "yz-test": up, and the name is in the proof. */
+  pair_init(NULL, NULL);
+  restart_b_on("yz-test");
+  yz_session_proof_options o = {.network = "yz-test"};
+  yz_session_clear(&A.s);
+  q_clear(&A.out); /* the first session's message 1 */
+  yz_session_local_clear(&A.local);
+  assert_int_equal(yz_session_local_init(&A.local, &A.id, NULL, &o), 0);
+  yz_session_config ca;
+  side_config(&A, &ca, YZ_SESSION_INITIATOR, yz_identity_node_id(&B.id));
+  assert_int_equal(yz_session_init(&A.s, &ca), 0);
+  assert_int_equal(yz_session_start(&A.s, 0), 0);
+  pump(&A, &B, 0);
+  assert_int_equal(A.n_up + B.n_up, 2);
+  assert_string_equal(A.up_proof.network, "yz-test");
+  assert_string_equal(B.up_proof.network, "yz-test");
+
+  /* Names outside the grammar are refused. */
+  yz_session_local l;
+  static const char *const bad[] = {"", "YZ", "a b", "x/y",
+                                    "0123456789abcdef0123456789abcdef0"};
+  for (size_t i = 0; i < YZ__ARRAY_LEN(bad); i++) {
+    o.network = bad[i];
+    assert_int_equal(yz_session_local_init(&l, &A.id, NULL, &o), YZ_E_INVAL);
+  }
+}
+
 static void test_config_misuse(void **state)
 {
   (void)state;
@@ -1165,6 +1248,7 @@ int main(void)
       cmocka_unit_test_teardown(test_handshake_responder_pinned, teardown),
       cmocka_unit_test_teardown(test_responder_pin_mismatch, teardown),
       cmocka_unit_test_teardown(test_proof_fields, teardown),
+      cmocka_unit_test_teardown(test_network_name, teardown),
       cmocka_unit_test_teardown(test_config_misuse, teardown),
       cmocka_unit_test_teardown(test_mitm_detected, teardown),
       cmocka_unit_test_teardown(test_swapped_static_key, teardown),

@@ -32,6 +32,7 @@ Only /usr/bin/python3 can import dissononce and cbor2 (TOOLCHAIN.md 7).
 """
 import hashlib
 import json
+import re
 import struct
 import sys
 
@@ -61,7 +62,9 @@ MAX_CLOSE_TEXT = 123
 # Section 11: close codes and the local errors that go with them.
 NORMAL, GOING_AWAY, PROTOCOL, DECRYPT, TOO_LARGE, TIMEOUT = 0, 1, 2, 3, 4, 5
 NONCE_EXHAUSTED, IDENTITY, PEER_ID_MISMATCH, INTERNAL = 6, 7, 8, 9
+NETWORK = 0x0b
 ERRORS = {
+    NETWORK: {"YZ_E_NETWORK"},
     PROTOCOL: {"YZ_E_MALFORMED", "YZ_E_TRUNCATED", "YZ_E_TRAILING",
                "YZ_E_STATE"},
     DECRYPT: {"YZ_E_DECRYPT"},
@@ -102,11 +105,38 @@ class FixedEphemeralDH(X25519DH):
         return super().generate_keypair(privatekey)
 
 
-def check_proof(name, proof, static_pub, identity_pub, prefix, corrupt):
+# Section 5, "Network name": the public network, and the grammar of a name.
+PUBLIC_NETWORK = "yz"
+NETWORK_NAME = re.compile(r"[a-z0-9._-]{1,32}")
+
+
+def network_of(side_input):
+    """The network a side of a vector belongs to (its proof options)."""
+    net = side_input.get("proof_options", {}).get("network")
+    return PUBLIC_NETWORK if net is None else net
+
+
+def network_mismatch_text(mine, theirs):
+    """Section 5, "Network name": the reason of a mismatch."""
+    return ('network name mismatch: this node belongs to network "%s", '
+            'the peer to "%s"' % (mine, theirs))
+
+
+def check_proof(name, proof, static_pub, identity_pub, prefix, corrupt,
+                network):
     obj = cbor2.loads(proof)
     check(name + " proof canonical", cbor2.dumps(obj, canonical=True), proof)
     if not isinstance(obj, dict) or 1 not in obj or 2 not in obj:
         raise Mismatch(name + " proof lacks key 1 or 2")
+    # Key 7: absent for the public network, else the name, in its grammar.
+    if network == PUBLIC_NETWORK:
+        check(name + " proof network name absent", 7 in obj, False)
+    else:
+        if not isinstance(obj.get(7), str) or \
+                not NETWORK_NAME.fullmatch(obj[7]):
+            raise Mismatch("%s proof network name %r breaks the grammar" %
+                           (name, obj.get(7)))
+        check(name + " proof network name", obj[7], network)
     check(name + " proof identity key", obj[1], identity_pub)
     try:
         Ed25519PublicKey.from_public_bytes(obj[1]).verify(
@@ -548,7 +578,7 @@ def run(doc, v, factory):
                   out[k + "_public"])
         check_proof(side, bytes.fromhex(out["proof"]),
                     bytes.fromhex(out["static_public"]), ipub, prefix,
-                    corrupt[side])
+                    corrupt[side], network_of(inp))
         pub[side] = out
 
     # ---- the handshake (section 4) ----
@@ -566,6 +596,8 @@ def run(doc, v, factory):
     pinned = v.get("initiator_expects")
     lose = v.get("handshake_lose")
     split = None
+    net = {side: network_of(v[side]) for side in SIDES}
+    mismatch = False    # section 5, "Network name"
     msgs = v["handshake"]
     written = 0
     # What each side does with the message it reads (sections 4, 5, 11).
@@ -584,7 +616,12 @@ def run(doc, v, factory):
         written = i + 1
         check("message %d" % (i + 1), bytes(buf).hex(), m["ciphertext"])
         check("message %d lost" % (i + 1), bool(m.get("lost")), lose == i + 1)
-        if ws is not None:   # message 3 written: the initiator is up
+        if ws is not None and mismatch:
+            # Section 5, "Network name": message 3 is sent, then the
+            # initiator fails without Split() and sends nothing more.
+            st[w].close_local(NETWORK, "YZ_E_NETWORK", 0, send=False,
+                              text=network_mismatch_text(net[w], net[r]))
+        elif ws is not None:   # message 3 written: the initiator is up
             split = ws
             st[w].up(0)
         if lose == i + 1:
@@ -604,6 +641,13 @@ def run(doc, v, factory):
             # Section 3: the pinned node ID differs; before Split()
             st[r].close_local(PEER_ID_MISMATCH, "YZ_E_PEER_ID_MISMATCH", 0,
                               send=False)
+            break
+        if i == 1 and net[w] != net[r]:
+            mismatch = True     # the initiator goes on to message 3
+        if rs is not None and mismatch:
+            # the responder fails on message 3 like any failure there
+            st[r].close_local(NETWORK, "YZ_E_NETWORK", 0, send=False,
+                              text=network_mismatch_text(net[r], net[w]))
             break
         if rs is not None:
             st[r].up(0)

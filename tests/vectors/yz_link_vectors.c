@@ -200,6 +200,7 @@ static void side_setup(vside *v, const char *name, const json_t *in)
     o.has_capabilities = caps != NULL;
     o.capabilities = (uint64_t)json_integer_value(caps);
     o.version = json_string_value(json_object_get(po, "software_version"));
+    o.network = json_string_value(json_object_get(po, "network"));
   }
   if (yz_session_local_init(&v->local, &v->id, spriv, &o) != 0)
     die("local_init");
@@ -942,6 +943,37 @@ static void more_vectors(json_t *v)
           st_node(5, "responder", "error", 300, 7, 1, "6e6f2068616e646c6572"),
           st_send(6, "initiator", "050001")));
   json_object_set_new(x, "node_layer", json_true());
+  json_array_append_new(v, x);
+
+  /* The network name (docs/protocol.md section 5, "Network name"). */
+  x = vec("network_name",
+          "Both nodes belong to the test network \"yz-test\": both proofs "
+          "carry it (key 7) and the link comes up.",
+          NULL,
+          json_pack("[o,o]", st_send(1, "initiator", "6e6574"),
+                    st_send(2, "responder", "6f6b")));
+  json_object_set_new(json_object_get(x, "initiator"), "proof_options",
+                      json_pack("{s:s}", "network", "yz-test"));
+  json_object_set_new(json_object_get(x, "responder"), "proof_options",
+                      json_pack("{s:s}", "network", "yz-test"));
+  json_array_append_new(v, x);
+  x = vec("error_network_mismatch",
+          "The responder belongs to \"yz-test\", the initiator to the "
+          "public network \"yz\" (no key 7): the initiator reads message "
+          "2, still sends message 3 and fails (NETWORK) without Split(); "
+          "the responder fails on message 3 (NETWORK). Nothing else is "
+          "sent.",
+          NULL, json_array());
+  json_object_set_new(json_object_get(x, "responder"), "proof_options",
+                      json_pack("{s:s}", "network", "yz-test"));
+  json_array_append_new(v, x);
+  x = vec("error_network_mismatch_initiator",
+          "The initiator belongs to \"yz-test\", the responder to the "
+          "public network \"yz\": the same failure on both sides, the "
+          "names the other way round.",
+          NULL, json_array());
+  json_object_set_new(json_object_get(x, "initiator"), "proof_options",
+                      json_pack("{s:s}", "network", "yz-test"));
   json_array_append_new(v, x);
 }
 

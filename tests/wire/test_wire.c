@@ -153,6 +153,8 @@ static void full_proof(yz_wire_identity_proof *p)
   p->capabilities = YZ_WIRE_CAP_ROUTING | YZ_WIRE_CAP_RELAY;
   strcpy(p->version, "yz 0.1.0");
   p->version_len = 8;
+  strcpy(p->network, "yz-test");
+  p->network_len = 7;
 }
 
 static void test_proof_roundtrip(void **state)
@@ -207,6 +209,10 @@ static void test_proof_encode_refuses(void **state)
   full_proof(&p);
   p.version[0] = (char)0xff;
   assert_int_equal(yz_wire_proof_encode(&p, buf, sizeof buf, &n), YZ_E_INVAL);
+  full_proof(&p);
+  strcpy(p.network, "Yz");
+  p.network_len = 2;
+  assert_int_equal(yz_wire_proof_encode(&p, buf, sizeof buf, &n), YZ_E_INVAL);
 }
 
 /* Hex fragments to build proofs by hand. */
@@ -216,6 +222,9 @@ static void test_proof_encode_refuses(void **state)
                      "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf" \
                      "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf" \
                      "d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+
+/* 16 bytes of "a" */
+#define A16 "61616161616161616161616161616161"
 
 struct proof_case {
   const char *hex;
@@ -230,7 +239,21 @@ static const struct proof_case proof_cases[] = {
     {"a2" SIG PK, YZ_E_MALFORMED, false},                 /* unsorted */
     {"a3" PK PK SIG, YZ_E_DUPLICATE, false},
     {"a2" PK SIG "00", YZ_E_TRAILING, false},
-    {"a3" PK SIG "0700", 0, true},                        /* unknown key 7 */
+    {"a3" PK SIG "0800", 0, true},                        /* unknown key 8 */
+    /* network name (key 7): 1..32 bytes of a-z 0-9 . - _ */
+    {"a3" PK SIG "07627a74", 0, false},                   /* "zt" */
+    {"a3" PK SIG "0767797a2d74657374", 0, false},         /* "yz-test" */
+    {"a3" PK SIG "07627974", 0, false},
+    {"a3" PK SIG "0760", YZ_E_MALFORMED, false},          /* empty */
+    {"a3" PK SIG "0700", YZ_E_MALFORMED, false},          /* not text */
+    {"a3" PK SIG "0742797a", YZ_E_MALFORMED, false},      /* bstr */
+    {"a3" PK SIG "0762597a", YZ_E_MALFORMED, false},      /* upper case */
+    {"a3" PK SIG "0762792f", YZ_E_MALFORMED, false},      /* '/' */
+    {"a3" PK SIG "07627920", YZ_E_MALFORMED, false},
+    {"a3" PK SIG "077820" A16 A16, 0, false},       /* 32 bytes */
+    {"a3" PK SIG "077821" A16 A16 "61", YZ_E_MALFORMED,
+     false}, /* 33 bytes */
+    {"a4" PK SIG "0663797a31" "0762797a", 0, false},      /* with a version */
     {"a3" PK SIG "1864a1616180", 0, true},                /* unknown, nested */
     {"a3" PK SIG "6178f6", 0, true},                      /* text key */
     {"a3" PK SIG "2001", 0, true},                        /* negative key */
@@ -293,7 +316,7 @@ static void test_proof_table(void **state)
 }
 
 /* Nesting depth (docs/protocol.md "Identity proof", rule 4): the number
- * of arrays and maps around a data item, at most 8. An unknown key 7
+ * of arrays and maps around a data item, at most 8. An unknown key 8
  * whose value is 8 nested arrays: the innermost empty is at depth 8 (the
  * top-level map and 7 arrays around it), accepted; an element in it is
  * at depth 9, refused. */
@@ -309,7 +332,7 @@ static void test_proof_nesting_depth(void **state)
   assert_int_equal(yz_wire_proof_encode(&p, buf, sizeof buf, &n), 0);
   assert_int_equal(buf[0], 0xa2);
   buf[0] = 0xa3;
-  buf[n++] = 0x07;
+  buf[n++] = 0x08;
   for (int i = 0; i < 7; i++)
     buf[n++] = 0x81;
   buf[n] = 0x80; /* the 8th array, empty */

@@ -209,8 +209,11 @@ static void fill_config(yz_node_config *cfg, const yzn_options *o)
   SET(l->cookie_load_pct, o->cookie_load_pct);
   SET(l->cookie_msg1_per_s, o->cookie_rate);
   l->cookie_always = o->cookie_always;
+  SET(cfg->link_cap, o->link_cap);
+  SET(cfg->link_idle_ms, o->link_idle_ms);
 #undef SET
   l->tls_ca_file = o->tls_ca;
+  l->network = o->network;
   cfg->cb.on_link = on_link;
   cfg->cb.on_peer_up = on_peer_up;
   cfg->cb.on_peer_down = on_peer_down;

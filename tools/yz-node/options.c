@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "yz/address.h"
+#include "yz/wire.h"
 
 #define DEFAULT_LISTEN "ws://0.0.0.0:7700"
 #define DEFAULT_KEY "yz-node.key"
@@ -41,6 +42,9 @@ void yzn_usage(FILE *f)
 "                        (repeatable)\n"
 "  --peer-unpinned URL   a peer whose node ID is not known in advance:\n"
 "                        accepts ANY node at that URL (repeatable; avoid)\n"
+"  --network NAME        the network to belong to (default yz, the public\n"
+"                        one); nodes of different networks refuse each\n"
+"                        other at the handshake\n"
 "  --max-links N         links up or in handshake (default 1024)\n"
 "  --max-handshakes N    handshakes in progress (default 128)\n"
 "  --ip-rate N           inbound handshakes per second per IP (default 20)\n"
@@ -54,6 +58,9 @@ void yzn_usage(FILE *f)
 "  --evict-min-idle MS   with --max-links reached, a new inbound peer\n"
 "                        evicts the link idle longest if idle this long\n"
 "                        (default 60000)\n"
+"  --link-cap N          close idle links of unconfigured peers beyond N\n"
+"                        links up (default: off)\n"
+"  --link-idle MS        ... once idle this long (default 10000)\n"
 "  --ping-interval MS    keepalive ping after this idle time (default 15000)\n"
 "  --missed-pongs N      close a link after N unanswered pings (default 3)\n"
 "  --queue-max-bytes N   send queue bound per link, bytes (default 1 MiB)\n"
@@ -99,6 +106,8 @@ static const struct numopt numopts[] = {
     U32("--max-handshakes-per-source", max_handshakes_per_source, 1, 1000000),
     U32("--max-links-per-source", max_links_per_source, 1, 1000000),
     U32("--evict-min-idle", evict_min_idle_ms, 1, 86400000),
+    U32("--link-cap", link_cap, 1, 1000000),
+    U32("--link-idle", link_idle_ms, 1, 86400000),
     U32("--ping-interval", ping_interval_ms, 1, 3600000),
     U32("--missed-pongs", missed_pongs, 1, 1000),
     U64("--max-message-size", max_message_size, 1, (uint64_t)1 << 30),
@@ -144,7 +153,7 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
       return yz_cli_usage_error("unexpected argument '%s'", a);
     static const char *const valued[] = {
         "--listen", "--peer", "--peer-unpinned", "--tls-cert", "--tls-key",
-        "--tls-ca", "--key", "--log-level"};
+        "--tls-ca", "--key", "--log-level", "--network"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
       known |= strcmp(a, valued[k]) == 0;
@@ -194,6 +203,11 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
       o->tls_ca = v;
     } else if (strcmp(a, "--key") == 0) {
       o->key = v;
+    } else if (strcmp(a, "--network") == 0) {
+      if (!yz_wire_network_valid(v, strlen(v)))
+        return yz_cli_usage_error("--network %s: want 1..32 bytes of a-z 0-9 "
+                                  ". - _", v);
+      o->network = v;
     } else if (strcmp(a, "--log-level") == 0) {
       if (strcmp(v, "error") == 0)
         o->log_level = YZ_LOG_ERR;

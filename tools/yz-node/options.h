@@ -37,6 +37,9 @@ typedef struct yzn_options {
   /* Cookies under load (docs/protocol.md 4, "Cookie"). */
   uint32_t cookie_load_pct, cookie_rate;
   bool cookie_always;
+  const char *network; /* NULL: the public network "yz" */
+  /* The node's connection policy; link_cap 0: off. */
+  uint32_t link_cap, link_idle_ms;
   bool help, version;
 } yzn_options;
 

@@ -13,6 +13,7 @@
 #include "yz/common.h"
 #include "yz/identity.h"
 #include "yz/node.h"
+#include "yz/wire.h"
 
 enum {
   EXIT_LOST = 1,       /* linked, but a ping went unanswered or the link fell */
@@ -25,7 +26,7 @@ static void usage(FILE *f)
 {
   fprintf(f,
 "Usage: yz ping ADDR [--count N] [--timeout S] [--interval MS] [--unpinned]\n"
-"               [--tls-ca FILE] [--tls-allow-selfsigned]\n"
+"               [--tls-ca FILE] [--tls-allow-selfsigned] [--network NAME]\n"
 "\n"
 "Dials ADDR (ws[s]://HOST:PORT/#NODEID, as yz-node prints it), runs the yz\n"
 "handshake with a throwaway identity, checks that the peer IS that node ID,\n"
@@ -43,6 +44,8 @@ static void usage(FILE *f)
 "  --tls-ca FILE   CA (PEM) to verify a wss:// server with\n"
 "  --tls-allow-selfsigned  accept a self-signed wss:// certificate (the\n"
 "                  node ID is still verified by the handshake)\n"
+"  --network NAME  the network of the node pinged (default yz, the public\n"
+"                  one); a node of another network refuses the handshake\n"
 "\n"
 "Exit status:\n"
 "  0  every ping was answered\n"
@@ -51,7 +54,7 @@ static void usage(FILE *f)
 "  3  peer node ID mismatch: the node at that URL is not the one the\n"
 "     address names (a man in the middle or a wrong address)\n"
 "  4  handshake failed (connected, but no valid yz session: TLS, protocol\n"
-"     version, bad identity proof, timeout)\n"
+"     version, bad identity proof, another network, timeout)\n"
 "  5  unreachable (connection refused, no route, no WebSocket upgrade)\n");
 }
 
@@ -211,7 +214,7 @@ static void on_dial_failed(yz_node *node, const char *url,
 
 int cmd_ping_main(int argc, char **argv)
 {
-  const char *addr = NULL, *ca = NULL;
+  const char *addr = NULL, *ca = NULL, *network = NULL;
   unsigned long long count = 3, timeout_s = 5, interval = 200;
   bool unpinned = false, selfsigned = false;
   for (int i = 1; i < argc; i++) {
@@ -235,6 +238,12 @@ int cmd_ping_main(int argc, char **argv)
     } else if (strcmp(a, "--interval") == 0) {
       if (!yz_cli_parse_u64(v, 0, 3600000, &interval))
         return yz_cli_usage_error("--interval: want milliseconds");
+      i++;
+    } else if (strcmp(a, "--network") == 0) {
+      if (v == NULL || !yz_wire_network_valid(v, strlen(v)))
+        return yz_cli_usage_error("--network: want 1..32 bytes of a-z 0-9 "
+                                  ". - _");
+      network = v;
       i++;
     } else if (strcmp(a, "--tls-ca") == 0) {
       if (v == NULL)
@@ -286,6 +295,7 @@ int cmd_ping_main(int argc, char **argv)
   cfg.cb.on_dial_failed = on_dial_failed;
   cfg.link.handshake_timeout_ms = p.timeout_ms;
   cfg.link.tls_ca_file = ca;
+  cfg.link.network = network;
   cfg.request_timeout_ms = p.timeout_ms;
   int err = yz_node_new(&p.node, &p.loop, &cfg);
   yz_identity_clear(&id);
