@@ -29,12 +29,14 @@ extern "C" {
 enum {
   YZ_RECORD_MAX_LEN = 1024,           /* encoded record, bytes */
   YZ_RECORD_MAX_ADDRESSES = 8,        /* addresses in one record */
-  YZ_RECORD_NETWORK_MAX_LEN = 64,     /* bytes of the network name */
+  /* bytes of the network name: the handshake's network names
+   * (docs/protocol.md 5, "Network name"; yz_wire_network_valid()) */
+  YZ_RECORD_NETWORK_MAX_LEN = YZ_WIRE_NETWORK_MAX_LEN,
   YZ_RECORD_URL_MAX_LEN = YZ_WIRE_URL_MAX_LEN,
   /* Bytes of the signing domain prefix "yz node record v1" and a 0x00. */
   YZ_RECORD_PREFIX_LEN = 18,
   /*
-   * The longest signed byte string: prefix, network (1 + 64), identity key
+   * The longest signed byte string: prefix, network (1 + 32), identity key
    * (32), seq, expiry, node type, capabilities (8 each), address count (1),
    * 8 addresses of (1 + 255 + 8). A buffer this size always suffices for
    * yz_record_signed_bytes().
@@ -70,7 +72,7 @@ enum {
  */
 typedef struct yz_record {
   char network[YZ_RECORD_NETWORK_MAX_LEN + 1]; /* NUL-terminated */
-  uint8_t network_len;                          /* 1..64 */
+  uint8_t network_len;                          /* 1..32 */
   uint8_t identity_pk[YZ_IDENTITY_PK_LEN];
   yz_node_id node_id;
   uint64_t seq;          /* higher replaces lower (yz_record_newer()) */
@@ -83,7 +85,8 @@ typedef struct yz_record {
 } yz_record;
 
 /*
- * Set a network name (1..64 bytes, each in 0x21..0x7e): a convenience for
+ * Set a network name (1..32 bytes of a-z 0-9 . - _, as
+ * yz_wire_network_valid() checks): a convenience for
  * filling r->network and r->network_len. 0 or YZ_E_INVAL.
  */
 YZ_EXPORT YZ_WARN_UNUSED int yz_record_set_network(yz_record *r,

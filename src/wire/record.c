@@ -29,14 +29,12 @@ static int fail(const char **reason, const char *why, int err)
 
 /* ---- field rules (docs/protocol.md "Node records", "Fields") ----------- */
 
+/* The network names of the handshake (docs/protocol.md 5, "Network
+ * name"): one grammar, so a record's network is always one a node can be
+ * configured with. */
 static bool network_valid(const char *s, size_t n)
 {
-  if (n == 0 || n > YZ_RECORD_NETWORK_MAX_LEN)
-    return false;
-  for (size_t i = 0; i < n; i++)
-    if ((uint8_t)s[i] < 0x21 || (uint8_t)s[i] > 0x7e)
-      return false;
-  return true;
+  return yz_wire_network_valid(s, n);
 }
 
 /*
@@ -75,7 +73,7 @@ static const char *fields_invalid(const yz_record *r, int *err)
   *err = YZ_E_MALFORMED;
   if (r->network_len > YZ_RECORD_NETWORK_MAX_LEN ||
       !network_valid(r->network, r->network_len))
-    return "network name is not 1..64 bytes in 0x21..0x7e";
+    return "network name is not 1..32 bytes of a-z 0-9 . - _";
   if (!node_type_valid(r->node_type))
     return "node type is not 1 (infrastructure) or 2 (community)";
   if (r->n_addresses == 0 || r->n_addresses > YZ_RECORD_MAX_ADDRESSES)
@@ -358,7 +356,7 @@ static int decode_item(yz_record *r, const cbor_item_t *it,
   size_t n;
   if (!get_text(key_value(kv, 0, YZ_RECORD_KEY_NETWORK),
                 YZ_RECORD_NETWORK_MAX_LEN, r->network, &n))
-    return fail(reason, "network (key 1) is not text of 1..64 bytes",
+    return fail(reason, "network (key 1) is not text of 1..32 bytes",
                 YZ_E_MALFORMED);
   r->network_len = (uint8_t)n;
   if (!get_bytes(key_value(kv, 1, YZ_RECORD_KEY_IDENTITY), YZ_IDENTITY_PK_LEN,

@@ -130,8 +130,9 @@ def judge(data, check):
     if sorted(item) != list(range(1, 9)):
         raise Refused("YZ_E_MALFORMED", "keys are not exactly 1..8")
     net, pk, sig = item[1], item[2], item[8]
-    if (not isinstance(net, str) or not 1 <= len(net) <= 64
-            or any(not 0x21 <= ord(c) <= 0x7e for c in net)):
+    if (not isinstance(net, str) or not 1 <= len(net) <= 32
+            or any(c not in "abcdefghijklmnopqrstuvwxyz0123456789.-_"
+                   for c in net)):
         raise Refused("YZ_E_MALFORMED", "bad network name")
     if not isinstance(pk, bytes) or len(pk) != 32:
         raise Refused("YZ_E_MALFORMED", "bad identity key")

@@ -290,8 +290,8 @@ static void test_tampered_fields(void **state)
     yz_record_expect ex = expect_any;
     switch (f) {
     case 0: /* network: decoded as a member of the changed network */
-      r.network[0] = 'Y';
-      ex.network = "Yz-test";
+      r.network[0] = 'x';
+      ex.network = "xz-test";
       break;
     case 1: /* identity key: another node's key with this signature */
       memcpy(r.identity_pk, yz_identity_public_key(&other), 32);
@@ -586,14 +586,14 @@ static void test_bad_addresses(void **state)
   /* Other fields the API refuses. */
   assert_int_equal(yz_record_set_network(&r, ""), YZ_E_INVAL);
   assert_int_equal(yz_record_set_network(&r, "a b"), YZ_E_INVAL);
+  assert_int_equal(yz_record_set_network(&r, "Yz"), YZ_E_INVAL);
+  assert_int_equal(yz_record_set_network(&r, "yz/test"), YZ_E_INVAL);
   assert_int_equal(
-      yz_record_set_network(&r, "0123456789012345678901234567890123456789"
-                                "012345678901234567890123"),
-      0); /* 64 bytes */
+      yz_record_set_network(&r, "01234567890123456789012345678901"),
+      0); /* 32 bytes: the handshake's longest network name */
   assert_int_equal(
-      yz_record_set_network(&r, "0123456789012345678901234567890123456789"
-                                "0123456789012345678901234"),
-      YZ_E_INVAL); /* 65 */
+      yz_record_set_network(&r, "012345678901234567890123456789012"),
+      YZ_E_INVAL); /* 33 */
   r.node_type = 0;
   assert_int_equal(yz_record_sign(&r, &id, &why), YZ_E_INVAL);
   assert_string_equal(why,

@@ -141,8 +141,8 @@ static int make(int argc, char **argv)
   if (!key || !*key)
     return yz_cli_usage_error("missing --key FILE");
   if (!net || yz_record_set_network(&r, net) != 0)
-    return yz_cli_usage_error("missing or invalid --network (1..64 bytes, "
-                              "printable ASCII, no space)");
+    return yz_cli_usage_error("missing or invalid --network (1..32 bytes of "
+                              "a-z 0-9 . - _)");
   if (r.n_addresses == 0)
     return yz_cli_usage_error("missing --addr: a record has 1..8");
   r.seq = seq;
