@@ -6,43 +6,9 @@
 
 #include <cbor.h>
 
+#include "wire/cbor_util.h"
+
 #include "yz/wire.h"
-
-static int fail(const char **reason, const char *why, int err)
-{
-  if (reason)
-    *reason = why;
-  return err;
-}
-
-/* Minimal-width unsigned integer (TOOLCHAIN.md 3.4). */
-static cbor_item_t *uint_min(uint64_t v)
-{
-  if (v <= UINT8_MAX)
-    return cbor_build_uint8((uint8_t)v);
-  if (v <= UINT16_MAX)
-    return cbor_build_uint16((uint16_t)v);
-  if (v <= UINT32_MAX)
-    return cbor_build_uint32((uint32_t)v);
-  return cbor_build_uint64(v);
-}
-
-/* Add a pair; on failure both items are released (TOOLCHAIN.md 3.7). */
-static bool map_put(cbor_item_t *map, uint64_t key, cbor_item_t *value)
-{
-  cbor_item_t *k = uint_min(key);
-  if (!k || !value) {
-    if (k)
-      cbor_decref(&k);
-    if (value)
-      cbor_decref(&value);
-    return false;
-  }
-  bool ok = cbor_map_add(map, (struct cbor_pair){.key = k, .value = value});
-  cbor_decref(&k);
-  cbor_decref(&value);
-  return ok;
-}
 
 static bool url_valid(const char *u, size_t n)
 {
@@ -60,11 +26,6 @@ static bool url_valid(const char *u, size_t n)
 static bool clients_valid(uint64_t c)
 {
   return (c & (YZ_WIRE_CLIENT_WS | YZ_WIRE_CLIENT_WSS)) != 0;
-}
-
-static bool node_type_valid(uint64_t t)
-{
-  return t == YZ_WIRE_NODE_INFRASTRUCTURE || t == YZ_WIRE_NODE_COMMUNITY;
 }
 
 static bool version_valid(const char *v, size_t n)
@@ -97,7 +58,7 @@ int yz_wire_proof_encode(const yz_wire_identity_proof *p, uint8_t *out,
     if (!url_valid(p->addresses[i].url, p->addresses[i].url_len) ||
         !clients_valid(p->addresses[i].client_types))
       return YZ_E_INVAL;
-  if (p->node_type && !node_type_valid(p->node_type))
+  if (p->node_type && !yz__wire_node_type_valid(p->node_type))
     return YZ_E_INVAL;
   if (p->version_len && !version_valid(p->version, p->version_len))
     return YZ_E_INVAL;
@@ -110,47 +71,33 @@ int yz_wire_proof_encode(const yz_wire_identity_proof *p, uint8_t *out,
   cbor_item_t *m = cbor_new_definite_map(n);
   if (!m)
     return YZ_E_NOMEM;
-  bool ok = map_put(m, YZ_WIRE_PROOF_KEY_IDENTITY,
-                    cbor_build_bytestring(p->identity_pk, YZ_WIRE_PK_LEN)) &&
-            map_put(m, YZ_WIRE_PROOF_KEY_SIGNATURE,
-                    cbor_build_bytestring(p->signature, YZ_WIRE_SIG_LEN));
-  if (ok && p->n_addresses) {
-    cbor_item_t *arr = cbor_new_definite_array(p->n_addresses);
-    ok = arr != NULL;
-    for (size_t i = 0; ok && i < p->n_addresses; i++) {
-      cbor_item_t *a = cbor_new_definite_map(2);
-      ok = a && map_put(a, YZ_WIRE_ADDR_KEY_URL,
-                        cbor_build_stringn(p->addresses[i].url,
-                                           p->addresses[i].url_len)) &&
-           map_put(a, YZ_WIRE_ADDR_KEY_CLIENTS,
-                   uint_min(p->addresses[i].client_types));
-      if (ok)
-        ok = cbor_array_push(arr, a);
-      if (a)
-        cbor_decref(&a);
-    }
-    if (ok)
-      ok = map_put(m, YZ_WIRE_PROOF_KEY_ADDRESSES, arr);
-    else if (arr)
-      cbor_decref(&arr);
-  }
+  bool ok =
+      yz__wire_map_put(
+          m, YZ_WIRE_PROOF_KEY_IDENTITY,
+          cbor_build_bytestring(p->identity_pk, YZ_WIRE_PK_LEN)) &&
+      yz__wire_map_put(m, YZ_WIRE_PROOF_KEY_SIGNATURE,
+                       cbor_build_bytestring(p->signature, YZ_WIRE_SIG_LEN));
+  if (ok && p->n_addresses)
+    ok = yz__wire_map_put(m, YZ_WIRE_PROOF_KEY_ADDRESSES,
+                          yz__wire_addresses(p->addresses, p->n_addresses));
   if (ok && p->node_type)
-    ok = map_put(m, YZ_WIRE_PROOF_KEY_NODE_TYPE, uint_min(p->node_type));
+    ok = yz__wire_map_put(m, YZ_WIRE_PROOF_KEY_NODE_TYPE,
+                          yz__wire_uint_min(p->node_type));
   if (ok && p->has_capabilities)
-    ok = map_put(m, YZ_WIRE_PROOF_KEY_CAPABILITIES, uint_min(p->capabilities));
+    ok = yz__wire_map_put(m, YZ_WIRE_PROOF_KEY_CAPABILITIES,
+                          yz__wire_uint_min(p->capabilities));
   if (ok && p->version_len)
-    ok = map_put(m, YZ_WIRE_PROOF_KEY_VERSION,
-                 cbor_build_stringn(p->version, p->version_len));
+    ok = yz__wire_map_put(m, YZ_WIRE_PROOF_KEY_VERSION,
+                          cbor_build_stringn(p->version, p->version_len));
   if (ok && p->network_len)
-    ok = map_put(m, YZ_WIRE_PROOF_KEY_NETWORK,
-                 cbor_build_stringn(p->network, p->network_len));
+    ok = yz__wire_map_put(m, YZ_WIRE_PROOF_KEY_NETWORK,
+                          cbor_build_stringn(p->network, p->network_len));
   int rc = 0;
   if (!ok) {
     rc = YZ_E_NOMEM;
   } else {
-    size_t w = cbor_serialize(m, out, YZ_WIRE_PROOF_MAX_LEN < cap
-                                          ? YZ_WIRE_PROOF_MAX_LEN
-                                          : cap);
+    size_t w = cbor_serialize(
+        m, out, YZ_WIRE_PROOF_MAX_LEN < cap ? YZ_WIRE_PROOF_MAX_LEN : cap);
     if (w == 0)
       rc = YZ_E_TOO_LARGE;
     else
@@ -194,7 +141,7 @@ static int decode_address(yz_wire_address *a, const cbor_item_t *it,
                           bool *unknown, const char **reason)
 {
   if (!cbor_isa_map(it) || !cbor_map_is_definite(it))
-    return fail(reason, "address is not a map", YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "address is not a map", YZ_E_MALFORMED);
   struct cbor_pair *kv = cbor_map_handle(it);
   bool have_url = false, have_clients = false;
   for (size_t i = 0; i < cbor_map_size(it); i++) {
@@ -208,9 +155,10 @@ static int decode_address(yz_wire_address *a, const cbor_item_t *it,
       const char *u;
       size_t n;
       if (!get_text(kv[i].value, &u, &n) || !url_valid(u, n))
-        return fail(reason, "address URL invalid (ws:// or wss://, 1..255 "
-                            "printable ASCII bytes)",
-                    YZ_E_MALFORMED);
+        return yz__wire_fail(reason,
+                             "address URL invalid (ws:// or wss://, 1..255 "
+                             "printable ASCII bytes)",
+                             YZ_E_MALFORMED);
       memcpy(a->url, u, n);
       a->url[n] = '\0';
       a->url_len = (uint16_t)n;
@@ -218,13 +166,14 @@ static int decode_address(yz_wire_address *a, const cbor_item_t *it,
     } else {
       if (!get_uint(kv[i].value, &a->client_types) ||
           !clients_valid(a->client_types))
-        return fail(reason, "address client types invalid", YZ_E_MALFORMED);
+        return yz__wire_fail(reason, "address client types invalid",
+                             YZ_E_MALFORMED);
       have_clients = true;
     }
   }
   if (!have_url || !have_clients)
-    return fail(reason, "address lacks its URL or client types",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "address lacks its URL or client types",
+                         YZ_E_MALFORMED);
   return 0;
 }
 
@@ -232,7 +181,8 @@ static int decode_item(yz_wire_identity_proof *p, const cbor_item_t *it,
                        const char **reason)
 {
   if (!cbor_isa_map(it) || !cbor_map_is_definite(it))
-    return fail(reason, "identity proof is not a map", YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "identity proof is not a map",
+                         YZ_E_MALFORMED);
   struct cbor_pair *kv = cbor_map_handle(it);
   bool have_pk = false, have_sig = false;
   for (size_t i = 0; i < cbor_map_size(it); i++) {
@@ -249,15 +199,15 @@ static int decode_item(yz_wire_identity_proof *p, const cbor_item_t *it,
     switch (k) {
     case YZ_WIRE_PROOF_KEY_IDENTITY:
       if (!get_bytes(v, &b, &n) || n != YZ_WIRE_PK_LEN)
-        return fail(reason, "identity key is not a 32-byte string",
-                    YZ_E_MALFORMED);
+        return yz__wire_fail(reason, "identity key is not a 32-byte string",
+                             YZ_E_MALFORMED);
       memcpy(p->identity_pk, b, n);
       have_pk = true;
       break;
     case YZ_WIRE_PROOF_KEY_SIGNATURE:
       if (!get_bytes(v, &b, &n) || n != YZ_WIRE_SIG_LEN)
-        return fail(reason, "signature is not a 64-byte string",
-                    YZ_E_MALFORMED);
+        return yz__wire_fail(reason, "signature is not a 64-byte string",
+                             YZ_E_MALFORMED);
       memcpy(p->signature, b, n);
       have_sig = true;
       break;
@@ -265,12 +215,13 @@ static int decode_item(yz_wire_identity_proof *p, const cbor_item_t *it,
       if (!cbor_isa_array(v) || !cbor_array_is_definite(v) ||
           cbor_array_size(v) == 0 ||
           cbor_array_size(v) > YZ_WIRE_MAX_ADDRESSES)
-        return fail(reason, "addresses is not an array of 1..8 addresses",
-                    YZ_E_MALFORMED);
+        return yz__wire_fail(reason,
+                             "addresses is not an array of 1..8 addresses",
+                             YZ_E_MALFORMED);
       cbor_item_t **a = cbor_array_handle(v);
       for (size_t j = 0; j < cbor_array_size(v); j++) {
-        int rc = decode_address(&p->addresses[j], a[j], &p->had_unknown,
-                                reason);
+        int rc =
+            decode_address(&p->addresses[j], a[j], &p->had_unknown, reason);
         if (rc)
           return rc;
       }
@@ -278,27 +229,31 @@ static int decode_item(yz_wire_identity_proof *p, const cbor_item_t *it,
       break;
     }
     case YZ_WIRE_PROOF_KEY_NODE_TYPE:
-      if (!get_uint(v, &p->node_type) || !node_type_valid(p->node_type))
-        return fail(reason, "node type is not 1 or 2", YZ_E_MALFORMED);
+      if (!get_uint(v, &p->node_type) ||
+          !yz__wire_node_type_valid(p->node_type))
+        return yz__wire_fail(reason, "node type is not 1 or 2",
+                             YZ_E_MALFORMED);
       break;
     case YZ_WIRE_PROOF_KEY_CAPABILITIES:
       if (!get_uint(v, &p->capabilities))
-        return fail(reason, "capabilities is not an unsigned integer",
-                    YZ_E_MALFORMED);
+        return yz__wire_fail(reason, "capabilities is not an unsigned integer",
+                             YZ_E_MALFORMED);
       p->has_capabilities = true;
       break;
     case YZ_WIRE_PROOF_KEY_NETWORK:
       if (!get_text(v, &t, &n) || !yz_wire_network_valid(t, n))
-        return fail(reason, "network name is not 1..32 bytes of a-z 0-9 . - _",
-                    YZ_E_MALFORMED);
+        return yz__wire_fail(
+            reason, "network name is not 1..32 bytes of a-z 0-9 . - _",
+            YZ_E_MALFORMED);
       memcpy(p->network, t, n);
       p->network[n] = '\0';
       p->network_len = (uint8_t)n;
       break;
     default: /* YZ_WIRE_PROOF_KEY_VERSION */
       if (!get_text(v, &t, &n) || !version_valid(t, n))
-        return fail(reason, "software version is not 1..64 bytes of UTF-8",
-                    YZ_E_MALFORMED);
+        return yz__wire_fail(reason,
+                             "software version is not 1..64 bytes of UTF-8",
+                             YZ_E_MALFORMED);
       memcpy(p->version, t, n);
       p->version[n] = '\0';
       p->version_len = (uint8_t)n;
@@ -306,8 +261,9 @@ static int decode_item(yz_wire_identity_proof *p, const cbor_item_t *it,
     }
   }
   if (!have_pk || !have_sig)
-    return fail(reason, "identity proof lacks the key or the signature",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason,
+                         "identity proof lacks the key or the signature",
+                         YZ_E_MALFORMED);
   return 0;
 }
 
@@ -324,13 +280,14 @@ int yz_wire_proof_decode(yz_wire_identity_proof *p, const uint8_t *in,
   struct cbor_load_result r;
   cbor_item_t *it = cbor_load(in, len, &r);
   if (!it)
-    return fail(reason, r.error.code == CBOR_ERR_MEMERROR
-                            ? "out of memory decoding CBOR"
-                            : "malformed CBOR",
-                r.error.code == CBOR_ERR_MEMERROR ? YZ_E_NOMEM
-                                                  : YZ_E_MALFORMED);
+    return yz__wire_fail(
+        reason,
+        r.error.code == CBOR_ERR_MEMERROR ? "out of memory decoding CBOR"
+                                          : "malformed CBOR",
+        r.error.code == CBOR_ERR_MEMERROR ? YZ_E_NOMEM : YZ_E_MALFORMED);
   if (r.read != len)
-    rc = fail(reason, "trailing bytes after the CBOR item", YZ_E_TRAILING);
+    rc = yz__wire_fail(reason, "trailing bytes after the CBOR item",
+                       YZ_E_TRAILING);
   else
     rc = decode_item(p, it, reason);
   cbor_decref(&it);

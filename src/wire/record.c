@@ -7,6 +7,8 @@
 
 #include <cbor.h>
 
+#include "wire/cbor_util.h"
+
 #include "common/util.h"
 #include "yz/address.h"
 #include "yz/record.h"
@@ -20,22 +22,7 @@ _Static_assert(YZ_RECORD_URL_MAX_LEN <= UINT8_MAX,
 _Static_assert(YZ_RECORD_NETWORK_MAX_LEN <= UINT8_MAX,
                "the network length fits one byte of the signed bytes");
 
-static int fail(const char **reason, const char *why, int err)
-{
-  if (reason)
-    *reason = why;
-  return err;
-}
-
 /* ---- field rules (docs/protocol.md "Node records", "Fields") ----------- */
-
-/* The network names of the handshake (docs/protocol.md 5, "Network
- * name"): one grammar, so a record's network is always one a node can be
- * configured with. */
-static bool network_valid(const char *s, size_t n)
-{
-  return yz_wire_network_valid(s, n);
-}
 
 /*
  * A URL is a node address of docs/operations.md without '#NODEID' (the
@@ -62,19 +49,14 @@ static const char *address_invalid(const char *u, size_t n, uint64_t clients)
   return NULL;
 }
 
-static bool node_type_valid(uint64_t t)
-{
-  return t == YZ_WIRE_NODE_INFRASTRUCTURE || t == YZ_WIRE_NODE_COMMUNITY;
-}
-
 /* Every field rule except the signature; NULL or why not. */
 static const char *fields_invalid(const yz_record *r, int *err)
 {
   *err = YZ_E_MALFORMED;
   if (r->network_len > YZ_RECORD_NETWORK_MAX_LEN ||
-      !network_valid(r->network, r->network_len))
+      !yz_wire_network_valid(r->network, r->network_len))
     return "network name is not 1..32 bytes of a-z 0-9 . - _";
-  if (!node_type_valid(r->node_type))
+  if (!yz__wire_node_type_valid(r->node_type))
     return "node type is not 1 (infrastructure) or 2 (community)";
   if (r->n_addresses == 0 || r->n_addresses > YZ_RECORD_MAX_ADDRESSES)
     return "addresses is not an array of 1..8 addresses";
@@ -100,7 +82,7 @@ int yz_record_set_network(yz_record *r, const char *name)
   if (!r || !name)
     return YZ_E_INVAL;
   size_t n = strnlen(name, YZ_RECORD_NETWORK_MAX_LEN + 1);
-  if (!network_valid(name, n))
+  if (!yz_wire_network_valid(name, n))
     return YZ_E_INVAL;
   memcpy(r->network, name, n);
   r->network[n] = '\0';
@@ -108,21 +90,22 @@ int yz_record_set_network(yz_record *r, const char *name)
   return 0;
 }
 
-int yz_record_add_address(yz_record *r, const char *url,
-                          uint64_t client_types, const char **reason)
+int yz_record_add_address(yz_record *r, const char *url, uint64_t client_types,
+                          const char **reason)
 {
   if (!r || !url)
-    return fail(reason, "no record or URL", YZ_E_INVAL);
+    return yz__wire_fail(reason, "no record or URL", YZ_E_INVAL);
   if (r->n_addresses >= YZ_RECORD_MAX_ADDRESSES)
-    return fail(reason, "a record holds at most 8 addresses", YZ_E_LIMIT);
+    return yz__wire_fail(reason, "a record holds at most 8 addresses",
+                         YZ_E_LIMIT);
   size_t n = strnlen(url, YZ_RECORD_URL_MAX_LEN + 1);
   const char *why = address_invalid(url, n, client_types);
   if (why)
-    return fail(reason, why, YZ_E_INVAL);
+    return yz__wire_fail(reason, why, YZ_E_INVAL);
   for (size_t j = 0; j < r->n_addresses; j++)
     if (r->addresses[j].url_len == n &&
         memcmp(r->addresses[j].url, url, n) == 0)
-      return fail(reason, "the same address URL twice", YZ_E_INVAL);
+      return yz__wire_fail(reason, "the same address URL twice", YZ_E_INVAL);
   yz_wire_address *a = &r->addresses[r->n_addresses++];
   memcpy(a->url, url, n);
   a->url[n] = '\0';
@@ -179,70 +162,23 @@ int yz_record_signed_bytes(const yz_record *r, uint8_t *out, size_t cap,
 int yz_record_sign(yz_record *r, const yz_identity *id, const char **reason)
 {
   if (!r || !id)
-    return fail(reason, "no record or identity", YZ_E_INVAL);
+    return yz__wire_fail(reason, "no record or identity", YZ_E_INVAL);
   int err;
   const char *why = fields_invalid(r, &err);
   if (why)
-    return fail(reason, why, YZ_E_INVAL);
+    return yz__wire_fail(reason, why, YZ_E_INVAL);
   memcpy(r->identity_pk, yz_identity_public_key(id), YZ_IDENTITY_PK_LEN);
   r->node_id = *yz_identity_node_id(id);
   uint8_t sb[YZ_RECORD_SIGNED_MAX_LEN];
   size_t n;
   if (yz_record_signed_bytes(r, sb, sizeof sb, &n) != 0)
-    return fail(reason, "signed bytes", YZ_E_INVAL); /* cannot happen */
+    return yz__wire_fail(reason, "signed bytes",
+                         YZ_E_INVAL); /* cannot happen */
   yz_identity_sign(id, sb, n, r->signature);
   return 0;
 }
 
 /* ---- CBOR encoding ----------------------------------------------------- */
-
-/* Minimal-width unsigned integer (TOOLCHAIN.md 3.4). */
-static cbor_item_t *uint_min(uint64_t v)
-{
-  if (v <= UINT8_MAX)
-    return cbor_build_uint8((uint8_t)v);
-  if (v <= UINT16_MAX)
-    return cbor_build_uint16((uint16_t)v);
-  if (v <= UINT32_MAX)
-    return cbor_build_uint32((uint32_t)v);
-  return cbor_build_uint64(v);
-}
-
-/* Add a pair; on failure both items are released (TOOLCHAIN.md 3.7). */
-static bool map_put(cbor_item_t *map, uint64_t key, cbor_item_t *value)
-{
-  cbor_item_t *k = uint_min(key);
-  if (!k || !value) {
-    if (k)
-      cbor_decref(&k);
-    if (value)
-      cbor_decref(&value);
-    return false;
-  }
-  bool ok = cbor_map_add(map, (struct cbor_pair){.key = k, .value = value});
-  cbor_decref(&k);
-  cbor_decref(&value);
-  return ok;
-}
-
-static cbor_item_t *build_addresses(const yz_record *r)
-{
-  cbor_item_t *arr = cbor_new_definite_array(r->n_addresses);
-  bool ok = arr != NULL;
-  for (size_t i = 0; ok && i < r->n_addresses; i++) {
-    const yz_wire_address *a = &r->addresses[i];
-    cbor_item_t *m = cbor_new_definite_map(2);
-    ok = m && map_put(m, YZ_WIRE_ADDR_KEY_URL,
-                      cbor_build_stringn(a->url, a->url_len)) &&
-         map_put(m, YZ_WIRE_ADDR_KEY_CLIENTS, uint_min(a->client_types)) &&
-         cbor_array_push(arr, m);
-    if (m)
-      cbor_decref(&m);
-  }
-  if (!ok && arr)
-    cbor_decref(&arr);
-  return ok ? arr : NULL;
-}
 
 int yz_record_encode(const yz_record *r, uint8_t *out, size_t cap,
                      size_t *outlen)
@@ -255,24 +191,29 @@ int yz_record_encode(const yz_record *r, uint8_t *out, size_t cap,
     return YZ_E_NOMEM;
   /* Keys 1..8 in increasing order: the canonical order (RFC 8949 4.2.1). */
   bool ok =
-      map_put(m, YZ_RECORD_KEY_NETWORK,
-              cbor_build_stringn(r->network, r->network_len)) &&
-      map_put(m, YZ_RECORD_KEY_IDENTITY,
-              cbor_build_bytestring(r->identity_pk, YZ_IDENTITY_PK_LEN)) &&
-      map_put(m, YZ_RECORD_KEY_SEQ, uint_min(r->seq)) &&
-      map_put(m, YZ_RECORD_KEY_EXPIRY, uint_min(r->expiry)) &&
-      map_put(m, YZ_RECORD_KEY_NODE_TYPE, uint_min(r->node_type)) &&
-      map_put(m, YZ_RECORD_KEY_CAPABILITIES, uint_min(r->capabilities)) &&
-      map_put(m, YZ_RECORD_KEY_ADDRESSES, build_addresses(r)) &&
-      map_put(m, YZ_RECORD_KEY_SIGNATURE,
-              cbor_build_bytestring(r->signature, YZ_IDENTITY_SIG_LEN));
+      yz__wire_map_put(m, YZ_RECORD_KEY_NETWORK,
+                       cbor_build_stringn(r->network, r->network_len)) &&
+      yz__wire_map_put(
+          m, YZ_RECORD_KEY_IDENTITY,
+          cbor_build_bytestring(r->identity_pk, YZ_IDENTITY_PK_LEN)) &&
+      yz__wire_map_put(m, YZ_RECORD_KEY_SEQ, yz__wire_uint_min(r->seq)) &&
+      yz__wire_map_put(m, YZ_RECORD_KEY_EXPIRY,
+                       yz__wire_uint_min(r->expiry)) &&
+      yz__wire_map_put(m, YZ_RECORD_KEY_NODE_TYPE,
+                       yz__wire_uint_min(r->node_type)) &&
+      yz__wire_map_put(m, YZ_RECORD_KEY_CAPABILITIES,
+                       yz__wire_uint_min(r->capabilities)) &&
+      yz__wire_map_put(m, YZ_RECORD_KEY_ADDRESSES,
+                       yz__wire_addresses(r->addresses, r->n_addresses)) &&
+      yz__wire_map_put(
+          m, YZ_RECORD_KEY_SIGNATURE,
+          cbor_build_bytestring(r->signature, YZ_IDENTITY_SIG_LEN));
   int rc = 0;
   if (!ok) {
     rc = YZ_E_NOMEM;
   } else {
-    size_t w = cbor_serialize(m, out, cap < YZ_RECORD_MAX_LEN
-                                          ? cap
-                                          : YZ_RECORD_MAX_LEN);
+    size_t w = cbor_serialize(
+        m, out, cap < YZ_RECORD_MAX_LEN ? cap : YZ_RECORD_MAX_LEN);
     if (w == 0)
       rc = YZ_E_TOO_LARGE;
     else
@@ -313,8 +254,7 @@ static bool get_bytes(const cbor_item_t *it, size_t want, uint8_t *out)
 }
 
 /* Text of at most max bytes into out (NUL-terminated); its length. */
-static bool get_text(const cbor_item_t *it, size_t max, char *out,
-                     size_t *n)
+static bool get_text(const cbor_item_t *it, size_t max, char *out, size_t *n)
 {
   if (!it || !cbor_isa_string(it) || !cbor_string_is_definite(it) ||
       cbor_string_length(it) > max)
@@ -328,58 +268,61 @@ static bool get_text(const cbor_item_t *it, size_t max, char *out,
 static int decode_address(yz_wire_address *a, const cbor_item_t *it,
                           const char **reason)
 {
-  if (!cbor_isa_map(it) || !cbor_map_is_definite(it) ||
-      cbor_map_size(it) != 2)
-    return fail(reason, "address is not a map of exactly keys 1 and 2",
-                YZ_E_MALFORMED);
+  if (!cbor_isa_map(it) || !cbor_map_is_definite(it) || cbor_map_size(it) != 2)
+    return yz__wire_fail(reason,
+                         "address is not a map of exactly keys 1 and 2",
+                         YZ_E_MALFORMED);
   struct cbor_pair *kv = cbor_map_handle(it);
   size_t n;
   if (!get_text(key_value(kv, 0, YZ_WIRE_ADDR_KEY_URL), YZ_RECORD_URL_MAX_LEN,
                 a->url, &n))
-    return fail(reason, "address URL (key 1) is not text of 6..255 bytes",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason,
+                         "address URL (key 1) is not text of 6..255 bytes",
+                         YZ_E_MALFORMED);
   a->url_len = (uint16_t)n;
   if (!get_uint(key_value(kv, 1, YZ_WIRE_ADDR_KEY_CLIENTS), &a->client_types))
-    return fail(reason, "address client types (key 2) is not a uint",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "address client types (key 2) is not a uint",
+                         YZ_E_MALFORMED);
   return 0;
 }
 
 static int decode_item(yz_record *r, const cbor_item_t *it,
                        const char **reason)
 {
-  if (!cbor_isa_map(it) || !cbor_map_is_definite(it) ||
-      cbor_map_size(it) != 8)
-    return fail(reason, "record is not a map of exactly keys 1..8",
-                YZ_E_MALFORMED);
+  if (!cbor_isa_map(it) || !cbor_map_is_definite(it) || cbor_map_size(it) != 8)
+    return yz__wire_fail(reason, "record is not a map of exactly keys 1..8",
+                         YZ_E_MALFORMED);
   struct cbor_pair *kv = cbor_map_handle(it);
   size_t n;
   if (!get_text(key_value(kv, 0, YZ_RECORD_KEY_NETWORK),
                 YZ_RECORD_NETWORK_MAX_LEN, r->network, &n))
-    return fail(reason, "network (key 1) is not text of 1..32 bytes",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "network (key 1) is not text of 1..32 bytes",
+                         YZ_E_MALFORMED);
   r->network_len = (uint8_t)n;
   if (!get_bytes(key_value(kv, 1, YZ_RECORD_KEY_IDENTITY), YZ_IDENTITY_PK_LEN,
                  r->identity_pk))
-    return fail(reason, "identity key (key 2) is not a 32-byte string",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason,
+                         "identity key (key 2) is not a 32-byte string",
+                         YZ_E_MALFORMED);
   if (!get_uint(key_value(kv, 2, YZ_RECORD_KEY_SEQ), &r->seq))
-    return fail(reason, "sequence number (key 3) is not a uint",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "sequence number (key 3) is not a uint",
+                         YZ_E_MALFORMED);
   if (!get_uint(key_value(kv, 3, YZ_RECORD_KEY_EXPIRY), &r->expiry))
-    return fail(reason, "expiry (key 4) is not a uint", YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "expiry (key 4) is not a uint",
+                         YZ_E_MALFORMED);
   if (!get_uint(key_value(kv, 4, YZ_RECORD_KEY_NODE_TYPE), &r->node_type))
-    return fail(reason, "node type (key 5) is not a uint", YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "node type (key 5) is not a uint",
+                         YZ_E_MALFORMED);
   if (!get_uint(key_value(kv, 5, YZ_RECORD_KEY_CAPABILITIES),
                 &r->capabilities))
-    return fail(reason, "capabilities (key 6) is not a uint",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "capabilities (key 6) is not a uint",
+                         YZ_E_MALFORMED);
   const cbor_item_t *v = key_value(kv, 6, YZ_RECORD_KEY_ADDRESSES);
   if (!v || !cbor_isa_array(v) || !cbor_array_is_definite(v) ||
-      cbor_array_size(v) == 0 ||
-      cbor_array_size(v) > YZ_RECORD_MAX_ADDRESSES)
-    return fail(reason, "addresses (key 7) is not an array of 1..8 addresses",
-                YZ_E_MALFORMED);
+      cbor_array_size(v) == 0 || cbor_array_size(v) > YZ_RECORD_MAX_ADDRESSES)
+    return yz__wire_fail(reason,
+                         "addresses (key 7) is not an array of 1..8 addresses",
+                         YZ_E_MALFORMED);
   cbor_item_t **a = cbor_array_handle(v);
   for (size_t j = 0; j < cbor_array_size(v); j++) {
     int rc = decode_address(&r->addresses[j], a[j], reason);
@@ -389,12 +332,12 @@ static int decode_item(yz_record *r, const cbor_item_t *it,
   r->n_addresses = (uint8_t)cbor_array_size(v);
   if (!get_bytes(key_value(kv, 7, YZ_RECORD_KEY_SIGNATURE),
                  YZ_IDENTITY_SIG_LEN, r->signature))
-    return fail(reason, "signature (key 8) is not a 64-byte string",
-                YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "signature (key 8) is not a 64-byte string",
+                         YZ_E_MALFORMED);
   int err;
   const char *why = fields_invalid(r, &err);
   if (why)
-    return fail(reason, why, err);
+    return yz__wire_fail(reason, why, err);
   return 0;
 }
 
@@ -405,20 +348,22 @@ static int verify(yz_record *r, const yz_record_expect *ex,
 {
   size_t nn = strnlen(ex->network, YZ_RECORD_NETWORK_MAX_LEN + 1);
   if (nn != r->network_len || memcmp(ex->network, r->network, nn) != 0)
-    return fail(reason, "record of another network", YZ_E_UNSUPPORTED);
+    return yz__wire_fail(reason, "record of another network",
+                         YZ_E_UNSUPPORTED);
   yz_node_id_from_public_key(&r->node_id, r->identity_pk);
   if (ex->node_id && !yz_node_id_equal(ex->node_id, &r->node_id))
-    return fail(reason, "record of another node than the expected one",
-                YZ_E_PEER_ID_MISMATCH);
+    return yz__wire_fail(reason,
+                         "record of another node than the expected one",
+                         YZ_E_PEER_ID_MISMATCH);
   if (r->expiry <= ex->now)
-    return fail(reason, "record expired", YZ_E_RANGE);
+    return yz__wire_fail(reason, "record expired", YZ_E_RANGE);
   uint8_t sb[YZ_RECORD_SIGNED_MAX_LEN];
   size_t n;
   if (yz_record_signed_bytes(r, sb, sizeof sb, &n) != 0)
-    return fail(reason, "record fields invalid", YZ_E_MALFORMED);
+    return yz__wire_fail(reason, "record fields invalid", YZ_E_MALFORMED);
   if (yz_identity_verify(r->identity_pk, sb, n, r->signature) != 0)
-    return fail(reason, "record signature does not verify",
-                YZ_E_BAD_SIGNATURE);
+    return yz__wire_fail(reason, "record signature does not verify",
+                         YZ_E_BAD_SIGNATURE);
   return 0;
 }
 
@@ -426,11 +371,11 @@ int yz_record_decode(yz_record *r, const uint8_t *in, size_t len,
                      const yz_record_expect *ex, const char **reason)
 {
   if (!r)
-    return fail(reason, "no record", YZ_E_INVAL);
+    return yz__wire_fail(reason, "no record", YZ_E_INVAL);
   memset(r, 0, sizeof *r);
   if (!ex || !ex->network)
-    return fail(reason, "no network to check the record against",
-                YZ_E_INVAL);
+    return yz__wire_fail(reason, "no network to check the record against",
+                         YZ_E_INVAL);
   /* Bounded, canonical, one item, no duplicate keys: before cbor_load
    * allocates anything (TOOLCHAIN.md 3.1). */
   int rc = yz_wire_check(in, len, YZ_RECORD_MAX_LEN, reason);
@@ -439,13 +384,14 @@ int yz_record_decode(yz_record *r, const uint8_t *in, size_t len,
   struct cbor_load_result lr;
   cbor_item_t *it = cbor_load(in, len, &lr);
   if (!it)
-    return fail(reason, lr.error.code == CBOR_ERR_MEMERROR
-                            ? "out of memory decoding CBOR"
-                            : "malformed CBOR",
-                lr.error.code == CBOR_ERR_MEMERROR ? YZ_E_NOMEM
-                                                   : YZ_E_MALFORMED);
+    return yz__wire_fail(
+        reason,
+        lr.error.code == CBOR_ERR_MEMERROR ? "out of memory decoding CBOR"
+                                           : "malformed CBOR",
+        lr.error.code == CBOR_ERR_MEMERROR ? YZ_E_NOMEM : YZ_E_MALFORMED);
   if (lr.read != len)
-    rc = fail(reason, "trailing bytes after the CBOR item", YZ_E_TRAILING);
+    rc = yz__wire_fail(reason, "trailing bytes after the CBOR item",
+                       YZ_E_TRAILING);
   else
     rc = decode_item(r, it, reason);
   cbor_decref(&it);
@@ -462,23 +408,24 @@ int yz_record_newer(const yz_record *cand, const yz_record *cur,
                     const char **reason)
 {
   if (!cand || !cur)
-    return fail(reason, "no record", YZ_E_INVAL);
+    return yz__wire_fail(reason, "no record", YZ_E_INVAL);
   if (memcmp(cand->identity_pk, cur->identity_pk, YZ_IDENTITY_PK_LEN) != 0)
-    return fail(reason, "records of different nodes", YZ_E_INVAL);
+    return yz__wire_fail(reason, "records of different nodes", YZ_E_INVAL);
   if (cand->seq > cur->seq)
     return 1;
   if (cand->seq < cur->seq)
-    return fail(reason, "older sequence number: the current record stays",
-                0);
+    return yz__wire_fail(reason,
+                         "older sequence number: the current record stays", 0);
   uint8_t a[YZ_RECORD_SIGNED_MAX_LEN], b[YZ_RECORD_SIGNED_MAX_LEN];
   size_t na, nb;
   if (yz_record_signed_bytes(cand, a, sizeof a, &na) != 0 ||
       yz_record_signed_bytes(cur, b, sizeof b, &nb) != 0)
-    return fail(reason, "record fields invalid", YZ_E_INVAL);
+    return yz__wire_fail(reason, "record fields invalid", YZ_E_INVAL);
   if (na == nb && memcmp(a, b, na) == 0)
-    return fail(reason, "same record: the current one stays", 0);
-  return fail(reason,
-              "same sequence number, different record: the node signed "
-              "two; the current one stays",
-              YZ_E_DUPLICATE);
+    return yz__wire_fail(reason, "same record: the current one stays", 0);
+  return yz__wire_fail(
+      reason,
+      "same sequence number, different record: the node signed "
+      "two; the current one stays",
+      YZ_E_DUPLICATE);
 }
