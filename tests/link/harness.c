@@ -57,6 +57,26 @@ void t_wait_ge(const int *p, int v) {
   }
 }
 
+uint64_t t_clock_now, t_clock_step;
+
+uint64_t t_clock(void *ud) {
+  (void)ud;
+  uint64_t t = t_clock_now;
+  t_clock_now += t_clock_step;
+  return t;
+}
+
+bool t_have_ipv6_loopback(void) {
+  uv_tcp_t probe;
+  struct sockaddr_in6 a6;
+  uv_ip6_addr("::1", 0, &a6);
+  uv_tcp_init(t_loop, &probe);
+  int rc = uv_tcp_bind(&probe, (const struct sockaddr *)&a6, 0);
+  uv_close((uv_handle_t *)&probe, NULL);
+  uv_run(t_loop, UV_RUN_NOWAIT);
+  return rc == 0;
+}
+
 static void on_closed(void *ud) { ((tnode *)ud)->closed++; }
 
 void *yz__link_ws_context(void); /* src/link/internal.h */

@@ -56,6 +56,13 @@ typedef struct t_ge {
   int v;
 } t_ge;
 void t_wait_ge(const int *p, int v);
+/* A clock the test sets, for yz_link_config.clock_ms: t_clock() returns
+ * t_clock_now, then adds t_clock_step (0 unless a test wants time to pass
+ * at every reading). */
+extern uint64_t t_clock_now, t_clock_step;
+uint64_t t_clock(void *ud);
+/* Whether this machine can bind [::1] (IPv6 loopback). */
+bool t_have_ipv6_loopback(void);
 
 /* Default config with the node's recorder callbacks. */
 void t_node_config(tnode *n, yz_link_config *cfg, uint8_t seed_byte);

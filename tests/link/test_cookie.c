@@ -24,22 +24,13 @@
 static tnode A, B;
 static tnode *both[] = {&A, &B, NULL};
 static yz_link_memnet *net;
-static uint64_t clock_now;
-static uint64_t clock_step; /* added after each reading */
-
-static uint64_t test_clock(void *ud) {
-  (void)ud;
-  uint64_t t = clock_now;
-  clock_now += clock_step;
-  return t;
-}
 
 static int setup(void **state) {
   (void)state;
   memset(&A, 0, sizeof A);
   memset(&B, 0, sizeof B);
-  clock_now = 1000000;
-  clock_step = 0;
+  t_clock_now = 1000000;
+  t_clock_step = 0;
   t_loop_init();
   return 0;
 }
@@ -154,8 +145,8 @@ static void test_one_redial_only(void **state) {
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
   ca.cookie_always = true;
-  ca.clock_ms = test_clock;
-  clock_step = 250000;
+  ca.clock_ms = t_clock;
+  t_clock_step = 250000;
   start_pair(&ca, &cb, false);
   (void)dial(false);
   t_wait_ge(&B.downs, 1);
@@ -220,7 +211,7 @@ static void test_trigger_rate(void **state) {
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
   ca.cookie_msg1_per_s = 1;
-  ca.clock_ms = test_clock;
+  ca.clock_ms = t_clock;
   start_pair(&ca, &cb, false);
   (void)dial(false);
   t_wait_ge(&B.ups, 1);
@@ -229,7 +220,7 @@ static void test_trigger_rate(void **state) {
   t_wait_ge(&B.ups, 2);
   assert_int_equal(stats(&A).cookie_replies, 1);
   assert_int_equal(stats(&B).cookie_redials, 1);
-  clock_now += 2000;
+  t_clock_now += 2000;
   (void)dial(false);
   t_wait_ge(&B.ups, 3);
   assert_int_equal(stats(&A).cookie_replies, 1);
@@ -305,7 +296,7 @@ static void test_stale_cookie(void **state) {
   yz_link_config ca;
   t_node_config(&A, &ca, 1);
   ca.cookie_always = true;
-  ca.clock_ms = test_clock;
+  ca.clock_ms = t_clock;
   t_node_start(&A, &ca);
   t_node_listen_ws(&A);
   uint8_t plain[32], cookie[16], m1[49], again[16];
@@ -315,7 +306,7 @@ static void test_stale_cookie(void **state) {
   expect_reply(&c1, cookie);
   msg1_with(m1, cookie);
 
-  clock_now += 130000; /* the previous secret: still valid */
+  t_clock_now += 130000; /* the previous secret: still valid */
   raw_connect(&c2, A.port, YZ_SESSION_WS_SUBPROTOCOL, m1, sizeof m1);
   t_run_until(answered_ge1, NULL);
   assert_int_equal(stats(&A).cookies_accepted, 1);
@@ -323,7 +314,7 @@ static void test_stale_cookie(void **state) {
   raw_close(&c2);
   t_run_until(raw_closed_cond, &c2);
 
-  clock_now += 120000; /* two periods after it was made: stale */
+  t_clock_now += 120000; /* two periods after it was made: stale */
   raw_connect(&c3, A.port, YZ_SESSION_WS_SUBPROTOCOL, m1, sizeof m1);
   expect_reply(&c3, again);
   assert_memory_not_equal(again, cookie, 16);

@@ -274,30 +274,24 @@ static bool in_handshake(void *ud) {
   return st.handshakes >= 1;
 }
 
-static uint64_t clock_now;
-static uint64_t test_clock(void *ud) {
-  (void)ud;
-  return clock_now;
-}
-
 /* The time a connection spends before its WebSocket upgrade counts: the
  * session gets what is left of handshake_timeout_ms (virtual time, so the
  * deadline is exact). */
 static void test_deadline_remainder(void **state) {
   (void)state;
-  clock_now = 1000000;
+  t_clock_now = 1000000;
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
   ca.handshake_timeout_ms = 10000;
   ca.virtual_time = true;
-  ca.clock_ms = test_clock;
+  ca.clock_ms = t_clock;
   start_pair(&ca, &cb);
   raw_client c;
   raw_connect(&c, A.port, "-", NULL, 0); /* accepted at 1000000 */
   uint32_t one = 1;
   t_run_until(upgrading_ge, &one);
-  clock_now += 9500; /* then the upgrade, and no Noise message */
+  t_clock_now += 9500; /* then the upgrade, and no Noise message */
   static const char up[] =
       "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\n"
@@ -307,7 +301,7 @@ static void test_deadline_remainder(void **state) {
   raw_send(&c, up, sizeof up - 1);
   t_run_until(in_handshake, NULL);
   assert_int_equal(yz_link_manager_next_deadline(A.m), 1000000 + 10000);
-  clock_now = 1000000 + 10000;
+  t_clock_now = 1000000 + 10000;
   yz_link_manager_run_timers(A.m);
   t_run_until(raw_closed_cond, &c);
   yz_link_stats st;
@@ -390,18 +384,9 @@ static void test_per_source_links(void **state) {
 /* An IPv6 source is its /64: links from ::1 count against one share. */
 static void test_per_source_ipv6(void **state) {
   (void)state;
-  { /* a machine without IPv6 loopback skips this */
-    uv_tcp_t probe;
-    struct sockaddr_in6 a6;
-    uv_ip6_addr("::1", 0, &a6);
-    uv_tcp_init(t_loop, &probe);
-    int rc = uv_tcp_bind(&probe, (const struct sockaddr *)&a6, 0);
-    uv_close((uv_handle_t *)&probe, NULL);
-    uv_run(t_loop, UV_RUN_NOWAIT);
-    if (rc != 0) {
-      t_loop_finish(both);
-      skip();
-    }
+  if (!t_have_ipv6_loopback()) { /* a machine without it skips this */
+    t_loop_finish(both);
+    skip();
   }
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
@@ -435,13 +420,13 @@ static void protect_hook(tnode *n, yz_link *l) {
 
 static void test_evict_idle(void **state) {
   (void)state;
-  clock_now = 1000000;
+  t_clock_now = 1000000;
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
   ca.max_links = 2;
   ca.evict_min_idle_ms = 1000;
-  ca.clock_ms = test_clock;
+  ca.clock_ms = t_clock;
   start_pair(&ca, &cb);
   yz_link *l1, *l2, *l3;
   dial_ok(&B, "ws", A.port, &A.id.id, &l1);
@@ -460,7 +445,7 @@ static void test_evict_idle(void **state) {
 
   /* both idle past the minimum; l1 then carries a message: l2 is the one
    * idle longest and goes */
-  clock_now += 5000;
+  t_clock_now += 5000;
   assert_int_equal(yz_link_send(l1, (const uint8_t *)"busy", 4), 0);
   t_wait_ge(&A.msgs, 1);
   A.on_up_hook = protect_hook; /* links that come up from now on */
@@ -479,14 +464,14 @@ static void test_evict_idle(void **state) {
 
   /* l1 idle again: evicted for the next one; then both are protected
    * and a newcomer is refused */
-  clock_now += 5000;
+  t_clock_now += 5000;
   yz_link *l4, *l5;
   dial_ok(&B, "ws", A.port, &A.id.id, &l4);
   t_wait_ge(&B.ups, 4);
   t_wait_ge(&B.downs, 3);
   assert_int_equal(B.last_err, YZ_E_PEER_CLOSED); /* l1, now freed */
   assert_non_null(strstr(B.last_reason, "evicted"));
-  clock_now += 5000;
+  t_clock_now += 5000;
   dial_ok(&B, "ws", A.port, &A.id.id, &l5);
   t_wait_ge(&B.downs, 4);
   assert_int_equal(B.last_err, YZ_E_UNREACHABLE);
@@ -520,7 +505,7 @@ static void close_hook(tnode *n, yz_link *l) {
 static void test_log_bounded(void **state) {
   (void)state;
   enum { N = 60 };
-  clock_now = 5000000;
+  t_clock_now = 5000000;
   yz_log_level saved = yz_log_get_level();
   yz_log_set_level(YZ_LOG_DEBUG);
   yz_log_set_sink(count_link_lines, NULL);
@@ -528,7 +513,7 @@ static void test_log_bounded(void **state) {
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
-  ca.clock_ms = cb.clock_ms = test_clock;
+  ca.clock_ms = cb.clock_ms = t_clock;
   ca.ip_rate_burst = N;
   ca.max_handshakes = cb.max_handshakes = N;
   /* N handshakes at once are load by the cookie triggers (docs/protocol.md

@@ -560,23 +560,17 @@ static void test_max_handshakes_upgrading(void **state) {
   t_loop_finish(both);
 }
 
-static uint64_t test_clock_ms;
-static uint64_t test_clock(void *ud) {
-  (void)ud;
-  return test_clock_ms;
-}
-
 /* The per-IP token bucket, on a clock the test controls: a burst of 3,
  * then refusals, then one more token after a second. */
 static void test_rate_limit(void **state) {
   (void)state;
-  test_clock_ms = 1000000;
+  t_clock_now = 1000000;
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
   ca.ip_rate_per_s = 1;
   ca.ip_rate_burst = 3;
-  ca.clock_ms = test_clock;
+  ca.clock_ms = t_clock;
   t_node_start(&A, &ca);
   t_node_start(&B, &cb);
   t_node_listen_ws(&A);
@@ -589,7 +583,7 @@ static void test_rate_limit(void **state) {
   yz_link_manager_stats(A.m, &st);
   assert_int_equal(st.refused[YZ_LINK_REFUSED_RATE], 2);
   assert_int_equal(B.ups, 3);
-  test_clock_ms += 1000;
+  t_clock_now += 1000;
   dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
   dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
   t_wait_ge(&B.ups, 4);
@@ -631,18 +625,9 @@ static void test_shared_context(void **state) {
 /* IPv6 loopback: listen on [::1], dial it. */
 static void test_ipv6(void **state) {
   (void)state;
-  { /* a machine without IPv6 loopback skips this */
-    uv_tcp_t probe;
-    struct sockaddr_in6 a6;
-    uv_ip6_addr("::1", 0, &a6);
-    uv_tcp_init(t_loop, &probe);
-    int rc = uv_tcp_bind(&probe, (const struct sockaddr *)&a6, 0);
-    uv_close((uv_handle_t *)&probe, NULL);
-    uv_run(t_loop, UV_RUN_NOWAIT);
-    if (rc != 0) {
-      t_loop_finish(both);
-      skip();
-    }
+  if (!t_have_ipv6_loopback()) { /* a machine without it skips this */
+    t_loop_finish(both);
+    skip();
   }
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
@@ -1209,11 +1194,12 @@ static void test_ws_close_frame_timeout(void **state) {
   t_loop_finish(both);
 }
 
-/* A text message on an up link: the link goes down with the reason's
- * own error (YZ_E_MALFORMED), not YZ_E_CLOSED, and the peer learns
- * PROTOCOL from the CLOSE frame. */
-static void test_text_message_error(void **state) {
-  (void)state;
+/* A relay mangles the first data frame of a link that is up (frames: 0
+ * message 1, 1 message 3, 2 data): A's link goes down with want_err, the
+ * reason's own error (not YZ_E_CLOSED), nothing is delivered, and B learns
+ * want_code from A's CLOSE frame. */
+static void bad_data_frame_closes(void (*mangle)(relay *, int), int want_err,
+                                  const char *want_code) {
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
@@ -1221,47 +1207,34 @@ static void test_text_message_error(void **state) {
   t_node_start(&B, &cb);
   t_node_listen_ws(&A);
   relay *r = relay_new(A.port);
-  relay_text_c2s_frame(r, 2); /* 0: message 1, 1: message 3, 2: data */
+  mangle(r, 2);
   yz_link *l;
   dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
   t_wait_ge(&B.ups, 1);
   t_wait_ge(&A.ups, 1);
-  assert_int_equal(yz_link_send(l, (const uint8_t *)"text", 4), 0);
+  assert_int_equal(yz_link_send(l, (const uint8_t *)"data", 4), 0);
   t_wait_ge(&A.downs, 1);
-  assert_int_equal(A.last_err, YZ_E_MALFORMED);
+  assert_int_equal(A.last_err, want_err);
   assert_int_equal(A.msgs, 0);
   t_wait_ge(&B.downs, 1);
   assert_int_equal(B.last_err, YZ_E_PEER_CLOSED);
-  assert_non_null(strstr(B.last_reason, "PROTOCOL"));
+  assert_non_null(strstr(B.last_reason, want_code));
   relay_free(r);
   t_loop_finish(both);
 }
 
-/* A WebSocket message above 65535 bytes on an up link: the link goes
- * down with YZ_E_TOO_LARGE (not YZ_E_CLOSED), the peer learns TOO_LARGE. */
+/* A text message on an up link: YZ_E_MALFORMED, the peer learns PROTOCOL. */
+static void test_text_message_error(void **state) {
+  (void)state;
+  bad_data_frame_closes(relay_text_c2s_frame, YZ_E_MALFORMED, "PROTOCOL");
+}
+
+/* A WebSocket message above 65535 bytes on an up link: YZ_E_TOO_LARGE,
+ * the peer learns TOO_LARGE. */
 static void test_oversized_message_error(void **state) {
   (void)state;
-  yz_link_config ca, cb;
-  t_node_config(&A, &ca, 1);
-  t_node_config(&B, &cb, 2);
-  t_node_start(&A, &ca);
-  t_node_start(&B, &cb);
-  t_node_listen_ws(&A);
-  relay *r = relay_new(A.port);
-  relay_inflate_c2s_frame(r, 2); /* 0: message 1, 1: message 3, 2: data */
-  yz_link *l;
-  dial_ok(&B, "ws", relay_port(r), &A.id.id, 0, &l);
-  t_wait_ge(&B.ups, 1);
-  t_wait_ge(&A.ups, 1);
-  assert_int_equal(yz_link_send(l, (const uint8_t *)"big", 3), 0);
-  t_wait_ge(&A.downs, 1);
-  assert_int_equal(A.last_err, YZ_E_TOO_LARGE);
-  assert_int_equal(A.msgs, 0);
-  t_wait_ge(&B.downs, 1);
-  assert_int_equal(B.last_err, YZ_E_PEER_CLOSED);
-  assert_non_null(strstr(B.last_reason, "TOO_LARGE"));
-  relay_free(r);
-  t_loop_finish(both);
+  bad_data_frame_closes(relay_inflate_c2s_frame, YZ_E_TOO_LARGE,
+                        "TOO_LARGE");
 }
 
 /* A server that answers 101 without the yz.link.v1 subprotocol is not a

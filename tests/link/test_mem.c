@@ -36,21 +36,26 @@ static int setup(void **state) {
   return 0;
 }
 
-static void start_pair(uint32_t a_max_links) {
-  yz_link_config ca, cb;
-  t_node_config(&A, &ca, 1);
-  t_node_config(&B, &cb, 2);
-  ca.memnet = cb.memnet = net;
-  if (a_max_links > 0)
-    ca.max_links = a_max_links;
-  ca.max_handshakes = cb.max_handshakes = 4000;
-  cb.max_links = 4000;
-  t_node_start(&A, &ca);
-  t_node_start(&B, &cb);
+/* A and B on the in-memory network with these configurations; A
+ * listens. */
+static void start_configured(yz_link_config *ca, yz_link_config *cb) {
+  ca->memnet = cb->memnet = net;
+  t_node_start(&A, ca);
+  t_node_start(&B, cb);
   yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
   assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
 }
 
+static void start_pair(uint32_t a_max_links) {
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  if (a_max_links > 0)
+    ca.max_links = a_max_links;
+  ca.max_handshakes = cb.max_handshakes = 4000;
+  cb.max_links = 4000;
+  start_configured(&ca, &cb);
+}
 static yz_link *dial(tnode *from, uint16_t port, const yz_node_id *id) {
   char url[64];
   snprintf(url, sizeof url, "ws://10.0.0.1:%u/", (unsigned)port);
@@ -138,12 +143,6 @@ static void test_many(void **state) {
   assert_int_equal(B.downs, MANY);
 }
 
-static uint64_t vclock;
-static uint64_t vclock_ms(void *ud) {
-  (void)ud;
-  return vclock;
-}
-
 static uint64_t b_bytes_in_min;
 static bool b_got_bytes(void *ud) {
   (void)ud;
@@ -156,32 +155,28 @@ static bool b_got_bytes(void *ud) {
  * caller says; the keepalive ping goes out when the clock reaches it. */
 static void test_virtual_time(void **state) {
   (void)state;
-  vclock = 1000000;
+  t_clock_now = 1000000;
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
-  ca.memnet = cb.memnet = net;
-  ca.clock_ms = cb.clock_ms = vclock_ms;
+  ca.clock_ms = cb.clock_ms = t_clock;
   ca.virtual_time = cb.virtual_time = true;
   ca.ping_interval_ms = cb.ping_interval_ms = 5000;
-  t_node_start(&A, &ca);
-  t_node_start(&B, &cb);
-  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
-  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  start_configured(&ca, &cb);
   (void)dial(&B, A.port, &A.id.id);
   t_wait_ge(&A.ups, 1);
   t_wait_ge(&B.ups, 1);
   uint64_t d = yz_link_manager_next_deadline(A.m);
-  assert_true(d > vclock && d != UINT64_MAX);
-  assert_true(d <= vclock + 5000);
+  assert_true(d > t_clock_now && d != UINT64_MAX);
+  assert_true(d <= t_clock_now + 5000);
   yz_link_stats st;
   yz_link_manager_stats(B.m, &st);
   /* nothing runs before the deadline, however long the loop runs */
-  vclock = d - 1;
+  t_clock_now = d - 1;
   yz_link_manager_run_timers(A.m);
   yz_link_stats sa0;
   yz_link_manager_stats(A.m, &sa0);
-  vclock = d;
+  t_clock_now = d;
   yz_link_manager_run_timers(A.m);
   yz_link_stats sa1;
   yz_link_manager_stats(A.m, &sa1);
@@ -287,12 +282,8 @@ static void test_budget_send_refused(void **state) {
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
-  ca.memnet = cb.memnet = net;
   cb.mem_budget_bytes = 3 * MIB; /* application's share: 2.625 MiB */
-  t_node_start(&A, &ca);
-  t_node_start(&B, &cb);
-  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
-  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  start_configured(&ca, &cb);
   yz_link *l[3];
   for (int i = 0; i < 3; i++)
     l[i] = dial(&B, A.port, &A.id.id);
@@ -341,12 +332,9 @@ static void budget_three_links(yz_link **bz) {
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
-  ca.memnet = cb.memnet = net;
   ca.mem_budget_bytes = 2 * MIB;
-  t_node_start(&A, &ca);
-  t_node_start(&B, &cb);
+  start_configured(&ca, &cb);
   yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
-  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
   assert_int_equal(yz_link_listen(B.m, &lc, &B.port), 0);
   a_down_link = b_down_link = NULL;
   A.on_down_hook = B.on_down_hook = record_down;
@@ -430,17 +418,13 @@ static void test_budget_closes_self(void **state) {
  * in the budget; the keepalive finds the link idle and frees it. */
 static void test_budget_idle_release(void **state) {
   (void)state;
-  vclock = 1000000;
+  t_clock_now = 1000000;
   yz_link_config ca, cb;
   t_node_config(&A, &ca, 1);
   t_node_config(&B, &cb, 2);
-  ca.memnet = cb.memnet = net;
-  ca.clock_ms = cb.clock_ms = vclock_ms;
+  ca.clock_ms = cb.clock_ms = t_clock;
   ca.virtual_time = cb.virtual_time = true;
-  t_node_start(&A, &ca);
-  t_node_start(&B, &cb);
-  yz_link_listen_config lc = {"ws://10.0.0.1:0", NULL, NULL};
-  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  start_configured(&ca, &cb);
   yz_link *l = dial(&B, A.port, &A.id.id);
   t_wait_ge(&A.ups, 1);
   t_wait_ge(&B.ups, 1);
@@ -448,7 +432,7 @@ static void test_budget_idle_release(void **state) {
   assert_int_equal(yz_link_send(l, p, 1000), 0);
   t_wait_ge(&A.msgs, 1);
   assert_int_equal(stats_of(&A).budget_bytes, 1001); /* type byte + data */
-  vclock = yz_link_manager_next_deadline(A.m);
+  t_clock_now = yz_link_manager_next_deadline(A.m);
   yz_link_manager_run_timers(A.m);
   /* what is left is the PING it just queued */
   size_t queued = 0;
