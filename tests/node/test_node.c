@@ -19,6 +19,8 @@
 #include "yz/log.h"
 #include "yz/node.h"
 
+#include "wait.h"
+
 enum { PROTO_ECHO = 300, PROTO_SILENT = 301, PROTO_FAIL = 302,
        PROTO_MSG = 303 };
 
@@ -50,31 +52,11 @@ struct reply {
 };
 
 static uv_loop_t loop;
-static uv_timer_t guard;
-static bool guard_fired;
 /* The CA file the next node_start() gives its link config (wss dials). */
 static const char *next_ca;
 static uint32_t next_max_pending; /* 0: the default */
 /* Nodes not yet freed, so that teardown can stop them after a failure. */
 static struct tn *live[8];
-
-static void guard_cb(uv_timer_t *t)
-{
-  (void)t;
-  guard_fired = true;
-}
-
-/* Run the loop until cond holds; fail (not hang) after 20 s. */
-#define WAIT_FOR(cond)                                                        \
-  do {                                                                        \
-    guard_fired = false;                                                      \
-    uv_timer_start(&guard, guard_cb, 20000, 0);                               \
-    while (!(cond) && !guard_fired)                                           \
-      uv_run(&loop, UV_RUN_ONCE);                                             \
-    uv_timer_stop(&guard);                                                    \
-    if (guard_fired)                                                          \
-      fail_msg("timed out waiting for: %s", #cond);                           \
-  } while (0)
 
 /* ---- node callbacks ---- */
 

@@ -19,6 +19,10 @@
 #include "yz/log.h"
 #include "yz/node.h"
 
+/* the node tests' loop, with a 30 s guard (many nodes) */
+#define WAIT_GUARD_MS 30000
+#include "wait.h"
+
 enum { N = 24, PROTO_ECHO = 400 };
 
 struct mn {
@@ -31,26 +35,7 @@ struct mn {
 };
 
 static uv_loop_t loop;
-static uv_timer_t guard;
-static bool guard_fired;
 static struct mn nodes[N];
-
-static void guard_cb(uv_timer_t *t)
-{
-  (void)t;
-  guard_fired = true;
-}
-
-#define WAIT_FOR(cond)                                                        \
-  do {                                                                        \
-    guard_fired = false;                                                      \
-    uv_timer_start(&guard, guard_cb, 30000, 0);                               \
-    while (!(cond) && !guard_fired)                                           \
-      uv_run(&loop, UV_RUN_ONCE);                                             \
-    uv_timer_stop(&guard);                                                    \
-    if (guard_fired)                                                          \
-      fail_msg("timed out waiting for: %s", #cond);                           \
-  } while (0)
 
 static void on_peer_up(yz_node *n, const yz_link_peer *p, void *ud)
 {

@@ -22,28 +22,11 @@
 #include "yz/node.h"
 #include "yz/session.h"
 
+#include "wait.h"
+
 static uv_loop_t loop;
-static uv_timer_t guard;
-static bool guard_fired;
 static yz_link_memnet *net;
 static uint64_t vclock;
-
-static void guard_cb(uv_timer_t *t)
-{
-  (void)t;
-  guard_fired = true;
-}
-
-#define WAIT_FOR(cond)                                                        \
-  do {                                                                        \
-    guard_fired = false;                                                      \
-    uv_timer_start(&guard, guard_cb, 20000, 0);                               \
-    while (!(cond) && !guard_fired)                                           \
-      uv_run(&loop, UV_RUN_ONCE);                                             \
-    uv_timer_stop(&guard);                                                    \
-    if (guard_fired)                                                          \
-      fail_msg("timed out waiting for: %s", #cond);                           \
-  } while (0)
 
 static uint64_t vclock_fn(void *ud)
 {
