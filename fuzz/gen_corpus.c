@@ -531,6 +531,20 @@ static void gen_node_record(void)
 #ifdef YZ_FUZZ_HAVE_VECTORS
 #include "vectors/vectors.h"
 
+/* One vector as a one-vector file of the vectors corpus; cleared. */
+static void put_vector(yz_vec_vector *v)
+{
+  yz_vec_set set = {.vectors = v, .n_vectors = 1};
+  char *json = yz_vec_dump(&set);
+  if (json == NULL) {
+    failures++;
+  } else {
+    put("vectors", json, strlen(json));
+    free(json);
+  }
+  yz_vec_vector_clear(v);
+}
+
 static void gen_vectors(void)
 {
   static const char *const names[] = {
@@ -549,15 +563,7 @@ static void gen_vectors(void)
       fprintf(stderr, "gen_corpus: %s: %s\n", names[i], err);
       continue; /* e.g. AESGCM without hardware support */
     }
-    yz_vec_set set = {.vectors = &v, .n_vectors = 1};
-    char *json = yz_vec_dump(&set);
-    if (json == NULL) {
-      failures++;
-    } else {
-      put("vectors", json, strlen(json));
-      free(json);
-    }
-    yz_vec_vector_clear(&v);
+    put_vector(&v);
   }
   /* A negative vector (fail, fail_at) and a shaped one. */
   for (int k = 0; k < 2; k++) {
@@ -571,15 +577,7 @@ static void gen_vectors(void)
       failures++;
       continue;
     }
-    yz_vec_set set = {.vectors = &v, .n_vectors = 1};
-    char *json = yz_vec_dump(&set);
-    if (json == NULL) {
-      failures++;
-    } else {
-      put("vectors", json, strlen(json));
-      free(json);
-    }
-    yz_vec_vector_clear(&v);
+    put_vector(&v);
   }
   static const char *const small[] = {
     "{\"vectors\": []}",

@@ -116,8 +116,9 @@ static bool same(yz_vec_result *r, size_t i, const char *what,
   return true;
 }
 
-static bool record(yz_vec_result *r, size_t i, yz_vec_bytes *dst,
-                   const uint8_t *p, size_t n)
+/* dst becomes n fresh bytes (content unset; none when n is 0). */
+static bool alloc_bytes(yz_vec_result *r, size_t i, yz_vec_bytes *dst,
+                        size_t n)
 {
   free(dst->data);
   dst->data = NULL;
@@ -128,8 +129,17 @@ static bool record(yz_vec_result *r, size_t i, yz_vec_bytes *dst,
     failf(r, (int)i, "out of memory");
     return false;
   }
-  memcpy(dst->data, p, n);
   dst->len = n;
+  return true;
+}
+
+static bool record(yz_vec_result *r, size_t i, yz_vec_bytes *dst,
+                   const uint8_t *p, size_t n)
+{
+  if (!alloc_bytes(r, i, dst, n))
+    return false;
+  if (n > 0)
+    memcpy(dst->data, p, n);
   return true;
 }
 
@@ -183,15 +193,10 @@ static bool must_reject(struct conv *c, yz_vec_result *r, size_t i,
 static bool fill_payload(struct conv *c, yz_vec_result *r, size_t i, size_t n)
 {
   yz_vec_bytes *dst = &c->v->messages[i].payload;
-  free(dst->data);
-  dst->data = NULL;
-  dst->len = 0;
+  if (!alloc_bytes(r, i, dst, n))
+    return false;
   if (n == 0)
     return true;
-  if ((dst->data = malloc(n)) == NULL) {
-    failf(r, (int)i, "out of memory");
-    return false;
-  }
   uint8_t k[randombytes_SEEDBYTES];
   uint8_t idx[8];
   for (size_t b = 0; b < 8; b++)
@@ -199,7 +204,6 @@ static bool fill_payload(struct conv *c, yz_vec_result *r, size_t i, size_t n)
   crypto_generichash(k, sizeof k, idx, sizeof idx, c->fill_key,
                      sizeof c->fill_key);
   randombytes_buf_deterministic(dst->data, n, k);
-  dst->len = n;
   return true;
 }
 
