@@ -48,7 +48,7 @@ typedef struct vside {
 
 static int fails;
 
-static void die(const char *what)
+_Noreturn static void die(const char *what)
 {
   fprintf(stderr, "yz_link_vectors: %s\n", what);
   exit(2);
