@@ -65,7 +65,8 @@ typedef struct pend {
   uint64_t accepted_ms; /* yz__link_now() of its manager at accept */
   uint8_t ip[16];       /* the source (IPv4 address or IPv6 /64) */
   size_t ip_len;
-  struct pend *prev, *next; /* g.pend */
+  char remote[YZ_LINK_ADDR_TEXT_MAX]; /* its text, read once at accept */
+  struct pend *prev, *next;           /* g.pend */
 } pend;
 
 /* A manager's backend state. */
@@ -861,12 +862,11 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
       pend *p = calloc(1, sizeof *p);
       if (p == NULL)
         return -1;
-      char text[YZ_LINK_ADDR_TEXT_MAX];
       p->magic = PEND_MAGIC;
       p->v = v;
       p->wsi = wsi;
       p->accepted_ms = v->m != NULL ? yz__link_now(v->m) : 0;
-      wsi_remote_ip(wsi, text, sizeof text, p->ip, &p->ip_len);
+      wsi_remote_ip(wsi, p->remote, sizeof p->remote, p->ip, &p->ip_len);
       p->prev = g.pend_tail;
       if (g.pend_tail != NULL)
         g.pend_tail->next = p;
@@ -922,12 +922,16 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
       yz__link_refused(m, YZ_LINK_REFUSED_SUBPROTOCOL);
       return 1;
     }
+    pend *p = wsi_pending(wsi);
     char text[YZ_LINK_ADDR_TEXT_MAX];
-    wsi_remote(wsi, text, sizeof text);
+    if (p == NULL)
+      wsi_remote(wsi, text, sizeof text);
     uint32_t pending = yz__link_ws_pending(m);
-    if (wsi_pending(wsi) != NULL && pending > 0)
+    if (p != NULL && pending > 0)
       pending--; /* not itself */
-    return yz__link_admit(m, NULL, 0, text, pending) ? 0 : 1;
+    return yz__link_admit(m, NULL, 0, p != NULL ? p->remote : text, pending)
+               ? 0
+               : 1;
   }
   case LWS_CALLBACK_ESTABLISHED: {
     yz_link_manager *m = wsi_manager(wsi);
@@ -935,7 +939,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     if (m == NULL || p == NULL || p->killed || wsi_is_h2_stream(wsi))
       return -1;
     char text[YZ_LINK_ADDR_TEXT_MAX];
-    wsi_remote(wsi, text, sizeof text);
+    memcpy(text, p->remote, sizeof text);
     yz__link_src src;
     memcpy(src.ip, p->ip, sizeof src.ip);
     src.ip_len = (uint8_t)p->ip_len;
