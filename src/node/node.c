@@ -493,33 +493,25 @@ int yz_node_peer_observer_remove(yz_node *n, uint64_t token)
   return YZ_E_NOT_FOUND;
 }
 
-/* cfg.cb first, then the observers present when the event began. Entries
+/* A peer event to every observer: cfg.cb first, then the observers
+ * present when the event began; up when lp is not NULL, else down. Entries
  * are reached by index: a callback may add (realloc) or remove. */
-static void notify_peer_up(yz_node *n, const yz_link_peer *lp)
+static void notify_peer(yz_node *n, const yz_link_peer *lp,
+                        const yz_node_id *id, int err, const char *reason)
 {
-  if (n->cfg.cb.on_peer_up)
+  if (lp != NULL && n->cfg.cb.on_peer_up)
     n->cfg.cb.on_peer_up(n, lp, n->cfg.user_data);
-  size_t count = n->nobs;
-  n->obs_depth++;
-  for (size_t i = 0; i < count && n->state != ST_STOPPED; i++) {
-    struct observer e = n->obs[i];
-    if (e.token != 0 && e.o.on_peer_up)
-      e.o.on_peer_up(n, lp, e.ud);
-  }
-  n->obs_depth--;
-  observers_compact(n);
-}
-
-static void notify_peer_down(yz_node *n, const yz_node_id *id, int err,
-                             const char *reason)
-{
-  if (n->cfg.cb.on_peer_down)
+  else if (lp == NULL && n->cfg.cb.on_peer_down)
     n->cfg.cb.on_peer_down(n, id, err, reason, n->cfg.user_data);
   size_t count = n->nobs;
   n->obs_depth++;
   for (size_t i = 0; i < count && n->state != ST_STOPPED; i++) {
     struct observer e = n->obs[i];
-    if (e.token != 0 && e.o.on_peer_down)
+    if (e.token == 0)
+      continue;
+    if (lp != NULL && e.o.on_peer_up)
+      e.o.on_peer_up(n, lp, e.ud);
+    else if (lp == NULL && e.o.on_peer_down)
       e.o.on_peer_down(n, id, err, reason, e.ud);
   }
   n->obs_depth--;
@@ -558,10 +550,9 @@ int yz_node_peer_info_get(const yz_node *n, const yz_node_id *peer,
 size_t yz_node_peers(const yz_node *n, yz_node_id *out, size_t max)
 {
   size_t k = 0;
-  for (size_t b = 0; b < n->nbuckets; b++)
-    for (const struct peer *p = n->buckets[b]; p; p = p->hnext)
-      if (k < max && out != NULL)
-        out[k++] = p->id;
+  for (size_t b = 0; b < n->nbuckets && out != NULL && k < max; b++)
+    for (const struct peer *p = n->buckets[b]; p && k < max; p = p->hnext)
+      out[k++] = p->id;
   return n->npeers;
 }
 
@@ -831,7 +822,7 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   l->dial_cb = NULL;
   yz_node_id pid = lp->id;
   if (first)
-    notify_peer_up(n, lp);
+    notify_peer(n, lp, &lp->id, 0, NULL);
   /* After on_peer_up, so that the dialler finds the peer up. */
   if (dcb != NULL)
     dcb(n, 0, &pid, NULL, darg);
@@ -912,7 +903,7 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
   if (!last)
     return;
   fail_requests_of(n, &id);
-  notify_peer_down(n, &id, err, reason);
+  notify_peer(n, NULL, &id, err, reason);
   if (n->state != ST_STARTED)
     return;
   for (struct cpeer *c = n->cpeers; c; c = c->next)
