@@ -91,7 +91,6 @@ struct yz_link {
   uint8_t src_ip[16];     /* inbound: the source key (IPv4, IPv6 /64) */
   uint8_t src_len;        /* 0: unknown (outbound, memnet) */
   bool is_protected;      /* never evicted (yz_link_set_protected) */
-  bool evicted;           /* closing to make room: on_down YZ_E_LIMIT */
   bool has_accepted;      /* inbound: accepted_ms is the TCP accept */
   uint64_t accepted_ms;   /* the handshake timeout runs from here */
   uint64_t last_app_ms;   /* last application message either way */

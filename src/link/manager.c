@@ -42,6 +42,8 @@
 #define DEFAULT_MEM_BUDGET ((size_t)256u * 1024u * 1024u)
 
 static void link_down(yz_link *l, int err, const char *reason);
+static void link_close_local(yz_link *l, uint16_t code, const char *text,
+                             int err, const char *reason);
 static void defer_link(yz_link *l);
 static void heap_update(yz_link *l);
 static void heap_remove(yz_link *l);
@@ -451,9 +453,7 @@ static void budget_close(yz_link *l, size_t held, bool in_send) {
   if (in_send)
     return;
   /* INTERNAL: "local failure: memory" (docs/protocol.md section 11) */
-  if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
-    (void)yz_session_close(&l->s, YZ_CLOSE_INTERNAL, why, yz__link_now(m));
-  link_down(l, YZ_E_LIMIT, why);
+  link_close_local(l, YZ_CLOSE_INTERNAL, why, YZ_E_LIMIT, why);
 }
 
 /*
@@ -590,10 +590,6 @@ static void sess_event(void *user, const yz_session_event *ev) {
     } else {
       snprintf(text, sizeof text, "%s", yz_strerror(err));
     }
-    if (l->evicted) { /* our own close frame (evict_idle) */
-      err = YZ_E_LIMIT;
-      snprintf(text, sizeof text, "%s", EVICT_REASON " (max_links)");
-    }
     /* A node of another network is a configuration error worth seeing
      * on both ends; an inbound one reaches no upper layer (docs/protocol.md
      * section 5, "Network name"). Rate-limited like the refusals. */
@@ -724,17 +720,31 @@ static void link_down(yz_link *l, int err, const char *reason) {
   defer_link(l);
 }
 
-void yz__link_fail(yz_link *l, int err, const char *reason) {
+/* Close l locally: the session, if it still runs, sends a CLOSE with code
+ * and text (NULL: none), and on_down reports err with reason. The
+ * session's CLOSED event runs inside yz_session_close() and takes the link
+ * down as a plain local close (YZ_E_CLOSED); a cause of the caller's own
+ * (eviction, a text message, ...) replaces it. */
+static void link_close_local(yz_link *l, uint16_t code, const char *text,
+                             int err, const char *reason) {
+  if (l->state == YZ__LS_DOWN)
+    return;
   if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED) {
-    uint16_t code = err == YZ_E_TOO_LARGE ? YZ_CLOSE_TOO_LARGE
-                                          : YZ_CLOSE_PROTOCOL;
-    (void)yz_session_close(&l->s, code, reason, yz__link_now(l->m));
-    /* The session reports its close as YZ_E_CLOSED (a local close); the
-     * cause is err (a text message is YZ_E_MALFORMED, not a close). */
-    if (l->state == YZ__LS_DOWN && l->down_err == YZ_E_CLOSED)
+    (void)yz_session_close(&l->s, code, text, yz__link_now(l->m));
+    if (err != YZ_E_CLOSED && l->state == YZ__LS_DOWN &&
+        l->down_err == YZ_E_CLOSED) {
       l->down_err = err;
+      copy_reason(l, reason);
+    }
   }
   link_down(l, err, reason);
+}
+
+void yz__link_fail(yz_link *l, int err, const char *reason) {
+  link_close_local(l,
+                   err == YZ_E_TOO_LARGE ? YZ_CLOSE_TOO_LARGE
+                                         : YZ_CLOSE_PROTOCOL,
+                   reason, err, reason);
 }
 
 bool yz__link_is_closing(const yz_link *l) { return l->state == YZ__LS_DOWN; }
@@ -837,11 +847,8 @@ static bool evict_idle(yz_link_manager *m) {
   yz_log_rl(&m->log_rl, yz__link_clock(m), YZ_LOG_WARN,
             "link %s: " EVICT_REASON " (max_links %u, idle %llu ms)",
             best->remote, m->cfg.max_links, (unsigned long long)best_idle);
-  best->evicted = true;
-  if (best->sess_inited && yz_session_get_state(&best->s) != YZ_SESSION_CLOSED)
-    (void)yz_session_close(&best->s, YZ_CLOSE_GOING_AWAY, EVICT_REASON,
-                           yz__link_now(m));
-  link_down(best, YZ_E_LIMIT, EVICT_REASON " (max_links)");
+  link_close_local(best, YZ_CLOSE_GOING_AWAY, EVICT_REASON, YZ_E_LIMIT,
+                   EVICT_REASON " (max_links)");
   return true;
 }
 
@@ -1266,26 +1273,16 @@ int yz_link_send(yz_link *l, const uint8_t *msg, size_t len) {
 }
 
 void yz_link_close(yz_link *l) {
-  if (l == NULL || l->state == YZ__LS_DOWN)
-    return;
-  if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
-    (void)yz_session_close(&l->s, YZ_CLOSE_NORMAL, NULL, yz__link_now(l->m));
-  link_down(l, YZ_E_CLOSED, "closed locally");
+  if (l != NULL)
+    link_close_local(l, YZ_CLOSE_NORMAL, NULL, YZ_E_CLOSED, "closed locally");
 }
 
 void yz_link_close_with(yz_link *l, uint16_t code, int err, const char *text) {
-  if (l == NULL || l->state == YZ__LS_DOWN)
+  if (l == NULL)
     return;
-  if (err == 0)
-    err = YZ_E_CLOSED;
   if (text == NULL || text[0] == '\0')
     text = "closed locally";
-  if (l->sess_inited && yz_session_get_state(&l->s) != YZ_SESSION_CLOSED)
-    (void)yz_session_close(&l->s, code, text, yz__link_now(l->m));
-  /* The session's CLOSED event took the link down as YZ_E_CLOSED. */
-  if (l->state == YZ__LS_DOWN && l->down_err == YZ_E_CLOSED)
-    l->down_err = err;
-  link_down(l, err, text);
+  link_close_local(l, code, text, err != 0 ? err : YZ_E_CLOSED, text);
 }
 
 void yz_link_queue_level(const yz_link *l, size_t *bytes, size_t *msgs) {
