@@ -142,6 +142,25 @@ static void test_responder_pin_mismatch(void **state)
   assert_int_equal(B.close_code, YZ_CLOSE_PEER_ID_MISMATCH);
 }
 
+/* Restart B as a responder with these proof options. */
+static void restart_b_with(const yz_session_proof_options *o)
+{
+  yz_session_clear(&B.s);
+  yz_session_local_clear(&B.local);
+  assert_int_equal(yz_session_local_init(&B.local, &B.id, NULL, o), 0);
+  yz_session_config c;
+  side_config(&B, &c, YZ_SESSION_RESPONDER, NULL);
+  assert_int_equal(yz_session_init(&B.s, &c), 0);
+  assert_int_equal(yz_session_start(&B.s, 0), 0);
+}
+
+/* Restart B as a responder whose proof names network net (NULL: "yz"). */
+static void restart_b_on(const char *net)
+{
+  yz_session_proof_options o = {.network = net};
+  restart_b_with(&o);
+}
+
 static void test_proof_fields(void **state)
 {
   (void)state;
@@ -157,13 +176,7 @@ static void test_proof_fields(void **state)
                                 .has_capabilities = true,
                                 .capabilities = YZ_WIRE_CAP_RELAY,
                                 .version = "yz 0.1.0"};
-  yz_session_clear(&B.s);
-  yz_session_local_clear(&B.local);
-  assert_int_equal(yz_session_local_init(&B.local, &B.id, NULL, &o), 0);
-  yz_session_config c;
-  side_config(&B, &c, YZ_SESSION_RESPONDER, NULL);
-  assert_int_equal(yz_session_init(&B.s, &c), 0);
-  assert_int_equal(yz_session_start(&B.s, 0), 0);
+  restart_b_with(&o);
   pump(&A, &B, 0);
   assert_int_equal(A.n_up, 1);
   assert_int_equal(A.up_proof.n_addresses, 2);
@@ -180,18 +193,6 @@ static void test_proof_fields(void **state)
   assert_int_equal(yz_session_local_init(&l, &B.id, NULL, &o), YZ_E_INVAL);
 }
 
-/* Restart B as a responder whose proof names network net (NULL: "yz"). */
-static void restart_b_on(const char *net)
-{
-  yz_session_proof_options o = {.network = net};
-  yz_session_clear(&B.s);
-  yz_session_local_clear(&B.local);
-  assert_int_equal(yz_session_local_init(&B.local, &B.id, NULL, &o), 0);
-  yz_session_config c;
-  side_config(&B, &c, YZ_SESSION_RESPONDER, NULL);
-  assert_int_equal(yz_session_init(&B.s, &c), 0);
-  assert_int_equal(yz_session_start(&B.s, 0), 0);
-}
 
 /* docs/protocol.md section 5, "Network name": A ("yz") reads message 2 of
  * B ("yz-test"), still sends message 3, and fails before Split(); B fails
