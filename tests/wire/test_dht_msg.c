@@ -333,6 +333,56 @@ static void test_known_bytes(void **state)
   assert_memory_equal(enc, st, sizeof st);
 }
 
+/* The other examples of docs/protocol.md "DHT messages", "Examples", and
+ * the message size bound of its "Limits". */
+static void test_doc_examples(void **state)
+{
+  (void)state;
+  yz_dht_msg m;
+  size_t n;
+  static const uint8_t value[] = {0xa1, 0x01, 0x45, 'h', 'e', 'l', 'l', 'o'};
+
+  yz_dht_msg_init(&m, YZ_DHT_GET);
+  set_target(&m, 0x22);
+  m.has_seq = true;
+  m.seq = 4;
+  n = encode(&m);
+  assert_int_equal(n, 1 + 2 + 35 + 2);
+  assert_memory_equal(enc, "\xa3\x01\x02\x02\x58\x20", 6);
+  assert_memory_equal(enc + 38, "\x06\x04", 2);
+
+  yz_dht_msg_init(&m, YZ_DHT_PUT);
+  set_target(&m, 0x33);
+  m.has_record = true;
+  m.record = (yz_dht_bytes){value, sizeof value};
+  m.has_cas = true;
+  m.cas = 3;
+  n = encode(&m);
+  assert_int_equal(n, 6 + 32 + 2 + sizeof value + 2);
+  assert_memory_equal(enc, "\xa4\x01\x03\x02\x58\x20", 6);
+  assert_memory_equal(enc + 38,
+                      "\x05\x48\xa1\x01\x45hello\x07\x03", 12);
+
+  yz_dht_msg_init(&m, YZ_DHT_GET_RESP);
+  n = encode(&m);
+  assert_int_equal(n, 5);
+  assert_memory_equal(enc, "\xa2\x01\x0c\x04\x80", 5);
+
+  yz_dht_msg_init(&m, YZ_DHT_STATUS);
+  n = encode(&m);
+  assert_int_equal(n, 5);
+  assert_memory_equal(enc, "\xa2\x01\x14\x0a\x00", 5);
+
+  m.status = YZ_DHT_ST_SEQ_TOO_LOW;
+  strcpy(m.reason, "seq too low");
+  m.reason_len = 11;
+  n = encode(&m);
+  assert_int_equal(n, 7 + 11);
+  assert_memory_equal(enc, "\xa3\x01\x14\x0a\x08\x0b\x6bseq too low", 18);
+
+  assert_int_equal(yz_dht_msg_max_len(NULL), 108871);
+}
+
 static void test_answers(void **state)
 {
   (void)state;
@@ -1049,6 +1099,7 @@ int main(void)
       cmocka_unit_test(test_roundtrip_requests),
       cmocka_unit_test(test_roundtrip_responses),
       cmocka_unit_test(test_known_bytes),
+      cmocka_unit_test(test_doc_examples),
       cmocka_unit_test(test_answers),
       cmocka_unit_test(test_contact_decode),
       cmocka_unit_test(test_writer_matches_encoder),
