@@ -75,8 +75,7 @@ static void raw(const uint8_t *data, size_t size)
     check_contact(&m.provider, data, size);
   if (m.has_record) {
     FUZZ_CHECK(inside(&m.record, data, size));
-    FUZZ_CHECK(m.record.len >= 1 &&
-               m.record.len <= YZ_DHT_MSG_MAX_RECORD_LEN);
+    FUZZ_CHECK(m.record.len >= 1 && m.record.len <= YZ_DHT_MSG_MAX_RECORD_LEN);
   }
   FUZZ_CHECK(m.status <= YZ_DHT_ST_MAX);
   FUZZ_CHECK(strcmp(yz_dht_status_name(m.status), "?") != 0);
@@ -112,10 +111,11 @@ static void bytes_of(fuzz_in *in, yz_dht_bytes *b)
 static void structured(const uint8_t *data, size_t size)
 {
   static const yz_dht_msg_type types[] = {
-      YZ_DHT_FIND_NODE,      YZ_DHT_GET,      YZ_DHT_PUT,
-      YZ_DHT_PROVIDE,        YZ_DHT_GET_PROVIDERS,
-      YZ_DHT_FIND_NODE_RESP, YZ_DHT_GET_RESP, YZ_DHT_GET_PROVIDERS_RESP,
-      YZ_DHT_STATUS,         (yz_dht_msg_type)6};
+      YZ_DHT_FIND_NODE,     YZ_DHT_GET,
+      YZ_DHT_PUT,           YZ_DHT_PROVIDE,
+      YZ_DHT_GET_PROVIDERS, YZ_DHT_FIND_NODE_RESP,
+      YZ_DHT_GET_RESP,      YZ_DHT_GET_PROVIDERS_RESP,
+      YZ_DHT_STATUS,        (yz_dht_msg_type)6};
   fuzz_in in = {data, size};
   static yz_dht_msg m, d;
   yz_dht_msg_init(&m, types[fuzz_u8(&in) % (sizeof types / sizeof types[0])]);
@@ -157,8 +157,7 @@ static void structured(const uint8_t *data, size_t size)
   FUZZ_CHECK(d.type == m.type);
   static uint8_t again[8192];
   size_t n2 = 0;
-  FUZZ_CHECK(yz_dht_msg_encode(&d, NULL, again, sizeof again, &n2, NULL) ==
-             0);
+  FUZZ_CHECK(yz_dht_msg_encode(&d, NULL, again, sizeof again, &n2, NULL) == 0);
   FUZZ_CHECK(n2 == n && memcmp(again, out, n) == 0);
 }
 

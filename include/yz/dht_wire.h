@@ -42,7 +42,7 @@ enum {
   YZ_DHT_MSG_PROVIDERS_CAP = 32,
   YZ_DHT_MSG_RECORD_CAP = 1024 * 1024 + 1024,
   /* Defaults of yz_dht_msg_limits. */
-  YZ_DHT_MSG_MAX_CONTACTS = 20,  /* k */
+  YZ_DHT_MSG_MAX_CONTACTS = 20, /* k */
   YZ_DHT_MSG_MAX_PROVIDERS = 20,
   /* a 64 KiB value plus the record's key, signature and other fields */
   YZ_DHT_MSG_MAX_RECORD_LEN = 65536 + 1024,
@@ -84,21 +84,21 @@ enum {
  * result, and why a store refuses a PUT or PROVIDE (docs/protocol.md "DHT
  * messages", "Statuses"). */
 typedef enum yz_dht_status {
-  YZ_DHT_OK = 0,              /* stored (PUT, PROVIDE) */
-  YZ_DHT_ST_MALFORMED = 1,    /* the request broke this format */
-  YZ_DHT_ST_UNSUPPORTED = 2,  /* request type not served by this node */
-  YZ_DHT_ST_TOO_LARGE = 3,    /* value over the store's limit */
+  YZ_DHT_OK = 0,             /* stored (PUT, PROVIDE) */
+  YZ_DHT_ST_MALFORMED = 1,   /* the request broke this format */
+  YZ_DHT_ST_UNSUPPORTED = 2, /* request type not served by this node */
+  YZ_DHT_ST_TOO_LARGE = 3,   /* value over the store's limit */
   YZ_DHT_ST_BAD_SIGNATURE = 4,
-  YZ_DHT_ST_BAD_KEY = 5,      /* the key is not derived from the record */
+  YZ_DHT_ST_BAD_KEY = 5, /* the key is not derived from the record */
   YZ_DHT_ST_EXPIRED = 6,
   YZ_DHT_ST_EXPIRY_TOO_FAR = 7, /* expiry beyond the store's maximum */
-  YZ_DHT_ST_SEQ_TOO_LOW = 8,  /* seq lower than the stored one */
-  YZ_DHT_ST_SEQ_CONFLICT = 9, /* equal seq, another value */
-  YZ_DHT_ST_CAS_MISMATCH = 10, /* stored seq is not the expected one */
-  YZ_DHT_ST_QUOTA = 11,       /* store or per-peer quota full */
+  YZ_DHT_ST_SEQ_TOO_LOW = 8,    /* seq lower than the stored one */
+  YZ_DHT_ST_SEQ_CONFLICT = 9,   /* equal seq, another value */
+  YZ_DHT_ST_CAS_MISMATCH = 10,  /* stored seq is not the expected one */
+  YZ_DHT_ST_QUOTA = 11,         /* store or per-peer quota full */
   YZ_DHT_ST_RATE_LIMITED = 12,
-  YZ_DHT_ST_NOT_SERVER = 13,  /* a client-only node stores nothing */
-  YZ_DHT_ST_INTERNAL = 14,    /* the node failed (e.g. out of memory) */
+  YZ_DHT_ST_NOT_SERVER = 13, /* a client-only node stores nothing */
+  YZ_DHT_ST_INTERNAL = 14,   /* the node failed (e.g. out of memory) */
   YZ_DHT_ST_MAX = 14,
 } yz_dht_status;
 

@@ -26,9 +26,10 @@ static int fail(const char **reason, const char *why, int err)
 }
 
 static const char *const status_names[] = {
-    "OK",          "MALFORMED",       "UNSUPPORTED", "TOO_LARGE",
-    "BAD_SIGNATURE", "BAD_KEY",       "EXPIRED",     "EXPIRY_TOO_FAR",
-    "SEQ_TOO_LOW", "SEQ_CONFLICT",    "CAS_MISMATCH", "QUOTA",
+    "OK",           "MALFORMED",      "UNSUPPORTED",
+    "TOO_LARGE",    "BAD_SIGNATURE",  "BAD_KEY",
+    "EXPIRED",      "EXPIRY_TOO_FAR", "SEQ_TOO_LOW",
+    "SEQ_CONFLICT", "CAS_MISMATCH",   "QUOTA",
     "RATE_LIMITED", "NOT_SERVER",     "INTERNAL",
 };
 _Static_assert(sizeof status_names / sizeof status_names[0] ==
@@ -78,8 +79,7 @@ static bool shape_of(uint64_t type, struct shape *s)
     *s = (struct shape){req | K(TARGET), req | K(TARGET) | K(CLIENT)};
     return true;
   case YZ_DHT_GET:
-    *s = (struct shape){req | K(TARGET),
-                        req | K(TARGET) | K(CLIENT) | K(SEQ)};
+    *s = (struct shape){req | K(TARGET), req | K(TARGET) | K(CLIENT) | K(SEQ)};
     return true;
   case YZ_DHT_PUT:
     *s = (struct shape){req | K(TARGET) | K(RECORD),
@@ -100,8 +100,7 @@ static bool shape_of(uint64_t type, struct shape *s)
                         req | K(CLOSER) | K(PROVIDERS)};
     return true;
   case YZ_DHT_STATUS:
-    *s = (struct shape){req | K(STATUS),
-                        req | K(STATUS) | K(REASON) | K(SEQ)};
+    *s = (struct shape){req | K(STATUS), req | K(STATUS) | K(REASON) | K(SEQ)};
     return true;
   default:
     return false;
@@ -116,8 +115,8 @@ static unsigned present_of(const yz_dht_msg *m)
   if (!shape_of(m->type, &s))
     return p;
   /* Fields without a presence flag are present when the type has them. */
-  p |= s.required & (K(TARGET) | K(CLOSER) | K(PROVIDERS) | K(PROVIDER) |
-                     K(STATUS));
+  p |= s.required &
+       (K(TARGET) | K(CLOSER) | K(PROVIDERS) | K(PROVIDER) | K(STATUS));
   if (m->client_only)
     p |= K(CLIENT);
   if (m->has_record)
@@ -139,8 +138,7 @@ static unsigned present_of(const yz_dht_msg *m)
 
 static bool limits_of(const yz_dht_msg_limits *lim, yz_dht_msg_limits *out)
 {
-  *out = (yz_dht_msg_limits){YZ_DHT_MSG_MAX_CONTACTS,
-                             YZ_DHT_MSG_MAX_PROVIDERS,
+  *out = (yz_dht_msg_limits){YZ_DHT_MSG_MAX_CONTACTS, YZ_DHT_MSG_MAX_PROVIDERS,
                              YZ_DHT_MSG_MAX_RECORD_LEN};
   if (!lim)
     return true;
@@ -160,27 +158,33 @@ static bool limits_of(const yz_dht_msg_limits *lim, yz_dht_msg_limits *out)
 /* The encoded size of a head with argument v. */
 static size_t head_len(uint64_t v)
 {
-  return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5
-                                                                         : 9;
+  return v < 24             ? 1
+         : v <= 0xff        ? 2
+         : v <= 0xffff      ? 3
+         : v <= 0xffffffffu ? 5
+                            : 9;
 }
 
 /* A bstr of at most n bytes. */
-static size_t bstr_max(size_t n) { return head_len(n) + n; }
+static size_t bstr_max(size_t n)
+{
+  return head_len(n) + n;
+}
 
 static size_t max_len_of(const yz_dht_msg_limits *l)
 {
   /* Every field any type may have (an over-estimate: no type has all),
    * each with its one-byte key. */
   size_t contact = bstr_max(YZ_RECORD_MAX_LEN);
-  return 1 +                                      /* map head */
-         1 + 1 +                                  /* type */
-         1 + bstr_max(YZ_DHT_KEY_LEN) +           /* target */
-         1 + 1 +                                  /* client */
-         1 + head_len(l->max_contacts) + l->max_contacts * contact +
-         1 + bstr_max(l->max_record_len) +        /* record */
-         2 * (1 + 9) +                            /* seq, cas */
-         1 + head_len(l->max_providers) + l->max_providers * contact +
-         1 + contact +                            /* provider */
+  return 1 +                            /* map head */
+         1 + 1 +                        /* type */
+         1 + bstr_max(YZ_DHT_KEY_LEN) + /* target */
+         1 + 1 +                        /* client */
+         1 + head_len(l->max_contacts) + l->max_contacts * contact + 1 +
+         bstr_max(l->max_record_len) + /* record */
+         2 * (1 + 9) +                 /* seq, cas */
+         1 + head_len(l->max_providers) + l->max_providers * contact + 1 +
+         contact +                                /* provider */
          1 + 1 +                                  /* status */
          1 + bstr_max(YZ_DHT_MSG_REASON_MAX_LEN); /* reason */
 }
@@ -212,7 +216,7 @@ static const char *contact_invalid(const yz_dht_bytes *c, int *err)
 }
 
 static const char *list_invalid(const yz_dht_bytes *l, size_t n, size_t max,
-                                 int *err)
+                                int *err)
 {
   if (n > max) {
     *err = YZ_E_LIMIT;
@@ -285,8 +289,8 @@ static const char *fields_invalid(const yz_dht_msg *m, unsigned present,
       (why = list_invalid(m->closer, m->n_closer, l->max_contacts, err)))
     return why;
   if ((present & K(PROVIDERS)) &&
-      (why = list_invalid(m->providers, m->n_providers, l->max_providers,
-                          err)))
+      (why =
+           list_invalid(m->providers, m->n_providers, l->max_providers, err)))
     return why;
   if ((present & K(PROVIDER)) && (why = contact_invalid(&m->provider, err)))
     return why;
@@ -340,8 +344,7 @@ static void put_head(struct wbuf *w, unsigned major, uint64_t v)
   w->n += hl;
 }
 
-static void put_bytes(struct wbuf *w, unsigned major, const void *b,
-                      size_t n)
+static void put_bytes(struct wbuf *w, unsigned major, const void *b, size_t n)
 {
   put_head(w, major, n);
   if (w->over || w->cap - w->n < n) {
@@ -540,16 +543,16 @@ static int decode_body(yz_dht_msg *m, struct rbuf *r,
     }
     case YZ_DHT_MKEY_RECORD:
       if (!get_str(r, 2, &m->record))
-        return fail(reason, "record (5) is not a byte string",
-                    YZ_E_MALFORMED);
+        return fail(reason, "record (5) is not a byte string", YZ_E_MALFORMED);
       m->has_record = true;
       break;
     case YZ_DHT_MKEY_SEQ:
     case YZ_DHT_MKEY_CAS:
       if (!get_head(r, &mj, &v) || mj != 0)
-        return fail(reason, key == YZ_DHT_MKEY_SEQ
-                                ? "seq (6) is not an unsigned integer"
-                                : "cas (7) is not an unsigned integer",
+        return fail(reason,
+                    key == YZ_DHT_MKEY_SEQ
+                        ? "seq (6) is not an unsigned integer"
+                        : "cas (7) is not an unsigned integer",
                     YZ_E_MALFORMED);
       if (key == YZ_DHT_MKEY_SEQ)
         m->has_seq = true, m->seq = v;

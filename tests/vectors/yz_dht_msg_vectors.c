@@ -39,7 +39,8 @@ static json_t *hex(const uint8_t *p, size_t n)
   return j;
 }
 
-/* ---- a CBOR writer ------------------------------------------------------- */
+/* ---- a CBOR writer -------------------------------------------------------
+ */
 
 typedef struct w {
   uint8_t b[40000];
@@ -56,7 +57,7 @@ static void w_byte(w *o, uint8_t v)
 static void w_head(w *o, uint8_t major, uint64_t v)
 {
   uint8_t m = (uint8_t)(major << 5);
-  int width = v < 24            ? 0
+  int width = v < 24             ? 0
               : v <= 0xff        ? 1
               : v <= 0xffff      ? 2
               : v <= 0xffffffffu ? 4
@@ -124,9 +125,13 @@ static void w_contacts(w *o, uint64_t key, unsigned first, unsigned n)
 /* The stand-in DHT record: {1: "hello"} as bytes. */
 static const uint8_t REC[] = {0xa1, 0x01, 0x45, 'h', 'e', 'l', 'l', 'o'};
 
-static void w_record(w *o) { w_head(o, 0, 5), w_str(o, 2, REC, sizeof REC); }
+static void w_record(w *o)
+{
+  w_head(o, 0, 5), w_str(o, 2, REC, sizeof REC);
+}
 
-/* ---- the vectors --------------------------------------------------------- */
+/* ---- the vectors ---------------------------------------------------------
+ */
 
 static json_t *list_json(const yz_dht_bytes *l, size_t n)
 {
@@ -232,8 +237,7 @@ static void valid(void)
   add("find_node", "FIND_NODE", &o, NULL, 0);
   start(3), w_uint(&o, 1, 1), w_target(&o, 32);
   w_head(&o, 0, 3), w_byte(&o, 0xf5);
-  add("find_node_client", "FIND_NODE from a client-only querier", &o, NULL,
-      0);
+  add("find_node_client", "FIND_NODE from a client-only querier", &o, NULL, 0);
   start(3), w_uint(&o, 1, 2), w_target(&o, 32), w_uint(&o, 6, 4);
   add("get_newer_than", "GET of a record newer than seq 4", &o, NULL, 0);
   start(4), w_uint(&o, 1, 3), w_target(&o, 32), w_record(&o);
@@ -253,14 +257,14 @@ static void valid(void)
   start(2), w_uint(&o, 1, 11), w_contacts(&o, 4, 1, 3);
   add("find_node_resp", "FIND_NODE response with 3 contacts", &o, NULL, 0);
   start(2), w_uint(&o, 1, 11), w_contacts(&o, 4, 1, 20);
-  add("find_node_resp_k", "FIND_NODE response with k = 20 contacts", &o,
-      NULL, 0);
+  add("find_node_resp_k", "FIND_NODE response with k = 20 contacts", &o, NULL,
+      0);
   start(3), w_uint(&o, 1, 12), w_contacts(&o, 4, 1, 1), w_record(&o);
   add("get_resp_record", "GET response with a record and a closer peer", &o,
       NULL, 0);
   start(2), w_uint(&o, 1, 12), w_contacts(&o, 4, 1, 0);
-  add("get_resp_empty", "GET response: no record, no closer peers", &o,
-      NULL, 0);
+  add("get_resp_empty", "GET response: no record, no closer peers", &o, NULL,
+      0);
   start(3), w_uint(&o, 1, 15), w_contacts(&o, 4, 1, 1);
   w_contacts(&o, 8, 2, 2);
   add("get_providers_resp", "GET_PROVIDERS response, 2 providers", &o, NULL,
@@ -269,8 +273,9 @@ static void valid(void)
   add("status_ok", "STATUS OK (stored)", &o, NULL, 0);
   start(4), w_uint(&o, 1, 20), w_uint(&o, 6, 9), w_uint(&o, 10, 8);
   w_head(&o, 0, 11), w_str(&o, 3, "seq too low", 11);
-  add("status_seq_too_low", "STATUS SEQ_TOO_LOW with the held seq and a "
-                            "reason",
+  add("status_seq_too_low",
+      "STATUS SEQ_TOO_LOW with the held seq and a "
+      "reason",
       &o, NULL, 0);
 }
 
@@ -278,8 +283,7 @@ static void invalid(void)
 {
   static const yz_dht_msg_limits small = {2, 2, 16};
   start(2), w_uint(&o, 1, 11), w_contacts(&o, 4, 1, 21);
-  add("too_many_contacts", "21 contacts, over k = 20", &o, NULL,
-      YZ_E_LIMIT);
+  add("too_many_contacts", "21 contacts, over k = 20", &o, NULL, YZ_E_LIMIT);
   start(3), w_uint(&o, 1, 15), w_contacts(&o, 4, 1, 0);
   w_contacts(&o, 8, 1, 3);
   add("too_many_providers", "3 providers over a limit of 2", &o, &small,
@@ -298,14 +302,12 @@ static void invalid(void)
       YZ_E_MALFORMED);
   start(3), w_uint(&o, 1, 11), w_head(&o, 0, 3), w_byte(&o, 0xf5);
   w_contacts(&o, 4, 1, 0);
-  add("client_in_response", "client in a response", &o, NULL,
-      YZ_E_MALFORMED);
+  add("client_in_response", "client in a response", &o, NULL, YZ_E_MALFORMED);
   start(4), w_uint(&o, 1, 3), w_target(&o, 32), w_record(&o);
   w_uint(&o, 6, 1);
   add("seq_in_put", "seq in a PUT", &o, NULL, YZ_E_MALFORMED);
   start(2), w_uint(&o, 1, 3), w_target(&o, 32);
-  add("put_without_record", "PUT without a record", &o, NULL,
-      YZ_E_MALFORMED);
+  add("put_without_record", "PUT without a record", &o, NULL, YZ_E_MALFORMED);
   start(3), w_uint(&o, 1, 3), w_target(&o, 32);
   w_head(&o, 0, 5), w_str(&o, 2, "\x01\x02", 2);
   add("record_not_one_item", "a record of two CBOR items", &o, NULL,
@@ -316,8 +318,8 @@ static void invalid(void)
     size_t cn = contact(c, 1, 14);
     w_head(&o, 0, 5), w_str(&o, 2, c, cn);
   }
-  add("record_over_limit", "a 19-byte record over a limit of 16", &o,
-      &small, YZ_E_TOO_LARGE);
+  add("record_over_limit", "a 19-byte record over a limit of 16", &o, &small,
+      YZ_E_TOO_LARGE);
   start(2), w_uint(&o, 1, 11), w_head(&o, 0, 4), w_head(&o, 4, 1);
   w_str(&o, 2, "\x80", 1);
   add("contact_not_map", "a contact that is an array", &o, NULL,
@@ -338,8 +340,7 @@ static void invalid(void)
     w_str(&o, 2, c, cn);
     w_str(&o, 2, c, cn);
   }
-  add("duplicate_contact", "the same contact twice", &o, NULL,
-      YZ_E_DUPLICATE);
+  add("duplicate_contact", "the same contact twice", &o, NULL, YZ_E_DUPLICATE);
   start(2), w_uint(&o, 1, 20), w_uint(&o, 10, 15);
   add("unknown_status", "status 15", &o, NULL, YZ_E_MALFORMED);
   start(3), w_uint(&o, 1, 20), w_uint(&o, 10, 1);
@@ -363,8 +364,7 @@ static void invalid(void)
   add("trailing", "a byte after the map", &o, NULL, YZ_E_TRAILING);
   start(2), w_uint(&o, 1, 1), w_target(&o, 32);
   o.n -= 1;
-  add("truncated", "the target's last byte missing", &o, NULL,
-      YZ_E_TRUNCATED);
+  add("truncated", "the target's last byte missing", &o, NULL, YZ_E_TRUNCATED);
   o.n = 0, w_head(&o, 4, 2), w_uint(&o, 1, 1);
   add("not_a_map", "an array at the top level", &o, NULL, YZ_E_MALFORMED);
   start(1), w_str(&o, 3, "t", 1), w_head(&o, 0, 1);

@@ -22,7 +22,8 @@
 #define NET "yz-test"
 #define NOW 1800000000u
 
-/* ---- fixtures ------------------------------------------------------------ */
+/* ---- fixtures ------------------------------------------------------------
+ */
 
 /* Two signed node records (contacts) and their encodings. */
 static uint8_t rec_enc[3][YZ_RECORD_MAX_LEN];
@@ -213,7 +214,8 @@ static void set_target(yz_dht_msg *m, uint8_t b)
   memset(m->target, b, YZ_DHT_KEY_LEN);
 }
 
-/* ---- round trips --------------------------------------------------------- */
+/* ---- round trips ---------------------------------------------------------
+ */
 
 static void test_roundtrip_requests(void **state)
 {
@@ -360,8 +362,7 @@ static void test_doc_examples(void **state)
   n = encode(&m);
   assert_int_equal(n, 6 + 32 + 2 + sizeof value + 2);
   assert_memory_equal(enc, "\xa4\x01\x03\x02\x58\x20", 6);
-  assert_memory_equal(enc + 38,
-                      "\x05\x48\xa1\x01\x45hello\x07\x03", 12);
+  assert_memory_equal(enc + 38, "\x05\x48\xa1\x01\x45hello\x07\x03", 12);
 
   yz_dht_msg_init(&m, YZ_DHT_GET_RESP);
   n = encode(&m);
@@ -390,8 +391,8 @@ static void test_answers(void **state)
   assert_true(yz_dht_msg_answers(YZ_DHT_FIND_NODE, YZ_DHT_STATUS));
   assert_false(yz_dht_msg_answers(YZ_DHT_FIND_NODE, YZ_DHT_GET_RESP));
   assert_true(yz_dht_msg_answers(YZ_DHT_GET, YZ_DHT_GET_RESP));
-  assert_true(yz_dht_msg_answers(YZ_DHT_GET_PROVIDERS,
-                                 YZ_DHT_GET_PROVIDERS_RESP));
+  assert_true(
+      yz_dht_msg_answers(YZ_DHT_GET_PROVIDERS, YZ_DHT_GET_PROVIDERS_RESP));
   assert_true(yz_dht_msg_answers(YZ_DHT_PUT, YZ_DHT_STATUS));
   assert_false(yz_dht_msg_answers(YZ_DHT_PUT, (yz_dht_msg_type)13));
   assert_true(yz_dht_msg_answers(YZ_DHT_PROVIDE, YZ_DHT_STATUS));
@@ -412,14 +413,12 @@ static void test_contact_decode(void **state)
   assert_int_equal(decode(enc, n, NULL, &d, NULL), 0);
   yz_record r;
   yz_record_expect ex = {.network = NET, .now = NOW};
-  assert_int_equal(yz_dht_msg_contact_decode(&r, &d.closer[0], &ex, NULL),
-                   0);
+  assert_int_equal(yz_dht_msg_contact_decode(&r, &d.closer[0], &ex, NULL), 0);
   assert_true(yz_node_id_equal(&r.node_id, &rec_id[2]));
   ex.now = NOW + 3600;
   assert_int_equal(yz_dht_msg_contact_decode(&r, &d.closer[0], &ex, NULL),
                    YZ_E_RANGE);
-  assert_int_equal(yz_dht_msg_contact_decode(&r, NULL, &ex, NULL),
-                   YZ_E_INVAL);
+  assert_int_equal(yz_dht_msg_contact_decode(&r, NULL, &ex, NULL), YZ_E_INVAL);
 }
 
 /* ---- the test's own CBOR writer ----------------------------------------- */
@@ -431,7 +430,10 @@ typedef struct w {
 
 static w wb;
 
-static void w_byte(w *o, uint8_t v) { o->b[o->n++] = v; }
+static void w_byte(w *o, uint8_t v)
+{
+  o->b[o->n++] = v;
+}
 
 static void w_head(w *o, uint8_t major, uint64_t v)
 {
@@ -501,7 +503,8 @@ static void test_writer_matches_encoder(void **state)
   assert_memory_equal(o->b, enc, n);
 }
 
-/* ---- every rule broken once ---------------------------------------------- */
+/* ---- every rule broken once ----------------------------------------------
+ */
 
 static void test_generic_rules(void **state)
 {
@@ -554,6 +557,14 @@ static void test_generic_rules(void **state)
   w_byte(o, 0xc1);
   w_byte(o, 0x01);
   refused(o->b, o->n, NULL, YZ_E_MALFORMED, "tag");
+  /* Nesting deeper than YZ_WIRE_MAX_DEPTH (a closer list of arrays). */
+  o = start(2);
+  k_uint(o, 1, YZ_DHT_FIND_NODE_RESP);
+  w_head(o, 0, 4);
+  for (int i = 0; i < YZ_WIRE_MAX_DEPTH; i++)
+    w_head(o, 4, 1);
+  w_head(o, 0, 0);
+  refused(o->b, o->n, NULL, YZ_E_TOO_DEEP, "nested too deeply");
   /* Longer than any message the limits allow, before it is parsed. */
   size_t max = yz_dht_msg_max_len(NULL);
   assert_true(max > YZ_DHT_MSG_MAX_RECORD_LEN);
@@ -591,14 +602,12 @@ static void test_generic_rules(void **state)
   /* Arguments. */
   yz_dht_msg m;
   const char *why = NULL;
-  assert_int_equal(yz_dht_msg_decode(NULL, wb.b, 1, NULL, &why),
-                   YZ_E_INVAL);
+  assert_int_equal(yz_dht_msg_decode(NULL, wb.b, 1, NULL, &why), YZ_E_INVAL);
   yz_dht_msg_limits big = {.max_contacts = YZ_DHT_MSG_CONTACTS_CAP + 1};
   o = start(2);
   k_uint(o, 1, YZ_DHT_FIND_NODE);
   k_target(o, 32);
-  assert_int_equal(yz_dht_msg_decode(&m, o->b, o->n, &big, &why),
-                   YZ_E_INVAL);
+  assert_int_equal(yz_dht_msg_decode(&m, o->b, o->n, &big, &why), YZ_E_INVAL);
   assert_int_equal(yz_dht_msg_max_len(&big), 0);
   big = (yz_dht_msg_limits){.max_providers = YZ_DHT_MSG_PROVIDERS_CAP + 1};
   assert_int_equal(yz_dht_msg_max_len(&big), 0);
@@ -895,8 +904,7 @@ static void test_response_rules(void **state)
   o = list_resp(YZ_DHT_GET_PROVIDERS_RESP, 8, YZ_DHT_MSG_MAX_PROVIDERS, 3);
   assert_int_equal(decode(o->b, o->n, NULL, &d, NULL), 0);
   assert_int_equal(d.n_providers, YZ_DHT_MSG_MAX_PROVIDERS);
-  o = list_resp(YZ_DHT_GET_PROVIDERS_RESP, 8, YZ_DHT_MSG_MAX_PROVIDERS + 1,
-                3);
+  o = list_resp(YZ_DHT_GET_PROVIDERS_RESP, 8, YZ_DHT_MSG_MAX_PROVIDERS + 1, 3);
   refused(o->b, o->n, NULL, YZ_E_LIMIT, "more contacts or providers");
   lim = (yz_dht_msg_limits){.max_providers = 2};
   o = list_resp(YZ_DHT_GET_PROVIDERS_RESP, 8, 3, 3);
