@@ -738,6 +738,97 @@ static void gen_session(void)
 }
 #endif
 
+/* DHT messages (fuzz/fuzz_dht_msg.c): one of each type, with real node
+ * records as contacts and a small CBOR map standing in for a DHT record. */
+#ifdef YZ_FUZZ_HAVE_WIRE
+#include "yz/dht_wire.h"
+
+static void gen_dht_msg(void)
+{
+  if (!wanted("dht_msg"))
+    return;
+  uint8_t recs[2][YZ_RECORD_MAX_LEN];
+  size_t rlen[2];
+  for (int i = 0; i < 2; i++) {
+    yz_identity id;
+    uint8_t seed[32];
+    fuzz_key(seed, (uint8_t)(70 + i));
+    yz_record r;
+    memset(&r, 0, sizeof r);
+    r.seq = 1;
+    r.expiry = 1800000000u;
+    r.node_type = YZ_WIRE_NODE_COMMUNITY;
+    if (yz_identity_from_seed(&id, seed) != 0 ||
+        yz_record_set_network(&r, "yz-fuzz") != 0 ||
+        yz_record_add_address(&r, "ws://192.0.2.7:7700/", 1, NULL) != 0 ||
+        yz_record_sign(&r, &id, NULL) != 0 ||
+        yz_record_encode(&r, recs[i], sizeof recs[i], &rlen[i]) != 0) {
+      failures++;
+      return;
+    }
+    yz_identity_clear(&id);
+  }
+  static const uint8_t value[] = {0xa1, 0x01, 0x45, 'h', 'e', 'l', 'l', 'o'};
+  const yz_dht_bytes c0 = {recs[0], rlen[0]}, c1 = {recs[1], rlen[1]};
+  const yz_dht_bytes rec = {value, sizeof value};
+  static const yz_dht_msg_type types[] = {
+      YZ_DHT_FIND_NODE, YZ_DHT_GET, YZ_DHT_PUT, YZ_DHT_PROVIDE,
+      YZ_DHT_GET_PROVIDERS, YZ_DHT_FIND_NODE_RESP, YZ_DHT_GET_RESP,
+      YZ_DHT_GET_PROVIDERS_RESP, YZ_DHT_STATUS, YZ_DHT_STATUS};
+  for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+    static yz_dht_msg m;
+    yz_dht_msg_init(&m, types[t]);
+    memset(m.target, (int)(0x10 + t), sizeof m.target);
+    m.client_only = t == 0;
+    switch (types[t]) {
+    case YZ_DHT_GET:
+      m.has_seq = true;
+      m.seq = 4;
+      break;
+    case YZ_DHT_PUT:
+      m.has_record = true;
+      m.record = rec;
+      m.has_cas = true;
+      m.cas = 3;
+      break;
+    case YZ_DHT_PROVIDE:
+      m.provider = c0;
+      break;
+    case YZ_DHT_GET_RESP:
+      m.has_record = true;
+      m.record = rec;
+      /* fall through */
+    case YZ_DHT_FIND_NODE_RESP:
+      m.closer[m.n_closer++] = c0;
+      m.closer[m.n_closer++] = c1;
+      break;
+    case YZ_DHT_GET_PROVIDERS_RESP:
+      m.providers[m.n_providers++] = c1;
+      m.closer[m.n_closer++] = c0;
+      break;
+    case YZ_DHT_STATUS:
+      m.status = t == 8 ? YZ_DHT_OK : YZ_DHT_ST_SEQ_TOO_LOW;
+      if (t == 9) {
+        m.has_seq = true;
+        m.seq = 9;
+        memcpy(m.reason, "seq too low", 11);
+        m.reason_len = 11;
+      }
+      break;
+    default:
+      break;
+    }
+    static uint8_t enc[8192];
+    size_t n;
+    if (yz_dht_msg_encode(&m, NULL, enc, sizeof enc, &n, NULL) != 0) {
+      failures++;
+      continue;
+    }
+    put("dht_msg", enc, n);
+  }
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 int main(int argc, char **argv)
 {
@@ -769,6 +860,7 @@ int main(int argc, char **argv)
 #ifdef YZ_FUZZ_HAVE_WIRE
   gen_wire();
   gen_node_record();
+  gen_dht_msg();
 #endif
 #ifdef YZ_FUZZ_HAVE_VECTORS
   gen_vectors();

@@ -14,6 +14,7 @@
 #include "yz/identity.h"
 #include "yz/address.h"
 #include "yz/wire.h"
+#include "yz/dht_wire.h"
 #include "yz/record.h"
 #include "yz/session.h"
 #include "yz/link.h"
