@@ -15,6 +15,7 @@
 #include "yz/address.h"
 #include "yz/wire.h"
 #include "yz/record.h"
+#include "yz/dhtrec.h"
 #include "yz/session.h"
 #include "yz/link.h"
 #include "yz/node.h"
