@@ -172,18 +172,6 @@ static const char *mutable_invalid(const yz_dhtrec *r)
   return NULL;
 }
 
-static int sign_with(yz_dhtrec *r, const uint8_t sk[YZ_IDENTITY_SK_LEN],
-                     const char **reason)
-{
-  uint8_t sb[YZ_DHTREC_SIGNED_MAX_LEN];
-  size_t n;
-  if (yz_dhtrec_signed_bytes(r, sb, sizeof sb, &n) != 0 ||
-      derive(r, r->key) != 0)
-    return fail(reason, "record fields invalid", YZ_E_INVAL);
-  crypto_sign_ed25519_detached(r->signature, NULL, sb, n, sk);
-  return 0;
-}
-
 int yz_dhtrec_sign(yz_dhtrec *r, const yz_identity *id, const char **reason)
 {
   if (!r || !id)
@@ -192,7 +180,13 @@ int yz_dhtrec_sign(yz_dhtrec *r, const yz_identity *id, const char **reason)
   if (why)
     return fail(reason, why, YZ_E_INVAL);
   memcpy(r->public_key, yz_identity_public_key(id), YZ_IDENTITY_PK_LEN);
-  return sign_with(r, id->sk, reason);
+  uint8_t sb[YZ_DHTREC_SIGNED_MAX_LEN];
+  size_t n;
+  if (yz_dhtrec_signed_bytes(r, sb, sizeof sb, &n) != 0 ||
+      derive(r, r->key) != 0)
+    return fail(reason, "record fields invalid", YZ_E_INVAL);
+  yz_identity_sign(id, sb, n, r->signature);
+  return 0;
 }
 
 int yz_dhtrec_sign_raw(yz_dhtrec *r, const uint8_t sk[YZ_IDENTITY_SK_LEN],
@@ -205,7 +199,13 @@ int yz_dhtrec_sign_raw(yz_dhtrec *r, const uint8_t sk[YZ_IDENTITY_SK_LEN],
     return fail(reason, why, YZ_E_INVAL);
   /* libsodium's secret key is seed || public key. */
   memcpy(r->public_key, sk + 32, YZ_IDENTITY_PK_LEN);
-  return sign_with(r, sk, reason);
+  uint8_t sb[YZ_DHTREC_SIGNED_MAX_LEN];
+  size_t n;
+  if (yz_dhtrec_signed_bytes(r, sb, sizeof sb, &n) != 0 ||
+      derive(r, r->key) != 0)
+    return fail(reason, "record fields invalid", YZ_E_INVAL);
+  crypto_sign_ed25519_detached(r->signature, NULL, sb, n, sk);
+  return 0;
 }
 
 /* ---- encoding (docs/protocol.md "DHT records", "Encoding") ------------ */
