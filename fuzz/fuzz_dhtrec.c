@@ -66,8 +66,8 @@ static void raw(const uint8_t *data, size_t size)
 
   yz_dhtrec_limits lim = {.expiry_ahead = UINT64_MAX};
   if (r.expiry > 0) {
-    yz_dhtrec_status st = yz_dhtrec_check(&r, r.key, r.expiry - 1, &lim,
-                                          &reason);
+    yz_dhtrec_status st =
+        yz_dhtrec_check(&r, r.key, r.expiry - 1, &lim, &reason);
     if (r.kind == YZ_DHTREC_IMMUTABLE)
       FUZZ_CHECK(st == YZ_DHTREC_OK);
     else
@@ -131,8 +131,7 @@ static void structured(const uint8_t *data, size_t size)
     FUZZ_CHECK(yz_dhtrec_replace(&d, &next, NULL, &act, NULL) ==
                YZ_DHTREC_SEQ_TOO_LOW);
     uint64_t cas = r.seq;
-    FUZZ_CHECK(yz_dhtrec_replace(&next, &d, &cas, &act, NULL) ==
-               YZ_DHTREC_OK);
+    FUZZ_CHECK(yz_dhtrec_replace(&next, &d, &cas, &act, NULL) == YZ_DHTREC_OK);
     cas = r.seq + 1;
     FUZZ_CHECK(yz_dhtrec_replace(&next, &d, &cas, &act, NULL) ==
                YZ_DHTREC_CAS_MISMATCH);

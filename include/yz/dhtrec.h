@@ -33,8 +33,8 @@ extern "C" {
 #endif
 
 enum {
-  YZ_DHTREC_KEY_LEN = 32,           /* SHA-256 */
-  YZ_DHTREC_SALT_MAX = 64,          /* bytes of salt, 0..64 */
+  YZ_DHTREC_KEY_LEN = 32,              /* SHA-256 */
+  YZ_DHTREC_SALT_MAX = 64,             /* bytes of salt, 0..64 */
   YZ_DHTREC_VALUE_MAX_DEFAULT = 65536, /* the default value limit, 64 KiB */
   /* The largest value limit a store may configure (1 MiB): bounds every
    * buffer and the decoder's input whatever the configuration. */
@@ -108,10 +108,10 @@ YZ_EXPORT const char *yz_dhtrec_status_name(int status);
  */
 typedef struct yz_dhtrec {
   uint8_t kind; /* YZ_DHTREC_IMMUTABLE or YZ_DHTREC_MUTABLE */
-  uint8_t key[YZ_DHTREC_KEY_LEN];         /* derived, never on the wire */
-  const uint8_t *value;                   /* borrowed, value_len bytes */
-  size_t value_len;                       /* 1..value limit */
-  uint64_t expiry;                        /* Unix seconds */
+  uint8_t key[YZ_DHTREC_KEY_LEN]; /* derived, never on the wire */
+  const uint8_t *value;           /* borrowed, value_len bytes */
+  size_t value_len;               /* 1..value limit */
+  uint64_t expiry;                /* Unix seconds */
   /* mutable only (zero for immutable): */
   uint8_t public_key[YZ_IDENTITY_PK_LEN]; /* Ed25519 */
   uint8_t salt[YZ_DHTREC_SALT_MAX];
@@ -131,8 +131,7 @@ typedef struct yz_dhtrec_limits {
  * may be 0 here (the key is defined for any bytes; records refuse it).
  */
 YZ_EXPORT void yz_dhtrec_immutable_key(uint8_t key[YZ_DHTREC_KEY_LEN],
-                                       const uint8_t *value,
-                                       size_t value_len);
+                                       const uint8_t *value, size_t value_len);
 
 /*
  * The key of a mutable record: SHA-256(prefix 0x00 || public key || salt).
@@ -163,9 +162,8 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_dhtrec_signed_bytes(const yz_dhtrec *r,
  * Sign a mutable record with a node identity: sets r->public_key, r->key
  * and r->signature. 0 or YZ_E_INVAL (*reason, if not NULL, says why).
  */
-YZ_EXPORT YZ_WARN_UNUSED int yz_dhtrec_sign(yz_dhtrec *r,
-                                            const yz_identity *id,
-                                            const char **reason);
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_dhtrec_sign(yz_dhtrec *r, const yz_identity *id, const char **reason);
 
 /*
  * The same with a raw Ed25519 key pair in libsodium's form (sk = seed ||
@@ -185,9 +183,8 @@ YZ_EXPORT size_t yz_dhtrec_encoded_max(size_t value_max);
  * value, an unknown kind, salt too long, a value over
  * YZ_DHTREC_VALUE_MAX_LIMIT) or YZ_E_TOO_LARGE (cap).
  */
-YZ_EXPORT YZ_WARN_UNUSED int yz_dhtrec_encode(const yz_dhtrec *r,
-                                              uint8_t *out, size_t cap,
-                                              size_t *outlen);
+YZ_EXPORT YZ_WARN_UNUSED int yz_dhtrec_encode(const yz_dhtrec *r, uint8_t *out,
+                                              size_t cap, size_t *outlen);
 
 /*
  * Strict decoding of a record received from anywhere (docs/protocol.md
@@ -206,9 +203,8 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_dhtrec_encode(const yz_dhtrec *r,
  * On error *r is zeroed. yz_dhtrec_decode_status() maps the result to the
  * status a store answers.
  */
-YZ_EXPORT YZ_WARN_UNUSED int yz_dhtrec_decode(yz_dhtrec *r,
-                                              const uint8_t *in, size_t len,
-                                              size_t value_max,
+YZ_EXPORT YZ_WARN_UNUSED int yz_dhtrec_decode(yz_dhtrec *r, const uint8_t *in,
+                                              size_t len, size_t value_max,
                                               const char **reason);
 
 /* YZ_DHTREC_OK for 0, YZ_DHTREC_TOO_LARGE for YZ_E_TOO_LARGE, otherwise
@@ -225,10 +221,9 @@ YZ_EXPORT yz_dhtrec_status yz_dhtrec_decode_status(int decode_result);
  * (the defaults). MALFORMED for a NULL record or key, or fields the
  * decoder would refuse. *reason (if not NULL) gets a static explanation.
  */
-YZ_EXPORT YZ_WARN_UNUSED yz_dhtrec_status
-yz_dhtrec_check(const yz_dhtrec *r, const uint8_t key[YZ_DHTREC_KEY_LEN],
-                uint64_t now, const yz_dhtrec_limits *lim,
-                const char **reason);
+YZ_EXPORT YZ_WARN_UNUSED yz_dhtrec_status yz_dhtrec_check(
+    const yz_dhtrec *r, const uint8_t key[YZ_DHTREC_KEY_LEN], uint64_t now,
+    const yz_dhtrec_limits *lim, const char **reason);
 
 /* What a store does with an accepted record (yz_dhtrec_replace()). */
 typedef enum yz_dhtrec_action {
@@ -254,10 +249,9 @@ typedef enum yz_dhtrec_action {
  * cur->seq), SEQ_CONFLICT (equal seq, another value), MALFORMED (a NULL
  * cand or action). *reason (if not NULL) gets a static explanation.
  */
-YZ_EXPORT YZ_WARN_UNUSED yz_dhtrec_status
-yz_dhtrec_replace(const yz_dhtrec *cand, const yz_dhtrec *cur,
-                  const uint64_t *cas, yz_dhtrec_action *action,
-                  const char **reason);
+YZ_EXPORT YZ_WARN_UNUSED yz_dhtrec_status yz_dhtrec_replace(
+    const yz_dhtrec *cand, const yz_dhtrec *cur, const uint64_t *cas,
+    yz_dhtrec_action *action, const char **reason);
 
 #ifdef __cplusplus
 }

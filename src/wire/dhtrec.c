@@ -49,17 +49,28 @@ static int fail(const char **reason, const char *why, int err)
 const char *yz_dhtrec_status_name(int status)
 {
   switch (status) {
-  case YZ_DHTREC_OK: return "OK";
-  case YZ_DHTREC_MALFORMED: return "MALFORMED";
-  case YZ_DHTREC_TOO_LARGE: return "TOO_LARGE";
-  case YZ_DHTREC_WRONG_KEY: return "WRONG_KEY";
-  case YZ_DHTREC_BAD_SIGNATURE: return "BAD_SIGNATURE";
-  case YZ_DHTREC_EXPIRED: return "EXPIRED";
-  case YZ_DHTREC_EXPIRY_TOO_FAR: return "EXPIRY_TOO_FAR";
-  case YZ_DHTREC_SEQ_TOO_LOW: return "SEQ_TOO_LOW";
-  case YZ_DHTREC_SEQ_CONFLICT: return "SEQ_CONFLICT";
-  case YZ_DHTREC_CAS_MISMATCH: return "CAS_MISMATCH";
-  default: return "UNKNOWN";
+  case YZ_DHTREC_OK:
+    return "OK";
+  case YZ_DHTREC_MALFORMED:
+    return "MALFORMED";
+  case YZ_DHTREC_TOO_LARGE:
+    return "TOO_LARGE";
+  case YZ_DHTREC_WRONG_KEY:
+    return "WRONG_KEY";
+  case YZ_DHTREC_BAD_SIGNATURE:
+    return "BAD_SIGNATURE";
+  case YZ_DHTREC_EXPIRED:
+    return "EXPIRED";
+  case YZ_DHTREC_EXPIRY_TOO_FAR:
+    return "EXPIRY_TOO_FAR";
+  case YZ_DHTREC_SEQ_TOO_LOW:
+    return "SEQ_TOO_LOW";
+  case YZ_DHTREC_SEQ_CONFLICT:
+    return "SEQ_CONFLICT";
+  case YZ_DHTREC_CAS_MISMATCH:
+    return "CAS_MISMATCH";
+  default:
+    return "UNKNOWN";
   }
 }
 
@@ -360,8 +371,7 @@ static bool get_bstr(rbuf *b, size_t min, size_t max, const uint8_t **p,
 {
   uint8_t m;
   uint64_t v;
-  if (!get_head(b, &m, &v) || m != 2 || v > b->n - b->o || v < min ||
-      v > max)
+  if (!get_head(b, &m, &v) || m != 2 || v > b->n - b->o || v < min || v > max)
     return false;
   *p = b->p + b->o;
   *n = (size_t)v;
@@ -393,8 +403,7 @@ static int decode_fields(yz_dhtrec *r, rbuf *b, size_t vmax,
     b->o = at;
     if (get_head(b, &m, &kind) && m == 2 && kind == 0)
       return fail(reason, "value (key 2) is empty", YZ_E_MALFORMED);
-    return fail(reason, "value (key 2) is not a byte string",
-                YZ_E_MALFORMED);
+    return fail(reason, "value (key 2) is not a byte string", YZ_E_MALFORMED);
   }
   if (r->value_len > vmax)
     return fail(reason, "value over the store's limit", YZ_E_TOO_LARGE);
@@ -512,13 +521,12 @@ static bool same_value(const yz_dhtrec *a, const yz_dhtrec *b)
          memcmp(a->value, b->value, a->value_len) == 0;
 }
 
-yz_dhtrec_status yz_dhtrec_replace(const yz_dhtrec *cand,
-                                   const yz_dhtrec *cur, const uint64_t *cas,
+yz_dhtrec_status yz_dhtrec_replace(const yz_dhtrec *cand, const yz_dhtrec *cur,
+                                   const uint64_t *cas,
                                    yz_dhtrec_action *action,
                                    const char **reason)
 {
-  if (!cand || !action || !cand->value ||
-      (cur && !cur->value))
+  if (!cand || !action || !cand->value || (cur && !cur->value))
     return status_fail(reason, "no record", YZ_DHTREC_MALFORMED);
   if (!cur) {
     /* BEP 44: compare and swap applies to a stored record only, so a
@@ -537,8 +545,9 @@ yz_dhtrec_status yz_dhtrec_replace(const yz_dhtrec *cand,
                          "one (compare and swap)",
                          YZ_DHTREC_CAS_MISMATCH);
     if (cand->seq < cur->seq)
-      return status_fail(reason, "lower sequence number than the stored "
-                                 "record",
+      return status_fail(reason,
+                         "lower sequence number than the stored "
+                         "record",
                          YZ_DHTREC_SEQ_TOO_LOW);
     if (cand->seq > cur->seq) {
       *action = YZ_DHTREC_REPLACE;

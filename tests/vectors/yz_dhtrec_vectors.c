@@ -77,28 +77,27 @@ static const struct vec vecs[] = {
     {"mutable_no_salt", "a mutable record without salt", MU, 1, "v1", "", 1,
      NOW + 3600, NOW, 0, 0, M_NONE, "OK"},
     {"mutable_salt", "a mutable record with a salt, a large seq", MU, 1,
-     "{\"name\":\"profile\"}", "profile", 0x0102030405060708u, NOW + 7200,
-     NOW, 0, 0, M_NONE, "OK"},
+     "{\"name\":\"profile\"}", "profile", 0x0102030405060708u, NOW + 7200, NOW,
+     0, 0, M_NONE, "OK"},
     {"mutable_salt_64", "64 bytes of salt, expiry exactly 48 h ahead", MU, 2,
      "x", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
      7, NOW + H48, NOW, 0, 0, M_NONE, "OK"},
     {"immutable_wrong_key", "put under the key of another value", IM, 0,
      "hello, dht", "", 0, NOW + 3600, NOW, 0, 0, M_OTHER_KEY, "WRONG_KEY"},
-    {"mutable_wrong_key", "put under the key of another salt", MU, 1, "v1",
-     "", 1, NOW + 3600, NOW, 0, 0, M_OTHER_KEY, "WRONG_KEY"},
+    {"mutable_wrong_key", "put under the key of another salt", MU, 1, "v1", "",
+     1, NOW + 3600, NOW, 0, 0, M_OTHER_KEY, "WRONG_KEY"},
     {"mutable_bad_signature", "the signature's first byte flipped", MU, 1,
      "v1", "", 1, NOW + 3600, NOW, 0, 0, M_FLIP_SIG, "BAD_SIGNATURE"},
     {"mutable_tampered_seq", "the seq raised after signing", MU, 1, "v1", "",
      1, NOW + 3600, NOW, 0, 0, M_RAISE_SEQ, "BAD_SIGNATURE"},
     {"mutable_expired", "now equals the expiry", MU, 1, "v1", "", 1, NOW, NOW,
      0, 0, M_NONE, "EXPIRED"},
-    {"immutable_too_far", "expiry 48 h and 1 s ahead", IM, 0, "hello, dht",
-     "", 0, NOW + H48 + 1, NOW, 0, 0, M_NONE, "EXPIRY_TOO_FAR"},
+    {"immutable_too_far", "expiry 48 h and 1 s ahead", IM, 0, "hello, dht", "",
+     0, NOW + H48 + 1, NOW, 0, 0, M_NONE, "EXPIRY_TOO_FAR"},
     {"mutable_too_far_configured", "expiry 61 s ahead, the store allows 60",
      MU, 1, "v1", "", 1, NOW + 61, NOW, 0, 60, M_NONE, "EXPIRY_TOO_FAR"},
     {"mutable_too_large", "a 17-byte value, the store allows 16", MU, 1,
-     "seventeen bytes!!", "", 1, NOW + 3600, NOW, 16, 0, M_NONE,
-     "TOO_LARGE"},
+     "seventeen bytes!!", "", 1, NOW + 3600, NOW, 16, 0, M_NONE, "TOO_LARGE"},
     /* for the replacement vectors */
     {"seq1_a", "seq 1, value a", MU, 3, "a", "r", 1, NOW + 3600, NOW, 0, 0,
      M_NONE, "OK"},
@@ -133,25 +132,27 @@ static const struct rvec rvecs[] = {
     {"cas_mismatch", "seq2_c", "seq1_a", 0, "CAS_MISMATCH", NULL},
     {"cas_nothing_stored", "seq2_c", NULL, 5, "OK", "STORE"},
     {"other_key", "seq1_a", "mutable_no_salt", -1, "WRONG_KEY", NULL},
-    {"immutable_refresh", "immutable_later", "immutable", -1, "OK",
-     "REFRESH"},
+    {"immutable_refresh", "immutable_later", "immutable", -1, "OK", "REFRESH"},
 };
 
 static const char *action_name(yz_dhtrec_action a)
 {
   switch (a) {
-  case YZ_DHTREC_STORE: return "STORE";
-  case YZ_DHTREC_REPLACE: return "REPLACE";
-  case YZ_DHTREC_REFRESH: return "REFRESH";
-  case YZ_DHTREC_KEEP: return "KEEP";
+  case YZ_DHTREC_STORE:
+    return "STORE";
+  case YZ_DHTREC_REPLACE:
+    return "REPLACE";
+  case YZ_DHTREC_REFRESH:
+    return "REFRESH";
+  case YZ_DHTREC_KEEP:
+    return "KEEP";
   }
   return "?";
 }
 
 /* Build vector v: the record, its encoding, the key it is put under. */
-static void build(const struct vec *v, yz_dhtrec *r, uint8_t *enc,
-                  size_t *n, uint8_t key[32], yz_identity *id,
-                  uint8_t seed[32])
+static void build(const struct vec *v, yz_dhtrec *r, uint8_t *enc, size_t *n,
+                  uint8_t key[32], yz_identity *id, uint8_t seed[32])
 {
   memset(r, 0, sizeof *r);
   r->kind = (uint8_t)v->kind;
@@ -184,8 +185,8 @@ static void build(const struct vec *v, yz_dhtrec *r, uint8_t *enc,
     die("encode");
 }
 
-static yz_dhtrec_status run(const struct vec *v, const uint8_t *enc,
-                            size_t n, const uint8_t key[32], yz_dhtrec *d)
+static yz_dhtrec_status run(const struct vec *v, const uint8_t *enc, size_t n,
+                            const uint8_t key[32], yz_dhtrec *d)
 {
   int rc = yz_dhtrec_decode(d, enc, n, v->value_max, NULL);
   if (rc)
@@ -215,8 +216,7 @@ static json_t *generate(void)
     identity(&id, seed, i);
     json_array_append_new(
         ids, json_pack("{s:i, s:o, s:o}", "index", i, "seed", hex(seed, 32),
-                       "public_key",
-                       hex(yz_identity_public_key(&id), 32)));
+                       "public_key", hex(yz_identity_public_key(&id), 32)));
     yz_identity_clear(&id);
   }
   for (size_t i = 0; i < NVEC; i++) {
@@ -230,23 +230,24 @@ static json_t *generate(void)
       fprintf(stderr, "%s: %s\n", v->name, yz_dhtrec_status_name(st));
       die("a vector's status is not the intended one");
     }
-    if (st != YZ_DHTREC_OK && yz_dhtrec_decode(&recs[i], encs[i], lens[i],
-                                               YZ_DHTREC_VALUE_MAX_DEFAULT,
-                                               NULL) != 0)
+    if (st != YZ_DHTREC_OK &&
+        yz_dhtrec_decode(&recs[i], encs[i], lens[i],
+                         YZ_DHTREC_VALUE_MAX_DEFAULT, NULL) != 0)
       die("decode");
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:I}", "name",
-        v->name, "description", v->description, "kind",
+        "{s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:I, s:I}", "name", v->name,
+        "description", v->description, "kind",
         v->kind == IM ? "immutable" : "mutable", "value",
         hex(r.value, r.value_len), "expiry", (json_int_t)r.expiry, "key",
         hex(key, 32), "derived_key", hex(r.key, 32), "cbor",
         hex(encs[i], lens[i]), "now", (json_int_t)v->now, "value_max",
         (json_int_t)(v->value_max ? v->value_max
                                   : YZ_DHTREC_VALUE_MAX_DEFAULT));
-    json_object_set_new(o, "expiry_ahead",
-                        json_integer((json_int_t)(
-                            v->expiry_ahead ? v->expiry_ahead
-                                            : YZ_DHTREC_EXPIRY_AHEAD_DEFAULT)));
+    json_object_set_new(
+        o, "expiry_ahead",
+        json_integer((json_int_t)(v->expiry_ahead
+                                      ? v->expiry_ahead
+                                      : YZ_DHTREC_EXPIRY_AHEAD_DEFAULT)));
     if (v->kind == MU) {
       uint8_t sb[YZ_DHTREC_SIGNED_MAX_LEN];
       size_t sn;
@@ -258,9 +259,9 @@ static json_t *generate(void)
       json_object_set_new(o, "seq", json_integer((json_int_t)r.seq));
       json_object_set_new(o, "signed_bytes", hex(sb, sn));
       json_object_set_new(o, "signature", hex(r.signature, 64));
-      json_object_set_new(o, "signature_valid",
-                          json_boolean(v->mangle != M_FLIP_SIG &&
-                                       v->mangle != M_RAISE_SEQ));
+      json_object_set_new(
+          o, "signature_valid",
+          json_boolean(v->mangle != M_FLIP_SIG && v->mangle != M_RAISE_SEQ));
     }
     json_object_set_new(o, "status", json_string(v->want));
     json_array_append_new(records, o);
@@ -279,25 +280,22 @@ static json_t *generate(void)
     if (strcmp(yz_dhtrec_status_name(st), x->want) != 0 ||
         (st == YZ_DHTREC_OK && strcmp(action_name(act), x->action) != 0))
       die("a replacement vector's result is not the intended one");
-    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name", x->name,
-                          "candidate", x->cand, "current",
-                          x->cur ? json_string(x->cur) : json_null(), "cas",
-                          x->cas >= 0 ? json_integer(x->cas) : json_null(),
-                          "status", x->want, "action",
-                          x->action ? json_string(x->action) : json_null());
+    json_t *o = json_pack(
+        "{s:s, s:s, s:o, s:o, s:s, s:o}", "name", x->name, "candidate",
+        x->cand, "current", x->cur ? json_string(x->cur) : json_null(), "cas",
+        x->cas >= 0 ? json_integer(x->cas) : json_null(), "status", x->want,
+        "action", x->action ? json_string(x->action) : json_null());
     json_array_append_new(repl, o);
   }
   return json_pack(
-      "{s:s, s:i, s:{s:s, s:s, s:s}, s:i, s:i, s:o, s:o, s:o}",
-      "description",
+      "{s:s, s:i, s:{s:s, s:s, s:s}, s:i, s:i, s:o, s:o, s:o}", "description",
       "yz DHT record vectors, docs/protocol.md \"DHT records\"; generated "
       "by tests/vectors/yz_dhtrec_vectors --generate",
-      "version", 1, "prefixes", "immutable_key",
-      YZ_DHTREC_IMMUTABLE_PREFIX, "mutable_key", YZ_DHTREC_MUTABLE_PREFIX,
-      "signature", YZ_DHTREC_SIGN_PREFIX, "value_max_default",
-      YZ_DHTREC_VALUE_MAX_DEFAULT, "expiry_ahead_default",
-      YZ_DHTREC_EXPIRY_AHEAD_DEFAULT, "identities", ids, "records", records,
-      "replacements", repl);
+      "version", 1, "prefixes", "immutable_key", YZ_DHTREC_IMMUTABLE_PREFIX,
+      "mutable_key", YZ_DHTREC_MUTABLE_PREFIX, "signature",
+      YZ_DHTREC_SIGN_PREFIX, "value_max_default", YZ_DHTREC_VALUE_MAX_DEFAULT,
+      "expiry_ahead_default", YZ_DHTREC_EXPIRY_AHEAD_DEFAULT, "identities",
+      ids, "records", records, "replacements", repl);
 }
 
 int main(int argc, char **argv)
@@ -341,8 +339,8 @@ int main(int argc, char **argv)
         .now = (uint64_t)json_integer_value(json_object_get(v, "now")),
         .value_max =
             (size_t)json_integer_value(json_object_get(v, "value_max")),
-        .expiry_ahead = (uint64_t)json_integer_value(
-            json_object_get(v, "expiry_ahead"))};
+        .expiry_ahead =
+            (uint64_t)json_integer_value(json_object_get(v, "expiry_ahead"))};
     yz_dhtrec d;
     if (strcmp(yz_dhtrec_status_name(run(&fv, cb, cn, key, &d)),
                json_string_value(json_object_get(v, "status"))) != 0)

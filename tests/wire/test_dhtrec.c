@@ -226,15 +226,14 @@ static void test_signed_bytes(void **state)
   assert_int_equal(
       crypto_sign_ed25519_verify_detached(r.signature, sb, n, r.public_key),
       0);
-  assert_int_equal(yz_dhtrec_signed_bytes(&r, sb, n - 1, &n),
-                   YZ_E_TOO_LARGE);
+  assert_int_equal(yz_dhtrec_signed_bytes(&r, sb, n - 1, &n), YZ_E_TOO_LARGE);
   r.kind = YZ_DHTREC_IMMUTABLE;
-  assert_int_equal(yz_dhtrec_signed_bytes(&r, sb, sizeof sb, &n),
-                   YZ_E_INVAL);
+  assert_int_equal(yz_dhtrec_signed_bytes(&r, sb, sizeof sb, &n), YZ_E_INVAL);
   yz_identity_clear(&id);
 }
 
-/* ---- round trips ----------------------------------------------------------*/
+/* ---- round trips
+ * ----------------------------------------------------------*/
 
 static void test_roundtrip_immutable(void **state)
 {
@@ -515,8 +514,7 @@ static void test_decode_rules(void **state)
   /* not a map; trailing bytes; truncated; not canonical */
   uint8_t enc[512];
   size_t n = encode(&r, enc, sizeof enc);
-  assert_int_equal(decode(&d, (const uint8_t *)"\x80", 1, 0),
-                   YZ_E_MALFORMED);
+  assert_int_equal(decode(&d, (const uint8_t *)"\x80", 1, 0), YZ_E_MALFORMED);
   assert_int_equal(decode(&d, NULL, 0, 0), YZ_E_TRUNCATED);
   enc[n] = 0;
   assert_int_equal(decode(&d, enc, n + 1, 0), YZ_E_TRAILING);
@@ -607,8 +605,7 @@ static void test_checks(void **state)
   /* the default maximum ahead: 48 h */
   uint64_t now = r.expiry - 48 * 3600;
   assert_int_equal(check(&r, r.key, now, NULL), YZ_DHTREC_OK);
-  assert_int_equal(check(&r, r.key, now - 1, NULL),
-                   YZ_DHTREC_EXPIRY_TOO_FAR);
+  assert_int_equal(check(&r, r.key, now - 1, NULL), YZ_DHTREC_EXPIRY_TOO_FAR);
   /* a configured maximum */
   yz_dhtrec_limits lim = {.expiry_ahead = 60};
   assert_int_equal(check(&r, r.key, r.expiry - 60, &lim), YZ_DHTREC_OK);
@@ -716,10 +713,16 @@ static void test_replace(void **state)
 static void test_status_names(void **state)
 {
   (void)state;
-  static const char *const names[] = {
-      "OK",      "MALFORMED",      "TOO_LARGE",   "WRONG_KEY",
-      "BAD_SIGNATURE", "EXPIRED", "EXPIRY_TOO_FAR", "SEQ_TOO_LOW",
-      "SEQ_CONFLICT",  "CAS_MISMATCH"};
+  static const char *const names[] = {"OK",
+                                      "MALFORMED",
+                                      "TOO_LARGE",
+                                      "WRONG_KEY",
+                                      "BAD_SIGNATURE",
+                                      "EXPIRED",
+                                      "EXPIRY_TOO_FAR",
+                                      "SEQ_TOO_LOW",
+                                      "SEQ_CONFLICT",
+                                      "CAS_MISMATCH"};
   for (int i = 0; i < 10; i++)
     assert_string_equal(yz_dhtrec_status_name(i), names[i]);
   assert_string_equal(yz_dhtrec_status_name(10), "UNKNOWN");
