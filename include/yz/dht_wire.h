@@ -89,7 +89,7 @@ typedef enum yz_dht_status {
   YZ_DHT_ST_UNSUPPORTED = 2, /* request type not served by this node */
   YZ_DHT_ST_TOO_LARGE = 3,   /* value over the store's limit */
   YZ_DHT_ST_BAD_SIGNATURE = 4,
-  YZ_DHT_ST_BAD_KEY = 5, /* the key is not derived from the record */
+  YZ_DHT_ST_WRONG_KEY = 5, /* the key is not derived from the record */
   YZ_DHT_ST_EXPIRED = 6,
   YZ_DHT_ST_EXPIRY_TOO_FAR = 7, /* expiry beyond the store's maximum */
   YZ_DHT_ST_SEQ_TOO_LOW = 8,    /* seq lower than the stored one */

@@ -16,6 +16,7 @@
 #include "yz/wire.h"
 #include "yz/dht_wire.h"
 #include "yz/record.h"
+#include "yz/dhtrec.h"
 #include "yz/session.h"
 #include "yz/link.h"
 #include "yz/node.h"

@@ -27,7 +27,7 @@ static int fail(const char **reason, const char *why, int err)
 
 static const char *const status_names[] = {
     "OK",           "MALFORMED",      "UNSUPPORTED",
-    "TOO_LARGE",    "BAD_SIGNATURE",  "BAD_KEY",
+    "TOO_LARGE",    "BAD_SIGNATURE",  "WRONG_KEY",
     "EXPIRED",      "EXPIRY_TOO_FAR", "SEQ_TOO_LOW",
     "SEQ_CONFLICT", "CAS_MISMATCH",   "QUOTA",
     "RATE_LIMITED", "NOT_SERVER",     "INTERNAL",
