@@ -9,6 +9,12 @@
 #include <string.h>
 
 #include "yz/common.h"
+#include "yz/record.h"
+
+/* A contact stores at most one node record (docs/protocol.md "Node
+ * records"). */
+_Static_assert((int)YZ__DHT_RECORD_MAX_LEN == (int)YZ_RECORD_MAX_LEN,
+               "a contact holds one node record");
 
 void yz__dht_config_default(yz__dht_config *cfg)
 {
