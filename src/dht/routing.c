@@ -30,15 +30,24 @@ void yz__dht_config_default(yz__dht_config *cfg)
 const char *yz__dht_seen_result_name(int r)
 {
   switch (r) {
-  case YZ__DHT_ADDED: return "added";
-  case YZ__DHT_UPDATED: return "updated";
-  case YZ__DHT_CACHED: return "cached";
-  case YZ__DHT_REPLACED: return "replaced";
-  case YZ__DHT_REFUSED_SELF: return "refused: own ID";
-  case YZ__DHT_REFUSED_CLIENT: return "refused: client-only";
-  case YZ__DHT_REFUSED_SUBNET: return "refused: subnet limit";
-  case YZ__DHT_REFUSED_FULL: return "refused: bucket full";
-  default: return yz_err_name(r);
+  case YZ__DHT_ADDED:
+    return "added";
+  case YZ__DHT_UPDATED:
+    return "updated";
+  case YZ__DHT_CACHED:
+    return "cached";
+  case YZ__DHT_REPLACED:
+    return "replaced";
+  case YZ__DHT_REFUSED_SELF:
+    return "refused: own ID";
+  case YZ__DHT_REFUSED_CLIENT:
+    return "refused: client-only";
+  case YZ__DHT_REFUSED_SUBNET:
+    return "refused: subnet limit";
+  case YZ__DHT_REFUSED_FULL:
+    return "refused: bucket full";
+  default:
+    return yz_err_name(r);
   }
 }
 
@@ -85,7 +94,7 @@ bool yz__dht_ip_same_subnet(const yz__dht_ip *a, const yz__dht_ip *b)
     return memcmp(a->addr, b->addr, 3) == 0; /* /24 */
   if (a->family == 6)
     return memcmp(a->addr, b->addr, 6) == 0; /* /48 */
-  return true; /* no address known: one group */
+  return true;                               /* no address known: one group */
 }
 
 static bool ip_equal(const yz__dht_ip *a, const yz__dht_ip *b)
@@ -142,7 +151,8 @@ unsigned yz__dht_rt_bucket_index(const yz__dht_rt *rt, const yz_node_id *id)
   return YZ__DHT_BUCKETS;
 }
 
-static int find_in(const yz__dht_contact *arr, unsigned n, const yz_node_id *id)
+static int find_in(const yz__dht_contact *arr, unsigned n,
+                   const yz_node_id *id)
 {
   for (unsigned i = 0; i < n; i++)
     if (memcmp(arr[i].id.bytes, id->bytes, YZ_NODE_ID_LEN) == 0)
@@ -269,8 +279,8 @@ static void live_drop(yz__dht_rt *rt, unsigned bi, unsigned j)
   promote(rt, bi);
 }
 
-int yz__dht_rt_seen(yz__dht_rt *rt, const yz__dht_peer *peer,
-                    uint64_t now_ms, uint32_t rtt_ms)
+int yz__dht_rt_seen(yz__dht_rt *rt, const yz__dht_peer *peer, uint64_t now_ms,
+                    uint32_t rtt_ms)
 {
   if (peer->record_len > YZ__DHT_RECORD_MAX_LEN ||
       (peer->record_len && !peer->record) ||
@@ -545,9 +555,9 @@ void yz__dht_rt_random_id(const yz__dht_rt *rt, unsigned index,
   unsigned byte = index / 8, bit = index % 8;
   memcpy(out->bytes, random, YZ_NODE_ID_LEN);
   memcpy(out->bytes, rt->self.bytes, byte);
-  uint8_t keep = (uint8_t)(0xff00u >> bit);  /* the first `bit` bits */
+  uint8_t keep = (uint8_t)(0xff00u >> bit); /* the first `bit` bits */
   uint8_t flip = (uint8_t)(0x80u >> bit);
   out->bytes[byte] = (uint8_t)((rt->self.bytes[byte] & keep) |
                                (~rt->self.bytes[byte] & flip) |
-                               (random[byte] & (uint8_t)~(keep | flip)));
+                               (random[byte] & (uint8_t) ~(keep | flip)));
 }

@@ -41,7 +41,7 @@ enum {
 /* An IP address: the one the contact was dialled back on (docs/dht.md
  * "Diversity"). family 0: none known (the in-memory network). */
 typedef struct yz__dht_ip {
-  uint8_t family; /* 0, 4 or 6 */
+  uint8_t family;   /* 0, 4 or 6 */
   uint8_t addr[16]; /* IPv4: the first 4 bytes */
 } yz__dht_ip;
 
@@ -58,12 +58,12 @@ bool yz__dht_ip_is_loopback(const yz__dht_ip *ip);
 bool yz__dht_ip_same_subnet(const yz__dht_ip *a, const yz__dht_ip *b);
 
 typedef struct yz__dht_config {
-  unsigned k;            /* live contacts per bucket, 1..YZ__DHT_K_MAX */
-  unsigned cache_size;   /* replacement cache per bucket, 0..CACHE_MAX */
-  unsigned max_failures; /* consecutive failed queries that make a contact
-                          * replaceable, >= 1 */
-  uint64_t refresh_ms;   /* a bucket with no lookup for this long needs a
-                          * refresh lookup */
+  unsigned k;                 /* live contacts per bucket, 1..YZ__DHT_K_MAX */
+  unsigned cache_size;        /* replacement cache per bucket, 0..CACHE_MAX */
+  unsigned max_failures;      /* consecutive failed queries that make a contact
+                               * replaceable, >= 1 */
+  uint64_t refresh_ms;        /* a bucket with no lookup for this long needs a
+                               * refresh lookup */
   unsigned subnet_per_bucket; /* live contacts per /24 or /48 in one
                                * bucket; 0: no limit */
   unsigned subnet_per_table;  /* ... in the whole table; 0: no limit */
@@ -115,11 +115,11 @@ typedef struct yz__dht_rt {
 
 /* Results of yz__dht_rt_seen(). */
 typedef enum yz__dht_seen_result {
-  YZ__DHT_ADDED = 0,     /* now a live contact */
-  YZ__DHT_UPDATED,       /* was live; last-seen, RTT, record refreshed */
-  YZ__DHT_CACHED,        /* bucket full of good contacts: in the cache */
-  YZ__DHT_REPLACED,      /* took the place of a failed contact */
-  YZ__DHT_REFUSED_SELF,  /* the own ID */
+  YZ__DHT_ADDED = 0,      /* now a live contact */
+  YZ__DHT_UPDATED,        /* was live; last-seen, RTT, record refreshed */
+  YZ__DHT_CACHED,         /* bucket full of good contacts: in the cache */
+  YZ__DHT_REPLACED,       /* took the place of a failed contact */
+  YZ__DHT_REFUSED_SELF,   /* the own ID */
   YZ__DHT_REFUSED_CLIENT, /* client-only (removed if it was present) */
   YZ__DHT_REFUSED_SUBNET, /* the diversity limits */
   YZ__DHT_REFUSED_FULL,   /* bucket full of good contacts, no cache */
@@ -148,8 +148,8 @@ unsigned yz__dht_rt_bucket_index(const yz__dht_rt *rt, const yz_node_id *id);
  * round trip, 0 for none. Returns a yz__dht_seen_result (>= 0) or
  * YZ_E_INVAL (a record longer than YZ__DHT_RECORD_MAX_LEN) / YZ_E_NOMEM.
  */
-int yz__dht_rt_seen(yz__dht_rt *rt, const yz__dht_peer *peer,
-                    uint64_t now_ms, uint32_t rtt_ms);
+int yz__dht_rt_seen(yz__dht_rt *rt, const yz__dht_peer *peer, uint64_t now_ms,
+                    uint32_t rtt_ms);
 
 /*
  * A query to id timed out or failed. After cfg.max_failures in a row the

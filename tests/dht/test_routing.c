@@ -76,8 +76,10 @@ static void test_config(void **state)
   assert_true(cfg.loopback_exempt);
   struct {
     unsigned k, cache, fail;
-  } bad[] = {{0, 8, 3}, {YZ__DHT_K_MAX + 1, 8, 3},
-             {20, YZ__DHT_CACHE_MAX + 1, 3}, {20, 8, 0}};
+  } bad[] = {{0, 8, 3},
+             {YZ__DHT_K_MAX + 1, 8, 3},
+             {20, YZ__DHT_CACHE_MAX + 1, 3},
+             {20, 8, 0}};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     yz__dht_config c = cfg;
     c.k = bad[i].k;
@@ -192,8 +194,7 @@ static void test_full_bucket_and_cache_limit(void **state)
   yz__dht_peer live[4], extra[3];
   for (unsigned i = 0; i < 4; i++) {
     live[i] = peer_in(&rt, 0, ip_n(i));
-    assert_int_equal(yz__dht_rt_seen(&rt, &live[i], 10 + i, 0),
-                     YZ__DHT_ADDED);
+    assert_int_equal(yz__dht_rt_seen(&rt, &live[i], 10 + i, 0), YZ__DHT_ADDED);
   }
   for (unsigned i = 0; i < 3; i++) {
     extra[i] = peer_in(&rt, 0, ip_n(10 + i));
@@ -339,16 +340,15 @@ static void test_diversity(void **state)
   yz__dht_peer moved = p[5];
   moved.ip = p[0].ip;
   moved.ip.addr[3] = 77;
-  assert_int_equal(yz__dht_rt_seen(&rt, &moved, 2, 0),
-                   YZ__DHT_REFUSED_SUBNET);
+  assert_int_equal(yz__dht_rt_seen(&rt, &moved, 2, 0), YZ__DHT_REFUSED_SUBNET);
   assert_int_equal(yz__dht_rt_find(&rt, &p[5].id)->ip.addr[2], 101);
   /* ...but within its own /24 it may. */
   moved.ip = p[0].ip;
   moved.ip.addr[3] = 77;
-  assert_int_equal(yz__dht_rt_seen(&rt, &(yz__dht_peer){.id = p[0].id,
-                                                         .ip = moved.ip},
-                                    3, 0),
-                   YZ__DHT_UPDATED);
+  assert_int_equal(
+      yz__dht_rt_seen(&rt, &(yz__dht_peer){.id = p[0].id, .ip = moved.ip}, 3,
+                      0),
+      YZ__DHT_UPDATED);
   /* IPv6: the /48. */
   yz__dht_peer q[4];
   q[0] = peer_in(&rt, 3, "2001:db8:aa::1");
@@ -446,7 +446,8 @@ static void test_refresh(void **state)
   yz__dht_rt rt;
   assert_int_equal(yz__dht_rt_init(&rt, &self_id, &cfg, 500), 0);
   unsigned out[256];
-  assert_int_equal(yz__dht_rt_refresh_due(&rt, 100000, out, 256), 0); /* empty */
+  assert_int_equal(yz__dht_rt_refresh_due(&rt, 100000, out, 256),
+                   0); /* empty */
   yz__dht_peer p = peer_in(&rt, 3, ip_n(1));
   assert_int_equal(yz__dht_rt_seen(&rt, &p, 600, 0), YZ__DHT_ADDED);
   p = peer_in(&rt, 1, ip_n(2));
