@@ -774,7 +774,8 @@ static void gen_dht_msg(void)
   static const yz_dht_msg_type types[] = {
       YZ_DHT_FIND_NODE, YZ_DHT_GET, YZ_DHT_PUT, YZ_DHT_PROVIDE,
       YZ_DHT_GET_PROVIDERS, YZ_DHT_FIND_NODE_RESP, YZ_DHT_GET_RESP,
-      YZ_DHT_GET_PROVIDERS_RESP, YZ_DHT_STATUS, YZ_DHT_STATUS};
+      YZ_DHT_GET_PROVIDERS_RESP, YZ_DHT_STATUS, YZ_DHT_STATUS,
+      YZ_DHT_HELLO, YZ_DHT_HELLO, YZ_DHT_HELLO_RESP};
   for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
     static yz_dht_msg m;
     yz_dht_msg_init(&m, types[t]);
@@ -792,6 +793,15 @@ static void gen_dht_msg(void)
       m.cas = 3;
       break;
     case YZ_DHT_PROVIDE:
+      m.provider = c0;
+      break;
+    case YZ_DHT_HELLO: /* the sender's record, or client-only */
+      if (t == 10)
+        m.provider = c1;
+      else
+        m.client_only = true;
+      break;
+    case YZ_DHT_HELLO_RESP:
       m.provider = c0;
       break;
     case YZ_DHT_GET_RESP:
