@@ -775,15 +775,22 @@ uint64_t yz_dht_next_deadline(const yz_dht *d)
 
 struct repub {
   yz_dht *d;
-  uint64_t now_s, period_s;
+  uint64_t now_s, period_s, slack_s;
   unsigned started, left;
 };
 
 static void repub_one(yz__dht_stored *st, void *ud)
 {
   struct repub *r = ud;
-  if (st->republished_s + r->period_s > r->now_s)
-    return; /* republished, or received from a republish, within the period */
+  static const yz_node_id local;
+  /* Republished, or received from a republish, within the period: skip
+   * (docs/dht.md "Republish"). A record first put by a peer waits one
+   * housekeeping period longer, so that its writer's or keeper's re-put,
+   * due at the same tick, arrives first and resets the clock of every
+   * holder instead of all k of them republishing at once. */
+  uint64_t slack = yz_node_id_equal(&st->from, &local) ? 0 : r->slack_s;
+  if (st->republished_s + r->period_s + slack > r->now_s)
+    return;
   if (!yz__dht_internal_room(r->d)) {
     r->left++;
     return;
@@ -793,6 +800,13 @@ static void repub_one(yz__dht_stored *st, void *ud)
     r->started++;
     r->d->st.republished++;
   }
+}
+
+static uint64_t house_period(const yz_dht *d)
+{
+  uint64_t p = YZ__MIN((uint64_t)d->cfg.refresh_ms,
+                       (uint64_t)d->cfg.republish_ms);
+  return YZ__MIN(p, (uint64_t)YZ__DHT_HOUSE_MS);
 }
 
 /* Housekeeping: expiry, bucket refresh, republish of held, kept and
@@ -819,15 +833,13 @@ static void housekeeping(yz_dht *d, uint64_t now)
     }
   }
   if (!yz__dht_is_client(d)) {
-    struct repub r = {d, now_s, YZ__MAX(d->cfg.republish_ms / 1000, 1u), 0,
-                      0};
+    struct repub r = {d, now_s, YZ__MAX(d->cfg.republish_ms / 1000, 1u),
+                      house_period(d) / 1000 + 1, 0, 0};
     yz__dht_store_foreach(d->store, repub_one, &r);
     more = more || r.left;
   }
   more = yz__dht_keep_tick(d, now, now_s) || more;
-  uint64_t period = YZ__MIN((uint64_t)d->cfg.refresh_ms,
-                            (uint64_t)d->cfg.republish_ms);
-  period = YZ__MIN(period, (uint64_t)YZ__DHT_HOUSE_MS);
+  uint64_t period = house_period(d);
   /* Work left for want of lookup slots: again soon. */
   d->house_due = now + (more ? YZ__MIN(period, 1000u) : period);
 }
@@ -967,9 +979,7 @@ int yz_dht_new(yz_dht **out, yz_node *node, const yz_dht_config *cfg_in)
   d->idle.data = d;
   d->handles = true;
   d->self_due = now + d->cfg.self_lookup_ms;
-  d->house_due = now + YZ__MIN(YZ__MIN((uint64_t)d->cfg.refresh_ms,
-                                       (uint64_t)d->cfg.republish_ms),
-                               (uint64_t)YZ__DHT_HOUSE_MS);
+  d->house_due = now + house_period(d);
   yz__dht_rearm(d);
   *out = d;
   return 0;

@@ -807,6 +807,213 @@ static void test_survive_kill(void **state)
   teardown_net();
 }
 
+/* Ask x's request handler directly, as peer `from` would. */
+static void ask(struct tn *x, const yz_node_id *from, const yz_dht_msg *m,
+                yz_dht_msg *a)
+{
+  static uint8_t req[70000], out[200000];
+  size_t rl, ol;
+  assert_int_equal(yz_dht_msg_encode(m, NULL, req, sizeof req, &rl, NULL), 0);
+  assert_int_equal(
+      yz__dht_handle_request(x->dht, from, req, rl, out, sizeof out, &ol), 0);
+  static uint8_t keep[200000];
+  memcpy(keep, out, ol);
+  assert_int_equal(yz_dht_msg_decode(a, keep, ol, NULL, NULL), 0);
+}
+
+/* What a responder does with each request (docs/protocol.md "DHT rules"):
+ * malformed input, a response sent as a request, GET's seq, PROVIDE of
+ * another node's record, the PUT rate limit. */
+static void test_serving(void **state)
+{
+  (void)state;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  uv_timer_init(&loop, &guard);
+  assert_int_equal(yz_link_memnet_new(&net, &loop), 0);
+  n_nodes = 0;
+  rng = 1;
+  yz_dht_config dc;
+  base_cfg(&dc);
+  dc.put_burst = 3;
+  dc.put_rate_per_s = 1;
+  struct tn *a = add_node(&dc, true);
+  struct tn *b = add_node(&dc, true);
+  join(b);
+  VWAIT(b->done);
+  assert_int_equal(b->status, 0);
+  const yz_node_id *bid = yz_node_get_id(b->node);
+  /* both tables hold the other: b dialled a; a dialled b back */
+  VWAIT(yz_dht_table_size(a->dht) == 1);
+  assert_int_equal(yz_dht_table_size(b->dht), 1);
+  assert_true(yz_node_peer_protection(a->node, bid) &
+              YZ_NODE_PROTECT_ROUTING);
+
+  static const uint8_t bad[] = {0xa1, 0x01, 0x09};
+  static uint8_t out[200000];
+  size_t ol;
+  yz_dht_msg ans;
+  assert_int_equal(yz__dht_handle_request(a->dht, bid, bad, sizeof bad, out,
+                                          sizeof out, &ol),
+                   0);
+  assert_int_equal(yz_dht_msg_decode(&ans, out, ol, NULL, NULL), 0);
+  assert_int_equal(ans.type, YZ_DHT_STATUS);
+  assert_int_equal(ans.status, YZ_DHT_ST_UNSUPPORTED);
+  static const uint8_t trunc[] = {0xa2, 0x01};
+  assert_int_equal(yz__dht_handle_request(a->dht, bid, trunc, sizeof trunc,
+                                          out, sizeof out, &ol),
+                   0);
+  assert_int_equal(yz_dht_msg_decode(&ans, out, ol, NULL, NULL), 0);
+  assert_int_equal(ans.status, YZ_DHT_ST_MALFORMED);
+  assert_true(ans.reason_len > 0);
+
+  yz_dht_msg m;
+  yz_dht_msg_init(&m, YZ_DHT_STATUS);
+  ask(a, bid, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_ST_UNSUPPORTED);
+
+  /* FIND_NODE: the requester is left out of its own answer */
+  yz_dht_msg_init(&m, YZ_DHT_FIND_NODE);
+  memcpy(m.target, bid->bytes, 32);
+  ask(a, bid, &m, &ans);
+  assert_int_equal(ans.type, YZ_DHT_FIND_NODE_RESP);
+  assert_int_equal(ans.n_closer, 0);
+
+  /* PUT, then GET with the seq the querier holds */
+  uint8_t r5[512], key[32];
+  size_t l5 = mutable_rec(r5, sizeof r5, &b->id, 5, "five", key);
+  yz_dht_msg_init(&m, YZ_DHT_PUT);
+  memcpy(m.target, key, 32);
+  m.has_record = true;
+  m.record = (yz_dht_bytes){r5, l5};
+  ask(a, bid, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  yz_dht_msg_init(&m, YZ_DHT_GET);
+  memcpy(m.target, key, 32);
+  m.has_seq = true;
+  m.seq = 5;
+  ask(a, bid, &m, &ans);
+  assert_int_equal(ans.type, YZ_DHT_GET_RESP);
+  assert_false(ans.has_record);
+  m.seq = 4;
+  ask(a, bid, &m, &ans);
+  assert_true(ans.has_record);
+  /* a lower seq: refused, with the seq held */
+  uint8_t r3[512];
+  size_t l3 = mutable_rec(r3, sizeof r3, &b->id, 3, "three", key);
+  yz_dht_msg_init(&m, YZ_DHT_PUT);
+  memcpy(m.target, key, 32);
+  m.has_record = true;
+  m.record = (yz_dht_bytes){r3, l3};
+  ask(a, bid, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_ST_SEQ_TOO_LOW);
+  assert_true(ans.has_seq);
+  assert_int_equal(ans.seq, 5);
+
+  /* PROVIDE: only the requester's own record */
+  size_t own_len;
+  const uint8_t *own_b = yz_dht_own_record(b->dht, &own_len);
+  assert_non_null(own_b);
+  yz_dht_msg_init(&m, YZ_DHT_PROVIDE);
+  memset(m.target, 0x31, 32);
+  m.provider = (yz_dht_bytes){own_b, own_len};
+  yz_node_id stranger;
+  memset(&stranger, 0xee, sizeof stranger);
+  ask(a, &stranger, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_ST_BAD_SIGNATURE);
+  /* the rate limit: burst 3; the 2 PUTs above took two tokens (the
+   * refused PROVIDE came from another peer) */
+  ask(a, bid, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  ask(a, bid, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_ST_RATE_LIMITED);
+  yz_dht_stats st;
+  yz_dht_get_stats(a->dht, &st);
+  assert_true(st.refused_in[YZ_DHT_ST_RATE_LIMITED] == 1);
+  assert_true(st.refused_in[YZ_DHT_ST_MALFORMED] == 1);
+  /* a second later, a token */
+  vclock += 1000;
+  ask(a, bid, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  yz_dht_get_stats(a->dht, &st);
+  assert_int_equal(st.providers, 1);
+  teardown_net();
+}
+
+/* The own record is re-signed at half its lifetime with a higher seq;
+ * keep_max bounds the records kept alive; a kept record is re-put every
+ * republish_ms; a holder that received a record within the period skips
+ * its own republish. */
+static void test_maintenance(void **state)
+{
+  (void)state;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  uv_timer_init(&loop, &guard);
+  assert_int_equal(yz_link_memnet_new(&net, &loop), 0);
+  n_nodes = 0;
+  rng = 2;
+  yz_dht_config dc;
+  base_cfg(&dc);
+  dc.record_lifetime_s = 3600;
+  dc.keep_max = 1;
+  dc.republish_ms = 60000;
+  dc.refresh_ms = 30000;
+  add_node(&dc, true);
+  for (int i = 0; i < 3; i++) {
+    struct tn *x = add_node(&dc, true);
+    join(x);
+    VWAIT(x->done);
+  }
+  struct tn *a = &t[1];
+  size_t l0;
+  const uint8_t *r0 = yz_dht_own_record(a->dht, &l0);
+  yz_record_expect ex = {"dht-test", NULL, vunix(NULL)};
+  yz_record rec0, rec1;
+  assert_int_equal(yz_record_decode(&rec0, r0, l0, &ex, NULL), 0);
+  uint64_t dl = yz_dht_next_deadline(a->dht);
+  assert_true(dl <= vclock + 30000);
+
+  uint8_t k1[512], k2[512], key1[32], key2[32];
+  size_t kl1 = immutable(k1, sizeof k1, "kept one", key1);
+  size_t kl2 = immutable(k2, sizeof k2, "kept two", key2);
+  assert_int_equal(yz_dht_keep(a->dht, k1, kl1), 0);
+  assert_int_equal(yz_dht_keep(a->dht, k2, kl2), YZ_E_LIMIT);
+  assert_int_equal(yz_dht_keep(a->dht, k2, kl2 - 1), YZ_E_INVAL);
+
+  yz_dht_stats before, after;
+  yz_dht_get_stats(a->dht, &before);
+  /* 31 min: the record (30 min half-life) is re-signed, the kept record
+   * re-put many times */
+  advance(31 * 60 * 1000, 10000);
+  yz_dht_get_stats(a->dht, &after);
+  assert_true(after.republished > before.republished);
+  size_t l1;
+  const uint8_t *r1 = yz_dht_own_record(a->dht, &l1);
+  ex.now = vunix(NULL);
+  assert_int_equal(yz_record_decode(&rec1, r1, l1, &ex, NULL), 0);
+  assert_true(rec1.seq > rec0.seq);
+  assert_true(rec1.expiry > rec0.expiry);
+  /* every node now holds the kept record (k = 8 > 4 nodes) */
+  for (size_t i = 0; i < n_nodes; i++) {
+    yz_dht_stats s;
+    yz_dht_get_stats(t[i].dht, &s);
+    assert_true(s.records >= 1);
+  }
+  /* the holders received it within each period: they did not republish
+   * the record themselves, only the keeper did */
+  uint64_t others = 0;
+  for (size_t i = 0; i < n_nodes; i++) {
+    if (&t[i] == a)
+      continue;
+    yz_dht_stats s;
+    yz_dht_get_stats(t[i].dht, &s);
+    others += s.republished;
+  }
+  assert_int_equal(others, 0);
+  assert_int_equal(yz_dht_unkeep(a->dht, key1), 0);
+  assert_int_equal(yz_dht_unkeep(a->dht, key1), YZ_E_NOT_FOUND);
+  teardown_net();
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -820,6 +1027,8 @@ int main(void)
       cmocka_unit_test(test_garbage_survived),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_survive_kill),
+      cmocka_unit_test(test_serving),
+      cmocka_unit_test(test_maintenance),
   };
   return cmocka_run_group_tests_name("the DHT on the in-memory network",
                                      tests, NULL, NULL);
