@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dht/dht_internal.h"
 #include "yz/dht.h"
@@ -1014,6 +1015,94 @@ static void test_maintenance(void **state)
   teardown_net();
 }
 
+/* Real time (no virtual clock): the DHT arms its own uv timer, joins, puts
+ * and gets, and a contact offered with yz_dht_add_contact() is asked to
+ * answer (HELLO) and enters the table. */
+static void test_real_time(void **state)
+{
+  (void)state;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  uv_timer_init(&loop, &guard);
+  assert_int_equal(yz_link_memnet_new(&net, &loop), 0);
+  n_nodes = 0;
+  struct tn *x[3];
+  for (int i = 0; i < 3; i++) {
+    x[i] = &t[n_nodes];
+    memset(x[i], 0, sizeof *x[i]);
+    uint8_t seed[YZ_IDENTITY_SEED_LEN];
+    memset(seed, 0x60 + i, sizeof seed);
+    assert_int_equal(yz_identity_from_seed(&x[i]->id, seed), 0);
+    yz_node_config nc;
+    yz_node_config_default(&nc);
+    nc.identity = &x[i]->id;
+    nc.link.memnet = net;
+    nc.link.network = "dht-test";
+    assert_int_equal(yz_node_new(&x[i]->node, &loop, &nc), 0);
+    char url[64];
+    snprintf(url, sizeof url, "ws://10.%d.0.9:7700", 60 + i);
+    yz_link_listen_config lc = {.url = url};
+    assert_int_equal(yz_node_listen(x[i]->node, &lc), 0);
+    yz_dht_config dc;
+    yz_dht_config_default(&dc);
+    assert_int_equal(yz_dht_new(&x[i]->dht, x[i]->node, &dc), 0);
+    assert_int_equal(yz_node_start(x[i]->node), 0);
+    n_nodes++;
+  }
+  /* a deadline is armed on the loop's clock: the next self-lookup */
+  assert_true(yz_dht_next_deadline(x[0]->dht) != UINT64_MAX);
+  const char *boot = yz_node_address(x[0]->node, 0);
+  x[1]->done = false;
+  assert_int_equal(yz_dht_join(x[1]->dht, &boot, 1, on_result, x[1], NULL),
+                   0);
+  WAIT_FOR(x[1]->done);
+  assert_int_equal(x[1]->status, 0);
+  assert_int_equal(x[1]->n_closest, 1);
+  /* x[2] knows x[1] only from its record */
+  size_t rl;
+  const uint8_t *r1 = yz_dht_own_record(x[1]->dht, &rl);
+  assert_int_equal(yz_dht_add_contact(x[2]->dht, r1, rl), 0);
+  WAIT_FOR(yz_dht_table_size(x[2]->dht) == 1);
+  uint8_t bad[1024];
+  memcpy(bad, r1, rl);
+  bad[rl - 1] ^= 1;
+  assert_int_not_equal(yz_dht_add_contact(x[2]->dht, bad, rl), 0);
+
+  uint8_t rec[512], key[32];
+  yz_dhtrec r;
+  memset(&r, 0, sizeof r);
+  r.kind = YZ_DHTREC_IMMUTABLE;
+  r.value = (const uint8_t *)"real time";
+  r.value_len = 9;
+  r.expiry = (uint64_t)time(NULL) + 3600;
+  assert_int_equal(yz_dhtrec_derive_key(&r), 0);
+  size_t len;
+  assert_int_equal(yz_dhtrec_encode(&r, rec, sizeof rec, &len), 0);
+  memcpy(key, r.key, 32);
+  x[2]->done = false;
+  assert_int_equal(yz_dht_put(x[2]->dht, rec, len, NULL, on_result, x[2],
+                              NULL),
+                   0);
+  WAIT_FOR(x[2]->done);
+  assert_int_equal(x[2]->status, 0);
+  assert_true(x[2]->stored >= 2);
+  x[0]->done = false;
+  yz_dht_op_opts o = {0};
+  assert_int_equal(yz_dht_get(x[0]->dht, key, &o, on_result, x[0], NULL), 0);
+  WAIT_FOR(x[0]->done);
+  assert_int_equal(x[0]->status, 0);
+  /* a stop with an operation pending: it ends with YZ_E_CLOSED */
+  x[1]->done = false;
+  yz_node_id far;
+  memset(&far, 0xff, sizeof far);
+  assert_int_equal(yz_dht_find_node(x[1]->dht, &far, NULL, on_result, x[1],
+                                    NULL),
+                   0);
+  kill_node(x[1]);
+  assert_true(x[1]->done);
+  assert_int_equal(x[1]->status, YZ_E_CLOSED);
+  teardown_net();
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1029,6 +1118,7 @@ int main(void)
       cmocka_unit_test(test_survive_kill),
       cmocka_unit_test(test_serving),
       cmocka_unit_test(test_maintenance),
+      cmocka_unit_test(test_real_time),
   };
   return cmocka_run_group_tests_name("the DHT on the in-memory network",
                                      tests, NULL, NULL);
