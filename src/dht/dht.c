@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -80,6 +81,9 @@ static int config_fill(yz_dht_config *c)
     if (!c->f)                                                                \
       c->f = def.f;                                                           \
   } while (0)
+  /* alpha defaults to 3, but never above a smaller k */
+  if (!c->alpha && c->k)
+    c->alpha = YZ__MIN(c->k, def.alpha);
   DEF(node_type);
   DEF(record_lifetime_s);
   DEF(k);
@@ -864,6 +868,41 @@ void yz_dht_run_timers(yz_dht *d)
 
 /* ---- lifetime --------------------------------------------------------- */
 
+/* One DHT per node (dht.h): the live ones, by node. Nodes may run on
+ * several loops in several threads, hence the lock. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static yz_dht *live;
+
+static bool live_add(yz_dht *d)
+{
+  bool ok = true;
+  pthread_mutex_lock(&live_lock);
+  for (yz_dht *x = live; x; x = x->live_next)
+    if (x->node == d->node)
+      ok = false;
+  if (ok) {
+    d->live_next = live;
+    live = d;
+    d->is_live = true;
+  }
+  pthread_mutex_unlock(&live_lock);
+  return ok;
+}
+
+static void live_remove(yz_dht *d)
+{
+  if (!d->is_live)
+    return;
+  pthread_mutex_lock(&live_lock);
+  for (yz_dht **pp = &live; *pp; pp = &(*pp)->live_next)
+    if (*pp == d) {
+      *pp = d->live_next;
+      break;
+    }
+  pthread_mutex_unlock(&live_lock);
+  d->is_live = false;
+}
+
 static void on_idle(uv_idle_t *h)
 {
   yz_dht *d = h->data;
@@ -896,6 +935,10 @@ int yz_dht_new(yz_dht **out, yz_node *node, const yz_dht_config *cfg_in)
   if (!d)
     return YZ_E_NOMEM;
   d->node = node;
+  if (!live_add(d)) {
+    free(d);
+    return YZ_E_STATE;
+  }
   d->loop = yz_node_get_loop(node);
   d->mgr = yz_node_get_link_manager(node);
   d->cfg = cfg;
@@ -1026,6 +1069,7 @@ void yz_dht_stop(yz_dht *d, void (*cb)(yz_dht *, void *), void *arg)
   d->stop_arg = arg;
   YZ__IGNORE(yz_node_register(d->node, YZ_DHT_PROTO, NULL, NULL));
   (void)yz_node_peer_observer_remove(d->node, d->observer);
+  live_remove(d);
   yz__dht_cancel_rpcs(d, 0);
   yz__dht_ops_close(d);
   uv_timer_stop(&d->timer);
@@ -1037,6 +1081,7 @@ void yz_dht_free(yz_dht *d)
 {
   if (!d)
     return;
+  live_remove(d);
   yz__dht_ops_free(d);
   struct yz__dht_rpc *q = d->rpcs, *nx;
   for (; q; q = nx) {

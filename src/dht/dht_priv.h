@@ -62,6 +62,8 @@ struct yz__dht_kept;
 
 struct yz_dht {
   yz_node *node;
+  struct yz_dht *live_next; /* the live DHTs (one per node) */
+  bool is_live;
   uv_loop_t *loop;
   yz_link_manager *mgr;
   yz_dht_config cfg;

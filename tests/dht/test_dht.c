@@ -173,7 +173,8 @@ static void cfg_node(struct tn *x, unsigned seed_byte, yz_dht_config *dc,
     yz_link_listen_config lc = {.url = url};
     assert_int_equal(yz_node_listen(x->node, &lc), 0);
   }
-  assert_int_equal(yz_dht_new(&x->dht, x->node, dc), 0);
+  if (dc)
+    assert_int_equal(yz_dht_new(&x->dht, x->node, dc), 0);
   assert_int_equal(yz_node_start(x->node), 0);
 }
 
@@ -1103,6 +1104,47 @@ static void test_real_time(void **state)
   teardown_net();
 }
 
+/* Configuration: ranges refused with YZ_E_INVAL, alpha never above a
+ * small k, a bad address refused, one DHT per node. */
+static void test_config(void **state)
+{
+  (void)state;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  uv_timer_init(&loop, &guard);
+  assert_int_equal(yz_link_memnet_new(&net, &loop), 0);
+  n_nodes = 0;
+  struct tn *x = add_node(NULL, true);
+  yz_dht *d = NULL;
+  yz_dht_config dc;
+  yz_dht_config_default(&dc);
+  dc.k = YZ_DHT_MSG_CONTACTS_CAP + 1;
+  assert_int_equal(yz_dht_new(&d, x->node, &dc), YZ_E_INVAL);
+  yz_dht_config_default(&dc);
+  dc.rpc_timeout_min_ms = 6000;
+  assert_int_equal(yz_dht_new(&d, x->node, &dc), YZ_E_INVAL);
+  /* one DHT per node */
+  assert_int_equal(yz_dht_new(&d, x->node, NULL), YZ_E_STATE);
+  /* a node without one yet */
+  struct tn *y = &t[n_nodes];
+  memset(y, 0, sizeof *y);
+  cfg_node(y, 0x44, NULL, true);
+  n_nodes++;
+  yz_dht_config_default(&dc);
+  const char *bad_addr[] = {"http://10.1.1.1:80/"};
+  dc.addresses = bad_addr;
+  dc.n_addresses = 1;
+  assert_int_equal(yz_dht_new(&d, y->node, &dc), YZ_E_INVAL);
+  assert_null(d);
+  /* k 2 with alpha left at 0: alpha becomes 2, not the default 3 */
+  yz_dht_config_default(&dc);
+  dc.k = 2;
+  dc.alpha = 0;
+  dc.unix_time = vunix;
+  assert_int_equal(yz_dht_new(&y->dht, y->node, &dc), 0);
+  assert_non_null(y->dht);
+  teardown_net();
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1119,6 +1161,7 @@ int main(void)
       cmocka_unit_test(test_serving),
       cmocka_unit_test(test_maintenance),
       cmocka_unit_test(test_real_time),
+      cmocka_unit_test(test_config),
   };
   return cmocka_run_group_tests_name("the DHT on the in-memory network",
                                      tests, NULL, NULL);
