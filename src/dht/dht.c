@@ -205,6 +205,27 @@ const uint8_t *yz_dht_own_record(yz_dht *d, size_t *len)
   return r;
 }
 
+/* ---- scratch buffers -------------------------------------------------- */
+
+/* The encode buffers (up to yz_dht_msg_max_len(): about 130 KiB each) are
+ * per thread, not per DHT: a simulation runs thousands of DHTs on one
+ * loop, and a buffer is only used from an encode to the send that copies
+ * it. Two: a request may be sent while an answer is being built. */
+static _Thread_local uint8_t *tl_buf[2];
+static _Thread_local size_t tl_cap[2];
+
+uint8_t *yz__dht_scratch(const yz_dht *d, int which)
+{
+  if (tl_cap[which] < d->tx_cap) {
+    uint8_t *b = realloc(tl_buf[which], d->tx_cap);
+    if (!b)
+      return NULL;
+    tl_buf[which] = b;
+    tl_cap[which] = d->tx_cap;
+  }
+  return tl_buf[which];
+}
+
 /* ---- requests out ----------------------------------------------------- */
 
 static void on_response(yz_node *n, int status, const yz_node_response *r,
@@ -230,7 +251,10 @@ int yz__dht_send(yz_dht *d, const yz_node_id *peer, const yz_dht_msg *m,
 {
   size_t n;
   const char *why = NULL;
-  int rc = yz_dht_msg_encode(m, &d->lim, d->tx, d->tx_cap, &n, &why);
+  uint8_t *tx = yz__dht_scratch(d, 0);
+  if (!tx)
+    return YZ_E_NOMEM;
+  int rc = yz_dht_msg_encode(m, &d->lim, tx, d->tx_cap, &n, &why);
   if (rc != 0)
     return rc;
   struct yz__dht_rpc *q = calloc(1, sizeof *q);
@@ -241,7 +265,7 @@ int yz__dht_send(yz_dht *d, const yz_node_id *peer, const yz_dht_msg *m,
   q->peer = *peer;
   q->type = (uint8_t)m->type;
   q->sent = yz__dht_now(d);
-  rc = yz_node_request(d->node, peer, YZ_DHT_PROTO, d->tx, n,
+  rc = yz_node_request(d->node, peer, YZ_DHT_PROTO, tx, n,
                        yz__dht_rpc_timeout(d, peer), on_response, q,
                        &q->req_id);
   if (rc != 0) {
@@ -732,12 +756,13 @@ static void on_request(yz_node *n, const yz_node_incoming *req,
     return;
   }
   size_t outlen = 0;
-  if (yz__dht_handle_request(d, &req->from, data, len, d->ans_buf, d->tx_cap,
-                             &outlen) != 0) {
+  uint8_t *out = yz__dht_scratch(d, 1);
+  if (!out || yz__dht_handle_request(d, &req->from, data, len, out,
+                                     d->tx_cap, &outlen) != 0) {
     (void)yz_node_respond_error(n, req, YZ_NODE_ERR_FAILED, "dht");
     return;
   }
-  (void)yz_node_respond(n, req, d->ans_buf, outlen);
+  (void)yz_node_respond(n, req, out, outlen);
   yz__dht_rearm(d);
 }
 
@@ -950,11 +975,7 @@ int yz_dht_new(yz_dht **out, yz_node *node, const yz_dht_config *cfg_in)
   d->lim.max_record_len = YZ__MIN(yz_dhtrec_encoded_max(cfg.value_max),
                                   (size_t)YZ_DHT_MSG_RECORD_CAP);
   d->tx_cap = yz_dht_msg_max_len(&d->lim);
-  d->tx = malloc(d->tx_cap);
-  d->ans_buf = malloc(d->tx_cap);
   rc = YZ_E_NOMEM;
-  if (!d->tx || !d->ans_buf)
-    goto fail;
   /* copy the addresses: the caller's strings are not kept */
   d->n_addr = cfg.n_addresses;
   for (size_t i = 0; i < d->n_addr; i++) {
@@ -1093,8 +1114,6 @@ void yz_dht_free(yz_dht *d)
   yz__dht_store_free(d->store);
   for (size_t i = 0; i < d->n_addr; i++)
     free(d->addr[i]);
-  free(d->tx);
-  free(d->ans_buf);
   sodium_memzero(d->own, sizeof d->own);
   free(d);
 }

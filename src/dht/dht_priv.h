@@ -84,8 +84,7 @@ struct yz_dht {
   bool rt_init;
   yz__dht_store *store;
   yz_dht_msg_limits lim;
-  uint8_t *tx, *ans_buf; /* tx_cap bytes each */
-  size_t tx_cap;
+  size_t tx_cap; /* the longest message: yz__dht_scratch()'s size */
   yz_dht_msg rx, rq, ans; /* decoded messages (large: not on the stack) */
 
   uint64_t observer;
@@ -116,6 +115,9 @@ struct yz_dht {
 /* dht.c */
 uint64_t yz__dht_now(const yz_dht *d);
 uint64_t yz__dht_unix(const yz_dht *d);
+/* A per-thread encode buffer of d->tx_cap bytes (which: 0 requests, 1
+ * answers), NULL if out of memory. */
+uint8_t *yz__dht_scratch(const yz_dht *d, int which);
 void yz__dht_random(const yz_dht *d, uint8_t *out, size_t n);
 const uint8_t *yz__dht_own(yz_dht *d, size_t *len);
 bool yz__dht_is_client(yz_dht *d);
