@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "dht/dht_internal.h"
+#include "dht/dht_priv.h"
 #include "yz/dht.h"
 #include "yz/log.h"
 #include "yz/node.h"
@@ -1145,6 +1146,44 @@ static void test_config(void **state)
   teardown_net();
 }
 
+/* The verified-records cache: a hit needs the exact bytes, the node
+ * expected and an unexpired record; a tampered copy is verified (and
+ * refused). */
+static void test_contact_cache(void **state)
+{
+  (void)state;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  uv_timer_init(&loop, &guard);
+  assert_int_equal(yz_link_memnet_new(&net, &loop), 0);
+  n_nodes = 0;
+  yz_dht_config dc;
+  base_cfg(&dc);
+  dc.record_lifetime_s = 100;
+  struct tn *a = add_node(&dc, true), *b = add_node(&dc, true);
+  size_t len;
+  const uint8_t *rb = yz_dht_own_record(b->dht, &len);
+  uint8_t copy[1024];
+  memcpy(copy, rb, len);
+  yz_dht_bytes c = {copy, len};
+  yz_record r;
+  const char *why = NULL;
+  for (int i = 0; i < 2; i++) { /* a miss, then a hit */
+    assert_int_equal(yz__dht_verify_contact(a->dht, &c, NULL, &r, &why), 0);
+    assert_true(yz_node_id_equal(&r.node_id, yz_node_get_id(b->node)));
+    assert_int_equal(yz__dht_verify_contact(
+                         a->dht, &c, yz_node_get_id(a->node), &r, &why),
+                     YZ_E_PEER_ID_MISMATCH);
+  }
+  copy[len - 1] ^= 1; /* in the signature */
+  assert_int_equal(yz__dht_verify_contact(a->dht, &c, NULL, &r, &why),
+                   YZ_E_BAD_SIGNATURE);
+  copy[len - 1] ^= 1;
+  vclock += 101 * 1000; /* past the record's expiry */
+  assert_int_equal(yz__dht_verify_contact(a->dht, &c, NULL, &r, &why),
+                   YZ_E_RANGE);
+  teardown_net();
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1162,6 +1201,7 @@ int main(void)
       cmocka_unit_test(test_maintenance),
       cmocka_unit_test(test_real_time),
       cmocka_unit_test(test_config),
+      cmocka_unit_test(test_contact_cache),
   };
   return cmocka_run_group_tests_name("the DHT on the in-memory network",
                                      tests, NULL, NULL);
