@@ -1184,6 +1184,54 @@ static void test_contact_cache(void **state)
   teardown_net();
 }
 
+/* A node that joins closest to a held key is handed the record by the
+ * holders as it enters their tables, before any republish. */
+static void test_handoff(void **state)
+{
+  (void)state;
+  network(N);
+  /* the newcomer's ID, before it exists */
+  yz_identity nid;
+  uint8_t seed[YZ_IDENTITY_SEED_LEN];
+  memset(seed, (int)(n_nodes + 1), sizeof seed);
+  seed[1] = (uint8_t)((n_nodes + 1) * 7);
+  assert_int_equal(yz_identity_from_seed(&nid, seed), 0);
+  /* a value whose key is closer to the newcomer than to any node */
+  uint8_t rec[256], key[32];
+  size_t len = 0;
+  for (int i = 0; i < 10000 && !len; i++) {
+    char v[32];
+    snprintf(v, sizeof v, "handed %d", i);
+    size_t l = immutable(rec, sizeof rec, v, key);
+    yz_node_id best;
+    assert_int_equal(true_closest(key, &best, 1, NULL), 1);
+    int c = 0;
+    for (size_t b = 0; b < 32 && !c; b++) {
+      uint8_t dn = nid.id.bytes[b] ^ key[b], db = best.bytes[b] ^ key[b];
+      c = dn < db ? -1 : dn > db ? 1 : 0;
+    }
+    if (c < 0)
+      len = l;
+  }
+  const yz_node_id want_id = nid.id;
+  yz_identity_clear(&nid);
+  assert_true(len > 0);
+  put(&t[3], rec, len, NULL);
+  assert_true(t[3].stored >= K - 1);
+  struct tn *x = add_node(NULL, true);
+  assert_true(yz_node_id_equal(yz_node_get_id(x->node), &want_id));
+  join(x);
+  VWAIT(x->done);
+  assert_int_equal(x->status, 0);
+  yz_dht_stats st;
+  VWAIT((yz_dht_get_stats(x->dht, &st), st.records == 1));
+  for (size_t i = 0; i < n_nodes; i++) {
+    yz_dht_get_stats(t[i].dht, &st);
+    assert_int_equal(st.republished, 0);
+  }
+  teardown_net();
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1202,6 +1250,7 @@ int main(void)
       cmocka_unit_test(test_real_time),
       cmocka_unit_test(test_config),
       cmocka_unit_test(test_contact_cache),
+      cmocka_unit_test(test_handoff),
   };
   return cmocka_run_group_tests_name("the DHT on the in-memory network",
                                      tests, NULL, NULL);
