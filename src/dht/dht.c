@@ -262,6 +262,7 @@ int yz__dht_send(yz_dht *d, const yz_node_id *peer, const yz_dht_msg *m,
     return YZ_E_NOMEM;
   q->dht = d;
   q->op = op;
+  q->retried = d->retrying;
   q->peer = *peer;
   q->type = (uint8_t)m->type;
   q->sent = yz__dht_now(d);
@@ -420,31 +421,60 @@ int yz__dht_dial_url(yz_dht *d, const uint8_t *rec, size_t len, char *url,
   return n > 0 && (size_t)n < cap ? 0 : YZ_E_INVAL;
 }
 
-static void on_dialback(yz_node *n, int status, const yz_node_id *peer,
-                        const char *reason, void *arg)
+bool yz__dht_dialling(const yz_dht *d, const yz_node_id *id)
+{
+  for (const struct yz__dht_dial *c = d->dials; c; c = c->next)
+    if (yz_node_id_equal(&c->id, id))
+      return true;
+  return false;
+}
+
+static void on_dial(yz_node *n, int status, const yz_node_id *peer,
+                    const char *reason, void *arg)
 {
   (void)n;
   (void)peer;
   (void)reason;
   struct yz__dht_dial *c = arg;
   yz_dht *d = c->dht;
+  for (struct yz__dht_dial **pp = &d->dials; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
   d->n_dials--;
-  if (c->purpose == YZ__DHT_DIAL_BACK)
+  if (c->purpose & YZ__DHT_DIAL_BACK)
     d->n_dialbacks--;
-  if (!d->stopping && status == 0) {
-    if (c->purpose == YZ__DHT_DIAL_BACK)
+  if (!d->stopping) {
+    if (status == 0 && (c->purpose & YZ__DHT_DIAL_BACK))
       admit(d, &c->id, c->rec, c->rec_len, c->url, 0);
-    else
+    if (status == 0 && (c->purpose & YZ__DHT_DIAL_ADD))
       (void)yz__dht_send_hello(d, &c->id, 0);
+    if (status != 0 && c->n_waiters)
+      (void)yz__dht_rt_failed(&d->rt, &c->id);
+    for (unsigned i = 0; i < c->n_waiters && !d->stopping; i++)
+      yz__dht_op_dialled(d, c->waiters[i], &c->id, status);
   }
   free(c);
   yz__dht_maybe_stopped(d);
+  yz__dht_rearm(d);
 }
 
 int yz__dht_dial(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
-                 size_t len, int purpose, uint64_t op,
-                 yz_node_dial_cb cb)
+                 size_t len, int purpose, uint64_t op)
 {
+  for (struct yz__dht_dial *c = d->dials; c; c = c->next) {
+    if (!yz_node_id_equal(&c->id, id))
+      continue;
+    if (op && c->n_waiters == YZ__DHT_DIAL_WAITERS)
+      return YZ_E_LIMIT;
+    if ((purpose & YZ__DHT_DIAL_BACK) && !(c->purpose & YZ__DHT_DIAL_BACK))
+      d->n_dialbacks++;
+    c->purpose |= purpose;
+    if (op)
+      c->waiters[c->n_waiters++] = op;
+    return 0;
+  }
   struct yz__dht_dial *c = calloc(1, sizeof *c);
   if (!c)
     return YZ_E_NOMEM;
@@ -456,15 +486,20 @@ int yz__dht_dial(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   c->dht = d;
   c->id = *id;
   c->purpose = purpose;
-  c->op = op;
+  if (op)
+    c->waiters[c->n_waiters++] = op;
   memcpy(c->rec, rec, len);
   c->rec_len = len;
-  int rc = yz_node_dial_with(d->node, c->url, NULL, cb ? cb : on_dialback, c);
+  int rc = yz_node_dial_with(d->node, c->url, NULL, on_dial, c);
   if (rc != 0) {
     free(c);
     return rc;
   }
+  c->next = d->dials;
+  d->dials = c;
   d->n_dials++;
+  if (purpose & YZ__DHT_DIAL_BACK)
+    d->n_dialbacks++;
   return 0;
 }
 
@@ -489,8 +524,7 @@ void yz__dht_consider(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   }
   if (!bucket_has_room(d, id) || d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX)
     return;
-  if (yz__dht_dial(d, id, rec, len, YZ__DHT_DIAL_BACK, 0, NULL) == 0)
-    d->n_dialbacks++;
+  (void)yz__dht_dial(d, id, rec, len, YZ__DHT_DIAL_BACK, 0);
 }
 
 /* ---- HELLO ------------------------------------------------------------ */
@@ -582,6 +616,20 @@ int yz__dht_verify_contact(yz_dht *d, const yz_dht_bytes *c,
 
 /* ---- answers ---------------------------------------------------------- */
 
+/* Send q's request again (once). */
+static bool retry(yz_dht *d, const struct yz__dht_rpc *q, bool up)
+{
+  if (!up)
+    return q->op && q->type != YZ_DHT_HELLO &&
+           yz__dht_op_requery(d, q->op, &q->peer) == 0;
+  d->retrying = true;
+  int rc = q->type == YZ_DHT_HELLO ? yz__dht_send_hello(d, &q->peer, q->op)
+           : q->op ? yz__dht_op_resend(d, q->op, &q->peer)
+                   : YZ_E_UNSUPPORTED;
+  d->retrying = false;
+  return rc == 0;
+}
+
 static void on_response(yz_node *n, int status, const yz_node_response *r,
                         void *arg)
 {
@@ -596,6 +644,18 @@ static void on_response(yz_node *n, int status, const yz_node_response *r,
   bool ok = status == 0 &&
             yz_dht_msg_decode(m, r->data, r->len, &d->lim, &why) == 0 &&
             yz_dht_msg_answers((yz_dht_msg_type)q->type, m->type);
+  /* A request lost with the peer still up: the link it went out on was
+   * most likely closed as a duplicate (a dial back or a crossing dial made
+   * a second link, and what was in flight on the loser is gone), so it is
+   * sent once more on the link that stays. A lookup request whose link
+   * went down altogether is asked again once, with a new dial
+   * (docs/dht.md "Lookups"). */
+  if ((status == YZ_E_TIMEOUT || status == YZ_E_CLOSED) && !q->retried &&
+      !d->stopping && retry(d, q, yz_node_peer_is_up(d->node, &q->peer))) {
+    free(q);
+    yz__dht_rearm(d);
+    return;
+  }
   if (ok) {
     d->st.answers_in++;
   } else {
@@ -1223,8 +1283,8 @@ int yz_dht_add_contact(yz_dht *d, const uint8_t *record, size_t record_len)
   /* asked to answer first: a HELLO, over a link we dial if need be */
   if (yz_node_peer_is_up(d->node, &r.node_id))
     return yz__dht_send_hello(d, &r.node_id, 0);
-  return yz__dht_dial(d, &r.node_id, record, record_len, YZ__DHT_DIAL_ADD, 0,
-                      NULL);
+  return yz__dht_dial(d, &r.node_id, record, record_len, YZ__DHT_DIAL_ADD,
+                      0);
 }
 
 uint64_t yz_dht_store_local(yz_dht *d, const uint8_t *key,

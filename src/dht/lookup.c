@@ -28,6 +28,7 @@ struct cand {
   uint8_t state;
   bool answered;
   unsigned round; /* the hop its answer is: 1 for table contacts */
+  bool requeried; /* its link went down once: asked again */
   bool had;       /* GET: it returned a valid record ... */
   uint64_t seq;   /* ... with this seq */
 };
@@ -360,32 +361,47 @@ static int send_for(yz_dht *d, struct yz__dht_op *op, struct cand *c)
   return rc;
 }
 
-static void on_lookup_dial(yz_node *n, int status, const yz_node_id *peer,
-                           const char *reason, void *arg)
+/* The request of op to peer was lost (dht.c retry()): the same again. */
+int yz__dht_op_resend(yz_dht *d, uint64_t op_id, const yz_node_id *peer)
 {
-  (void)n;
-  (void)peer;
-  (void)reason;
-  struct yz__dht_dial *dc = arg;
-  yz_dht *d = dc->dht;
-  d->n_dials--;
-  struct yz__dht_op *op = d->stopping ? NULL : op_find(d, dc->op);
-  struct cand *c = op ? cand_find(op, &dc->id) : NULL;
-  if (c && c->state == C_DIAL) {
-    if (status == 0 && send_for(d, op, c) == 0) {
-      c->state = C_WAIT;
-    } else {
-      c->state = C_FAIL;
-      op->inflight--;
-      op->st.failed++;
-      if (status != 0)
-        (void)yz__dht_rt_failed(&d->rt, &dc->id);
-    }
-    step(d, op);
+  struct yz__dht_op *op = op_find(d, op_id);
+  struct cand *c = op ? cand_find(op, peer) : NULL;
+  if (!c || c->state != C_WAIT || op->phase == PH_DONE)
+    return YZ_E_NOT_FOUND;
+  return send_for(d, op, c);
+}
+
+/* The link to peer went down with op's request on it: ask it again, once,
+ * with a new dial (a lookup phase only). */
+int yz__dht_op_requery(yz_dht *d, uint64_t op_id, const yz_node_id *peer)
+{
+  struct yz__dht_op *op = op_find(d, op_id);
+  struct cand *c = op ? cand_find(op, peer) : NULL;
+  if (!c || c->state != C_WAIT || c->requeried || op->phase != PH_LOOKUP)
+    return YZ_E_NOT_FOUND;
+  c->requeried = true;
+  c->state = C_NEW;
+  op->inflight--;
+  step(d, op);
+  return 0;
+}
+
+/* A dial this lookup waited for ended (dht.c on_dial()). */
+void yz__dht_op_dialled(yz_dht *d, uint64_t op_id, const yz_node_id *id,
+                        int status)
+{
+  struct yz__dht_op *op = op_find(d, op_id);
+  struct cand *c = op ? cand_find(op, id) : NULL;
+  if (!c || c->state != C_DIAL)
+    return;
+  if (status == 0 && send_for(d, op, c) == 0) {
+    c->state = C_WAIT;
+  } else {
+    c->state = C_FAIL;
+    op->inflight--;
+    op->st.failed++;
   }
-  free(dc);
-  yz__dht_maybe_stopped(d);
-  yz__dht_rearm(d);
+  step(d, op);
 }
 
 static void query(yz_dht *d, struct yz__dht_op *op, struct cand *c)
@@ -397,7 +413,7 @@ static void query(yz_dht *d, struct yz__dht_op *op, struct cand *c)
       return;
     }
   } else if (yz__dht_dial(d, &c->id, c->rec, c->rec_len, YZ__DHT_DIAL_LOOKUP,
-                          op->id, on_lookup_dial) == 0) {
+                          op->id) == 0) {
     /* every new hop costs a handshake: counted (dht.h) */
     c->state = C_DIAL;
     op->inflight++;
@@ -738,7 +754,9 @@ void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,
   if (c && op->kind == K_GET && m->has_record)
     on_record(d, op, c, &m->record);
   if (op->kind == K_GETPROV)
-    for (size_t i = 0; i < m->n_providers && !op->cancelled; i++)
+    for (size_t i = 0; i < m->n_providers && !op->cancelled &&
+                       op->phase != PH_DONE;
+         i++)
       on_provider(d, op, &m->providers[i], true);
   if (op->cancelled) {
     for (struct yz__dht_op **pp = &d->ops; *pp; pp = &(*pp)->next)
