@@ -383,6 +383,22 @@ static void admit(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   }
 }
 
+static bool ring_has(const struct yz__dht_ring *r, const yz_node_id *id)
+{
+  for (unsigned i = 0; i < r->n; i++)
+    if (yz_node_id_equal(&r->ids[i], id))
+      return true;
+  return false;
+}
+
+static void ring_add(struct yz__dht_ring *r, const yz_node_id *id)
+{
+  r->ids[r->next] = *id;
+  r->next = (r->next + 1) % YZ__DHT_RING;
+  if (r->n < YZ__DHT_RING)
+    r->n++;
+}
+
 /* Would id get a place in its bucket now (room, or a bad contact to
  * replace)? A full bucket of good contacts costs no dial back. */
 static bool bucket_has_room(const yz_dht *d, const yz_node_id *id)
@@ -522,9 +538,13 @@ void yz__dht_consider(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
     admit(d, id, rec, len, up ? info.remote_addr : NULL, rtt);
     return;
   }
-  if (!bucket_has_room(d, id) || d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX)
+  /* once: a node that failed the dial back is not dialled again for each
+   * of its messages (only once it is forgotten, 64 dial backs later) */
+  if (!bucket_has_room(d, id) || d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX ||
+      ring_has(&d->dialled_back, id))
     return;
-  (void)yz__dht_dial(d, id, rec, len, YZ__DHT_DIAL_BACK, 0);
+  if (yz__dht_dial(d, id, rec, len, YZ__DHT_DIAL_BACK, 0) == 0)
+    ring_add(&d->dialled_back, id);
 }
 
 /* ---- HELLO ------------------------------------------------------------ */
@@ -773,6 +793,14 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
   case YZ_DHT_PUT:
   case YZ_DHT_PROVIDE:
   case YZ_DHT_GET_PROVIDERS:
+    /* A server querier we know nothing of (it sent no HELLO): ask for
+     * its record, once in a while (docs/protocol.md "DHT rules"). */
+    if (!in->client_only && !yz__dht_rt_find(&d->rt, from) &&
+        !ring_has(&d->hello_asked, from) &&
+        yz_node_peer_is_up(d->node, from)) {
+      ring_add(&d->hello_asked, from);
+      (void)yz__dht_send_hello(d, from, 0);
+    }
     if (client) {
       status_msg(m, YZ_DHT_ST_NOT_SERVER, "this node is client-only");
       break;

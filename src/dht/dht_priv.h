@@ -65,6 +65,13 @@ struct yz__dht_dial {
   char url[YZ_WIRE_URL_MAX_LEN + 2 + YZ_NODE_ID_HEX_LEN];
 };
 
+/* A small memory of node IDs, the oldest forgotten first. */
+enum { YZ__DHT_RING = 64 };
+struct yz__dht_ring {
+  yz_node_id ids[YZ__DHT_RING];
+  unsigned n, next;
+};
+
 struct yz__dht_op;
 struct yz__dht_kept;
 
@@ -98,6 +105,9 @@ struct yz_dht {
   uint64_t observer;
   struct yz__dht_rpc *rpcs;
   struct yz__dht_dial *dials; /* pinned dials in flight */
+  /* dialled back lately (admission is tried once), and asked for their
+   * record with a HELLO lately (a querier whose record we lack) */
+  struct yz__dht_ring dialled_back, hello_asked;
   bool retrying; /* yz__dht_send() is resending a lost request */
   unsigned n_dials, n_dialbacks;
 

@@ -968,6 +968,29 @@ static void test_serving(void **state)
   assert_int_equal(ans.status, YZ_DHT_OK);
   yz_dht_get_stats(a->dht, &st);
   assert_int_equal(st.providers, 1);
+
+  /* A querier that never sent HELLO (its DHT came after its link): a asks
+   * for its record, dials it back and admits it, once. */
+  struct tn *c = &t[n_nodes];
+  memset(c, 0, sizeof *c);
+  cfg_node(c, 0x33, NULL, true);
+  n_nodes++;
+  assert_int_equal(yz_node_dial(c->node, yz_node_address(a->node, 0), NULL),
+                   0);
+  const yz_node_id *cid = yz_node_get_id(c->node);
+  VWAIT(yz_node_peer_is_up(a->node, cid));
+  assert_int_equal(yz_dht_new(&c->dht, c->node, &dc), 0);
+  yz_dht_get_stats(a->dht, &st);
+  uint64_t out0 = st.requests_out;
+  yz_dht_msg_init(&m, YZ_DHT_FIND_NODE);
+  memset(m.target, 0x21, 32);
+  ask(a, cid, &m, &ans);
+  ask(a, cid, &m, &ans);
+  yz_dht_get_stats(a->dht, &st);
+  assert_int_equal(st.requests_out, out0 + 1); /* one HELLO */
+  VWAIT(yz_dht_table_size(a->dht) == 2);
+  assert_true(yz_node_peer_protection(a->node, cid) &
+              YZ_NODE_PROTECT_ROUTING);
   teardown_net();
 }
 
