@@ -117,8 +117,8 @@ static int config_fill(yz_dht_config *c)
   if (c->k > YZ_DHT_MSG_CONTACTS_CAP || c->alpha > c->k ||
       c->cache_size > YZ__DHT_CACHE_MAX ||
       c->rpc_timeout_min_ms > c->rpc_timeout_max_ms ||
-      c->value_max > YZ_DHTREC_VALUE_MAX_LIMIT ||
-      c->record_lifetime_s < 2 || (c->n_addresses && !c->addresses) ||
+      c->value_max > YZ_DHTREC_VALUE_MAX_LIMIT || c->record_lifetime_s < 2 ||
+      (c->n_addresses && !c->addresses) ||
       c->n_addresses > YZ_RECORD_MAX_ADDRESSES)
     return YZ_E_INVAL;
   return 0;
@@ -145,9 +145,8 @@ static int own_build(yz_dht *d)
       if (yz_record_add_address(&r, d->addr[i], d->addr_types[i], &why) != 0)
         return YZ_E_INVAL;
   } else {
-    for (size_t i = 0; i < d->own_naddr && r.n_addresses <
-                                                 YZ_RECORD_MAX_ADDRESSES;
-         i++) {
+    for (size_t i = 0;
+         i < d->own_naddr && r.n_addresses < YZ_RECORD_MAX_ADDRESSES; i++) {
       char url[YZ_WIRE_URL_MAX_LEN + 1];
       const char *a = yz_node_address(d->node, i);
       size_t n = strcspn(a, "#");
@@ -375,7 +374,8 @@ static void admit(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   int r = yz__dht_rt_seen(&d->rt, &p, yz__dht_now(d), rtt);
   if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED || r == YZ__DHT_UPDATED) {
     if (yz_node_peer_is_up(d->node, id))
-      YZ__IGNORE(yz_node_peer_protect(d->node, id, YZ_NODE_PROTECT_ROUTING, true));
+      YZ__IGNORE(
+          yz_node_peer_protect(d->node, id, YZ_NODE_PROTECT_ROUTING, true));
   }
   if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED) {
     struct handoff h = {d, id, 0};
@@ -569,8 +569,8 @@ static void on_peer_up(yz_node *n, const yz_link_peer *p, void *ud)
   if (d->stopping)
     return;
   if (yz__dht_rt_find(&d->rt, &p->id))
-    YZ__IGNORE(yz_node_peer_protect(d->node, &p->id, YZ_NODE_PROTECT_ROUTING,
-                               true));
+    YZ__IGNORE(
+        yz_node_peer_protect(d->node, &p->id, YZ_NODE_PROTECT_ROUTING, true));
   /* The dialler introduces itself (docs/protocol.md "DHT rules"). */
   if (p->direction == YZ_LINK_OUTBOUND)
     (void)yz__dht_send_hello(d, &p->id, 0);
@@ -644,8 +644,8 @@ static bool retry(yz_dht *d, const struct yz__dht_rpc *q, bool up)
            yz__dht_op_requery(d, q->op, &q->peer) == 0;
   d->retrying = true;
   int rc = q->type == YZ_DHT_HELLO ? yz__dht_send_hello(d, &q->peer, q->op)
-           : q->op ? yz__dht_op_resend(d, q->op, &q->peer)
-                   : YZ_E_UNSUPPORTED;
+           : q->op                 ? yz__dht_op_resend(d, q->op, &q->peer)
+                                   : YZ_E_UNSUPPORTED;
   d->retrying = false;
   return rc == 0;
 }
@@ -687,8 +687,8 @@ static void on_response(yz_node *n, int status, const yz_node_response *r,
     if (status != YZ_E_CLOSED || !d->stopping) {
       if (yz__dht_rt_failed(&d->rt, &q->peer) == 1 &&
           yz_node_peer_is_up(d->node, &q->peer))
-        YZ__IGNORE(yz_node_peer_protect(d->node, &q->peer, YZ_NODE_PROTECT_ROUTING,
-                                   false));
+        YZ__IGNORE(yz_node_peer_protect(d->node, &q->peer,
+                                        YZ_NODE_PROTECT_ROUTING, false));
     }
   }
   if (q->type == YZ_DHT_HELLO && ok && m->type == YZ_DHT_HELLO_RESP &&
@@ -720,8 +720,8 @@ static void fill_closer(yz_dht *d, yz_dht_msg *m, const uint8_t *target,
   for (size_t i = 0; i < n && m->n_closer < d->cfg.k; i++) {
     if (!cl[i]->record || (skip && yz_node_id_equal(&cl[i]->id, skip)))
       continue;
-    m->closer[m->n_closer++] = (yz_dht_bytes){cl[i]->record,
-                                              cl[i]->record_len};
+    m->closer[m->n_closer++] =
+        (yz_dht_bytes){cl[i]->record, cl[i]->record_len};
   }
 }
 
@@ -744,8 +744,8 @@ static void bad_input(yz_dht *d, const yz_node_id *from, const char *what,
 {
   char hex[YZ_NODE_ID_HEX_LEN + 1];
   yz_node_id_to_hex(from, hex);
-  yz_log_rl(&d->log_rl, yz__dht_now(d), YZ_LOG_INFO,
-            "dht: %s from %.16s: %s", what, hex, why ? why : "");
+  yz_log_rl(&d->log_rl, yz__dht_now(d), YZ_LOG_INFO, "dht: %s from %.16s: %s",
+            what, hex, why ? why : "");
 }
 
 size_t yz__dht_answer_max(const yz_dht *d)
@@ -764,8 +764,9 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
   int rc = yz_dht_msg_decode(in, req, len, &d->lim, &why);
   if (rc != 0) {
     bad_input(d, from, "a malformed request", why);
-    status_msg(m, rc == YZ_E_UNSUPPORTED ? YZ_DHT_ST_UNSUPPORTED
-                                         : YZ_DHT_ST_MALFORMED,
+    status_msg(m,
+               rc == YZ_E_UNSUPPORTED ? YZ_DHT_ST_UNSUPPORTED
+                                      : YZ_DHT_ST_MALFORMED,
                why);
     goto answer;
   }
@@ -811,7 +812,8 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
     } else if (in->type == YZ_DHT_GET) {
       yz_dht_msg_init(m, YZ_DHT_GET_RESP);
       fill_closer(d, m, in->target, from);
-      const yz__dht_stored *st = yz__dht_store_get(d->store, in->target, now_s);
+      const yz__dht_stored *st =
+          yz__dht_store_get(d->store, in->target, now_s);
       if (st && !(in->has_seq && st->mutable_ && st->seq <= in->seq)) {
         m->has_record = true;
         m->record = (yz_dht_bytes){st->bytes, st->len};
@@ -819,10 +821,10 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
     } else if (in->type == YZ_DHT_GET_PROVIDERS) {
       yz_dht_msg_init(m, YZ_DHT_GET_PROVIDERS_RESP);
       fill_closer(d, m, in->target, from);
-      m->n_providers = yz__dht_store_providers(
-          d->store, in->target, now_s, m->providers,
-          YZ__MIN(d->cfg.providers_per_key_max,
-                  (size_t)YZ_DHT_MSG_MAX_PROVIDERS));
+      m->n_providers =
+          yz__dht_store_providers(d->store, in->target, now_s, m->providers,
+                                  YZ__MIN(d->cfg.providers_per_key_max,
+                                          (size_t)YZ_DHT_MSG_MAX_PROVIDERS));
     } else if (!yz__dht_store_rate_ok(d->store, from, now)) {
       bad_input(d, from, "a PUT or PROVIDE over the rate limit", NULL);
       status_msg(m, YZ_DHT_ST_RATE_LIMITED, "too many PUT and PROVIDE");
@@ -862,9 +864,9 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
                    why);
         break;
       }
-      uint64_t st = yz__dht_store_provide(d->store, in->target, from,
-                                          in->provider.ptr, in->provider.len,
-                                          now_s);
+      uint64_t st =
+          yz__dht_store_provide(d->store, in->target, from, in->provider.ptr,
+                                in->provider.len, now_s);
       status_msg(m, st, st == YZ_DHT_OK ? NULL : "provider quota full");
     }
     break;
@@ -894,8 +896,8 @@ static void on_request(yz_node *n, const yz_node_incoming *req,
   }
   size_t outlen = 0;
   uint8_t *out = yz__dht_scratch(d, 1);
-  if (!out || yz__dht_handle_request(d, &req->from, data, len, out,
-                                     d->tx_cap, &outlen) != 0) {
+  if (!out || yz__dht_handle_request(d, &req->from, data, len, out, d->tx_cap,
+                                     &outlen) != 0) {
     (void)yz_node_respond_error(n, req, YZ_NODE_ERR_FAILED, "dht");
     return;
   }
@@ -970,8 +972,8 @@ static void repub_one(yz__dht_stored *st, void *ud)
 
 static uint64_t house_period(const yz_dht *d)
 {
-  uint64_t p = YZ__MIN((uint64_t)d->cfg.refresh_ms,
-                       (uint64_t)d->cfg.republish_ms);
+  uint64_t p =
+      YZ__MIN((uint64_t)d->cfg.refresh_ms, (uint64_t)d->cfg.republish_ms);
   return YZ__MIN(p, (uint64_t)YZ__DHT_HOUSE_MS);
 }
 
@@ -999,8 +1001,12 @@ static void housekeeping(yz_dht *d, uint64_t now)
     }
   }
   if (!yz__dht_is_client(d)) {
-    struct repub r = {d, now_s, YZ__MAX(d->cfg.republish_ms / 1000, 1u),
-                      house_period(d) / 1000 + 1, 0, 0};
+    struct repub r = {d,
+                      now_s,
+                      YZ__MAX(d->cfg.republish_ms / 1000, 1u),
+                      house_period(d) / 1000 + 1,
+                      0,
+                      0};
     yz__dht_store_foreach(d->store, repub_one, &r);
     more = more || r.left;
   }
@@ -1311,8 +1317,7 @@ int yz_dht_add_contact(yz_dht *d, const uint8_t *record, size_t record_len)
   /* asked to answer first: a HELLO, over a link we dial if need be */
   if (yz_node_peer_is_up(d->node, &r.node_id))
     return yz__dht_send_hello(d, &r.node_id, 0);
-  return yz__dht_dial(d, &r.node_id, record, record_len, YZ__DHT_DIAL_ADD,
-                      0);
+  return yz__dht_dial(d, &r.node_id, record, record_len, YZ__DHT_DIAL_ADD, 0);
 }
 
 uint64_t yz_dht_store_local(yz_dht *d, const uint8_t *key,
@@ -1324,8 +1329,8 @@ uint64_t yz_dht_store_local(yz_dht *d, const uint8_t *key,
   uint64_t st = yz__dht_store_put(d->store, key, record, record_len, NULL,
                                   false, 0, now_s, NULL, NULL);
   if (st == YZ_DHT_OK) {
-    yz__dht_stored *s = (yz__dht_stored *)yz__dht_store_get(d->store, key,
-                                                             now_s);
+    yz__dht_stored *s =
+        (yz__dht_stored *)yz__dht_store_get(d->store, key, now_s);
     if (s && !s->republished_s)
       s->republished_s = now_s;
   }
@@ -1345,8 +1350,8 @@ static void rec_walk_one(yz__dht_stored *st, void *ud)
 
 void yz_dht_foreach_record(const yz_dht *d,
                            void (*fn)(const uint8_t *key,
-                                      const uint8_t *record,
-                                      size_t record_len, void *ud),
+                                      const uint8_t *record, size_t record_len,
+                                      void *ud),
                            void *ud)
 {
   if (!d || !fn)

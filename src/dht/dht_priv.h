@@ -99,7 +99,7 @@ struct yz_dht {
   bool rt_init;
   yz__dht_store *store;
   yz_dht_msg_limits lim;
-  size_t tx_cap; /* the longest message: yz__dht_scratch()'s size */
+  size_t tx_cap;          /* the longest message: yz__dht_scratch()'s size */
   yz_dht_msg rx, rq, ans; /* decoded messages (large: not on the stack) */
 
   uint64_t observer;

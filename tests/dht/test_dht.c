@@ -147,7 +147,7 @@ static void advance(uint64_t ms, uint64_t step)
       if (cond)                                                               \
         break;                                                                \
       if (vclock >= lim_)                                                     \
-        fail_msg("timed out (virtual) waiting for: %s", #cond);              \
+        fail_msg("timed out (virtual) waiting for: %s", #cond);               \
       vclock += 100;                                                          \
       run_all_timers();                                                       \
     }                                                                         \
@@ -278,8 +278,8 @@ static size_t true_closest(const uint8_t *target, yz_node_id *out, size_t k,
   size_t n = 0;
   yz_node_id all[MAX_NODES];
   for (size_t i = 0; i < n_nodes; i++)
-    if (!t[i].dead && !(skip && yz_node_id_equal(skip,
-                                                 yz_node_get_id(t[i].node))))
+    if (!t[i].dead &&
+        !(skip && yz_node_id_equal(skip, yz_node_get_id(t[i].node))))
       all[n++] = *yz_node_get_id(t[i].node);
   /* selection sort by XOR distance */
   for (size_t i = 0; i < n; i++)
@@ -373,8 +373,8 @@ static void test_join_find(void **state)
     yz_node_id tid;
     memcpy(tid.bytes, target, 32);
     x->done = false;
-    assert_int_equal(
-        yz_dht_find_node(x->dht, &tid, NULL, on_result, x, NULL), 0);
+    assert_int_equal(yz_dht_find_node(x->dht, &tid, NULL, on_result, x, NULL),
+                     0);
     VWAIT(x->done);
     assert_int_equal(x->status, 0);
     yz_node_id want[K];
@@ -423,8 +423,7 @@ static void test_join_find(void **state)
                      0);
     VWAIT(x->done);
     yz_node_id want[2];
-    assert_int_equal(true_closest(tid.bytes, want, 2,
-                                  yz_node_get_id(x->node)),
+    assert_int_equal(true_closest(tid.bytes, want, 2, yz_node_get_id(x->node)),
                      2);
     assert_int_equal(x->n_closest, 2);
     assert_memory_equal(x->closest, want, sizeof want);
@@ -486,8 +485,7 @@ static void test_put_get(void **state)
   assert_true(t[20].progress >= 1);
   /* an invalid record is refused before anything is sent */
   m3[l3 - 1] ^= 1;
-  assert_int_equal(yz_dht_put(t[5].dht, m3, l3, NULL, on_result, &t[5],
-                              NULL),
+  assert_int_equal(yz_dht_put(t[5].dht, m3, l3, NULL, on_result, &t[5], NULL),
                    YZ_E_INVAL);
   teardown_net();
 }
@@ -567,8 +565,7 @@ static void test_providers(void **state)
   uint8_t key[32];
   memset(key, 0xc3, sizeof key);
   t[4].done = false;
-  assert_int_equal(yz_dht_provide(t[4].dht, key, NULL, on_result, &t[4],
-                                  NULL),
+  assert_int_equal(yz_dht_provide(t[4].dht, key, NULL, on_result, &t[4], NULL),
                    0);
   VWAIT(t[4].done);
   assert_int_equal(t[4].status, 0);
@@ -594,8 +591,7 @@ static void test_providers(void **state)
   VWAIT(x->done);
   assert_int_equal(x->status, 0);
   assert_int_equal(x->n_providers, 1);
-  assert_memory_equal(x->provider.bytes, yz_node_get_id(t[4].node)->bytes,
-                      32);
+  assert_memory_equal(x->provider.bytes, yz_node_get_id(t[4].node)->bytes, 32);
   assert_true(x->progress >= 1);
   assert_int_equal(yz_dht_unprovide(t[4].dht, key), 0);
   assert_int_equal(yz_dht_unprovide(t[4].dht, key), YZ_E_NOT_FOUND);
@@ -628,8 +624,8 @@ static void test_client_only(void **state)
   /* nobody's table has it */
   for (size_t i = 0; i + 1 < n_nodes; i++) {
     yz_node_id ids[64];
-    size_t n = yz_dht_table_closest(t[i].dht, yz_node_get_id(c->node), ids,
-                                    64);
+    size_t n =
+        yz_dht_table_closest(t[i].dht, yz_node_get_id(c->node), ids, 64);
     for (size_t j = 0; j < n; j++)
       assert_false(yz_node_id_equal(&ids[j], yz_node_get_id(c->node)));
   }
@@ -696,7 +692,8 @@ static void test_garbage_survived(void **state)
     /* everyone that answered is a true close node; the bad ones are not
      * in the answer */
     for (size_t i = 0; i < x->n_closest; i++) {
-      assert_false(yz_node_id_equal(&x->closest[i], yz_node_get_id(t[6].node)));
+      assert_false(
+          yz_node_id_equal(&x->closest[i], yz_node_get_id(t[6].node)));
       assert_false(
           yz_node_id_equal(&x->closest[i], yz_node_get_id(t[13].node)));
     }
@@ -736,15 +733,14 @@ static void test_limits(void **state)
                    0);
   assert_int_equal(yz_dht_find_node(x->dht, &tgt, NULL, on_result, &sink, &b),
                    0);
-  assert_int_equal(yz_dht_find_node(x->dht, &tgt, NULL, on_result, &sink,
-                                    NULL),
-                   YZ_E_LIMIT);
+  assert_int_equal(
+      yz_dht_find_node(x->dht, &tgt, NULL, on_result, &sink, NULL),
+      YZ_E_LIMIT);
   assert_int_equal(yz_dht_cancel(x->dht, a), 0);
   assert_int_equal(yz_dht_cancel(x->dht, a), YZ_E_NOT_FOUND);
   sink.done = false;
-  assert_int_equal(yz_dht_find_node(x->dht, &tgt, NULL, on_result, &sink,
-                                    NULL),
-                   0);
+  assert_int_equal(
+      yz_dht_find_node(x->dht, &tgt, NULL, on_result, &sink, NULL), 0);
   uint8_t rec[512], key[32];
   for (int i = 0; i < 3; i++) {
     char v[16];
@@ -781,7 +777,8 @@ static void test_survive_kill(void **state)
   size_t nh = true_closest(keys[0], hold, K, NULL);
   for (size_t h = 0; h < nh && killed < kill; h++)
     for (size_t i = 1; i < n_nodes; i++)
-      if (!t[i].dead && yz_node_id_equal(&hold[h], yz_node_get_id(t[i].node)) &&
+      if (!t[i].dead &&
+          yz_node_id_equal(&hold[h], yz_node_get_id(t[i].node)) &&
           h % 2 == 0) {
         kill_node(&t[i]);
         killed++;
@@ -807,8 +804,7 @@ static void test_survive_kill(void **state)
       if (!t[j].dead)
         x = &t[j];
     x->done = false;
-    assert_int_equal(yz_dht_get(x->dht, keys[i], NULL, on_result, x, NULL),
-                     0);
+    assert_int_equal(yz_dht_get(x->dht, keys[i], NULL, on_result, x, NULL), 0);
     VWAIT(x->done);
     assert_int_equal(x->status, 0);
     assert_int_equal(x->record_len, lens[i]);
@@ -818,7 +814,8 @@ static void test_survive_kill(void **state)
     size_t held = 0;
     for (size_t w = 0; w < nw; w++)
       for (size_t j = 0; j < n_nodes; j++)
-        if (!t[j].dead && yz_node_id_equal(&want[w], yz_node_get_id(t[j].node))) {
+        if (!t[j].dead &&
+            yz_node_id_equal(&want[w], yz_node_get_id(t[j].node))) {
           uint8_t req[64];
           static uint8_t out[200000];
           yz_dht_msg m;
@@ -827,8 +824,8 @@ static void test_survive_kill(void **state)
           size_t rl, ol;
           assert_int_equal(
               yz_dht_msg_encode(&m, NULL, req, sizeof req, &rl, NULL), 0);
-          assert_int_equal(yz__dht_handle_request(t[j].dht, &want[w], req,
-                                                  rl, out, sizeof out, &ol),
+          assert_int_equal(yz__dht_handle_request(t[j].dht, &want[w], req, rl,
+                                                  out, sizeof out, &ol),
                            0);
           yz_dht_msg a;
           assert_int_equal(yz_dht_msg_decode(&a, out, ol, NULL, NULL), 0);
@@ -877,8 +874,7 @@ static void test_serving(void **state)
   /* both tables hold the other: b dialled a; a dialled b back */
   VWAIT(yz_dht_table_size(a->dht) == 1);
   assert_int_equal(yz_dht_table_size(b->dht), 1);
-  assert_true(yz_node_peer_protection(a->node, bid) &
-              YZ_NODE_PROTECT_ROUTING);
+  assert_true(yz_node_peer_protection(a->node, bid) & YZ_NODE_PROTECT_ROUTING);
 
   static const uint8_t bad[] = {0xa1, 0x01, 0x09};
   static uint8_t out[200000];
@@ -989,8 +985,7 @@ static void test_serving(void **state)
   yz_dht_get_stats(a->dht, &st);
   assert_int_equal(st.requests_out, out0 + 1); /* one HELLO */
   VWAIT(yz_dht_table_size(a->dht) == 2);
-  assert_true(yz_node_peer_protection(a->node, cid) &
-              YZ_NODE_PROTECT_ROUTING);
+  assert_true(yz_node_peer_protection(a->node, cid) & YZ_NODE_PROTECT_ROUTING);
   teardown_net();
 }
 
@@ -1106,8 +1101,7 @@ static void test_real_time(void **state)
   assert_true(yz_dht_next_deadline(x[0]->dht) != UINT64_MAX);
   const char *boot = yz_node_address(x[0]->node, 0);
   x[1]->done = false;
-  assert_int_equal(yz_dht_join(x[1]->dht, &boot, 1, on_result, x[1], NULL),
-                   0);
+  assert_int_equal(yz_dht_join(x[1]->dht, &boot, 1, on_result, x[1], NULL), 0);
   WAIT_FOR(x[1]->done);
   assert_int_equal(x[1]->status, 0);
   assert_int_equal(x[1]->n_closest, 1);
@@ -1133,9 +1127,8 @@ static void test_real_time(void **state)
   assert_int_equal(yz_dhtrec_encode(&r, rec, sizeof rec, &len), 0);
   memcpy(key, r.key, 32);
   x[2]->done = false;
-  assert_int_equal(yz_dht_put(x[2]->dht, rec, len, NULL, on_result, x[2],
-                              NULL),
-                   0);
+  assert_int_equal(
+      yz_dht_put(x[2]->dht, rec, len, NULL, on_result, x[2], NULL), 0);
   WAIT_FOR(x[2]->done);
   assert_int_equal(x[2]->status, 0);
   assert_true(x[2]->stored >= 2);
@@ -1148,9 +1141,8 @@ static void test_real_time(void **state)
   x[1]->done = false;
   yz_node_id far;
   memset(&far, 0xff, sizeof far);
-  assert_int_equal(yz_dht_find_node(x[1]->dht, &far, NULL, on_result, x[1],
-                                    NULL),
-                   0);
+  assert_int_equal(
+      yz_dht_find_node(x[1]->dht, &far, NULL, on_result, x[1], NULL), 0);
   kill_node(x[1]);
   assert_true(x[1]->done);
   assert_int_equal(x[1]->status, YZ_E_CLOSED);
@@ -1222,9 +1214,9 @@ static void test_contact_cache(void **state)
   for (int i = 0; i < 2; i++) { /* a miss, then a hit */
     assert_int_equal(yz__dht_verify_contact(a->dht, &c, NULL, &r, &why), 0);
     assert_true(yz_node_id_equal(&r.node_id, yz_node_get_id(b->node)));
-    assert_int_equal(yz__dht_verify_contact(
-                         a->dht, &c, yz_node_get_id(a->node), &r, &why),
-                     YZ_E_PEER_ID_MISMATCH);
+    assert_int_equal(
+        yz__dht_verify_contact(a->dht, &c, yz_node_get_id(a->node), &r, &why),
+        YZ_E_PEER_ID_MISMATCH);
   }
   copy[len - 1] ^= 1; /* in the signature */
   assert_int_equal(yz__dht_verify_contact(a->dht, &c, NULL, &r, &why),
@@ -1304,6 +1296,6 @@ int main(void)
       cmocka_unit_test(test_contact_cache),
       cmocka_unit_test(test_handoff),
   };
-  return cmocka_run_group_tests_name("the DHT on the in-memory network",
-                                     tests, NULL, NULL);
+  return cmocka_run_group_tests_name("the DHT on the in-memory network", tests,
+                                     NULL, NULL);
 }
