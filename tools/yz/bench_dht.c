@@ -3,14 +3,14 @@
  *
  *   dht.record_sign_per_s      yz_dhtrec_sign() of a mutable record with a
  *                              100-byte value, against
- *                              libsodium.ed25519_sign_per_s: one
+ *                              dht.ed25519_sign_per_s: one
  *                              crypto_sign_detached() over the same
  *                              signed bytes (the Ed25519 bound: a record
  *                              signature costs a SHA-256 of the value and
  *                              the key derivation on top);
  *   dht.record_verify_per_s    yz_dhtrec_check() of that record under its
  *                              key (key derivation, expiry, signature),
- *                              against libsodium.ed25519_verify_per_s;
+ *                              against dht.ed25519_verify_per_s;
  *   dht.put_ms, dht.get_ms     the median latency of a PUT (lookup of the
  *                              k closest, then the stores) and of a GET
  *                              (latest of a quorum) from a client node of
@@ -131,17 +131,17 @@ static int bench_sign_verify(const yz_bench_opts *opts, yz_bench_emitter *e)
   double budget = opts->seconds / 4;
   double base, cand;
   yz_bench_compare(raw_sign, &c, rec_sign, &c, budget, &base, &cand);
-  yz_bench_emit(e, "libsodium.ed25519_sign_per_s", base, "/s", NULL, 0);
+  yz_bench_emit(e, "dht.ed25519_sign_per_s", base, "/s", NULL, 0);
   yz_bench_emit(e, "dht.record_sign_per_s", cand, "/s",
-                "libsodium.ed25519_sign_per_s", base);
+                "dht.ed25519_sign_per_s", base);
   /* Verify the record as signed last, and raw over its own signature. */
   crypto_sign_detached(c.sig, NULL, c.signed_bytes, c.signed_len, c.sk);
   if (yz_dhtrec_check(&c.r, c.r.key, c.now, NULL, NULL) != YZ_DHTREC_OK)
     c.err = 1;
   yz_bench_compare(raw_verify, &c, rec_verify, &c, budget, &base, &cand);
-  yz_bench_emit(e, "libsodium.ed25519_verify_per_s", base, "/s", NULL, 0);
+  yz_bench_emit(e, "dht.ed25519_verify_per_s", base, "/s", NULL, 0);
   yz_bench_emit(e, "dht.record_verify_per_s", cand, "/s",
-                "libsodium.ed25519_verify_per_s", base);
+                "dht.ed25519_verify_per_s", base);
   yz_identity_clear(&c.id);
   sodium_memzero(c.sk, sizeof c.sk);
   if (c.err)
@@ -484,13 +484,27 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     rc = yz_cli_error("dht: the client could not link to every process");
     goto stop_client;
   }
+  /* A ping can meet a link being replaced (a duplicate closed after a
+   * dial-back): it is sent again, over the surviving link, a few times at
+   * most. */
+  int retries = 0;
   for (int s = 0; s < samples; s++) {
     uint8_t body[8] = {0};
     begin(&b);
-    if (yz_node_request(b.node, &ids[s % NODES], YZ_NODE_PROTO_PING, body,
-                        sizeof body, 10000, on_ping, &b, NULL) != 0 ||
-        !run_until(&b, op_done) || b.op_status != 0) {
-      rc = yz_cli_error("dht: ping failed");
+    int err_req = yz_node_request(b.node, &ids[s % NODES], YZ_NODE_PROTO_PING,
+                                  body, sizeof body, 10000, on_ping, &b, NULL);
+    bool ok = err_req == 0 && run_until(&b, op_done) && b.op_status == 0;
+    if (!ok && !b.guard_fired && retries < 2 * NODES) {
+      retries++;
+      int dial = yz_node_dial(b.node, b.procs[s % NODES].addr, NULL);
+      (void)dial;
+      run_until(&b, linked_all);
+      s--;
+      continue;
+    }
+    if (!ok) {
+      rc = yz_cli_error("dht: ping failed: %s",
+                        yz_strerror(err_req ? err_req : b.op_status));
       goto stop_client;
     }
     b.ms[s] = elapsed_ms(&b);
