@@ -6,6 +6,10 @@
 #     up, each end logging the peer's node ID;
 #   - yz ping over ws:// and over wss://;
 #   - a dial that expects the WRONG node ID is refused, with its reason;
+#   - the overlay: OVERLAY (20) more yz-node processes that know only node1's
+#     address join the DHT through it, their routing tables filling; a
+#     signed mutable record is put through one node and read through
+#     another; a lookup of a node ID shows its hop count;
 #   - SIGTERM stops every node; each must exit 0.
 # Everything lives in a temporary directory that is removed at the end.
 # Exits non-zero if any step fails.
@@ -24,8 +28,11 @@ if [ -t 1 ]; then B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'; else B= G= R= N
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/yz-demo.XXXXXX")
 declare -A PID FD ID ADDR
+OVERLAY=${YZ_DEMO_OVERLAY:-20}
+TAIL=
 cleanup() {
   for n in "${!PID[@]}"; do kill -TERM "${PID[$n]}" 2>/dev/null; done
+  [ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
   wait 2>/dev/null
   rm -rf "$tmp"
 }
@@ -111,7 +118,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
   die "openssl could not create the self-signed certificate"
 echo "  self-signed certificate for 127.0.0.1 created with openssl: $tmp/tls.crt"
 
-start node1 --listen ws://127.0.0.1:0
+start node1 --listen ws://127.0.0.1:0 --max-links-per-source 10000 \
+  --max-handshakes-per-source 10000 --ip-rate 10000 --ip-burst 10000
 ready node1
 start node2 --listen ws://127.0.0.1:0 --peer "${ADDR[node1]}"
 ready node2
@@ -139,7 +147,79 @@ WRONG="${ADDR[node1]%#*}#${ID[node2]}"
 run 3 "$YZ" ping "$WRONG" --count 1
 echo "  ${G}refused: exit code 3 (peer node ID mismatch); no data was exchanged${N}"
 
+step "the overlay: $OVERLAY more nodes that know only node1's address join the DHT"
+# Their output goes, prefixed with their name, to one log read as a stream
+# (no node ever blocks on its output; every wait is bounded by read -t).
+: >"$tmp/overlay.log"
+exec {OV}< <(exec tail -n +1 -F "$tmp/overlay.log" 2>/dev/null)
+TAIL=$!
+declare -A OVADDR
+joined=0 ready_n=0
+# pump_until COND: read overlay lines until the shell test COND holds.
+pump_until() {
+  local line who rest
+  while ! eval "$1"; do
+    IFS= read -r -t 30 -u "$OV" line || die "overlay: no output for 30 s waiting for: $1"
+    who=${line%% *} rest=${line#* }
+    case $rest in
+    "address ws://"*) OVADDR[$who]=${rest#address } ;;
+    ready) ready_n=$((ready_n + 1)) ;;
+    *"dht: joined:"*)
+      joined=$((joined + 1))
+      [ $joined -le 3 ] && printf '  %-6s| %s\n' "$who" "${rest#* }" ;;
+    *"dht: routing table"*"(join done)"*)
+      [ $joined -le 3 ] && printf '  %-6s| %s\n' "$who" "${rest#* }" ;;
+    esac
+  done
+}
+for ((i = 1; i <= OVERLAY; i++)); do
+  # All on one address (127.0.0.1): the per-source limits meant for the
+  # internet are lifted (docs/operations.md "One source, one share").
+  "$NODE" --key "$tmp/dht$i.key" --listen ws://127.0.0.1:0 --log-level info \
+    --max-links-per-source 10000 --max-handshakes-per-source 10000 \
+    --ip-rate 10000 --ip-burst 10000 --bootstrap "${ADDR[node1]}" \
+    > >(exec sed -u "s/^/dht$i /" >>"$tmp/overlay.log") 2>&1 &
+  PID[dht$i]=$!
+done
+pump_until '[ $ready_n -ge $OVERLAY ] && [ $joined -ge $OVERLAY ]'
+echo "  ..."
+echo "  ${G}$OVERLAY nodes joined through node1 alone${N}; their routing tables now:"
+sizes=$(for ((i = 1; i <= OVERLAY; i++)); do
+  grep "^dht$i .*dht: routing table" "$tmp/overlay.log" | tail -n 1 |
+    sed 's/.*routing table \([0-9]*\) contacts.*/\1/'; done | sort -n | tr '\n' ' ')
+echo "  contacts per node: $sizes"
+
+step "a signed mutable record: put through dht3, read through dht$OVERLAY"
+"$YZ" keygen "$tmp/writer.key" >/dev/null || die "yz keygen failed"
+run 0 "$YZ" dht put --bootstrap "${OVADDR[dht3]}" --key "$tmp/writer.key" \
+  --salt demo "hello from the overlay"
+run 0 "$YZ" dht get --bootstrap "${OVADDR[dht$OVERLAY]}" \
+  --key "$tmp/writer.key" --salt demo
+grep -q "^value hello from the overlay$" "$tmp/out" || die "the record read back is not the one put"
+echo "  ${G}the record signed by writer.key was read back through another node${N}"
+
+step "a lookup: the nodes closest to dht7's ID, asked through dht12"
+target=${OVADDR[dht7]##*#}
+"$YZ" dht find --bootstrap "${OVADDR[dht12]}" "$target" >"$tmp/out" 2>&1 ||
+  die "yz dht find failed: $(cat "$tmp/out")"
+printf '%s$ yz dht find --bootstrap %s %s%s\n' "$B" "$(short "${OVADDR[dht12]}")" "$(short "$target")" "$N"
+head -n 4 "$tmp/out" | sed 's/^/    /'
+echo "    ..."
+grep "^hops" "$tmp/out" | sed 's/^/    /'
+hops=$(sed -n 's/^hops \([0-9]*\),.*/\1/p' "$tmp/out")
+first=$(sed -n 's/^ *1 \([0-9a-f]\{64\}\)$/\1/p' "$tmp/out")
+[ "$first" = "$target" ] || die "the closest node found is not dht7"
+echo "  ${G}dht7 found first, in $hops hops${N}"
+
 step "stop every node with SIGTERM"
+for ((i = OVERLAY; i >= 1; i--)); do kill -TERM "${PID[dht$i]}"; done
+for ((i = OVERLAY; i >= 1; i--)); do
+  wait "${PID[dht$i]}"
+  rc=$?
+  unset "PID[dht$i]"
+  [ $rc -eq 0 ] || die "dht$i exited with $rc"
+done
+printf '  %s overlay nodes stopped cleanly (exit 0)\n' "$OVERLAY"
 for n in node3 node2 node1; do
   kill -TERM "${PID[$n]}"
   wait_for "$n" " stopped"
@@ -150,4 +230,4 @@ for n in node3 node2 node1; do
   printf '  %-6s stopped cleanly (exit 0)\n' "$n"
 done
 
-printf '\n%sdemo passed: 3 nodes linked, pings answered over ws:// and wss://, wrong ID refused, clean shutdown%s\n' "$G" "$N"
+printf '\n%sdemo passed: 3 nodes linked, pings answered over ws:// and wss://, wrong ID refused, %s overlay nodes joined from one address, a signed record put and read across nodes, a lookup in %s hops, clean shutdown%s\n' "$G" "$OVERLAY" "$hops" "$N"

@@ -17,7 +17,11 @@
 #include <malloc.h>
 #endif
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "node_dht.h"
 #include "options.h"
 #include "yz/common.h"
 #include "yz/identity.h"
@@ -29,6 +33,7 @@ struct app {
   uv_signal_t sigint, sigterm;
   uv_timer_t trim;
   yz_node *node;
+  yzn_dht dht;
   bool stopping;
   int exit_code;
 };
@@ -144,6 +149,47 @@ static void on_trim(uv_timer_t *t)
 #endif
 }
 
+static void dht_stopped(void *arg)
+{
+  struct app *a = arg;
+  yz_node_stop(a->node, on_stopped, a);
+}
+
+/* --data-dir: created with mode 0700 if missing, with any missing parent
+ * (also 0700); it must be a directory. */
+static int prepare_data_dir(const char *dir)
+{
+  char path[4096];
+  size_t len = strlen(dir);
+  if (len >= sizeof path) {
+    yz_log(YZ_LOG_ERR, "data directory %s: path too long", dir);
+    return 1;
+  }
+  memcpy(path, dir, len + 1);
+  for (size_t i = 1; i <= len; i++) {
+    if (path[i] != '/' && path[i] != '\0')
+      continue;
+    char saved = path[i];
+    path[i] = '\0';
+    bool last = i == len || (saved == '/' && path[i + 1] == '\0');
+    if (mkdir(path, 0700) == 0) {
+      if (last)
+        yz_log(YZ_LOG_INFO, "created data directory %s (mode 0700)", dir);
+    } else {
+      struct stat st;
+      if (errno != EEXIST || stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        yz_log(YZ_LOG_ERR, "data directory %s: %s: %s", dir, path,
+               errno == EEXIST ? "not a directory" : strerror(errno));
+        return 1;
+      }
+    }
+    path[i] = saved;
+    if (last)
+      break;
+  }
+  return 0;
+}
+
 static void begin_stop(struct app *a)
 {
   if (a->stopping)
@@ -152,7 +198,8 @@ static void begin_stop(struct app *a)
   uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
   uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
   uv_close((uv_handle_t *)&a->trim, on_signal_closed);
-  yz_node_stop(a->node, on_stopped, a);
+  /* The DHT first (it saves its data directory), then the node. */
+  yzn_dht_stop(&a->dht, dht_stopped, a);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -225,7 +272,17 @@ static int run(const yzn_options *o)
   struct app a;
   memset(&a, 0, sizeof a);
   yz_identity id;
-  if (load_key(o->key, &id) != 0)
+  static char key_path[4096];
+  const char *key = o->key;
+  if (o->data_dir != NULL) {
+    if (prepare_data_dir(o->data_dir) != 0)
+      return 1;
+    if (!o->key_given) {
+      snprintf(key_path, sizeof key_path, "%s/yz-node.key", o->data_dir);
+      key = key_path;
+    }
+  }
+  if (load_key(key, &id) != 0)
     return 1;
 
   if (uv_loop_init(&a.loop) != 0) {
@@ -280,6 +337,8 @@ static int run(const yzn_options *o)
              "peer %s is unpinned: any node at that URL is accepted",
              o->peers[i]);
   }
+  if (err == 0 && yzn_dht_start(&a.dht, &a.loop, a.node, o) != 0)
+    err = YZ_E_STATE;
   if (err == 0)
     err = yz_node_start(a.node);
   if (err == 0) {
@@ -288,12 +347,14 @@ static int run(const yzn_options *o)
       printf("address %s\n", yz_node_address(a.node, i));
     printf("ready\n");
     fflush(stdout);
+    yzn_dht_join(&a.dht);
   } else {
     a.exit_code = 1;
     begin_stop(&a);
   }
 
   uv_run(&a.loop, UV_RUN_DEFAULT);
+  yzn_dht_free(&a.dht);
   yz_node_free(a.node);
   int rc = uv_loop_close(&a.loop);
   if (rc != 0) {

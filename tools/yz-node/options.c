@@ -76,7 +76,33 @@ void yzn_usage(FILE *f)
 "                        (default 50; 101 turns this trigger off)\n"
 "  --cookie-rate N       ... or when more than N handshakes arrive in a\n"
 "                        second (default 256)\n"
-"  --cookie-always       ask every dialler for a cookie\n"
+"  --cookie-always       ask every dialler for a cookie\n");
+  fprintf(f,
+"\n"
+"The DHT (docs/operations.md \"The DHT\"):\n"
+"  --bootstrap ADDR      join the DHT through this node: ws[s]://HOST:PORT/#ID\n"
+"                        (pinned) or ws[s]://HOST:PORT/ (any node there)\n"
+"                        (repeatable; none: this node is a first node that\n"
+"                        others bootstrap from). Retried with backoff until\n"
+"                        one answers.\n"
+"  --advertise URL       an address the node record gives out, as others\n"
+"                        dial it: ws://HOST:PORT/ or wss://... (repeatable;\n"
+"                        default: the listeners' addresses, except that a\n"
+"                        0.0.0.0 or [::] listener is not guessed at: with\n"
+"                        no usable address the node is client-only)\n"
+"  --dht-client          client-only: query the DHT, never enter routing\n"
+"                        tables, store nothing for others\n"
+"  --data-dir DIR        keep the routing contacts and stored records here\n"
+"                        across restarts (created with mode 0700; the key\n"
+"                        file defaults to DIR/yz-node.key); loaded at start,\n"
+"                        saved every --dht-save-interval and at stop\n"
+"  --dht-save-interval S  seconds between saves (default 300)\n"
+"  --dht-store-max N     bytes of records stored for others (default 64 MiB)\n"
+"  --dht-records-max N   records stored (default 65536)\n"
+"  --dht-value-max N     largest value accepted, bytes (default 65536,\n"
+"                        at most 1048576)\n"
+"  --dht-k N             bucket size and replication factor (default 20)\n"
+"\n"
 "  --log-level LEVEL     error, warn, info or debug (default info)\n"
 "  -h, --help            this text\n"
 "  --version             the version\n"
@@ -118,6 +144,11 @@ static const struct numopt numopts[] = {
     U64("--mem-budget", mem_budget, 2u << 20, (uint64_t)1 << 40),
     U32("--cookie-load-pct", cookie_load_pct, 1, 101),
     U32("--cookie-rate", cookie_rate, 1, 1000000000),
+    U32("--dht-save-interval", dht_save_interval_s, 1, 86400),
+    U64("--dht-store-max", dht_store_max, 4096, (uint64_t)1 << 40),
+    U32("--dht-records-max", dht_records_max, 1, 100000000),
+    U64("--dht-value-max", dht_value_max, 1, 1048576),
+    U32("--dht-k", dht_k, 1, 256),
 };
 
 int yzn_options_parse(yzn_options *o, int argc, char **argv)
@@ -148,12 +179,17 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
       o->tls_allow_selfsigned = true;
       continue;
     }
+    if (strcmp(a, "--dht-client") == 0) {
+      o->dht_client = true;
+      continue;
+    }
     /* Everything else takes a value. */
     if (strncmp(a, "--", 2) != 0)
       return yz_cli_usage_error("unexpected argument '%s'", a);
     static const char *const valued[] = {
         "--listen", "--peer", "--peer-unpinned", "--tls-cert", "--tls-key",
-        "--tls-ca", "--key", "--log-level", "--network"};
+        "--tls-ca", "--key", "--log-level", "--network",
+        "--bootstrap", "--advertise", "--data-dir"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
       known |= strcmp(a, valued[k]) == 0;
@@ -203,6 +239,31 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
       o->tls_ca = v;
     } else if (strcmp(a, "--key") == 0) {
       o->key = v;
+      o->key_given = true;
+    } else if (strcmp(a, "--bootstrap") == 0) {
+      if (o->nbootstrap == YZN_MAX_BOOTSTRAP)
+        return yz_cli_usage_error("at most %d --bootstrap", YZN_MAX_BOOTSTRAP);
+      yz_address ba;
+      const char *why = NULL;
+      if (yz_address_parse(&ba, (const uint8_t *)v, strlen(v), &why) != 0)
+        return yz_cli_usage_error("--bootstrap %s: %s", v, why);
+      o->bootstrap[o->nbootstrap++] = v;
+    } else if (strcmp(a, "--advertise") == 0) {
+      if (o->nadvertise == YZN_MAX_ADVERTISE)
+        return yz_cli_usage_error("at most %d --advertise", YZN_MAX_ADVERTISE);
+      yz_address aa;
+      const char *why = NULL;
+      if (yz_address_parse(&aa, (const uint8_t *)v, strlen(v), &why) != 0)
+        return yz_cli_usage_error("--advertise %s: %s (want ws://HOST:PORT/)",
+                                  v, why);
+      if (aa.has_id)
+        return yz_cli_usage_error("--advertise %s: no #NODEID here (the node "
+                                  "record names the node)", v);
+      o->advertise[o->nadvertise++] = v;
+    } else if (strcmp(a, "--data-dir") == 0) {
+      if (v[0] == '\0')
+        return yz_cli_usage_error("--data-dir: empty");
+      o->data_dir = v;
     } else if (strcmp(a, "--network") == 0) {
       if (!yz_wire_network_valid(v, strlen(v)))
         return yz_cli_usage_error("--network %s: want 1..32 bytes of a-z 0-9 "

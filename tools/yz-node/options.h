@@ -13,6 +13,8 @@
 #include "yz/log.h"
 
 enum { YZN_MAX_LISTEN = 16, YZN_MAX_PEERS = 256 };
+/* The DHT's options (docs/operations.md "The DHT"). */
+enum { YZN_MAX_BOOTSTRAP = 64, YZN_MAX_ADVERTISE = 8 };
 
 typedef struct yzn_options {
   const char *listen[YZN_MAX_LISTEN];
@@ -40,6 +42,17 @@ typedef struct yzn_options {
   const char *network; /* NULL: the public network "yz" */
   /* The node's connection policy; link_cap 0: off. */
   uint32_t link_cap, link_idle_ms;
+  /* The DHT. */
+  const char *bootstrap[YZN_MAX_BOOTSTRAP];
+  size_t nbootstrap;
+  const char *advertise[YZN_MAX_ADVERTISE];
+  size_t nadvertise;
+  const char *data_dir;  /* NULL: nothing persisted */
+  bool key_given;        /* --key given (else DIR/yz-node.key with a DIR) */
+  bool dht_client;       /* query only: never in routing tables */
+  uint64_t dht_store_max, dht_value_max; /* bytes; 0: the defaults */
+  uint32_t dht_records_max, dht_k;
+  uint32_t dht_save_interval_s; /* 0: the default, 300 */
   bool help, version;
 } yzn_options;
 

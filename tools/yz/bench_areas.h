@@ -12,3 +12,5 @@ YZ_BENCH_AREA("session", yz_bench_session,
               "yz handshakes and session throughput vs raw libsodium")
 YZ_BENCH_AREA("link", yz_bench_link,
               "yz links over loopback vs plain WebSocket (lws)")
+YZ_BENCH_AREA("dht", yz_bench_dht,
+              "DHT record signing vs Ed25519; put/get vs ping over processes")
