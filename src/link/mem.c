@@ -32,6 +32,7 @@ typedef struct half half;
 /* A manager's state on the network (m->be_state). */
 typedef struct mstate {
   struct mstate *next; /* the network's list: halves may outlive managers */
+  struct listener *listeners; /* the manager's own */
   bool killed;         /* the model's yz_link_memnet_kill() */
 } mstate;
 
@@ -65,7 +66,7 @@ typedef struct ev {
 } ev;
 
 typedef struct listener {
-  struct listener *next;
+  struct listener *next;  /* the manager's list (mstate) */
   struct listener *hnext; /* the port's chain in the lookup table */
   yz_link_manager *m;
   char host[YZ_ADDRESS_HOST_MAX + 3];
@@ -84,7 +85,6 @@ struct yz_link_memnet {
    * iteration block in poll until the next timer). */
   uv_async_t async;
   ev *head, *tail;
-  listener *listeners;
   listener *ltab[LTAB_SIZE];
   uint16_t next_port;
   unsigned managers;
@@ -142,12 +142,12 @@ void yz_link_memnet_free(yz_link_memnet *n) {
   while (n->states != NULL) {
     mstate *ms = n->states;
     n->states = ms->next;
+    while (ms->listeners != NULL) {
+      listener *l = ms->listeners;
+      ms->listeners = l->next;
+      free(l);
+    }
     free(ms);
-  }
-  while (n->listeners != NULL) {
-    listener *l = n->listeners;
-    n->listeners = l->next;
-    free(l);
   }
   uv_close((uv_handle_t *)&n->async, net_closed);
 }
@@ -522,19 +522,15 @@ static int mem_attach(yz_link_manager *m) {
 
 static void mem_detach(yz_link_manager *m, void (*done)(yz_link_manager *m)) {
   yz_link_memnet *n = net_of(m);
-  listener **pp = &n->listeners;
-  while (*pp != NULL) {
-    if ((*pp)->m == m) {
-      listener *l = *pp;
-      *pp = l->next;
-      listener **hp = &n->ltab[l->port % LTAB_SIZE];
-      while (*hp != l)
-        hp = &(*hp)->hnext;
-      *hp = l->hnext;
-      free(l);
-    } else {
-      pp = &(*pp)->next;
-    }
+  mstate *ms = m->be_state;
+  while (ms->listeners != NULL) {
+    listener *l = ms->listeners;
+    ms->listeners = l->next;
+    listener **hp = &n->ltab[l->port % LTAB_SIZE];
+    while (*hp != l)
+      hp = &(*hp)->hnext;
+    *hp = l->hnext;
+    free(l);
   }
   n->managers--;
   /* halves still queued may point to m->be_state: the network frees it */
@@ -567,8 +563,9 @@ static int mem_listen(yz_link_manager *m, const yz_address *u,
   snprintf(l->host, sizeof l->host, "%s", u->host);
   l->port = port;
   l->tls = u->tls;
-  l->next = n->listeners;
-  n->listeners = l;
+  mstate *ms = m->be_state;
+  l->next = ms->listeners;
+  ms->listeners = l;
   l->hnext = n->ltab[port % LTAB_SIZE];
   n->ltab[port % LTAB_SIZE] = l;
   if (port_out != NULL)
