@@ -71,8 +71,11 @@ static void raw(const uint8_t *data, size_t size)
     check_contact(&m.closer[i], data, size);
   for (size_t i = 0; i < m.n_providers; i++)
     check_contact(&m.providers[i], data, size);
-  if (m.type == YZ_DHT_PROVIDE)
+  if (m.type == YZ_DHT_PROVIDE || m.provider.ptr)
     check_contact(&m.provider, data, size);
+  /* HELLO: exactly one of the sender's record and client */
+  if (m.type == YZ_DHT_HELLO)
+    FUZZ_CHECK(!m.provider.ptr != !m.client_only);
   if (m.has_record) {
     FUZZ_CHECK(inside(&m.record, data, size));
     FUZZ_CHECK(m.record.len >= 1 && m.record.len <= YZ_DHT_MSG_MAX_RECORD_LEN);
@@ -82,7 +85,7 @@ static void raw(const uint8_t *data, size_t size)
   FUZZ_CHECK(m.reason_len <= YZ_DHT_MSG_REASON_MAX_LEN &&
              m.reason[m.reason_len] == '\0');
   /* Requests are answered by STATUS, responses answer nothing. */
-  FUZZ_CHECK(yz_dht_msg_answers(m.type, YZ_DHT_STATUS) == (m.type <= 5));
+  FUZZ_CHECK(yz_dht_msg_answers(m.type, YZ_DHT_STATUS) == (m.type <= 6));
 
   uint8_t *out = malloc(size);
   FUZZ_CHECK(out != NULL);
@@ -115,7 +118,8 @@ static void structured(const uint8_t *data, size_t size)
       YZ_DHT_PUT,           YZ_DHT_PROVIDE,
       YZ_DHT_GET_PROVIDERS, YZ_DHT_FIND_NODE_RESP,
       YZ_DHT_GET_RESP,      YZ_DHT_GET_PROVIDERS_RESP,
-      YZ_DHT_STATUS,        (yz_dht_msg_type)6};
+      YZ_DHT_STATUS,        (yz_dht_msg_type)7,
+      YZ_DHT_HELLO,         YZ_DHT_HELLO_RESP};
   fuzz_in in = {data, size};
   static yz_dht_msg m, d;
   yz_dht_msg_init(&m, types[fuzz_u8(&in) % (sizeof types / sizeof types[0])]);
@@ -131,7 +135,9 @@ static void structured(const uint8_t *data, size_t size)
   m.status = fuzz_u8(&in) % (YZ_DHT_ST_MAX + 3);
   if (m.has_record)
     bytes_of(&in, &m.record);
-  if (m.type == YZ_DHT_PROVIDE)
+  if (m.type == YZ_DHT_PROVIDE ||
+      ((m.type == YZ_DHT_HELLO || m.type == YZ_DHT_HELLO_RESP) &&
+       ((flags >> 4) & 1)))
     bytes_of(&in, &m.provider);
   m.n_closer = fuzz_u8(&in) % 4;
   for (size_t i = 0; i < m.n_closer; i++)

@@ -774,7 +774,8 @@ static void gen_dht_msg(void)
   static const yz_dht_msg_type types[] = {
       YZ_DHT_FIND_NODE, YZ_DHT_GET, YZ_DHT_PUT, YZ_DHT_PROVIDE,
       YZ_DHT_GET_PROVIDERS, YZ_DHT_FIND_NODE_RESP, YZ_DHT_GET_RESP,
-      YZ_DHT_GET_PROVIDERS_RESP, YZ_DHT_STATUS, YZ_DHT_STATUS};
+      YZ_DHT_GET_PROVIDERS_RESP, YZ_DHT_STATUS, YZ_DHT_STATUS,
+      YZ_DHT_HELLO, YZ_DHT_HELLO, YZ_DHT_HELLO_RESP};
   for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
     static yz_dht_msg m;
     yz_dht_msg_init(&m, types[t]);
@@ -792,6 +793,15 @@ static void gen_dht_msg(void)
       m.cas = 3;
       break;
     case YZ_DHT_PROVIDE:
+      m.provider = c0;
+      break;
+    case YZ_DHT_HELLO: /* the sender's record, or client-only */
+      if (t == 10)
+        m.provider = c1;
+      else
+        m.client_only = true;
+      break;
+    case YZ_DHT_HELLO_RESP:
       m.provider = c0;
       break;
     case YZ_DHT_GET_RESP:
@@ -872,6 +882,119 @@ static void gen_dhtrec(void)
 #endif
 
 /* ------------------------------------------------------------------------ */
+/* A live DHT node fed requests (fuzz/fuzz_dht_node.c): sequences of (the
+ * requester byte, a 16-bit length, a request body), with the harness's
+ * fixed peers (fuzz_key labels 70..72, network "fuzz") and its clock
+ * (Unix 1800000000 + about 1000 s). */
+#ifdef YZ_FUZZ_HAVE_WIRE
+static size_t dn_req(uint8_t *o, size_t at, uint8_t who, const yz_dht_msg *m)
+{
+  static uint8_t enc[4096];
+  size_t n = 0;
+  if (yz_dht_msg_encode(m, NULL, enc, sizeof enc, &n, NULL) != 0) {
+    failures++;
+    return at;
+  }
+  o[at++] = who;
+  o[at++] = (uint8_t)(n >> 8);
+  o[at++] = (uint8_t)n;
+  memcpy(o + at, enc, n);
+  return at + n;
+}
+
+static void gen_dht_node(void)
+{
+  if (!wanted("dht_node"))
+    return;
+  uint8_t rec[3][YZ_RECORD_MAX_LEN];
+  size_t rlen[3];
+  for (int i = 0; i < 3; i++) {
+    uint8_t seed[32];
+    fuzz_key(seed, (uint8_t)(70 + i));
+    yz_identity id;
+    yz_record r;
+    memset(&r, 0, sizeof r);
+    char url[64];
+    snprintf(url, sizeof url, "ws://10.9.0.%d:7700/", i + 1);
+    if (yz_identity_from_seed(&id, seed) != 0 ||
+        yz_record_set_network(&r, "fuzz") != 0 ||
+        yz_record_add_address(&r, url, YZ_WIRE_CLIENT_WS, NULL) != 0) {
+      failures++;
+      return;
+    }
+    r.seq = 1;
+    r.expiry = 1800000000ull + 10ull * 365 * 86400;
+    r.node_type = YZ_WIRE_NODE_COMMUNITY;
+    if (yz_record_sign(&r, &id, NULL) != 0 ||
+        yz_record_encode(&r, rec[i], sizeof rec[i], &rlen[i]) != 0) {
+      failures++;
+      return;
+    }
+    yz_identity_clear(&id);
+  }
+  yz_dhtrec v;
+  memset(&v, 0, sizeof v);
+  v.kind = YZ_DHTREC_IMMUTABLE;
+  v.value = (const uint8_t *)"a value";
+  v.value_len = 7;
+  v.expiry = 1800000000ull + 24 * 3600;
+  uint8_t venc[128], fkey[32];
+  size_t vlen;
+  if (yz_dhtrec_derive_key(&v) != 0 ||
+      yz_dhtrec_encode(&v, venc, sizeof venc, &vlen) != 0) {
+    failures++;
+    return;
+  }
+  yz_dhtrec_immutable_key(fkey, (const uint8_t *)"fuzz", 4);
+  static uint8_t o[16384];
+  yz_dht_msg m;
+  size_t n;
+  /* each request type */
+  yz_dht_msg_init(&m, YZ_DHT_FIND_NODE);
+  memset(m.target, 0x42, 32);
+  put("dht_node", o, dn_req(o, 0, 0, &m));
+  yz_dht_msg_init(&m, YZ_DHT_GET);
+  memcpy(m.target, fkey, 32);
+  put("dht_node", o, dn_req(o, 0, 1, &m));
+  /* a PUT, then a GET of it from a client-only stranger */
+  yz_dht_msg_init(&m, YZ_DHT_PUT);
+  memcpy(m.target, v.key, 32);
+  m.has_record = true;
+  m.record = (yz_dht_bytes){venc, vlen};
+  n = dn_req(o, 0, 2, &m);
+  yz_dht_msg_init(&m, YZ_DHT_GET);
+  memcpy(m.target, v.key, 32);
+  m.client_only = true;
+  put("dht_node", o, dn_req(o, n, 3, &m));
+  /* a PROVIDE of the requester's own record, then GET_PROVIDERS */
+  yz_dht_msg_init(&m, YZ_DHT_PROVIDE);
+  memset(m.target, 0x77, 32);
+  m.provider = (yz_dht_bytes){rec[0], rlen[0]};
+  n = dn_req(o, 0, 0, &m);
+  yz_dht_msg_init(&m, YZ_DHT_GET_PROVIDERS);
+  memset(m.target, 0x77, 32);
+  put("dht_node", o, dn_req(o, n, 1, &m));
+  /* a PROVIDE of someone else's record: refused */
+  yz_dht_msg_init(&m, YZ_DHT_PROVIDE);
+  memset(m.target, 0x77, 32);
+  m.provider = (yz_dht_bytes){rec[0], rlen[0]};
+  put("dht_node", o, dn_req(o, 0, 2, &m));
+  /* HELLO from a server (a dial back starts) and from a client */
+  yz_dht_msg_init(&m, YZ_DHT_HELLO);
+  m.provider = (yz_dht_bytes){rec[2], rlen[2]};
+  put("dht_node", o, dn_req(o, 0, 2, &m));
+  yz_dht_msg_init(&m, YZ_DHT_HELLO);
+  m.client_only = true;
+  put("dht_node", o, dn_req(o, 0, 3, &m));
+  /* a response sent as a request, and garbage */
+  yz_dht_msg_init(&m, YZ_DHT_STATUS);
+  put("dht_node", o, dn_req(o, 0, 1, &m));
+  static const uint8_t junk[] = {0, 0, 3, 0xa1, 0x01, 0x07};
+  put("dht_node", junk, sizeof junk);
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
@@ -905,6 +1028,7 @@ int main(int argc, char **argv)
   gen_node_record();
   gen_dht_msg();
   gen_dhtrec();
+  gen_dht_node();
 #endif
 #ifdef YZ_FUZZ_HAVE_VECTORS
   gen_vectors();

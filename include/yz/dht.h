@@ -111,7 +111,10 @@ typedef struct yz_dht_config {
   /* Unix time in seconds for expiries; NULL: time(). Simulations pass
    * their virtual clock. */
   uint64_t (*unix_time)(void *ud);
-  void *user_data;
+  /* Random bytes (bucket refresh targets); NULL: libsodium. Simulations
+   * and tests pass a seeded generator: the same seed, the same run. */
+  void (*random)(uint8_t *out, size_t n, void *ud);
+  void *user_data; /* for unix_time and random */
 } yz_dht_config;
 
 /* The defaults above. */

@@ -50,7 +50,7 @@ enum {
   YZ_DHT_MSG_REASON_MAX_LEN = 128,
 };
 
-/* Message types (key 1). Requests are 1..5; the response to request t is
+/* Message types (key 1). Requests are 1..6; the response to request t is
  * t + 10, or a STATUS. PUT and PROVIDE are answered by STATUS only. */
 typedef enum yz_dht_msg_type {
   YZ_DHT_FIND_NODE = 1,
@@ -58,9 +58,14 @@ typedef enum yz_dht_msg_type {
   YZ_DHT_PUT = 3,
   YZ_DHT_PROVIDE = 4,
   YZ_DHT_GET_PROVIDERS = 5,
+  /* HELLO: the sender's own node record (provider, key 9), or client
+   * (key 3) for a client-only sender: exactly one of them. Answered by
+   * HELLO_RESP with the responder's record (absent if client-only). */
+  YZ_DHT_HELLO = 6,
   YZ_DHT_FIND_NODE_RESP = 11,
   YZ_DHT_GET_RESP = 12,
   YZ_DHT_GET_PROVIDERS_RESP = 15,
+  YZ_DHT_HELLO_RESP = 16,
   YZ_DHT_STATUS = 20,
 } yz_dht_msg_type;
 
@@ -130,16 +135,20 @@ typedef struct yz_dht_msg_limits {
  *   PUT                  R      O           R          O
  *   PROVIDE              R      O                             R
  *   GET_PROVIDERS        R      O
+ *   HELLO                       O*                            O*
  *   FIND_NODE_RESP                    R
  *   GET_RESP                          R      O
  *   GET_PROVIDERS_RESP                R                  R
+ *   HELLO_RESP                                                O
  *   STATUS                                         O              R   O
  *
  * GET's seq: answer with the record only if its seq is higher (the querier
  * has that one). PUT's cas: store only if the stored seq equals it.
  * STATUS's seq: the seq the node holds (for SEQ_TOO_LOW, SEQ_CONFLICT,
  * CAS_MISMATCH). client_only: the querier cannot be dialled back and must
- * not enter routing tables. Lists may be empty; reason, when present, is
+ * not enter routing tables. HELLO (O*): exactly one of client and
+ * provider (the sender's own node record). provider.ptr NULL: absent
+ * (HELLO, HELLO_RESP). Lists may be empty; reason, when present, is
  * 1..128 bytes of UTF-8 (reason_len = 0: absent).
  */
 typedef struct yz_dht_msg {
@@ -156,7 +165,8 @@ typedef struct yz_dht_msg {
   uint64_t cas;
   size_t n_providers;
   yz_dht_bytes providers[YZ_DHT_MSG_PROVIDERS_CAP];
-  yz_dht_bytes provider; /* PROVIDE: the provider's node record */
+  yz_dht_bytes provider; /* PROVIDE: the provider's node record; HELLO,
+                            HELLO_RESP: the sender's own (NULL: absent) */
   uint64_t status;       /* YZ_DHT_OK or YZ_DHT_ST_* */
   size_t reason_len;
   char reason[YZ_DHT_MSG_REASON_MAX_LEN + 1]; /* NUL-terminated */
@@ -167,6 +177,7 @@ YZ_EXPORT void yz_dht_msg_init(yz_dht_msg *m, yz_dht_msg_type t);
 
 /* Whether a message of type resp may answer a request of type req
  * (FIND_NODE -> FIND_NODE_RESP or STATUS, GET -> GET_RESP or STATUS,
+ * HELLO -> HELLO_RESP or STATUS,
  * PUT and PROVIDE -> STATUS, GET_PROVIDERS -> GET_PROVIDERS_RESP or
  * STATUS). */
 YZ_EXPORT bool yz_dht_msg_answers(yz_dht_msg_type req, yz_dht_msg_type resp);

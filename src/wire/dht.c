@@ -53,6 +53,7 @@ bool yz_dht_msg_answers(yz_dht_msg_type req, yz_dht_msg_type resp)
   case YZ_DHT_FIND_NODE:
   case YZ_DHT_GET:
   case YZ_DHT_GET_PROVIDERS:
+  case YZ_DHT_HELLO:
     return resp == YZ_DHT_STATUS || (int)resp == (int)req + 10;
   case YZ_DHT_PUT:
   case YZ_DHT_PROVIDE:
@@ -88,6 +89,13 @@ static bool shape_of(uint64_t type, struct shape *s)
   case YZ_DHT_PROVIDE:
     *s = (struct shape){req | K(TARGET) | K(PROVIDER),
                         req | K(TARGET) | K(CLIENT) | K(PROVIDER)};
+    return true;
+  case YZ_DHT_HELLO:
+    /* exactly one of the two: fields_invalid() */
+    *s = (struct shape){req, req | K(CLIENT) | K(PROVIDER)};
+    return true;
+  case YZ_DHT_HELLO_RESP:
+    *s = (struct shape){req, req | K(PROVIDER)};
     return true;
   case YZ_DHT_FIND_NODE_RESP:
     *s = (struct shape){req | K(CLOSER), req | K(CLOSER)};
@@ -131,6 +139,9 @@ static unsigned present_of(const yz_dht_msg *m)
     p |= K(CLOSER);
   if (m->n_providers && !(s.allowed & K(PROVIDERS)))
     p |= K(PROVIDERS);
+  /* HELLO and HELLO_RESP: an optional provider, present when set. */
+  if (m->provider.ptr)
+    p |= K(PROVIDER);
   return p;
 }
 
@@ -284,6 +295,13 @@ static const char *fields_invalid(const yz_dht_msg *m, unsigned present,
         return notallowed[k];
     }
   }
+  /* HELLO (docs/protocol.md "DHT messages"): the sender is either a server
+   * with its record or client-only, never both, never neither. */
+  if (m->type == YZ_DHT_HELLO &&
+      !(present & K(CLIENT)) == !(present & K(PROVIDER)))
+    return (present & K(CLIENT))
+               ? "HELLO with both client (3) and provider (9)"
+               : "HELLO without provider (9) or client (3)";
   const char *why;
   if ((present & K(CLOSER)) &&
       (why = list_invalid(m->closer, m->n_closer, l->max_contacts, err)))

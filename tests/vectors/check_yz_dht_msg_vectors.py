@@ -136,9 +136,11 @@ SHAPES = {
     3: ({2, 5}, {3, 7}),
     4: ({2, 9}, {3}),
     5: ({2}, {3}),
+    6: (set(), {3, 9}),
     11: ({4}, set()),
     12: ({4}, {5}),
     15: ({4, 8}, set()),
+    16: (set(), {9}),
     20: ({10}, {6, 11}),
 }
 N_STATUS = 15
@@ -214,6 +216,10 @@ def judge(b, lim):
             raise Refused("MALFORMED", KEYS[k] + " missing")
         if k in m and k not in req and k not in opt:
             raise Refused("MALFORMED", KEYS[k] + " not allowed")
+    # HELLO: exactly one of client (3) and the sender's record (9).
+    if m[1] == 6 and (3 in m) == (9 in m):
+        raise Refused("MALFORMED", "HELLO needs exactly one of client, "
+                      "provider")
     if 4 in m:
         list_ok(m[4])
     if 8 in m:

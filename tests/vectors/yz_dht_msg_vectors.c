@@ -157,6 +157,9 @@ static json_t *fields_json(const yz_dht_msg *m)
   case YZ_DHT_STATUS:
     json_object_set_new(f, "status", json_integer((json_int_t)m->status));
     break;
+  case YZ_DHT_HELLO:
+  case YZ_DHT_HELLO_RESP:
+    break;
   default:
     json_object_set_new(f, "closer", list_json(m->closer, m->n_closer));
     break;
@@ -164,7 +167,7 @@ static json_t *fields_json(const yz_dht_msg *m)
   if (m->type == YZ_DHT_GET_PROVIDERS_RESP)
     json_object_set_new(f, "providers",
                         list_json(m->providers, m->n_providers));
-  if (m->type == YZ_DHT_PROVIDE)
+  if (m->provider.ptr)
     json_object_set_new(f, "provider", hex(m->provider.ptr, m->provider.len));
   if (m->client_only)
     json_object_set_new(f, "client", json_true());
@@ -269,6 +272,26 @@ static void valid(void)
   w_contacts(&o, 8, 2, 2);
   add("get_providers_resp", "GET_PROVIDERS response, 2 providers", &o, NULL,
       0);
+  start(2), w_uint(&o, 1, 6);
+  {
+    uint8_t c[64];
+    size_t cn = contact(c, 5, 0);
+    w_head(&o, 0, 9), w_str(&o, 2, c, cn);
+  }
+  add("hello", "HELLO with the sender's node record", &o, NULL, 0);
+  start(2), w_uint(&o, 1, 6), w_head(&o, 0, 3), w_byte(&o, 0xf5);
+  add("hello_client", "HELLO from a client-only sender", &o, NULL, 0);
+  start(2), w_uint(&o, 1, 16);
+  {
+    uint8_t c[64];
+    size_t cn = contact(c, 6, 1);
+    w_head(&o, 0, 9), w_str(&o, 2, c, cn);
+  }
+  add("hello_resp", "HELLO response with the responder's record", &o, NULL,
+      0);
+  start(1), w_uint(&o, 1, 16);
+  add("hello_resp_client", "HELLO response of a client-only node", &o, NULL,
+      0);
   start(2), w_uint(&o, 1, 20), w_uint(&o, 10, 0);
   add("status_ok", "STATUS OK (stored)", &o, NULL, 0);
   start(4), w_uint(&o, 1, 20), w_uint(&o, 6, 9), w_uint(&o, 10, 8);
@@ -288,8 +311,22 @@ static void invalid(void)
   w_contacts(&o, 8, 1, 3);
   add("too_many_providers", "3 providers over a limit of 2", &o, &small,
       YZ_E_LIMIT);
+  start(1), w_uint(&o, 1, 7);
+  add("unknown_type", "message type 7", &o, NULL, YZ_E_UNSUPPORTED);
   start(1), w_uint(&o, 1, 6);
-  add("unknown_type", "message type 6", &o, NULL, YZ_E_UNSUPPORTED);
+  add("hello_empty", "HELLO with neither a record nor client", &o, NULL,
+      YZ_E_MALFORMED);
+  start(3), w_uint(&o, 1, 6), w_head(&o, 0, 3), w_byte(&o, 0xf5);
+  {
+    uint8_t c[64];
+    size_t cn = contact(c, 5, 0);
+    w_head(&o, 0, 9), w_str(&o, 2, c, cn);
+  }
+  add("hello_both", "HELLO with both a record and client", &o, NULL,
+      YZ_E_MALFORMED);
+  start(2), w_uint(&o, 1, 16), w_head(&o, 0, 3), w_byte(&o, 0xf5);
+  add("hello_resp_with_client", "HELLO response with client (not allowed)", &o,
+      NULL, YZ_E_MALFORMED);
   start(1), w_target(&o, 32);
   add("no_type", "no type key", &o, NULL, YZ_E_MALFORMED);
   start(2), w_uint(&o, 1, 20), w_uint(&o, 12, 0);

@@ -399,6 +399,72 @@ static void test_answers(void **state)
   assert_false(yz_dht_msg_answers(YZ_DHT_PROVIDE, (yz_dht_msg_type)14));
   assert_false(yz_dht_msg_answers(YZ_DHT_STATUS, YZ_DHT_STATUS));
   assert_false(yz_dht_msg_answers(YZ_DHT_GET_RESP, YZ_DHT_STATUS));
+  assert_true(yz_dht_msg_answers(YZ_DHT_HELLO, YZ_DHT_HELLO_RESP));
+  assert_true(yz_dht_msg_answers(YZ_DHT_HELLO, YZ_DHT_STATUS));
+  assert_false(yz_dht_msg_answers(YZ_DHT_HELLO, YZ_DHT_FIND_NODE_RESP));
+}
+
+/* HELLO carries the sender's record or says client-only: exactly one;
+ * HELLO_RESP carries the responder's record or nothing. */
+static void test_hello(void **state)
+{
+  (void)state;
+  yz_dht_msg m, d;
+  yz_dht_msg_init(&m, YZ_DHT_HELLO);
+  m.provider = contact(0);
+  size_t n = encode(&m);
+  assert_int_equal(enc[0], 0xa2);
+  assert_int_equal(decode(enc, n, NULL, &d, NULL), 0);
+  assert_int_equal(d.type, YZ_DHT_HELLO);
+  same_bytes(&d.provider, &m.provider);
+  assert_false(d.client_only);
+
+  yz_dht_msg_init(&m, YZ_DHT_HELLO);
+  m.client_only = true;
+  n = encode(&m);
+  static const uint8_t hc[] = {0xa2, 0x01, 0x06, 0x03, 0xf5};
+  assert_int_equal(n, sizeof hc);
+  assert_memory_equal(enc, hc, n);
+  assert_int_equal(decode(enc, n, NULL, &d, NULL), 0);
+  assert_true(d.client_only);
+  assert_null(d.provider.ptr);
+
+  /* Neither, or both: refused by both sides. */
+  const char *why = NULL;
+  yz_dht_msg_init(&m, YZ_DHT_HELLO);
+  assert_int_equal(yz_dht_msg_encode(&m, NULL, enc, sizeof enc, &n, &why),
+                   YZ_E_INVAL);
+  assert_non_null(strstr(why, "without provider"));
+  static const uint8_t h0[] = {0xa1, 0x01, 0x06};
+  assert_int_equal(decode(h0, sizeof h0, NULL, NULL, &why), YZ_E_MALFORMED);
+  assert_non_null(strstr(why, "without provider"));
+  m.client_only = true;
+  m.provider = contact(1);
+  assert_int_equal(yz_dht_msg_encode(&m, NULL, enc, sizeof enc, &n, &why),
+                   YZ_E_INVAL);
+  assert_non_null(strstr(why, "both"));
+
+  yz_dht_msg_init(&m, YZ_DHT_HELLO_RESP);
+  n = encode(&m);
+  static const uint8_t hr[] = {0xa1, 0x01, 0x10};
+  assert_int_equal(n, sizeof hr);
+  assert_memory_equal(enc, hr, n);
+  m.provider = contact(1);
+  n = encode(&m);
+  assert_int_equal(decode(enc, n, NULL, &d, NULL), 0);
+  assert_int_equal(d.type, YZ_DHT_HELLO_RESP);
+  same_bytes(&d.provider, &m.provider);
+  /* a HELLO_RESP has no client flag; a HELLO no target */
+  static const uint8_t rc3[] = {0xa2, 0x01, 0x10, 0x03, 0xf5};
+  assert_int_equal(decode(rc3, sizeof rc3, NULL, NULL, &why), YZ_E_MALFORMED);
+  assert_non_null(strstr(why, "client (3) not allowed"));
+  yz_dht_msg_init(&m, YZ_DHT_HELLO);
+  m.client_only = true;
+  m.type = YZ_DHT_HELLO;
+  set_target(&m, 1);
+  /* set_target marks nothing: a target is never present in a HELLO */
+  n = encode(&m);
+  assert_int_equal(n, sizeof hc);
 }
 
 /* A contact decodes to its node record; a tampered one does not. */
@@ -593,7 +659,7 @@ static void test_generic_rules(void **state)
   w_head(o, 0, 1);
   w_head(o, 1, 0);
   refused(o->b, o->n, NULL, YZ_E_MALFORMED, "type (1) is not");
-  uint64_t bad_types[] = {0, 6, 10, 13, 14, 16, 21, 255, 256, UINT64_MAX};
+  uint64_t bad_types[] = {0, 7, 10, 13, 14, 17, 21, 255, 256, UINT64_MAX};
   for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
     o = start(1);
     k_uint(o, 1, bad_types[i]);
@@ -1109,6 +1175,7 @@ int main(void)
       cmocka_unit_test(test_known_bytes),
       cmocka_unit_test(test_doc_examples),
       cmocka_unit_test(test_answers),
+      cmocka_unit_test(test_hello),
       cmocka_unit_test(test_contact_decode),
       cmocka_unit_test(test_writer_matches_encoder),
       cmocka_unit_test(test_generic_rules),
