@@ -24,8 +24,8 @@ static char *run_json(const char *scenario, size_t nodes, uint64_t seed,
   yz_sim_opts_default(&o);
   o.nodes = nodes;
   o.seed = seed;
-  o.lookups = 100;
-  o.records = 20;
+  o.lookups = 40;
+  o.records = 10;
   assert_int_equal(yz_sim_scenario_run(scenario, &o, r), 0);
   char *buf = NULL;
   size_t len = 0;
@@ -57,11 +57,42 @@ static void test_ping_deterministic(void **state)
   free(c);
 }
 
+/* The steady-state DHT scenario on 60 nodes: real joins, lookups, puts
+ * and gets; the same figures for the same seed, sane ones. */
+static void test_steady(void **state)
+{
+  (void)state;
+  yz_sim_report r1, r2, r3;
+  char *a = run_json("steady", 60, 1, &r1);
+  char *b = run_json("steady", 60, 1, &r2);
+  char *c = run_json("steady", 60, 3, &r3);
+  assert_string_equal(a, b);
+  assert_string_not_equal(a, c);
+  for (yz_sim_report *r = &r1; r != NULL; r = r == &r1 ? &r3 : NULL) {
+    assert_int_equal(r->lookups, 40);
+    assert_int_equal(r->lookups_ok, r->lookups); /* success 100 % */
+    assert_true(r->recall >= 0.9);
+    assert_true(r->rounds.p99 >= 1 && r->rounds.p99 <= 5);
+    assert_true(r->requests.p50 >= 3);
+    assert_int_equal(r->puts_ok, 10);
+    assert_true(r->put_stored.p50 >= 10);
+    assert_int_equal(r->n_avail, 1);
+    assert_int_equal(r->avail[0].found, 10);
+    assert_true(r->table_health >= 0.9);
+    /* lookups cost at least a round trip of virtual time */
+    assert_true(r->latency_ms.p50 >= 50);
+  }
+  free(a);
+  free(b);
+  free(c);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ping_deterministic),
+      cmocka_unit_test(test_steady),
   };
   return cmocka_run_group_tests_name("dht_sim_short", tests, NULL, NULL);
 }

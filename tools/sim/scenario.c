@@ -89,6 +89,7 @@ int sc_begin(sc_ctx *c, const char *name, const yz_sim_opts *o,
                       .max_nodes = capacity,
                       .tune = tune,
                       .ud = c};
+  yz_sim_verify_memo(!o->no_verify_memo);
   int err = yz_sim_new(&c->s, &sc);
   if (err != 0) {
     fprintf(stderr, "sim: cannot set up the simulation: %s\n",
@@ -109,7 +110,9 @@ void sc_end(sc_ctx *c) {
     alive += yz_sim_alive(c->s, i);
   c->r->nodes_alive = alive;
   sc_progress(c, "stopping");
+  yz_sim_verify_memo_stats(&c->r->verify_memo_hits, &c->r->verifications);
   yz_sim_free(c->s);
+  yz_sim_verify_memo(false);
   c->s = NULL;
   c->r->wall_ms = yz_sim_wall_ms() - c->wall0;
   c->r->peak_rss_kib = yz_sim_peak_rss_kib();
@@ -280,6 +283,10 @@ void yz_sim_report_print(FILE *f, const yz_sim_report *r) {
   if (r->lookups > 0)
     fprintf(f, ", %.1f lookups per wall second", r->lookups_per_wall_s);
   fprintf(f, "\n");
+  if (r->verify_memo_hits + r->verifications > 0)
+    fprintf(f, "  Ed25519 verifications  %llu done, %llu answered by the memo\n",
+            (unsigned long long)r->verifications,
+            (unsigned long long)r->verify_memo_hits);
 }
 
 static void jdist(FILE *f, const char *name, const yz_sim_dist *d) {
@@ -318,10 +325,13 @@ void yz_sim_report_json(FILE *f, const yz_sim_report *r) {
   fprintf(f, "]");
   fprintf(f,
           ",\"messages\":%llu,\"losses\":%llu,\"virtual_ms\":%llu,"
-          "\"wall_ms\":%llu,\"peak_rss_kib\":%llu,\"sim_lookups_per_s\":%.2f",
+          "\"wall_ms\":%llu,\"peak_rss_kib\":%llu,\"sim_lookups_per_s\":%.2f,"
+          "\"verifications\":%llu,\"verify_memo_hits\":%llu",
           (unsigned long long)r->messages, (unsigned long long)r->losses,
           (unsigned long long)r->virtual_ms, (unsigned long long)r->wall_ms,
-          (unsigned long long)r->peak_rss_kib, r->lookups_per_wall_s);
+          (unsigned long long)r->peak_rss_kib, r->lookups_per_wall_s,
+          (unsigned long long)r->verifications,
+          (unsigned long long)r->verify_memo_hits);
   fprintf(f, ",\"note\":\"");
   for (const char *p = r->note; *p; p++)
     fputc(*p == '"' || *p == '\\' ? '\'' : *p, f);

@@ -19,6 +19,7 @@ typedef struct yz_sim_opts {
   unsigned lookups;    /* measured lookups, default 1000 */
   unsigned records;    /* records put, default 200 */
   bool progress;       /* a line on stderr per phase */
+  bool no_verify_memo; /* verify every signature (yz_sim_verify_memo) */
 } yz_sim_opts;
 
 void yz_sim_opts_default(yz_sim_opts *o);
@@ -68,6 +69,7 @@ typedef struct yz_sim_report {
   uint64_t peak_rss_kib;
   double lookups_per_wall_s; /* sim_lookups_per_s (docs/benchmarks.md) */
   uint64_t messages, losses;
+  uint64_t verify_memo_hits, verifications; /* Ed25519: memo, done */
   char note[256];         /* why a figure is missing, if one is */
 } yz_sim_report;
 

@@ -97,6 +97,13 @@ void yz_sim_get_stats(const yz_sim *s, yz_sim_stats *out);
 uint64_t yz_sim_wall_ms(void);
 uint64_t yz_sim_peak_rss_kib(void);
 
+/* The memo of Ed25519 verifications (verify_memo.c, docs/simulator.md
+ * "The cost of a run"): on, a (signature, key, message) triple that
+ * verified before is not verified again. The scenarios turn it on unless
+ * yz_sim_opts.no_verify_memo; off frees it. */
+void yz_sim_verify_memo(bool on);
+void yz_sim_verify_memo_stats(uint64_t *hits, uint64_t *misses);
+
 /* The seeded stream behind libsodium (also for the scenarios' own draws):
  * a uniform integer in [0, n). */
 uint32_t yz_sim_uniform(uint32_t n);

@@ -16,7 +16,7 @@ static void usage(FILE *f)
   fprintf(f,
 "Usage: yz sim dht [--nodes N] [--seed S] [--latency-ms MEDIAN] [--spread X]\n"
 "                  [--loss P] [--scenario NAME|all] [--lookups N]\n"
-"                  [--records N] [--json] [--progress]\n"
+"                  [--records N] [--json] [--progress] [--no-verify-memo]\n"
 "\n"
 "Runs N real yz nodes (sessions, crypto, node layer, DHT) in this process\n"
 "on an in-memory network with a virtual clock, a latency per pair of nodes\n"
@@ -40,7 +40,10 @@ static void usage(FILE *f)
 "  --lookups N        measured lookups (default 1000)\n"
 "  --records N        records put (default 200)\n"
 "  --json             one JSON object per scenario, one per line\n"
-"  --progress         a line on stderr per phase\n");
+"  --progress         a line on stderr per phase\n"
+"  --no-verify-memo   verify every Ed25519 signature again (by default a\n"
+"                     signature that verified before is not: the same\n"
+"                     results, much less CPU; docs/simulator.md)\n");
 }
 
 static bool parse_double(const char *s, double min, double max, double *out)
@@ -78,6 +81,9 @@ int cmd_sim_main(int argc, char **argv)
       continue;
     } else if (strcmp(a, "--progress") == 0) {
       o.progress = true;
+      continue;
+    } else if (strcmp(a, "--no-verify-memo") == 0) {
+      o.no_verify_memo = true;
       continue;
     }
     if (v == NULL)
