@@ -173,7 +173,7 @@ static void tune_node(sc_ctx *c, yz_node_config *cfg) {
   (void)c;
   /* lookups dial freely; the connection policy keeps links bounded */
   cfg->link.max_links = 65536;
-  cfg->link_cap = 256;
+  cfg->link_cap = 64;
 }
 
 static int add_dht(dctx *d, size_t i) {
