@@ -227,6 +227,11 @@ static int build_network(dctx *d) {
   for (size_t i = 1; i < n; i++) {
     yz_sim_run_until(d->c.s, YZ_SIM_T0_MS + i * JOIN_STAGGER_MS);
     join_via(d, i, i < d->n_boot ? 0 : i % d->n_boot);
+    if (n >= 20 && i % (n / 10) == 0) {
+      char what[64];
+      snprintf(what, sizeof what, "%zu of %zu joining", i, n);
+      sc_progress(&d->c, what);
+    }
   }
   wait_ops(d);
   d->c.r->joined = d->joined_ok;
