@@ -165,7 +165,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     yz_dht_msg a, q;
     FUZZ_CHECK(yz_dht_msg_decode(&a, out, ol, &d->lim, NULL) == 0);
     if (yz_dht_msg_decode(&q, req, len, &d->lim, NULL) == 0)
-      FUZZ_CHECK(a.type == YZ_DHT_STATUS || yz_dht_msg_answers(q.type, a.type));
+      FUZZ_CHECK(a.type == YZ_DHT_STATUS ||
+                 yz_dht_msg_answers(q.type, a.type));
     else
       FUZZ_CHECK(a.type == YZ_DHT_STATUS &&
                  (a.status == YZ_DHT_ST_MALFORMED ||

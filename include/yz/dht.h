@@ -252,7 +252,9 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_dht_put(yz_dht *dht, const uint8_t *record,
 
 /* Announce this node as a provider of key on the k closest nodes (it is
  * re-announced every republish_ms while it stays in yz_dht_provide's
- * list; yz_dht_unprovide() ends that). */
+ * list, at most keep_max keys; yz_dht_unprovide() ends that). Also
+ * YZ_E_STATE for a client-only node (it has no record to announce) and
+ * YZ_E_LIMIT for a full list. */
 YZ_EXPORT YZ_WARN_UNUSED int yz_dht_provide(yz_dht *dht, const uint8_t *key,
                                             const yz_dht_op_opts *opts,
                                             yz_dht_cb cb, void *arg,

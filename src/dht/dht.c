@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -80,6 +81,9 @@ static int config_fill(yz_dht_config *c)
     if (!c->f)                                                                \
       c->f = def.f;                                                           \
   } while (0)
+  /* alpha defaults to 3, but never above a smaller k */
+  if (!c->alpha && c->k)
+    c->alpha = YZ__MIN(c->k, def.alpha);
   DEF(node_type);
   DEF(record_lifetime_s);
   DEF(k);
@@ -113,8 +117,8 @@ static int config_fill(yz_dht_config *c)
   if (c->k > YZ_DHT_MSG_CONTACTS_CAP || c->alpha > c->k ||
       c->cache_size > YZ__DHT_CACHE_MAX ||
       c->rpc_timeout_min_ms > c->rpc_timeout_max_ms ||
-      c->value_max > YZ_DHTREC_VALUE_MAX_LIMIT ||
-      c->record_lifetime_s < 2 || (c->n_addresses && !c->addresses) ||
+      c->value_max > YZ_DHTREC_VALUE_MAX_LIMIT || c->record_lifetime_s < 2 ||
+      (c->n_addresses && !c->addresses) ||
       c->n_addresses > YZ_RECORD_MAX_ADDRESSES)
     return YZ_E_INVAL;
   return 0;
@@ -141,9 +145,8 @@ static int own_build(yz_dht *d)
       if (yz_record_add_address(&r, d->addr[i], d->addr_types[i], &why) != 0)
         return YZ_E_INVAL;
   } else {
-    for (size_t i = 0; i < d->own_naddr && r.n_addresses <
-                                                 YZ_RECORD_MAX_ADDRESSES;
-         i++) {
+    for (size_t i = 0;
+         i < d->own_naddr && r.n_addresses < YZ_RECORD_MAX_ADDRESSES; i++) {
       char url[YZ_WIRE_URL_MAX_LEN + 1];
       const char *a = yz_node_address(d->node, i);
       size_t n = strcspn(a, "#");
@@ -201,6 +204,27 @@ const uint8_t *yz_dht_own_record(yz_dht *d, size_t *len)
   return r;
 }
 
+/* ---- scratch buffers -------------------------------------------------- */
+
+/* The encode buffers (up to yz_dht_msg_max_len(): about 130 KiB each) are
+ * per thread, not per DHT: a simulation runs thousands of DHTs on one
+ * loop, and a buffer is only used from an encode to the send that copies
+ * it. Two: a request may be sent while an answer is being built. */
+static _Thread_local uint8_t *tl_buf[2];
+static _Thread_local size_t tl_cap[2];
+
+uint8_t *yz__dht_scratch(const yz_dht *d, int which)
+{
+  if (tl_cap[which] < d->tx_cap) {
+    uint8_t *b = realloc(tl_buf[which], d->tx_cap);
+    if (!b)
+      return NULL;
+    tl_buf[which] = b;
+    tl_cap[which] = d->tx_cap;
+  }
+  return tl_buf[which];
+}
+
 /* ---- requests out ----------------------------------------------------- */
 
 static void on_response(yz_node *n, int status, const yz_node_response *r,
@@ -226,7 +250,10 @@ int yz__dht_send(yz_dht *d, const yz_node_id *peer, const yz_dht_msg *m,
 {
   size_t n;
   const char *why = NULL;
-  int rc = yz_dht_msg_encode(m, &d->lim, d->tx, d->tx_cap, &n, &why);
+  uint8_t *tx = yz__dht_scratch(d, 0);
+  if (!tx)
+    return YZ_E_NOMEM;
+  int rc = yz_dht_msg_encode(m, &d->lim, tx, d->tx_cap, &n, &why);
   if (rc != 0)
     return rc;
   struct yz__dht_rpc *q = calloc(1, sizeof *q);
@@ -234,10 +261,11 @@ int yz__dht_send(yz_dht *d, const yz_node_id *peer, const yz_dht_msg *m,
     return YZ_E_NOMEM;
   q->dht = d;
   q->op = op;
+  q->retried = d->retrying;
   q->peer = *peer;
   q->type = (uint8_t)m->type;
   q->sent = yz__dht_now(d);
-  rc = yz_node_request(d->node, peer, YZ_DHT_PROTO, d->tx, n,
+  rc = yz_node_request(d->node, peer, YZ_DHT_PROTO, tx, n,
                        yz__dht_rpc_timeout(d, peer), on_response, q,
                        &q->req_id);
   if (rc != 0) {
@@ -346,12 +374,29 @@ static void admit(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   int r = yz__dht_rt_seen(&d->rt, &p, yz__dht_now(d), rtt);
   if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED || r == YZ__DHT_UPDATED) {
     if (yz_node_peer_is_up(d->node, id))
-      YZ__IGNORE(yz_node_peer_protect(d->node, id, YZ_NODE_PROTECT_ROUTING, true));
+      YZ__IGNORE(
+          yz_node_peer_protect(d->node, id, YZ_NODE_PROTECT_ROUTING, true));
   }
   if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED) {
     struct handoff h = {d, id, 0};
     yz__dht_store_foreach(d->store, handoff_one, &h);
   }
+}
+
+static bool ring_has(const struct yz__dht_ring *r, const yz_node_id *id)
+{
+  for (unsigned i = 0; i < r->n; i++)
+    if (yz_node_id_equal(&r->ids[i], id))
+      return true;
+  return false;
+}
+
+static void ring_add(struct yz__dht_ring *r, const yz_node_id *id)
+{
+  r->ids[r->next] = *id;
+  r->next = (r->next + 1) % YZ__DHT_RING;
+  if (r->n < YZ__DHT_RING)
+    r->n++;
 }
 
 /* Would id get a place in its bucket now (room, or a bad contact to
@@ -392,31 +437,60 @@ int yz__dht_dial_url(yz_dht *d, const uint8_t *rec, size_t len, char *url,
   return n > 0 && (size_t)n < cap ? 0 : YZ_E_INVAL;
 }
 
-static void on_dialback(yz_node *n, int status, const yz_node_id *peer,
-                        const char *reason, void *arg)
+bool yz__dht_dialling(const yz_dht *d, const yz_node_id *id)
+{
+  for (const struct yz__dht_dial *c = d->dials; c; c = c->next)
+    if (yz_node_id_equal(&c->id, id))
+      return true;
+  return false;
+}
+
+static void on_dial(yz_node *n, int status, const yz_node_id *peer,
+                    const char *reason, void *arg)
 {
   (void)n;
   (void)peer;
   (void)reason;
   struct yz__dht_dial *c = arg;
   yz_dht *d = c->dht;
+  for (struct yz__dht_dial **pp = &d->dials; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
   d->n_dials--;
-  if (c->purpose == YZ__DHT_DIAL_BACK)
+  if (c->purpose & YZ__DHT_DIAL_BACK)
     d->n_dialbacks--;
-  if (!d->stopping && status == 0) {
-    if (c->purpose == YZ__DHT_DIAL_BACK)
+  if (!d->stopping) {
+    if (status == 0 && (c->purpose & YZ__DHT_DIAL_BACK))
       admit(d, &c->id, c->rec, c->rec_len, c->url, 0);
-    else
+    if (status == 0 && (c->purpose & YZ__DHT_DIAL_ADD))
       (void)yz__dht_send_hello(d, &c->id, 0);
+    if (status != 0 && c->n_waiters)
+      (void)yz__dht_rt_failed(&d->rt, &c->id);
+    for (unsigned i = 0; i < c->n_waiters && !d->stopping; i++)
+      yz__dht_op_dialled(d, c->waiters[i], &c->id, status);
   }
   free(c);
   yz__dht_maybe_stopped(d);
+  yz__dht_rearm(d);
 }
 
 int yz__dht_dial(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
-                 size_t len, int purpose, uint64_t op,
-                 yz_node_dial_cb cb)
+                 size_t len, int purpose, uint64_t op)
 {
+  for (struct yz__dht_dial *c = d->dials; c; c = c->next) {
+    if (!yz_node_id_equal(&c->id, id))
+      continue;
+    if (op && c->n_waiters == YZ__DHT_DIAL_WAITERS)
+      return YZ_E_LIMIT;
+    if ((purpose & YZ__DHT_DIAL_BACK) && !(c->purpose & YZ__DHT_DIAL_BACK))
+      d->n_dialbacks++;
+    c->purpose |= purpose;
+    if (op)
+      c->waiters[c->n_waiters++] = op;
+    return 0;
+  }
   struct yz__dht_dial *c = calloc(1, sizeof *c);
   if (!c)
     return YZ_E_NOMEM;
@@ -428,15 +502,20 @@ int yz__dht_dial(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   c->dht = d;
   c->id = *id;
   c->purpose = purpose;
-  c->op = op;
+  if (op)
+    c->waiters[c->n_waiters++] = op;
   memcpy(c->rec, rec, len);
   c->rec_len = len;
-  int rc = yz_node_dial_with(d->node, c->url, NULL, cb ? cb : on_dialback, c);
+  int rc = yz_node_dial_with(d->node, c->url, NULL, on_dial, c);
   if (rc != 0) {
     free(c);
     return rc;
   }
+  c->next = d->dials;
+  d->dials = c;
   d->n_dials++;
+  if (purpose & YZ__DHT_DIAL_BACK)
+    d->n_dialbacks++;
   return 0;
 }
 
@@ -459,10 +538,13 @@ void yz__dht_consider(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
     admit(d, id, rec, len, up ? info.remote_addr : NULL, rtt);
     return;
   }
-  if (!bucket_has_room(d, id) || d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX)
+  /* once: a node that failed the dial back is not dialled again for each
+   * of its messages (only once it is forgotten, 64 dial backs later) */
+  if (!bucket_has_room(d, id) || d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX ||
+      ring_has(&d->dialled_back, id))
     return;
-  if (yz__dht_dial(d, id, rec, len, YZ__DHT_DIAL_BACK, 0, NULL) == 0)
-    d->n_dialbacks++;
+  if (yz__dht_dial(d, id, rec, len, YZ__DHT_DIAL_BACK, 0) == 0)
+    ring_add(&d->dialled_back, id);
 }
 
 /* ---- HELLO ------------------------------------------------------------ */
@@ -487,23 +569,86 @@ static void on_peer_up(yz_node *n, const yz_link_peer *p, void *ud)
   if (d->stopping)
     return;
   if (yz__dht_rt_find(&d->rt, &p->id))
-    YZ__IGNORE(yz_node_peer_protect(d->node, &p->id, YZ_NODE_PROTECT_ROUTING,
-                               true));
+    YZ__IGNORE(
+        yz_node_peer_protect(d->node, &p->id, YZ_NODE_PROTECT_ROUTING, true));
   /* The dialler introduces itself (docs/protocol.md "DHT rules"). */
   if (p->direction == YZ_LINK_OUTBOUND)
     (void)yz__dht_send_hello(d, &p->id, 0);
 }
 
-/* Verify a node record that must be of node id (NULL: any node). */
+/*
+ * Verify a node record that must be of node id (NULL: any node): network,
+ * expiry, signature (yz_dht_msg_contact_decode()). A lookup sees the same
+ * records again and again (every answer near a target repeats them), and
+ * in a simulation thousands of nodes on one thread see the same ones: the
+ * node IDs of records verified lately are cached per thread, keyed by
+ * BLAKE2b-256 over the network name and the exact bytes, until the
+ * record's expiry. On a hit only out->node_id and out->expiry are set
+ * (what the callers use).
+ */
+enum { VCACHE_SLOTS = 4096 };
+struct vcache {
+  uint8_t h[32];
+  yz_node_id id;
+  uint64_t expiry;
+};
+static _Thread_local struct vcache *tl_vcache;
+
 int yz__dht_verify_contact(yz_dht *d, const yz_dht_bytes *c,
                            const yz_node_id *id, yz_record *out,
                            const char **why)
 {
-  yz_record_expect ex = {d->network, id, yz__dht_unix(d)};
-  return yz_dht_msg_contact_decode(out, c, &ex, why);
+  uint64_t now_s = yz__dht_unix(d);
+  uint8_t h[32];
+  struct vcache *e = NULL;
+  if (c && c->ptr && c->len && c->len <= YZ_RECORD_MAX_LEN) {
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    crypto_generichash_update(&st, (const uint8_t *)d->network,
+                              strlen(d->network) + 1);
+    crypto_generichash_update(&st, c->ptr, c->len);
+    crypto_generichash_final(&st, h, sizeof h);
+    if (!tl_vcache)
+      tl_vcache = calloc(VCACHE_SLOTS, sizeof *tl_vcache);
+    if (tl_vcache)
+      e = &tl_vcache[(h[0] | (unsigned)h[1] << 8) % VCACHE_SLOTS];
+    if (e && e->expiry > now_s && sodium_memcmp(e->h, h, sizeof h) == 0) {
+      if (id && !yz_node_id_equal(id, &e->id)) {
+        if (why)
+          *why = "the record is of another node";
+        return YZ_E_PEER_ID_MISMATCH;
+      }
+      memset(out, 0, sizeof *out);
+      out->node_id = e->id;
+      out->expiry = e->expiry;
+      return 0;
+    }
+  }
+  yz_record_expect ex = {d->network, id, now_s};
+  int rc = yz_dht_msg_contact_decode(out, c, &ex, why);
+  if (rc == 0 && e) {
+    memcpy(e->h, h, sizeof h);
+    e->id = out->node_id;
+    e->expiry = out->expiry;
+  }
+  return rc;
 }
 
 /* ---- answers ---------------------------------------------------------- */
+
+/* Send q's request again (once). */
+static bool retry(yz_dht *d, const struct yz__dht_rpc *q, bool up)
+{
+  if (!up)
+    return q->op && q->type != YZ_DHT_HELLO &&
+           yz__dht_op_requery(d, q->op, &q->peer) == 0;
+  d->retrying = true;
+  int rc = q->type == YZ_DHT_HELLO ? yz__dht_send_hello(d, &q->peer, q->op)
+           : q->op                 ? yz__dht_op_resend(d, q->op, &q->peer)
+                                   : YZ_E_UNSUPPORTED;
+  d->retrying = false;
+  return rc == 0;
+}
 
 static void on_response(yz_node *n, int status, const yz_node_response *r,
                         void *arg)
@@ -519,6 +664,18 @@ static void on_response(yz_node *n, int status, const yz_node_response *r,
   bool ok = status == 0 &&
             yz_dht_msg_decode(m, r->data, r->len, &d->lim, &why) == 0 &&
             yz_dht_msg_answers((yz_dht_msg_type)q->type, m->type);
+  /* A request lost with the peer still up: the link it went out on was
+   * most likely closed as a duplicate (a dial back or a crossing dial made
+   * a second link, and what was in flight on the loser is gone), so it is
+   * sent once more on the link that stays. A lookup request whose link
+   * went down altogether is asked again once, with a new dial
+   * (docs/dht.md "Lookups"). */
+  if ((status == YZ_E_TIMEOUT || status == YZ_E_CLOSED) && !q->retried &&
+      !d->stopping && retry(d, q, yz_node_peer_is_up(d->node, &q->peer))) {
+    free(q);
+    yz__dht_rearm(d);
+    return;
+  }
   if (ok) {
     d->st.answers_in++;
   } else {
@@ -530,8 +687,8 @@ static void on_response(yz_node *n, int status, const yz_node_response *r,
     if (status != YZ_E_CLOSED || !d->stopping) {
       if (yz__dht_rt_failed(&d->rt, &q->peer) == 1 &&
           yz_node_peer_is_up(d->node, &q->peer))
-        YZ__IGNORE(yz_node_peer_protect(d->node, &q->peer, YZ_NODE_PROTECT_ROUTING,
-                                   false));
+        YZ__IGNORE(yz_node_peer_protect(d->node, &q->peer,
+                                        YZ_NODE_PROTECT_ROUTING, false));
     }
   }
   if (q->type == YZ_DHT_HELLO && ok && m->type == YZ_DHT_HELLO_RESP &&
@@ -563,8 +720,8 @@ static void fill_closer(yz_dht *d, yz_dht_msg *m, const uint8_t *target,
   for (size_t i = 0; i < n && m->n_closer < d->cfg.k; i++) {
     if (!cl[i]->record || (skip && yz_node_id_equal(&cl[i]->id, skip)))
       continue;
-    m->closer[m->n_closer++] = (yz_dht_bytes){cl[i]->record,
-                                              cl[i]->record_len};
+    m->closer[m->n_closer++] =
+        (yz_dht_bytes){cl[i]->record, cl[i]->record_len};
   }
 }
 
@@ -587,8 +744,8 @@ static void bad_input(yz_dht *d, const yz_node_id *from, const char *what,
 {
   char hex[YZ_NODE_ID_HEX_LEN + 1];
   yz_node_id_to_hex(from, hex);
-  yz_log_rl(&d->log_rl, yz__dht_now(d), YZ_LOG_INFO,
-            "dht: %s from %.16s: %s", what, hex, why ? why : "");
+  yz_log_rl(&d->log_rl, yz__dht_now(d), YZ_LOG_INFO, "dht: %s from %.16s: %s",
+            what, hex, why ? why : "");
 }
 
 size_t yz__dht_answer_max(const yz_dht *d)
@@ -607,8 +764,9 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
   int rc = yz_dht_msg_decode(in, req, len, &d->lim, &why);
   if (rc != 0) {
     bad_input(d, from, "a malformed request", why);
-    status_msg(m, rc == YZ_E_UNSUPPORTED ? YZ_DHT_ST_UNSUPPORTED
-                                         : YZ_DHT_ST_MALFORMED,
+    status_msg(m,
+               rc == YZ_E_UNSUPPORTED ? YZ_DHT_ST_UNSUPPORTED
+                                      : YZ_DHT_ST_MALFORMED,
                why);
     goto answer;
   }
@@ -636,6 +794,14 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
   case YZ_DHT_PUT:
   case YZ_DHT_PROVIDE:
   case YZ_DHT_GET_PROVIDERS:
+    /* A server querier we know nothing of (it sent no HELLO): ask for
+     * its record, once in a while (docs/protocol.md "DHT rules"). */
+    if (!in->client_only && !yz__dht_rt_find(&d->rt, from) &&
+        !ring_has(&d->hello_asked, from) &&
+        yz_node_peer_is_up(d->node, from)) {
+      ring_add(&d->hello_asked, from);
+      (void)yz__dht_send_hello(d, from, 0);
+    }
     if (client) {
       status_msg(m, YZ_DHT_ST_NOT_SERVER, "this node is client-only");
       break;
@@ -646,7 +812,8 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
     } else if (in->type == YZ_DHT_GET) {
       yz_dht_msg_init(m, YZ_DHT_GET_RESP);
       fill_closer(d, m, in->target, from);
-      const yz__dht_stored *st = yz__dht_store_get(d->store, in->target, now_s);
+      const yz__dht_stored *st =
+          yz__dht_store_get(d->store, in->target, now_s);
       if (st && !(in->has_seq && st->mutable_ && st->seq <= in->seq)) {
         m->has_record = true;
         m->record = (yz_dht_bytes){st->bytes, st->len};
@@ -654,10 +821,10 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
     } else if (in->type == YZ_DHT_GET_PROVIDERS) {
       yz_dht_msg_init(m, YZ_DHT_GET_PROVIDERS_RESP);
       fill_closer(d, m, in->target, from);
-      m->n_providers = yz__dht_store_providers(
-          d->store, in->target, now_s, m->providers,
-          YZ__MIN(d->cfg.providers_per_key_max,
-                  (size_t)YZ_DHT_MSG_MAX_PROVIDERS));
+      m->n_providers =
+          yz__dht_store_providers(d->store, in->target, now_s, m->providers,
+                                  YZ__MIN(d->cfg.providers_per_key_max,
+                                          (size_t)YZ_DHT_MSG_MAX_PROVIDERS));
     } else if (!yz__dht_store_rate_ok(d->store, from, now)) {
       bad_input(d, from, "a PUT or PROVIDE over the rate limit", NULL);
       status_msg(m, YZ_DHT_ST_RATE_LIMITED, "too many PUT and PROVIDE");
@@ -697,9 +864,9 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
                    why);
         break;
       }
-      uint64_t st = yz__dht_store_provide(d->store, in->target, from,
-                                          in->provider.ptr, in->provider.len,
-                                          now_s);
+      uint64_t st =
+          yz__dht_store_provide(d->store, in->target, from, in->provider.ptr,
+                                in->provider.len, now_s);
       status_msg(m, st, st == YZ_DHT_OK ? NULL : "provider quota full");
     }
     break;
@@ -728,12 +895,13 @@ static void on_request(yz_node *n, const yz_node_incoming *req,
     return;
   }
   size_t outlen = 0;
-  if (yz__dht_handle_request(d, &req->from, data, len, d->ans_buf, d->tx_cap,
-                             &outlen) != 0) {
+  uint8_t *out = yz__dht_scratch(d, 1);
+  if (!out || yz__dht_handle_request(d, &req->from, data, len, out, d->tx_cap,
+                                     &outlen) != 0) {
     (void)yz_node_respond_error(n, req, YZ_NODE_ERR_FAILED, "dht");
     return;
   }
-  (void)yz_node_respond(n, req, d->ans_buf, outlen);
+  (void)yz_node_respond(n, req, out, outlen);
   yz__dht_rearm(d);
 }
 
@@ -804,8 +972,8 @@ static void repub_one(yz__dht_stored *st, void *ud)
 
 static uint64_t house_period(const yz_dht *d)
 {
-  uint64_t p = YZ__MIN((uint64_t)d->cfg.refresh_ms,
-                       (uint64_t)d->cfg.republish_ms);
+  uint64_t p =
+      YZ__MIN((uint64_t)d->cfg.refresh_ms, (uint64_t)d->cfg.republish_ms);
   return YZ__MIN(p, (uint64_t)YZ__DHT_HOUSE_MS);
 }
 
@@ -833,8 +1001,12 @@ static void housekeeping(yz_dht *d, uint64_t now)
     }
   }
   if (!yz__dht_is_client(d)) {
-    struct repub r = {d, now_s, YZ__MAX(d->cfg.republish_ms / 1000, 1u),
-                      house_period(d) / 1000 + 1, 0, 0};
+    struct repub r = {d,
+                      now_s,
+                      YZ__MAX(d->cfg.republish_ms / 1000, 1u),
+                      house_period(d) / 1000 + 1,
+                      0,
+                      0};
     yz__dht_store_foreach(d->store, repub_one, &r);
     more = more || r.left;
   }
@@ -863,6 +1035,41 @@ void yz_dht_run_timers(yz_dht *d)
 }
 
 /* ---- lifetime --------------------------------------------------------- */
+
+/* One DHT per node (dht.h): the live ones, by node. Nodes may run on
+ * several loops in several threads, hence the lock. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static yz_dht *live;
+
+static bool live_add(yz_dht *d)
+{
+  bool ok = true;
+  pthread_mutex_lock(&live_lock);
+  for (yz_dht *x = live; x; x = x->live_next)
+    if (x->node == d->node)
+      ok = false;
+  if (ok) {
+    d->live_next = live;
+    live = d;
+    d->is_live = true;
+  }
+  pthread_mutex_unlock(&live_lock);
+  return ok;
+}
+
+static void live_remove(yz_dht *d)
+{
+  if (!d->is_live)
+    return;
+  pthread_mutex_lock(&live_lock);
+  for (yz_dht **pp = &live; *pp; pp = &(*pp)->live_next)
+    if (*pp == d) {
+      *pp = d->live_next;
+      break;
+    }
+  pthread_mutex_unlock(&live_lock);
+  d->is_live = false;
+}
 
 static void on_idle(uv_idle_t *h)
 {
@@ -896,6 +1103,10 @@ int yz_dht_new(yz_dht **out, yz_node *node, const yz_dht_config *cfg_in)
   if (!d)
     return YZ_E_NOMEM;
   d->node = node;
+  if (!live_add(d)) {
+    free(d);
+    return YZ_E_STATE;
+  }
   d->loop = yz_node_get_loop(node);
   d->mgr = yz_node_get_link_manager(node);
   d->cfg = cfg;
@@ -907,11 +1118,7 @@ int yz_dht_new(yz_dht **out, yz_node *node, const yz_dht_config *cfg_in)
   d->lim.max_record_len = YZ__MIN(yz_dhtrec_encoded_max(cfg.value_max),
                                   (size_t)YZ_DHT_MSG_RECORD_CAP);
   d->tx_cap = yz_dht_msg_max_len(&d->lim);
-  d->tx = malloc(d->tx_cap);
-  d->ans_buf = malloc(d->tx_cap);
   rc = YZ_E_NOMEM;
-  if (!d->tx || !d->ans_buf)
-    goto fail;
   /* copy the addresses: the caller's strings are not kept */
   d->n_addr = cfg.n_addresses;
   for (size_t i = 0; i < d->n_addr; i++) {
@@ -1026,6 +1233,7 @@ void yz_dht_stop(yz_dht *d, void (*cb)(yz_dht *, void *), void *arg)
   d->stop_arg = arg;
   YZ__IGNORE(yz_node_register(d->node, YZ_DHT_PROTO, NULL, NULL));
   (void)yz_node_peer_observer_remove(d->node, d->observer);
+  live_remove(d);
   yz__dht_cancel_rpcs(d, 0);
   yz__dht_ops_close(d);
   uv_timer_stop(&d->timer);
@@ -1037,6 +1245,7 @@ void yz_dht_free(yz_dht *d)
 {
   if (!d)
     return;
+  live_remove(d);
   yz__dht_ops_free(d);
   struct yz__dht_rpc *q = d->rpcs, *nx;
   for (; q; q = nx) {
@@ -1048,8 +1257,6 @@ void yz_dht_free(yz_dht *d)
   yz__dht_store_free(d->store);
   for (size_t i = 0; i < d->n_addr; i++)
     free(d->addr[i]);
-  free(d->tx);
-  free(d->ans_buf);
   sodium_memzero(d->own, sizeof d->own);
   free(d);
 }
@@ -1110,8 +1317,7 @@ int yz_dht_add_contact(yz_dht *d, const uint8_t *record, size_t record_len)
   /* asked to answer first: a HELLO, over a link we dial if need be */
   if (yz_node_peer_is_up(d->node, &r.node_id))
     return yz__dht_send_hello(d, &r.node_id, 0);
-  return yz__dht_dial(d, &r.node_id, record, record_len, YZ__DHT_DIAL_ADD, 0,
-                      NULL);
+  return yz__dht_dial(d, &r.node_id, record, record_len, YZ__DHT_DIAL_ADD, 0);
 }
 
 uint64_t yz_dht_store_local(yz_dht *d, const uint8_t *key,
@@ -1123,8 +1329,8 @@ uint64_t yz_dht_store_local(yz_dht *d, const uint8_t *key,
   uint64_t st = yz__dht_store_put(d->store, key, record, record_len, NULL,
                                   false, 0, now_s, NULL, NULL);
   if (st == YZ_DHT_OK) {
-    yz__dht_stored *s = (yz__dht_stored *)yz__dht_store_get(d->store, key,
-                                                             now_s);
+    yz__dht_stored *s =
+        (yz__dht_stored *)yz__dht_store_get(d->store, key, now_s);
     if (s && !s->republished_s)
       s->republished_s = now_s;
   }
@@ -1144,8 +1350,8 @@ static void rec_walk_one(yz__dht_stored *st, void *ud)
 
 void yz_dht_foreach_record(const yz_dht *d,
                            void (*fn)(const uint8_t *key,
-                                      const uint8_t *record,
-                                      size_t record_len, void *ud),
+                                      const uint8_t *record, size_t record_len,
+                                      void *ud),
                            void *ud)
 {
   if (!d || !fn)

@@ -29,10 +29,10 @@ enum {
   YZ__DHT_HOUSE_MS = 60 * 1000,
   /* a lookup's candidates: YZ__DHT_CAND_FACTOR x k, closest kept */
   YZ__DHT_CAND_FACTOR = 3,
-  YZ__DHT_DIAL_BACK = 1,
-  YZ__DHT_DIAL_ADD = 2,
-  YZ__DHT_DIAL_LOOKUP = 3,
-  YZ__DHT_DIAL_JOIN = 4,
+  YZ__DHT_DIAL_BACK = 1,   /* admission: enters the table if it works */
+  YZ__DHT_DIAL_ADD = 2,    /* yz_dht_add_contact(): a HELLO if it works */
+  YZ__DHT_DIAL_LOOKUP = 4, /* lookups wait for it */
+  YZ__DHT_DIAL_JOIN = 8,
 };
 
 /* A request of ours in flight. */
@@ -44,17 +44,32 @@ struct yz__dht_rpc {
   uint8_t type;
   uint64_t req_id; /* the node's, for yz_node_request_cancel() */
   uint64_t sent;
+  bool retried; /* already sent a second time */
 };
 
-/* A dial in flight (the DHT outlives it: dht_stop waits). */
+/* A pinned dial in flight (the DHT outlives it: dht_stop waits). One per
+ * node ID at a time: a lookup that needs a node already being dialled
+ * waits for that dial (two concurrent dials to one node would make
+ * duplicate links for nothing). */
+enum { YZ__DHT_DIAL_WAITERS = 8 };
 struct yz__dht_dial {
+  struct yz__dht_dial *next;
   yz_dht *dht;
-  int purpose;
-  uint64_t op;
+  int purpose; /* YZ__DHT_DIAL_* bits (LOOKUP: waiters only) */
+  uint64_t op; /* join dials: the join */
+  uint64_t waiters[YZ__DHT_DIAL_WAITERS]; /* lookups waiting for it */
+  unsigned n_waiters;
   yz_node_id id;
   uint8_t rec[YZ_RECORD_MAX_LEN];
   size_t rec_len;
   char url[YZ_WIRE_URL_MAX_LEN + 2 + YZ_NODE_ID_HEX_LEN];
+};
+
+/* A small memory of node IDs, the oldest forgotten first. */
+enum { YZ__DHT_RING = 64 };
+struct yz__dht_ring {
+  yz_node_id ids[YZ__DHT_RING];
+  unsigned n, next;
 };
 
 struct yz__dht_op;
@@ -62,6 +77,8 @@ struct yz__dht_kept;
 
 struct yz_dht {
   yz_node *node;
+  struct yz_dht *live_next; /* the live DHTs (one per node) */
+  bool is_live;
   uv_loop_t *loop;
   yz_link_manager *mgr;
   yz_dht_config cfg;
@@ -82,12 +99,16 @@ struct yz_dht {
   bool rt_init;
   yz__dht_store *store;
   yz_dht_msg_limits lim;
-  uint8_t *tx, *ans_buf; /* tx_cap bytes each */
-  size_t tx_cap;
+  size_t tx_cap;          /* the longest message: yz__dht_scratch()'s size */
   yz_dht_msg rx, rq, ans; /* decoded messages (large: not on the stack) */
 
   uint64_t observer;
   struct yz__dht_rpc *rpcs;
+  struct yz__dht_dial *dials; /* pinned dials in flight */
+  /* dialled back lately (admission is tried once), and asked for their
+   * record with a HELLO lately (a querier whose record we lack) */
+  struct yz__dht_ring dialled_back, hello_asked;
+  bool retrying; /* yz__dht_send() is resending a lost request */
   unsigned n_dials, n_dialbacks;
 
   /* operations (lookup.c) */
@@ -114,6 +135,9 @@ struct yz_dht {
 /* dht.c */
 uint64_t yz__dht_now(const yz_dht *d);
 uint64_t yz__dht_unix(const yz_dht *d);
+/* A per-thread encode buffer of d->tx_cap bytes (which: 0 requests, 1
+ * answers), NULL if out of memory. */
+uint8_t *yz__dht_scratch(const yz_dht *d, int which);
 void yz__dht_random(const yz_dht *d, uint8_t *out, size_t n);
 const uint8_t *yz__dht_own(yz_dht *d, size_t *len);
 bool yz__dht_is_client(yz_dht *d);
@@ -122,8 +146,12 @@ int yz__dht_send(yz_dht *d, const yz_node_id *peer, const yz_dht_msg *m,
 int yz__dht_send_hello(yz_dht *d, const yz_node_id *peer, uint64_t op);
 void yz__dht_cancel_rpcs(yz_dht *d, uint64_t op);
 uint32_t yz__dht_rpc_timeout(const yz_dht *d, const yz_node_id *id);
+/* Dial id pinned at its record's address for purpose, or join the dial
+ * in flight to it; op (not 0): a lookup to tell (yz__dht_op_dialled()).
+ * 0 or an error (YZ_E_LIMIT: too many waiters). */
 int yz__dht_dial(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
-                 size_t len, int purpose, uint64_t op, yz_node_dial_cb cb);
+                 size_t len, int purpose, uint64_t op);
+bool yz__dht_dialling(const yz_dht *d, const yz_node_id *id);
 int yz__dht_dial_url(yz_dht *d, const uint8_t *rec, size_t len, char *url,
                      size_t cap);
 void yz__dht_consider(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
@@ -136,6 +164,10 @@ void yz__dht_kick(yz_dht *d);
 void yz__dht_maybe_stopped(yz_dht *d);
 
 /* lookup.c */
+int yz__dht_op_resend(yz_dht *d, uint64_t op, const yz_node_id *peer);
+int yz__dht_op_requery(yz_dht *d, uint64_t op, const yz_node_id *peer);
+void yz__dht_op_dialled(yz_dht *d, uint64_t op, const yz_node_id *id,
+                        int status);
 void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,
                        const yz_dht_msg *m, uint32_t rtt);
 uint64_t yz__dht_ops_deadline(const yz_dht *d);

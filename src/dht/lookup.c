@@ -28,6 +28,7 @@ struct cand {
   uint8_t state;
   bool answered;
   unsigned round; /* the hop its answer is: 1 for table contacts */
+  bool requeried; /* its link went down once: asked again */
   bool had;       /* GET: it returned a valid record ... */
   uint64_t seq;   /* ... with this seq */
 };
@@ -130,8 +131,7 @@ bool yz__dht_internal_room(const yz_dht *d)
 {
   /* maintenance takes at most half of the lookup slots */
   size_t half = d->cfg.max_lookups / 2 ? d->cfg.max_lookups / 2 : 1;
-  return !d->stopping && d->n_internal < half &&
-         d->n_ops < d->cfg.max_lookups;
+  return !d->stopping && d->n_internal < half && d->n_ops < d->cfg.max_lookups;
 }
 
 static struct yz__dht_op *op_new(yz_dht *d, int kind, const uint8_t *target,
@@ -166,9 +166,9 @@ static struct yz__dht_op *op_new(yz_dht *d, int kind, const uint8_t *target,
   if (!op->quorum)
     op->quorum = d->cfg.get_quorum;
   op->started = yz__dht_now(d);
-  op->deadline = op->started + (o && o->deadline_ms
-                                    ? o->deadline_ms
-                                    : d->cfg.lookup_deadline_ms);
+  op->deadline =
+      op->started +
+      (o && o->deadline_ms ? o->deadline_ms : d->cfg.lookup_deadline_ms);
   op->next = d->ops;
   d->ops = op;
   d->n_ops++;
@@ -185,8 +185,8 @@ static void cand_add(yz_dht *d, struct yz__dht_op *op, const yz_node_id *id,
   if (yz_node_id_equal(id, yz_node_get_id(d->node)) || cand_find(op, id))
     return;
   size_t pos = op->n;
-  while (pos > 0 && dist_cmp(op->target, id->bytes,
-                             op->c[pos - 1].id.bytes) < 0)
+  while (pos > 0 &&
+         dist_cmp(op->target, id->bytes, op->c[pos - 1].id.bytes) < 0)
     pos--;
   if (pos >= op->cap)
     return;
@@ -281,9 +281,8 @@ static void deliver_one(yz_dht *d, struct yz__dht_op *op)
   yz_dhtrec rec;
   if (op->kind == K_GET) {
     rounds = op->best_round;
-    if (op->best &&
-        yz_dhtrec_decode(&rec, op->best, op->best_len, d->cfg.value_max,
-                         NULL) == 0) {
+    if (op->best && yz_dhtrec_decode(&rec, op->best, op->best_len,
+                                     d->cfg.value_max, NULL) == 0) {
       r.record = op->best;
       r.record_len = op->best_len;
       r.rec = &rec;
@@ -300,8 +299,8 @@ static void deliver_one(yz_dht *d, struct yz__dht_op *op)
   if (op->kind == K_GETPROV && op->n_prov) {
     pv = calloc(op->n_prov, sizeof *pv);
     for (size_t i = 0; pv && i < op->n_prov; i++)
-      pv[i] = (yz_dht_contact){op->prov[i].id, op->prov[i].rec,
-                               op->prov[i].len};
+      pv[i] =
+          (yz_dht_contact){op->prov[i].id, op->prov[i].rec, op->prov[i].len};
     if (pv) {
       r.providers = pv;
       r.n_providers = op->n_prov;
@@ -360,32 +359,47 @@ static int send_for(yz_dht *d, struct yz__dht_op *op, struct cand *c)
   return rc;
 }
 
-static void on_lookup_dial(yz_node *n, int status, const yz_node_id *peer,
-                           const char *reason, void *arg)
+/* The request of op to peer was lost (dht.c retry()): the same again. */
+int yz__dht_op_resend(yz_dht *d, uint64_t op_id, const yz_node_id *peer)
 {
-  (void)n;
-  (void)peer;
-  (void)reason;
-  struct yz__dht_dial *dc = arg;
-  yz_dht *d = dc->dht;
-  d->n_dials--;
-  struct yz__dht_op *op = d->stopping ? NULL : op_find(d, dc->op);
-  struct cand *c = op ? cand_find(op, &dc->id) : NULL;
-  if (c && c->state == C_DIAL) {
-    if (status == 0 && send_for(d, op, c) == 0) {
-      c->state = C_WAIT;
-    } else {
-      c->state = C_FAIL;
-      op->inflight--;
-      op->st.failed++;
-      if (status != 0)
-        (void)yz__dht_rt_failed(&d->rt, &dc->id);
-    }
-    step(d, op);
+  struct yz__dht_op *op = op_find(d, op_id);
+  struct cand *c = op ? cand_find(op, peer) : NULL;
+  if (!c || c->state != C_WAIT || op->phase == PH_DONE)
+    return YZ_E_NOT_FOUND;
+  return send_for(d, op, c);
+}
+
+/* The link to peer went down with op's request on it: ask it again, once,
+ * with a new dial (a lookup phase only). */
+int yz__dht_op_requery(yz_dht *d, uint64_t op_id, const yz_node_id *peer)
+{
+  struct yz__dht_op *op = op_find(d, op_id);
+  struct cand *c = op ? cand_find(op, peer) : NULL;
+  if (!c || c->state != C_WAIT || c->requeried || op->phase != PH_LOOKUP)
+    return YZ_E_NOT_FOUND;
+  c->requeried = true;
+  c->state = C_NEW;
+  op->inflight--;
+  step(d, op);
+  return 0;
+}
+
+/* A dial this lookup waited for ended (dht.c on_dial()). */
+void yz__dht_op_dialled(yz_dht *d, uint64_t op_id, const yz_node_id *id,
+                        int status)
+{
+  struct yz__dht_op *op = op_find(d, op_id);
+  struct cand *c = op ? cand_find(op, id) : NULL;
+  if (!c || c->state != C_DIAL)
+    return;
+  if (status == 0 && send_for(d, op, c) == 0) {
+    c->state = C_WAIT;
+  } else {
+    c->state = C_FAIL;
+    op->inflight--;
+    op->st.failed++;
   }
-  free(dc);
-  yz__dht_maybe_stopped(d);
-  yz__dht_rearm(d);
+  step(d, op);
 }
 
 static void query(yz_dht *d, struct yz__dht_op *op, struct cand *c)
@@ -397,7 +411,7 @@ static void query(yz_dht *d, struct yz__dht_op *op, struct cand *c)
       return;
     }
   } else if (yz__dht_dial(d, &c->id, c->rec, c->rec_len, YZ__DHT_DIAL_LOOKUP,
-                          op->id, on_lookup_dial) == 0) {
+                          op->id) == 0) {
     /* every new hop costs a handshake: counted (dht.h) */
     c->state = C_DIAL;
     op->inflight++;
@@ -440,9 +454,8 @@ static void local_store(yz_dht *d, struct yz__dht_op *op)
   /* here too if this node is among the k closest answered */
   unsigned closer = 0;
   for (size_t i = 0; i < op->n; i++)
-    if (op->c[i].answered &&
-        dist_cmp(op->target, op->c[i].id.bytes,
-                 yz_node_get_id(d->node)->bytes) < 0)
+    if (op->c[i].answered && dist_cmp(op->target, op->c[i].id.bytes,
+                                      yz_node_get_id(d->node)->bytes) < 0)
       closer++;
   if (closer >= d->cfg.k)
     return;
@@ -453,8 +466,8 @@ static void local_store(yz_dht *d, struct yz__dht_op *op)
     st = yz__dht_store_put(d->store, op->target, op->rec, op->rec_len, NULL,
                            op->has_cas, op->cas, now_s, NULL, &why);
     if (st == YZ_DHT_OK) {
-      yz__dht_stored *s = (yz__dht_stored *)yz__dht_store_get(
-          d->store, op->target, now_s);
+      yz__dht_stored *s =
+          (yz__dht_stored *)yz__dht_store_get(d->store, op->target, now_s);
       if (s)
         s->republished_s = now_s;
     }
@@ -504,8 +517,7 @@ static void lookup_done(yz_dht *d, struct yz__dht_op *op)
   case K_GET:
     if (op->latest)
       correct_stale(d, op);
-    finish(d, op,
-           op->best ? 0 : answered ? YZ_E_NOT_FOUND : YZ_E_UNREACHABLE);
+    finish(d, op, op->best ? 0 : answered ? YZ_E_NOT_FOUND : YZ_E_UNREACHABLE);
     return;
   case K_GETPROV:
     finish(d, op, answered || op->n_prov ? 0 : YZ_E_UNREACHABLE);
@@ -738,7 +750,8 @@ void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,
   if (c && op->kind == K_GET && m->has_record)
     on_record(d, op, c, &m->record);
   if (op->kind == K_GETPROV)
-    for (size_t i = 0; i < m->n_providers && !op->cancelled; i++)
+    for (size_t i = 0;
+         i < m->n_providers && !op->cancelled && op->phase != PH_DONE; i++)
       on_provider(d, op, &m->providers[i], true);
   if (op->cancelled) {
     for (struct yz__dht_op **pp = &d->ops; *pp; pp = &(*pp)->next)
@@ -865,8 +878,7 @@ int yz_dht_join(yz_dht *d, const char *const *bootstrap, size_t n,
     return YZ_E_NOMEM;
   for (size_t i = 0; i < n; i++) {
     struct yz__dht_dial *dc = calloc(1, sizeof *dc);
-    if (!dc || !bootstrap[i] ||
-        strlen(bootstrap[i]) >= sizeof dc->url) {
+    if (!dc || !bootstrap[i] || strlen(bootstrap[i]) >= sizeof dc->url) {
       free(dc);
       continue;
     }
@@ -930,8 +942,7 @@ int yz_dht_get(yz_dht *d, const uint8_t *key, const yz_dht_op_opts *opts,
   if (!opts)
     op->latest = true;
   /* a copy held here counts as one holder */
-  const yz__dht_stored *st =
-      yz__dht_store_get(d->store, key, yz__dht_unix(d));
+  const yz__dht_stored *st = yz__dht_store_get(d->store, key, yz__dht_unix(d));
   if (st && !(op->has_seq && st->mutable_ && st->seq <= op->seq)) {
     op->best = malloc(st->len);
     if (op->best) {
@@ -956,8 +967,7 @@ static struct yz__dht_op *put_op(yz_dht *d, const uint8_t *record, size_t len,
   *err = YZ_E_INVAL;
   if (!record ||
       yz_dhtrec_decode(&r, record, len, d->cfg.value_max, NULL) != 0 ||
-      yz_dhtrec_check(&r, r.key, yz__dht_unix(d), &lim, NULL) !=
-          YZ_DHTREC_OK)
+      yz_dhtrec_check(&r, r.key, yz__dht_unix(d), &lim, NULL) != YZ_DHTREC_OK)
     return NULL;
   *err = YZ_E_NOMEM;
   struct yz__dht_op *op = op_new(d, K_PUT, r.key, opts, internal);
@@ -1123,8 +1133,7 @@ int yz_dht_keep(yz_dht *d, const uint8_t *record, size_t record_len)
   yz_dhtrec r;
   const yz_dhtrec_limits lim = {d->cfg.value_max, d->cfg.expiry_ahead_s};
   if (yz_dhtrec_decode(&r, record, record_len, d->cfg.value_max, NULL) != 0 ||
-      yz_dhtrec_check(&r, r.key, yz__dht_unix(d), &lim, NULL) !=
-          YZ_DHTREC_OK)
+      yz_dhtrec_check(&r, r.key, yz__dht_unix(d), &lim, NULL) != YZ_DHTREC_OK)
     return YZ_E_INVAL;
   uint64_t seq = r.kind == YZ_DHTREC_MUTABLE ? r.seq : 0;
   struct yz__dht_kept *k = kept_find(d, r.key, false);
