@@ -437,6 +437,80 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_link_memnet_new(yz_link_memnet **out,
                                                 uv_loop_t *loop);
 YZ_EXPORT void yz_link_memnet_free(yz_link_memnet *net);
 
+/*
+ * Virtual-time memnet (simulation; docs/simulator.md). With a model set,
+ * the network no longer runs events from the loop: every connection
+ * set-up, wire message and close becomes an event at a time of the
+ * model's clock, kept in a priority queue, and the driver runs them with
+ * yz_link_memnet_run() whenever its clock reaches
+ * yz_link_memnet_next_event(). The managers on it use the same clock with
+ * cfg.virtual_time (yz_node_run_timers() for their own deadlines).
+ *
+ * - Latency: each pair of nodes gets a fixed one-way latency, log-normal
+ *   with median latency_ms and sigma spread (of its natural logarithm),
+ *   drawn from a hash of seed and the two node IDs: the same seed gives
+ *   the same network whatever the order of dials. At least 1 ms (when
+ *   latency_ms > 0), at most 60 s.
+ * - A dial comes up (the dialer may send Noise message 1) after two round
+ *   trips (TCP, then the WebSocket upgrade); a refused dial fails after
+ *   one round trip at the median latency.
+ * - Loss: links are TCP, so a lost segment is not lost but late: each
+ *   message is lost with probability loss, again and again, and each loss
+ *   adds a retransmission timeout (rto_ms, doubling each time, as TCP's
+ *   backoff). A message never arrives before an earlier one of the same
+ *   connection and direction: head-of-line blocking included.
+ * - Kills (yz_link_memnet_kill): a killed node is a host that lost power.
+ *   What it sends and what is sent to it vanishes silently, no
+ *   connection is reset: its peers learn it from their own timeouts
+ *   (request timeouts, the sessions' missed pongs). A dial to it fails
+ *   with YZ_E_UNREACHABLE after dead_connect_ms. Its own local events
+ *   (closes at shutdown) still run so that its manager can be closed.
+ *
+ * yz_link_memnet_set_model() must come before any manager is on the
+ * network: 0 or YZ_E_INVAL (no clock, loss outside [0, 1), spread outside
+ * [0, 4]), YZ_E_NOMEM. Without a model, memnet behaves as documented
+ * above (the async handle, the loop's clock).
+ */
+typedef struct yz_link_memnet_model {
+  uint64_t (*clock_ms)(void *clock_ud); /* required: the virtual clock */
+  void *clock_ud;
+  uint64_t seed;
+  uint32_t latency_ms;     /* median one-way latency; 0: none */
+  double spread;           /* sigma of ln(latency); 0: all pairs the median */
+  double loss;             /* per message and attempt, [0, 1) */
+  uint32_t rto_ms;         /* first retransmission delay; 0: 200 (Linux's
+                              minimum RTO) */
+  uint32_t dead_connect_ms; /* a dial to a killed node; 0: 3000 */
+  /* Called after each event run for a manager (a delivery, a close, a
+   * dial's outcome): its deadlines may have changed. May be NULL. */
+  void (*on_touch)(yz_link_manager *m, void *touch_ud);
+  void *touch_ud;
+} yz_link_memnet_model;
+
+typedef struct yz_link_memnet_stats {
+  uint64_t messages; /* wire messages sent through the model */
+  uint64_t losses;   /* simulated losses (retransmissions) */
+  uint64_t dropped;  /* messages from or to killed nodes */
+  size_t pending;    /* gauge: events queued */
+} yz_link_memnet_stats;
+
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_link_memnet_set_model(yz_link_memnet *net, const yz_link_memnet_model *m);
+/* The time of the earliest queued event (UINT64_MAX: none, or no model). */
+YZ_EXPORT uint64_t yz_link_memnet_next_event(const yz_link_memnet *net);
+/* Run every event due at the clock's current time, those they cause at
+ * that time included, in time order (ties: the order they were queued).
+ * Returns how many ran. */
+YZ_EXPORT size_t yz_link_memnet_run(yz_link_memnet *net);
+/* Kill a node's manager on the network (see above); there is no revival. */
+YZ_EXPORT void yz_link_memnet_kill(yz_link_memnet *net, yz_link_manager *m);
+/* The model's one-way latency between two node IDs, in ms (0: no model). */
+YZ_EXPORT uint32_t yz_link_memnet_pair_latency(const yz_link_memnet *net,
+                                               const yz_node_id *a,
+                                               const yz_node_id *b);
+YZ_EXPORT void yz_link_memnet_get_stats(const yz_link_memnet *net,
+                                        yz_link_memnet_stats *out);
+
 /* Logging (yz/log.h): every line a peer can cause is rate-limited, one
  * budget per manager and kind. Refusals, evictions and dial errors: 10
  * lines per 10 s (warn). Link up and down events (debug; the upper layer

@@ -1,0 +1,655 @@
+/*
+ * tools/sim/scenario_dht.c: the DHT scenarios (docs/simulator.md
+ * "Scenarios"): steady state, instant kills of 30 % and 50 %, continuous
+ * churn, and 10 % of nodes answering with made-up contacts.
+ *
+ * Every scenario starts the same way: N nodes, each with a real DHT
+ * (yz/dht.h), join through a few bootstrap nodes, one node every
+ * JOIN_STAGGER_MS of virtual time, then the network settles. The figures
+ * are then taken against the truth, which the simulator knows: the live
+ * node IDs, searched by brute force.
+ */
+#include "scenario_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "yz/common.h"
+#include "yz/dht.h"
+#include "yz/dht_wire.h"
+#include "yz/dhtrec.h"
+#include "yz/record.h"
+
+enum {
+  K = YZ_DHT_K_DEFAULT,
+  JOIN_STAGGER_MS = 10, /* one join every 10 ms: 10,000 nodes in 100 s */
+  SETTLE_MS = 30000,    /* after the last join */
+  OP_GAP_MS = 20,       /* between the starts of measured operations */
+  OP_LIMIT_MS = 600000, /* a phase that takes longer is cut */
+  N_FAKE = 4096,        /* made-up contacts of the adversarial nodes */
+  CHURN_MS = 300000,    /* the churn phase: 5 min */
+  CHURN_PCT = 10,       /* ... replacing 10 % of the nodes */
+};
+
+/* Virtual Unix time: a fixed epoch plus the virtual clock. */
+#define UNIX_T0 1800000000ull
+
+typedef struct dctx {
+  sc_ctx c;
+  yz_dht **dht;     /* per node (NULL: none) */
+  bool *evil;       /* adversarial nodes */
+  size_t cap;
+  size_t n_boot;
+  size_t pending;
+  size_t joined_ok;
+  /* samples */
+  double *rounds, *reqs, *lat;
+  size_t started, n_lk, ok_lk;
+  double recall_sum;
+  /* records */
+  size_t n_rec;
+  uint8_t (*keys)[YZ_DHTREC_KEY_LEN];
+  double *put_ms, *put_stored;
+  size_t n_put, ok_put;
+  size_t gets, found;
+  /* adversary */
+  uint8_t **fake;
+  size_t *fake_len;
+  yz_node_id *fake_id;
+} dctx;
+
+typedef struct op {
+  dctx *d;
+  size_t origin;
+  yz_node_id target;
+} op;
+
+static uint64_t unix_now(void *ud) {
+  dctx *d = ud;
+  return UNIX_T0 + (yz_sim_now(d->c.s) - YZ_SIM_T0_MS) / 1000;
+}
+
+static uint64_t layer_deadline(yz_sim *s, size_t i, void *ud) {
+  (void)s;
+  dctx *d = ud;
+  return d->dht[i] != NULL ? yz_dht_next_deadline(d->dht[i]) : UINT64_MAX;
+}
+
+static void layer_run(yz_sim *s, size_t i, void *ud) {
+  (void)s;
+  dctx *d = ud;
+  if (d->dht[i] != NULL)
+    yz_dht_run_timers(d->dht[i]);
+}
+
+static bool busy(void *ud) { return ((dctx *)ud)->pending > 0; }
+
+static void wait_ops(dctx *d) {
+  yz_sim_run_while(d->c.s, busy, d, yz_sim_now(d->c.s) + OP_LIMIT_MS);
+}
+
+static bool live_honest(const dctx *d, size_t i) {
+  return yz_sim_alive(d->c.s, i) && !d->evil[i] && d->dht[i] != NULL;
+}
+
+/* A random live honest node (the scenario keeps most nodes so). */
+static size_t pick_origin(dctx *d) {
+  size_t n = yz_sim_count(d->c.s);
+  for (;;) {
+    size_t i = yz_sim_uniform((uint32_t)n);
+    if (live_honest(d, i))
+      return i;
+  }
+}
+
+/* ---- the truth ---------------------------------------------------------- */
+
+static int cmp_dist(const uint8_t *t, const yz_node_id *a,
+                    const yz_node_id *b) {
+  for (int i = 0; i < YZ_NODE_ID_LEN; i++) {
+    uint8_t x = (uint8_t)(a->bytes[i] ^ t[i]), y = (uint8_t)(b->bytes[i] ^ t[i]);
+    if (x != y)
+      return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/* The up to K live nodes closest to target (not skip), into out (closest
+ * first); returns how many. Brute force: a sorted insertion into K. */
+static size_t true_closest(const dctx *d, const uint8_t *target, long skip,
+                           yz_node_id *out) {
+  size_t n = 0;
+  for (size_t i = 0; i < yz_sim_count(d->c.s); i++) {
+    if ((long)i == skip || !yz_sim_alive(d->c.s, i) || d->dht[i] == NULL)
+      continue;
+    const yz_node_id *id = yz_sim_id(d->c.s, i);
+    if (n == K && cmp_dist(target, id, &out[K - 1]) >= 0)
+      continue;
+    size_t p = n < K ? n++ : K - 1;
+    while (p > 0 && cmp_dist(target, id, &out[p - 1]) < 0) {
+      out[p] = out[p - 1];
+      p--;
+    }
+    out[p] = *id;
+  }
+  return n;
+}
+
+static bool contains(const yz_node_id *set, size_t n, const yz_node_id *id) {
+  for (size_t i = 0; i < n; i++)
+    if (memcmp(set[i].bytes, id->bytes, YZ_NODE_ID_LEN) == 0)
+      return true;
+  return false;
+}
+
+/* Routing-table health: the share of live honest nodes whose table holds
+ * all K of their true K closest live nodes (yz_dht_table_closest). */
+static void table_health(dctx *d) {
+  size_t nodes = 0, good = 0;
+  double size_sum = 0;
+  yz_node_id truth[K], got[K];
+  for (size_t i = 0; i < yz_sim_count(d->c.s); i++) {
+    if (!live_honest(d, i))
+      continue;
+    nodes++;
+    size_t t = true_closest(d, yz_sim_id(d->c.s, i)->bytes, (long)i, truth);
+    size_t g = yz_dht_table_closest(d->dht[i], NULL, got, K);
+    size_sum += (double)yz_dht_table_size(d->dht[i]);
+    size_t hit = 0;
+    for (size_t j = 0; j < t; j++)
+      hit += contains(got, g, &truth[j]);
+    good += hit == t;
+  }
+  d->c.r->table_health = nodes ? (double)good / (double)nodes : 0;
+  d->c.r->table_size_mean = nodes ? size_sum / (double)nodes : 0;
+}
+
+/* ---- nodes and joins ------------------------------------------------------ */
+
+static void tune_node(sc_ctx *c, yz_node_config *cfg) {
+  (void)c;
+  /* lookups dial freely; the connection policy keeps links bounded */
+  cfg->link.max_links = 65536;
+  cfg->link_cap = 64;
+}
+
+static int add_dht(dctx *d, size_t i) {
+  yz_dht_config cfg;
+  yz_dht_config_default(&cfg);
+  /* memnet links have no IP: all contacts would count as one subnet */
+  cfg.subnet_per_bucket = UINT32_MAX;
+  cfg.subnet_per_table = UINT32_MAX;
+  cfg.unix_time = unix_now;
+  cfg.user_data = d;
+  int err = yz_dht_new(&d->dht[i], yz_sim_node(d->c.s, i), &cfg);
+  if (err != 0)
+    fprintf(stderr, "sim: yz_dht_new: %s\n", yz_strerror(err));
+  return err;
+}
+
+static void join_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
+  (void)dht;
+  dctx *d = arg;
+  d->pending--;
+  if (r->status == 0)
+    d->joined_ok++;
+}
+
+/* Join node i through node b. */
+static void join_via(dctx *d, size_t i, size_t b) {
+  const char *boot[1] = {yz_sim_address(d->c.s, b)};
+  if (yz_dht_join(d->dht[i], boot, 1, join_done, d, NULL) == 0)
+    d->pending++;
+  yz_sim_touch(d->c.s, i);
+}
+
+static long new_node(dctx *d) {
+  long i = yz_sim_add_node(d->c.s);
+  if (i < 0 || add_dht(d, (size_t)i) != 0)
+    return -1;
+  return i;
+}
+
+static int build_network(dctx *d) {
+  size_t n = d->c.o.nodes;
+  d->n_boot = n / 1000 + 1;
+  if (d->n_boot > 8)
+    d->n_boot = 8;
+  for (size_t i = 0; i < n; i++)
+    if (new_node(d) < 0)
+      return YZ_E_NOMEM;
+  sc_progress(&d->c, "nodes created");
+  /* the bootstrap nodes join through node 0, the others through one of
+   * them, one join every JOIN_STAGGER_MS */
+  for (size_t i = 1; i < n; i++) {
+    yz_sim_run_until(d->c.s, YZ_SIM_T0_MS + i * JOIN_STAGGER_MS);
+    join_via(d, i, i < d->n_boot ? 0 : i % d->n_boot);
+    if (n >= 20 && i % (n / 10) == 0) {
+      char what[64];
+      snprintf(what, sizeof what, "%zu of %zu joining", i, n);
+      sc_progress(&d->c, what);
+    }
+  }
+  wait_ops(d);
+  d->c.r->joined = d->joined_ok;
+  yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + SETTLE_MS);
+  sc_progress(&d->c, "joined, settled");
+  return 0;
+}
+
+/* ---- lookups -------------------------------------------------------------- */
+
+static void lookup_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
+  (void)dht;
+  op *o = arg;
+  dctx *d = o->d;
+  d->pending--;
+  size_t j = d->n_lk++;
+  d->rounds[j] = r->stats.rounds;
+  d->reqs[j] = r->stats.queried;
+  d->lat[j] = (double)r->stats.elapsed_ms;
+  if (r->status == 0 && r->n_closest > 0)
+    d->ok_lk++;
+  yz_node_id truth[K];
+  size_t t = true_closest(d, o->target.bytes, -1, truth);
+  size_t hit = 0;
+  for (size_t i = 0; i < r->n_closest; i++)
+    hit += contains(truth, t, &r->closest[i].id);
+  d->recall_sum += t ? (double)hit / (double)t : 1.0;
+  free(o);
+}
+
+/* Start count lookups of random targets from random live honest nodes,
+ * one every gap_ms; with wait, run until they are done. */
+static void start_lookups(dctx *d, unsigned count, uint64_t gap_ms,
+                          bool wait) {
+  for (unsigned j = 0; j < count && d->started < d->c.o.lookups; j++) {
+    if (j > 0)
+      yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + gap_ms);
+    op *o = calloc(1, sizeof *o);
+    if (o == NULL)
+      break;
+    size_t origin = pick_origin(d);
+    o->d = d;
+    o->origin = origin;
+    randombytes_buf(o->target.bytes, sizeof o->target.bytes);
+    if (yz_dht_find_node(d->dht[origin], &o->target, NULL, lookup_done, o,
+                         NULL) == 0) {
+      d->pending++;
+      d->started++;
+    } else {
+      free(o);
+    }
+    yz_sim_touch(d->c.s, origin);
+  }
+  if (wait)
+    wait_ops(d);
+}
+
+static void lookups_report(dctx *d) {
+  yz_sim_report *r = d->c.r;
+  r->lookups = d->n_lk;
+  r->lookups_ok = d->ok_lk;
+  r->recall = d->n_lk ? d->recall_sum / (double)d->n_lk : 0;
+  yz_sim_dist_of(&r->rounds, d->rounds, d->n_lk);
+  yz_sim_dist_of(&r->requests, d->reqs, d->n_lk);
+  yz_sim_dist_of(&r->latency_ms, d->lat, d->n_lk);
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+static void put_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
+  (void)dht;
+  dctx *d = arg;
+  d->pending--;
+  size_t j = d->n_put++;
+  d->put_ms[j] = (double)r->stats.elapsed_ms;
+  d->put_stored[j] = r->stored;
+  if (r->status == 0 && r->stored > 0)
+    d->ok_put++;
+}
+
+/* Put n_rec immutable records (64 random bytes, a day to live) from
+ * random live honest nodes. */
+static void put_records(dctx *d) {
+  for (size_t j = 0; j < d->n_rec; j++) {
+    if (j > 0)
+      yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + OP_GAP_MS);
+    uint8_t value[64];
+    randombytes_buf(value, sizeof value);
+    yz_dhtrec rec;
+    memset(&rec, 0, sizeof rec);
+    rec.kind = YZ_DHTREC_IMMUTABLE;
+    rec.value = value;
+    rec.value_len = sizeof value;
+    rec.expiry = unix_now(d) + 24 * 3600;
+    uint8_t buf[512];
+    size_t len;
+    if (yz_dhtrec_derive_key(&rec) != 0 ||
+        yz_dhtrec_encode(&rec, buf, sizeof buf, &len) != 0)
+      continue;
+    memcpy(d->keys[j], rec.key, YZ_DHTREC_KEY_LEN);
+    size_t origin = pick_origin(d);
+    if (yz_dht_put(d->dht[origin], buf, len, NULL, put_done, d, NULL) == 0)
+      d->pending++;
+    yz_sim_touch(d->c.s, origin);
+  }
+  wait_ops(d);
+  yz_sim_report *r = d->c.r;
+  r->puts = d->n_put;
+  r->puts_ok = d->ok_put;
+  yz_sim_dist_of(&r->put_ms, d->put_ms, d->n_put);
+  yz_sim_dist_of(&r->put_stored, d->put_stored, d->n_put);
+  sc_progress(&d->c, "records put");
+}
+
+static void get_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
+  (void)dht;
+  dctx *d = arg;
+  d->pending--;
+  d->gets++;
+  if (r->status == 0 && r->record != NULL)
+    d->found++;
+}
+
+/* GET every record from a random live honest node; one availability
+ * sample, at t_s virtual seconds after the scenario's event. */
+static void sample_availability(dctx *d, double t_s) {
+  d->gets = d->found = 0;
+  for (size_t j = 0; j < d->n_rec; j++) {
+    if (j > 0)
+      yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + OP_GAP_MS);
+    size_t origin = pick_origin(d);
+    yz_dht_op_opts oo;
+    memset(&oo, 0, sizeof oo);
+    oo.latest = false;
+    if (yz_dht_get(d->dht[origin], d->keys[j], &oo, get_done, d, NULL) == 0)
+      d->pending++;
+    yz_sim_touch(d->c.s, origin);
+  }
+  wait_ops(d);
+  yz_sim_report *r = d->c.r;
+  if (r->n_avail < YZ_SIM_AVAIL_MAX) {
+    r->avail[r->n_avail].t_s = t_s;
+    r->avail[r->n_avail].gets = d->gets;
+    r->avail[r->n_avail].found = d->found;
+    r->n_avail++;
+  }
+  sc_progress(&d->c, "availability sampled");
+}
+
+/* ---- kills and churn ----------------------------------------------------- */
+
+static void kill_share(dctx *d, unsigned pct) {
+  size_t n = yz_sim_count(d->c.s), want = n * pct / 100, done = 0;
+  while (done < want) {
+    size_t i = yz_sim_uniform((uint32_t)n);
+    if (!yz_sim_alive(d->c.s, i))
+      continue;
+    yz_sim_kill(d->c.s, i);
+    done++;
+  }
+  d->c.r->killed += done;
+}
+
+static void churn(dctx *d) {
+  size_t n = d->c.o.nodes, swaps = n * CHURN_PCT / 100;
+  if (swaps == 0)
+    swaps = 1;
+  uint64_t gap = CHURN_MS / swaps, t0 = yz_sim_now(d->c.s);
+  /* lookups run through the churn: one every churn step */
+  for (size_t j = 0; j < swaps; j++) {
+    yz_sim_run_until(d->c.s, t0 + j * gap);
+    size_t victim;
+    do
+      victim = yz_sim_uniform((uint32_t)yz_sim_count(d->c.s));
+    while (!yz_sim_alive(d->c.s, victim));
+    yz_sim_kill(d->c.s, victim);
+    d->c.r->killed++;
+    long i = new_node(d);
+    if (i < 0)
+      break;
+    join_via(d, (size_t)i, pick_origin(d));
+    if (j % 2 == 0)
+      start_lookups(d, 1, 0, false);
+  }
+  wait_ops(d);
+  d->c.r->joined = d->joined_ok;
+  sc_progress(&d->c, "churn done");
+}
+
+/* ---- the adversary --------------------------------------------------------- */
+
+/* Made-up contacts: validly signed records of N_FAKE nodes that do not
+ * exist (no listener at their address). */
+static int make_fakes(dctx *d) {
+  d->fake = calloc(N_FAKE, sizeof *d->fake);
+  d->fake_len = calloc(N_FAKE, sizeof *d->fake_len);
+  d->fake_id = calloc(N_FAKE, sizeof *d->fake_id);
+  if (d->fake == NULL || d->fake_len == NULL || d->fake_id == NULL)
+    return YZ_E_NOMEM;
+  for (size_t j = 0; j < N_FAKE; j++) {
+    uint8_t seed[YZ_IDENTITY_SEED_LEN];
+    randombytes_buf(seed, sizeof seed);
+    yz_identity id;
+    if (yz_identity_from_seed(&id, seed) != 0)
+      return YZ_E_INVAL;
+    yz_record r;
+    memset(&r, 0, sizeof r);
+    char url[64];
+    snprintf(url, sizeof url, "ws://10.0.0.1:%u/", (unsigned)(50000 + j));
+    r.seq = 1;
+    r.expiry = unix_now(d) + 7 * 24 * 3600;
+    r.node_type = YZ_WIRE_NODE_COMMUNITY;
+    r.capabilities = YZ_WIRE_CAP_ROUTING | YZ_WIRE_CAP_STORAGE;
+    uint8_t buf[YZ_RECORD_MAX_LEN];
+    size_t len;
+    int err = yz_record_set_network(&r, "yz-sim");
+    if (err == 0)
+      err = yz_record_add_address(&r, url, YZ_WIRE_CLIENT_WS, NULL);
+    if (err == 0)
+      err = yz_record_sign(&r, &id, NULL);
+    if (err == 0)
+      err = yz_record_encode(&r, buf, sizeof buf, &len);
+    yz_identity_clear(&id);
+    if (err != 0)
+      return err;
+    d->fake[j] = malloc(len);
+    if (d->fake[j] == NULL)
+      return YZ_E_NOMEM;
+    memcpy(d->fake[j], buf, len);
+    d->fake_len[j] = len;
+    d->fake_id[j] = r.node_id;
+  }
+  return 0;
+}
+
+/* The adversarial handler of protocol 2: every lookup request is answered
+ * with the K made-up contacts closest to its target (so they look
+ * promising), a GET never has the record, a PUT or PROVIDE is acknowledged
+ * and dropped. */
+static void evil_request(yz_node *node, const yz_node_incoming *req,
+                         const uint8_t *data, size_t len, void *ud) {
+  dctx *d = ud;
+  yz_dht_msg m;
+  if (yz_dht_msg_decode(&m, data, len, NULL, NULL) != 0) {
+    (void)yz_node_respond_error(node, req, YZ_NODE_ERR_FAILED, "malformed");
+    return;
+  }
+  yz_dht_msg out;
+  switch (m.type) {
+  case YZ_DHT_FIND_NODE:
+  case YZ_DHT_GET:
+  case YZ_DHT_GET_PROVIDERS: {
+    yz_dht_msg_init(&out, m.type == YZ_DHT_FIND_NODE ? YZ_DHT_FIND_NODE_RESP
+                          : m.type == YZ_DHT_GET     ? YZ_DHT_GET_RESP
+                                                     : YZ_DHT_GET_PROVIDERS_RESP);
+    size_t best[K], nb = 0;
+    for (size_t j = 0; j < N_FAKE; j++) {
+      if (nb == K &&
+          cmp_dist(m.target, &d->fake_id[j], &d->fake_id[best[K - 1]]) >= 0)
+        continue;
+      size_t p = nb < K ? nb++ : K - 1;
+      while (p > 0 &&
+             cmp_dist(m.target, &d->fake_id[j], &d->fake_id[best[p - 1]]) < 0) {
+        best[p] = best[p - 1];
+        p--;
+      }
+      best[p] = j;
+    }
+    out.n_closer = nb;
+    for (size_t j = 0; j < nb; j++) {
+      out.closer[j].ptr = d->fake[best[j]];
+      out.closer[j].len = d->fake_len[best[j]];
+    }
+    break;
+  }
+  case YZ_DHT_PUT:
+  case YZ_DHT_PROVIDE:
+    yz_dht_msg_init(&out, YZ_DHT_STATUS);
+    out.status = YZ_DHT_OK;
+    break;
+  default:
+    (void)yz_node_respond_error(node, req, YZ_NODE_ERR_NO_HANDLER, NULL);
+    return;
+  }
+  static uint8_t buf[64 * 1024];
+  size_t n;
+  if (yz_dht_msg_encode(&out, NULL, buf, sizeof buf, &n, NULL) != 0) {
+    (void)yz_node_respond_error(node, req, YZ_NODE_ERR_FAILED, "encode");
+    return;
+  }
+  (void)yz_node_respond(node, req, buf, n);
+}
+
+/* Turn pct % of the nodes (not the bootstrap nodes) adversarial: their
+ * protocol 2 handler is replaced by evil_request. They stay in the tables
+ * they joined honestly. */
+static int turn_evil(dctx *d, unsigned pct) {
+  int err = make_fakes(d);
+  if (err != 0)
+    return err;
+  size_t n = yz_sim_count(d->c.s), want = n * pct / 100, done = 0;
+  const yz_node_protocol p = {NULL, evil_request};
+  while (done < want) {
+    size_t i = yz_sim_uniform((uint32_t)n);
+    if (i < d->n_boot || d->evil[i])
+      continue;
+    if (yz_node_register(yz_sim_node(d->c.s, i), YZ_DHT_PROTO, &p, d) != 0)
+      return YZ_E_NOMEM;
+    d->evil[i] = true;
+    done++;
+  }
+  return 0;
+}
+
+/* ---- the scenarios ----------------------------------------------------------- */
+
+static bool dht_stopping(void *ud) { return ((dctx *)ud)->pending > 0; }
+
+static void dht_stopped(yz_dht *dht, void *arg) {
+  (void)dht;
+  ((dctx *)arg)->pending--;
+}
+
+static void teardown(dctx *d) {
+  if (d->c.s != NULL) {
+    for (size_t i = 0; i < yz_sim_count(d->c.s); i++)
+      if (d->dht[i] != NULL) {
+        d->pending++;
+        yz_dht_stop(d->dht[i], dht_stopped, d);
+        yz_sim_touch(d->c.s, i);
+      }
+    yz_sim_run_while(d->c.s, dht_stopping, d, yz_sim_now(d->c.s) + 60000);
+    lookups_report(d);
+    sc_end(&d->c);
+  }
+  for (size_t i = 0; i < d->cap; i++)
+    yz_dht_free(d->dht[i]);
+  if (d->fake != NULL)
+    for (size_t j = 0; j < N_FAKE; j++)
+      free(d->fake[j]);
+  free(d->fake);
+  free(d->fake_len);
+  free(d->fake_id);
+  free(d->dht);
+  free(d->evil);
+  free(d->rounds);
+  free(d->reqs);
+  free(d->lat);
+  free(d->keys);
+  free(d->put_ms);
+  free(d->put_stored);
+}
+
+int sc_run_dht(const char *name, const yz_sim_opts *o, yz_sim_report *r) {
+  unsigned kill_pct = strcmp(name, "kill30") == 0   ? 30
+                      : strcmp(name, "kill50") == 0 ? 50
+                                                    : 0;
+  bool is_churn = strcmp(name, "churn") == 0;
+  bool is_adv = strcmp(name, "adversarial") == 0;
+  if (strcmp(name, "steady") != 0 && kill_pct == 0 && !is_churn && !is_adv)
+    return YZ_E_INVAL;
+  dctx *d = calloc(1, sizeof *d);
+  if (d == NULL)
+    return YZ_E_NOMEM;
+  d->cap = o->nodes + (is_churn ? o->nodes * CHURN_PCT / 100 + 1 : 0);
+  d->n_rec = o->records;
+  size_t nl = o->lookups;
+  d->dht = calloc(d->cap, sizeof *d->dht);
+  d->evil = calloc(d->cap, sizeof *d->evil);
+  d->rounds = calloc(nl + 1, sizeof *d->rounds);
+  d->reqs = calloc(nl + 1, sizeof *d->reqs);
+  d->lat = calloc(nl + 1, sizeof *d->lat);
+  d->keys = calloc(d->n_rec + 1, sizeof *d->keys);
+  d->put_ms = calloc(d->n_rec + 1, sizeof *d->put_ms);
+  d->put_stored = calloc(d->n_rec + 1, sizeof *d->put_stored);
+  int err = YZ_E_NOMEM;
+  if (d->dht == NULL || d->evil == NULL || d->rounds == NULL ||
+      d->reqs == NULL || d->lat == NULL || d->keys == NULL ||
+      d->put_ms == NULL || d->put_stored == NULL)
+    goto out;
+  d->c.tune = tune_node;
+  err = sc_begin(&d->c, name, o, r, d->cap);
+  if (err != 0)
+    goto out;
+  yz_sim_layer layer = {layer_deadline, layer_run, d};
+  yz_sim_set_layer(d->c.s, &layer);
+  err = build_network(d);
+  if (err != 0)
+    goto out;
+  if (is_adv) {
+    err = turn_evil(d, 10);
+    if (err != 0)
+      goto out;
+  }
+  table_health(d);
+  sc_progress(&d->c, "table health measured");
+  if (kill_pct > 0) {
+    put_records(d);
+    kill_share(d, kill_pct);
+    sc_progress(&d->c, "killed");
+    sample_availability(d, 0);
+    yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + 60000);
+    sample_availability(d, 60);
+    start_lookups(d, o->lookups, OP_GAP_MS, true);
+  } else if (is_churn) {
+    put_records(d);
+    churn(d);
+    start_lookups(d, o->lookups, OP_GAP_MS, true);
+    sample_availability(d, CHURN_MS / 1000);
+  } else {
+    start_lookups(d, o->lookups, OP_GAP_MS, true);
+    sc_progress(&d->c, "lookups done");
+    put_records(d);
+    sample_availability(d, 0);
+  }
+  err = 0;
+out:
+  teardown(d);
+  free(d);
+  return err;
+}
