@@ -872,6 +872,78 @@ static void gen_dhtrec(void)
 #endif
 
 /* ------------------------------------------------------------------------ */
+/* PubSub RPCs (fuzz/fuzz_pubsub_rpc.c): a signed message, subscriptions,
+ * every control message, a PRUNE with peer exchange. */
+#ifdef YZ_FUZZ_HAVE_WIRE
+#include "yz/pubsub_wire.h"
+
+static void gen_pubsub_rpc(void)
+{
+  if (!wanted("pubsub_rpc"))
+    return;
+  yz_identity id;
+  uint8_t seed[32];
+  fuzz_key(seed, 81);
+  if (yz_identity_from_seed(&id, seed) != 0) {
+    failures++;
+    return;
+  }
+  static uint8_t t[4][32];
+  for (int i = 0; i < 4; i++)
+    memset(t[i], 0x30 + i, 32);
+  static const uint8_t rec[] = {0xa1, 0x01, 0x02};
+  const yz_ps_bytes px = {rec, sizeof rec};
+  static yz_ps_rpc r;
+  static uint8_t enc[4096];
+  for (int w = 0; w < 5; w++) {
+    yz_ps_rpc_init(&r);
+    switch (w) {
+    case 0:
+      r.subscribe = (yz_ps_list){t[0], 2, 0};
+      r.unsubscribe = (yz_ps_list){t[2], 1, 0};
+      break;
+    case 1:
+      r.n_publish = 1;
+      if (yz_ps_topic_hash(r.publish[0].topic, "news", 4) != 0) {
+        failures++;
+        continue;
+      }
+      r.publish[0].seq = 1;
+      r.publish[0].expiry = 1800000060u;
+      r.publish[0].data = (const uint8_t *)"hello";
+      r.publish[0].data_len = 5;
+      if (yz_ps_msg_sign(&r.publish[0], &id, NULL) != 0) {
+        failures++;
+        continue;
+      }
+      break;
+    case 2:
+      r.graft = (yz_ps_list){t[0], 3, 0};
+      r.n_prune = 1;
+      r.prune[0] = (yz_ps_prune){t[3], 60, &px, 1};
+      break;
+    case 3:
+      r.n_ihave = 2;
+      r.ihave[0] = (yz_ps_ihave){t[0], {t[1], 3, 0}};
+      r.ihave[1] = (yz_ps_ihave){t[1], {t[2], 1, 0}};
+      break;
+    default:
+      r.iwant = (yz_ps_list){t[0], 2, 0};
+      r.idontwant = (yz_ps_list){t[2], 2, 0};
+      break;
+    }
+    size_t n;
+    if (yz_ps_rpc_encode(&r, NULL, enc, sizeof enc, &n, NULL) != 0) {
+      failures++;
+      continue;
+    }
+    put("pubsub_rpc", enc, n);
+  }
+  yz_identity_clear(&id);
+}
+#endif
+
+/* ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
@@ -905,6 +977,9 @@ int main(int argc, char **argv)
   gen_node_record();
   gen_dht_msg();
   gen_dhtrec();
+#endif
+#ifdef YZ_FUZZ_HAVE_WIRE
+  gen_pubsub_rpc();
 #endif
 #ifdef YZ_FUZZ_HAVE_VECTORS
   gen_vectors();
