@@ -650,7 +650,7 @@ static int get_msg(struct rbuf *r, yz_ps_msg *m, const char **reason)
       return fail(reason, "unknown message key", YZ_E_MALFORMED);
     prev = key;
     seen |= 1u << key;
-    yz_ps_bytes b;
+    yz_ps_bytes b = {NULL, 0};
     const uint8_t *p;
     bool ok;
     switch (key) {
