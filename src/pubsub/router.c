@@ -218,7 +218,11 @@ struct yz__ps_router {
   struct idx prom_ix;
   yz_ps_rpc *rpc; /* the flush's scratch */
   uint32_t *scratch; /* max_peers slot indices */
+  /* During a heartbeat, each peer's score computed once after the decay
+   * (a score walks the peer's topics and the colocated peers: once per
+   * peer, not once per candidate list). */
   double *scores;
+  bool in_heartbeat;
 };
 
 /* ---- config ------------------------------------------------------------- */
@@ -447,6 +451,11 @@ static double score_of(const yz__ps_router *r, const struct peer *p,
   if (b > 0)
     total += s->behaviour_weight * b * b;
   return total;
+}
+
+static double score_at(const yz__ps_router *r, uint32_t slot, uint64_t now)
+{
+  return r->in_heartbeat ? r->scores[slot] : score_of(r, &r->peers[slot], now);
 }
 
 /* ---- messages ------------------------------------------------------------- */
@@ -697,7 +706,7 @@ static void flush_peer(yz__ps_router *r, uint32_t slot, uint64_t now)
          j++) {
       struct peer *q = &r->peers[j];
       if (j == slot || !q->used || !q->record ||
-          !peer_subscribed(q, pr->topic) || score_of(r, q, now) < 0)
+          !peer_subscribed(q, pr->topic) || score_at(r, (uint32_t)j, now) < 0)
         continue;
       rpc->px[px_used++] = (yz_ps_bytes){q->record, q->record_len};
       pr->n_peers++;
@@ -864,7 +873,7 @@ static size_t candidates(yz__ps_router *r, const struct topic *t, double min,
         !peer_subscribed(p, t->id) || in_list(t->mesh, t->n_mesh, i) ||
         in_list(t->fanout, t->n_fanout, i) ||
         (graft && backoff_on(t, &p->id, now)) ||
-        score_of(r, p, now) < min)
+        score_at(r, i, now) < min)
       continue;
     r->scratch[n++] = i;
   }
@@ -1550,7 +1559,6 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
   const yz__ps_config *c = &r->cfg;
   for (size_t i = 0; i < t->n_mesh;) {
     uint32_t s = t->mesh[i];
-    r->scores[s] = score_of(r, &r->peers[s], now);
     if (r->scores[s] < 0)
       prune_peer(r, t, s, c->prune_backoff_s, false, now); /* no PX */
     else
@@ -1616,6 +1624,10 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
     return;
   decay_scores(r);
   broken_promises(r, now);
+  for (uint32_t i = 0; i < r->cfg.max_peers; i++)
+    if (r->peers[i].used)
+      r->scores[i] = score_of(r, &r->peers[i], now);
+  r->in_heartbeat = true;
   for (size_t i = 0; i < r->cfg.max_topics; i++) {
     struct topic *t = &r->topics[i];
     if (!t->used)
@@ -1638,7 +1650,7 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
       for (size_t k = 0; k < t->n_fanout;) {
         uint32_t s = t->fanout[k];
         if (!peer_subscribed(&r->peers[s], t->id) ||
-            score_of(r, &r->peers[s], now) < r->cfg.score.publish_threshold)
+            r->scores[s] < r->cfg.score.publish_threshold)
           t->fanout[k] = t->fanout[--t->n_fanout];
         else
           k++;
@@ -1653,6 +1665,7 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
   while (r->seen_n && r->seen[r->seen_head].exp_ms <= now)
     seen_drop_oldest(r);
   flush(r, now);
+  r->in_heartbeat = false;
 }
 
 /* ---- inspection --------------------------------------------------------------- */

@@ -1027,6 +1027,56 @@ static void test_gossip_emission(void **state)
   net_free();
 }
 
+static void test_bounds_backoff_px(void **state)
+{
+  (void)state;
+  /* PX: at most max_px records per PRUNE. */
+  yz__ps_config c = cfg;
+  c.D = 2, c.D_lo = 2, c.D_hi = 3, c.D_out = 1, c.D_score = 1;
+  c.max_px = 1;
+  solo(&c, 8, NULL);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  size_t mark = n_caps;
+  for (size_t i = 0; i < 8; i += 2) /* inbound peers: the 4th is refused */
+    sub_graft(i, topic, true);
+  px_n = 0;
+  assert_int_equal(seen_for(6, mark, prune_px), 1);
+  assert_int_equal(px_n, 1);
+  /* A backoff received is cut to max_backoff_s. */
+  yz_ps_rpc_init(&out);
+  out.n_prune = 1;
+  out.prune[0] = (yz_ps_prune){topic, 1000000, NULL, 0};
+  from_peer(0, &out);
+  assert_true(yz__ps_in_backoff(R, topic, &P[0], now));
+  assert_false(yz__ps_in_backoff(R, topic, &P[0],
+                                 now + cfg.max_backoff_s * 1000));
+  net_free();
+  /* The backoff table of a topic holds max_peers entries: a fourth peer's
+   * backoff replaces the one ending first. */
+  c = cfg;
+  c.max_peers = 3;
+  solo(&c, 3, NULL);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  for (size_t i = 0; i < 3; i++) {
+    yz_ps_rpc_init(&out);
+    out.n_prune = 1;
+    out.prune[0] = (yz_ps_prune){topic, 100 + 10 * i, NULL, 0};
+    from_peer(i, &out);
+  }
+  assert_int_equal(yz__ps_peer_remove(R, &P[2], now), 0);
+  memset(P[3].bytes, 0xa3, 32);
+  assert_int_equal(yz__ps_peer_add(R, &P[3], NULL, false, NULL, 0, now), 0);
+  yz_ps_rpc_init(&out);
+  out.n_prune = 1;
+  out.prune[0] = (yz_ps_prune){topic, 500, NULL, 0};
+  from_peer(3, &out);
+  assert_false(yz__ps_in_backoff(R, topic, &P[0], now)); /* replaced */
+  assert_true(yz__ps_in_backoff(R, topic, &P[1], now));
+  assert_true(yz__ps_in_backoff(R, topic, &P[2], now)); /* gone, kept */
+  assert_true(yz__ps_in_backoff(R, topic, &P[3], now));
+  net_free();
+}
+
 static void test_malformed_and_unknown(void **state)
 {
   (void)state;
@@ -1098,6 +1148,7 @@ int main(void)
       cmocka_unit_test_teardown(test_bounds_gossip, teardown),
       cmocka_unit_test_teardown(test_bounds_rate, teardown),
       cmocka_unit_test_teardown(test_gossip_emission, teardown),
+      cmocka_unit_test_teardown(test_bounds_backoff_px, teardown),
       cmocka_unit_test_teardown(test_malformed_and_unknown, teardown),
   };
   return cmocka_run_group_tests_name("pubsub_router", tests, setup, NULL);
