@@ -201,6 +201,22 @@ struct window {
   size_t n, cap;
 };
 
+/* The penalties of a peer that left (gossipsub's score retention): a
+ * peer cannot shed a bad score by reconnecting. */
+struct invalid_in {
+  uint8_t topic[YZ_PS_TOPIC_LEN];
+  double invalid;
+};
+
+struct retained {
+  bool used;
+  yz_node_id id;
+  uint64_t until_ms;
+  double behaviour;
+  struct invalid_in *inv;
+  size_t n_inv;
+};
+
 struct yz__ps_router {
   yz_node_id self;
   yz__ps_config cfg;
@@ -223,6 +239,7 @@ struct yz__ps_router {
    * peer, not once per candidate list). */
   double *scores;
   bool in_heartbeat;
+  struct retained *ret;
 };
 
 /* ---- config ------------------------------------------------------------- */
@@ -256,6 +273,8 @@ void yz__ps_config_default(yz__ps_config *c)
   c->msg_burst = 200;
   c->max_px = 16;
   c->max_outbox = 256;
+  c->retain_score_ms = 3600 * 1000;
+  c->max_retained = 1024;
   c->flood_publish = true;
   yz__ps_score_params *s = &c->score;
   s->topic_weight = 1;
@@ -295,6 +314,7 @@ static bool config_ok(const yz__ps_config *c)
          c->max_peers >= 1 && c->max_peers < UINT32_MAX &&
          c->max_peer_topics >= 1 && c->max_promises >= 1 &&
          c->max_dontwant >= 1 && c->msg_burst >= 1 && c->max_outbox >= 1 &&
+         c->max_retained >= 1 &&
          s->time_in_mesh_quantum_ms >= 1 &&
          s->gossip_threshold <= 0 &&
          s->publish_threshold <= s->gossip_threshold &&
@@ -955,8 +975,9 @@ yz__ps_router *yz__ps_router_new(const yz_node_id *self,
   r->rpc = malloc(sizeof *r->rpc);
   r->scratch = calloc(c.max_peers, sizeof *r->scratch);
   r->scores = calloc(c.max_peers, sizeof *r->scores);
+  r->ret = calloc(c.max_retained, sizeof *r->ret);
   bool ok = r->peers && r->topics && r->seen && r->win && r->prom &&
-            r->rpc && r->scratch && r->scores;
+            r->rpc && r->scratch && r->scores && r->ret;
   ok = idx_init(&r->seen_ix, c.seen_max, keys[0]) && ok;
   ok = idx_init(&r->mc_ix, c.mcache_max, keys[1]) && ok;
   ok = idx_init(&r->prom_ix, c.max_promises, keys[2]) && ok;
@@ -995,9 +1016,64 @@ void yz__ps_router_free(yz__ps_router *r)
     free(r->win[w].m);
   }
   free(r->peers), free(r->topics), free(r->seen), free(r->win);
+  for (size_t i = 0; r->ret && i < r->cfg.max_retained; i++)
+    free(r->ret[i].inv);
+  free(r->ret);
   free(r->prom), free(r->rpc), free(r->scratch), free(r->scores);
   free(r->seen_ix.t), free(r->mc_ix.t), free(r->prom_ix.t);
   free(r);
+}
+
+static struct retained *retained_find(const yz__ps_router *r,
+                                      const yz_node_id *id)
+{
+  for (size_t i = 0; i < r->cfg.max_retained; i++)
+    if (r->ret[i].used &&
+        memcmp(r->ret[i].id.bytes, id->bytes, YZ_NODE_ID_LEN) == 0)
+      return &r->ret[i];
+  return NULL;
+}
+
+static void retained_clear(struct retained *e)
+{
+  free(e->inv);
+  memset(e, 0, sizeof *e);
+}
+
+/* Remember p's penalties (behaviour, invalid messages per topic). */
+static void retain(yz__ps_router *r, const struct peer *p, uint64_t now)
+{
+  size_t n_inv = 0;
+  for (size_t i = 0; i < p->n_topics; i++)
+    n_inv += p->topics[i].invalid > 0;
+  if (p->behaviour <= 0 && n_inv == 0)
+    return;
+  struct retained *e = NULL;
+  for (size_t i = 0; i < r->cfg.max_retained && !e; i++)
+    if (!r->ret[i].used)
+      e = &r->ret[i];
+  if (!e) {
+    /* Full: the entry that would be forgotten first goes. */
+    e = &r->ret[0];
+    for (size_t i = 1; i < r->cfg.max_retained; i++)
+      if (r->ret[i].until_ms < e->until_ms)
+        e = &r->ret[i];
+    retained_clear(e);
+    r->st.retained_full++;
+  }
+  e->inv = n_inv ? calloc(n_inv, sizeof *e->inv) : NULL;
+  if (n_inv && !e->inv)
+    return;
+  e->used = true;
+  e->id = p->id;
+  e->until_ms = now + r->cfg.retain_score_ms;
+  e->behaviour = p->behaviour;
+  for (size_t i = 0; i < p->n_topics; i++) {
+    if (p->topics[i].invalid > 0) {
+      memcpy(e->inv[e->n_inv].topic, p->topics[i].topic, YZ_PS_TOPIC_LEN);
+      e->inv[e->n_inv++].invalid = p->topics[i].invalid;
+    }
+  }
 }
 
 int yz__ps_peer_add(yz__ps_router *r, const yz_node_id *id,
@@ -1029,6 +1105,16 @@ int yz__ps_peer_add(yz__ps_router *r, const yz_node_id *id,
     p->ip = *ip;
   p->tokens = r->cfg.msg_burst;
   p->tokens_ms = now_ms;
+  struct retained *e = retained_find(r, id);
+  if (e) {
+    p->behaviour = e->behaviour;
+    for (size_t i = 0; i < e->n_inv; i++) {
+      struct ptopic *pt = ptopic_get(r, p, e->inv[i].topic);
+      if (pt)
+        pt->invalid = e->inv[i].invalid;
+    }
+    retained_clear(e);
+  }
   /* Hello: our subscriptions. */
   for (size_t i = 0; i < r->cfg.max_topics; i++)
     if (r->topics[i].used && r->topics[i].subscribed)
@@ -1044,6 +1130,7 @@ int yz__ps_peer_remove(yz__ps_router *r, const yz_node_id *id,
   struct peer *p = r ? peer_find(r, id, &slot) : NULL;
   if (!p)
     return YZ_E_NOT_FOUND;
+  retain(r, p, now_ms);
   for (size_t i = 0; i < r->cfg.max_topics; i++) {
     struct topic *t = &r->topics[i];
     if (!t->used)
@@ -1520,6 +1607,27 @@ static void decay_scores(yz__ps_router *r)
   }
 }
 
+/* Retained penalties decay like live ones, and end at until_ms. */
+static void decay_retained(yz__ps_router *r, uint64_t now)
+{
+  const yz__ps_score_params *s = &r->cfg.score;
+  for (size_t i = 0; i < r->cfg.max_retained; i++) {
+    struct retained *e = &r->ret[i];
+    if (!e->used)
+      continue;
+    bool left = false;
+    e->behaviour = decayed(e->behaviour, s->behaviour_decay, s->decay_to_zero);
+    left |= e->behaviour > 0;
+    for (size_t k = 0; k < e->n_inv; k++) {
+      e->inv[k].invalid =
+          decayed(e->inv[k].invalid, s->invalid_decay, s->decay_to_zero);
+      left |= e->inv[k].invalid > 0;
+    }
+    if (!left || e->until_ms <= now)
+      retained_clear(e);
+  }
+}
+
 static void broken_promises(yz__ps_router *r, uint64_t now)
 {
   for (size_t i = 0; i < r->n_prom;) {
@@ -1623,6 +1731,7 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
   if (!r)
     return;
   decay_scores(r);
+  decay_retained(r, now);
   broken_promises(r, now);
   for (uint32_t i = 0; i < r->cfg.max_peers; i++)
     if (r->peers[i].used)
@@ -1669,6 +1778,14 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
 }
 
 /* ---- inspection --------------------------------------------------------------- */
+
+size_t yz__ps_retained(const yz__ps_router *r)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < r->cfg.max_retained; i++)
+    n += r->ret[i].used;
+  return n;
+}
 
 const yz__ps_stats *yz__ps_stats_get(const yz__ps_router *r)
 {

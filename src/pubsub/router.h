@@ -111,6 +111,9 @@ typedef struct yz__ps_config {
   uint32_t msg_burst;          /* 200 */
   size_t max_px;               /* 16 peer records per PRUNE */
   size_t max_outbox;           /* 256 messages queued per peer per call */
+  uint64_t retain_score_ms;    /* 1 h: a peer that leaves with penalties
+                                  gets them back if it returns within */
+  size_t max_retained;         /* 1024 such peers remembered */
   bool flood_publish;          /* true: own messages to every subscriber
                                   above the publish threshold */
   yz__ps_score_params score;
@@ -155,6 +158,7 @@ typedef struct yz__ps_stats {
   uint64_t iwant_refused;   /* IWANTs not answered (retransmission cap) */
   uint64_t outbox_full;     /* messages not queued for a peer */
   uint64_t dontwant_skipped; /* sends saved by IDONTWANT */
+  uint64_t retained_full;   /* penalised peers forgotten early: table full */
   uint64_t sent_rpcs;
 } yz__ps_stats;
 
@@ -230,6 +234,8 @@ size_t yz__ps_mesh(const yz__ps_router *r, const uint8_t topic[32],
 /* Whether peer is in backoff for topic at now. */
 bool yz__ps_in_backoff(const yz__ps_router *r, const uint8_t topic[32],
                        const yz_node_id *peer, uint64_t now_ms);
+/* Penalised peers remembered after they left. */
+size_t yz__ps_retained(const yz__ps_router *r);
 /* Counts held: seen IDs, cached messages, promises, topics, peers. */
 void yz__ps_sizes(const yz__ps_router *r, size_t *seen, size_t *mcache,
                   size_t *promises, size_t *topics, size_t *peers);

@@ -541,6 +541,14 @@ static void test_graylist_spammer(void **state)
   from_peer(0, &out);
   assert_int_equal(st->graylisted, 1);
   assert_int_equal(nodes[0].got[63], 0);
+  /* Leaving and coming back does not shed the score (retention). */
+  double s_bad = yz__ps_score(R, &P[0], now);
+  assert_int_equal(yz__ps_peer_remove(R, &P[0], now), 0);
+  assert_int_equal(yz__ps_retained(R), 1);
+  yz__ps_ip lo = {4, {127, 0, 0, 1}};
+  assert_int_equal(yz__ps_peer_add(R, &P[0], &lo, false, NULL, 0, now), 0);
+  assert_true(yz__ps_score(R, &P[0], now) == s_bad);
+  assert_int_equal(yz__ps_retained(R), 0);
   /* The heartbeat prunes it from the mesh (a negative score). */
   heartbeats(1);
   assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 0);
@@ -1077,6 +1085,38 @@ static void test_bounds_backoff_px(void **state)
   net_free();
 }
 
+static void test_bounds_retained(void **state)
+{
+  (void)state;
+  yz__ps_config c = cfg;
+  c.max_retained = 1;
+  c.retain_score_ms = 5000;
+  solo(&c, 3, NULL);
+  for (size_t i = 0; i < 3; i++)
+    yz__ps_rpc_malformed(R, &P[i]);
+  assert_int_equal(yz__ps_peer_remove(R, &P[0], now), 0);
+  assert_int_equal(yz__ps_peer_remove(R, &P[1], now), 0);
+  assert_int_equal(yz__ps_retained(R), 1);
+  assert_int_equal(yz__ps_stats_get(R)->retained_full, 1);
+  /* A peer without penalties is not remembered. */
+  memset(P[3].bytes, 0xa3, 32);
+  assert_int_equal(yz__ps_peer_add(R, &P[3], NULL, false, NULL, 0, now), 0);
+  assert_int_equal(yz__ps_peer_remove(R, &P[3], now), 0);
+  assert_int_equal(yz__ps_retained(R), 1);
+  /* Peer 1's penalty comes back with it; peer 0's was forgotten. */
+  assert_int_equal(yz__ps_peer_add(R, &P[1], NULL, false, NULL, 0, now), 0);
+  assert_true(yz__ps_score(R, &P[1], now) < 0);
+  assert_int_equal(yz__ps_peer_add(R, &P[0], NULL, false, NULL, 0, now), 0);
+  assert_true(yz__ps_score(R, &P[0], now) == 0);
+  /* Retention ends after retain_score_ms. */
+  assert_int_equal(yz__ps_peer_remove(R, &P[2], now), 0);
+  assert_int_equal(yz__ps_retained(R), 1);
+  now += 5000;
+  yz__ps_heartbeat(R, now);
+  assert_int_equal(yz__ps_retained(R), 0);
+  net_free();
+}
+
 static void test_malformed_and_unknown(void **state)
 {
   (void)state;
@@ -1149,6 +1189,7 @@ int main(void)
       cmocka_unit_test_teardown(test_bounds_rate, teardown),
       cmocka_unit_test_teardown(test_gossip_emission, teardown),
       cmocka_unit_test_teardown(test_bounds_backoff_px, teardown),
+      cmocka_unit_test_teardown(test_bounds_retained, teardown),
       cmocka_unit_test_teardown(test_malformed_and_unknown, teardown),
   };
   return cmocka_run_group_tests_name("pubsub_router", tests, setup, NULL);
