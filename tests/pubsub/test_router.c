@@ -141,7 +141,7 @@ static void pump(void)
     if (!qhead)
       qtail = NULL;
     assert_int_equal(yz_ps_rpc_decode(&in_rpc, e->b, e->n, NULL, NULL), 0);
-    if (nodes[e->to].r)
+    if (nodes[e->to].r && nodes[e->from].r) /* both alive */
       assert_int_equal(
           yz__ps_rpc_in(nodes[e->to].r, &nodes[e->from].id, &in_rpc, now), 0);
     free(e->b);
@@ -339,6 +339,48 @@ static void test_delivery_exactly_once(void **state)
   /* Publishing to a topic nobody subscribes reaches nobody, and says so. */
   yz_ps_msg lone = make(11, topic2, 0);
   assert_int_equal(yz__ps_publish(nodes[0].r, &lone, now), 0);
+  net_free();
+}
+
+/* Node i leaves: every router drops it, its own router goes. */
+static void kill_node(size_t i)
+{
+  for (size_t j = 0; j < n_nodes; j++)
+    if (j != i && nodes[j].r)
+      (void)yz__ps_peer_remove(nodes[j].r, &nodes[i].id, now);
+  yz__ps_router_free(nodes[i].r);
+  nodes[i].r = NULL;
+}
+
+static void test_kill_and_repair(void **state)
+{
+  (void)state;
+  net(30, NULL);
+  wire_graph(30, 14);
+  for (size_t i = 0; i < n_nodes; i++)
+    assert_int_equal(yz__ps_subscribe(nodes[i].r, topic, NULL, NULL, now), 0);
+  pump();
+  heartbeats(3);
+  /* An instant kill of 30 %: every third node. */
+  for (size_t i = 0; i < n_nodes; i += 3)
+    kill_node(i);
+  pump();
+  /* Two heartbeats later every mesh is back to at least D_lo (each
+   * survivor still has more than D_lo subscribed peers). */
+  heartbeats(2);
+  for (size_t i = 0; i < n_nodes; i++) {
+    if (!nodes[i].r)
+      continue;
+    size_t n = yz__ps_mesh(nodes[i].r, topic, false, NULL, 0);
+    assert_in_range(n, cfg.D_lo, cfg.D_hi);
+  }
+  /* And a message reaches every survivor exactly once. */
+  yz_ps_msg m = make(9, topic, 0);
+  assert_true(yz__ps_publish(nodes[1].r, &m, now) >= 1);
+  pump();
+  for (size_t i = 0; i < n_nodes; i++)
+    if (nodes[i].r)
+      assert_int_equal(nodes[i].got[9], 1);
   net_free();
 }
 
@@ -1174,6 +1216,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_mesh_converges, teardown),
       cmocka_unit_test_teardown(test_delivery_exactly_once, teardown),
+      cmocka_unit_test_teardown(test_kill_and_repair, teardown),
       cmocka_unit_test_teardown(test_gossip_repairs_a_miss, teardown),
       cmocka_unit_test_teardown(test_backoff, teardown),
       cmocka_unit_test_teardown(test_graylist_spammer, teardown),
