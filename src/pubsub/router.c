@@ -239,6 +239,7 @@ struct yz__ps_router {
    * peer, not once per candidate list). */
   double *scores;
   bool in_heartbeat;
+  uint64_t ticks; /* heartbeats so far */
   struct retained *ret;
 };
 
@@ -297,6 +298,9 @@ void yz__ps_config_default(yz__ps_config *c)
   s->publish_threshold = -50;
   s->graylist_threshold = -80;
   s->accept_px_threshold = 10;
+  s->opportunistic_graft_threshold = 1;
+  c->opportunistic_graft_ticks = 60;
+  c->opportunistic_graft_peers = 2;
   c->limits = (yz_ps_limits){YZ_PS_MAX_TOPICS, YZ_PS_MAX_IDS, YZ_PS_MAX_MSGS,
                              YZ_PS_MAX_PX,     YZ_PS_MAX_DATA, YZ_PS_MAX_RPC};
 }
@@ -1706,6 +1710,31 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
     out += r->peers[t->mesh[i]].outbound;
   if (t->n_mesh >= c->D_lo && out < c->D_out)
     graft_some(r, t, c->D_out - out, true, now);
+  /* Opportunistic grafting (gossipsub v1.1): a mesh of poorly scored
+   * peers (an eclipse, or just bad luck) gets a few peers scoring above
+   * its median. */
+  if (c->opportunistic_graft_ticks && t->n_mesh > 1 &&
+      r->ticks % c->opportunistic_graft_ticks == 0) {
+    uint32_t sorted[YZ__PS_MESH_MAX];
+    memcpy(sorted, t->mesh, t->n_mesh * sizeof *sorted);
+    sort_by_score(r, sorted, t->n_mesh);
+    double median = r->scores[sorted[t->n_mesh / 2]];
+    if (median < c->score.opportunistic_graft_threshold) {
+      size_t n = candidates(r, t, median, false, true, now);
+      unsigned added = 0;
+      for (size_t i = 0; i < n && added < c->opportunistic_graft_peers; i++) {
+        uint32_t s = r->scratch[i];
+        if (r->scores[s] <= median)
+          continue;
+        mesh_add(r, t, s, now);
+        if (in_list(t->mesh, t->n_mesh, s)) {
+          q_graft(r, s, t->id);
+          added++;
+          r->st.opportunistic_grafts++;
+        }
+      }
+    }
+  }
 }
 
 static void emit_gossip(yz__ps_router *r, struct topic *t, uint64_t now)
@@ -1730,6 +1759,7 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
 {
   if (!r)
     return;
+  r->ticks++;
   decay_scores(r);
   decay_retained(r, now);
   broken_promises(r, now);

@@ -79,6 +79,9 @@ typedef struct yz__ps_score_params {
   double publish_threshold;   /* -50: below, no flood publishing to it */
   double graylist_threshold;  /* -80: below, its RPCs are ignored */
   double accept_px_threshold; /* 10: peer exchange only from peers above */
+  /* 1: a mesh whose median score is below gets better-scored peers
+   * grafted (opportunistic grafting) */
+  double opportunistic_graft_threshold;
 } yz__ps_score_params;
 
 typedef struct yz__ps_config {
@@ -111,6 +114,8 @@ typedef struct yz__ps_config {
   uint32_t msg_burst;          /* 200 */
   size_t max_px;               /* 16 peer records per PRUNE */
   size_t max_outbox;           /* 256 messages queued per peer per call */
+  unsigned opportunistic_graft_ticks; /* 60 heartbeats; 0: never */
+  unsigned opportunistic_graft_peers; /* 2 grafted each time */
   uint64_t retain_score_ms;    /* 1 h: a peer that leaves with penalties
                                   gets them back if it returns within */
   size_t max_retained;         /* 1024 such peers remembered */
@@ -159,6 +164,7 @@ typedef struct yz__ps_stats {
   uint64_t outbox_full;     /* messages not queued for a peer */
   uint64_t dontwant_skipped; /* sends saved by IDONTWANT */
   uint64_t retained_full;   /* penalised peers forgotten early: table full */
+  uint64_t opportunistic_grafts;
   uint64_t sent_rpcs;
 } yz__ps_stats;
 

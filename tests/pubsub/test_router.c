@@ -1159,6 +1159,46 @@ static void test_bounds_retained(void **state)
   net_free();
 }
 
+static void test_opportunistic_graft(void **state)
+{
+  (void)state;
+  yz__ps_config c = cfg;
+  c.D = 2, c.D_lo = 2, c.D_hi = 3, c.D_out = 0, c.D_score = 1;
+  solo(&c, 3, NULL);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  sub_graft(0, topic, true);
+  sub_graft(1, topic, true);
+  sub_graft(2, topic, false);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 2);
+  heartbeats(59);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 2);
+  /* Peer 2, outside the mesh, delivers first: its score (P2) passes the
+   * mesh's median (P1: 0.59), which is under the threshold of 1. */
+  yz_ps_rpc_init(&out);
+  out.n_publish = 3;
+  for (unsigned k = 0; k < 3; k++)
+    out.publish[k] = make(k + 1, topic, 0);
+  from_peer(2, &out);
+  size_t mark = n_caps;
+  heartbeats(1);
+  assert_int_equal(yz__ps_stats_get(R)->opportunistic_grafts, 1);
+  assert_int_equal(seen_for(2, mark, has_graft), 1);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 3);
+  net_free();
+  /* Off: ticks 0. */
+  c.opportunistic_graft_ticks = 0;
+  solo(&c, 3, NULL);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  sub_graft(0, topic, true);
+  sub_graft(1, topic, true);
+  sub_graft(2, topic, false);
+  heartbeats(59);
+  from_peer(2, &out);
+  heartbeats(1);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 2);
+  net_free();
+}
+
 static void test_malformed_and_unknown(void **state)
 {
   (void)state;
@@ -1233,6 +1273,7 @@ int main(void)
       cmocka_unit_test_teardown(test_gossip_emission, teardown),
       cmocka_unit_test_teardown(test_bounds_backoff_px, teardown),
       cmocka_unit_test_teardown(test_bounds_retained, teardown),
+      cmocka_unit_test_teardown(test_opportunistic_graft, teardown),
       cmocka_unit_test_teardown(test_malformed_and_unknown, teardown),
   };
   return cmocka_run_group_tests_name("pubsub_router", tests, setup, NULL);
