@@ -140,8 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       break;
     default:
       if (yz__ps_peer_remove(r, &peers[k], now) != 0)
-        FUZZ_CHECK(yz__ps_peer_add(r, &peers[k], NULL, false, NULL, 0,
-                                   now) == 0);
+        FUZZ_CHECK(yz__ps_peer_add(r, &peers[k], NULL, false, NULL, 0, now) ==
+                   0);
       break;
     }
     size_t seen, mc, prom, nt, np;

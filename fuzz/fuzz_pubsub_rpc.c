@@ -34,17 +34,19 @@ static void check_set(const yz_ps_list *l)
   for (size_t i = 0; i < l->n; i++) {
     FUZZ_CHECK(inside(yz_ps_list_at(l, i), 32));
     if (i)
-      FUZZ_CHECK(memcmp(yz_ps_list_at(l, i - 1), yz_ps_list_at(l, i), 32) <
-                 0);
+      FUZZ_CHECK(memcmp(yz_ps_list_at(l, i - 1), yz_ps_list_at(l, i), 32) < 0);
   }
 }
 
 static void raw(const uint8_t *data, size_t size)
 {
   static yz_ps_rpc r, s, zero;
-  static const yz_ps_limits small = {.max_topics = 2, .max_ids = 4,
-                                     .max_messages = 2, .max_px = 2,
-                                     .max_data = 64, .max_rpc_len = 4096};
+  static const yz_ps_limits small = {.max_topics = 2,
+                                     .max_ids = 4,
+                                     .max_messages = 2,
+                                     .max_px = 2,
+                                     .max_data = 64,
+                                     .max_rpc_len = 4096};
   const char *why = NULL, *swhy = NULL;
   memset(&r, 0xA5, sizeof r);
   int rc = yz_ps_rpc_decode(&r, data, size, NULL, &why);
@@ -166,8 +168,7 @@ static void structured(const uint8_t *data, size_t size)
   FUZZ_CHECK(yz_ps_rpc_decode(&d, out, n, NULL, &why) == 0);
   static uint8_t again[1 << 18];
   size_t n2 = 0;
-  FUZZ_CHECK(yz_ps_rpc_encode(&d, NULL, again, sizeof again, &n2, NULL) ==
-             0);
+  FUZZ_CHECK(yz_ps_rpc_encode(&d, NULL, again, sizeof again, &n2, NULL) == 0);
   FUZZ_CHECK(n2 == n && memcmp(again, out, n) == 0);
 }
 

@@ -45,13 +45,13 @@ enum {
   YZ_PS_SIGNED_LEN = YZ_PS_MSG_PREFIX_LEN + YZ_PS_TOPIC_LEN +
                      YZ_IDENTITY_PK_LEN + 8 + 8 + 8 + 32,
   /* Hard caps: array sizes of yz_ps_rpc and the largest limits. */
-  YZ_PS_TOPICS_CAP = 1024,   /* per topic list, IHAVE and PRUNE entries */
-  YZ_PS_IDS_CAP = 8192,      /* IDs of IWANT, IDONTWANT, of all IHAVEs */
-  YZ_PS_MSGS_CAP = 256,      /* messages in one RPC */
-  YZ_PS_PX_CAP = 64,         /* peer records in one PRUNE */
-  YZ_PS_PX_TOTAL_CAP = 256,  /* peer records in one RPC */
-  YZ_PS_DATA_CAP = 1048576,  /* bytes of a message's data (1 MiB) */
-  YZ_PS_RPC_CAP = 16777216,  /* bytes of an RPC (16 MiB) */
+  YZ_PS_TOPICS_CAP = 1024,  /* per topic list, IHAVE and PRUNE entries */
+  YZ_PS_IDS_CAP = 8192,     /* IDs of IWANT, IDONTWANT, of all IHAVEs */
+  YZ_PS_MSGS_CAP = 256,     /* messages in one RPC */
+  YZ_PS_PX_CAP = 64,        /* peer records in one PRUNE */
+  YZ_PS_PX_TOTAL_CAP = 256, /* peer records in one RPC */
+  YZ_PS_DATA_CAP = 1048576, /* bytes of a message's data (1 MiB) */
+  YZ_PS_RPC_CAP = 16777216, /* bytes of an RPC (16 MiB) */
   YZ_PS_PEER_RECORD_MAX_LEN = 1024, /* a node record (YZ_RECORD_MAX_LEN) */
   /* Defaults of yz_ps_limits. */
   YZ_PS_MAX_TOPICS = 256,
@@ -199,9 +199,8 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_ps_msg_id(const yz_ps_msg *m,
 
 /* Sign with a node identity: sets m->author and m->signature. 0 or
  * YZ_E_INVAL (*reason, if not NULL, says why). */
-YZ_EXPORT YZ_WARN_UNUSED int yz_ps_msg_sign(yz_ps_msg *m,
-                                            const yz_identity *id,
-                                            const char **reason);
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_ps_msg_sign(yz_ps_msg *m, const yz_identity *id, const char **reason);
 
 /* The same with a raw Ed25519 key pair in libsodium's form (seed || public
  * key), for authors that are not node identities. */
@@ -229,9 +228,11 @@ YZ_EXPORT const char *yz_ps_status_name(int status);
  * default YZ_PS_MAX_LIFETIME), then the
  * signature over the signed bytes. *reason (if not NULL) says why.
  */
-YZ_EXPORT YZ_WARN_UNUSED yz_ps_status
-yz_ps_msg_check(const yz_ps_msg *m, uint64_t now, uint64_t max_lifetime,
-                size_t max_data, const char **reason);
+YZ_EXPORT YZ_WARN_UNUSED yz_ps_status yz_ps_msg_check(const yz_ps_msg *m,
+                                                      uint64_t now,
+                                                      uint64_t max_lifetime,
+                                                      size_t max_data,
+                                                      const char **reason);
 
 /* ---- RPCs --------------------------------------------------------------- */
 
@@ -245,11 +246,9 @@ YZ_EXPORT void yz_ps_rpc_init(yz_ps_rpc *r);
  * *outlen; YZ_E_INVAL (an RPC the decoder would refuse, or a limit over
  * its cap; *reason says why), YZ_E_TOO_LARGE (cap too small).
  */
-YZ_EXPORT YZ_WARN_UNUSED int yz_ps_rpc_encode(const yz_ps_rpc *r,
-                                              const yz_ps_limits *lim,
-                                              uint8_t *out, size_t cap,
-                                              size_t *outlen,
-                                              const char **reason);
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_ps_rpc_encode(const yz_ps_rpc *r, const yz_ps_limits *lim, uint8_t *out,
+                 size_t cap, size_t *outlen, const char **reason);
 
 /*
  * Strict decoding of an RPC (docs/protocol.md "PubSub", "Rules") under lim

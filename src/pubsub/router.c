@@ -98,7 +98,8 @@ static void idx_del(struct idx *ix, const uint8_t *k)
   }
 }
 
-/* ---- state ---------------------------------------------------------------- */
+/* ---- state ----------------------------------------------------------------
+ */
 
 /* A message held by the cache and by outboxes. */
 struct pmsg {
@@ -232,7 +233,7 @@ struct yz__ps_router {
   struct promise *prom;
   size_t n_prom;
   struct idx prom_ix;
-  yz_ps_rpc *rpc; /* the flush's scratch */
+  yz_ps_rpc *rpc;    /* the flush's scratch */
   uint32_t *scratch; /* max_peers slot indices */
   /* During a heartbeat, each peer's score computed once after the decay
    * (a score walks the peer's topics and the colocated peers: once per
@@ -301,7 +302,7 @@ void yz__ps_config_default(yz__ps_config *c)
   s->opportunistic_graft_threshold = 1;
   c->opportunistic_graft_ticks = 60;
   c->opportunistic_graft_peers = 2;
-  c->limits = (yz_ps_limits){YZ_PS_MAX_TOPICS, YZ_PS_MAX_IDS, YZ_PS_MAX_MSGS,
+  c->limits = (yz_ps_limits){YZ_PS_MAX_TOPICS, YZ_PS_MAX_IDS,  YZ_PS_MAX_MSGS,
                              YZ_PS_MAX_PX,     YZ_PS_MAX_DATA, YZ_PS_MAX_RPC};
 }
 
@@ -311,29 +312,27 @@ static bool config_ok(const yz__ps_config *c)
   const yz_ps_limits *l = &c->limits;
   return c->D_lo >= 1 && c->D_lo <= c->D && c->D <= c->D_hi &&
          c->D_out < c->D_lo && c->D_out <= c->D / 2 &&
-         c->D_hi + c->D_out <= YZ__PS_MESH_MAX &&
-         c->D_score <= c->D && c->mcache_gossip >= 1 &&
-         c->mcache_gossip <= c->mcache_len && c->mcache_max >= 1 &&
-         c->seen_max >= 1 && c->max_lifetime_s >= 1 && c->max_topics >= 1 &&
-         c->max_peers >= 1 && c->max_peers < UINT32_MAX &&
-         c->max_peer_topics >= 1 && c->max_promises >= 1 &&
-         c->max_dontwant >= 1 && c->msg_burst >= 1 && c->max_outbox >= 1 &&
-         c->max_retained >= 1 &&
-         s->time_in_mesh_quantum_ms >= 1 &&
-         s->gossip_threshold <= 0 &&
+         c->D_hi + c->D_out <= YZ__PS_MESH_MAX && c->D_score <= c->D &&
+         c->mcache_gossip >= 1 && c->mcache_gossip <= c->mcache_len &&
+         c->mcache_max >= 1 && c->seen_max >= 1 && c->max_lifetime_s >= 1 &&
+         c->max_topics >= 1 && c->max_peers >= 1 &&
+         c->max_peers < UINT32_MAX && c->max_peer_topics >= 1 &&
+         c->max_promises >= 1 && c->max_dontwant >= 1 && c->msg_burst >= 1 &&
+         c->max_outbox >= 1 && c->max_retained >= 1 &&
+         s->time_in_mesh_quantum_ms >= 1 && s->gossip_threshold <= 0 &&
          s->publish_threshold <= s->gossip_threshold &&
-         s->graylist_threshold <= s->publish_threshold &&
-         l->max_topics >= 1 && l->max_topics <= YZ_PS_TOPICS_CAP &&
-         c->max_topics <= l->max_topics && l->max_ids >= 1 &&
-         l->max_ids <= YZ_PS_IDS_CAP && c->max_ihave_len <= l->max_ids &&
-         l->max_messages >= 1 && l->max_messages <= YZ_PS_MSGS_CAP &&
-         c->max_px <= l->max_px && l->max_px <= YZ_PS_PX_CAP &&
-         c->max_data <= l->max_data && l->max_data <= YZ_PS_DATA_CAP &&
-         l->max_rpc_len <= YZ_PS_RPC_CAP &&
+         s->graylist_threshold <= s->publish_threshold && l->max_topics >= 1 &&
+         l->max_topics <= YZ_PS_TOPICS_CAP && c->max_topics <= l->max_topics &&
+         l->max_ids >= 1 && l->max_ids <= YZ_PS_IDS_CAP &&
+         c->max_ihave_len <= l->max_ids && l->max_messages >= 1 &&
+         l->max_messages <= YZ_PS_MSGS_CAP && c->max_px <= l->max_px &&
+         l->max_px <= YZ_PS_PX_CAP && c->max_data <= l->max_data &&
+         l->max_data <= YZ_PS_DATA_CAP && l->max_rpc_len <= YZ_PS_RPC_CAP &&
          c->max_data + 512 <= l->max_rpc_len;
 }
 
-/* ---- helpers -------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------
+ */
 
 static uint32_t rand_below(yz__ps_router *r, uint32_t n)
 {
@@ -482,7 +481,8 @@ static double score_at(const yz__ps_router *r, uint32_t slot, uint64_t now)
   return r->in_heartbeat ? r->scores[slot] : score_of(r, &r->peers[slot], now);
 }
 
-/* ---- messages ------------------------------------------------------------- */
+/* ---- messages -------------------------------------------------------------
+ */
 
 static struct pmsg *pmsg_new(const yz_ps_msg *m, const uint8_t *id)
 {
@@ -566,7 +566,8 @@ static void mcache_shift(yz__ps_router *r)
   r->win[0].n = 0;
 }
 
-/* ---- outboxes --------------------------------------------------------------- */
+/* ---- outboxes
+ * --------------------------------------------------------------- */
 
 static bool grow(void **v, size_t *cap, size_t elem, size_t max)
 {
@@ -716,17 +717,16 @@ static void flush_peer(yz__ps_router *r, uint32_t slot, uint64_t now)
     qsort(ob->prune, ob->n_prune, sizeof *ob->prune, cmp32);
   size_t px_used = 0;
   for (size_t i = 0; i < ob->n_prune; i++) {
-    if (rpc->n_prune &&
-        memcmp(rpc->prune[rpc->n_prune - 1].topic, ob->prune[i].topic, 32) ==
-            0)
+    if (rpc->n_prune && memcmp(rpc->prune[rpc->n_prune - 1].topic,
+                               ob->prune[i].topic, 32) == 0)
       continue;
     yz_ps_prune *pr = &rpc->prune[rpc->n_prune++];
     pr->topic = ob->prune[i].topic;
     pr->backoff = ob->prune[i].backoff;
     pr->peers = &rpc->px[px_used];
-    for (size_t j = 0; ob->prune[i].px && j < r->cfg.max_peers &&
-                       pr->n_peers < r->cfg.max_px &&
-                       px_used < YZ_PS_PX_TOTAL_CAP;
+    for (size_t j = 0;
+         ob->prune[i].px && j < r->cfg.max_peers &&
+         pr->n_peers < r->cfg.max_px && px_used < YZ_PS_PX_TOTAL_CAP;
          j++) {
       struct peer *q = &r->peers[j];
       if (j == slot || !q->used || !q->record ||
@@ -788,7 +788,8 @@ static void flush(yz__ps_router *r, uint64_t now)
       flush_peer(r, i, now);
 }
 
-/* ---- meshes and backoffs ---------------------------------------------------- */
+/* ---- meshes and backoffs
+ * ---------------------------------------------------- */
 
 static bool in_list(const uint32_t *l, size_t n, uint32_t slot)
 {
@@ -896,8 +897,7 @@ static size_t candidates(yz__ps_router *r, const struct topic *t, double min,
     if (!p->used || (outbound_only && !p->outbound) ||
         !peer_subscribed(p, t->id) || in_list(t->mesh, t->n_mesh, i) ||
         in_list(t->fanout, t->n_fanout, i) ||
-        (graft && backoff_on(t, &p->id, now)) ||
-        score_at(r, i, now) < min)
+        (graft && backoff_on(t, &p->id, now)) || score_at(r, i, now) < min)
       continue;
     r->scratch[n++] = i;
   }
@@ -948,7 +948,8 @@ static void topic_free(struct topic *t)
   memset(t, 0, sizeof *t);
 }
 
-/* ---- the router ------------------------------------------------------------ */
+/* ---- the router ------------------------------------------------------------
+ */
 
 yz__ps_router *yz__ps_router_new(const yz_node_id *self,
                                  const yz__ps_config *cfg,
@@ -980,8 +981,8 @@ yz__ps_router *yz__ps_router_new(const yz_node_id *self,
   r->scratch = calloc(c.max_peers, sizeof *r->scratch);
   r->scores = calloc(c.max_peers, sizeof *r->scores);
   r->ret = calloc(c.max_retained, sizeof *r->ret);
-  bool ok = r->peers && r->topics && r->seen && r->win && r->prom &&
-            r->rpc && r->scratch && r->scores && r->ret;
+  bool ok = r->peers && r->topics && r->seen && r->win && r->prom && r->rpc &&
+            r->scratch && r->scores && r->ret;
   ok = idx_init(&r->seen_ix, c.seen_max, keys[0]) && ok;
   ok = idx_init(&r->mc_ix, c.mcache_max, keys[1]) && ok;
   ok = idx_init(&r->prom_ix, c.max_promises, keys[2]) && ok;
@@ -1127,8 +1128,7 @@ int yz__ps_peer_add(yz__ps_router *r, const yz_node_id *id,
   return 0;
 }
 
-int yz__ps_peer_remove(yz__ps_router *r, const yz_node_id *id,
-                       uint64_t now_ms)
+int yz__ps_peer_remove(yz__ps_router *r, const yz_node_id *id, uint64_t now_ms)
 {
   uint32_t slot;
   struct peer *p = r ? peer_find(r, id, &slot) : NULL;
@@ -1154,7 +1154,8 @@ void yz__ps_rpc_malformed(yz__ps_router *r, const yz_node_id *id)
     p->behaviour += 1;
 }
 
-/* ---- receiving ---------------------------------------------------------------- */
+/* ---- receiving
+ * ---------------------------------------------------------------- */
 
 static void penalise_invalid(yz__ps_router *r, struct peer *p,
                              const uint8_t *topic)
@@ -1318,16 +1319,16 @@ static void handle_prune(yz__ps_router *r, uint32_t slot,
   if (!t)
     return;
   mesh_del(r, t, slot);
-  backoff_set(r, t, &p->id,
-              pr->backoff ? pr->backoff : r->cfg.prune_backoff_s, now);
+  backoff_set(r, t, &p->id, pr->backoff ? pr->backoff : r->cfg.prune_backoff_s,
+              now);
   if (pr->n_peers && r->cb.px &&
       score_of(r, p, now) >= r->cfg.score.accept_px_threshold)
     r->cb.px(r->cb.ud, pr->topic, pr->peers,
              pr->n_peers < r->cfg.max_px ? pr->n_peers : r->cfg.max_px);
 }
 
-static void handle_ihave(yz__ps_router *r, uint32_t slot,
-                         const yz_ps_rpc *rpc, uint64_t now)
+static void handle_ihave(yz__ps_router *r, uint32_t slot, const yz_ps_rpc *rpc,
+                         uint64_t now)
 {
   struct peer *p = &r->peers[slot];
   if (score_of(r, p, now) < r->cfg.score.gossip_threshold ||
@@ -1419,8 +1420,8 @@ static void handle_idontwant(yz__ps_router *r, struct peer *p,
   }
 }
 
-int yz__ps_rpc_in(yz__ps_router *r, const yz_node_id *id,
-                  const yz_ps_rpc *rpc, uint64_t now)
+int yz__ps_rpc_in(yz__ps_router *r, const yz_node_id *id, const yz_ps_rpc *rpc,
+                  uint64_t now)
 {
   uint32_t slot;
   struct peer *p = r && rpc ? peer_find(r, id, &slot) : NULL;
@@ -1463,7 +1464,8 @@ int yz__ps_rpc_in(yz__ps_router *r, const yz_node_id *id,
   return 0;
 }
 
-/* ---- local actions -------------------------------------------------------------- */
+/* ---- local actions
+ * -------------------------------------------------------------- */
 
 int yz__ps_subscribe(yz__ps_router *r, const uint8_t topic[YZ_PS_TOPIC_LEN],
                      yz__ps_validator validator, void *vud, uint64_t now)
@@ -1579,7 +1581,8 @@ int yz__ps_publish(yz__ps_router *r, const yz_ps_msg *m, uint64_t now)
   return reached;
 }
 
-/* ---- the heartbeat ------------------------------------------------------------ */
+/* ---- the heartbeat
+ * ------------------------------------------------------------ */
 
 static double decayed(double v, double d, double zero)
 {
@@ -1739,7 +1742,8 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
 
 static void emit_gossip(yz__ps_router *r, struct topic *t, uint64_t now)
 {
-  size_t n = candidates(r, t, r->cfg.score.gossip_threshold, false, false, now);
+  size_t n =
+      candidates(r, t, r->cfg.score.gossip_threshold, false, false, now);
   if (n > r->cfg.D_lazy)
     n = r->cfg.D_lazy;
   if (n == 0)
@@ -1794,7 +1798,8 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
         else
           k++;
       }
-      size_t n = candidates(r, t, r->cfg.score.publish_threshold, false, false, now);
+      size_t n =
+          candidates(r, t, r->cfg.score.publish_threshold, false, false, now);
       for (size_t k = 0; k < n && t->n_fanout < r->cfg.D; k++)
         t->fanout[t->n_fanout++] = r->scratch[k];
     }
@@ -1807,7 +1812,8 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
   r->in_heartbeat = false;
 }
 
-/* ---- inspection --------------------------------------------------------------- */
+/* ---- inspection
+ * --------------------------------------------------------------- */
 
 size_t yz__ps_retained(const yz__ps_router *r)
 {
@@ -1822,8 +1828,7 @@ const yz__ps_stats *yz__ps_stats_get(const yz__ps_router *r)
   return &r->st;
 }
 
-double yz__ps_score(const yz__ps_router *r, const yz_node_id *id,
-                    uint64_t now)
+double yz__ps_score(const yz__ps_router *r, const yz_node_id *id, uint64_t now)
 {
   const struct peer *p = peer_find(r, id, NULL);
   return p ? score_of(r, p, now) : 0;

@@ -187,7 +187,7 @@ yz_ps_status yz_ps_msg_check(const yz_ps_msg *m, uint64_t now,
 
 static bool limits_of(const yz_ps_limits *lim, yz_ps_limits *out)
 {
-  *out = (yz_ps_limits){YZ_PS_MAX_TOPICS, YZ_PS_MAX_IDS, YZ_PS_MAX_MSGS,
+  *out = (yz_ps_limits){YZ_PS_MAX_TOPICS, YZ_PS_MAX_IDS,  YZ_PS_MAX_MSGS,
                         YZ_PS_MAX_PX,     YZ_PS_MAX_DATA, YZ_PS_MAX_RPC};
   if (!lim)
     return true;
@@ -384,7 +384,8 @@ static const char *rpc_invalid(const yz_ps_rpc *r, const yz_ps_limits *l,
   return NULL;
 }
 
-/* ---- encoding ------------------------------------------------------------ */
+/* ---- encoding ------------------------------------------------------------
+ */
 
 /* A writer; p NULL counts only. */
 struct wbuf {
@@ -458,9 +459,8 @@ static void put_msg(struct wbuf *w, const yz_ps_msg *m)
   put_bstr(w, m->signature, YZ_IDENTITY_SIG_LEN);
 }
 
-int yz_ps_rpc_encode(const yz_ps_rpc *r, const yz_ps_limits *lim,
-                     uint8_t *out, size_t cap, size_t *outlen,
-                     const char **reason)
+int yz_ps_rpc_encode(const yz_ps_rpc *r, const yz_ps_limits *lim, uint8_t *out,
+                     size_t cap, size_t *outlen, const char **reason)
 {
   yz_ps_limits l;
   if (!r || !outlen || (!out && cap))
@@ -473,10 +473,15 @@ int yz_ps_rpc_encode(const yz_ps_rpc *r, const yz_ps_limits *lim,
     return fail(reason, why, YZ_E_INVAL);
 
   struct wbuf w = {out, cap, 0, false};
-  bool has[YZ_PS_RKEY_MAX + 1] = {
-      false,         r->subscribe.n != 0, r->unsubscribe.n != 0,
-      r->n_publish != 0, r->graft.n != 0,  r->n_prune != 0,
-      r->n_ihave != 0,   r->iwant.n != 0,  r->idontwant.n != 0};
+  bool has[YZ_PS_RKEY_MAX + 1] = {false,
+                                  r->subscribe.n != 0,
+                                  r->unsubscribe.n != 0,
+                                  r->n_publish != 0,
+                                  r->graft.n != 0,
+                                  r->n_prune != 0,
+                                  r->n_ihave != 0,
+                                  r->iwant.n != 0,
+                                  r->idontwant.n != 0};
   unsigned pairs = 0;
   for (unsigned k = 1; k <= YZ_PS_RKEY_MAX; k++)
     pairs += has[k];
@@ -538,7 +543,8 @@ int yz_ps_rpc_encode(const yz_ps_rpc *r, const yz_ps_limits *lim,
   return 0;
 }
 
-/* ---- decoding ------------------------------------------------------------ */
+/* ---- decoding ------------------------------------------------------------
+ */
 
 /* A reader over input that yz_wire_check() accepted. */
 struct rbuf {
@@ -615,8 +621,8 @@ static int get_array(struct rbuf *r, size_t max, size_t *n, const char *what,
 }
 
 /* A list of 32-byte bstrs: consecutive 34-byte items inside the input. */
-static int get_set(struct rbuf *r, yz_ps_list *l, size_t max,
-                   const char *what, const char *over, const char **reason)
+static int get_set(struct rbuf *r, yz_ps_list *l, size_t max, const char *what,
+                   const char *over, const char **reason)
 {
   size_t n;
   int rc = get_array(r, max, &n, what, over, reason);
@@ -749,8 +755,7 @@ static int get_ihave(struct rbuf *r, yz_ps_ihave *h, size_t ids_left,
     return fail(reason, "an IHAVE is not a map of topic and IDs",
                 YZ_E_MALFORMED);
   if (!get_uint(r, &key) || key != YZ_PS_IKEY_TOPIC || !get_b32(r, &h->topic))
-    return fail(reason, "IHAVE topic is not a 32-byte string",
-                YZ_E_MALFORMED);
+    return fail(reason, "IHAVE topic is not a 32-byte string", YZ_E_MALFORMED);
   if (!get_uint(r, &key) || key != YZ_PS_IKEY_IDS)
     return fail(reason, "unknown IHAVE key", YZ_E_MALFORMED);
   return get_set(r, &h->ids, ids_left, "IHAVE IDs is not an array",
@@ -808,8 +813,7 @@ static int decode_body(yz_ps_rpc *rpc, struct rbuf *r, const yz_ps_limits *l,
                      "more IHAVEs than the limit", reason);
       for (size_t j = 0; j < n && rc == 0; j++) {
         rc = get_ihave(r, &rpc->ihave[j], l->max_ids - ids, reason);
-        if (rc == 0 && (ids += rpc->ihave[j].ids.n) >= l->max_ids &&
-            j + 1 < n)
+        if (rc == 0 && (ids += rpc->ihave[j].ids.n) >= l->max_ids && j + 1 < n)
           rc = fail(reason, "more IHAVE IDs than the limit", YZ_E_LIMIT);
       }
       if (rc == 0)

@@ -38,7 +38,8 @@ static void rnd(void *ud, uint8_t *buf, size_t n)
   }
 }
 
-/* ---- a network of routers ------------------------------------------------- */
+/* ---- a network of routers -------------------------------------------------
+ */
 
 struct node {
   yz__ps_router *r;
@@ -203,12 +204,10 @@ static void net_free(void)
 static void link_nodes(size_t a, size_t b)
 {
   yz__ps_ip ip = {4, {127, 0, 0, 1}};
-  assert_int_equal(yz__ps_peer_add(nodes[a].r, &nodes[b].id, &ip, true,
-                                   NULL, 0, now),
-                   0);
-  assert_int_equal(yz__ps_peer_add(nodes[b].r, &nodes[a].id, &ip, false,
-                                   NULL, 0, now),
-                   0);
+  assert_int_equal(
+      yz__ps_peer_add(nodes[a].r, &nodes[b].id, &ip, true, NULL, 0, now), 0);
+  assert_int_equal(
+      yz__ps_peer_add(nodes[b].r, &nodes[a].id, &ip, false, NULL, 0, now), 0);
   pump();
 }
 
@@ -278,7 +277,8 @@ static void wire_graph(size_t n, unsigned extra)
   }
 }
 
-/* ---- the network tests ------------------------------------------------------ */
+/* ---- the network tests
+ * ------------------------------------------------------ */
 
 static void test_mesh_converges(void **state)
 {
@@ -418,7 +418,8 @@ static void test_gossip_repairs_a_miss(void **state)
   net_free();
 }
 
-/* ---- one router and scripted peers ----------------------------------------- */
+/* ---- one router and scripted peers -----------------------------------------
+ */
 
 static yz__ps_router *R;
 static yz_node_id P[8];
@@ -433,8 +434,8 @@ static yz__ps_router *solo(const yz__ps_config *c, size_t peers,
     memset(P[i].bytes, 0xa0 + (int)i, 32);
     yz__ps_ip lo = {4, {127, 0, 0, 1}};
     uint8_t rec[3] = {0xa1, 0x01, (uint8_t)i};
-    assert_int_equal(yz__ps_peer_add(R, &P[i], ips ? &ips[i] : &lo, i % 2,
-                                     rec, sizeof rec, now),
+    assert_int_equal(yz__ps_peer_add(R, &P[i], ips ? &ips[i] : &lo, i % 2, rec,
+                                     sizeof rec, now),
                      0);
   }
   return R;
@@ -477,11 +478,26 @@ static size_t seen_for(size_t i, size_t from, bool (*pred)(const yz_ps_rpc *))
   return k;
 }
 
-static bool has_prune(const yz_ps_rpc *r) { return r->n_prune > 0; }
-static bool has_graft(const yz_ps_rpc *r) { return r->graft.n > 0; }
-static bool has_iwant(const yz_ps_rpc *r) { return r->iwant.n > 0; }
-static bool has_ihave(const yz_ps_rpc *r) { return r->n_ihave > 0; }
-static bool has_idontwant(const yz_ps_rpc *r) { return r->idontwant.n > 0; }
+static bool has_prune(const yz_ps_rpc *r)
+{
+  return r->n_prune > 0;
+}
+static bool has_graft(const yz_ps_rpc *r)
+{
+  return r->graft.n > 0;
+}
+static bool has_iwant(const yz_ps_rpc *r)
+{
+  return r->iwant.n > 0;
+}
+static bool has_ihave(const yz_ps_rpc *r)
+{
+  return r->n_ihave > 0;
+}
+static bool has_idontwant(const yz_ps_rpc *r)
+{
+  return r->idontwant.n > 0;
+}
 static size_t count_msgs_n;
 static bool count_msgs(const yz_ps_rpc *r)
 {
@@ -651,8 +667,8 @@ static void test_scoring(void **state)
   (void)state;
   /* IP colocation: three peers on one address, the fourth alone, two on
    * loopback (exempt). */
-  yz__ps_ip ips[6] = {{4, {10, 0, 0, 1}}, {4, {10, 0, 0, 1}},
-                      {4, {10, 0, 0, 1}}, {4, {10, 0, 0, 2}},
+  yz__ps_ip ips[6] = {{4, {10, 0, 0, 1}},  {4, {10, 0, 0, 1}},
+                      {4, {10, 0, 0, 1}},  {4, {10, 0, 0, 2}},
                       {4, {127, 0, 0, 1}}, {4, {127, 0, 0, 1}}};
   solo(NULL, 6, ips);
   double sc = yz__ps_score(R, &P[0], now);
@@ -862,7 +878,8 @@ static void test_dontwant_bound(void **state)
   net_free();
 }
 
-/* ---- bounds ------------------------------------------------------------------ */
+/* ---- bounds
+ * ------------------------------------------------------------------ */
 
 static void test_bounds_tables(void **state)
 {
@@ -1098,8 +1115,8 @@ static void test_bounds_backoff_px(void **state)
   out.prune[0] = (yz_ps_prune){topic, 1000000, NULL, 0};
   from_peer(0, &out);
   assert_true(yz__ps_in_backoff(R, topic, &P[0], now));
-  assert_false(yz__ps_in_backoff(R, topic, &P[0],
-                                 now + cfg.max_backoff_s * 1000));
+  assert_false(
+      yz__ps_in_backoff(R, topic, &P[0], now + cfg.max_backoff_s * 1000));
   net_free();
   /* The backoff table of a topic holds max_peers entries: a fourth peer's
    * backoff replaces the one ending first. */

@@ -116,7 +116,7 @@ static json_t *topics_json(void)
   static const struct {
     const char *name;
     size_t len;
-  } names[] = {{"news", 4}, {"a", 1}, {"caf\xc3\xa9", 5}, {NULL, 255},
+  } names[] = {{"news", 4}, {"a", 1},    {"caf\xc3\xa9", 5}, {NULL, 255},
                {"", 0},     {NULL, 256}, {"\xc3", 1}};
   json_t *a = json_array();
   static char z[256];
@@ -231,24 +231,23 @@ static json_t *checks_json(void)
       m.signature[0] ^= 1;
     if (cs[i].tamper == 3)
       m.epoch = 1;
-    yz_ps_status st =
-        yz_ps_msg_check(&m, cs[i].now, cs[i].max_lifetime, cs[i].max_data,
-                        NULL);
+    yz_ps_status st = yz_ps_msg_check(&m, cs[i].now, cs[i].max_lifetime,
+                                      cs[i].max_data, NULL);
     if (st != cs[i].want)
       die("a message check does not give its intended status");
     json_array_append_new(
-        a,
-        json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
-                  "name", cs[i].name, "message", (int)cs[i].msg, "data",
-                  hex(m.data, m.data_len), "epoch", num(m.epoch), "signature",
-                  hex(m.signature, 64), "now", num(cs[i].now),
-                  "max_lifetime", num(cs[i].max_lifetime), "max_data",
-                  num(cs[i].max_data), "status", yz_ps_status_name(st)));
+        a, json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "name",
+                     cs[i].name, "message", (int)cs[i].msg, "data",
+                     hex(m.data, m.data_len), "epoch", num(m.epoch),
+                     "signature", hex(m.signature, 64), "now", num(cs[i].now),
+                     "max_lifetime", num(cs[i].max_lifetime), "max_data",
+                     num(cs[i].max_data), "status", yz_ps_status_name(st)));
   }
   return a;
 }
 
-/* ---- RPCs ---------------------------------------------------------------- */
+/* ---- RPCs ----------------------------------------------------------------
+ */
 
 static json_t *set_json(const yz_ps_list *l)
 {
@@ -278,8 +277,7 @@ static json_t *rpc_json(const yz_ps_rpc *r)
                        hex(m->topic, 32), "author", hex(m->author, 32), "seq",
                        num(m->seq), "expiry", num(m->expiry), "epoch",
                        num(m->epoch), "data", hex(m->data, m->data_len),
-                       "signature", hex(m->signature, 64), "id",
-                       hex(id, 32)));
+                       "signature", hex(m->signature, 64), "id", hex(id, 32)));
     }
     json_object_set_new(f, "publish", a);
   }
@@ -290,8 +288,8 @@ static json_t *rpc_json(const yz_ps_rpc *r)
     for (size_t i = 0; i < r->n_prune; i++) {
       json_t *peers = json_array();
       for (size_t j = 0; j < r->prune[i].n_peers; j++)
-        json_array_append_new(peers, hex(r->prune[i].peers[j].ptr,
-                                         r->prune[i].peers[j].len));
+        json_array_append_new(
+            peers, hex(r->prune[i].peers[j].ptr, r->prune[i].peers[j].len));
       json_array_append_new(
           a, json_pack("{s:o, s:o, s:o}", "topic", hex(r->prune[i].topic, 32),
                        "backoff", num(r->prune[i].backoff), "peers", peers));
@@ -301,9 +299,9 @@ static json_t *rpc_json(const yz_ps_rpc *r)
   if (r->n_ihave) {
     json_t *a = json_array();
     for (size_t i = 0; i < r->n_ihave; i++)
-      json_array_append_new(
-          a, json_pack("{s:o, s:o}", "topic", hex(r->ihave[i].topic, 32),
-                       "ids", set_json(&r->ihave[i].ids)));
+      json_array_append_new(a, json_pack("{s:o, s:o}", "topic",
+                                         hex(r->ihave[i].topic, 32), "ids",
+                                         set_json(&r->ihave[i].ids)));
     json_object_set_new(f, "ihave", a);
   }
   if (r->iwant.n)
@@ -331,13 +329,12 @@ static void add(const char *name, const char *desc, const yz_ps_limits *lim,
   if (lim)
     json_object_set_new(
         v, "limits",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "max_topics",
-                  (json_int_t)lim->max_topics, "max_ids",
-                  (json_int_t)lim->max_ids, "max_messages",
-                  (json_int_t)lim->max_messages, "max_px",
-                  (json_int_t)lim->max_px, "max_data",
-                  (json_int_t)lim->max_data, "max_rpc_len",
-                  (json_int_t)lim->max_rpc_len));
+        json_pack(
+            "{s:I, s:I, s:I, s:I, s:I, s:I}", "max_topics",
+            (json_int_t)lim->max_topics, "max_ids", (json_int_t)lim->max_ids,
+            "max_messages", (json_int_t)lim->max_messages, "max_px",
+            (json_int_t)lim->max_px, "max_data", (json_int_t)lim->max_data,
+            "max_rpc_len", (json_int_t)lim->max_rpc_len));
   json_object_set_new(v, "cbor", hex(o.b, o.n));
   json_object_set_new(v, "result", json_string(yz_err_name(rc)));
   if (rc == 0) {
@@ -366,8 +363,8 @@ static void start(unsigned pairs)
 static void w_msg(size_t i, int extra)
 {
   const yz_ps_msg *m = &msgs[i];
-  unsigned n = 6 + (m->epoch != 0) + (extra == 1) + (extra == 2) -
-               (extra == 3);
+  unsigned n =
+      6 + (m->epoch != 0) + (extra == 1) + (extra == 2) - (extra == 3);
   w_head(&o, 5, n);
   w_head(&o, 0, 1), w_str(&o, 2, m->topic, 32);
   w_head(&o, 0, 2), w_str(&o, 2, m->author, 32);
@@ -382,8 +379,7 @@ static void w_msg(size_t i, int extra)
     w_head(&o, 0, 8), w_head(&o, 0, 0);
 }
 
-static void w_prune(unsigned t, uint64_t backoff, unsigned n_peers,
-                    bool dup)
+static void w_prune(unsigned t, uint64_t backoff, unsigned n_peers, bool dup)
 {
   w_head(&o, 5, n_peers ? 3 : 2);
   w_head(&o, 0, 1), w_item(&o, t);
@@ -407,7 +403,8 @@ static void w_ihave(unsigned t, unsigned first, unsigned n)
 
 static void valid(void)
 {
-  start(2), w_head(&o, 0, 1), w_head(&o, 4, 1), w_str(&o, 2, msgs[0].topic, 32);
+  start(2), w_head(&o, 0, 1), w_head(&o, 4, 1),
+      w_str(&o, 2, msgs[0].topic, 32);
   w_head(&o, 0, 4), w_head(&o, 4, 1), w_str(&o, 2, msgs[0].topic, 32);
   add("subscribe_graft", "subscribe to news and GRAFT it", NULL, 0);
   start(1), w_head(&o, 0, 3), w_head(&o, 4, 1), w_msg(0, 0);
@@ -424,8 +421,7 @@ static void valid(void)
   w_set(&o, 7, 30, 2), w_set(&o, 8, 40, 4);
   add("all_keys", "every key of an RPC once", NULL, 0);
   start(1), w_head(&o, 0, 5), w_head(&o, 4, 1), w_prune(9, 0x10000, 0, false);
-  add("prune_backoff", "a PRUNE with a backoff of 65536 s, no peers", NULL,
-      0);
+  add("prune_backoff", "a PRUNE with a backoff of 65536 s, no peers", NULL, 0);
 }
 
 static void invalid(void)
@@ -446,8 +442,7 @@ static void invalid(void)
   add("set_out_of_order", "an unsubscribe set in decreasing order", NULL,
       YZ_E_MALFORMED);
   start(1), w_head(&o, 0, 8), w_head(&o, 4, 2), w_item(&o, 2), w_item(&o, 2);
-  add("set_repeat", "the same ID twice in an IDONTWANT", NULL,
-      YZ_E_DUPLICATE);
+  add("set_repeat", "the same ID twice in an IDONTWANT", NULL, YZ_E_DUPLICATE);
   start(2), w_set(&o, 1, 1, 2), w_set(&o, 2, 2, 1);
   add("sub_and_unsub", "a topic both subscribed and unsubscribed", NULL,
       YZ_E_DUPLICATE);
@@ -472,8 +467,7 @@ static void invalid(void)
       YZ_E_DUPLICATE);
   start(1), w_head(&o, 0, 3), w_head(&o, 4, 3), w_msg(0, 0), w_msg(2, 0);
   w_msg(3, 0);
-  add("too_many_messages", "3 messages over a limit of 2", &small,
-      YZ_E_LIMIT);
+  add("too_many_messages", "3 messages over a limit of 2", &small, YZ_E_LIMIT);
   start(1), w_head(&o, 0, 5), w_head(&o, 4, 1), w_prune(1, 60, 3, false);
   add("too_many_peers", "3 peer records over a limit of 2", &small,
       YZ_E_LIMIT);
@@ -482,8 +476,7 @@ static void invalid(void)
   start(1), w_head(&o, 0, 5), w_head(&o, 4, 1), w_head(&o, 5, 3);
   w_head(&o, 0, 1), w_item(&o, 1), w_head(&o, 0, 2), w_head(&o, 0, 1);
   w_head(&o, 0, 3), w_head(&o, 4, 1), w_str(&o, 2, "\x81\x01", 2);
-  add("peer_not_map", "a peer record that is an array", NULL,
-      YZ_E_MALFORMED);
+  add("peer_not_map", "a peer record that is an array", NULL, YZ_E_MALFORMED);
   start(1), w_head(&o, 0, 5), w_head(&o, 4, 2), w_prune(3, 1, 0, false);
   w_prune(3, 2, 0, false);
   add("prune_same_topic", "two PRUNEs of one topic", NULL, YZ_E_DUPLICATE);
@@ -513,7 +506,8 @@ static void invalid(void)
   o.n = 0, w_head(&o, 4, 1), w_item(&o, 0);
   add("not_a_map", "an array at the top level", NULL, YZ_E_MALFORMED);
   start(1), w_set(&o, 8, 0, 130);
-  add("rpc_too_long", "an IDONTWANT of 130 IDs, longer than a limit of 4096 bytes", &small,
+  add("rpc_too_long",
+      "an IDONTWANT of 130 IDs, longer than a limit of 4096 bytes", &small,
       YZ_E_TOO_LARGE);
 }
 
@@ -531,9 +525,9 @@ static json_t *generate(void)
       "limits", "max_topics", YZ_PS_MAX_TOPICS, "max_ids", YZ_PS_MAX_IDS,
       "max_messages", YZ_PS_MAX_MSGS, "max_px", YZ_PS_MAX_PX, "max_data",
       YZ_PS_MAX_DATA, "max_rpc_len", YZ_PS_MAX_RPC, "max_peer_record_len",
-      YZ_PS_PEER_RECORD_MAX_LEN, "max_lifetime", YZ_PS_MAX_LIFETIME,
-      "topics", topics_json(), "messages", messages_json(), "checks",
-      checks_json(), "rpcs", rpcs);
+      YZ_PS_PEER_RECORD_MAX_LEN, "max_lifetime", YZ_PS_MAX_LIFETIME, "topics",
+      topics_json(), "messages", messages_json(), "checks", checks_json(),
+      "rpcs", rpcs);
 }
 
 int main(int argc, char **argv)

@@ -25,7 +25,8 @@
 
 static yz_ps_rpc rpc, rpc2;
 
-/* ---- a CBOR writer ------------------------------------------------------- */
+/* ---- a CBOR writer -------------------------------------------------------
+ */
 
 typedef struct w {
   uint8_t b[1 << 20];
@@ -42,9 +43,11 @@ static void w_byte(w *x, uint8_t v)
 static void w_head(w *x, uint8_t major, uint64_t v)
 {
   uint8_t m = (uint8_t)(major << 5);
-  int width = v < 24 ? 0 : v <= 0xff ? 1 : v <= 0xffff ? 2
-              : v <= 0xffffffffu     ? 4
-                                     : 8;
+  int width = v < 24             ? 0
+              : v <= 0xff        ? 1
+              : v <= 0xffff      ? 2
+              : v <= 0xffffffffu ? 4
+                                 : 8;
   if (v < 24)
     w_byte(x, m | (uint8_t)v);
   else
@@ -194,9 +197,9 @@ static void test_signed_bytes_and_id(void **state)
   assert_memory_equal(sb, "yz pubsub message v1\0", 21);
   assert_memory_equal(sb + 21, m.topic, 32);
   assert_memory_equal(sb + 53, m.author, 32);
-  static const uint8_t nums[24] = {0, 0, 0, 0, 0, 0, 0, 1,
+  static const uint8_t nums[24] = {0, 0, 0, 0, 0,    0,    0,    1,
                                    0, 0, 0, 0, 0x6b, 0x49, 0xd2, 0x3c,
-                                   0, 0, 0, 0, 0, 0, 1, 2};
+                                   0, 0, 0, 0, 0,    0,    1,    2};
   assert_memory_equal(sb + 85, nums, 24);
   uint8_t hd[32];
   crypto_hash_sha256(hd, (const uint8_t *)"hi", 2);
@@ -271,17 +274,16 @@ static void test_check(void **state)
   assert_int_equal(yz_ps_msg_check(&b, NOW, 0, 0, NULL), YZ_PS_BAD_SIGNATURE);
   b = m, b.expiry++;
   assert_int_equal(yz_ps_msg_check(&b, NOW, 0, 0, NULL), YZ_PS_BAD_SIGNATURE);
-  assert_string_equal(yz_ps_status_name(YZ_PS_BAD_SIGNATURE),
-                      "BAD_SIGNATURE");
+  assert_string_equal(yz_ps_status_name(YZ_PS_BAD_SIGNATURE), "BAD_SIGNATURE");
   assert_string_equal(yz_ps_status_name(42), "UNKNOWN");
 }
 
-/* ---- RPC round trip ------------------------------------------------------- */
+/* ---- RPC round trip -------------------------------------------------------
+ */
 
 static uint8_t ids[40][32];
-static uint8_t peer_rec[3][8] = {{0xa1, 0x01, 0x01},
-                                 {0xa1, 0x01, 0x02},
-                                 {0xa1, 0x01, 0x03}};
+static uint8_t peer_rec[3][8] = {
+    {0xa1, 0x01, 0x01}, {0xa1, 0x01, 0x02}, {0xa1, 0x01, 0x03}};
 
 static void fill_full(yz_ps_rpc *r, yz_ps_msg *msgs, yz_ps_bytes *peers)
 {
@@ -377,7 +379,8 @@ static void test_rpc_roundtrip(void **state)
   assert_memory_equal(buf2, o.b, o.n);
 }
 
-/* ---- decoding rules ------------------------------------------------------- */
+/* ---- decoding rules -------------------------------------------------------
+ */
 
 static void test_generic_rules(void **state)
 {
@@ -495,7 +498,8 @@ static void test_message_rules(void **state)
   start(1), w_head(&o, 0, 3), w_head(&o, 4, 1), w_head(&o, 5, 6);
   w_head(&o, 0, 1), w_item(&o, 1), w_head(&o, 0, 2), w_item(&o, 2);
   w_head(&o, 0, 3), w_str(&o, 2, "a", 1), w_head(&o, 0, 4), w_head(&o, 0, 9);
-  w_head(&o, 0, 6), w_str(&o, 2, "", 0), w_head(&o, 0, 7), w_str(&o, 2, SIG, 64);
+  w_head(&o, 0, 6), w_str(&o, 2, "", 0), w_head(&o, 0, 7),
+      w_str(&o, 2, SIG, 64);
   assert_int_equal(dec(NULL), YZ_E_MALFORMED);
   /* Not a map. */
   start(1), w_head(&o, 0, 3), w_head(&o, 4, 1), w_head(&o, 0, 1);
