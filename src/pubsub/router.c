@@ -106,6 +106,7 @@ struct pmsg {
   uint8_t id[YZ_PS_ID_LEN]; /* first: the index key */
   unsigned refs;
   bool cached;
+  uint64_t first_ms; /* when it was first accepted (P3's window) */
   yz_ps_msg m;
   struct {
     uint32_t slot;
@@ -130,7 +131,8 @@ struct ptopic {
   uint8_t topic[YZ_PS_TOPIC_LEN];
   bool subscribed, in_mesh;
   uint64_t graft_ms;
-  double first, invalid; /* P2, P4 counters */
+  double first, invalid;      /* P2, P4 counters */
+  double mesh_deliv, mesh_fail; /* P3, P3b */
 };
 
 struct tlist {
@@ -286,6 +288,14 @@ void yz__ps_config_default(yz__ps_config *c)
   s->first_delivery_weight = 1;
   s->first_delivery_decay = 0.5;
   s->first_delivery_cap = 100;
+  s->mesh_deliveries_weight = 0;
+  s->mesh_deliveries_threshold = 1;
+  s->mesh_deliveries_cap = 10;
+  s->mesh_deliveries_decay = 0.5;
+  s->mesh_deliveries_activation_ms = 5000;
+  s->mesh_deliveries_window_ms = 10;
+  s->mesh_failure_weight = 0;
+  s->mesh_failure_decay = 0.5;
   s->invalid_weight = -1;
   s->invalid_decay = 0.9;
   s->ip_colocation_weight = -10;
@@ -319,7 +329,8 @@ static bool config_ok(const yz__ps_config *c)
          c->max_peers < UINT32_MAX && c->max_peer_topics >= 1 &&
          c->max_promises >= 1 && c->max_dontwant >= 1 && c->msg_burst >= 1 &&
          c->max_outbox >= 1 && c->max_retained >= 1 &&
-         s->time_in_mesh_quantum_ms >= 1 && s->gossip_threshold <= 0 &&
+         s->time_in_mesh_quantum_ms >= 1 && s->mesh_deliveries_weight <= 0 &&
+         s->mesh_failure_weight <= 0 && s->invalid_weight <= 0 && s->gossip_threshold <= 0 &&
          s->publish_threshold <= s->gossip_threshold &&
          s->graylist_threshold <= s->publish_threshold && l->max_topics >= 1 &&
          l->max_topics <= YZ_PS_TOPICS_CAP && c->max_topics <= l->max_topics &&
@@ -439,6 +450,18 @@ static double dmin(double a, double b)
   return a < b ? a : b;
 }
 
+/* P3's deficit of a mesh peer: 0 unless P3 is on and the peer has been
+ * in the mesh for the activation time. */
+static double mesh_deficit(const yz__ps_score_params *s,
+                           const struct ptopic *pt, uint64_t now)
+{
+  if (!pt->in_mesh || s->mesh_deliveries_weight == 0 ||
+      now < pt->graft_ms + s->mesh_deliveries_activation_ms ||
+      pt->mesh_deliv >= s->mesh_deliveries_threshold)
+    return 0;
+  return s->mesh_deliveries_threshold - pt->mesh_deliv;
+}
+
 /* The score of docs/pubsub.md "Scoring". */
 static double score_of(const yz__ps_router *r, const struct peer *p,
                        uint64_t now)
@@ -457,6 +480,9 @@ static double score_of(const yz__ps_router *r, const struct peer *p,
       ts += s->time_in_mesh_weight * dmin(q, s->time_in_mesh_cap);
     }
     ts += s->first_delivery_weight * dmin(pt->first, s->first_delivery_cap);
+    double deficit = mesh_deficit(s, pt, now);
+    ts += s->mesh_deliveries_weight * deficit * deficit;
+    ts += s->mesh_failure_weight * pt->mesh_fail;
     ts += s->invalid_weight * pt->invalid * pt->invalid;
     total += s->topic_weight * ts;
   }
@@ -824,12 +850,17 @@ static void mesh_add(yz__ps_router *r, struct topic *t, uint32_t slot,
   pt->graft_ms = now;
 }
 
-static void mesh_del(yz__ps_router *r, struct topic *t, uint32_t slot)
+static void mesh_del(yz__ps_router *r, struct topic *t, uint32_t slot,
+                     uint64_t now)
 {
   list_del(t->mesh, &t->n_mesh, slot);
   struct ptopic *pt = ptopic_find(&r->peers[slot], t->id);
-  if (pt)
+  if (pt) {
+    /* P3b: leaving with a deficit is remembered. */
+    double d = mesh_deficit(&r->cfg.score, pt, now);
+    pt->mesh_fail += d * d;
     pt->in_mesh = false;
+  }
 }
 
 static struct backoff *backoff_find(const struct topic *t,
@@ -880,7 +911,7 @@ static bool backoff_on(const struct topic *t, const yz_node_id *id,
 static void prune_peer(yz__ps_router *r, struct topic *t, uint32_t slot,
                        uint64_t backoff_s, bool px, uint64_t now)
 {
-  mesh_del(r, t, slot);
+  mesh_del(r, t, slot, now);
   backoff_set(r, t, &r->peers[slot].id, backoff_s, now);
   q_prune(r, slot, t->id, backoff_s, px);
 }
@@ -1221,6 +1252,13 @@ static void handle_msg(yz__ps_router *r, uint32_t slot, const yz_ps_msg *m,
     return;
   if (idx_get(&r->seen_ix, id)) {
     r->st.duplicates++;
+    /* P3: a mesh peer close behind the first delivery did its part. */
+    struct pmsg *c = idx_get(&r->mc_ix, id);
+    struct ptopic *dpt = ptopic_find(p, m->topic);
+    if (c && dpt && dpt->in_mesh &&
+        now <= c->first_ms + r->cfg.score.mesh_deliveries_window_ms &&
+        dpt->mesh_deliv < r->cfg.score.mesh_deliveries_cap)
+      dpt->mesh_deliv += 1;
     return;
   }
   struct topic *t = topic_find(r, m->topic);
@@ -1259,9 +1297,12 @@ static void handle_msg(yz__ps_router *r, uint32_t slot, const yz_ps_msg *m,
   struct ptopic *pt = ptopic_get(r, p, m->topic);
   if (pt && pt->first < r->cfg.score.first_delivery_cap)
     pt->first += 1;
+  if (pt && pt->in_mesh && pt->mesh_deliv < r->cfg.score.mesh_deliveries_cap)
+    pt->mesh_deliv += 1;
   struct pmsg *pm = pmsg_new(m, id);
   if (!pm)
     return;
+  pm->first_ms = now;
   r->st.delivered++;
   if (r->cb.deliver)
     r->cb.deliver(r->cb.ud, &pm->m, id, &p->id);
@@ -1318,7 +1359,7 @@ static void handle_prune(yz__ps_router *r, uint32_t slot,
   struct topic *t = topic_find(r, pr->topic);
   if (!t)
     return;
-  mesh_del(r, t, slot);
+  mesh_del(r, t, slot, now);
   backoff_set(r, t, &p->id, pr->backoff ? pr->backoff : r->cfg.prune_backoff_s,
               now);
   if (pr->n_peers && r->cb.px &&
@@ -1444,7 +1485,7 @@ int yz__ps_rpc_in(yz__ps_router *r, const yz_node_id *id, const yz_ps_rpc *rpc,
       pt->subscribed = false;
     struct topic *t = topic_find(r, tid);
     if (t) {
-      mesh_del(r, t, slot);
+      mesh_del(r, t, slot, now);
       list_del(t->fanout, &t->n_fanout, slot);
     }
   }
@@ -1542,6 +1583,7 @@ int yz__ps_publish(yz__ps_router *r, const yz_ps_msg *m, uint64_t now)
   struct pmsg *pm = pmsg_new(m, id);
   if (!pm)
     return YZ_E_NOMEM;
+  pm->first_ms = now;
   seen_add(r, id, now);
   mcache_put(r, pm);
   int reached = 0;
@@ -1605,8 +1647,12 @@ static void decay_scores(yz__ps_router *r)
       pt->first =
           decayed(pt->first, s->first_delivery_decay, s->decay_to_zero);
       pt->invalid = decayed(pt->invalid, s->invalid_decay, s->decay_to_zero);
+      pt->mesh_deliv = decayed(pt->mesh_deliv, s->mesh_deliveries_decay,
+                               s->decay_to_zero);
+      pt->mesh_fail =
+          decayed(pt->mesh_fail, s->mesh_failure_decay, s->decay_to_zero);
       if (!pt->subscribed && !pt->in_mesh && pt->first == 0 &&
-          pt->invalid == 0)
+          pt->invalid == 0 && pt->mesh_fail == 0)
         *pt = p->topics[--p->n_topics]; /* nothing left to remember */
       else
         k++;

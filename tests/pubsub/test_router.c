@@ -1216,6 +1216,78 @@ static void test_opportunistic_graft(void **state)
   net_free();
 }
 
+static void test_mesh_deliveries(void **state)
+{
+  (void)state;
+  /* P3 on: a mesh peer that never forwards scores below 0 once active and
+   * is pruned; leaving with the deficit leaves a sticky P3b penalty. */
+  yz__ps_config c = cfg;
+  c.D = 2, c.D_lo = 2, c.D_hi = 3, c.D_out = 0, c.D_score = 1;
+  c.score.mesh_deliveries_weight = -10;
+  c.score.mesh_failure_weight = -5;
+  c.score.time_in_mesh_weight = 0;
+  c.score.first_delivery_weight = 0;
+  solo(&c, 2, NULL);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  sub_graft(0, topic, true);
+  sub_graft(1, topic, true);
+  unsigned k = 1;
+  for (unsigned h = 0; h < 4; h++) {
+    /* Peer 1 delivers first (two a second: over the threshold of 1 with
+     * the decay of 0.5); peer 0 sends the same messages 20 ms late
+     * (outside the 10 ms window): no credit. */
+    yz_ps_rpc_init(&out);
+    out.n_publish = 2;
+    out.publish[0] = make(k++, topic, 0);
+    out.publish[1] = make(k++, topic, 0);
+    from_peer(1, &out);
+    now += 20;
+    from_peer(0, &out);
+    now += 980;
+    yz__ps_heartbeat(R, now);
+  }
+  /* Not active yet (5 s): no penalty. */
+  assert_true(yz__ps_score(R, &P[0], now) == 0);
+  now += 1000;
+  yz_ps_rpc_init(&out);
+  out.n_publish = 2;
+  out.publish[0] = make(k++, topic, 0);
+  out.publish[1] = make(k++, topic, 0);
+  from_peer(1, &out);
+  assert_true(yz__ps_score(R, &P[0], now) < 0); /* deficit 1: -10 */
+  assert_true(yz__ps_score(R, &P[1], now) == 0);
+  yz__ps_heartbeat(R, now);
+  yz_node_id m[4];
+  assert_int_equal(yz__ps_mesh(R, topic, false, m, 4), 1);
+  assert_memory_equal(m[0].bytes, P[1].bytes, 32);
+  double sticky = yz__ps_score(R, &P[0], now);
+  assert_true(sticky > -5.001 && sticky < -4.999); /* P3b: 1 x -5 */
+  now += 1000;
+  yz__ps_heartbeat(R, now);
+  assert_true(yz__ps_score(R, &P[0], now) > sticky); /* decays */
+  net_free();
+
+  /* A duplicate inside the window counts as a delivery. */
+  solo(&c, 2, NULL);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  sub_graft(0, topic, true);
+  sub_graft(1, topic, true);
+  for (unsigned h = 0; h < 6; h++) {
+    yz_ps_rpc_init(&out);
+    out.n_publish = 2;
+    out.publish[0] = make(k++, topic, 0);
+    out.publish[1] = make(k++, topic, 0);
+    from_peer(1, &out);
+    now += 5;
+    from_peer(0, &out);
+    now += 995;
+    yz__ps_heartbeat(R, now);
+  }
+  assert_true(yz__ps_score(R, &P[0], now) == 0);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 2);
+  net_free();
+}
+
 static void test_malformed_and_unknown(void **state)
 {
   (void)state;
@@ -1291,6 +1363,7 @@ int main(void)
       cmocka_unit_test_teardown(test_bounds_backoff_px, teardown),
       cmocka_unit_test_teardown(test_bounds_retained, teardown),
       cmocka_unit_test_teardown(test_opportunistic_graft, teardown),
+      cmocka_unit_test_teardown(test_mesh_deliveries, teardown),
       cmocka_unit_test_teardown(test_malformed_and_unknown, teardown),
   };
   return cmocka_run_group_tests_name("pubsub_router", tests, setup, NULL);
