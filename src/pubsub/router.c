@@ -131,7 +131,7 @@ struct ptopic {
   uint8_t topic[YZ_PS_TOPIC_LEN];
   bool subscribed, in_mesh;
   uint64_t graft_ms;
-  double first, invalid;      /* P2, P4 counters */
+  double first, invalid;        /* P2, P4 counters */
   double mesh_deliv, mesh_fail; /* P3, P3b */
 };
 
@@ -330,7 +330,8 @@ static bool config_ok(const yz__ps_config *c)
          c->max_promises >= 1 && c->max_dontwant >= 1 && c->msg_burst >= 1 &&
          c->max_outbox >= 1 && c->max_retained >= 1 &&
          s->time_in_mesh_quantum_ms >= 1 && s->mesh_deliveries_weight <= 0 &&
-         s->mesh_failure_weight <= 0 && s->invalid_weight <= 0 && s->gossip_threshold <= 0 &&
+         s->mesh_failure_weight <= 0 && s->invalid_weight <= 0 &&
+         s->gossip_threshold <= 0 &&
          s->publish_threshold <= s->gossip_threshold &&
          s->graylist_threshold <= s->publish_threshold && l->max_topics >= 1 &&
          l->max_topics <= YZ_PS_TOPICS_CAP && c->max_topics <= l->max_topics &&
@@ -1647,8 +1648,8 @@ static void decay_scores(yz__ps_router *r)
       pt->first =
           decayed(pt->first, s->first_delivery_decay, s->decay_to_zero);
       pt->invalid = decayed(pt->invalid, s->invalid_decay, s->decay_to_zero);
-      pt->mesh_deliv = decayed(pt->mesh_deliv, s->mesh_deliveries_decay,
-                               s->decay_to_zero);
+      pt->mesh_deliv =
+          decayed(pt->mesh_deliv, s->mesh_deliveries_decay, s->decay_to_zero);
       pt->mesh_fail =
           decayed(pt->mesh_fail, s->mesh_failure_decay, s->decay_to_zero);
       if (!pt->subscribed && !pt->in_mesh && pt->first == 0 &&

@@ -70,16 +70,16 @@ typedef struct yz__ps_score_params {
    * or a duplicate within window_ms of the first) is penalised by weight
    * x the square of the deficit. Off by default (weight 0): the threshold
    * depends on a topic's message rate. */
-  double mesh_deliveries_weight;        /* 0 (off); e.g. -1 */
-  double mesh_deliveries_threshold;     /* 1 */
-  double mesh_deliveries_cap;           /* 10 */
-  double mesh_deliveries_decay;         /* 0.5 */
+  double mesh_deliveries_weight;          /* 0 (off); e.g. -1 */
+  double mesh_deliveries_threshold;       /* 1 */
+  double mesh_deliveries_cap;             /* 10 */
+  double mesh_deliveries_decay;           /* 0.5 */
   uint64_t mesh_deliveries_activation_ms; /* 5000 */
-  uint64_t mesh_deliveries_window_ms;   /* 10 */
+  uint64_t mesh_deliveries_window_ms;     /* 10 */
   /* P3b: the deficit squared of a peer leaving the mesh with one, kept
    * and decayed (sticky). */
-  double mesh_failure_weight;           /* 0 (off) */
-  double mesh_failure_decay;            /* 0.5 */
+  double mesh_failure_weight;       /* 0 (off) */
+  double mesh_failure_decay;        /* 0.5 */
   double invalid_weight;            /* P4: -1 (of the square) */
   double invalid_decay;             /* 0.9 */
   double ip_colocation_weight;      /* P6: -10 (of the square of the excess) */
