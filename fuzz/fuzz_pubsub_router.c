@@ -81,6 +81,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.seen_max = 16, cfg.mcache_max = 8, cfg.max_promises = 8;
     cfg.max_ihave_len = 8, cfg.max_dontwant = 4, cfg.max_outbox = 4;
     cfg.msg_rate_per_s = 5, cfg.msg_burst = 5;
+    cfg.score.mesh_deliveries_weight = -1; /* P3, P3b on */
+    cfg.score.mesh_failure_weight = -1;
+    cfg.opportunistic_graft_ticks = 3;
     init = true;
   }
   rng = 0x1234567;
