@@ -994,6 +994,130 @@ static void gen_dht_node(void)
 }
 #endif
 
+/* PubSub RPCs (fuzz/fuzz_pubsub_rpc.c): a signed message, subscriptions,
+ * every control message, a PRUNE with peer exchange. */
+#ifdef YZ_FUZZ_HAVE_WIRE
+#include "yz/pubsub_wire.h"
+
+static void gen_pubsub_rpc(void)
+{
+  if (!wanted("pubsub_rpc"))
+    return;
+  yz_identity id;
+  uint8_t seed[32];
+  fuzz_key(seed, 81);
+  if (yz_identity_from_seed(&id, seed) != 0) {
+    failures++;
+    return;
+  }
+  static uint8_t t[4][32];
+  for (int i = 0; i < 4; i++)
+    memset(t[i], 0x30 + i, 32);
+  static const uint8_t rec[] = {0xa1, 0x01, 0x02};
+  const yz_ps_bytes px = {rec, sizeof rec};
+  static yz_ps_rpc r;
+  static uint8_t enc[4096];
+  for (int w = 0; w < 5; w++) {
+    yz_ps_rpc_init(&r);
+    switch (w) {
+    case 0:
+      r.subscribe = (yz_ps_list){t[0], 2, 0};
+      r.unsubscribe = (yz_ps_list){t[2], 1, 0};
+      break;
+    case 1:
+      r.n_publish = 1;
+      if (yz_ps_topic_hash(r.publish[0].topic, "news", 4) != 0) {
+        failures++;
+        continue;
+      }
+      r.publish[0].seq = 1;
+      r.publish[0].expiry = 1800000060u;
+      r.publish[0].data = (const uint8_t *)"hello";
+      r.publish[0].data_len = 5;
+      if (yz_ps_msg_sign(&r.publish[0], &id, NULL) != 0) {
+        failures++;
+        continue;
+      }
+      break;
+    case 2:
+      r.graft = (yz_ps_list){t[0], 3, 0};
+      r.n_prune = 1;
+      r.prune[0] = (yz_ps_prune){t[3], 60, &px, 1};
+      break;
+    case 3:
+      r.n_ihave = 2;
+      r.ihave[0] = (yz_ps_ihave){t[0], {t[1], 3, 0}};
+      r.ihave[1] = (yz_ps_ihave){t[1], {t[2], 1, 0}};
+      break;
+    default:
+      r.iwant = (yz_ps_list){t[0], 2, 0};
+      r.idontwant = (yz_ps_list){t[2], 2, 0};
+      break;
+    }
+    size_t n;
+    if (yz_ps_rpc_encode(&r, NULL, enc, sizeof enc, &n, NULL) != 0) {
+      failures++;
+      continue;
+    }
+    put("pubsub_rpc", enc, n);
+  }
+  yz_identity_clear(&id);
+}
+
+/* The router target (fuzz/fuzz_pubsub_router.c): steps of an opcode, a
+ * peer and operands; RPCs from the peers as chunks (16-bit length). */
+static void router_rpc(bb *b, uint8_t peer, const yz_ps_rpc *r)
+{
+  static uint8_t enc[4096];
+  size_t n;
+  if (yz_ps_rpc_encode(r, NULL, enc, sizeof enc, &n, NULL) != 0) {
+    failures++;
+    return;
+  }
+  bb_u8(b, 0), bb_u8(b, peer), bb_chunk(b, enc, n);
+}
+
+static void gen_pubsub_router(void)
+{
+  if (!wanted("pubsub_router"))
+    return;
+  static uint8_t t[2][32], ids[3][32];
+  memset(t[0], 0x11, 32); /* the harness's topics */
+  memset(t[1], 0x22, 32);
+  for (int i = 0; i < 3; i++)
+    memset(ids[i], 0x40 + i, 32);
+  static yz_ps_rpc r;
+  static bb b;
+  for (int w = 0; w < 3; w++) {
+    b.n = 0;
+    for (uint8_t p = 0; p < 4; p++) {
+      yz_ps_rpc_init(&r);
+      r.subscribe = (yz_ps_list){t[0], 2, 0};
+      r.graft = (yz_ps_list){t[0], w == 2 ? 2 : 1, 0};
+      router_rpc(&b, p, &r);
+    }
+    bb_u8(&b, 2), bb_u8(&b, 0), bb_u8(&b, 30); /* publish */
+    bb_u8(&b, 1), bb_u8(&b, 0), bb_u8(&b, 10); /* heartbeat, 1 s */
+    yz_ps_rpc_init(&r);
+    if (w == 0) {
+      r.n_ihave = 1;
+      r.ihave[0] = (yz_ps_ihave){t[0], {ids[0], 3, 0}};
+    } else if (w == 1) {
+      r.iwant = (yz_ps_list){ids[0], 2, 0};
+      r.idontwant = (yz_ps_list){ids[1], 2, 0};
+    } else {
+      r.n_prune = 1;
+      r.prune[0] = (yz_ps_prune){t[1], 60, NULL, 0};
+    }
+    router_rpc(&b, 1, &r);
+    bb_u8(&b, 1), bb_u8(&b, 0), bb_u8(&b, 40); /* heartbeat, 4 s */
+    bb_u8(&b, 3), bb_u8(&b, (uint8_t)(2 + w % 2)); /* unsubscribe */
+    bb_u8(&b, 4), bb_u8(&b, 2);                    /* peer 2 leaves */
+    put("pubsub_router", b.buf, b.n);
+  }
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -1029,6 +1153,10 @@ int main(int argc, char **argv)
   gen_dht_msg();
   gen_dhtrec();
   gen_dht_node();
+#endif
+#ifdef YZ_FUZZ_HAVE_WIRE
+  gen_pubsub_rpc();
+  gen_pubsub_router();
 #endif
 #ifdef YZ_FUZZ_HAVE_VECTORS
   gen_vectors();

@@ -17,6 +17,7 @@
 #include "yz/dht_wire.h"
 #include "yz/record.h"
 #include "yz/dhtrec.h"
+#include "yz/pubsub_wire.h"
 #include "yz/session.h"
 #include "yz/link.h"
 #include "yz/node.h"
