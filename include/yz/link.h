@@ -146,6 +146,18 @@ typedef struct yz_link_callbacks {
  * identity, callbacks and whatever differs. Zero in a limit means the
  * default, not "unlimited".
  */
+/* The WebSocket implementation under the links (docs/operations.md
+ * "WebSocket backend"). */
+typedef enum yz_link_backend {
+  /* The environment's YZ_LINK_BACKEND ("native" or "lws") if set, else
+   * the default: libwebsockets. */
+  YZ_LINK_BACKEND_AUTO = 0,
+  YZ_LINK_BACKEND_LWS = 1, /* libwebsockets 4.1 on the loop (ws.c) */
+  /* libuv TCP, a strict HTTP/1.1 upgrade, RFC 6455 framing and OpenSSL
+   * TLS (native.c); no libwebsockets context is made */
+  YZ_LINK_BACKEND_NATIVE = 2,
+} yz_link_backend;
+
 typedef struct yz_link_config {
   /* The node's identity (required). Copied: the manager signs its Noise
    * static key once at creation (DESIGN.md: one signature per process, a
@@ -264,6 +276,10 @@ typedef struct yz_link_config {
    * yz_link_manager_new() only (YZ_E_INVAL for a value the proof refuses):
    * the proof is signed and encoded once, at creation. */
   const struct yz_session_proof_options *proof;
+
+  /* The WebSocket backend (ignored with memnet). Zero: AUTO. Every
+   * manager of a process on one backend shares its loop. */
+  yz_link_backend backend;
 } yz_link_config;
 
 /* Defaults as documented above; identity and callbacks NULL. */
@@ -310,6 +326,9 @@ YZ_EXPORT uint64_t yz_link_manager_next_deadline(const yz_link_manager *m);
 YZ_EXPORT void yz_link_manager_run_timers(yz_link_manager *m);
 
 YZ_EXPORT uv_loop_t *yz_link_manager_loop(const yz_link_manager *m);
+/* The name of the manager's backend: "websocket" (libwebsockets),
+ * "native" or "memory". */
+YZ_EXPORT const char *yz_link_manager_backend(const yz_link_manager *m);
 YZ_EXPORT const yz_node_id *yz_link_manager_node_id(const yz_link_manager *m);
 
 /*
