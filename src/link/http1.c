@@ -217,7 +217,7 @@ int yz__http1_parse_request(yz__http1_request *out, const uint8_t *p,
 
   bool host = false, upgrade = false, upgrade_ws = false, conn_up = false;
   bool version13 = false, has_version = false, key = false, body = false;
-  bool h2settings = false, proto_seen = false, proto_ok = true;
+  bool h2settings = false, proto_seen = false;
   span name, value;
   while ((rc = next_field(&h, &name, &value, why)) > 0) {
     if (span_ieq(name, "host")) {
@@ -269,7 +269,6 @@ int yz__http1_parse_request(yz__http1_request *out, const uint8_t *p,
        * for it in one is enough, RFC 9110 5.3) */
       if (list_has(value, YZ_SESSION_WS_SUBPROTOCOL))
         proto_seen = true;
-      (void)proto_ok;
     } else if (span_ieq(name, "content-length") ||
                span_ieq(name, "transfer-encoding")) {
       body = true;
@@ -335,6 +334,7 @@ int yz__http1_parse_response(const uint8_t *p, size_t n,
   if (*status != 101)
     return fail(why, "the upgrade was refused", YZ_E_UNREACHABLE);
   bool upgrade = false, conn_up = false, accept = false, proto = false;
+  bool proto_ok = false; /* told only when the whole head is good */
   span name, value;
   while ((rc = next_field(&h, &name, &value, why)) > 0) {
     if (span_ieq(name, "upgrade")) {
@@ -355,19 +355,18 @@ int yz__http1_parse_response(const uint8_t *p, size_t n,
         return fail(why, "two Sec-WebSocket-Protocol fields",
                     YZ_E_MALFORMED);
       proto = true;
-      *subprotocol_ok = span_eq(value, YZ_SESSION_WS_SUBPROTOCOL);
+      proto_ok = span_eq(value, YZ_SESSION_WS_SUBPROTOCOL);
     } else if (span_ieq(name, "sec-websocket-extensions")) {
       return fail(why, "an extension that was not offered", YZ_E_MALFORMED);
     }
   }
   if (rc < 0)
     return rc;
-  if (!upgrade || !conn_up || !accept) {
-    *subprotocol_ok = false;
+  if (!upgrade || !conn_up || !accept)
     return fail(why, "an incomplete 101 (Upgrade, Connection or "
                      "Sec-WebSocket-Accept missing)",
                 YZ_E_MALFORMED);
-  }
+  *subprotocol_ok = proto_ok;
   return 0;
 }
 
