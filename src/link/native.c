@@ -94,6 +94,7 @@ typedef struct nconn {
   bool shut;          /* uv_shutdown issued */
   bool killed;        /* pending: its deadline passed */
   bool rx_dead;       /* input is ignored from now on */
+  bool pong_inflight; /* a Pong is being written */
   uint16_t fail_status; /* a framing error's Close status (0: none) */
   nlisten *ls;        /* inbound: its listener */
   yz_link_manager *m; /* the manager while a link or a listener ties it */
@@ -377,14 +378,23 @@ typedef struct rawreq {
   uv_write_t req;
   nconn *c;
   size_t len;
+  bool pong;
   uint8_t buf[];
 } rawreq;
 
 static void data_written(uv_write_t *req, int status);
 
+/* The raw write queued last (NULL: none since the last send_frame()), so
+ * that a Pong's write can be marked (last_pong()). */
+static rawreq *last_raw;
+
 static void raw_written(uv_write_t *req, int status) {
   rawreq *r = (rawreq *)req;
   (void)status; /* a failed write shows up as a read error or EOF */
+  if (r->pong)
+    r->c->pong_inflight = false;
+  if (last_raw == r)
+    last_raw = NULL;
   free(r);
 }
 
@@ -397,12 +407,14 @@ static int write_raw(nconn *c, const uint8_t *p, size_t n) {
     return YZ_E_NOMEM;
   r->c = c;
   r->len = n;
+  r->pong = false;
   memcpy(r->buf, p, n);
   uv_buf_t b = uv_buf_init((char *)r->buf, (unsigned)n);
   if (uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, raw_written) != 0) {
     free(r);
     return YZ_E_IO;
   }
+  last_raw = r;
   return 0;
 }
 
@@ -421,12 +433,14 @@ static int tls_flush(nconn *c) {
   }
   r->c = c;
   r->len = (size_t)got;
+  r->pong = false;
   uv_buf_t b = uv_buf_init((char *)r->buf, (unsigned)got);
   if (c->handle_closing ||
       uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, raw_written) != 0) {
     free(r);
     return YZ_E_IO;
   }
+  last_raw = r;
   return 0;
 }
 
@@ -455,8 +469,19 @@ static int send_bytes(nconn *c, const uint8_t *p, size_t n) {
   return rc != 0 ? rc : tls_flush(c);
 }
 
+/* Mark the write just queued as the connection's Pong; whether one is
+ * now in flight. With TLS the Pong is in the last flush's buffer. */
+static bool last_pong(nconn *c) {
+  if (last_raw == NULL || last_raw->c != c)
+    return false;
+  last_raw->pong = true;
+  last_raw = NULL;
+  return true;
+}
+
 /* A control frame (5.5) or a small frame built here. */
 static int send_frame(nconn *c, uint8_t opcode, const uint8_t *d, size_t n) {
+  last_raw = NULL;
   uint8_t f[YZ__WS_MAX_HEADER + YZ__WS_MAX_CONTROL];
   if (n > YZ__WS_MAX_CONTROL)
     n = YZ__WS_MAX_CONTROL;
@@ -904,8 +929,13 @@ static void frames(nconn *c, uint8_t *p, size_t n) {
       yz__link_conn_recv(l, ev.data, ev.len);
       break;
     case YZ__WS_EV_PING:
-      if (!c->close_sent)
-        (void)send_frame(c, YZ__WS_OP_PONG, ev.data, ev.len);
+      /* One Pong in flight at most: a peer that pings and never reads
+       * must not grow our write queue. RFC 6455 5.5.3 lets an endpoint
+       * answer only the most recent of several Pings; we answer the
+       * first, which is as good for a liveness check. */
+      if (!c->close_sent && !c->pong_inflight &&
+          send_frame(c, YZ__WS_OP_PONG, ev.data, ev.len) == 0)
+        c->pong_inflight = last_pong(c);
       break;
     case YZ__WS_EV_PONG:
       break;

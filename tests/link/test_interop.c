@@ -216,6 +216,45 @@ static void test_native_bad_msg1(void **state) {
   frame_refused(2, (const uint8_t *)"not a noise message", 19, 1002);
 }
 
+static bool raw_upgraded_cond(void *ud) {
+  return ((raw_client *)ud)->upgraded;
+}
+
+/* Pings that arrive together get one Pong: at most one is in flight, so a
+ * peer that pings and never reads cannot grow the write queue (RFC 6455
+ * 5.5.3 allows answering only one). Two Pings and a text frame in one
+ * write: one Pong, then the Close for the text frame. */
+static void test_native_one_pong_in_flight(void **state) {
+  (void)state;
+  native_listener();
+  raw_client c;
+  raw_connect(&c, A.port, YZ_SESSION_WS_SUBPROTOCOL, NULL, 0);
+  t_run_until(raw_upgraded_cond, &c);
+  /* masked with a zero key: the payload stays as written */
+  static const uint8_t frames[] = {0x89, 0x82, 0, 0, 0, 0, 'p', '1',
+                                   0x89, 0x82, 0, 0, 0, 0, 'p', '2',
+                                   0x81, 0x81, 0, 0, 0, 0, 't'};
+  raw_send(&c, frames, sizeof frames);
+  t_run_until(raw_closed_cond, &c);
+  int pongs = 0;
+  bool closed = false;
+  for (size_t i = 0; i + 2 <= c.ws_in_len;) {
+    uint8_t op = c.ws_in[i] & 0x0f, len = c.ws_in[i + 1] & 0x7f;
+    if (op == 0x0a) {
+      pongs++;
+      assert_int_equal(len, 2);
+      assert_memory_equal(c.ws_in + i + 2, "p1", 2);
+    }
+    if (op == 0x08)
+      closed = true;
+    i += 2u + len;
+  }
+  assert_int_equal(pongs, 1);
+  assert_true(closed);
+  assert_int_equal(c.ws_close_code, 1002);
+  t_loop_finish(only_a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_native_to_lws_ws, setup),
@@ -229,6 +268,7 @@ int main(void) {
       cmocka_unit_test_setup(test_native_text_frame, setup),
       cmocka_unit_test_setup(test_native_reserved_opcode, setup),
       cmocka_unit_test_setup(test_native_bad_msg1, setup),
+      cmocka_unit_test_setup(test_native_one_pong_in_flight, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
