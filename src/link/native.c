@@ -1607,8 +1607,9 @@ static int native_listen(yz_link_manager *m, const yz_address *u,
   ls->tcp.data = ls;
   ls->next = g.listeners;
   g.listeners = ls;
-  rc = uv_tcp_bind(&ls->tcp, (const struct sockaddr *)&ss,
-                   u->host_type == YZ_ADDRESS_IPV6 ? UV_TCP_IPV6ONLY : 0);
+  /* "[::]" takes IPv4 too (dual stack), as libwebsockets' listener on all
+   * interfaces does */
+  rc = uv_tcp_bind(&ls->tcp, (const struct sockaddr *)&ss, 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&ls->tcp, 511, on_connection);
   if (rc != 0) {
