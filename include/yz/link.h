@@ -4,8 +4,9 @@
  * the two node IDs, then encrypted messages.
  *
  * A link manager is bound to the caller's libuv loop. It listens on ws://
- * and wss:// (each listener a vhost of the process's single libwebsockets
- * context), dials node addresses, runs one session per connection, queues
+ * and wss:// (on libwebsockets, each listener a vhost of the process's
+ * single libwebsockets context; or on the native backend: see
+ * yz_link_config.backend), dials node addresses, runs one session per connection, queues
  * outgoing messages with a bound, enforces the limits of DESIGN.md (links,
  * handshakes in progress, per-IP handshake rate, message size, handshake
  * timeout), each source's share of them and the eviction of idle links
