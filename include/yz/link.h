@@ -287,11 +287,13 @@ typedef struct yz_link_config {
 YZ_EXPORT void yz_link_config_default(yz_link_config *cfg);
 
 /*
- * A manager on loop. Creates (or shares, refcounted) the process's
- * libwebsockets context. 0, YZ_E_INVAL (no identity), YZ_E_NOMEM,
- * YZ_E_STATE (another loop already owns the process's context, or the
- * context of the previous last manager is still being torn down: wait for
- * its on_closed), YZ_E_IO
+ * A manager on loop. On libwebsockets, creates (or shares, refcounted) the
+ * process's libwebsockets context; the native backend likewise shares one
+ * loop and its listeners among the process's managers (yz_link_config
+ * .backend). 0, YZ_E_INVAL (no identity), YZ_E_NOMEM,
+ * YZ_E_STATE (another loop already owns the process's context or native
+ * backend, or the previous last manager's is still being torn down: wait
+ * for its on_closed), YZ_E_IO
  * (libwebsockets failed, e.g. the evlib_uv plugin is missing: install
  * libwebsockets-evlib-uv).
  */
