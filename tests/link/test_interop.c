@@ -255,6 +255,24 @@ static void test_native_one_pong_in_flight(void **state) {
   t_loop_finish(only_a);
 }
 
+/* A native listener on [::] takes IPv4 dials too (dual stack), as the
+ * libwebsockets listener on all interfaces does. */
+static void test_native_any_v6_takes_v4(void **state) {
+  (void)state;
+  if (!t_have_ipv6_loopback())
+    skip();
+  pair(YZ_LINK_BACKEND_NATIVE, YZ_LINK_BACKEND_NATIVE);
+  yz_link_listen_config lc = {"ws://[::]:0", NULL, NULL};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.port), 0);
+  char url[64];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%u", (unsigned)A.port);
+  yz_link *l;
+  assert_int_equal(yz_link_dial(B.m, url, &A.id.id, NULL, &l), 0);
+  t_wait_ge(&B.ups, 1);
+  assert_int_equal(B.downs, 0);
+  t_loop_finish(both);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_native_to_lws_ws, setup),
@@ -269,6 +287,7 @@ int main(void) {
       cmocka_unit_test_setup(test_native_reserved_opcode, setup),
       cmocka_unit_test_setup(test_native_bad_msg1, setup),
       cmocka_unit_test_setup(test_native_one_pong_in_flight, setup),
+      cmocka_unit_test_setup(test_native_any_v6_takes_v4, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
