@@ -132,9 +132,13 @@ struct nlisten {
   struct nlisten *next;
 };
 
-/* A manager's state: its client TLS context (made at the first wss dial). */
+/* A manager's state: its client TLS contexts, made at the first wss://
+ * dial that needs each: verifying the server's certificate, accepting a
+ * self-signed one (YZ_LINK_TLS_ALLOW_SELFSIGNED), accepting any
+ * (YZ_LINK_TLS_INSECURE). */
 typedef struct nstate {
-  SSL_CTX *client_ctx[2]; /* [verify hostname?] verified; see dial */
+  SSL_CTX *verify_ctx;
+  SSL_CTX *selfsigned_ctx;
   SSL_CTX *insecure_ctx;
 } nstate;
 
@@ -1240,20 +1244,43 @@ static void send_upgrade(nconn *c) {
   l->upgrade_sent = true;
 }
 
+/* YZ_LINK_TLS_ALLOW_SELFSIGNED: the chain is verified as usual, except
+ * that a self-signed certificate (or a chain ending in one) is accepted;
+ * expiry, purpose and the host name are still checked. */
+static int allow_selfsigned(int ok, X509_STORE_CTX *x) {
+  if (ok == 1)
+    return 1;
+  switch (X509_STORE_CTX_get_error(x)) {
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* The manager's client TLS context for a dial's tls_flags, made once. */
 static SSL_CTX *client_ctx(yz_link_manager *m, unsigned flags) {
   nstate *st = m->be_state;
-  bool insecure = (flags & (YZ_LINK_TLS_INSECURE | YZ_LINK_TLS_ALLOW_SELFSIGNED)) != 0;
-  SSL_CTX **slot = insecure ? &st->insecure_ctx : &st->client_ctx[0];
+  bool insecure = (flags & YZ_LINK_TLS_INSECURE) != 0;
+  bool selfsigned = !insecure && (flags & YZ_LINK_TLS_ALLOW_SELFSIGNED) != 0;
+  SSL_CTX **slot = insecure     ? &st->insecure_ctx
+                   : selfsigned ? &st->selfsigned_ctx
+                                : &st->verify_ctx;
   if (*slot != NULL)
     return *slot;
   SSL_CTX *ctx = tls_ctx_new(false);
   if (ctx == NULL)
     return NULL;
   if (insecure) {
-    /* the Noise handshake authenticates the node ID (yz/link.h) */
+    /* any certificate: the Noise handshake still authenticates the node
+     * ID (yz/link.h) */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
   } else {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER,
+                       selfsigned ? allow_selfsigned : NULL);
     int ok = m->cfg.tls_ca_file != NULL
                  ? SSL_CTX_load_verify_locations(ctx, m->cfg.tls_ca_file, NULL)
                  : SSL_CTX_set_default_verify_paths(ctx);
@@ -1303,8 +1330,7 @@ static void on_connect(uv_connect_t *req, int status) {
       conn_kill(c);
       return;
     }
-    if (!(flags & (YZ_LINK_TLS_INSECURE | YZ_LINK_TLS_SKIP_HOSTNAME_CHECK |
-                   YZ_LINK_TLS_ALLOW_SELFSIGNED)) &&
+    if (!(flags & (YZ_LINK_TLS_INSECURE | YZ_LINK_TLS_SKIP_HOSTNAME_CHECK)) &&
         u != NULL) {
       /* RFC 6125 name or IP check of the server certificate */
       X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
@@ -1473,9 +1499,10 @@ static void native_detach(yz_link_manager *m,
   nstate *st = m->be_state;
   m->be_state = NULL;
   if (st != NULL) {
-    for (int i = 0; i < 2; i++)
-      if (st->client_ctx[i] != NULL)
-        SSL_CTX_free(st->client_ctx[i]);
+    if (st->verify_ctx != NULL)
+      SSL_CTX_free(st->verify_ctx);
+    if (st->selfsigned_ctx != NULL)
+      SSL_CTX_free(st->selfsigned_ctx);
     if (st->insecure_ctx != NULL)
       SSL_CTX_free(st->insecure_ctx);
     free(st);

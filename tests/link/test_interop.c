@@ -273,6 +273,32 @@ static void test_native_any_v6_takes_v4(void **state) {
   t_loop_finish(both);
 }
 
+/* A native dial to a DNS name over wss:// with YZ_LINK_TLS_ALLOW_SELFSIGNED
+ * still checks the name: the test certificate names 127.0.0.1 only, so
+ * "localhost" fails with a TLS reason; with the name check skipped too, the
+ * same dial comes up. (The listener on [::] takes whichever address
+ * "localhost" resolves to first.) */
+static void test_native_selfsigned_checks_name(void **state) {
+  (void)state;
+  if (!t_have_ipv6_loopback())
+    skip();
+  pair(YZ_LINK_BACKEND_NATIVE, YZ_LINK_BACKEND_NATIVE);
+  yz_link_listen_config lc = {"wss://[::]:0", t_cert_path(), t_key_path()};
+  assert_int_equal(yz_link_listen(A.m, &lc, &A.tls_port), 0);
+  char url[64];
+  snprintf(url, sizeof url, "wss://localhost:%u", (unsigned)A.tls_port);
+  yz_link_dial_opts o = {.tls_flags = YZ_LINK_TLS_ALLOW_SELFSIGNED};
+  yz_link *l;
+  assert_int_equal(yz_link_dial(B.m, url, &A.id.id, &o, &l), 0);
+  t_wait_ge(&B.downs, 1);
+  assert_int_equal(B.last_err, YZ_E_TLS);
+  assert_int_equal(B.ups, 0);
+  o.tls_flags |= YZ_LINK_TLS_SKIP_HOSTNAME_CHECK;
+  assert_int_equal(yz_link_dial(B.m, url, &A.id.id, &o, &l), 0);
+  t_wait_ge(&B.ups, 1);
+  t_loop_finish(both);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_native_to_lws_ws, setup),
@@ -288,6 +314,7 @@ int main(void) {
       cmocka_unit_test_setup(test_native_bad_msg1, setup),
       cmocka_unit_test_setup(test_native_one_pong_in_flight, setup),
       cmocka_unit_test_setup(test_native_any_v6_takes_v4, setup),
+      cmocka_unit_test_setup(test_native_selfsigned_checks_name, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
