@@ -1118,6 +1118,75 @@ static void gen_pubsub_router(void)
 }
 #endif
 
+#ifdef YZ_FUZZ_HAVE_LINK
+/* The native WebSocket backend's parsers: upgrade heads (mode byte: 0
+ * request, 1 response) and byte streams of frames (mode byte: bit 0 the
+ * server receives, the rest the read size). */
+#include "link/http1.h"
+#include "link/wsframe.h"
+
+static void put_mode(const char *target, uint8_t mode, const void *p,
+                     size_t n)
+{
+  static bb b;
+  b.n = 0;
+  bb_u8(&b, mode);
+  bb_mem(&b, p, n);
+  put(target, b.buf, b.n);
+}
+
+static void gen_link(void)
+{
+  if (wanted("http1")) {
+    static const char *const reqs[] = {
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1:7700\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: yz.link.v1\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++)
+      put_mode("http1", 0, reqs[i], strlen(reqs[i]));
+    static const char *const resps[] = {
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+      "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: yz.link.v1"
+      "\r\n\r\n",
+      "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof resps / sizeof resps[0]; i++)
+      put_mode("http1", 1, resps[i], strlen(resps[i]));
+  }
+  if (wanted("wsframe")) {
+    static const uint8_t mask[4] = {1, 2, 3, 4};
+    static bb s;
+    uint8_t pay[300];
+    for (size_t i = 0; i < sizeof pay; i++)
+      pay[i] = (uint8_t)i;
+    for (int side = 0; side < 2; side++) {
+      const uint8_t *mk = side ? mask : NULL;
+      s.n = 0;
+      /* a binary message, a fragmented one with a ping inside, a close */
+      s.n += yz__ws_write_header(s.buf + s.n, true, YZ__WS_OP_BINARY, 300, mk);
+      bb_mem(&s, pay, 300);
+      s.n += yz__ws_write_header(s.buf + s.n, false, YZ__WS_OP_BINARY, 5, mk);
+      bb_mem(&s, pay, 5);
+      s.n += yz__ws_write_header(s.buf + s.n, true, YZ__WS_OP_PING, 2, mk);
+      bb_mem(&s, pay, 2);
+      s.n += yz__ws_write_header(s.buf + s.n, true, YZ__WS_OP_CONT, 7, mk);
+      bb_mem(&s, pay, 7);
+      s.n += yz__ws_write_header(s.buf + s.n, true, YZ__WS_OP_CLOSE, 2, mk);
+      bb_u8(&s, 0x03);
+      bb_u8(&s, 0xe8);
+      put_mode("wsframe", (uint8_t)(side | (7u << 1)), s.buf, s.n);
+      put_mode("wsframe", (uint8_t)(side | (127u << 1)), s.buf, s.n);
+    }
+  }
+}
+#endif
+
 /* ------------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -1163,6 +1232,9 @@ int main(int argc, char **argv)
 #endif
 #ifdef YZ_FUZZ_HAVE_SESSION
   gen_session();
+#endif
+#ifdef YZ_FUZZ_HAVE_LINK
+  gen_link();
 #endif
   printf("gen_corpus: %u files written to %s\n", counter, outdir);
   return failures ? 1 : 0;

@@ -4,8 +4,9 @@
  * the two node IDs, then encrypted messages.
  *
  * A link manager is bound to the caller's libuv loop. It listens on ws://
- * and wss:// (each listener a vhost of the process's single libwebsockets
- * context), dials node addresses, runs one session per connection, queues
+ * and wss:// (on libwebsockets, each listener a vhost of the process's
+ * single libwebsockets context; or on the native backend: see
+ * yz_link_config.backend), dials node addresses, runs one session per connection, queues
  * outgoing messages with a bound, enforces the limits of DESIGN.md (links,
  * handshakes in progress, per-IP handshake rate, message size, handshake
  * timeout), each source's share of them and the eviction of idle links
@@ -146,6 +147,18 @@ typedef struct yz_link_callbacks {
  * identity, callbacks and whatever differs. Zero in a limit means the
  * default, not "unlimited".
  */
+/* The WebSocket implementation under the links (docs/operations.md
+ * "WebSocket backend"). */
+typedef enum yz_link_backend {
+  /* The environment's YZ_LINK_BACKEND ("native" or "lws") if set, else
+   * the default: libwebsockets. */
+  YZ_LINK_BACKEND_AUTO = 0,
+  YZ_LINK_BACKEND_LWS = 1, /* libwebsockets 4.1 on the loop (ws.c) */
+  /* libuv TCP, a strict HTTP/1.1 upgrade, RFC 6455 framing and OpenSSL
+   * TLS (native.c); no libwebsockets context is made */
+  YZ_LINK_BACKEND_NATIVE = 2,
+} yz_link_backend;
+
 typedef struct yz_link_config {
   /* The node's identity (required). Copied: the manager signs its Noise
    * static key once at creation (DESIGN.md: one signature per process, a
@@ -264,17 +277,23 @@ typedef struct yz_link_config {
    * yz_link_manager_new() only (YZ_E_INVAL for a value the proof refuses):
    * the proof is signed and encoded once, at creation. */
   const struct yz_session_proof_options *proof;
+
+  /* The WebSocket backend (ignored with memnet). Zero: AUTO. Every
+   * manager of a process on one backend shares its loop. */
+  yz_link_backend backend;
 } yz_link_config;
 
 /* Defaults as documented above; identity and callbacks NULL. */
 YZ_EXPORT void yz_link_config_default(yz_link_config *cfg);
 
 /*
- * A manager on loop. Creates (or shares, refcounted) the process's
- * libwebsockets context. 0, YZ_E_INVAL (no identity), YZ_E_NOMEM,
- * YZ_E_STATE (another loop already owns the process's context, or the
- * context of the previous last manager is still being torn down: wait for
- * its on_closed), YZ_E_IO
+ * A manager on loop. On libwebsockets, creates (or shares, refcounted) the
+ * process's libwebsockets context; the native backend likewise shares one
+ * loop and its listeners among the process's managers (yz_link_config
+ * .backend). 0, YZ_E_INVAL (no identity), YZ_E_NOMEM,
+ * YZ_E_STATE (another loop already owns the process's context or native
+ * backend, or the previous last manager's is still being torn down: wait
+ * for its on_closed), YZ_E_IO
  * (libwebsockets failed, e.g. the evlib_uv plugin is missing: install
  * libwebsockets-evlib-uv).
  */
@@ -310,6 +329,9 @@ YZ_EXPORT uint64_t yz_link_manager_next_deadline(const yz_link_manager *m);
 YZ_EXPORT void yz_link_manager_run_timers(yz_link_manager *m);
 
 YZ_EXPORT uv_loop_t *yz_link_manager_loop(const yz_link_manager *m);
+/* The name of the manager's backend: "websocket" (libwebsockets),
+ * "native" or "memory". */
+YZ_EXPORT const char *yz_link_manager_backend(const yz_link_manager *m);
 YZ_EXPORT const yz_node_id *yz_link_manager_node_id(const yz_link_manager *m);
 
 /*

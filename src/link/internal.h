@@ -145,10 +145,19 @@ typedef struct yz__link_backend_ops {
   /* Drop the connection now without further callbacks for l
    * (manager shutdown). */
   void (*abandon)(yz_link *l);
+  /* Inbound connections accepted and not upgraded yet: all of the
+   * manager's, or those from one source (ip as in yz__link_src); they
+   * count against max_handshakes and the per-source caps. NULL: none. */
+  uint32_t (*pending)(const yz_link_manager *m);
+  uint32_t (*pending_from)(const yz_link_manager *m, const uint8_t *ip,
+                           size_t ip_len);
 } yz__link_backend_ops;
 
 extern const yz__link_backend_ops yz__link_ws_backend;
 extern const yz__link_backend_ops yz__link_mem_backend;
+/* The native WebSocket backend (native.c: libuv TCP, http1.c, wsframe.c,
+ * OpenSSL TLS). */
+extern const yz__link_backend_ops yz__link_native_backend;
 
 /* The process's struct lws_context, for a benchmark baseline that shares
  * it (one context per process); NULL when no manager exists. */

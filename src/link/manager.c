@@ -138,6 +138,38 @@ uint64_t yz__link_clock(const yz_link_manager *m) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Backend selection (yz_link_config.backend, docs/operations.md)            */
+
+/* The WebSocket backend: the config's choice; for AUTO, the environment's
+ * YZ_LINK_BACKEND ("native" or "lws"), else the default. */
+static const yz__link_backend_ops *ws_backend(const yz_link_config *cfg) {
+  yz_link_backend b = cfg->backend;
+  if (b == YZ_LINK_BACKEND_AUTO) {
+    const char *e = getenv("YZ_LINK_BACKEND");
+    if (e != NULL && strcmp(e, "native") == 0)
+      b = YZ_LINK_BACKEND_NATIVE;
+    else if (e != NULL && strcmp(e, "lws") == 0)
+      b = YZ_LINK_BACKEND_LWS;
+  }
+  return b == YZ_LINK_BACKEND_NATIVE ? &yz__link_native_backend
+                                     : &yz__link_ws_backend;
+}
+
+const char *yz_link_manager_backend(const yz_link_manager *m) {
+  return m->be->name;
+}
+
+static uint32_t be_pending(const yz_link_manager *m) {
+  return m->be->pending != NULL ? m->be->pending(m) : 0;
+}
+
+static uint32_t be_pending_from(const yz_link_manager *m, const uint8_t *ip,
+                                size_t ip_len) {
+  return m->be->pending_from != NULL ? m->be->pending_from(m, ip, ip_len)
+                                     : 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Manager                                                                  */
 
 static void defer_cb(uv_async_t *t);
@@ -157,7 +189,7 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   if (m == NULL)
     return YZ_E_NOMEM;
   m->loop = loop;
-  m->be = cfg->memnet != NULL ? &yz__link_mem_backend : &yz__link_ws_backend;
+  m->be = cfg->memnet != NULL ? &yz__link_mem_backend : ws_backend(cfg);
   m->cfg = *cfg;
   fill_defaults(&m->cfg);
   /* The budget must let one message of the maximum size through while
@@ -223,7 +255,7 @@ void yz_link_manager_stats(const yz_link_manager *m, yz_link_stats *out) {
   *out = m->stats;
   out->links = 0;
   out->handshakes = m->n_handshakes;
-  out->upgrading = yz__link_ws_pending(m);
+  out->upgrading = be_pending(m);
   out->budget_bytes = m->mem_used;
   for (const yz_link *l = m->links; l != NULL; l = l->next)
     if (l->state == YZ__LS_UP)
@@ -805,7 +837,7 @@ static bool same_src(const yz_link *l, const uint8_t *ip, size_t ip_len) {
  * which max_links bounds; admissions are rate-limited per source. */
 static bool source_over(const yz_link_manager *m, const uint8_t *ip,
                         size_t ip_len) {
-  uint32_t pending = yz__link_ws_pending_from(m, ip, ip_len);
+  uint32_t pending = be_pending_from(m, ip, ip_len);
   uint32_t hs = pending, links = pending;
   for (const yz_link *l = m->links; l != NULL; l = l->next) {
     if (l->state == YZ__LS_DOWN || l->dir != YZ_LINK_INBOUND ||
@@ -895,7 +927,7 @@ bool yz__link_admit(yz_link_manager *m, const uint8_t *ip, size_t ip_len,
 yz_link *yz__link_inbound_at(yz_link_manager *m, void *conn,
                              const char *remote, bool tls,
                              const yz__link_src *src, uint64_t accepted_ms) {
-  if (!yz__link_admit(m, NULL, 0, remote, yz__link_ws_pending(m)))
+  if (!yz__link_admit(m, NULL, 0, remote, be_pending(m)))
     return NULL;
   yz_link *l = link_new(m, YZ_LINK_INBOUND);
   if (l == NULL)
@@ -965,7 +997,7 @@ static bool cookie_load(yz_link_manager *m, uint64_t now) {
   if (m->cfg.cookie_load_pct <= 100) {
     /* the others: this link is one of n_handshakes */
     uint64_t others = m->n_handshakes > 0 ? m->n_handshakes - 1u : 0;
-    uint64_t busy = (others + yz__link_ws_pending(m)) * 100u;
+    uint64_t busy = (others + be_pending(m)) * 100u;
     if (busy >= (uint64_t)m->cfg.cookie_load_pct * m->cfg.max_handshakes)
       return true;
   }

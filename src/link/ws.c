@@ -529,6 +529,8 @@ const yz__link_backend_ops yz__link_ws_backend = {
     .want_write = ws_want_write,
     .close = ws_close,
     .abandon = ws_abandon,
+    .pending = yz__link_ws_pending,
+    .pending_from = yz__link_ws_pending_from,
 };
 
 /* ------------------------------------------------------------------------ */

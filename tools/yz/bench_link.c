@@ -63,6 +63,14 @@
 
 static uv_loop_t loop;
 
+/* The backend of the yz links of this run (yz_bench_link runs each), and
+ * an lws manager that keeps the process's libwebsockets context alive
+ * for the plain WebSocket baseline when the links run on the native
+ * backend (no context of their own). */
+static yz_link_backend bench_backend = YZ_LINK_BACKEND_LWS;
+static yz_link_manager *lws_keep;
+static int lws_keep_start(uv_loop_t *l);
+
 static long rss_kib(void);
 
 /* ---- the yz side ---------------------------------------------------------- */
@@ -511,6 +519,31 @@ static void hold_config(yz_link_config *c, yz_identity *id) {
   /* every benchmark link comes from 127.0.0.1 */
   c->max_handshakes_per_source = 20000;
   c->max_links_per_source = 20000;
+  c->backend = bench_backend;
+}
+
+static void lws_keep_closed(void *ud) { (void)ud; }
+
+/* See lws_keep above. 0 or -1. */
+static int lws_keep_start(uv_loop_t *l) {
+  if (bench_backend != YZ_LINK_BACKEND_NATIVE || lws_keep != NULL)
+    return 0;
+  yz_identity id;
+  yz_link_config c;
+  if (yz_identity_generate(&id) != 0)
+    return -1;
+  yz_link_config_default(&c);
+  c.identity = &id;
+  c.backend = YZ_LINK_BACKEND_LWS;
+  int rc = yz_link_manager_new(&lws_keep, l, &c);
+  yz_identity_clear(&id);
+  return rc == 0 ? 0 : -1;
+}
+
+static void lws_keep_end(void) {
+  if (lws_keep != NULL)
+    yz_link_manager_close(lws_keep, lws_keep_closed, NULL);
+  lws_keep = NULL;
 }
 
 /* The child: wait for the port and ID, dial n links in batches, keep its
@@ -670,6 +703,7 @@ static void peer_ctl_cb(uv_poll_t *h, int status, int events) {
   uv_poll_stop(h);
   uv_close((uv_handle_t *)h, NULL);
   uv_timer_start(&peer_watchdog, peer_watchdog_cb, 5000, 0);
+  lws_keep_end();
   yz_link_manager_close(Y.a, peer_closed, NULL);
 }
 
@@ -692,7 +726,8 @@ static void peer_child(int rfd, int wfd) {
   c.cb.on_down = y_down;
   yz_link_listen_config lc = {"ws://127.0.0.1:0", NULL, NULL};
   if (yz_link_manager_new(&Y.a, cl, &c) != 0 ||
-      yz_link_listen(Y.a, &lc, &info.yz_port) != 0 || p_start() != 0)
+      yz_link_listen(Y.a, &lc, &info.yz_port) != 0 ||
+      lws_keep_start(cl) != 0 || p_start() != 0)
     _exit(1);
   info.plain_port = P.port;
   memcpy(&info.id, yz_link_manager_node_id(Y.a), sizeof info.id);
@@ -926,7 +961,10 @@ static void plain_close_all(int n, bool local) {
   (void)run_until(p_all_closed, 60);
 }
 
-int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
+/* One run of everything with the yz links on bench_backend; figure names
+ * start with prefix ("link." or "link.native_"). */
+static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
+                     const char *prefix) {
   /* Two ends of every link live here: raise the file limit first (lws
    * sizes its tables by it when the context is created). */
   struct rlimit rl;
@@ -992,6 +1030,7 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
    * default 1 MiB send queue takes; docs/benchmarks.md was measured with
    * this bound. */
   c.send_queue_max_bytes = 4u * 1024u * 1024u;
+  c.backend = bench_backend;
   c.identity = &Y.ida;
   if (yz_link_manager_new(&Y.a, &loop, &c) != 0) {
     rc = yz_cli_error("link: cannot create a link manager");
@@ -1003,7 +1042,8 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
     goto out;
   }
   yz_link_listen_config lc = {"ws://127.0.0.1:0", NULL, NULL};
-  if (yz_link_listen(Y.a, &lc, &Y.port) != 0 || p_start() != 0) {
+  if (yz_link_listen(Y.a, &lc, &Y.port) != 0 || lws_keep_start(&loop) != 0 ||
+      p_start() != 0) {
     rc = yz_cli_error("link: cannot listen on 127.0.0.1");
     goto out;
   }
@@ -1090,23 +1130,26 @@ int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
   if (!quick && hold_links(hold_n, &held, &held_kib) != 0)
     fprintf(stderr, "yz bench link: held %.0f of %d links\n", held, hold_n);
 
-  yz_bench_emit(e, "link.throughput_1k_mb_per_s", tp[0][1], "MB/s",
+#define FIG(name) (snprintf(fig, sizeof fig, "%s%s", prefix, name), fig)
+  char fig[96];
+  yz_bench_emit(e, FIG("throughput_1k_mb_per_s"), tp[0][1], "MB/s",
                 "lws.ws_echo_1k_mb_per_s", tp[0][0]);
-  yz_bench_emit(e, "link.throughput_64k_mb_per_s", tp[1][1], "MB/s",
+  yz_bench_emit(e, FIG("throughput_64k_mb_per_s"), tp[1][1], "MB/s",
                 "lws.ws_echo_64k_mb_per_s", tp[1][0]);
-  yz_bench_emit(e, "link.stream_1k_mb_per_s", tp[2][1], "MB/s",
+  yz_bench_emit(e, FIG("stream_1k_mb_per_s"), tp[2][1], "MB/s",
                 "lws.ws_stream_1k_mb_per_s", tp[2][0]);
-  yz_bench_emit(e, "link.stream_64k_mb_per_s", tp[3][1], "MB/s",
+  yz_bench_emit(e, FIG("stream_64k_mb_per_s"), tp[3][1], "MB/s",
                 "lws.ws_stream_64k_mb_per_s", tp[3][0]);
-  yz_bench_emit(e, "link.new_links_per_s", new_y, "/s",
+  yz_bench_emit(e, FIG("new_links_per_s"), new_y, "/s",
                 "lws.ws_connects_per_s", new_p);
   if (!quick) {
-    yz_bench_emit(e, "link.rss_per_idle_link_kib_1000", rss_y[0], "KiB",
+    yz_bench_emit(e, FIG("rss_per_idle_link_kib_1000"), rss_y[0], "KiB",
                   "lws.rss_per_idle_ws_kib_1000", rss_p[0]);
-    yz_bench_emit(e, "link.rss_per_idle_link_kib_5000", rss_y[1], "KiB",
+    yz_bench_emit(e, FIG("rss_per_idle_link_kib_5000"), rss_y[1], "KiB",
                   "lws.rss_per_idle_ws_kib_5000", rss_p[1]);
-    yz_bench_emit(e, "link.links_held", held, "links", NULL, held);
+    yz_bench_emit(e, FIG("links_held"), held, "links", NULL, held);
   }
+#undef FIG
   (void)held_kib; /* the heap has grown and shrunk before: not a figure */
   if (!quick && max_links < 5000)
     fprintf(stderr, "yz bench link: file limit too low: measured %d links, "
@@ -1123,6 +1166,7 @@ out:
     yz_link_manager_close(Y.a, y_closed, NULL);
   if (Y.b != NULL)
     yz_link_manager_close(Y.b, y_closed, NULL);
+  lws_keep_end();
   uv_run(&loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop) != 0)
     fprintf(stderr, "yz bench link: the loop did not close cleanly\n");
@@ -1138,4 +1182,56 @@ out_early:
   (void)sigaction(SIGINT, &old_int, NULL);
   (void)sigaction(SIGTERM, &old_term, NULL);
   return rc;
+}
+
+/* The native run in a process of its own: the memory figures are the
+ * growth of the resident set, and after the first run this process's heap
+ * holds pages that the second run's links would reuse without counting
+ * them. The same program with the same options, and the environment's
+ * YZ_BENCH_LINK_BACKEND=native, writes its figures to the same output. */
+static int native_in_child(const yz_bench_opts *opts, yz_bench_emitter *e) {
+  char secs[32];
+  snprintf(secs, sizeof secs, "%.6g", opts->seconds);
+  char *argv[] = {"yz", "bench", "link", "--seconds", secs, NULL, NULL,
+                  NULL};
+  int n = 5;
+  if (opts->json)
+    argv[n++] = "--json";
+  if (opts->quick)
+    argv[n++] = "--quick";
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return yz_cli_error("link: cannot fork the native run");
+  if (pid == 0) {
+    if (e->out != stdout && dup2(fileno(e->out), STDOUT_FILENO) < 0)
+      _exit(127);
+    setenv("YZ_BENCH_LINK_BACKEND", "native", 1);
+    execv("/proc/self/exe", argv);
+    _exit(127);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    return yz_cli_error("link: the native run failed");
+  return 0;
+}
+
+/* Both WebSocket backends under the same yz links: libwebsockets
+ * ("link.*", the names of earlier runs) and the native backend
+ * ("link.native_*", in a process of its own); the plain WebSocket
+ * baseline is libwebsockets in both runs (docs/benchmarks.md, "Area
+ * link"). YZ_BENCH_LINK_BACKEND=native runs the native one only. */
+int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
+  const char *only = getenv("YZ_BENCH_LINK_BACKEND");
+  if (only != NULL && strcmp(only, "native") == 0) {
+    bench_backend = YZ_LINK_BACKEND_NATIVE;
+    return bench_run(opts, e, "link.native_");
+  }
+  bench_backend = YZ_LINK_BACKEND_LWS;
+  int rc = bench_run(opts, e, "link.");
+  if (rc != 0)
+    return rc;
+  return native_in_child(opts, e);
 }
