@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "wire/cbor_read.h"
 #include "yz/dht_wire.h"
 
 _Static_assert(YZ_DHT_MSG_MAX_CONTACTS <= YZ_DHT_MSG_CONTACTS_CAP,
@@ -450,36 +451,7 @@ int yz_dht_msg_encode(const yz_dht_msg *m, const yz_dht_msg_limits *lim,
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* A reader over input that yz_wire_check() accepted: every head is
- * well-formed and minimal, every length fits. */
-struct rbuf {
-  const uint8_t *p;
-  size_t len, off;
-};
-
-static bool get_head(struct rbuf *r, unsigned *major, uint64_t *arg)
-{
-  if (r->off >= r->len)
-    return false;
-  uint8_t ib = r->p[r->off++];
-  *major = ib >> 5;
-  unsigned ai = ib & 0x1f;
-  if (ai < 24) {
-    *arg = ai;
-    return true;
-  }
-  if (ai > 27)
-    return false;
-  size_t w = (size_t)1 << (ai - 24);
-  if (r->len - r->off < w)
-    return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < w; i++)
-    v = (v << 8) | r->p[r->off + i];
-  r->off += w;
-  *arg = v;
-  return true;
-}
+/* Heads are read with get_head() (wire/cbor_read.h). */
 
 static bool get_str(struct rbuf *r, unsigned want_major, yz_dht_bytes *b)
 {

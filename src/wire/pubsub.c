@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "common/util.h"
+#include "wire/cbor_read.h"
 #include "yz/pubsub_wire.h"
 #include "yz/wire.h"
 
@@ -546,35 +547,7 @@ int yz_ps_rpc_encode(const yz_ps_rpc *r, const yz_ps_limits *lim, uint8_t *out,
 /* ---- decoding ------------------------------------------------------------
  */
 
-/* A reader over input that yz_wire_check() accepted. */
-struct rbuf {
-  const uint8_t *p;
-  size_t len, off;
-};
-
-static bool get_head(struct rbuf *r, unsigned *major, uint64_t *arg)
-{
-  if (r->off >= r->len)
-    return false;
-  uint8_t ib = r->p[r->off++];
-  *major = ib >> 5;
-  unsigned ai = ib & 0x1f;
-  if (ai < 24) {
-    *arg = ai;
-    return true;
-  }
-  if (ai > 27)
-    return false;
-  size_t w = (size_t)1 << (ai - 24);
-  if (r->len - r->off < w)
-    return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i < w; i++)
-    v = (v << 8) | r->p[r->off + i];
-  r->off += w;
-  *arg = v;
-  return true;
-}
+/* Heads are read with get_head() (wire/cbor_read.h). */
 
 static bool get_uint(struct rbuf *r, uint64_t *v)
 {
