@@ -386,5 +386,9 @@ int main(int argc, char **argv)
   }
   yz_log_set_sink(log_sink, NULL);
   yz_log_set_level(o.log_level);
+  if (o.peer_log_burst != 0)
+    peer_lines.burst = o.peer_log_burst;
+  if (o.peer_log_window_ms != 0)
+    peer_lines.window_ms = o.peer_log_window_ms;
   return run(&o);
 }

@@ -104,6 +104,8 @@ void yzn_usage(FILE *f)
 "  --dht-k N             bucket size and replication factor (default 20)\n"
 "\n"
 "  --log-level LEVEL     error, warn, info or debug (default info)\n"
+"  --peer-log-burst N    peer event lines logged per window (default 20)\n"
+"  --peer-log-window MS  the window of that budget (default 10000)\n"
 "  -h, --help            this text\n"
 "  --version             the version\n"
 "\n"
@@ -149,6 +151,8 @@ static const struct numopt numopts[] = {
     U32("--dht-records-max", dht_records_max, 1, 100000000),
     U64("--dht-value-max", dht_value_max, 1, 1048576),
     U32("--dht-k", dht_k, 1, 256),
+    U32("--peer-log-burst", peer_log_burst, 1, 1000000),
+    U32("--peer-log-window", peer_log_window_ms, 1, 86400000),
 };
 
 int yzn_options_parse(yzn_options *o, int argc, char **argv)

@@ -27,6 +27,9 @@ typedef struct yzn_options {
   bool peer_unpinned[YZN_MAX_PEERS];
   size_t npeers;
   yz_log_level log_level;
+  /* The budget of peer event lines (docs/operations.md "Logs"); 0: the
+   * default. */
+  uint32_t peer_log_burst, peer_log_window_ms;
   /* Limits; 0 keeps the link layer's default. */
   uint32_t max_links, max_handshakes, ip_rate, ip_burst;
   uint32_t handshake_timeout_ms, ping_interval_ms, missed_pongs;
