@@ -347,6 +347,9 @@ yz_pubsub_publish(yz_pubsub *ps, const char *topic_name, const uint8_t *data,
                   uint8_t id_out[YZ_PS_ID_LEN], yz_pubsub_publish_cb cb,
                   void *arg);
 
+/* The seq of the last message this instance published (0: none yet). */
+YZ_EXPORT uint64_t yz_pubsub_last_seq(const yz_pubsub *ps);
+
 /* Counters since creation, gauges now. */
 typedef struct yz_pubsub_stats {
   yz_pubsub_router_stats router; /* delivered, duplicates, rejected ... */

@@ -41,6 +41,7 @@ struct topic {
   yz_pubsub_message_cb on_message;
   void *ud;
   bool provided;      /* a PROVIDE of it was stored somewhere */
+  bool no_provide;    /* the DHT cannot provide (client-only): never */
   uint64_t provide_op; /* in flight (0: none) */
   uint64_t next_discover; /* node clock */
   yz_pubsub *ps;
@@ -161,6 +162,16 @@ static uint64_t unix_ms(const yz_pubsub *ps)
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Unix time in microseconds (seq and latency; pubsub.h). */
+static uint64_t unix_us(const yz_pubsub *ps)
+{
+  if (ps->cfg.unix_ms)
+    return ps->cfg.unix_ms(ps->cfg.user_data) * 1000;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void r_random(void *ud, uint8_t *buf, size_t n)
@@ -546,7 +557,7 @@ static void r_deliver(void *ud, const yz_ps_msg *m,
   q->has_from = from != NULL;
   if (from)
     q->from = *from;
-  q->recv_us = unix_ms(ps) * 1000;
+  q->recv_us = unix_us(ps);
   if (ps->dq_tail)
     ps->dq_tail->next = q;
   else
@@ -644,6 +655,20 @@ static void r_px(void *ud, const uint8_t topic[YZ_PS_TOPIC_LEN],
 
 /* ---- the DHT: providing and finding a topic --------------------------- */
 
+/* The DHT could not serve a topic yet (an empty routing table while the
+ * node joins): try again in a few seconds, not a whole discovery
+ * interval. */
+enum { RETRY_MS = 2000 };
+static void rearm(yz_pubsub *ps);
+static void retry_soon(yz_pubsub *ps, struct topic *t)
+{
+  uint64_t at = node_now(ps) + RETRY_MS;
+  if (t->used && at < t->next_discover) {
+    t->next_discover = at;
+    rearm(ps);
+  }
+}
+
 static void on_provided(yz_dht *dht, const yz_dht_result *r, void *arg)
 {
   (void)dht;
@@ -655,17 +680,22 @@ static void on_provided(yz_dht *dht, const yz_dht_result *r, void *arg)
     ps->st.provides++;
   } else {
     ps->st.provide_failed++;
+    retry_soon(ps, t);
   }
 }
 
 static void provide(yz_pubsub *ps, struct topic *t)
 {
-  if (!ps->dht || t->provide_op || ps->stopping)
+  if (!ps->dht || t->provide_op || t->no_provide || ps->stopping)
     return;
-  if (yz_dht_provide(ps->dht, t->pkey, NULL, on_provided, t,
-                     &t->provide_op) != 0) {
+  int rc = yz_dht_provide(ps->dht, t->pkey, NULL, on_provided, t,
+                          &t->provide_op);
+  if (rc != 0) {
     t->provide_op = 0;
     ps->st.provide_failed++;
+    /* a client-only DHT has no record to announce: finding the others
+     * is all it can do */
+    t->no_provide = rc == YZ_E_STATE;
   }
 }
 
@@ -711,6 +741,11 @@ static void on_providers(yz_dht *dht, const yz_dht_result *r, void *arg)
   yz_pubsub *ps = l->ps;
   if (!ps->stopping)
     found(ps, l, r->providers, r->n_providers);
+  if (!ps->stopping && l->pending == 0 && r->status != 0) {
+    struct topic *t = topic_of(ps, l->topic);
+    if (t)
+      retry_soon(ps, t);
+  }
   for (struct lookup **pp = &ps->lookups; *pp; pp = &(*pp)->next)
     if (*pp == l) {
       *pp = l->next;
@@ -944,6 +979,7 @@ void yz_pubsub_run_timers(yz_pubsub *ps)
      * retried; the DHT re-announces a stored one before it expires */
     if (!t->provided)
       provide(ps, t);
+    /* (a provide in flight or stored is re-announced by the DHT) */
     if (yz__ps_mesh(ps->r, t->hash, false, NULL, 0) < ps->cfg.router.D_lo)
       (void)discover(ps, t->hash, 0);
   }
@@ -1303,7 +1339,7 @@ int yz_pubsub_publish(yz_pubsub *ps, const char *name, const uint8_t *data,
     return YZ_E_LIMIT;
   uint64_t now = unix_ms(ps);
   /* seq: the Unix time in microseconds, never going back (pubsub.h) */
-  uint64_t seq = now * 1000;
+  uint64_t seq = unix_us(ps);
   if (seq <= ps->last_seq)
     seq = ps->last_seq + 1;
   m.seq = seq;
@@ -1405,4 +1441,9 @@ size_t yz_pubsub_mesh_size(const yz_pubsub *ps, const char *name)
 double yz_pubsub_peer_score(const yz_pubsub *ps, const yz_node_id *peer)
 {
   return ps && peer ? yz__ps_score(ps->r, peer, unix_ms(ps)) : 0;
+}
+
+uint64_t yz_pubsub_last_seq(const yz_pubsub *ps)
+{
+  return ps ? ps->last_seq : 0;
 }
