@@ -79,6 +79,8 @@ struct tn {
 
 static struct tn t[MAX_NODES];
 static size_t n_nodes;
+/* tweaks of the PubSub config of the nodes made next (test_limits) */
+static unsigned cfg_max_pending, cfg_max_queue;
 
 /* the outcome of a publish that reached nobody */
 static bool pub_done;
@@ -218,6 +220,10 @@ static struct tn *add_node(void)
   yz_pubsub_config_default(&pc);
   pc.unix_ms = vunix_ms;
   pc.random = vrandom;
+  if (cfg_max_pending)
+    pc.max_pending = cfg_max_pending;
+  if (cfg_max_queue)
+    pc.max_delivery_queue = cfg_max_queue;
   assert_int_equal(yz_pubsub_new(&x->ps, x->node, x->dht, &pc), 0);
   assert_int_equal(yz_node_start(x->node), 0);
   n_nodes++;
@@ -259,8 +265,10 @@ static void on_node_stopped(yz_node *n, void *arg)
 
 static void kill_node(struct tn *x)
 {
-  yz_pubsub_stop(x->ps, on_ps_stopped, x);
-  WAIT_FOR(x->ps_stopped);
+  if (!x->ps_stopped) {
+    yz_pubsub_stop(x->ps, on_ps_stopped, x);
+    WAIT_FOR(x->ps_stopped);
+  }
   yz_dht_stop(x->dht, on_dht_stopped, x);
   WAIT_FOR(x->dht_stopped);
   yz_node_stop(x->node, on_node_stopped, x);
@@ -368,6 +376,15 @@ static void test_network(void **state)
     size_t m = yz_pubsub_mesh_size(t[i].ps, "news");
     assert_true(m >= 1);
   }
+  /* mesh peers are protected in the connection policy (yz/node.h) */
+  size_t protected_up = 0;
+  for (size_t i = 0; i < N; i++)
+    for (size_t j = 0; j < N; j++)
+      if (i != j && (yz_node_peer_protection(t[i].node,
+                                             yz_node_get_id(t[j].node)) &
+                     YZ_NODE_PROTECT_MESH))
+        protected_up++;
+  assert_true(protected_up >= N);
   publish(&t[3], "a first", &reached);
   assert_true(reached >= 1);
   VWAIT(all_got('a', 1));
@@ -456,12 +473,93 @@ static void test_cold_publish(void **state)
   teardown_net();
 }
 
+static unsigned closed_calls;
+static int closed_status;
+static void on_pub_closed(yz_pubsub *ps, const yz_pubsub_publish_result *r,
+                          void *arg)
+{
+  (void)ps;
+  (void)arg;
+  closed_calls++;
+  closed_status = r->status;
+}
+
+/* The bounds of the glue, each hit: publishes waiting for the DHT
+ * (max_pending), messages waiting for the application
+ * (max_delivery_queue); an RPC that does not decode is counted and
+ * penalised; a stop ends a waiting publish with YZ_E_CLOSED from the
+ * loop, never from the call. */
+static void test_limits(void **state)
+{
+  (void)state;
+  cfg_max_pending = 1;
+  cfg_max_queue = 2;
+  network(4);
+  cfg_max_pending = 0;
+  cfg_max_queue = 0;
+  size_t reached;
+  pub_done = false;
+  assert_int_equal(yz_pubsub_publish(t[1].ps, "nobody", (const uint8_t *)"1",
+                                     1, 0, &reached, NULL, on_pub, NULL),
+                   0);
+  assert_int_equal(yz_pubsub_publish(t[1].ps, "nobody", (const uint8_t *)"2",
+                                     1, 0, &reached, NULL, on_pub, NULL),
+                   YZ_E_LIMIT);
+  VWAIT(pub_done);
+  assert_int_equal(yz_pubsub_publish(t[1].ps, "nobody", (const uint8_t *)"3",
+                                     1, 0, &reached, NULL, on_pub, NULL),
+                   0);
+
+  /* four own messages before the loop runs: two fit the queue (t[3]
+   * subscribes too, so that they reach a peer and none waits) */
+  subscribe(&t[2]);
+  subscribe(&t[3]);
+  advance(2000);
+  for (int i = 0; i < 4; i++) {
+    char text[8];
+    snprintf(text, sizeof text, "q%d", i);
+    publish(&t[2], text, &reached);
+  }
+  advance(100);
+  yz_pubsub_stats st;
+  yz_pubsub_get_stats(t[2].ps, &st);
+  assert_int_equal(t[2].got['q'], 2);
+  assert_int_equal(st.delivered_app, 2);
+  assert_int_equal(st.delivery_dropped, 2);
+
+  /* garbage on protocol 3: counted, and a behaviour penalty */
+  static const uint8_t junk[] = {0xa1, 0x63, 'b', 'a', 'd', 0x01};
+  assert_int_equal(yz_node_send(t[3].node, yz_node_get_id(t[0].node),
+                                YZ_PUBSUB_PROTOCOL, junk, sizeof junk),
+                   0);
+  VWAIT((yz_pubsub_get_stats(t[0].ps, &st), st.malformed == 1));
+  assert_true(yz_pubsub_peer_score(t[0].ps, yz_node_get_id(t[3].node)) < 0);
+
+  /* a stop ends the publish still waiting for the DHT ("3") */
+  closed_calls = 0;
+  assert_int_equal(yz_pubsub_publish(t[0].ps, "nobody2", (const uint8_t *)"4",
+                                     1, 0, &reached, NULL, on_pub_closed,
+                                     NULL),
+                   0);
+  assert_int_equal(reached, 0);
+  yz_pubsub_stop(t[0].ps, on_ps_stopped, &t[0]);
+  assert_int_equal(closed_calls, 0);
+  WAIT_FOR(t[0].ps_stopped);
+  assert_int_equal(closed_calls, 1);
+  assert_int_equal(closed_status, YZ_E_CLOSED);
+  assert_int_equal(yz_pubsub_publish(t[0].ps, "x", (const uint8_t *)"5", 1, 0,
+                                     &reached, NULL, NULL, NULL),
+                   YZ_E_STATE);
+  teardown_net();
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cold_publish),
       cmocka_unit_test(test_network),
+      cmocka_unit_test(test_limits),
   };
   return cmocka_run_group_tests_name("pubsub_node", tests, NULL, NULL);
 }
