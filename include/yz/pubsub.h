@@ -262,7 +262,7 @@ typedef struct yz_pubsub_config {
   unsigned max_pending;
   uint32_t publish_timeout_ms;
   /* Node records remembered (of providers and peer exchange), passed to
-   * the router for its own peer exchange, 512. */
+   * the router for its own peer exchange, 128 (the oldest is replaced). */
   unsigned max_records;
   /* Messages waiting to be handed to the application, 4096 (more are
    * dropped and counted: delivery_dropped). */
