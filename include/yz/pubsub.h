@@ -372,6 +372,8 @@ typedef struct yz_pubsub_stats {
   uint64_t providers_found;
   uint64_t dials, dials_failed;  /* pinned dials (providers, PX) */
   uint64_t px_records;           /* peer exchange records received */
+  size_t records;                /* gauge: node records remembered */
+  size_t dials_in_flight;        /* gauge */
 } yz_pubsub_stats;
 
 YZ_EXPORT void yz_pubsub_get_stats(const yz_pubsub *ps, yz_pubsub_stats *out);

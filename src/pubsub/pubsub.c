@@ -1441,6 +1441,8 @@ void yz_pubsub_get_stats(const yz_pubsub *ps, yz_pubsub_stats *out)
   out->peers = peers;
   out->topics = ps->n_topics;
   out->pending_publishes = ps->n_pending;
+  out->records = ps->n_recs;
+  out->dials_in_flight = ps->n_dials;
   out->mesh_peers = 0;
   out->mesh_min = 0;
   out->mesh_max = 0;
