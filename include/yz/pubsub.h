@@ -282,8 +282,9 @@ YZ_EXPORT void yz_pubsub_config_default(yz_pubsub_config *cfg);
 /*
  * PubSub on node (registers protocol YZ_PUBSUB_PROTOCOL and a peer
  * observer). dht may be NULL: then subscribers are found only among the
- * node's peers. One per node. 0, YZ_E_INVAL (a bad config), YZ_E_STATE
- * (the protocol is taken), YZ_E_NOMEM.
+ * node's peers. One per node. 0, YZ_E_INVAL (a bad config, a router config
+ * that breaks an ordering of docs/pubsub.md), YZ_E_STATE (the node already
+ * has a PubSub, or is stopping), YZ_E_NOMEM.
  */
 YZ_EXPORT YZ_WARN_UNUSED int yz_pubsub_new(yz_pubsub **out, yz_node *node,
                                            yz_dht *dht,

@@ -8,6 +8,7 @@
  * and a queue that hands messages to the application from the loop.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,8 @@ struct dq {
 
 struct yz_pubsub {
   yz_node *node;
+  struct yz_pubsub *live_next; /* the live instances (one per node) */
+  bool is_live;
   yz_dht *dht;
   uv_loop_t *loop;
   yz_link_manager *mgr;
@@ -1026,6 +1029,41 @@ void yz_pubsub_run_timers(yz_pubsub *ps)
 
 /* ---- lifetime --------------------------------------------------------- */
 
+/* One PubSub per node (pubsub.h): the live ones. Nodes may run on several
+ * loops in several threads, hence the lock. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static yz_pubsub *live;
+
+static bool live_add(yz_pubsub *ps)
+{
+  bool ok = true;
+  pthread_mutex_lock(&live_lock);
+  for (yz_pubsub *x = live; x; x = x->live_next)
+    if (x->node == ps->node)
+      ok = false;
+  if (ok) {
+    ps->live_next = live;
+    live = ps;
+    ps->is_live = true;
+  }
+  pthread_mutex_unlock(&live_lock);
+  return ok;
+}
+
+static void live_remove(yz_pubsub *ps)
+{
+  if (!ps->is_live)
+    return;
+  pthread_mutex_lock(&live_lock);
+  for (yz_pubsub **pp = &live; *pp; pp = &(*pp)->live_next)
+    if (*pp == ps) {
+      *pp = ps->live_next;
+      break;
+    }
+  pthread_mutex_unlock(&live_lock);
+  ps->is_live = false;
+}
+
 static int config_check(yz_pubsub_config *c)
 {
   if (c->heartbeat_ms == 0)
@@ -1067,6 +1105,10 @@ int yz_pubsub_new(yz_pubsub **out, yz_node *node, yz_dht *dht,
   if (!ps)
     return YZ_E_NOMEM;
   ps->node = node;
+  if (!live_add(ps)) {
+    free(ps);
+    return YZ_E_STATE;
+  }
   ps->dht = dht;
   ps->loop = yz_node_get_loop(node);
   ps->mgr = yz_node_get_link_manager(node);
@@ -1132,6 +1174,7 @@ int yz_pubsub_new(yz_pubsub **out, yz_node *node, yz_dht *dht,
   *out = ps;
   return 0;
 fail:
+  live_remove(ps);
   yz__ps_router_free(ps->r);
   free(ps->topics);
   sodium_memzero(ps->sk, sizeof ps->sk);
@@ -1186,6 +1229,7 @@ void yz_pubsub_stop(yz_pubsub *ps, void (*cb)(yz_pubsub *, void *), void *arg)
   ps->stop_arg = arg;
   IGNORE_RC(yz_node_register(ps->node, YZ_PUBSUB_PROTOCOL, NULL, NULL));
   (void)yz_node_peer_observer_remove(ps->node, ps->observer);
+  live_remove(ps);
   for (size_t i = 0; i < ps->n_prot; i++)
     IGNORE_RC(yz_node_peer_protect(ps->node, &ps->prot[i],
                                    YZ_NODE_PROTECT_MESH, false));
@@ -1218,6 +1262,7 @@ void yz_pubsub_free(yz_pubsub *ps)
 {
   if (!ps)
     return;
+  live_remove(ps);
   yz__ps_router_free(ps->r);
   dq_clear(ps);
   while (ps->lookups) {

@@ -539,6 +539,12 @@ static void test_limits(void **state)
   VWAIT((yz_pubsub_get_stats(t[0].ps, &st), st.malformed == 1));
   assert_true(yz_pubsub_peer_score(t[0].ps, yz_node_get_id(t[3].node)) < 0);
 
+  /* one PubSub per node; a bad router config is refused */
+  yz_pubsub *second = NULL;
+  assert_int_equal(yz_pubsub_new(&second, t[2].node, NULL, NULL),
+                   YZ_E_STATE);
+  assert_null(second);
+
   /* a stop ends the publish still waiting for the DHT ("3") */
   closed_calls = 0;
   assert_int_equal(yz_pubsub_publish(t[0].ps, "nobody2", (const uint8_t *)"4",
@@ -554,6 +560,13 @@ static void test_limits(void **state)
   assert_int_equal(yz_pubsub_publish(t[0].ps, "x", (const uint8_t *)"5", 1, 0,
                                      &reached, NULL, NULL, NULL),
                    YZ_E_STATE);
+  /* the stopped one no longer counts; a bad router config is refused */
+  yz_pubsub_config bad;
+  yz_pubsub_config_default(&bad);
+  bad.router.D_lo = bad.router.D + 1;
+  assert_int_equal(yz_pubsub_new(&second, t[0].node, NULL, &bad),
+                   YZ_E_INVAL);
+  assert_null(second);
   teardown_net();
 }
 
