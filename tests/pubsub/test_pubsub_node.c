@@ -412,6 +412,29 @@ static void test_network(void **state)
   advance(3000);
   assert_exactly('g', 1);
 
+  /* a late subscriber of a topic with two subscribers: its mesh is under
+   * D_lo, so it looks the providers up in the DHT and dials them; it ends
+   * in a mesh with both, and receives */
+  assert_int_equal(
+      yz_pubsub_subscribe(t[9].ps, "late", NULL, on_msg_solo, &t[9]), 0);
+  assert_int_equal(
+      yz_pubsub_subscribe(t[15].ps, "late", NULL, on_msg_solo, &t[15]), 0);
+  advance(3000);
+  struct tn *l2 = add_node();
+  advance(5000); /* its idle links beyond the cap close */
+  assert_int_equal(yz_pubsub_subscribe(l2->ps, "late", NULL, on_msg_solo, l2),
+                   0);
+  VWAIT(yz_pubsub_mesh_size(l2->ps, "late") >= 2);
+  yz_pubsub_get_stats(l2->ps, &st);
+  assert_true(st.lookups >= 1);
+  assert_true(st.providers_found >= 2);
+  assert_int_equal(yz_pubsub_publish(t[9].ps, "late", (const uint8_t *)"l1",
+                                     2, 0, &reached, NULL, NULL, NULL),
+                   0);
+  VWAIT(l2->got['l'] == 1 && t[15].got['l'] == 1);
+  subscribe(l2); /* and "news", for what follows */
+  advance(3000);
+
   /* kill 30 % (not the publisher, not the bootstrap) */
   size_t killed = 0;
   for (size_t i = 1; i < n_nodes && killed < (n_nodes * 3) / 10; i += 3)
