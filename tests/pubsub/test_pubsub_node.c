@@ -81,6 +81,8 @@ static struct tn t[MAX_NODES];
 static size_t n_nodes;
 /* tweaks of the PubSub config of the nodes made next (test_limits) */
 static unsigned cfg_max_pending, cfg_max_queue, cfg_max_dials, cfg_max_records;
+/* the connection policy's link cap of the nodes made next (0: off) */
+static unsigned cfg_link_cap = 4;
 
 /* the outcome of a publish that reached nobody */
 static bool pub_done;
@@ -203,7 +205,7 @@ static struct tn *add_node(void)
   /* the connection policy closes idle links beyond 4 (mesh and routing
    * peers are protected), so not every node keeps a link to every other
    * and subscribers must be found through the DHT */
-  nc.link_cap = 4;
+  nc.link_cap = cfg_link_cap;
   nc.link_idle_ms = 1000;
   assert_int_equal(yz_node_new(&x->node, &loop, &nc), 0);
   char url[64];
@@ -336,41 +338,11 @@ static void assert_exactly(char tag, unsigned want)
 static void test_network(void **state)
 {
   (void)state;
+  /* no link cap here: every link stays, the meshes are what is tested */
+  cfg_link_cap = 0;
   network(N);
-
-  /* Cold start: the only subscriber of "solo" is found through the DHT by
-   * a publisher that has no link to it; the message is sent to it and
-   * the callback says so. */
-  assert_int_equal(
-      yz_pubsub_subscribe(t[7].ps, "solo", NULL, on_msg_solo, &t[7]), 0);
-  advance(5000);
-  struct tn *p = NULL;
-  for (size_t i = 1; i < N && !p; i++)
-    if (i != 7 && !yz_node_peer_is_up(t[i].node, yz_node_get_id(t[7].node)))
-      p = &t[i];
-  assert_non_null(p);
-  size_t reached = 99;
-  pub_done = false;
-  assert_int_equal(yz_pubsub_publish(p->ps, "solo", (const uint8_t *)"s1", 2,
-                                     0, &reached, NULL, on_pub, NULL),
-                   0);
-  assert_int_equal(reached, 0);
-  VWAIT(pub_done);
-  assert_int_equal(pub_res.status, 0);
-  assert_int_equal(pub_res.reached, 1);
-  assert_int_equal(pub_res.providers, 1);
-  assert_int_equal(pub_res.dialled, 1);
-  VWAIT(t[7].got['s'] == 1);
-  /* and the next one goes straight to it (flood publishing) */
-  assert_int_equal(yz_pubsub_publish(p->ps, "solo", (const uint8_t *)"s2", 2,
-                                     0, &reached, NULL, on_pub, NULL),
-                   0);
-  assert_int_equal(reached, 1);
-  VWAIT(t[7].got['s'] == 2);
-  advance(2000);
-  assert_int_equal(t[7].got['s'], 2);
-  memset(t[7].got, 0, sizeof t[7].got);
-  t[7].got_total = 0;
+  cfg_link_cap = 4;
+  size_t reached = 0;
 
   for (size_t i = 0; i < N; i++)
     subscribe(&t[i]);
@@ -413,25 +385,24 @@ static void test_network(void **state)
   assert_exactly('g', 1);
 
   /* a late subscriber of a topic with two subscribers: its mesh is under
-   * D_lo, so it looks the providers up in the DHT and dials them; it ends
-   * in a mesh with both, and receives */
+   * D_lo, so it looks the topic's providers up in the DHT (and dials those
+   * it has no link to), and what it publishes reaches both */
   assert_int_equal(
       yz_pubsub_subscribe(t[9].ps, "late", NULL, on_msg_solo, &t[9]), 0);
   assert_int_equal(
       yz_pubsub_subscribe(t[15].ps, "late", NULL, on_msg_solo, &t[15]), 0);
   advance(3000);
   struct tn *l2 = add_node();
-  advance(5000); /* its idle links beyond the cap close */
   assert_int_equal(yz_pubsub_subscribe(l2->ps, "late", NULL, on_msg_solo, l2),
                    0);
+  VWAIT((yz_pubsub_get_stats(l2->ps, &st), st.providers_found >= 2));
   VWAIT(yz_pubsub_mesh_size(l2->ps, "late") >= 2);
-  yz_pubsub_get_stats(l2->ps, &st);
   assert_true(st.lookups >= 1);
-  assert_true(st.providers_found >= 2);
-  assert_int_equal(yz_pubsub_publish(t[9].ps, "late", (const uint8_t *)"l1",
+  assert_int_equal(yz_pubsub_publish(l2->ps, "late", (const uint8_t *)"l1",
                                      2, 0, &reached, NULL, NULL, NULL),
                    0);
-  VWAIT(l2->got['l'] == 1 && t[15].got['l'] == 1);
+  assert_int_equal(reached, 2);
+  VWAIT(t[9].got['l'] == 1 && t[15].got['l'] == 1);
   subscribe(l2); /* and "news", for what follows */
   advance(3000);
 
@@ -472,6 +443,49 @@ static void test_network(void **state)
       penalised += yz_pubsub_peer_score(t[i].ps, yz_node_get_id(t[3].node)) < 0;
   }
   assert_true(penalised >= 1);
+  teardown_net();
+}
+
+/* Cold start with a link cap (idle links beyond it close, so nodes are not
+ * all linked): the only subscriber of "solo" is found through the DHT by a
+ * publisher that has no link to it; the message is sent to it and the
+ * callback says so. */
+static void test_cold_solo(void **state)
+{
+  (void)state;
+  network(N);
+  /* Cold start: the only subscriber of "solo" is found through the DHT by
+   * a publisher that has no link to it; the message is sent to it and
+   * the callback says so. */
+  assert_int_equal(
+      yz_pubsub_subscribe(t[7].ps, "solo", NULL, on_msg_solo, &t[7]), 0);
+  advance(5000);
+  struct tn *p = NULL;
+  for (size_t i = 1; i < N && !p; i++)
+    if (i != 7 && !yz_node_peer_is_up(t[i].node, yz_node_get_id(t[7].node)))
+      p = &t[i];
+  assert_non_null(p);
+  size_t reached = 99;
+  pub_done = false;
+  assert_int_equal(yz_pubsub_publish(p->ps, "solo", (const uint8_t *)"s1", 2,
+                                     0, &reached, NULL, on_pub, NULL),
+                   0);
+  assert_int_equal(reached, 0);
+  VWAIT(pub_done);
+  assert_int_equal(pub_res.status, 0);
+  assert_int_equal(pub_res.reached, 1);
+  assert_int_equal(pub_res.providers, 1);
+  assert_int_equal(pub_res.dialled, 1);
+  VWAIT(t[7].got['s'] == 1);
+  /* and the next one goes straight to it (flood publishing) */
+  assert_int_equal(yz_pubsub_publish(p->ps, "solo", (const uint8_t *)"s2", 2,
+                                     0, &reached, NULL, on_pub, NULL),
+                   0);
+  assert_int_equal(reached, 1);
+  VWAIT(t[7].got['s'] == 2);
+  advance(2000);
+  assert_int_equal(t[7].got['s'], 2);
+
   teardown_net();
 }
 
@@ -646,6 +660,7 @@ int main(void)
   setvbuf(stdout, NULL, _IOLBF, 0);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cold_publish),
+      cmocka_unit_test(test_cold_solo),
       cmocka_unit_test(test_network),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_dial_bounds),
