@@ -863,6 +863,8 @@ static void on_peer_down(yz_node *n, const yz_node_id *peer, int err,
   prot_forget(ps, peer);
 }
 
+static void protect_mesh(yz_pubsub *ps);
+
 static void on_message(yz_node *n, const yz_node_id *from, uint16_t proto,
                        const uint8_t *data, size_t len, void *ud)
 {
@@ -889,6 +891,11 @@ static void on_message(yz_node *n, const yz_node_id *from, uint16_t proto,
     return;
   }
   IGNORE_RC(yz__ps_rpc_in(ps->r, from, rpc, unix_ms(ps)));
+  /* A GRAFT accepted makes a mesh peer now: protect it now, not at the
+   * next heartbeat, or an idle link of a new mesh peer could be closed by
+   * the connection policy in between (a PRUNE unprotects as soon). */
+  if (rpc->graft.n || rpc->n_prune)
+    protect_mesh(ps);
 }
 
 /* ---- the connection policy: mesh peers are protected ------------------ */
@@ -1346,6 +1353,7 @@ int yz_pubsub_subscribe(yz_pubsub *ps, const char *name,
     ps->topics[t->slot] = t;
     ps->n_topics++;
   }
+  protect_mesh(ps); /* the peers it grafted */
   t->validator = validator;
   t->on_message = on_msg;
   t->ud = ud;
@@ -1382,6 +1390,7 @@ int yz_pubsub_unsubscribe(yz_pubsub *ps, const char *name)
   ps->topics[t->slot] = NULL;
   free(t);
   ps->n_topics--;
+  protect_mesh(ps);
   rearm(ps);
   return 0;
 }

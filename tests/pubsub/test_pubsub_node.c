@@ -83,6 +83,9 @@ static size_t n_nodes;
 static unsigned cfg_max_pending, cfg_max_queue, cfg_max_dials, cfg_max_records;
 /* the connection policy's link cap of the nodes made next (0: off) */
 static unsigned cfg_link_cap = 4;
+/* PubSub heartbeat (0: default) and a client-only DHT for the next node */
+static unsigned cfg_heartbeat;
+static bool cfg_client_only;
 
 /* the outcome of a publish that reached nobody */
 static bool pub_done;
@@ -215,6 +218,7 @@ static struct tn *add_node(void)
   yz_dht_config dc;
   yz_dht_config_default(&dc);
   dc.k = 3;
+  dc.client_only = cfg_client_only;
   dc.unix_time = vunix;
   dc.random = vrandom;
   assert_int_equal(yz_dht_new(&x->dht, x->node, &dc), 0);
@@ -226,6 +230,8 @@ static struct tn *add_node(void)
     pc.max_pending = cfg_max_pending;
   if (cfg_max_queue)
     pc.max_delivery_queue = cfg_max_queue;
+  if (cfg_heartbeat)
+    pc.heartbeat_ms = cfg_heartbeat;
   if (cfg_max_dials)
     pc.max_dials = cfg_max_dials;
   if (cfg_max_records)
@@ -655,6 +661,48 @@ static void test_dial_bounds(void **state)
   teardown_net();
 }
 
+/* A peer whose GRAFT is accepted is protected in the connection policy at
+ * once, not at the next heartbeat: otherwise its idle link could be closed
+ * in between. Heartbeats of a minute, links idle after 1 s, a cap of one
+ * link; the grafting node is client-only in the DHT, so no routing-table
+ * protection hides the case. */
+static void test_protect_on_graft(void **state)
+{
+  (void)state;
+  cfg_link_cap = 1;
+  cfg_heartbeat = 60000;
+  network(4);
+  cfg_client_only = true;
+  struct tn *c = add_node();
+  cfg_client_only = false;
+  cfg_link_cap = 4;
+  cfg_heartbeat = 0;
+  /* a fresh link from the client-only node to t[2] */
+  if (!linked(4, 2)) {
+    assert_int_equal(yz_node_dial(c->node, yz_node_address(t[2].node, 0),
+                                  NULL),
+                     0);
+    VWAIT(linked(4, 2));
+  }
+  assert_int_equal(
+      yz_pubsub_subscribe(t[2].ps, "pair", NULL, on_msg_solo, &t[2]), 0);
+  for (int i = 0; i < 50; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(yz_pubsub_subscribe(c->ps, "pair", NULL, on_msg_solo, c),
+                   0);
+  for (int i = 0; i < 50; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  assert_int_equal(yz_pubsub_mesh_size(c->ps, "pair"), 1);
+  assert_int_equal(yz_pubsub_mesh_size(t[2].ps, "pair"), 1);
+  assert_true(yz_node_peer_protection(t[2].node, yz_node_get_id(c->node)) &
+              YZ_NODE_PROTECT_MESH);
+  assert_true(yz_node_peer_protection(c->node, yz_node_get_id(t[2].node)) &
+              YZ_NODE_PROTECT_MESH);
+  advance(3000); /* idle for 3 s, no heartbeat */
+  assert_true(linked(4, 2));
+  teardown_net();
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -664,6 +712,7 @@ int main(void)
       cmocka_unit_test(test_network),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_dial_bounds),
+      cmocka_unit_test(test_protect_on_graft),
   };
   return cmocka_run_group_tests_name("pubsub_node", tests, NULL, NULL);
 }
