@@ -21,5 +21,6 @@
 #include "yz/session.h"
 #include "yz/link.h"
 #include "yz/node.h"
+#include "yz/pubsub.h"
 
 #endif /* YZ_YZ_H */

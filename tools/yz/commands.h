@@ -12,3 +12,5 @@ YZ_CMD("ping", cmd_ping_main, "dial a node, check its ID, ping over the encrypte
 YZ_CMD("record", cmd_record_main, "make or check a signed node record")
 YZ_CMD("dht", cmd_dht_main, "put, get, find nodes and providers in the DHT")
 YZ_CMD("sim", cmd_sim_main, "simulate a DHT network of many nodes on virtual time")
+YZ_CMD("pub", cmd_pub_main, "publish a message to a PubSub topic")
+YZ_CMD("sub", cmd_sub_main, "subscribe to a PubSub topic and print its messages")
