@@ -21,5 +21,7 @@
 #include "yz/session.h"
 #include "yz/link.h"
 #include "yz/node.h"
+#include "yz/dht.h"
+#include "yz/seal.h"
 
 #endif /* YZ_YZ_H */
