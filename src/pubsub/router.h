@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "yz/identity.h"
+#include "yz/pubsub.h"
 #include "yz/pubsub_wire.h"
 
 /* An IP address of a peer, for the colocation score. family 0: unknown
@@ -55,90 +56,10 @@ typedef yz__ps_verdict (*yz__ps_validator)(void *vud, const yz_ps_msg *m,
                                            const uint8_t id[YZ_PS_ID_LEN],
                                            const yz_node_id *from);
 
-/* Peer-scoring parameters (docs/pubsub.md "Scoring"): one set for every
- * topic. Weights of penalties are negative. */
-typedef struct yz__ps_score_params {
-  double topic_weight;              /* 1 */
-  double time_in_mesh_weight;       /* P1: 0.01 per quantum */
-  uint32_t time_in_mesh_quantum_ms; /* 1000 */
-  double time_in_mesh_cap;          /* 3600 quanta */
-  double first_delivery_weight;     /* P2: 1 */
-  double first_delivery_decay;      /* 0.5 per heartbeat */
-  double first_delivery_cap;        /* 100 */
-  /* P3, mesh message deliveries: a mesh peer (in the mesh for
-   * activation_ms) that delivered fewer than threshold messages (first,
-   * or a duplicate within window_ms of the first) is penalised by weight
-   * x the square of the deficit. Off by default (weight 0): the threshold
-   * depends on a topic's message rate. */
-  double mesh_deliveries_weight;          /* 0 (off); e.g. -1 */
-  double mesh_deliveries_threshold;       /* 1 */
-  double mesh_deliveries_cap;             /* 10 */
-  double mesh_deliveries_decay;           /* 0.5 */
-  uint64_t mesh_deliveries_activation_ms; /* 5000 */
-  uint64_t mesh_deliveries_window_ms;     /* 10 */
-  /* P3b: the deficit squared of a peer leaving the mesh with one, kept
-   * and decayed (sticky). */
-  double mesh_failure_weight;       /* 0 (off) */
-  double mesh_failure_decay;        /* 0.5 */
-  double invalid_weight;            /* P4: -1 (of the square) */
-  double invalid_decay;             /* 0.9 */
-  double ip_colocation_weight;      /* P6: -10 (of the square of the excess) */
-  unsigned ip_colocation_threshold; /* 1: a second peer on an IP counts */
-  bool ip_loopback_exempt;          /* true: 127/8 and ::1 never count */
-  double behaviour_weight;          /* P7: -10 (of the square of the excess) */
-  double behaviour_threshold;       /* 0 */
-  double behaviour_decay;           /* 0.9 */
-  double decay_to_zero;             /* 0.01: smaller counters become 0 */
-  /* Thresholds, in this order: gossip >= publish >= graylist. */
-  double gossip_threshold;    /* -10: below, no IHAVE/IWANT either way */
-  double publish_threshold;   /* -50: below, no flood publishing to it */
-  double graylist_threshold;  /* -80: below, its RPCs are ignored */
-  double accept_px_threshold; /* 10: peer exchange only from peers above */
-  /* 1: a mesh whose median score is below gets better-scored peers
-   * grafted (opportunistic grafting) */
-  double opportunistic_graft_threshold;
-} yz__ps_score_params;
-
-typedef struct yz__ps_config {
-  /* 6 5 12 6 2 4; D_hi + D_out <= 256 (outbound peers may GRAFT over
-   * D_hi) */
-  unsigned D, D_lo, D_hi, D_lazy, D_out, D_score;
-  uint64_t fanout_ttl_ms;         /* 60 s */
-  uint32_t prune_backoff_s;       /* 60 s: sent in PRUNEs */
-  uint32_t unsub_backoff_s;       /* 10 s: PRUNEs on unsubscribe */
-  uint32_t max_backoff_s;         /* 3600: longer backoffs are cut to this */
-  unsigned mcache_len;            /* 5 heartbeats kept */
-  unsigned mcache_gossip;         /* 3 gossiped */
-  size_t mcache_max;              /* 4096 messages cached */
-  size_t seen_max;                /* 65536 IDs */
-  uint64_t max_lifetime_s;        /* 600: expiry - now accepted; seen TTL */
-  size_t max_data;                /* 256 KiB */
-  size_t max_topics;              /* 256 topics subscribed or in fanout */
-  size_t max_peers;               /* 1024 */
-  size_t max_peer_topics;         /* 128 subscriptions tracked per peer */
-  unsigned max_ihave_msgs;        /* 10 IHAVE RPCs per peer per heartbeat */
-  size_t max_ihave_len;           /* 5000 IDs asked per peer per heartbeat,
-                                     and IDs per IHAVE sent */
-  unsigned gossip_retransmission; /* 3 IWANT answers per ID per peer */
-  uint64_t iwant_followup_ms;     /* 3000: a promised message's deadline */
-  size_t max_promises;            /* 4096 IWANT promises tracked */
-  size_t idontwant_min_len;       /* 1024: data at least this long sends
-                                     IDONTWANT to the mesh */
-  size_t max_dontwant;            /* 512 IDs remembered per peer */
-  uint32_t msg_rate_per_s;        /* 100 messages per peer per second */
-  uint32_t msg_burst;             /* 200 */
-  size_t max_px;                  /* 16 peer records per PRUNE */
-  size_t max_outbox;              /* 256 messages queued per peer per call */
-  unsigned opportunistic_graft_ticks; /* 60 heartbeats; 0: never */
-  unsigned opportunistic_graft_peers; /* 2 grafted each time */
-  uint64_t retain_score_ms;           /* 1 h: a peer that leaves with penalties
-                                         gets them back if it returns within */
-  size_t max_retained;                /* 1024 such peers remembered */
-  bool flood_publish;                 /* true: own messages to every subscriber
-                                         above the publish threshold */
-  yz__ps_score_params score;
-  yz_ps_limits limits; /* the wire limits of sent RPCs */
-} yz__ps_config;
+/* The parameters and counters are public (include/yz/pubsub.h): the
+ * node's PubSub config carries them. */
+typedef yz_pubsub_score_params yz__ps_score_params;
+typedef yz_pubsub_router_config yz__ps_config;
 
 /* Every field to its default above. */
 void yz__ps_config_default(yz__ps_config *cfg);
@@ -158,30 +79,7 @@ typedef struct yz__ps_callbacks {
   void *ud;
 } yz__ps_callbacks;
 
-/* Counters, for tests, logs and metrics. */
-typedef struct yz__ps_stats {
-  uint64_t delivered;  /* messages delivered to the application */
-  uint64_t duplicates; /* messages already seen */
-  uint64_t rejected;   /* invalid: signature, size, expiry, validator */
-  uint64_t ignored;    /* validator IGNORE, unknown topic, epoch */
-  uint64_t expired;
-  uint64_t rate_limited;     /* messages over a peer's rate */
-  uint64_t graylisted;       /* RPCs ignored from graylisted peers */
-  uint64_t broken_promises;  /* IWANTs not answered in time */
-  uint64_t graft_backoff;    /* GRAFTs during a backoff */
-  uint64_t peer_topics_full; /* subscriptions over max_peer_topics */
-  uint64_t seen_evicted;     /* IDs pushed out of a full seen-cache */
-  uint64_t mcache_full;      /* messages not cached: cache full */
-  uint64_t promises_full;    /* IWANTs not tracked: table full */
-  uint64_t ihave_dropped;    /* IHAVEs over max_ihave_msgs or the score */
-  uint64_t iwant_capped;     /* IDs not asked: over max_ihave_len */
-  uint64_t iwant_refused;    /* IWANTs not answered (retransmission cap) */
-  uint64_t outbox_full;      /* messages not queued for a peer */
-  uint64_t dontwant_skipped; /* sends saved by IDONTWANT */
-  uint64_t retained_full;    /* penalised peers forgotten early: table full */
-  uint64_t opportunistic_grafts;
-  uint64_t sent_rpcs;
-} yz__ps_stats;
+typedef yz_pubsub_router_stats yz__ps_stats;
 
 typedef struct yz__ps_router yz__ps_router;
 

@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "node_dht.h"
+#include "node_pubsub.h"
 #include "options.h"
 #include "yz/common.h"
 #include "yz/identity.h"
@@ -34,6 +35,7 @@ struct app {
   uv_timer_t trim;
   yz_node *node;
   yzn_dht dht;
+  yzn_pubsub pubsub;
   bool stopping;
   int exit_code;
 };
@@ -155,6 +157,12 @@ static void dht_stopped(void *arg)
   yz_node_stop(a->node, on_stopped, a);
 }
 
+static void pubsub_stopped(void *arg)
+{
+  struct app *a = arg;
+  yzn_dht_stop(&a->dht, dht_stopped, a);
+}
+
 /* --data-dir: created with mode 0700 if missing, with any missing parent
  * (also 0700); it must be a directory. */
 static int prepare_data_dir(const char *dir)
@@ -198,8 +206,9 @@ static void begin_stop(struct app *a)
   uv_close((uv_handle_t *)&a->sigint, on_signal_closed);
   uv_close((uv_handle_t *)&a->sigterm, on_signal_closed);
   uv_close((uv_handle_t *)&a->trim, on_signal_closed);
-  /* The DHT first (it saves its data directory), then the node. */
-  yzn_dht_stop(&a->dht, dht_stopped, a);
+  /* PubSub first (it uses the DHT), then the DHT (it saves its data
+   * directory), then the node. */
+  yzn_pubsub_stop(&a->pubsub, pubsub_stopped, a);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -339,6 +348,9 @@ static int run(const yzn_options *o)
   }
   if (err == 0 && yzn_dht_start(&a.dht, &a.loop, a.node, o) != 0)
     err = YZ_E_STATE;
+  if (err == 0 &&
+      yzn_pubsub_start(&a.pubsub, &a.loop, a.node, a.dht.dht, o) != 0)
+    err = YZ_E_STATE;
   if (err == 0)
     err = yz_node_start(a.node);
   if (err == 0) {
@@ -354,6 +366,7 @@ static int run(const yzn_options *o)
   }
 
   uv_run(&a.loop, UV_RUN_DEFAULT);
+  yzn_pubsub_free(&a.pubsub);
   yzn_dht_free(&a.dht);
   yz_node_free(a.node);
   int rc = uv_loop_close(&a.loop);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "yz/address.h"
+#include "yz/pubsub_wire.h"
 #include "yz/wire.h"
 
 #define DEFAULT_LISTEN "ws://0.0.0.0:7700"
@@ -103,6 +104,12 @@ void yzn_usage(FILE *f)
 "                        at most 1048576)\n"
 "  --dht-k N             bucket size and replication factor (default 20)\n"
 "\n"
+"PubSub (docs/operations.md \"PubSub\"):\n"
+"  --subscribe TOPIC     subscribe to TOPIC (repeatable, at most 32): each\n"
+"                        message received is logged with its topic, author,\n"
+"                        seq, size and latency; the node provides the topic\n"
+"                        in the DHT and finds its other subscribers there\n"
+"\n"
 "  --log-level LEVEL     error, warn, info or debug (default info)\n"
 "  -h, --help            this text\n"
 "  --version             the version\n"
@@ -189,7 +196,7 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
     static const char *const valued[] = {
         "--listen", "--peer", "--peer-unpinned", "--tls-cert", "--tls-key",
         "--tls-ca", "--key", "--log-level", "--network",
-        "--bootstrap", "--advertise", "--data-dir"};
+        "--bootstrap", "--advertise", "--data-dir", "--subscribe"};
     bool known = false;
     for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
       known |= strcmp(a, valued[k]) == 0;
@@ -260,6 +267,14 @@ int yzn_options_parse(yzn_options *o, int argc, char **argv)
         return yz_cli_usage_error("--advertise %s: no #NODEID here (the node "
                                   "record names the node)", v);
       o->advertise[o->nadvertise++] = v;
+    } else if (strcmp(a, "--subscribe") == 0) {
+      if (o->nsubscribe == YZN_MAX_SUBSCRIBE)
+        return yz_cli_usage_error("at most %d --subscribe", YZN_MAX_SUBSCRIBE);
+      uint8_t h[YZ_PS_TOPIC_LEN];
+      if (yz_ps_topic_hash(h, v, strlen(v)) != 0)
+        return yz_cli_usage_error("--subscribe %s: a topic is 1 to 255 bytes "
+                                  "of UTF-8", v);
+      o->subscribe[o->nsubscribe++] = v;
     } else if (strcmp(a, "--data-dir") == 0) {
       if (v[0] == '\0')
         return yz_cli_usage_error("--data-dir: empty");

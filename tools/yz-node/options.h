@@ -15,6 +15,8 @@
 enum { YZN_MAX_LISTEN = 16, YZN_MAX_PEERS = 256 };
 /* The DHT's options (docs/operations.md "The DHT"). */
 enum { YZN_MAX_BOOTSTRAP = 64, YZN_MAX_ADVERTISE = 8 };
+/* PubSub (docs/operations.md "PubSub"). */
+enum { YZN_MAX_SUBSCRIBE = 32 };
 
 typedef struct yzn_options {
   const char *listen[YZN_MAX_LISTEN];
@@ -53,6 +55,9 @@ typedef struct yzn_options {
   uint64_t dht_store_max, dht_value_max; /* bytes; 0: the defaults */
   uint32_t dht_records_max, dht_k;
   uint32_t dht_save_interval_s; /* 0: the default, 300 */
+  /* PubSub. */
+  const char *subscribe[YZN_MAX_SUBSCRIBE];
+  size_t nsubscribe;
   bool help, version;
 } yzn_options;
 

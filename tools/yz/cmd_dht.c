@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "ephemeral.h"
 #include "yz/common.h"
 #include "yz/dht.h"
 #include "yz/dhtrec.h"
@@ -91,10 +92,8 @@ static void usage(FILE *f)
 typedef enum { OP_PUT, OP_GET, OP_FIND, OP_PROVIDERS } op_kind;
 
 struct dcmd {
-  uv_loop_t loop;
+  yz_eph e;
   uv_timer_t guard;
-  yz_node *node;
-  yz_dht *dht;
   op_kind op;
   bool json, stopping, latest;
   const char *bootstrap[MAX_BOOTSTRAP];
@@ -174,13 +173,6 @@ static void json_str(const uint8_t *p, size_t n)
   putchar('"');
 }
 
-static void on_dht_stopped(yz_dht *dht, void *arg)
-{
-  (void)dht;
-  struct dcmd *c = arg;
-  yz_node_stop(c->node, NULL, NULL);
-}
-
 static void finish(struct dcmd *c, int code)
 {
   if (c->stopping)
@@ -188,10 +180,7 @@ static void finish(struct dcmd *c, int code)
   c->stopping = true;
   c->exit_code = code;
   uv_close((uv_handle_t *)&c->guard, NULL);
-  if (c->dht != NULL)
-    yz_dht_stop(c->dht, on_dht_stopped, c);
-  else
-    yz_node_stop(c->node, NULL, NULL);
+  yz_eph_stop(&c->e);
 }
 
 static const char *op_name(op_kind op)
@@ -372,18 +361,18 @@ static void start_op(struct dcmd *c)
   c->opts.deadline_ms = c->timeout_ms;
   switch (c->op) {
   case OP_PUT:
-    err = yz_dht_put(c->dht, c->record, c->record_len, &c->opts, on_result, c,
+    err = yz_dht_put(c->e.dht, c->record, c->record_len, &c->opts, on_result, c,
                      NULL);
     break;
   case OP_GET:
     c->opts.latest = c->latest;
-    err = yz_dht_get(c->dht, c->key, &c->opts, on_result, c, NULL);
+    err = yz_dht_get(c->e.dht, c->key, &c->opts, on_result, c, NULL);
     break;
   case OP_FIND:
-    err = yz_dht_find_node(c->dht, &c->target, &c->opts, on_result, c, NULL);
+    err = yz_dht_find_node(c->e.dht, &c->target, &c->opts, on_result, c, NULL);
     break;
   default:
-    err = yz_dht_get_providers(c->dht, c->key, &c->opts, on_result, c, NULL);
+    err = yz_dht_get_providers(c->e.dht, c->key, &c->opts, on_result, c, NULL);
     break;
   }
   if (err != 0) {
@@ -400,7 +389,7 @@ static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
   if (c->stopping)
     return;
   c->t_join_ms = ms_since(c);
-  if (r->status != 0 || yz_dht_table_size(c->dht) + r->n_closest == 0) {
+  if (r->status != 0 || yz_dht_table_size(c->e.dht) + r->n_closest == 0) {
     fprintf(stderr, "%s: joined nobody: no bootstrap node answered (%s)\n",
             yz_cli_prog, yz_strerror(r->status ? r->status
                                                  : YZ_E_UNREACHABLE));
@@ -471,38 +460,17 @@ static int build_record(struct dcmd *c, const char *immutable,
 
 static int run(struct dcmd *c, const char *network, bool verbose)
 {
-  if (!verbose)
-    yz_log_set_level(YZ_LOG_ERR);
-  yz_identity id;
-  if (yz_identity_generate(&id) != 0)
-    return yz_cli_error("cannot generate an identity");
-  if (uv_loop_init(&c->loop) != 0) {
-    yz_identity_clear(&id);
-    return yz_cli_error("cannot create the event loop");
+  int rc = yz_eph_open(&c->e, network, verbose, false);
+  if (rc != 0) {
+    c->stopping = true;
+    (void)yz_eph_run(&c->e);
+    free(c->record);
+    return rc;
   }
-  yz_node_config cfg;
-  yz_node_config_default(&cfg);
-  cfg.identity = &id;
-  cfg.user_data = c;
-  cfg.link.network = network;
-  int err = yz_node_new(&c->node, &c->loop, &cfg);
-  yz_identity_clear(&id);
-  if (err != 0) {
-    uv_loop_close(&c->loop);
-    return yz_cli_error("cannot create a node: %s", yz_strerror(err));
-  }
-  yz_dht_config dcfg;
-  yz_dht_config_default(&dcfg);
-  dcfg.client_only = true;
-  err = yz_dht_new(&c->dht, c->node, &dcfg);
-  if (err == 0)
-    err = yz_node_start(c->node);
-  uv_timer_init(&c->loop, &c->guard);
+  uv_timer_init(&c->e.loop, &c->guard);
   c->guard.data = c;
   c->t0 = uv_hrtime();
-  if (err == 0)
-    err = yz_dht_join(c->dht, c->bootstrap, c->nbootstrap, on_joined, c,
-                      NULL);
+  int err = yz_eph_join(&c->e, c->bootstrap, c->nbootstrap, on_joined, c);
   if (err != 0) {
     fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
     finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
@@ -510,12 +478,10 @@ static int run(struct dcmd *c, const char *network, bool verbose)
   } else {
     uv_timer_start(&c->guard, on_guard, c->timeout_ms, 0);
   }
-  uv_run(&c->loop, UV_RUN_DEFAULT);
-  yz_dht_free(c->dht);
-  yz_node_free(c->node);
+  rc = yz_eph_run(&c->e);
   free(c->record);
-  if (uv_loop_close(&c->loop) != 0 && c->exit_code == 0)
-    return yz_cli_error("event loop not empty at exit");
+  if (rc != 0 && c->exit_code == 0)
+    return rc;
   return c->exit_code;
 }
 

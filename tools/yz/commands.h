@@ -12,6 +12,8 @@ YZ_CMD("ping", cmd_ping_main, "dial a node, check its ID, ping over the encrypte
 YZ_CMD("record", cmd_record_main, "make or check a signed node record")
 YZ_CMD("dht", cmd_dht_main, "put, get, find nodes and providers in the DHT")
 YZ_CMD("sim", cmd_sim_main, "simulate a DHT network of many nodes on virtual time")
+YZ_CMD("pub", cmd_pub_main, "publish a message to a PubSub topic")
+YZ_CMD("sub", cmd_sub_main, "subscribe to a PubSub topic and print its messages")
 YZ_CMD("put", cmd_put_main, "put a value in the DHT (yz dht put; --sealed: end-to-end encrypted)")
 YZ_CMD("get", cmd_get_main, "get a value from the DHT (yz dht get; --sealed: open a sealed value)")
 YZ_CMD("share", cmd_share_main, "share a sealed value with more users")

@@ -1,0 +1,472 @@
+/*
+ * yz pub TOPIC MESSAGE and yz sub TOPIC: PubSub from the command line
+ * (docs/pubsub.md "Programs").
+ *
+ * An ephemeral node (ephemeral.h: a fresh identity, no listener, a
+ * client-only DHT) joins through --bootstrap and runs PubSub
+ * (yz/pubsub.h). `pub` publishes one message signed by that identity,
+ * finding subscribers through the DHT when it knows none, and waits until
+ * every peer it holds a link to has answered a ping sent after the
+ * message (a link delivers in order, so the message has arrived there)
+ * before it exits. `sub` subscribes, finds the topic's subscribers
+ * through the DHT, and streams every message with its author and
+ * latency. Exit codes: usage() and docs/operations.md.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "cli.h"
+#include "ephemeral.h"
+#include "yz/common.h"
+#include "yz/pubsub.h"
+#include "yz/wire.h"
+
+enum {
+  EXIT_NO_SUBSCRIBER = 3, /* pub: nobody subscribes to the topic */
+  EXIT_NETWORK = 4,       /* joined nobody, unreachable, time ran out */
+  MAX_BOOTSTRAP = 64,
+  MAX_PINGS = 1024,
+};
+
+static void usage_pub(FILE *f)
+{
+  fprintf(f,
+"Usage: yz pub --bootstrap ADDR [options] TOPIC MESSAGE\n"
+"\n"
+"Publishes MESSAGE to TOPIC (docs/pubsub.md) from an ephemeral node: a\n"
+"fresh identity in memory (it signs the message), no listener, client-only\n"
+"in the DHT. It joins through the --bootstrap nodes and publishes; when it\n"
+"knows no subscriber of the topic yet, it finds them through the DHT's\n"
+"provider records, dials them and sends them the message. It exits once\n"
+"every peer it has a link to has answered a ping sent after the message.\n"
+"\n"
+"Options:\n"
+"  --bootstrap ADDR  a node to join through: ws[s]://HOST:PORT/#NODEID, or\n"
+"                    ws[s]://HOST:PORT/ (repeatable; at least one)\n"
+"  --network NAME    the network (default yz, the public one)\n"
+"  --ttl S           seconds the message lives (default 120, at most 600)\n"
+"  --timeout S       the whole command, default 30\n"
+"  --json            one JSON object on stdout\n"
+"  -v, --verbose     the node's log on stderr\n"
+"\n"
+"Prints the message ID, its seq and how many peers it was sent to.\n"
+"\n"
+"Exit status:\n"
+"  0  sent to at least one subscriber\n"
+"  1  another failure\n"
+"  2  bad command line\n"
+"  3  no subscriber of the topic was found\n"
+"  4  network: no bootstrap node answered, subscribers unreachable, or the\n"
+"     time ran out\n");
+}
+
+static void usage_sub(FILE *f)
+{
+  fprintf(f,
+"Usage: yz sub --bootstrap ADDR [options] TOPIC\n"
+"\n"
+"Subscribes to TOPIC (docs/pubsub.md) from an ephemeral node (a fresh\n"
+"identity, no listener, client-only in the DHT) that joins through the\n"
+"--bootstrap nodes and finds the topic's subscribers through the DHT. It\n"
+"prints every message received, one per line, with its author (the node\n"
+"ID of its signing key), seq, size and latency (from the seq, which yz\n"
+"authors set to the Unix time in microseconds of publishing; '-' when\n"
+"unknown), until --count messages, --timeout, or SIGINT. A line on stderr\n"
+"says when it has joined a mesh.\n"
+"\n"
+"Options:\n"
+"  --bootstrap ADDR  a node to join through (repeatable; at least one)\n"
+"  --network NAME    the network (default yz, the public one)\n"
+"  --count N         exit after N messages\n"
+"  --timeout S       stop after S seconds (default: never)\n"
+"  --json            one JSON object per message on stdout\n"
+"  -v, --verbose     the node's log on stderr\n"
+"\n"
+"Exit status:\n"
+"  0  --count messages received, or stopped by SIGINT or --timeout without\n"
+"     --count\n"
+"  1  another failure\n"
+"  2  bad command line\n"
+"  4  network: no bootstrap node answered, or --timeout before --count\n"
+"     messages\n");
+}
+
+struct pcmd {
+  yz_eph e;
+  uv_timer_t guard, poll;
+  uv_signal_t sigint;
+  bool sub, json, stopping, handles;
+  const char *bootstrap[MAX_BOOTSTRAP];
+  size_t nbootstrap;
+  const char *topic, *message;
+  uint32_t ttl_ms, timeout_ms;
+  unsigned long long count, got;
+  bool announced;
+  uint64_t t0;
+  int exit_code;
+  /* pub */
+  uint8_t id[YZ_PS_ID_LEN];
+  uint64_t seq;
+  size_t reached, providers;
+  unsigned pings_out;
+};
+
+static uint64_t ms_since(const struct pcmd *c)
+{
+  return (uv_hrtime() - c->t0) / 1000000u;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = d[p[i] >> 4];
+    out[2 * i + 1] = d[p[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+static void json_str(const uint8_t *p, size_t n)
+{
+  putchar('"');
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '"' || p[i] == '\\')
+      printf("\\%c", p[i]);
+    else if (p[i] < 0x20 || p[i] >= 0x7f)
+      printf("\\u%04x", p[i]);
+    else
+      putchar(p[i]);
+  }
+  putchar('"');
+}
+
+static void finish(struct pcmd *c, int code)
+{
+  if (c->stopping)
+    return;
+  c->stopping = true;
+  c->exit_code = code;
+  if (c->handles) {
+    uv_close((uv_handle_t *)&c->guard, NULL);
+    uv_close((uv_handle_t *)&c->poll, NULL);
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+  }
+  yz_eph_stop(&c->e);
+}
+
+/* ---- pub --------------------------------------------------------------- */
+
+static void pub_report(struct pcmd *c, int status)
+{
+  char idh[2 * YZ_PS_ID_LEN + 1];
+  hex(c->id, YZ_PS_ID_LEN, idh);
+  if (c->json) {
+    printf("{\"op\":\"pub\",\"status\":\"%s\",\"topic\":",
+           status ? yz_err_name(status) : "OK");
+    json_str((const uint8_t *)c->topic, strlen(c->topic));
+    printf(",\"id\":\"%s\",\"seq\":%" PRIu64 ",\"reached\":%zu,"
+           "\"providers\":%zu,\"ms\":%" PRIu64 "}\n",
+           idh, c->seq, c->reached, c->providers, ms_since(c));
+  } else if (status == 0) {
+    printf("published to %s: id %s seq %" PRIu64 ", sent to %zu peer%s (%" PRIu64
+           " ms)\n",
+           c->topic, idh, c->seq, c->reached, c->reached == 1 ? "" : "s",
+           ms_since(c));
+  }
+}
+
+static void on_ping(yz_node *n, int status, const yz_node_response *r,
+                    void *arg)
+{
+  (void)n;
+  (void)status;
+  (void)r;
+  struct pcmd *c = arg;
+  if (--c->pings_out == 0 && !c->stopping) {
+    pub_report(c, 0);
+    finish(c, YZ_EXIT_OK);
+  }
+}
+
+/* Sent: make sure it has arrived before the links close (docs above). */
+static void pub_sent(struct pcmd *c)
+{
+  static yz_node_id peers[MAX_PINGS];
+  size_t n = yz_node_peers(c->e.node, peers, MAX_PINGS);
+  if (n > MAX_PINGS)
+    n = MAX_PINGS;
+  c->pings_out = 1; /* held until every request is out */
+  for (size_t i = 0; i < n; i++)
+    if (yz_node_request(c->e.node, &peers[i], YZ_NODE_PROTO_PING,
+                        (const uint8_t *)"p", 1, 5000, on_ping, c,
+                        NULL) == 0)
+      c->pings_out++;
+  on_ping(c->e.node, 0, NULL, c);
+}
+
+static void on_published(yz_pubsub *ps, const yz_pubsub_publish_result *r,
+                         void *arg)
+{
+  (void)ps;
+  struct pcmd *c = arg;
+  if (c->stopping)
+    return;
+  c->reached = r->reached;
+  c->providers = r->providers;
+  c->seq = r->seq;
+  if (r->status == 0) {
+    pub_sent(c);
+    return;
+  }
+  pub_report(c, r->status);
+  if (r->status == YZ_E_NOT_FOUND) {
+    fprintf(stderr, "%s: no subscriber of %s found\n", yz_cli_prog,
+            c->topic);
+    finish(c, EXIT_NO_SUBSCRIBER);
+  } else {
+    fprintf(stderr, "%s: %zu subscriber%s found, none reached: %s\n",
+            yz_cli_prog, r->providers, r->providers == 1 ? "" : "s",
+            yz_strerror(r->status));
+    finish(c, EXIT_NETWORK);
+  }
+}
+
+static void pub_start(struct pcmd *c)
+{
+  size_t reached = 0;
+  int err = yz_pubsub_publish(c->e.ps, c->topic,
+                              (const uint8_t *)c->message,
+                              strlen(c->message), c->ttl_ms, &reached, c->id,
+                              on_published, c);
+  if (err != 0) {
+    fprintf(stderr, "%s: cannot publish: %s\n", yz_cli_prog,
+            yz_strerror(err));
+    finish(c, err == YZ_E_INVAL ? YZ_EXIT_USAGE : YZ_EXIT_FAIL);
+    return;
+  }
+  c->reached = reached;
+  c->seq = yz_pubsub_last_seq(c->e.ps);
+  if (reached > 0)
+    pub_sent(c);
+  /* else on_published() follows */
+}
+
+/* ---- sub --------------------------------------------------------------- */
+
+static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
+{
+  (void)ps;
+  struct pcmd *c = ud;
+  if (c->stopping)
+    return;
+  char author[2 * YZ_NODE_ID_LEN + 1], idh[2 * YZ_PS_ID_LEN + 1];
+  hex(m->author_id.bytes, YZ_NODE_ID_LEN, author);
+  hex(m->id, YZ_PS_ID_LEN, idh);
+  if (c->json) {
+    printf("{\"topic\":");
+    json_str((const uint8_t *)m->topic, strlen(m->topic));
+    printf(",\"author\":\"%s\",\"id\":\"%s\",\"seq\":%" PRIu64
+           ",\"size\":%zu,\"latency_ms\":",
+           author, idh, m->seq, m->len);
+    if (m->published_us)
+      printf("%.3f", (double)m->latency_us / 1000.0);
+    else
+      printf("null");
+    printf(",\"data\":");
+    json_str(m->data, m->len);
+    printf("}\n");
+  } else {
+    char lat[32] = "-";
+    if (m->published_us)
+      snprintf(lat, sizeof lat, "%.1f ms", (double)m->latency_us / 1000.0);
+    printf("%s from %.16s seq %" PRIu64 " size %zu latency %s: ", m->topic,
+           author, m->seq, m->len, lat);
+    fwrite(m->data, 1, m->len, stdout);
+    putchar('\n');
+  }
+  fflush(stdout);
+  if (c->count && ++c->got >= c->count)
+    finish(c, YZ_EXIT_OK);
+}
+
+static void on_poll(uv_timer_t *t)
+{
+  struct pcmd *c = t->data;
+  size_t m = yz_pubsub_mesh_size(c->e.ps, c->topic);
+  if (m > 0 && !c->announced) {
+    c->announced = true;
+    fprintf(stderr, "%s: subscribed to %s: mesh of %zu peer%s\n",
+            yz_cli_prog, c->topic, m, m == 1 ? "" : "s");
+    uv_timer_stop(t);
+  }
+}
+
+static void sub_start(struct pcmd *c)
+{
+  int err = yz_pubsub_subscribe(c->e.ps, c->topic, NULL, on_message, c);
+  if (err != 0) {
+    fprintf(stderr, "%s: cannot subscribe: %s\n", yz_cli_prog,
+            yz_strerror(err));
+    finish(c, err == YZ_E_INVAL ? YZ_EXIT_USAGE : YZ_EXIT_FAIL);
+    return;
+  }
+  uv_timer_start(&c->poll, on_poll, 100, 100);
+}
+
+/* ---- both -------------------------------------------------------------- */
+
+static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
+{
+  (void)dht;
+  struct pcmd *c = arg;
+  if (c->stopping)
+    return;
+  if (r->status != 0 || yz_dht_table_size(c->e.dht) + r->n_closest == 0) {
+    fprintf(stderr, "%s: joined nobody: no bootstrap node answered (%s)\n",
+            yz_cli_prog,
+            yz_strerror(r->status ? r->status : YZ_E_UNREACHABLE));
+    finish(c, EXIT_NETWORK);
+    return;
+  }
+  if (c->sub)
+    sub_start(c);
+  else
+    pub_start(c);
+}
+
+static void on_guard(uv_timer_t *t)
+{
+  struct pcmd *c = t->data;
+  if (c->sub && c->count == 0) {
+    finish(c, YZ_EXIT_OK);
+    return;
+  }
+  fprintf(stderr, "%s: %s within %u s\n", yz_cli_prog,
+          c->sub ? "not enough messages" : "no result", c->timeout_ms / 1000);
+  finish(c, EXIT_NETWORK);
+}
+
+static void on_sigint(uv_signal_t *s, int signum)
+{
+  (void)signum;
+  finish(s->data, YZ_EXIT_OK);
+}
+
+static int run(struct pcmd *c, const char *network, bool verbose)
+{
+  int rc = yz_eph_open(&c->e, network, verbose, true);
+  if (rc != 0) {
+    c->stopping = true;
+    (void)yz_eph_run(&c->e);
+    return rc;
+  }
+  uv_timer_init(&c->e.loop, &c->guard);
+  uv_timer_init(&c->e.loop, &c->poll);
+  uv_signal_init(&c->e.loop, &c->sigint);
+  c->guard.data = c->poll.data = c->sigint.data = c;
+  c->handles = true;
+  uv_signal_start(&c->sigint, on_sigint, SIGINT);
+  c->t0 = uv_hrtime();
+  int err = yz_eph_join(&c->e, c->bootstrap, c->nbootstrap, on_joined, c);
+  if (err != 0) {
+    fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
+    finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
+                                                        : YZ_EXIT_FAIL);
+  } else if (c->timeout_ms) {
+    uv_timer_start(&c->guard, on_guard, c->timeout_ms, 0);
+  }
+  rc = yz_eph_run(&c->e);
+  if (rc != 0 && c->exit_code == 0)
+    return rc;
+  return c->exit_code;
+}
+
+static int main_common(int argc, char **argv, bool sub)
+{
+  void (*usage)(FILE *) = sub ? usage_sub : usage_pub;
+  static struct pcmd c;
+  memset(&c, 0, sizeof c);
+  c.sub = sub;
+  const char *network = NULL;
+  const char *args[2] = {NULL, NULL};
+  size_t nargs = 0;
+  unsigned long long ttl = 120, timeout_s = sub ? 0 : 30;
+  bool verbose = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    bool takes = true;
+    if (yz_cli_is_help(a)) {
+      usage(stdout);
+      return YZ_EXIT_OK;
+    } else if (strcmp(a, "--json") == 0) {
+      c.json = true;
+      takes = false;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+      verbose = true;
+      takes = false;
+    } else if (a[0] == '-' && a[1] == '-' && v == NULL) {
+      return yz_cli_usage_error("%s needs a value (or is unknown)", a);
+    } else if (strcmp(a, "--bootstrap") == 0) {
+      if (c.nbootstrap == MAX_BOOTSTRAP)
+        return yz_cli_usage_error("at most %d --bootstrap", MAX_BOOTSTRAP);
+      c.bootstrap[c.nbootstrap++] = v;
+    } else if (strcmp(a, "--network") == 0) {
+      if (!yz_wire_network_valid(v, strlen(v)))
+        return yz_cli_usage_error("--network: want 1..32 bytes of a-z 0-9 "
+                                  ". - _");
+      network = v;
+    } else if (strcmp(a, "--ttl") == 0 && !sub) {
+      if (!yz_cli_parse_u64(v, 1, YZ_PS_MAX_LIFETIME, &ttl))
+        return yz_cli_usage_error("--ttl: want seconds from 1 to %d",
+                                  YZ_PS_MAX_LIFETIME);
+    } else if (strcmp(a, "--count") == 0 && sub) {
+      if (!yz_cli_parse_u64(v, 1, UINT32_MAX, &c.count))
+        return yz_cli_usage_error("--count: want a number from 1");
+    } else if (strcmp(a, "--timeout") == 0) {
+      if (!yz_cli_parse_u64(v, 1, 86400, &timeout_s))
+        return yz_cli_usage_error("--timeout: want seconds from 1 to 86400");
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return yz_cli_usage_error("unknown option '%s'", a);
+    } else if (nargs < (sub ? 1u : 2u)) {
+      args[nargs++] = a;
+      takes = false;
+    } else {
+      return yz_cli_usage_error("unexpected argument '%s'", a);
+    }
+    if (takes)
+      i++;
+  }
+  if (c.nbootstrap == 0)
+    return yz_cli_usage_error("--bootstrap: at least one node to join "
+                              "through");
+  if (nargs != (sub ? 1u : 2u))
+    return yz_cli_usage_error(sub ? "want a TOPIC" : "want a TOPIC and a "
+                                                     "MESSAGE");
+  c.topic = args[0];
+  c.message = args[1];
+  uint8_t h[YZ_PS_TOPIC_LEN];
+  if (yz_ps_topic_hash(h, c.topic, strlen(c.topic)) != 0)
+    return yz_cli_usage_error("%s: a topic is 1 to 255 bytes of UTF-8",
+                              c.topic);
+  if (!sub && strlen(c.message) > YZ_PS_MAX_DATA)
+    return yz_cli_usage_error("the message is over %d bytes", YZ_PS_MAX_DATA);
+  c.ttl_ms = (uint32_t)(ttl * 1000);
+  c.timeout_ms = (uint32_t)(timeout_s * 1000);
+  return run(&c, network, verbose);
+}
+
+int cmd_pub_main(int argc, char **argv)
+{
+  return main_common(argc, argv, false);
+}
+
+int cmd_sub_main(int argc, char **argv)
+{
+  return main_common(argc, argv, true);
+}

@@ -1,0 +1,97 @@
+/*
+ * The ephemeral client node of yz dht, yz pub and yz sub (ephemeral.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ephemeral.h"
+#include "yz/identity.h"
+#include "yz/log.h"
+
+int yz_eph_open(yz_eph *e, const char *network, bool verbose, bool pubsub)
+{
+  memset(e, 0, sizeof *e);
+  if (!verbose)
+    yz_log_set_level(YZ_LOG_ERR);
+  yz_identity id;
+  if (yz_identity_generate(&id) != 0)
+    return yz_cli_error("cannot generate an identity");
+  if (uv_loop_init(&e->loop) != 0) {
+    yz_identity_clear(&id);
+    return yz_cli_error("cannot create the event loop");
+  }
+  e->loop_init = true;
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.identity = &id;
+  cfg.user_data = e;
+  cfg.link.network = network;
+  int err = yz_node_new(&e->node, &e->loop, &cfg);
+  yz_identity_clear(&id);
+  if (err != 0)
+    return yz_cli_error("cannot create a node: %s", yz_strerror(err));
+  yz_dht_config dcfg;
+  yz_dht_config_default(&dcfg);
+  dcfg.client_only = true;
+  err = yz_dht_new(&e->dht, e->node, &dcfg);
+  if (err == 0 && pubsub)
+    err = yz_pubsub_new(&e->ps, e->node, e->dht, NULL);
+  if (err == 0)
+    err = yz_node_start(e->node);
+  if (err != 0) {
+    yz_eph_stop(e); /* yz_eph_run() then only drains the stop */
+    return yz_cli_error("cannot start: %s", yz_strerror(err));
+  }
+  return 0;
+}
+
+int yz_eph_join(yz_eph *e, const char *const *bootstrap, size_t n,
+                yz_dht_cb cb, void *arg)
+{
+  return yz_dht_join(e->dht, bootstrap, n, cb, arg, NULL);
+}
+
+static void on_dht_stopped(yz_dht *dht, void *arg)
+{
+  (void)dht;
+  yz_eph *e = arg;
+  yz_node_stop(e->node, NULL, NULL);
+}
+
+static void on_ps_stopped(yz_pubsub *ps, void *arg)
+{
+  (void)ps;
+  yz_eph *e = arg;
+  if (e->dht != NULL)
+    yz_dht_stop(e->dht, on_dht_stopped, e);
+  else
+    yz_node_stop(e->node, NULL, NULL);
+}
+
+void yz_eph_stop(yz_eph *e)
+{
+  if (e->stopping || e->node == NULL)
+    return;
+  e->stopping = true;
+  if (e->ps != NULL)
+    yz_pubsub_stop(e->ps, on_ps_stopped, e);
+  else
+    on_ps_stopped(NULL, e);
+}
+
+int yz_eph_run(yz_eph *e)
+{
+  if (!e->loop_init)
+    return YZ_EXIT_FAIL;
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  yz_pubsub_free(e->ps);
+  yz_dht_free(e->dht);
+  yz_node_free(e->node);
+  e->ps = NULL;
+  e->dht = NULL;
+  e->node = NULL;
+  if (uv_loop_close(&e->loop) != 0)
+    return yz_cli_error("event loop not empty at exit");
+  return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * An ephemeral client node for the yz commands that use the overlay (yz
+ * dht, yz pub, yz sub): a fresh identity in memory, no listener, a DHT in
+ * client-only mode (it never enters a routing table, docs/protocol.md "DHT
+ * messages"), joined through --bootstrap; optionally PubSub on it. One
+ * place for the setup and the ordered teardown (PubSub, then the DHT, then
+ * the node).
+ */
+#ifndef YZ_TOOLS_EPHEMERAL_H
+#define YZ_TOOLS_EPHEMERAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uv.h>
+
+#include "yz/dht.h"
+#include "yz/node.h"
+#include "yz/pubsub.h"
+
+typedef struct yz_eph {
+  uv_loop_t loop;
+  yz_node *node;
+  yz_dht *dht;
+  yz_pubsub *ps; /* NULL unless yz_eph_open() was asked for it */
+  bool loop_init, stopping;
+} yz_eph;
+
+/* The loop, the node (network NULL: the public one) and its client-only
+ * DHT, started; with pubsub, PubSub too. Unless verbose, the node's log
+ * shows errors only. 0, or an exit code after printing the error (what
+ * was made is stopping: the caller still calls yz_eph_run(), which drains
+ * it). */
+int yz_eph_open(yz_eph *e, const char *network, bool verbose, bool pubsub);
+
+/* Join through the bootstrap addresses (yz_dht_join()). */
+int yz_eph_join(yz_eph *e, const char *const *bootstrap, size_t n,
+                yz_dht_cb cb, void *arg);
+
+/* Stop everything, in order, from the loop; yz_eph_run() then returns. */
+void yz_eph_stop(yz_eph *e);
+
+/* Run the loop until everything has stopped, then free it all. 0, or 1 if
+ * the loop was not empty at exit (printed). */
+int yz_eph_run(yz_eph *e);
+
+#endif
