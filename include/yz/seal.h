@@ -39,6 +39,7 @@
 #include "yz/dht.h"
 #include "yz/dhtrec.h"
 #include "yz/identity.h"
+#include "yz/pubsub.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -316,6 +317,34 @@ YZ_EXPORT YZ_WARN_UNUSED int
 yz_seal_topic_open(const yz_seal_keyring *kr, const uint8_t author[32],
                    uint64_t epoch, const uint8_t *payload, size_t len,
                    uint64_t now_ms, uint8_t *out, size_t cap, size_t *outlen);
+
+/* ---- on PubSub (yz/pubsub.h) -------------------------------------------- */
+
+/*
+ * Publish plaintext to the encrypted topic topic_name (kr's topic: its
+ * hash must be kr->topic) on ps: sealed under kr's newest epoch with ps's
+ * author key in the AD, sent with yz_pubsub_publish_epoch() (its reached,
+ * id_out, cb as there). 0, YZ_E_SEAL_EPOCH (no current key: not, or no
+ * longer, a member), YZ_E_INVAL (another topic), or yz_pubsub_publish's
+ * errors.
+ */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_seal_topic_publish(yz_pubsub *ps, const yz_seal_keyring *kr,
+                      const char *topic_name, const uint8_t *pt,
+                      size_t pt_len, uint32_t ttl_ms, size_t *reached,
+                      uint8_t id_out[YZ_PS_ID_LEN], yz_pubsub_publish_cb cb,
+                      void *arg);
+
+/*
+ * Open a received message of an encrypted topic (from a subscription's
+ * on_message; kr the topic's keyring) at now_ms into out. 0 and *outlen,
+ * YZ_E_SEAL_NOT_SEALED (epoch 0: a plain message), YZ_E_INVAL (another
+ * topic), or yz_seal_topic_open()'s errors.
+ */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_seal_topic_open_message(const yz_seal_keyring *kr,
+                           const yz_pubsub_message *m, uint64_t now_ms,
+                           uint8_t *out, size_t cap, size_t *outlen);
 
 /* ---- on the DHT --------------------------------------------------------- */
 

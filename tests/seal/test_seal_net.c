@@ -40,6 +40,11 @@ static uint64_t vunix(void *ud)
   (void)ud;
   return UNIX0 + vclock / 1000;
 }
+static uint64_t vunix_ms(void *ud)
+{
+  (void)ud;
+  return UNIX0 * 1000 + vclock;
+}
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static void vrandom(uint8_t *out, size_t n, void *ud)
 {
@@ -56,8 +61,15 @@ struct tn {
   yz_identity id;
   yz_node *node;
   yz_dht *dht;
-  bool done, node_stopped, dht_stopped;
+  yz_pubsub *ps;
+  bool done, node_stopped, dht_stopped, ps_stopped;
   int status;
+  /* encrypted topic: messages received, opened (and the last plaintext),
+   * refused (and the last error), with this node's keyring if any */
+  const yz_seal_keyring *kr;
+  unsigned got, opened, refused;
+  int last_err;
+  char last_pt[128];
 };
 static struct tn t[N];
 
@@ -66,6 +78,7 @@ static void run_all_timers(void)
   for (size_t i = 0; i < N; i++) {
     yz_node_run_timers(t[i].node);
     yz_dht_run_timers(t[i].dht);
+    yz_pubsub_run_timers(t[i].ps);
   }
 }
 
@@ -223,6 +236,11 @@ static void setup_net(void)
     dc.random = vrandom;
     dc.republish_ms = 600000;
     assert_int_equal(yz_dht_new(&x->dht, x->node, &dc), 0);
+    yz_pubsub_config pc;
+    yz_pubsub_config_default(&pc);
+    pc.unix_ms = vunix_ms;
+    pc.random = vrandom;
+    assert_int_equal(yz_pubsub_new(&x->ps, x->node, x->dht, &pc), 0);
     assert_int_equal(yz_node_start(x->node), 0);
   }
   for (size_t i = 1; i < N; i++) {
@@ -245,15 +263,24 @@ static void on_node_stopped(yz_node *n, void *arg)
   ((struct tn *)arg)->node_stopped = true;
 }
 
+static void on_ps_stopped(yz_pubsub *ps, void *arg)
+{
+  (void)ps;
+  ((struct tn *)arg)->ps_stopped = true;
+}
+
 static void teardown_net(void)
 {
   for (size_t i = 0; i < N; i++) {
+    yz_pubsub_stop(t[i].ps, on_ps_stopped, &t[i]);
+    WAIT_FOR(t[i].ps_stopped);
     yz_dht_stop(t[i].dht, on_dht_stopped, &t[i]);
     WAIT_FOR(t[i].dht_stopped);
     yz_node_stop(t[i].node, on_node_stopped, &t[i]);
     WAIT_FOR(t[i].node_stopped);
   }
   for (size_t i = 0; i < N; i++) {
+    yz_pubsub_free(t[i].ps);
     yz_dht_free(t[i].dht);
     yz_node_free(t[i].node);
     yz_identity_clear(&t[i].id);
@@ -468,10 +495,131 @@ static void test_sealed_on_the_dht(void **state)
   yz_seal_user_clear(&dave);
 }
 
+/* Every node subscribes to the encrypted topic "team" (so every node is a
+ * relay); a member's node opens what it gets, a non-member's cannot; what
+ * every node handled holds no plaintext. */
+static void on_team(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
+{
+  (void)ps;
+  struct tn *x = ud;
+  x->got++;
+  capture(m->data, m->len);
+  if (x->kr == NULL)
+    return;
+  uint8_t out[128];
+  size_t ol;
+  int rc = yz_seal_topic_open_message(x->kr, m, vclock, out, sizeof out - 1,
+                                      &ol);
+  if (rc == 0) {
+    x->opened++;
+    memcpy(x->last_pt, out, ol);
+    x->last_pt[ol] = 0;
+  } else {
+    x->refused++;
+    x->last_err = rc;
+  }
+}
+
+static bool all_got(unsigned n)
+{
+  for (size_t i = 0; i < N; i++)
+    if (t[i].got < n)
+      return false;
+  return true;
+}
+
+static void test_encrypted_topic_on_pubsub(void **state)
+{
+  (void)state;
+  setup_net();
+  yz_seal_user alice, bob, dave;
+  user_of(&alice, 1);
+  user_of(&bob, 2);
+  user_of(&dave, 4);
+  const uint64_t exp = UNIX0 + 7200;
+  uint8_t topic[32];
+  assert_int_equal(yz_ps_topic_hash(topic, "team", 4), 0);
+  static yz_seal_topic_owner tw;
+  assert_int_equal(yz_seal_topic_create(&tw, &alice, topic, bob.ed_pk, 1), 0);
+  static uint8_t rec[70000];
+  size_t rlen;
+  assert_int_equal(
+      yz_seal_topic_record(&tw, &alice, 1, exp, rec, sizeof rec, &rlen), 0);
+  t[6].done = false;
+  assert_int_equal(yz_dht_put(t[6].dht, rec, rlen, NULL, on_dht, &t[6], NULL),
+                   0);
+  VWAIT(t[6].done);
+  assert_int_equal(t[6].status, 0);
+  uint8_t tkey[32];
+  assert_int_equal(yz_seal_topic_record_key(tkey, alice.ed_pk, topic), 0);
+  gr.done = false;
+  assert_int_equal(yz_dht_get(t[2].dht, tkey, NULL, on_get, &gr, NULL), 0);
+  VWAIT(gr.done);
+  assert_int_equal(gr.status, 0);
+  yz_dhtrec d;
+  assert_int_equal(yz_dhtrec_decode(&d, gr.rec, gr.len, 0, NULL), 0);
+  static yz_seal_keyring kb, kd;
+  yz_seal_keyring_init(&kb, topic, alice.ed_pk, YZ_SEAL_WINDOW_MS_DEFAULT);
+  yz_seal_keyring_init(&kd, topic, alice.ed_pk, YZ_SEAL_WINDOW_MS_DEFAULT);
+  assert_int_equal(yz_seal_topic_keys_open(&kb, &bob, &d, vclock), 0);
+  assert_int_equal(yz_seal_topic_keys_open(&kd, &dave, &d, vclock),
+                   YZ_E_SEAL_NOT_RECIPIENT);
+  t[2].kr = &kb; /* bob's node */
+  t[9].kr = &kb; /* bob's second device */
+  t[3].kr = &kd; /* dave's node */
+  for (size_t i = 0; i < N; i++)
+    assert_int_equal(yz_pubsub_subscribe(t[i].ps, "team", NULL, on_team,
+                                         &t[i]),
+                     0);
+  for (size_t i = 0; i < N; i++)
+    VWAIT(yz_pubsub_mesh_size(t[i].ps, "team") >= 1);
+  const char *pt = secrets[4];
+  size_t reached = 0;
+  assert_int_equal(yz_seal_topic_publish(t[2].ps, &kb, "team",
+                                         (const uint8_t *)pt, strlen(pt), 0,
+                                         &reached, NULL, NULL, NULL),
+                   0);
+  VWAIT(all_got(1));
+  assert_int_equal(t[2].opened, 1);
+  assert_int_equal(t[9].opened, 1);
+  assert_string_equal(t[9].last_pt, pt);
+  assert_int_equal(t[3].opened, 0);
+  assert_int_equal(t[3].refused, 1);
+  assert_int_equal(t[3].last_err, YZ_E_SEAL_EPOCH);
+  /* dave cannot publish to it; a publish to another topic is refused. */
+  assert_int_equal(yz_seal_topic_publish(t[3].ps, &kd, "team",
+                                         (const uint8_t *)"x", 1, 0, &reached,
+                                         NULL, NULL, NULL),
+                   YZ_E_SEAL_EPOCH);
+  assert_int_equal(yz_seal_topic_publish(t[2].ps, &kb, "other",
+                                         (const uint8_t *)"x", 1, 0, &reached,
+                                         NULL, NULL, NULL),
+                   YZ_E_INVAL);
+  /* Every node relayed ciphertext only. */
+  size_t n = strlen(pt);
+  assert_true(cap_len >= N * n);
+  for (size_t j = 0; j + 8 <= n; j++)
+    if (captured(pt + j, 8))
+      fail_msg("a relay handled bytes of the plaintext");
+  free(cap_buf);
+  cap_buf = NULL;
+  cap_len = cap_max = 0;
+  for (size_t i = 0; i < N; i++)
+    t[i].kr = NULL;
+  teardown_net();
+  yz_seal_keyring_clear(&kb);
+  yz_seal_keyring_clear(&kd);
+  yz_seal_topic_owner_clear(&tw);
+  yz_seal_user_clear(&alice);
+  yz_seal_user_clear(&bob);
+  yz_seal_user_clear(&dave);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sealed_on_the_dht),
+      cmocka_unit_test(test_encrypted_topic_on_pubsub),
   };
   yz_log_set_level(YZ_LOG_ERR);
   return cmocka_run_group_tests_name("seal_net", tests, NULL, NULL);
