@@ -9,7 +9,10 @@
 #   - a shared value: the recipient reads it, a non-recipient gets exit 6,
 #     yz share adds one (the seq rises) who then reads it; --json;
 #   - yz topic create / show / remove: a member reads epoch 1, the removed
-#     member is no member of epoch 2 (exit 6), the one who stays is.
+#     member is no member of epoch 2 (exit 6), the one who stays is;
+#   - yz pub|sub --encrypted: a member's message reaches a member's yz sub
+#     through yz-node relays subscribed without any key; a user who is no
+#     member cannot publish (exit 6).
 # No sleeps: nodes' output is read as a stream (read -t bounds a silence).
 #
 # usage: seal_programs.sh YZ_NODE YZ
@@ -94,11 +97,14 @@ expect_rc 2 "share without --to" "$YZ" share --user "$tmp/alice.key" \
 expect_rc 2 "topic bogus" "$YZ" topic bogus
 
 # ---- three nodes ----
-start n1 --key "$tmp/n1.key" --listen ws://127.0.0.1:0
+# (relays of the encrypted topic "team": subscribed, with no key)
+start n1 --key "$tmp/n1.key" --listen ws://127.0.0.1:0 --subscribe team
 wait_line n1 "ready"
-start n2 --key "$tmp/n2.key" --listen ws://127.0.0.1:0 --bootstrap "${ADDR[n1]}"
+start n2 --key "$tmp/n2.key" --listen ws://127.0.0.1:0 --bootstrap "${ADDR[n1]}" \
+  --subscribe team
 wait_line n2 "dht: joined:"
-start n3 --key "$tmp/n3.key" --listen ws://127.0.0.1:0 --bootstrap "${ADDR[n1]}"
+start n3 --key "$tmp/n3.key" --listen ws://127.0.0.1:0 --bootstrap "${ADDR[n1]}" \
+  --subscribe team
 wait_line n3 "dht: joined:"
 
 SECRET="the vault code is 4711"
@@ -160,6 +166,34 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]=
 expect_rc 0 "topic add carol back" "$YZ" topic add --user "$tmp/alice.key" \
   --bootstrap "${ADDR[n1]}" --member "$C" team
 grep -q "epoch 2, 3 members" "$tmp/out" || { fail "topic add: output"; cat "$tmp/out"; }
+
+# ---- yz pub | sub --encrypted ----
+expect_rc 2 "sub --encrypted without --owner" "$YZ" sub --encrypted \
+  --user "$tmp/bob.key" --bootstrap "${ADDR[n1]}" team
+"$YZ" keygen --user "$tmp/eve.key" >/dev/null
+expect_rc 6 "pub --encrypted by a non-member" "$YZ" pub --encrypted \
+  --user "$tmp/eve.key" --owner "$A" --bootstrap "${ADDR[n1]}" team "hi"
+# bob subscribes (its output streams into the log as "bsub ...")
+"$YZ" sub --encrypted --user "$tmp/bob.key" --owner "$A" \
+  --bootstrap "${ADDR[n1]}" --count 1 --timeout 120 team \
+  > >(exec sed -u "s/^/bsub /" >>"$tmp/all.log") 2>&1 &
+PID[bsub]=$!
+wait_line bsub "team: encrypted, epoch 2"
+wait_line bsub "subscribed to team"
+expect_rc 0 "carol publishes (encrypted)" "$YZ" pub --encrypted \
+  --user "$tmp/carol.key" --owner "$A" --bootstrap "${ADDR[n2]}" team \
+  "$SECRET"
+wait_line bsub "team from"
+case $LINE in
+*": $SECRET") ;;
+*) fail "bob's yz sub did not print the plaintext: $LINE" ;;
+esac
+wait "${PID[bsub]}" || fail "yz sub --encrypted --count 1 did not exit 0"
+unset "PID[bsub]"
+# the relays logged the message, and never a byte of its plaintext
+grep -q "^n[123] .*pubsub: message on team" "$tmp/all.log" ||
+  fail "no relay logged the encrypted message"
+grep "^n[123] " "$tmp/all.log" | grep -q "vault" && fail "a relay logged plaintext"
 
 for n in n1 n2 n3; do kill -TERM "${PID[$n]}"; wait "${PID[$n]}"; unset "PID[$n]"; done
 [ $fails -eq 0 ] || { echo "$fails failures"; exit 1; }
