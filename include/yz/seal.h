@@ -25,8 +25,9 @@
  * checks (signatures over the bytes, message IDs) work on it unchanged.
  *
  * Everything here is sans-I/O except yz_seal_put/get/share, which run on a
- * yz_dht (yz/dht.h) and follow its threading and callback rules. Secrets
- * in the structs below are wiped by their _clear() functions.
+ * yz_dht (yz/dht.h), and yz_seal_topic_publish, on a yz_pubsub
+ * (yz/pubsub.h); they follow those layers' threading and callback rules.
+ * Secrets in the structs below are wiped by their _clear() functions.
  */
 #ifndef YZ_SEAL_H
 #define YZ_SEAL_H
