@@ -48,15 +48,15 @@ extern "C" {
 
 enum {
   YZ_SEAL_VERSION = 1,
-  YZ_SEAL_HEADER_LEN = 6,  /* "yzs" 00 version kind */
-  YZ_SEAL_KEY_LEN = 32,    /* every symmetric key */
-  YZ_SEAL_NONCE_LEN = 24,  /* XChaCha20-Poly1305 IETF, random */
+  YZ_SEAL_HEADER_LEN = 6, /* "yzs" 00 version kind */
+  YZ_SEAL_KEY_LEN = 32,   /* every symmetric key */
+  YZ_SEAL_NONCE_LEN = 24, /* XChaCha20-Poly1305 IETF, random */
   YZ_SEAL_TAG_LEN = 16,
-  YZ_SEAL_SALT_LEN = 32,   /* the salt of a sealed record */
-  YZ_SEAL_BOX_LEN = 80,    /* a sealed box of a 32-byte key: 32 + 32 + 16 */
+  YZ_SEAL_SALT_LEN = 32, /* the salt of a sealed record */
+  YZ_SEAL_BOX_LEN = 80,  /* a sealed box of a 32-byte key: 32 + 32 + 16 */
   YZ_SEAL_RECIPIENTS_MAX = 64, /* readers of a shared value, owner included */
   YZ_SEAL_MEMBERS_MAX = 64,    /* members of one topic epoch, owner included */
-  YZ_SEAL_EPOCHS_MAX = 8,      /* epochs a topic key record and a keyring hold */
+  YZ_SEAL_EPOCHS_MAX = 8, /* epochs a topic key record and a keyring hold */
   /* The largest plaintext a sealed record may carry: the DHT's value cap
    * less the largest framing (a shared value to 64 recipients). */
   YZ_SEAL_PLAINTEXT_MAX = YZ_DHTREC_VALUE_MAX_LIMIT - 16384,
@@ -73,15 +73,18 @@ typedef enum yz_seal_kind {
 } yz_seal_kind;
 
 /* KDF contexts (crypto_kdf, 8 bytes each; docs/protocol.md). */
-#define YZ_SEAL_CTX_NAME "yzsealnm"  /* subkey 1 of the user seed: name key */
-#define YZ_SEAL_CTX_VALUE "yzsealpv" /* subkey 1 of the user seed: value key */
-#define YZ_SEAL_CTX_TOPIC "yzsealtp" /* subkey epoch of a topic key */
+/* name key: subkey 1 of the user seed */
+#define YZ_SEAL_CTX_NAME "yzsealnm"
+/* value key: subkey 1 of the user seed */
+#define YZ_SEAL_CTX_VALUE "yzsealpv"
+/* message key: subkey (the epoch) of a topic key */
+#define YZ_SEAL_CTX_TOPIC "yzsealtp"
 
 /* A user's keys, derived once from the Ed25519 key pair. */
 typedef struct yz_seal_user {
   uint8_t ed_sk[YZ_IDENTITY_SK_LEN]; /* seed || public key */
   uint8_t ed_pk[YZ_IDENTITY_PK_LEN];
-  uint8_t x_sk[32], x_pk[32];        /* X25519, converted */
+  uint8_t x_sk[32], x_pk[32]; /* X25519, converted */
   uint8_t name_key[YZ_SEAL_KEY_LEN];
   uint8_t value_key[YZ_SEAL_KEY_LEN];
 } yz_seal_user;
@@ -101,8 +104,7 @@ YZ_EXPORT int yz_seal_kind_of(const uint8_t *value, size_t len);
  * keyed with the name key; and the DHT key it gives with the user's public
  * key (yz_dhtrec_mutable_key()). 0 or YZ_E_INVAL. */
 YZ_EXPORT YZ_WARN_UNUSED int yz_seal_name_salt(const yz_seal_user *u,
-                                               const uint8_t *name,
-                                               size_t len,
+                                               const uint8_t *name, size_t len,
                                                uint8_t salt[YZ_SEAL_SALT_LEN]);
 YZ_EXPORT YZ_WARN_UNUSED int yz_seal_name_key(const yz_seal_user *u,
                                               const uint8_t *name, size_t len,
@@ -124,9 +126,10 @@ YZ_EXPORT size_t yz_seal_shared_len(size_t plaintext_len, size_t n);
  * Seal plaintext (1..YZ_SEAL_PLAINTEXT_MAX bytes) as the value of the
  * record under key with seq, into out (cap bytes). Private: only u reads
  * it. Shared: readable by u and by each of the n recipients (Ed25519
- * public keys, 32 bytes each, one after the other; u's own is added if absent, duplicates are dropped, at most
- * YZ_SEAL_RECIPIENTS_MAX in all). 0 and *outlen, YZ_E_INVAL, YZ_E_LIMIT
- * (recipients), YZ_E_TOO_LARGE (plaintext, or cap).
+ * public keys, 32 bytes each, one after the other; u's own is added if absent,
+ * duplicates are dropped, at most YZ_SEAL_RECIPIENTS_MAX in all). 0 and
+ * *outlen, YZ_E_INVAL, YZ_E_LIMIT (recipients), YZ_E_TOO_LARGE (plaintext, or
+ * cap).
  */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_seal_private(const yz_seal_user *u, const uint8_t key[YZ_DHTREC_KEY_LEN],
@@ -175,10 +178,10 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_seal_open(const yz_seal_user *u,
  */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_seal_record(const yz_seal_user *u, const uint8_t *name, size_t name_len,
-               uint64_t seq, uint64_t expiry,
-               const uint8_t *recipients, size_t n_recipients,
-               const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap,
-               size_t *outlen, uint8_t rec_key[YZ_DHTREC_KEY_LEN]);
+               uint64_t seq, uint64_t expiry, const uint8_t *recipients,
+               size_t n_recipients, const uint8_t *pt, size_t pt_len,
+               uint8_t *out, size_t cap, size_t *outlen,
+               uint8_t rec_key[YZ_DHTREC_KEY_LEN]);
 
 /* ---- encrypted topics --------------------------------------------------- */
 
@@ -202,15 +205,16 @@ typedef struct yz_seal_topic_owner {
   yz_seal_topic_epoch epochs[YZ_SEAL_EPOCHS_MAX];
   size_t n_members; /* the current epoch's, owner first */
   uint8_t members[YZ_SEAL_MEMBERS_MAX][32];
-  uint64_t seq;     /* of the last record made */
+  uint64_t seq; /* of the last record made */
 } yz_seal_topic_owner;
 
 /* Create a topic for u at epoch 1 with the given members (u added first).
  * 0, YZ_E_INVAL, YZ_E_LIMIT. */
-YZ_EXPORT YZ_WARN_UNUSED int
-yz_seal_topic_create(yz_seal_topic_owner *t, const yz_seal_user *u,
-                     const uint8_t topic[32], const uint8_t *members,
-                     size_t n);
+YZ_EXPORT YZ_WARN_UNUSED int yz_seal_topic_create(yz_seal_topic_owner *t,
+                                                  const yz_seal_user *u,
+                                                  const uint8_t topic[32],
+                                                  const uint8_t *members,
+                                                  size_t n);
 /* Add a member: the current epoch's key is sealed to it too (it reads the
  * current epoch, not earlier ones). 0, YZ_E_LIMIT, YZ_E_INVAL, or
  * YZ_E_DUPLICATE (already a member). */
@@ -245,9 +249,10 @@ yz_seal_topic_record(const yz_seal_topic_owner *t, const yz_seal_user *u,
 /* The owner's state back from its own topic key record (checked). 0,
  * YZ_E_SEAL_WRONG_KEY (another owner's), YZ_E_SEAL_TAMPERED, the decoding
  * errors of yz_seal_topic_keys_open(). */
-YZ_EXPORT YZ_WARN_UNUSED int
-yz_seal_topic_owner_load(yz_seal_topic_owner *t, const yz_seal_user *u,
-                         const uint8_t topic[32], const yz_dhtrec *rec);
+YZ_EXPORT YZ_WARN_UNUSED int yz_seal_topic_owner_load(yz_seal_topic_owner *t,
+                                                      const yz_seal_user *u,
+                                                      const uint8_t topic[32],
+                                                      const yz_dhtrec *rec);
 
 /*
  * A member's keyring of one topic: the message keys of the epochs it can
@@ -329,12 +334,10 @@ yz_seal_topic_open(const yz_seal_keyring *kr, const uint8_t author[32],
  * longer, a member), YZ_E_INVAL (another topic), or yz_pubsub_publish's
  * errors.
  */
-YZ_EXPORT YZ_WARN_UNUSED int
-yz_seal_topic_publish(yz_pubsub *ps, const yz_seal_keyring *kr,
-                      const char *topic_name, const uint8_t *pt,
-                      size_t pt_len, uint32_t ttl_ms, size_t *reached,
-                      uint8_t id_out[YZ_PS_ID_LEN], yz_pubsub_publish_cb cb,
-                      void *arg);
+YZ_EXPORT YZ_WARN_UNUSED int yz_seal_topic_publish(
+    yz_pubsub *ps, const yz_seal_keyring *kr, const char *topic_name,
+    const uint8_t *pt, size_t pt_len, uint32_t ttl_ms, size_t *reached,
+    uint8_t id_out[YZ_PS_ID_LEN], yz_pubsub_publish_cb cb, void *arg);
 
 /*
  * Open a received message of an encrypted topic (from a subscription's
@@ -356,8 +359,8 @@ typedef struct yz_seal_result {
   const yz_dht_result *dht; /* the DHT operation's result (NULL if none ran) */
   uint8_t key[YZ_DHTREC_KEY_LEN];
   uint64_t seq;
-  yz_seal_opened opened;    /* get */
-  const uint8_t *record;    /* get: the record as stored (ciphertext) */
+  yz_seal_opened opened; /* get */
+  const uint8_t *record; /* get: the record as stored (ciphertext) */
   size_t record_len;
 } yz_seal_result;
 
@@ -370,9 +373,9 @@ typedef void (*yz_seal_cb)(const yz_seal_result *r, void *arg);
  */
 YZ_EXPORT YZ_WARN_UNUSED int
 yz_seal_put(yz_dht *dht, const yz_seal_user *u, const uint8_t *name,
-            size_t name_len, const uint8_t *recipients,
-            size_t n_recipients, const uint8_t *pt, size_t pt_len,
-            uint64_t seq, uint64_t expiry, yz_seal_cb cb, void *arg);
+            size_t name_len, const uint8_t *recipients, size_t n_recipients,
+            const uint8_t *pt, size_t pt_len, uint64_t seq, uint64_t expiry,
+            yz_seal_cb cb, void *arg);
 
 /* Get and open the sealed record under key (u's own: yz_seal_name_key();
  * shared with u: the key the owner gave). */

@@ -118,7 +118,7 @@ int yz_seal_box_key(uint8_t x_pk[32], const uint8_t ed_pk[32])
   if (x_pk == NULL || ed_pk == NULL)
     return YZ_E_INVAL;
   return crypto_sign_ed25519_pk_to_curve25519(x_pk, ed_pk) == 0 ? 0
-                                                               : YZ_E_INVAL;
+                                                                : YZ_E_INVAL;
 }
 
 int yz_seal_name_salt(const yz_seal_user *u, const uint8_t *name, size_t len,
@@ -166,24 +166,22 @@ static uint8_t *ad_build(const uint8_t key[32], uint64_t seq,
 }
 
 static int aead_seal(uint8_t *c, const uint8_t *m, size_t mlen,
-                     const uint8_t key[32], uint64_t seq,
-                     const uint8_t *frame, size_t flen,
-                     const uint8_t nonce[24], const uint8_t k[32])
+                     const uint8_t key[32], uint64_t seq, const uint8_t *frame,
+                     size_t flen, const uint8_t nonce[24], const uint8_t k[32])
 {
   size_t adlen;
   uint8_t *ad = ad_build(key, seq, frame, flen, &adlen);
   if (ad == NULL)
     return YZ_E_NOMEM;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, m, mlen, ad, adlen,
-                                             NULL, nonce, k);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(c, NULL, m, mlen, ad, adlen, NULL,
+                                             nonce, k);
   free(ad);
   return 0;
 }
 
 static int aead_open(uint8_t *m, const uint8_t *c, size_t clen,
-                     const uint8_t key[32], uint64_t seq,
-                     const uint8_t *frame, size_t flen,
-                     const uint8_t nonce[24], const uint8_t k[32])
+                     const uint8_t key[32], uint64_t seq, const uint8_t *frame,
+                     size_t flen, const uint8_t nonce[24], const uint8_t k[32])
 {
   size_t adlen;
   uint8_t *ad = ad_build(key, seq, frame, flen, &adlen);
@@ -212,8 +210,8 @@ int yz__seal_box(uint8_t out[YZ_SEAL_BOX_LEN], const uint8_t m[32],
   crypto_generichash_update(&st, out, crypto_box_PUBLICKEYBYTES);
   crypto_generichash_update(&st, x_pk, crypto_box_PUBLICKEYBYTES);
   crypto_generichash_final(&st, nonce, sizeof nonce);
-  int rc = crypto_box_easy(out + crypto_box_PUBLICKEYBYTES, m, 32, nonce,
-                           x_pk, esk);
+  int rc = crypto_box_easy(out + crypto_box_PUBLICKEYBYTES, m, 32, nonce, x_pk,
+                           esk);
   sodium_memzero(esk, sizeof esk);
   sodium_memzero(&st, sizeof st);
   return rc == 0 ? 0 : YZ_E_INVAL;
@@ -280,12 +278,11 @@ int yz__seal_private(const yz_seal_user *u, const uint8_t key[32],
   return 0;
 }
 
-int yz_seal_private(const yz_seal_user *u, const uint8_t key[32],
-                    uint64_t seq, const uint8_t *pt, size_t pt_len,
-                    uint8_t *out, size_t cap, size_t *outlen)
+int yz_seal_private(const yz_seal_user *u, const uint8_t key[32], uint64_t seq,
+                    const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap,
+                    size_t *outlen)
 {
-  return yz__seal_private(u, key, seq, pt, pt_len, out, cap, outlen,
-                          &sys_rng);
+  return yz__seal_private(u, key, seq, pt, pt_len, out, cap, outlen, &sys_rng);
 }
 
 /* The reader list of a shared value: u first, then the recipients in
@@ -308,10 +305,10 @@ static int readers(const yz_seal_user *u, const uint8_t *r, size_t n,
   return (int)k;
 }
 
-int yz__seal_shared(const yz_seal_user *u, const uint8_t key[32],
-                    uint64_t seq, const uint8_t *recipients, size_t n,
-                    const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap,
-                    size_t *outlen, const yz__seal_rng *rng)
+int yz__seal_shared(const yz_seal_user *u, const uint8_t key[32], uint64_t seq,
+                    const uint8_t *recipients, size_t n, const uint8_t *pt,
+                    size_t pt_len, uint8_t *out, size_t cap, size_t *outlen,
+                    const yz__seal_rng *rng)
 {
   if (u == NULL || key == NULL || pt == NULL || pt_len == 0 || out == NULL ||
       outlen == NULL || (recipients == NULL && n > 0))
@@ -383,8 +380,8 @@ static int open_private(const yz_seal_user *u, const yz_dhtrec *rec,
   if (cap < clen - YZ_SEAL_TAG_LEN)
     return YZ_E_TOO_LARGE;
   const uint8_t *nonce = v + YZ_SEAL_HEADER_LEN;
-  int err = aead_open(out, nonce + YZ_SEAL_NONCE_LEN, clen, rec->key,
-                      rec->seq, v, YZ_SEAL_HEADER_LEN, nonce, u->value_key);
+  int err = aead_open(out, nonce + YZ_SEAL_NONCE_LEN, clen, rec->key, rec->seq,
+                      v, YZ_SEAL_HEADER_LEN, nonce, u->value_key);
   if (err != 0)
     return err;
   res->kind = YZ_SEAL_PRIVATE;
@@ -411,8 +408,8 @@ static int open_shared(const yz_seal_user *u, const yz_dhtrec *rec,
   uint8_t ck[YZ_SEAL_KEY_LEN];
   if (box_find(v + YZ_SEAL_HEADER_LEN + 1, nr, u, ck) < 0)
     return YZ_E_SEAL_NOT_RECIPIENT;
-  int err = aead_open(out, nonce + YZ_SEAL_NONCE_LEN, clen, rec->key,
-                      rec->seq, v, flen, nonce, ck);
+  int err = aead_open(out, nonce + YZ_SEAL_NONCE_LEN, clen, rec->key, rec->seq,
+                      v, flen, nonce, ck);
   sodium_memzero(ck, sizeof ck);
   if (err != 0)
     return err;
@@ -472,11 +469,11 @@ static int sign_encode(const yz_seal_user *u, const uint8_t *salt,
   return err;
 }
 
-int yz_seal_record(const yz_seal_user *u, const uint8_t *name,
-                   size_t name_len, uint64_t seq, uint64_t expiry,
-                   const uint8_t *recipients, size_t n_recipients,
-                   const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap,
-                   size_t *outlen, uint8_t rec_key[YZ_DHTREC_KEY_LEN])
+int yz_seal_record(const yz_seal_user *u, const uint8_t *name, size_t name_len,
+                   uint64_t seq, uint64_t expiry, const uint8_t *recipients,
+                   size_t n_recipients, const uint8_t *pt, size_t pt_len,
+                   uint8_t *out, size_t cap, size_t *outlen,
+                   uint8_t rec_key[YZ_DHTREC_KEY_LEN])
 {
   uint8_t salt[YZ_SEAL_SALT_LEN], key[YZ_DHTREC_KEY_LEN];
   int err = yz_seal_name_salt(u, name, name_len, salt);
@@ -719,8 +716,8 @@ int yz__seal_topic_value(const yz_seal_topic_owner *t, const yz_seal_user *u,
                          const uint8_t key[32], uint64_t seq, uint8_t *out,
                          size_t cap, size_t *outlen, const yz__seal_rng *rng)
 {
-  if (t == NULL || u == NULL || key == NULL || out == NULL ||
-      outlen == NULL || t->n_epochs == 0 || t->n_members == 0)
+  if (t == NULL || u == NULL || key == NULL || out == NULL || outlen == NULL ||
+      t->n_epochs == 0 || t->n_members == 0)
     return YZ_E_INVAL;
   size_t need = YZ_SEAL_HEADER_LEN + 1 + YZ_SEAL_NONCE_LEN + 1 +
                 32 * t->n_members + YZ_SEAL_TAG_LEN;
@@ -763,11 +760,10 @@ int yz_seal_topic_record(const yz_seal_topic_owner *t, const yz_seal_user *u,
   if (t == NULL || u == NULL ||
       yz_seal_topic_record_key(key, u->ed_pk, t->topic) != 0)
     return YZ_E_INVAL;
-  size_t vcap = YZ_SEAL_HEADER_LEN + 1 +
-                YZ_SEAL_EPOCHS_MAX * (9 + YZ_SEAL_MEMBERS_MAX *
-                                              YZ_SEAL_BOX_LEN) +
-                YZ_SEAL_NONCE_LEN + 1 + 32 * YZ_SEAL_MEMBERS_MAX +
-                YZ_SEAL_TAG_LEN;
+  size_t vcap =
+      YZ_SEAL_HEADER_LEN + 1 +
+      YZ_SEAL_EPOCHS_MAX * (9 + YZ_SEAL_MEMBERS_MAX * YZ_SEAL_BOX_LEN) +
+      YZ_SEAL_NONCE_LEN + 1 + 32 * YZ_SEAL_MEMBERS_MAX + YZ_SEAL_TAG_LEN;
   uint8_t *v = malloc(vcap);
   if (v == NULL)
     return YZ_E_NOMEM;

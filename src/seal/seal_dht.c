@@ -101,7 +101,7 @@ int yz_seal_put(yz_dht *dht, const yz_seal_user *u, const uint8_t *name,
                 uint64_t seq, uint64_t expiry, yz_seal_cb cb, void *arg)
 {
   if (dht == NULL || u == NULL || cb == NULL || name == NULL ||
-      name_len == 0 || name_len > sizeof ((sop *)0)->name)
+      name_len == 0 || name_len > sizeof((sop *)0)->name)
     return YZ_E_INVAL;
   sop *s = sop_new(dht, u, cb, arg, SOP_PUT);
   if (s == NULL)
@@ -133,16 +133,16 @@ static void on_get(yz_dht *dht, const yz_dht_result *r, void *arg)
     res.record_len = r->record_len;
     cap = r->rec->value_len;
     out = malloc(cap);
-    res.status = out == NULL ? YZ_E_NOMEM
-                             : yz_seal_open(&s->user, r->rec, out, cap,
-                                            &res.opened);
+    res.status = out == NULL
+                     ? YZ_E_NOMEM
+                     : yz_seal_open(&s->user, r->rec, out, cap, &res.opened);
   } else if (res.status == 0) {
     res.status = YZ_E_NOT_FOUND;
   }
   if (s->kind == SOP_SHARE_GET && res.status == 0) {
     /* Share: the readers it had, and the new ones; one seq up. */
-    size_t had = res.opened.kind == YZ_SEAL_SHARED ? res.opened.n_recipients
-                                                   : 0;
+    size_t had =
+        res.opened.kind == YZ_SEAL_SHARED ? res.opened.n_recipients : 0;
     uint8_t *all = malloc((had + s->n_add) * 32 + 1);
     int err = all == NULL ? YZ_E_NOMEM : 0;
     if (err == 0) {
@@ -174,8 +174,7 @@ static void on_get(yz_dht *dht, const yz_dht_result *r, void *arg)
 }
 
 int yz_seal_get(yz_dht *dht, const yz_seal_user *u,
-                const uint8_t key[YZ_DHTREC_KEY_LEN], yz_seal_cb cb,
-                void *arg)
+                const uint8_t key[YZ_DHTREC_KEY_LEN], yz_seal_cb cb, void *arg)
 {
   if (dht == NULL || u == NULL || key == NULL || cb == NULL)
     return YZ_E_INVAL;
@@ -194,7 +193,7 @@ int yz_seal_share(yz_dht *dht, const yz_seal_user *u, const uint8_t *name,
                   uint64_t expiry, yz_seal_cb cb, void *arg)
 {
   if (dht == NULL || u == NULL || cb == NULL || name == NULL ||
-      name_len == 0 || name_len > sizeof ((sop *)0)->name ||
+      name_len == 0 || name_len > sizeof((sop *)0)->name ||
       recipients == NULL || n == 0 || n > YZ_SEAL_RECIPIENTS_MAX)
     return YZ_E_INVAL;
   sop *s = sop_new(dht, u, cb, arg, SOP_SHARE_GET);

@@ -29,10 +29,10 @@ int yz__seal_private(const yz_seal_user *u, const uint8_t key[32],
                      uint64_t seq, const uint8_t *pt, size_t pt_len,
                      uint8_t *out, size_t cap, size_t *outlen,
                      const yz__seal_rng *rng);
-int yz__seal_shared(const yz_seal_user *u, const uint8_t key[32],
-                    uint64_t seq, const uint8_t *recipients, size_t n,
-                    const uint8_t *pt, size_t pt_len, uint8_t *out, size_t cap,
-                    size_t *outlen, const yz__seal_rng *rng);
+int yz__seal_shared(const yz_seal_user *u, const uint8_t key[32], uint64_t seq,
+                    const uint8_t *recipients, size_t n, const uint8_t *pt,
+                    size_t pt_len, uint8_t *out, size_t cap, size_t *outlen,
+                    const yz__seal_rng *rng);
 int yz__seal_topic_create(yz_seal_topic_owner *t, const yz_seal_user *u,
                           const uint8_t topic[32], const uint8_t *members,
                           size_t n, const yz__seal_rng *rng);

@@ -32,7 +32,7 @@ enum { CAP = 200000 };
 
 /* Whether needle occurs in hay (memmem is not in C11/POSIX). */
 static const void *find_bytes(const void *hay, size_t n, const void *needle,
-                          size_t m)
+                              size_t m)
 {
   const uint8_t *h = hay;
   for (size_t i = 0; m <= n && i <= n - m; i++)
@@ -78,8 +78,7 @@ static void test_private_round_trip(void **state)
   user_of(&b, 2);
   static struct rec x;
   make(&x, &a, "diary", 7, NULL, 0, "dear diary");
-  assert_int_equal(yz_seal_kind_of(x.r.value, x.r.value_len),
-                   YZ_SEAL_PRIVATE);
+  assert_int_equal(yz_seal_kind_of(x.r.value, x.r.value_len), YZ_SEAL_PRIVATE);
   /* The DHT key is the name's keyed hash, not the name. */
   uint8_t k[32], salt[32];
   assert_int_equal(yz_seal_name_key(&a, (const uint8_t *)"diary", 5, k), 0);
@@ -159,13 +158,11 @@ static void test_private_tampered_moved_replayed(void **state)
                    YZ_E_SEAL_NOT_SEALED);
   v[2] = 's';
   r.value_len = yz_seal_private_len(1) - 1;
-  assert_int_equal(yz_seal_open(&a, &r, out, sizeof out, &o),
-                   YZ_E_MALFORMED);
+  assert_int_equal(yz_seal_open(&a, &r, out, sizeof out, &o), YZ_E_MALFORMED);
   /* An immutable record has no seq to bind: refused. */
   r.value_len = x.r.value_len;
   r.kind = YZ_DHTREC_IMMUTABLE;
-  assert_int_equal(yz_seal_open(&a, &r, out, sizeof out, &o),
-                   YZ_E_MALFORMED);
+  assert_int_equal(yz_seal_open(&a, &r, out, sizeof out, &o), YZ_E_MALFORMED);
   yz_seal_user_clear(&a);
 }
 
@@ -183,8 +180,7 @@ static void test_shared(void **state)
   memcpy(rcp + 64, b.ed_pk, 32); /* twice: once in the list */
   static struct rec x;
   make(&x, &a, "plans", 100, rcp, 3, "meet at noon");
-  assert_int_equal(yz_seal_kind_of(x.r.value, x.r.value_len),
-                   YZ_SEAL_SHARED);
+  assert_int_equal(yz_seal_kind_of(x.r.value, x.r.value_len), YZ_SEAL_SHARED);
   assert_int_equal(x.r.value_len, yz_seal_shared_len(12, 3));
   assert_null(find_bytes(x.buf, x.len, "noon", 4));
   const yz_seal_user *readers[] = {&a, &b, &c};
@@ -230,11 +226,9 @@ static void test_shared(void **state)
   /* Framing: a count of 0, or more boxes than bytes. */
   memcpy(v, x.r.value, x.r.value_len);
   v[YZ_SEAL_HEADER_LEN] = 0;
-  assert_int_equal(yz_seal_open(&a, &r, out, sizeof out, &o),
-                   YZ_E_MALFORMED);
+  assert_int_equal(yz_seal_open(&a, &r, out, sizeof out, &o), YZ_E_MALFORMED);
   v[YZ_SEAL_HEADER_LEN] = 65;
-  assert_int_equal(yz_seal_open(&a, &r, out, sizeof out, &o),
-                   YZ_E_MALFORMED);
+  assert_int_equal(yz_seal_open(&a, &r, out, sizeof out, &o), YZ_E_MALFORMED);
   yz_seal_user_clear(&a);
   yz_seal_user_clear(&b);
   yz_seal_user_clear(&c);
@@ -257,17 +251,17 @@ static void test_limits(void **state)
   static uint8_t v[CAP];
   size_t len;
   uint8_t key[32] = {0};
-  assert_int_equal(yz_seal_shared(&a, key, 1, rcp, 63, (const uint8_t *)"x",
-                                  1, v, sizeof v, &len),
+  assert_int_equal(yz_seal_shared(&a, key, 1, rcp, 63, (const uint8_t *)"x", 1,
+                                  v, sizeof v, &len),
                    0);
-  assert_int_equal(yz_seal_shared(&a, key, 1, rcp, 64, (const uint8_t *)"x",
-                                  1, v, sizeof v, &len),
+  assert_int_equal(yz_seal_shared(&a, key, 1, rcp, 64, (const uint8_t *)"x", 1,
+                                  v, sizeof v, &len),
                    YZ_E_LIMIT);
   /* Plaintext limit, and cap. */
   static uint8_t big[YZ_SEAL_PLAINTEXT_MAX + 1];
-  assert_int_equal(yz_seal_private(&a, key, 1, big, sizeof big, v, sizeof v,
-                                   &len),
-                   YZ_E_TOO_LARGE);
+  assert_int_equal(
+      yz_seal_private(&a, key, 1, big, sizeof big, v, sizeof v, &len),
+      YZ_E_TOO_LARGE);
   assert_int_equal(yz_seal_private(&a, key, 1, big, 10, v,
                                    yz_seal_private_len(10) - 1, &len),
                    YZ_E_TOO_LARGE);
@@ -362,38 +356,38 @@ static void test_topic(void **state)
                    0);
   assert_int_equal(ep, 1);
   assert_null(find_bytes(p1, l1, "team", 4));
-  assert_int_equal(yz_seal_topic_open(&kc, f.b.ed_pk, 1, p1, l1, 200, pt,
-                                      sizeof pt, &ol),
-                   0);
+  assert_int_equal(
+      yz_seal_topic_open(&kc, f.b.ed_pk, 1, p1, l1, 200, pt, sizeof pt, &ol),
+      0);
   assert_int_equal(ol, 10);
   assert_memory_equal(pt, "hello team", 10);
-  assert_int_equal(yz_seal_topic_open(&ka, f.b.ed_pk, 1, p1, l1, 200, pt,
-                                      sizeof pt, &ol),
-                   0);
-  assert_int_equal(yz_seal_topic_open(&kd, f.b.ed_pk, 1, p1, l1, 200, pt,
-                                      sizeof pt, &ol),
-                   YZ_E_SEAL_EPOCH);
-  assert_int_equal(yz_seal_topic_seal(&kd, f.d.ed_pk, (const uint8_t *)"x",
-                                      1, p2, sizeof p2, &l2, &ep),
+  assert_int_equal(
+      yz_seal_topic_open(&ka, f.b.ed_pk, 1, p1, l1, 200, pt, sizeof pt, &ol),
+      0);
+  assert_int_equal(
+      yz_seal_topic_open(&kd, f.b.ed_pk, 1, p1, l1, 200, pt, sizeof pt, &ol),
+      YZ_E_SEAL_EPOCH);
+  assert_int_equal(yz_seal_topic_seal(&kd, f.d.ed_pk, (const uint8_t *)"x", 1,
+                                      p2, sizeof p2, &l2, &ep),
                    YZ_E_SEAL_EPOCH);
   /* Another author, another epoch, a changed byte, a version. */
-  assert_int_equal(yz_seal_topic_open(&kc, f.c.ed_pk, 1, p1, l1, 200, pt,
-                                      sizeof pt, &ol),
-                   YZ_E_SEAL_TAMPERED);
-  assert_int_equal(yz_seal_topic_open(&kc, f.b.ed_pk, 2, p1, l1, 200, pt,
-                                      sizeof pt, &ol),
-                   YZ_E_SEAL_EPOCH);
+  assert_int_equal(
+      yz_seal_topic_open(&kc, f.c.ed_pk, 1, p1, l1, 200, pt, sizeof pt, &ol),
+      YZ_E_SEAL_TAMPERED);
+  assert_int_equal(
+      yz_seal_topic_open(&kc, f.b.ed_pk, 2, p1, l1, 200, pt, sizeof pt, &ol),
+      YZ_E_SEAL_EPOCH);
   for (size_t i = 9; i < l1; i++) {
     p1[i] ^= 0x80;
-    assert_int_equal(yz_seal_topic_open(&kc, f.b.ed_pk, 1, p1, l1, 200, pt,
-                                        sizeof pt, &ol),
-                     YZ_E_SEAL_TAMPERED);
+    assert_int_equal(
+        yz_seal_topic_open(&kc, f.b.ed_pk, 1, p1, l1, 200, pt, sizeof pt, &ol),
+        YZ_E_SEAL_TAMPERED);
     p1[i] ^= 0x80;
   }
   p1[0] = 2;
-  assert_int_equal(yz_seal_topic_open(&kc, f.b.ed_pk, 1, p1, l1, 200, pt,
-                                      sizeof pt, &ol),
-                   YZ_E_SEAL_VERSION);
+  assert_int_equal(
+      yz_seal_topic_open(&kc, f.b.ed_pk, 1, p1, l1, 200, pt, sizeof pt, &ol),
+      YZ_E_SEAL_VERSION);
   p1[0] = 1;
   assert_int_equal(yz_seal_topic_open(&kc, f.b.ed_pk, 1, p1,
                                       YZ_SEAL_MSG_OVERHEAD - 1, 200, pt,
@@ -432,33 +426,33 @@ static void test_topic(void **state)
                                       sizeof p2, &l2, &ep),
                    0);
   assert_int_equal(ep, 2);
-  assert_int_equal(yz_seal_topic_open(&kc, f.b.ed_pk, 2, p2, l2, 1001, pt,
-                                      sizeof pt, &ol),
-                   YZ_E_SEAL_EPOCH);
-  assert_int_equal(yz_seal_topic_open(&kd, f.b.ed_pk, 2, p2, l2, 1001, pt,
-                                      sizeof pt, &ol),
-                   YZ_E_SEAL_EPOCH);
+  assert_int_equal(
+      yz_seal_topic_open(&kc, f.b.ed_pk, 2, p2, l2, 1001, pt, sizeof pt, &ol),
+      YZ_E_SEAL_EPOCH);
+  assert_int_equal(
+      yz_seal_topic_open(&kd, f.b.ed_pk, 2, p2, l2, 1001, pt, sizeof pt, &ol),
+      YZ_E_SEAL_EPOCH);
   /* Even with the epoch-1 key forced in, epoch 2 does not open. */
   yz_seal_keyring forged = kc;
   forged.e[0].epoch = 2;
   forged.e[0].superseded_ms = 0;
-  assert_int_equal(yz_seal_topic_open(&forged, f.b.ed_pk, 2, p2, l2, 1001,
-                                      pt, sizeof pt, &ol),
+  assert_int_equal(yz_seal_topic_open(&forged, f.b.ed_pk, 2, p2, l2, 1001, pt,
+                                      sizeof pt, &ol),
                    YZ_E_SEAL_TAMPERED);
   /* c can no longer publish to the topic's members. */
-  assert_int_equal(yz_seal_topic_seal(&kc, f.c.ed_pk, (const uint8_t *)"x",
-                                      1, p2 + 100, 100, &ol, &ep),
+  assert_int_equal(yz_seal_topic_seal(&kc, f.c.ed_pk, (const uint8_t *)"x", 1,
+                                      p2 + 100, 100, &ol, &ep),
                    YZ_E_SEAL_EPOCH);
 
   /* Epoch 1 stays readable for b within the window, and not after. */
   assert_int_equal(yz_seal_topic_open(&kb, f.b.ed_pk, 1, p1, l1, 1000 + W - 1,
                                       pt, sizeof pt, &ol),
                    0);
-  assert_int_equal(yz_seal_topic_open(&kb, f.b.ed_pk, 1, p1, l1, 1000 + W,
-                                      pt, sizeof pt, &ol),
+  assert_int_equal(yz_seal_topic_open(&kb, f.b.ed_pk, 1, p1, l1, 1000 + W, pt,
+                                      sizeof pt, &ol),
                    YZ_E_SEAL_EPOCH);
-  assert_int_equal(yz_seal_topic_open(&kb, f.b.ed_pk, 2, p2, l2, 1000 + W,
-                                      pt, sizeof pt, &ol),
+  assert_int_equal(yz_seal_topic_open(&kb, f.b.ed_pk, 2, p2, l2, 1000 + W, pt,
+                                      sizeof pt, &ol),
                    0);
   assert_memory_equal(pt, "after c left", 12);
 
@@ -484,12 +478,12 @@ static void test_topic(void **state)
   assert_int_equal(yz_seal_topic_add(&f.t, f.d.ed_pk), 0);
   publish_record(&f, 3);
   assert_int_equal(yz_seal_topic_keys_open(&kd, &f.d, &f.x.r, 2000), 0);
-  assert_int_equal(yz_seal_topic_open(&kd, f.b.ed_pk, 2, p2, l2, 2000, pt,
-                                      sizeof pt, &ol),
-                   0);
-  assert_int_equal(yz_seal_topic_open(&kd, f.b.ed_pk, 1, p1, l1, 2000, pt,
-                                      sizeof pt, &ol),
-                   YZ_E_SEAL_EPOCH);
+  assert_int_equal(
+      yz_seal_topic_open(&kd, f.b.ed_pk, 2, p2, l2, 2000, pt, sizeof pt, &ol),
+      0);
+  assert_int_equal(
+      yz_seal_topic_open(&kd, f.b.ed_pk, 1, p1, l1, 2000, pt, sizeof pt, &ol),
+      YZ_E_SEAL_EPOCH);
 
   /* Framing errors of a topic key record. */
   static uint8_t v[CAP];
@@ -526,8 +520,7 @@ static void test_keyring_limit(void **state)
   user_of(&f.a, 1);
   user_of(&f.b, 2);
   memset(f.topic, 9, 32);
-  assert_int_equal(yz_seal_topic_create(&f.t, &f.a, f.topic, f.b.ed_pk, 1),
-                   0);
+  assert_int_equal(yz_seal_topic_create(&f.t, &f.a, f.topic, f.b.ed_pk, 1), 0);
   yz_seal_keyring kb;
   yz_seal_keyring_init(&kb, f.topic, f.a.ed_pk, 1000000);
   for (uint64_t i = 0; i < 12; i++) {
@@ -556,8 +549,7 @@ static void test_box_is_sealed_box(void **state)
   memset(m, 0x5a, sizeof m);
   memset(seed, 3, sizeof seed);
   assert_int_equal(yz__seal_box(box, m, b.x_pk, seed), 0);
-  assert_int_equal(crypto_box_seal_open(back, box, sizeof box, b.x_pk,
-                                        b.x_sk),
+  assert_int_equal(crypto_box_seal_open(back, box, sizeof box, b.x_pk, b.x_sk),
                    0);
   assert_memory_equal(back, m, 32);
   uint8_t x[32];

@@ -294,7 +294,7 @@ static void teardown_net(void)
 static const char *const secrets[] = {
     "dear diary: the code is 4711",
     "meet at noon by the old mill",
-    "diary-2026",    /* a value's name */
+    "diary-2026", /* a value's name */
     "plans-for-june",
     "hello team, epoch two",
 };
@@ -321,9 +321,9 @@ static void test_sealed_on_the_dht(void **state)
   VWAIT(s.done);
   assert_int_equal(s.status, 0);
   uint8_t diary_key[32];
-  assert_int_equal(yz_seal_name_key(&alice, (const uint8_t *)name,
-                                    strlen(name), diary_key),
-                   0);
+  assert_int_equal(
+      yz_seal_name_key(&alice, (const uint8_t *)name, strlen(name), diary_key),
+      0);
   assert_memory_equal(s.key, diary_key, 32);
   s = (struct sres){0};
   assert_int_equal(yz_seal_get(t[11].dht, &alice, diary_key, on_seal, &s), 0);
@@ -430,8 +430,8 @@ static void test_sealed_on_the_dht(void **state)
   m->data = payload;
   m->data_len = pl;
   assert_int_equal(yz_ps_msg_sign_raw(m, bob.ed_sk, NULL), 0);
-  assert_int_equal(
-      yz_ps_rpc_encode(&rpc, NULL, rpcb, sizeof rpcb, &rl, NULL), 0);
+  assert_int_equal(yz_ps_rpc_encode(&rpc, NULL, rpcb, sizeof rpcb, &rl, NULL),
+                   0);
   capture(rpcb, rl);
   /* A relay decodes and checks it without any key. */
   static yz_ps_rpc back;
@@ -446,8 +446,8 @@ static void test_sealed_on_the_dht(void **state)
                    0);
   assert_int_equal(ol, strlen(mpt));
   assert_memory_equal(out, mpt, ol);
-  assert_int_equal(yz_seal_topic_open(&kd, bob.ed_pk, ep, payload, pl,
-                                      vclock, out, sizeof out, &ol),
+  assert_int_equal(yz_seal_topic_open(&kd, bob.ed_pk, ep, payload, pl, vclock,
+                                      out, sizeof out, &ol),
                    YZ_E_SEAL_EPOCH);
 
   /* A plain record, as a control: its value must show in the capture. */
@@ -508,8 +508,8 @@ static void on_team(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
     return;
   uint8_t out[128];
   size_t ol;
-  int rc = yz_seal_topic_open_message(x->kr, m, vclock, out, sizeof out - 1,
-                                      &ol);
+  int rc =
+      yz_seal_topic_open_message(x->kr, m, vclock, out, sizeof out - 1, &ol);
   if (rc == 0) {
     x->opened++;
     memcpy(x->last_pt, out, ol);
@@ -568,9 +568,8 @@ static void test_encrypted_topic_on_pubsub(void **state)
   t[9].kr = &kb; /* bob's second device */
   t[3].kr = &kd; /* dave's node */
   for (size_t i = 0; i < N; i++)
-    assert_int_equal(yz_pubsub_subscribe(t[i].ps, "team", NULL, on_team,
-                                         &t[i]),
-                     0);
+    assert_int_equal(
+        yz_pubsub_subscribe(t[i].ps, "team", NULL, on_team, &t[i]), 0);
   for (size_t i = 0; i < N; i++)
     VWAIT(yz_pubsub_mesh_size(t[i].ps, "team") >= 1);
   const char *pt = secrets[4];

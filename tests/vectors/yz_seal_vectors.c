@@ -90,19 +90,19 @@ static json_t *gen_users(void)
     yz_identity_clear(&id);
     yz_seal_user *u = &users[i];
     json_array_append_new(
-        a, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "name", user_names[i],
-                     "seed", hex(seed, 32), "ed25519_public", hex(u->ed_pk, 32),
-                     "x25519_public", hex(u->x_pk, 32), "name_key",
-                     hex(u->name_key, 32), "value_key",
-                     hex(u->value_key, 32)));
+        a,
+        json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "name", user_names[i],
+                  "seed", hex(seed, 32), "ed25519_public", hex(u->ed_pk, 32),
+                  "x25519_public", hex(u->x_pk, 32), "name_key",
+                  hex(u->name_key, 32), "value_key", hex(u->value_key, 32)));
   }
   return a;
 }
 
 /* Sign and encode a mutable record of u with salt (32) and value. */
-static json_t *record(const yz_seal_user *u, const uint8_t *salt,
-                      uint64_t seq, const uint8_t *v, size_t vlen,
-                      uint8_t *buf, size_t cap, yz_dhtrec *dec)
+static json_t *record(const yz_seal_user *u, const uint8_t *salt, uint64_t seq,
+                      const uint8_t *v, size_t vlen, uint8_t *buf, size_t cap,
+                      yz_dhtrec *dec)
 {
   yz_dhtrec r;
   memset(&r, 0, sizeof r);
@@ -164,14 +164,14 @@ static json_t *gen_value(const char *vname, int owner, const int *rcp,
   if (rc != 0)
     die("seal");
   yz_dhtrec d;
-  json_t *rec = record(u, salt, seq, v, vlen, recbuf[slot],
-                       sizeof recbuf[slot], &d);
+  json_t *rec =
+      record(u, salt, seq, v, vlen, recbuf[slot], sizeof recbuf[slot], &d);
   /* Tampered, moved and replayed copies: what the owner reads. */
   static uint8_t w[4096], out[4096];
   struct {
     const char *what;
-    int flip;        /* byte from the end flipped, -1 none */
-    int key_delta;   /* key[0] ^= */
+    int flip;      /* byte from the end flipped, -1 none */
+    int key_delta; /* key[0] ^= */
     int64_t seq_delta;
   } muts[] = {
       {"the last byte of the ciphertext flipped", 1, 0, 0},
@@ -194,17 +194,15 @@ static json_t *gen_value(const char *vname, int owner, const int *rcp,
     x.key[0] ^= (uint8_t)muts[m].key_delta;
     x.seq += (uint64_t)muts[m].seq_delta;
     yz_seal_opened op;
-    rc = yz_seal_open(&users[nr == 0 ? owner : BOB], &x, out, sizeof out,
-                      &op);
+    rc = yz_seal_open(&users[nr == 0 ? owner : BOB], &x, out, sizeof out, &op);
     if (rc != YZ_E_SEAL_TAMPERED)
       die("a tampered copy was not refused as tampered");
     json_array_append_new(
         tampered,
-        json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:s}", "of", vname,
-                  "change", muts[m].what, "reader",
-                  user_names[nr == 0 ? owner : BOB], "key", hex(x.key, 32),
-                  "value", hex(w, vlen), "seq", (json_int_t)x.seq, "error",
-                  yz_err_name(rc)));
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:I, s:s}", "of", vname, "change",
+                  muts[m].what, "reader", user_names[nr == 0 ? owner : BOB],
+                  "key", hex(x.key, 32), "value", hex(w, vlen), "seq",
+                  (json_int_t)x.seq, "error", yz_err_name(rc)));
   }
   json_t *o = json_pack(
       "{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, "
@@ -231,8 +229,7 @@ static json_t *gen_topic(json_t *messages)
   memcpy(m, users[BOB].ed_pk, 32);
   memcpy(m + 32, users[CAROL].ed_pk, 32);
   if (yz__seal_topic_create(&tw, &users[ALICE], topic, m, 2, &rng) != 0 ||
-      yz__seal_topic_remove(&tw, &users[ALICE], users[CAROL].ed_pk, &rng) !=
-          0)
+      yz__seal_topic_remove(&tw, &users[ALICE], users[CAROL].ed_pk, &rng) != 0)
     die("topic owner");
   uint8_t key[32], v[8192];
   size_t vlen;
@@ -248,11 +245,11 @@ static json_t *gen_topic(json_t *messages)
   for (size_t i = 0; i < tw.n_epochs; i++) {
     uint8_t mk[32];
     yz__seal_topic_msg_key(mk, tw.epochs[i].key, tw.epochs[i].epoch);
-    json_array_append_new(
-        epochs, json_pack("{s:I, s:o, s:o}", "epoch",
-                          (json_int_t)tw.epochs[i].epoch, "topic_key",
-                          hex(tw.epochs[i].key, 32), "message_key",
-                          hex(mk, 32)));
+    json_array_append_new(epochs,
+                          json_pack("{s:I, s:o, s:o}", "epoch",
+                                    (json_int_t)tw.epochs[i].epoch,
+                                    "topic_key", hex(tw.epochs[i].key, 32),
+                                    "message_key", hex(mk, 32)));
   }
   /* Members' key rings: the epochs each reads, or the error. */
   json_t *rd = json_object();
@@ -289,8 +286,8 @@ static json_t *gen_topic(json_t *messages)
     size_t pl;
     uint64_t ep;
     if (yz__seal_topic_seal(msgs[i].ring, users[msgs[i].author].ed_pk,
-                            (const uint8_t *)msgs[i].pt, strlen(msgs[i].pt),
-                            p, sizeof p, &pl, &ep, &mr) != 0)
+                            (const uint8_t *)msgs[i].pt, strlen(msgs[i].pt), p,
+                            sizeof p, &pl, &ep, &mr) != 0)
       die("topic message");
     json_t *who = json_object();
     for (int r = 0; r < NUSERS; r++) {
@@ -331,12 +328,12 @@ static json_t *generate(void)
   json_t *us = gen_users();
   int both[] = {BOB, CAROL};
   json_t *values = json_array();
-  json_array_append_new(values, gen_value("private_diary", ALICE, NULL, 0,
-                                          "diary", 1, "dear diary", tampered,
-                                          0));
-  json_array_append_new(values, gen_value("shared_plans", ALICE, both, 2,
-                                          "plans", 2, "meet at noon",
-                                          tampered, 1));
+  json_array_append_new(values,
+                        gen_value("private_diary", ALICE, NULL, 0, "diary", 1,
+                                  "dear diary", tampered, 0));
+  json_array_append_new(values,
+                        gen_value("shared_plans", ALICE, both, 2, "plans", 2,
+                                  "meet at noon", tampered, 1));
   json_t *topic = gen_topic(messages);
   return json_pack(
       "{s:s, s:i, s:{s:s, s:s, s:s}, s:s, s:I, s:o, s:o, s:o, s:o, s:o}",
@@ -346,9 +343,9 @@ static json_t *generate(void)
       "tests/vectors/yz_seal_vectors --generate. 'random' lists the random "
       "draws of each sealing in the order they are made.",
       "version", 1, "contexts", "name_key", YZ_SEAL_CTX_NAME, "value_key",
-      YZ_SEAL_CTX_VALUE, "message_key", YZ_SEAL_CTX_TOPIC, "magic",
-      "797a7300", "now_ms", (json_int_t)NOW_MS, "users", us, "values", values,
-      "tampered", tampered, "topic", topic, "messages", messages);
+      YZ_SEAL_CTX_VALUE, "message_key", YZ_SEAL_CTX_TOPIC, "magic", "797a7300",
+      "now_ms", (json_int_t)NOW_MS, "users", us, "values", values, "tampered",
+      tampered, "topic", topic, "messages", messages);
 }
 
 int main(int argc, char **argv)

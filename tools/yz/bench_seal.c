@@ -44,10 +44,10 @@
 #include "yz/seal.h"
 
 enum {
-  NODES = 10,       /* yz-node processes */
-  SAMPLES = 41,     /* operations timed per figure (odd: a true median) */
+  NODES = 10,   /* yz-node processes */
+  SAMPLES = 41, /* operations timed per figure (odd: a true median) */
   QUICK_SAMPLES = 5,
-  LEN = 1024,       /* plaintext bytes */
+  LEN = 1024, /* plaintext bytes */
   GUARD_MS = 120000,
 };
 
@@ -358,12 +358,18 @@ static int spawn(struct pbench *b, int i, const char *exe, const char *dir,
   return 0;
 }
 
-static bool boot_ready(struct pbench *b) { return b->procs[0].ready; }
+static bool boot_ready(struct pbench *b)
+{
+  return b->procs[0].ready;
+}
 static bool all_joined(struct pbench *b)
 {
   return b->n_ready == NODES && b->n_joined == NODES - 1;
 }
-static bool op_done(struct pbench *b) { return b->op_done; }
+static bool op_done(struct pbench *b)
+{
+  return b->op_done;
+}
 static bool all_exited(struct pbench *b)
 {
   for (int i = 0; i < NODES; i++)
@@ -505,7 +511,8 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   /* puts: plain, sealed, plain, sealed ... */
   for (int s = 0; s < samples; s++) {
     char name[32];
-    snprintf(name, sizeof name, "bench-%d-%u", s, (unsigned)randombytes_random());
+    snprintf(name, sizeof name, "bench-%d-%u", s,
+             (unsigned)randombytes_random());
     randombytes_buf(value, sizeof value);
     yz_dhtrec r;
     memset(&r, 0, sizeof r);
@@ -522,8 +529,8 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
         yz_dhtrec_encode(&r, rec, sizeof rec, &len) != 0 ||
         yz_dht_put(b.dht, rec, len, NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0 || b.stored == 0) {
-      rc = yz_cli_error("seal: plain put failed: %s",
-                        yz_strerror(b.op_status));
+      rc =
+          yz_cli_error("seal: plain put failed: %s", yz_strerror(b.op_status));
       goto stop_client;
     }
     b.ms[0][s] = elapsed_ms(&b);
@@ -537,8 +544,8 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
       goto stop_client;
     }
     b.ms[1][s] = elapsed_ms(&b);
-    if (yz_seal_name_key(&u, (const uint8_t *)name, strlen(name),
-                         skeys[s]) != 0) {
+    if (yz_seal_name_key(&u, (const uint8_t *)name, strlen(name), skeys[s]) !=
+        0) {
       rc = yz_cli_error("seal: no key");
       goto stop_client;
     }
@@ -547,8 +554,8 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     begin(&b);
     if (yz_dht_get(b.dht, pkeys[s], NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0) {
-      rc = yz_cli_error("seal: plain get failed: %s",
-                        yz_strerror(b.op_status));
+      rc =
+          yz_cli_error("seal: plain get failed: %s", yz_strerror(b.op_status));
       goto stop_client;
     }
     b.ms[2][s] = elapsed_ms(&b);

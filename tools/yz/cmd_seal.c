@@ -29,9 +29,9 @@
 #include "yz/wire.h"
 
 enum {
-  EXIT_NOT_FOUND = 3, /* no record under the key */
-  EXIT_NETWORK = 4,   /* joined nobody, timed out, unreachable */
-  EXIT_REFUSED = 5,   /* every node asked refused the record */
+  EXIT_NOT_FOUND = 3,  /* no record under the key */
+  EXIT_NETWORK = 4,    /* joined nobody, timed out, unreachable */
+  EXIT_REFUSED = 5,    /* every node asked refused the record */
   EXIT_UNREADABLE = 6, /* sealed, but not for this key (or tampered) */
   MAX_BOOTSTRAP = 64,
 };
@@ -68,10 +68,9 @@ typedef enum {
   OP_TOPIC_SHOW,
 } op_kind;
 
-static const char *const op_names[] = {"put",          "get",
-                                       "share",        "topic create",
-                                       "topic add",    "topic remove",
-                                       "topic show"};
+static const char *const op_names[] = {
+    "put",       "get",          "share",     "topic create",
+    "topic add", "topic remove", "topic show"};
 
 struct scmd {
   uv_loop_t loop;
@@ -227,8 +226,8 @@ static void fail(struct scmd *c, int status)
            op_names[c->op], yz_err_name(status), kh, yz_strerror(status),
            ms_since(c));
   else
-    fprintf(stderr, "%s: %s: %s [%s]\n", yz_cli_prog, kh,
-            yz_strerror(status), yz_err_name(status));
+    fprintf(stderr, "%s: %s: %s [%s]\n", yz_cli_prog, kh, yz_strerror(status),
+            yz_err_name(status));
   finish(c, status_exit(status));
 }
 
@@ -289,8 +288,8 @@ static void on_sealed(const yz_seal_result *r, void *arg)
       printf("],\"record_bytes\":%zu,\"total_ms\":%" PRIu64 "}\n",
              r->record_len, ms_since(c));
     } else {
-      printf("key %s (sealed, %s, seq %" PRIu64 ")\n", kh,
-             kind_name(o->kind), r->seq);
+      printf("key %s (sealed, %s, seq %" PRIu64 ")\n", kh, kind_name(o->kind),
+             r->seq);
       if (text) {
         printf("value %.*s\n", (int)o->plaintext_len,
                (const char *)o->plaintext);
@@ -310,8 +309,8 @@ static void on_sealed(const yz_seal_result *r, void *arg)
                    ? " (you)"
                    : "");
       }
-      printf("%zu bytes stored (ciphertext); %" PRIu64 " ms\n",
-             r->record_len, ms_since(c));
+      printf("%zu bytes stored (ciphertext); %" PRIu64 " ms\n", r->record_len,
+             ms_since(c));
     }
     finish(c, YZ_EXIT_OK);
     return;
@@ -386,11 +385,11 @@ static void topic_put(struct scmd *c, uint64_t seq)
   free(c->record);
   c->record = malloc(cap);
   c->tw->seq = seq;
-  int err = c->record == NULL ? YZ_E_NOMEM
-                              : yz_seal_topic_record(
-                                    c->tw, &c->user, seq,
-                                    unix_ms() / 1000 + c->ttl, c->record, cap,
-                                    &c->record_len);
+  int err = c->record == NULL
+                ? YZ_E_NOMEM
+                : yz_seal_topic_record(c->tw, &c->user, seq,
+                                       unix_ms() / 1000 + c->ttl, c->record,
+                                       cap, &c->record_len);
   if (err == 0)
     err = yz_dht_put(c->dht, c->record, c->record_len, NULL, on_topic_put, c,
                      NULL);
@@ -468,9 +467,9 @@ static void start_op(struct scmd *c)
     err = yz_seal_get(c->dht, &c->user, c->key, on_sealed, c);
     break;
   case OP_SHARE:
-    err = yz_seal_share(c->dht, &c->user, (const uint8_t *)c->name,
-                        strlen(c->name), c->who, c->n_who, expiry, on_sealed,
-                        c);
+    err =
+        yz_seal_share(c->dht, &c->user, (const uint8_t *)c->name,
+                      strlen(c->name), c->who, c->n_who, expiry, on_sealed, c);
     break;
   case OP_TOPIC_CREATE:
     err = yz_seal_topic_create(c->tw, &c->user, c->topic, c->who, c->n_who);
@@ -546,12 +545,11 @@ static int run(struct scmd *c, const char *network, bool verbose)
   c->guard.data = c;
   c->t0 = uv_hrtime();
   if (err == 0)
-    err = yz_dht_join(c->dht, c->bootstrap, c->nbootstrap, on_joined, c,
-                      NULL);
+    err = yz_dht_join(c->dht, c->bootstrap, c->nbootstrap, on_joined, c, NULL);
   if (err != 0) {
     fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
     finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
-                                                        : YZ_EXIT_FAIL);
+                                                       : YZ_EXIT_FAIL);
   } else {
     uv_timer_start(&c->guard, on_guard, c->timeout_ms, 0);
   }
@@ -644,7 +642,6 @@ static void usage_topic(FILE *f)
           "  --owner PUBKEY    show: the topic owner's public key\n\n%s",
           common_opts, exit_text);
 }
-
 
 /* argv without --sealed, for yz dht: "dht" OP args... */
 static int plain(const char *op, int argc, char **argv)
@@ -750,14 +747,13 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
   /* Arguments per operation. */
   size_t want = op == OP_PUT ? 2 : (op == OP_GET && c.have_key) ? 0 : 1;
   if (nargs != want)
-    return yz_cli_usage_error(
-        op == OP_PUT   ? "put --sealed: want NAME VALUE"
-        : op == OP_GET ? "get --sealed: want NAME, or --key KEY"
-                       : "want one NAME (or TOPIC)");
-  if (c.n_who > 0 && op != OP_PUT && op != OP_SHARE &&
-      op != OP_TOPIC_CREATE && op != OP_TOPIC_ADD && op != OP_TOPIC_REMOVE)
-    return yz_cli_usage_error("--to / --member are not for %s",
-                              op_names[op]);
+    return yz_cli_usage_error(op == OP_PUT ? "put --sealed: want NAME VALUE"
+                              : op == OP_GET
+                                  ? "get --sealed: want NAME, or --key KEY"
+                                  : "want one NAME (or TOPIC)");
+  if (c.n_who > 0 && op != OP_PUT && op != OP_SHARE && op != OP_TOPIC_CREATE &&
+      op != OP_TOPIC_ADD && op != OP_TOPIC_REMOVE)
+    return yz_cli_usage_error("--to / --member are not for %s", op_names[op]);
   if ((op == OP_SHARE || op == OP_TOPIC_ADD || op == OP_TOPIC_REMOVE) &&
       c.n_who == 0)
     return yz_cli_usage_error("%s: name at least one %s", op_names[op],
