@@ -1116,6 +1116,67 @@ static void gen_pubsub_router(void)
     put("pubsub_router", b.buf, b.n);
   }
 }
+
+/* The node target (fuzz/fuzz_pubsub_node.c): steps of an opcode and its
+ * operands; RPCs from the peers as chunks, a message signed for the
+ * harness's topic "fuzz-a" (expiry a minute after its clock), heartbeats,
+ * own publishes, and one RPC that does not decode. */
+static void gen_pubsub_node(void)
+{
+  if (!wanted("pubsub_node"))
+    return;
+  yz_identity id;
+  uint8_t seed[32];
+  fuzz_key(seed, 82);
+  if (yz_identity_from_seed(&id, seed) != 0) {
+    failures++;
+    return;
+  }
+  static uint8_t ta[32], tb[32];
+  if (yz_ps_topic_hash(ta, "fuzz-a", 6) != 0 ||
+      yz_ps_topic_hash(tb, "fuzz-b", 6) != 0) {
+    failures++;
+    return;
+  }
+  /* the two topics as one sorted set */
+  static uint8_t both[64];
+  const bool a_first = memcmp(ta, tb, 32) < 0;
+  memcpy(both, a_first ? ta : tb, 32);
+  memcpy(both + 32, a_first ? tb : ta, 32);
+  static yz_ps_rpc r;
+  static bb b;
+  for (int w = 0; w < 3; w++) {
+    b.n = 0;
+    for (uint8_t p = 0; p < 3; p++) {
+      yz_ps_rpc_init(&r);
+      r.subscribe = (yz_ps_list){both, 2, 0};
+      if (w > 0)
+        r.graft = (yz_ps_list){both, 1, 0};
+      router_rpc(&b, p, &r);
+    }
+    bb_u8(&b, 1), bb_u8(&b, 10); /* heartbeat, 1 s */
+    yz_ps_rpc_init(&r);
+    r.n_publish = 1;
+    memcpy(r.publish[0].topic, ta, 32);
+    r.publish[0].seq = (uint64_t)w + 1;
+    /* the harness's clock: Unix 1800000000000 ms + 1000000 ms */
+    r.publish[0].expiry = 1800001000u + 60u;
+    r.publish[0].data = (const uint8_t *)"hello";
+    r.publish[0].data_len = 5;
+    if (yz_ps_msg_sign(&r.publish[0], &id, NULL) != 0) {
+      failures++;
+      break;
+    }
+    router_rpc(&b, (uint8_t)(w % 3), &r);
+    router_rpc(&b, (uint8_t)((w + 1) % 3), &r); /* a duplicate */
+    bb_u8(&b, 2), bb_u8(&b, (uint8_t)w), bb_chunk(&b, "own", 3);
+    static const uint8_t junk[] = {0xa1, 0x01, 0x07};
+    bb_u8(&b, 0), bb_u8(&b, 2), bb_chunk(&b, junk, sizeof junk);
+    bb_u8(&b, 1), bb_u8(&b, 40); /* heartbeat, 4 s */
+    put("pubsub_node", b.buf, b.n);
+  }
+  yz_identity_clear(&id);
+}
 #endif
 
 #ifdef YZ_FUZZ_HAVE_LINK
@@ -1226,6 +1287,7 @@ int main(int argc, char **argv)
 #ifdef YZ_FUZZ_HAVE_WIRE
   gen_pubsub_rpc();
   gen_pubsub_router();
+  gen_pubsub_node();
 #endif
 #ifdef YZ_FUZZ_HAVE_VECTORS
   gen_vectors();

@@ -143,7 +143,7 @@ typedef struct yz_pubsub_router_stats {
   uint64_t delivered;  /* messages delivered to the application */
   uint64_t duplicates; /* messages already seen */
   uint64_t rejected;   /* invalid: signature, size, expiry, validator */
-  uint64_t ignored;    /* validator IGNORE, unknown topic, epoch */
+  uint64_t ignored;    /* validator IGNORE, unknown topic */
   uint64_t expired;
   uint64_t rate_limited;     /* messages over a peer's rate */
   uint64_t graylisted;       /* RPCs ignored from graylisted peers */
@@ -265,7 +265,7 @@ typedef struct yz_pubsub_config {
   unsigned max_pending;
   uint32_t publish_timeout_ms;
   /* Node records remembered (of providers and peer exchange), passed to
-   * the router for its own peer exchange, 512. */
+   * the router for its own peer exchange, 128 (the oldest is replaced). */
   unsigned max_records;
   /* Messages waiting to be handed to the application, 4096 (more are
    * dropped and counted: delivery_dropped). */
@@ -285,8 +285,9 @@ YZ_EXPORT void yz_pubsub_config_default(yz_pubsub_config *cfg);
 /*
  * PubSub on node (registers protocol YZ_PUBSUB_PROTOCOL and a peer
  * observer). dht may be NULL: then subscribers are found only among the
- * node's peers. One per node. 0, YZ_E_INVAL (a bad config), YZ_E_STATE
- * (the protocol is taken), YZ_E_NOMEM.
+ * node's peers. One per node. 0, YZ_E_INVAL (a bad config, a router config
+ * that breaks an ordering of docs/pubsub.md), YZ_E_STATE (the node already
+ * has a PubSub, or is stopping), YZ_E_NOMEM.
  */
 YZ_EXPORT YZ_WARN_UNUSED int yz_pubsub_new(yz_pubsub **out, yz_node *node,
                                            yz_dht *dht,
@@ -388,6 +389,8 @@ typedef struct yz_pubsub_stats {
   uint64_t providers_found;
   uint64_t dials, dials_failed;  /* pinned dials (providers, PX) */
   uint64_t px_records;           /* peer exchange records received */
+  size_t records;                /* gauge: node records remembered */
+  size_t dials_in_flight;        /* gauge */
 } yz_pubsub_stats;
 
 YZ_EXPORT void yz_pubsub_get_stats(const yz_pubsub *ps, yz_pubsub_stats *out);

@@ -8,6 +8,7 @@
  * and a queue that hands messages to the application from the loop.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@
 
 /* A subscribed topic. */
 struct topic {
-  bool used;
+  size_t slot; /* in ps->topics */
   char name[YZ_PS_NAME_MAX_LEN + 1];
   uint8_t hash[YZ_PS_TOPIC_LEN];
   uint8_t pkey[YZ_PUBSUB_PROVIDER_KEY_LEN];
@@ -110,6 +111,8 @@ struct dq {
 
 struct yz_pubsub {
   yz_node *node;
+  struct yz_pubsub *live_next; /* the live instances (one per node) */
+  bool is_live;
   yz_dht *dht;
   uv_loop_t *loop;
   yz_link_manager *mgr;
@@ -118,7 +121,9 @@ struct yz_pubsub {
   uint8_t sk[YZ_IDENTITY_SK_LEN];
   yz__ps_router *r;
 
-  struct topic *topics; /* cfg.router.max_topics */
+  /* cfg.router.max_topics slots; a topic is allocated when subscribed
+   * (a simulation runs thousands of instances: no table up front) */
+  struct topic **topics;
   size_t n_topics;
   struct pending *pending;
   size_t n_pending;
@@ -127,8 +132,9 @@ struct yz_pubsub {
   struct lookup *lookups;
   struct dial *dials;
   size_t n_dials;
-  struct rec *recs; /* cfg.max_records, a ring */
-  size_t rec_next;
+  /* up to cfg.max_records, grown on demand; when full, a ring */
+  struct rec *recs;
+  size_t n_recs, cap_recs, rec_next;
   struct dq *dq_head, *dq_tail;
   size_t dq_n;
   yz_node_id *prot; /* mesh peers protected */
@@ -229,7 +235,7 @@ void yz_pubsub_config_default(yz_pubsub_config *c)
   c->max_dials = 16;
   c->max_pending = 64;
   c->publish_timeout_ms = 15000;
-  c->max_records = 512;
+  c->max_records = 128;
   c->max_delivery_queue = 4096;
 }
 
@@ -253,9 +259,9 @@ int yz_pubsub_provider_key(uint8_t key[YZ_PUBSUB_PROVIDER_KEY_LEN],
 static struct topic *topic_of(yz_pubsub *ps, const uint8_t *hash)
 {
   for (size_t i = 0; i < ps->cfg.router.max_topics; i++)
-    if (ps->topics[i].used &&
-        memcmp(ps->topics[i].hash, hash, YZ_PS_TOPIC_LEN) == 0)
-      return &ps->topics[i];
+    if (ps->topics[i] &&
+        memcmp(ps->topics[i]->hash, hash, YZ_PS_TOPIC_LEN) == 0)
+      return ps->topics[i];
   return NULL;
 }
 
@@ -282,8 +288,8 @@ static void ip_of(yz__ps_ip *ip, const char *s)
 
 static const struct rec *rec_find(const yz_pubsub *ps, const yz_node_id *id)
 {
-  for (size_t i = 0; i < ps->cfg.max_records; i++)
-    if (ps->recs[i].bytes && yz_node_id_equal(&ps->recs[i].id, id))
+  for (size_t i = 0; i < ps->n_recs; i++)
+    if (yz_node_id_equal(&ps->recs[i].id, id))
       return &ps->recs[i];
   return NULL;
 }
@@ -292,13 +298,29 @@ static void rec_put(yz_pubsub *ps, const yz_node_id *id, const uint8_t *b,
                     size_t len)
 {
   struct rec *e = (struct rec *)rec_find(ps, id);
-  if (!e) {
-    e = &ps->recs[ps->rec_next];
-    ps->rec_next = (ps->rec_next + 1) % ps->cfg.max_records;
-  }
   uint8_t *p = malloc(len);
   if (!p)
     return;
+  if (!e && ps->n_recs < ps->cfg.max_records) {
+    if (ps->n_recs == ps->cap_recs) {
+      size_t nc = ps->cap_recs ? ps->cap_recs * 2 : 8;
+      if (nc > ps->cfg.max_records)
+        nc = ps->cfg.max_records;
+      struct rec *x = realloc(ps->recs, nc * sizeof *x);
+      if (!x) {
+        free(p);
+        return;
+      }
+      ps->recs = x;
+      ps->cap_recs = nc;
+    }
+    e = &ps->recs[ps->n_recs++];
+    e->bytes = NULL;
+  } else if (!e) {
+    /* full: the oldest entry goes */
+    e = &ps->recs[ps->rec_next];
+    ps->rec_next = (ps->rec_next + 1) % ps->cfg.max_records;
+  }
   memcpy(p, b, len);
   free(e->bytes);
   e->bytes = p;
@@ -361,8 +383,8 @@ static void drain(yz_pubsub *ps)
     if (!ps->dq_head)
       ps->dq_tail = NULL;
     ps->dq_n--;
-    struct topic *t = &ps->topics[q->topic];
-    if (t->used && t->on_message &&
+    struct topic *t = ps->topics[q->topic];
+    if (t && t->on_message &&
         memcmp(t->hash, q->m.topic, YZ_PS_TOPIC_LEN) == 0) {
       yz_pubsub_message um;
       memset(&um, 0, sizeof um);
@@ -550,7 +572,7 @@ static void r_deliver(void *ud, const yz_ps_msg *m,
     return;
   }
   q->next = NULL;
-  q->topic = (size_t)(t - ps->topics);
+  q->topic = t->slot;
   q->m = *m;
   if (m->data_len)
     memcpy(q->data, m->data, m->data_len);
@@ -665,7 +687,7 @@ static void rearm(yz_pubsub *ps);
 static void retry_soon(yz_pubsub *ps, struct topic *t)
 {
   uint64_t at = node_now(ps) + RETRY_MS;
-  if (t->used && at < t->next_discover) {
+  if (at < t->next_discover) {
     t->next_discover = at;
     rearm(ps);
   }
@@ -889,9 +911,9 @@ static void protect_mesh(yz_pubsub *ps)
   if (!buf)
     return;
   for (size_t i = 0; i < ps->cfg.router.max_topics; i++) {
-    if (!ps->topics[i].used)
+    if (!ps->topics[i])
       continue;
-    size_t m = yz__ps_mesh(ps->r, ps->topics[i].hash, false, buf, cap);
+    size_t m = yz__ps_mesh(ps->r, ps->topics[i]->hash, false, buf, cap);
     if (m > cap)
       m = cap;
     for (size_t j = 0; j < m; j++) {
@@ -952,8 +974,8 @@ uint64_t yz_pubsub_next_deadline(const yz_pubsub *ps)
     return UINT64_MAX;
   uint64_t dl = ps->hb_due;
   for (size_t i = 0; i < ps->cfg.router.max_topics; i++)
-    if (ps->topics[i].used && ps->dht && ps->topics[i].next_discover < dl)
-      dl = ps->topics[i].next_discover;
+    if (ps->topics[i] && ps->dht && ps->topics[i]->next_discover < dl)
+      dl = ps->topics[i]->next_discover;
   for (const struct pending *p = ps->pending; p; p = p->next)
     if (p->deadline < dl)
       dl = p->deadline;
@@ -973,8 +995,8 @@ void yz_pubsub_run_timers(yz_pubsub *ps)
     protect_mesh(ps);
   }
   for (size_t i = 0; i < ps->cfg.router.max_topics; i++) {
-    struct topic *t = &ps->topics[i];
-    if (!t->used || !ps->dht || now < t->next_discover)
+    struct topic *t = ps->topics[i];
+    if (!t || !ps->dht || now < t->next_discover)
       continue;
     t->next_discover = now + ps->cfg.discover_interval_ms;
     /* a provide that failed (an empty table at subscribe time) is
@@ -1009,6 +1031,41 @@ void yz_pubsub_run_timers(yz_pubsub *ps)
 
 /* ---- lifetime --------------------------------------------------------- */
 
+/* One PubSub per node (pubsub.h): the live ones. Nodes may run on several
+ * loops in several threads, hence the lock. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static yz_pubsub *live;
+
+static bool live_add(yz_pubsub *ps)
+{
+  bool ok = true;
+  pthread_mutex_lock(&live_lock);
+  for (yz_pubsub *x = live; x; x = x->live_next)
+    if (x->node == ps->node)
+      ok = false;
+  if (ok) {
+    ps->live_next = live;
+    live = ps;
+    ps->is_live = true;
+  }
+  pthread_mutex_unlock(&live_lock);
+  return ok;
+}
+
+static void live_remove(yz_pubsub *ps)
+{
+  if (!ps->is_live)
+    return;
+  pthread_mutex_lock(&live_lock);
+  for (yz_pubsub **pp = &live; *pp; pp = &(*pp)->live_next)
+    if (*pp == ps) {
+      *pp = ps->live_next;
+      break;
+    }
+  pthread_mutex_unlock(&live_lock);
+  ps->is_live = false;
+}
+
 static int config_check(yz_pubsub_config *c)
 {
   if (c->heartbeat_ms == 0)
@@ -1024,7 +1081,7 @@ static int config_check(yz_pubsub_config *c)
   if (c->publish_timeout_ms == 0)
     c->publish_timeout_ms = 15000;
   if (c->max_records == 0)
-    c->max_records = 512;
+    c->max_records = 128;
   if (c->max_delivery_queue == 0)
     c->max_delivery_queue = 4096;
   if ((uint64_t)c->default_ttl_ms > c->router.max_lifetime_s * 1000)
@@ -1050,6 +1107,10 @@ int yz_pubsub_new(yz_pubsub **out, yz_node *node, yz_dht *dht,
   if (!ps)
     return YZ_E_NOMEM;
   ps->node = node;
+  if (!live_add(ps)) {
+    free(ps);
+    return YZ_E_STATE;
+  }
   ps->dht = dht;
   ps->loop = yz_node_get_loop(node);
   ps->mgr = yz_node_get_link_manager(node);
@@ -1069,8 +1130,7 @@ int yz_pubsub_new(yz_pubsub **out, yz_node *node, yz_dht *dht,
   rc = YZ_E_NOMEM;
   ps->topics = calloc(c.router.max_topics ? c.router.max_topics : 1,
                       sizeof *ps->topics);
-  ps->recs = calloc(c.max_records, sizeof *ps->recs);
-  if (!ps->topics || !ps->recs)
+  if (!ps->topics)
     goto fail;
   yz__ps_callbacks cb = {r_send, r_deliver, r_random, r_px, ps};
   ps->r = yz__ps_router_new(yz_node_get_id(node), &ps->cfg.router, &cb,
@@ -1116,9 +1176,9 @@ int yz_pubsub_new(yz_pubsub **out, yz_node *node, yz_dht *dht,
   *out = ps;
   return 0;
 fail:
+  live_remove(ps);
   yz__ps_router_free(ps->r);
   free(ps->topics);
-  free(ps->recs);
   sodium_memzero(ps->sk, sizeof ps->sk);
   free(ps);
   return rc;
@@ -1171,6 +1231,7 @@ void yz_pubsub_stop(yz_pubsub *ps, void (*cb)(yz_pubsub *, void *), void *arg)
   ps->stop_arg = arg;
   IGNORE_RC(yz_node_register(ps->node, YZ_PUBSUB_PROTOCOL, NULL, NULL));
   (void)yz_node_peer_observer_remove(ps->node, ps->observer);
+  live_remove(ps);
   for (size_t i = 0; i < ps->n_prot; i++)
     IGNORE_RC(yz_node_peer_protect(ps->node, &ps->prot[i],
                                    YZ_NODE_PROTECT_MESH, false));
@@ -1184,10 +1245,11 @@ void yz_pubsub_stop(yz_pubsub *ps, void (*cb)(yz_pubsub *, void *), void *arg)
     free(l);
   }
   for (size_t i = 0; i < ps->cfg.router.max_topics; i++) {
-    struct topic *t = &ps->topics[i];
-    if (t->used && t->provide_op && ps->dht)
+    struct topic *t = ps->topics[i];
+    if (t && t->provide_op && ps->dht)
       (void)yz_dht_cancel(ps->dht, t->provide_op);
-    t->provide_op = 0;
+    if (t)
+      t->provide_op = 0;
   }
   while (ps->pending)
     pending_finish(ps, ps->pending, YZ_E_CLOSED);
@@ -1202,6 +1264,7 @@ void yz_pubsub_free(yz_pubsub *ps)
 {
   if (!ps)
     return;
+  live_remove(ps);
   yz__ps_router_free(ps->r);
   dq_clear(ps);
   while (ps->lookups) {
@@ -1226,9 +1289,11 @@ void yz_pubsub_free(yz_pubsub *ps)
     ps->dials = d->next;
     free(d);
   }
-  for (size_t i = 0; ps->recs && i < ps->cfg.max_records; i++)
+  for (size_t i = 0; i < ps->n_recs; i++)
     free(ps->recs[i].bytes);
   free(ps->recs);
+  for (size_t i = 0; ps->topics && i < ps->cfg.router.max_topics; i++)
+    free(ps->topics[i]);
   free(ps->topics);
   free(ps->prot);
   sodium_memzero(ps->sk, sizeof ps->sk);
@@ -1258,23 +1323,29 @@ int yz_pubsub_subscribe(yz_pubsub *ps, const char *name,
     return rc;
   struct topic *t = topic_of(ps, h);
   bool fresh = t == NULL;
-  if (!t) {
-    for (size_t i = 0; i < ps->cfg.router.max_topics && !t; i++)
-      if (!ps->topics[i].used)
-        t = &ps->topics[i];
-    if (!t)
-      return YZ_E_LIMIT;
-  }
-  rc = yz__ps_subscribe(ps->r, h, r_validate, t, unix_ms(ps));
-  if (rc)
-    return rc;
   if (fresh) {
-    memset(t, 0, sizeof *t);
-    t->used = true;
+    size_t slot = 0;
+    while (slot < ps->cfg.router.max_topics && ps->topics[slot])
+      slot++;
+    if (slot == ps->cfg.router.max_topics)
+      return YZ_E_LIMIT;
+    t = calloc(1, sizeof *t);
+    if (!t)
+      return YZ_E_NOMEM;
+    t->slot = slot;
     t->ps = ps;
     snprintf(t->name, sizeof t->name, "%s", name);
     memcpy(t->hash, h, sizeof h);
     IGNORE_RC(yz_pubsub_provider_key(t->pkey, h));
+  }
+  rc = yz__ps_subscribe(ps->r, h, r_validate, t, unix_ms(ps));
+  if (rc) {
+    if (fresh)
+      free(t);
+    return rc;
+  }
+  if (fresh) {
+    ps->topics[t->slot] = t;
     ps->n_topics++;
   }
   t->validator = validator;
@@ -1308,8 +1379,10 @@ int yz_pubsub_unsubscribe(yz_pubsub *ps, const char *name)
       (void)yz_dht_cancel(ps->dht, t->provide_op);
     (void)yz_dht_unprovide(ps->dht, t->pkey);
   }
-  /* queued deliveries of it are dropped at drain (t->used false) */
-  memset(t, 0, sizeof *t);
+  /* queued deliveries of it are dropped at drain (its slot is empty, or
+   * holds another topic) */
+  ps->topics[t->slot] = NULL;
+  free(t);
   ps->n_topics--;
   rearm(ps);
   return 0;
@@ -1447,14 +1520,16 @@ void yz_pubsub_get_stats(const yz_pubsub *ps, yz_pubsub_stats *out)
   out->peers = peers;
   out->topics = ps->n_topics;
   out->pending_publishes = ps->n_pending;
+  out->records = ps->n_recs;
+  out->dials_in_flight = ps->n_dials;
   out->mesh_peers = 0;
   out->mesh_min = 0;
   out->mesh_max = 0;
   bool first = true;
   for (size_t i = 0; i < ps->cfg.router.max_topics; i++) {
-    if (!ps->topics[i].used)
+    if (!ps->topics[i])
       continue;
-    size_t m = yz__ps_mesh(ps->r, ps->topics[i].hash, false, NULL, 0);
+    size_t m = yz__ps_mesh(ps->r, ps->topics[i]->hash, false, NULL, 0);
     out->mesh_peers += m;
     if (first || m < out->mesh_min)
       out->mesh_min = m;

@@ -80,7 +80,7 @@ struct tn {
 static struct tn t[MAX_NODES];
 static size_t n_nodes;
 /* tweaks of the PubSub config of the nodes made next (test_limits) */
-static unsigned cfg_max_pending, cfg_max_queue;
+static unsigned cfg_max_pending, cfg_max_queue, cfg_max_dials, cfg_max_records;
 
 /* the outcome of a publish that reached nobody */
 static bool pub_done;
@@ -224,6 +224,10 @@ static struct tn *add_node(void)
     pc.max_pending = cfg_max_pending;
   if (cfg_max_queue)
     pc.max_delivery_queue = cfg_max_queue;
+  if (cfg_max_dials)
+    pc.max_dials = cfg_max_dials;
+  if (cfg_max_records)
+    pc.max_records = cfg_max_records;
   assert_int_equal(yz_pubsub_new(&x->ps, x->node, x->dht, &pc), 0);
   assert_int_equal(yz_node_start(x->node), 0);
   n_nodes++;
@@ -408,6 +412,29 @@ static void test_network(void **state)
   advance(3000);
   assert_exactly('g', 1);
 
+  /* a late subscriber of a topic with two subscribers: its mesh is under
+   * D_lo, so it looks the providers up in the DHT and dials them; it ends
+   * in a mesh with both, and receives */
+  assert_int_equal(
+      yz_pubsub_subscribe(t[9].ps, "late", NULL, on_msg_solo, &t[9]), 0);
+  assert_int_equal(
+      yz_pubsub_subscribe(t[15].ps, "late", NULL, on_msg_solo, &t[15]), 0);
+  advance(3000);
+  struct tn *l2 = add_node();
+  advance(5000); /* its idle links beyond the cap close */
+  assert_int_equal(yz_pubsub_subscribe(l2->ps, "late", NULL, on_msg_solo, l2),
+                   0);
+  VWAIT(yz_pubsub_mesh_size(l2->ps, "late") >= 2);
+  yz_pubsub_get_stats(l2->ps, &st);
+  assert_true(st.lookups >= 1);
+  assert_true(st.providers_found >= 2);
+  assert_int_equal(yz_pubsub_publish(t[9].ps, "late", (const uint8_t *)"l1",
+                                     2, 0, &reached, NULL, NULL, NULL),
+                   0);
+  VWAIT(l2->got['l'] == 1 && t[15].got['l'] == 1);
+  subscribe(l2); /* and "news", for what follows */
+  advance(3000);
+
   /* kill 30 % (not the publisher, not the bootstrap) */
   size_t killed = 0;
   for (size_t i = 1; i < n_nodes && killed < (n_nodes * 3) / 10; i += 3)
@@ -535,6 +562,12 @@ static void test_limits(void **state)
   VWAIT((yz_pubsub_get_stats(t[0].ps, &st), st.malformed == 1));
   assert_true(yz_pubsub_peer_score(t[0].ps, yz_node_get_id(t[3].node)) < 0);
 
+  /* one PubSub per node; a bad router config is refused */
+  yz_pubsub *second = NULL;
+  assert_int_equal(yz_pubsub_new(&second, t[2].node, NULL, NULL),
+                   YZ_E_STATE);
+  assert_null(second);
+
   /* a stop ends the publish still waiting for the DHT ("3") */
   closed_calls = 0;
   assert_int_equal(yz_pubsub_publish(t[0].ps, "nobody2", (const uint8_t *)"4",
@@ -550,6 +583,61 @@ static void test_limits(void **state)
   assert_int_equal(yz_pubsub_publish(t[0].ps, "x", (const uint8_t *)"5", 1, 0,
                                      &reached, NULL, NULL, NULL),
                    YZ_E_STATE);
+  /* the stopped one no longer counts; a bad router config is refused */
+  yz_pubsub_config bad;
+  yz_pubsub_config_default(&bad);
+  bad.router.D_lo = bad.router.D + 1;
+  assert_int_equal(yz_pubsub_new(&second, t[0].node, NULL, &bad),
+                   YZ_E_INVAL);
+  assert_null(second);
+  teardown_net();
+}
+
+static bool linked(size_t a, size_t b)
+{
+  return yz_node_peer_is_up(t[a].node, yz_node_get_id(t[b].node));
+}
+
+/* The pinned dials in flight (max_dials) and the node records remembered
+ * (max_records), each hit: a publisher that reaches nobody finds three
+ * subscribers through the DHT but dials only one at a time, and keeps one
+ * record. */
+static void test_dial_bounds(void **state)
+{
+  (void)state;
+  cfg_max_dials = 1;
+  cfg_max_records = 1;
+  network(14);
+  cfg_max_dials = 0;
+  cfg_max_records = 0;
+  size_t subs[3] = {4, 8, 12};
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(yz_pubsub_subscribe(t[subs[i]].ps, "trio", NULL,
+                                         on_msg_solo, &t[subs[i]]),
+                     0);
+  advance(5000);
+  struct tn *p = NULL;
+  for (size_t i = 1; i < n_nodes && !p; i++)
+    if (i != 4 && i != 8 && i != 12 && !linked(i, 4) && !linked(i, 8) &&
+        !linked(i, 12))
+      p = &t[i];
+  assert_non_null(p);
+  size_t reached = 99;
+  pub_done = false;
+  assert_int_equal(yz_pubsub_publish(p->ps, "trio", (const uint8_t *)"t1", 2,
+                                     0, &reached, NULL, on_pub, NULL),
+                   0);
+  assert_int_equal(reached, 0);
+  VWAIT(pub_done);
+  yz_pubsub_stats st;
+  yz_pubsub_get_stats(p->ps, &st);
+  assert_int_equal(pub_res.status, 0);
+  assert_int_equal(pub_res.providers, 3);
+  assert_int_equal(pub_res.dialled, 1);
+  /* the one dialled, and any the DHT lookup itself linked to */
+  assert_true(pub_res.reached >= 1);
+  assert_int_equal(st.dials, 1);
+  assert_int_equal(st.records, 1);
   teardown_net();
 }
 
@@ -560,6 +648,7 @@ int main(void)
       cmocka_unit_test(test_cold_publish),
       cmocka_unit_test(test_network),
       cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_dial_bounds),
   };
   return cmocka_run_group_tests_name("pubsub_node", tests, NULL, NULL);
 }
