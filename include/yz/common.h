@@ -72,7 +72,15 @@ extern "C" {
   X(TLS, "TLS error")                                                         \
   X(NOT_FOUND, "not found")                                                   \
   X(REMOTE, "the peer answered the request with an error")                   \
-  X(NETWORK, "network name mismatch: the peer belongs to another network")
+  X(NETWORK, "network name mismatch: the peer belongs to another network")   \
+  /* sealed values and encrypted topics (yz/seal.h) */                        \
+  X(SEAL_WRONG_KEY, "sealed value belongs to another key")                   \
+  X(SEAL_TAMPERED,                                                            \
+    "sealed value does not authenticate: changed, moved or replayed")        \
+  X(SEAL_EPOCH, "encrypted topic message of an unknown or expired epoch")    \
+  X(SEAL_NOT_RECIPIENT, "sealed value is not sealed to this key")            \
+  X(SEAL_VERSION, "sealed value of an unknown version or kind")              \
+  X(SEAL_NOT_SEALED, "value is not sealed")
 
 /* Internal: consecutive indices from 1, turned into negative codes below. */
 enum yz__errno_index {

@@ -143,7 +143,7 @@ typedef struct yz_pubsub_router_stats {
   uint64_t delivered;  /* messages delivered to the application */
   uint64_t duplicates; /* messages already seen */
   uint64_t rejected;   /* invalid: signature, size, expiry, validator */
-  uint64_t ignored;    /* validator IGNORE, unknown topic, epoch */
+  uint64_t ignored;    /* validator IGNORE, unknown topic */
   uint64_t expired;
   uint64_t rate_limited;     /* messages over a peer's rate */
   uint64_t graylisted;       /* RPCs ignored from graylisted peers */
@@ -202,6 +202,9 @@ typedef struct yz_pubsub_message {
    * that (0 when unknown), on the receiver's clock. */
   uint64_t published_us;
   uint64_t latency_us;
+  /* 0: a plain message; else the key epoch of an encrypted topic's
+   * message (data is ciphertext: yz_seal_topic_open(), yz/seal.h). */
+  uint64_t epoch;
 } yz_pubsub_message;
 
 /* A topic's validator: called while a message is received, after its
@@ -347,6 +350,19 @@ yz_pubsub_publish(yz_pubsub *ps, const char *topic_name, const uint8_t *data,
                   size_t len, uint32_t ttl_ms, size_t *reached,
                   uint8_t id_out[YZ_PS_ID_LEN], yz_pubsub_publish_cb cb,
                   void *arg);
+
+/* The same with the message's epoch set (not 0): an encrypted topic's
+ * message, its data sealed by yz_seal_topic_seal() (yz/seal.h,
+ * yz_seal_topic_publish()). Relays check and forward it without a key. */
+YZ_EXPORT YZ_WARN_UNUSED int
+yz_pubsub_publish_epoch(yz_pubsub *ps, const char *topic_name,
+                        uint64_t epoch, const uint8_t *data, size_t len,
+                        uint32_t ttl_ms, size_t *reached,
+                        uint8_t id_out[YZ_PS_ID_LEN], yz_pubsub_publish_cb cb,
+                        void *arg);
+
+/* The author public key this instance signs with (32 bytes). */
+YZ_EXPORT const uint8_t *yz_pubsub_author(const yz_pubsub *ps);
 
 /* The seq of the last message this instance published (0: none yet). */
 YZ_EXPORT uint64_t yz_pubsub_last_seq(const yz_pubsub *ps);

@@ -21,6 +21,8 @@
 #include "yz/session.h"
 #include "yz/link.h"
 #include "yz/node.h"
+#include "yz/dht.h"
 #include "yz/pubsub.h"
+#include "yz/seal.h"
 
 #endif /* YZ_YZ_H */

@@ -399,6 +399,7 @@ static void drain(yz_pubsub *ps)
       um.data = q->data;
       um.len = q->m.data_len;
       um.from = q->has_from ? &q->from : NULL;
+      um.epoch = q->m.epoch;
       /* yz authors' seq is the Unix time in microseconds (pubsub.h) */
       uint64_t life_us = ps->cfg.router.max_lifetime_s * 1000000;
       if (q->m.seq <= q->recv_us + 60000000 &&
@@ -543,6 +544,7 @@ static yz__ps_verdict r_validate(void *vud, const yz_ps_msg *m,
   um.data = m->data;
   um.len = m->data_len;
   um.from = from;
+  um.epoch = m->epoch;
   switch (t->validator(t->ps, &um, t->ud)) {
   case YZ_PUBSUB_ACCEPT:
     return YZ__PS_ACCEPT;
@@ -1395,10 +1397,41 @@ int yz_pubsub_unsubscribe(yz_pubsub *ps, const char *name)
   return 0;
 }
 
+static int publish(yz_pubsub *ps, const char *name, uint64_t epoch,
+                   const uint8_t *data, size_t len, uint32_t ttl_ms,
+                   size_t *reached, uint8_t id_out[YZ_PS_ID_LEN],
+                   yz_pubsub_publish_cb cb, void *arg);
+
 int yz_pubsub_publish(yz_pubsub *ps, const char *name, const uint8_t *data,
                       size_t len, uint32_t ttl_ms, size_t *reached,
                       uint8_t id_out[YZ_PS_ID_LEN], yz_pubsub_publish_cb cb,
                       void *arg)
+{
+  return publish(ps, name, 0, data, len, ttl_ms, reached, id_out, cb, arg);
+}
+
+int yz_pubsub_publish_epoch(yz_pubsub *ps, const char *name, uint64_t epoch,
+                            const uint8_t *data, size_t len, uint32_t ttl_ms,
+                            size_t *reached, uint8_t id_out[YZ_PS_ID_LEN],
+                            yz_pubsub_publish_cb cb, void *arg)
+{
+  if (reached)
+    *reached = 0;
+  if (epoch == 0)
+    return YZ_E_INVAL;
+  return publish(ps, name, epoch, data, len, ttl_ms, reached, id_out, cb,
+                 arg);
+}
+
+const uint8_t *yz_pubsub_author(const yz_pubsub *ps)
+{
+  return ps ? ps->sk + YZ_IDENTITY_SEED_LEN : NULL;
+}
+
+static int publish(yz_pubsub *ps, const char *name, uint64_t epoch,
+                   const uint8_t *data, size_t len, uint32_t ttl_ms,
+                   size_t *reached, uint8_t id_out[YZ_PS_ID_LEN],
+                   yz_pubsub_publish_cb cb, void *arg)
 {
   if (reached)
     *reached = 0;
@@ -1426,6 +1459,7 @@ int yz_pubsub_publish(yz_pubsub *ps, const char *name, const uint8_t *data,
     seq = ps->last_seq + 1;
   m.seq = seq;
   m.expiry = (now + ttl_ms + 999) / 1000;
+  m.epoch = epoch;
   m.data = data;
   m.data_len = len;
   const char *why = NULL;

@@ -1281,10 +1281,10 @@ static void handle_msg(yz__ps_router *r, uint32_t slot, const yz_ps_msg *m,
   /* Seen only once the signature verified: the ID does not cover it. */
   seen_add(r, id, now);
   promise_kept(r, id);
-  if (m->epoch != 0) {
-    r->st.ignored++; /* an encrypted topic: not implemented here */
-    return;
-  }
+  /* An encrypted topic's message (epoch not 0) is checked, delivered and
+   * forwarded like any other: its signature and ID cover the ciphertext,
+   * and only members open it (docs/protocol.md "Sealed values and
+   * encrypted topics"). */
   yz__ps_verdict v =
       t->validator ? t->validator(t->vud, m, id, &p->id) : YZ__PS_ACCEPT;
   if (v == YZ__PS_REJECT) {

@@ -1,6 +1,8 @@
 /*
- * yz keygen FILE: create a node identity key file (mode 0600, never
- * overwriting) and print its node ID.
+ * yz keygen [--user] FILE: create a node identity key file (mode 0600,
+ * never overwriting) and print its node ID; with --user, a user key (the
+ * same file format, for sealed values and encrypted topics, yz/seal.h) and
+ * its public key.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@ static void usage(FILE *f)
 {
   fprintf(f,
           "Usage: yz keygen FILE\n"
+          "       yz keygen --user FILE\n"
           "\n"
           "Creates a new node identity (an Ed25519 key) in FILE with mode "
           "0600 and\n"
@@ -27,6 +30,15 @@ static void usage(FILE *f)
           "docs/operations.md (\"Keys and key files\"); 'yz id FILE' prints "
           "the node\n"
           "ID again later.\n"
+          "\n"
+          "--user makes a user key instead: the same format and mode, but "
+          "for a person\n"
+          "or an application, not a node (docs/sealed.md). It seals "
+          "values and topics\n"
+          "with 'yz put --sealed', 'yz share' and 'yz topic'. It prints "
+          "the user's\n"
+          "public key (64 hex digits), which others name in --to and "
+          "--member.\n"
           "\n"
           "Exit status: 0 created; 1 not created (FILE exists, cannot be "
           "written);\n"
@@ -48,7 +60,7 @@ static void parent_dir(const char *path, char *out, size_t cap)
 int cmd_keygen_main(int argc, char **argv)
 {
   const char *path = NULL;
-  bool options = true;
+  bool options = true, user = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (options && yz_cli_is_help(a)) {
@@ -57,6 +69,10 @@ int cmd_keygen_main(int argc, char **argv)
     }
     if (options && strcmp(a, "--") == 0) {
       options = false;
+      continue;
+    }
+    if (options && strcmp(a, "--user") == 0) {
+      user = true;
       continue;
     }
     if (options && a[0] == '-' && a[1] != '\0')
@@ -97,7 +113,18 @@ int cmd_keygen_main(int argc, char **argv)
     return yz_cli_error("cannot create %s: %s", path, strerror(e));
   }
   char hex[YZ_NODE_ID_HEX_LEN + 1];
-  yz_node_id_to_hex(yz_identity_node_id(&id), hex);
+  if (user) {
+    /* A user is named by its public key (the recipients' --to). */
+    static const char d[] = "0123456789abcdef";
+    const uint8_t *pk = yz_identity_public_key(&id);
+    for (size_t i = 0; i < YZ_IDENTITY_PK_LEN; i++) {
+      hex[2 * i] = d[pk[i] >> 4];
+      hex[2 * i + 1] = d[pk[i] & 15];
+    }
+    hex[2 * YZ_IDENTITY_PK_LEN] = '\0';
+  } else {
+    yz_node_id_to_hex(yz_identity_node_id(&id), hex);
+  }
   yz_identity_clear(&id);
   printf("%s\n", hex);
   return YZ_EXIT_OK;

@@ -11,19 +11,27 @@
  * before it exits. `sub` subscribes, finds the topic's subscribers
  * through the DHT, and streams every message with its author and
  * latency. Exit codes: usage() and docs/operations.md.
+ *
+ * --encrypted (with --user FILE --owner PUBKEY): an encrypted topic
+ * (yz/seal.h, docs/sealed.md). The topic key record of the owner is read
+ * from the DHT first; pub seals the message under the newest epoch the
+ * user is a member of, sub opens what arrives (and says what it cannot).
  */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <sodium.h>
 #include <uv.h>
 
 #include "cli.h"
 #include "ephemeral.h"
 #include "yz/common.h"
 #include "yz/pubsub.h"
+#include "yz/seal.h"
 #include "yz/wire.h"
 
 enum {
@@ -31,7 +39,13 @@ enum {
   EXIT_NETWORK = 4,       /* joined nobody, unreachable, time ran out */
   MAX_BOOTSTRAP = 64,
   MAX_PINGS = 1024,
+  EXIT_NOT_MEMBER = 6, /* --encrypted: no key of the topic's current epoch */
 };
+
+static const char encrypted_opts[] =
+    "  --encrypted       an encrypted topic (docs/sealed.md): with\n"
+    "  --user FILE       your user key (yz keygen --user), a member, and\n"
+    "  --owner PUBKEY    the topic owner's public key (yz topic create)\n";
 
 static void usage_pub(FILE *f)
 {
@@ -53,6 +67,7 @@ static void usage_pub(FILE *f)
 "  --timeout S       the whole command, default 30\n"
 "  --json            one JSON object on stdout\n"
 "  -v, --verbose     the node's log on stderr\n"
+"%s"
 "\n"
 "Prints the message ID, its seq and how many peers it was sent to.\n"
 "\n"
@@ -62,7 +77,9 @@ static void usage_pub(FILE *f)
 "  2  bad command line\n"
 "  3  no subscriber of the topic was found\n"
 "  4  network: no bootstrap node answered, subscribers unreachable, or the\n"
-"     time ran out\n");
+"     time ran out\n"
+"  6  --encrypted: not a member of the topic's current epoch\n",
+          encrypted_opts);
 }
 
 static void usage_sub(FILE *f)
@@ -86,6 +103,7 @@ static void usage_sub(FILE *f)
 "  --timeout S       stop after S seconds (default: never)\n"
 "  --json            one JSON object per message on stdout\n"
 "  -v, --verbose     the node's log on stderr\n"
+"%s"
 "\n"
 "Exit status:\n"
 "  0  --count messages received, or stopped by SIGINT or --timeout without\n"
@@ -93,7 +111,9 @@ static void usage_sub(FILE *f)
 "  1  another failure\n"
 "  2  bad command line\n"
 "  4  network: no bootstrap node answered, or --timeout before --count\n"
-"     messages\n");
+"     messages\n"
+"  6  --encrypted: no key of the topic at all\n",
+          encrypted_opts);
 }
 
 struct pcmd {
@@ -114,6 +134,11 @@ struct pcmd {
   uint64_t seq;
   size_t reached, providers;
   unsigned pings_out;
+  /* --encrypted */
+  bool encrypted;
+  yz_seal_user user;
+  uint8_t owner[32];
+  yz_seal_keyring kr;
 };
 
 static uint64_t ms_since(const struct pcmd *c)
@@ -239,10 +264,15 @@ static void on_published(yz_pubsub *ps, const yz_pubsub_publish_result *r,
 static void pub_start(struct pcmd *c)
 {
   size_t reached = 0;
-  int err = yz_pubsub_publish(c->e.ps, c->topic,
-                              (const uint8_t *)c->message,
-                              strlen(c->message), c->ttl_ms, &reached, c->id,
-                              on_published, c);
+  int err = c->encrypted
+                ? yz_seal_topic_publish(c->e.ps, &c->kr, c->topic,
+                                        (const uint8_t *)c->message,
+                                        strlen(c->message), c->ttl_ms,
+                                        &reached, c->id, on_published, c)
+                : yz_pubsub_publish(c->e.ps, c->topic,
+                                    (const uint8_t *)c->message,
+                                    strlen(c->message), c->ttl_ms, &reached,
+                                    c->id, on_published, c);
   if (err != 0) {
     fprintf(stderr, "%s: cannot publish: %s\n", yz_cli_prog,
             yz_strerror(err));
@@ -267,6 +297,27 @@ static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
   char author[2 * YZ_NODE_ID_LEN + 1], idh[2 * YZ_PS_ID_LEN + 1];
   hex(m->author_id.bytes, YZ_NODE_ID_LEN, author);
   hex(m->id, YZ_PS_ID_LEN, idh);
+  /* An encrypted topic: print what the keys open, and say what they do
+   * not (a plain message, an epoch without a key, a tampered payload). */
+  static uint8_t opened[YZ_PS_MAX_DATA];
+  yz_pubsub_message pm;
+  char why[160] = "";
+  if (c->encrypted) {
+    size_t ol = 0;
+    int rc = yz_seal_topic_open_message(&c->kr, m, (uint64_t)time(NULL) * 1000,
+                                        opened, sizeof opened, &ol);
+    pm = *m;
+    if (rc == 0) {
+      pm.data = opened;
+      pm.len = ol;
+    } else {
+      snprintf(why, sizeof why, "(cannot open, epoch %" PRIu64 ": %s)",
+               m->epoch, yz_strerror(rc));
+      pm.data = (const uint8_t *)why;
+      pm.len = strlen(why);
+    }
+    m = &pm;
+  }
   if (c->json) {
     printf("{\"topic\":");
     json_str((const uint8_t *)m->topic, strlen(m->topic));
@@ -290,6 +341,8 @@ static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
     putchar('\n');
   }
   fflush(stdout);
+  if (c->encrypted)
+    sodium_memzero(opened, m->len <= sizeof opened ? m->len : 0);
   if (c->count && ++c->got >= c->count)
     finish(c, YZ_EXIT_OK);
 }
@@ -318,7 +371,57 @@ static void sub_start(struct pcmd *c)
   uv_timer_start(&c->poll, on_poll, 100, 100);
 }
 
+/* ---- --encrypted: the topic's keys -------------------------------------- */
+
+static void on_keys(yz_dht *dht, const yz_dht_result *r, void *arg)
+{
+  (void)dht;
+  struct pcmd *c = arg;
+  if (c->stopping)
+    return;
+  int rc = r->status;
+  if (rc == 0 && r->rec == NULL)
+    rc = YZ_E_NOT_FOUND;
+  if (rc == 0)
+    rc = yz_seal_topic_keys_open(&c->kr, &c->user, r->rec,
+                                 (uint64_t)time(NULL) * 1000);
+  bool usable = rc == 0 || (c->sub && c->kr.n > 0);
+  if (!usable) {
+    fprintf(stderr, "%s: %s: no key of the topic for this user: %s\n",
+            yz_cli_prog, c->topic, yz_strerror(rc));
+    finish(c, rc == YZ_E_NOT_FOUND || rc == YZ_E_TIMEOUT ? EXIT_NETWORK
+                                                        : EXIT_NOT_MEMBER);
+    return;
+  }
+  fprintf(stderr, "%s: %s: encrypted, epoch %" PRIu64 "%s\n", yz_cli_prog,
+          c->topic, yz_seal_keyring_epoch(&c->kr),
+          rc == 0 ? "" : " (no longer a member of the newest)");
+  if (c->sub)
+    sub_start(c);
+  else
+    pub_start(c);
+}
+
+static void keys_start(struct pcmd *c)
+{
+  uint8_t h[YZ_PS_TOPIC_LEN], key[YZ_DHTREC_KEY_LEN];
+  int err = yz_ps_topic_hash(h, c->topic, strlen(c->topic));
+  if (err == 0)
+    err = yz_seal_topic_record_key(key, c->owner, h);
+  if (err == 0) {
+    yz_seal_keyring_init(&c->kr, h, c->owner, YZ_SEAL_WINDOW_MS_DEFAULT);
+    err = yz_dht_get(c->e.dht, key, NULL, on_keys, c, NULL);
+  }
+  if (err != 0) {
+    fprintf(stderr, "%s: cannot read the topic's keys: %s\n", yz_cli_prog,
+            yz_strerror(err));
+    finish(c, YZ_EXIT_FAIL);
+  }
+}
+
 /* ---- both -------------------------------------------------------------- */
+
+static void keys_start(struct pcmd *c);
 
 static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
 {
@@ -331,6 +434,10 @@ static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
             yz_cli_prog,
             yz_strerror(r->status ? r->status : YZ_E_UNREACHABLE));
     finish(c, EXIT_NETWORK);
+    return;
+  }
+  if (c->encrypted) {
+    keys_start(c);
     return;
   }
   if (c->sub)
@@ -396,7 +503,8 @@ static int main_common(int argc, char **argv, bool sub)
   const char *args[2] = {NULL, NULL};
   size_t nargs = 0;
   unsigned long long ttl = 120, timeout_s = sub ? 0 : 30;
-  bool verbose = false;
+  bool verbose = false, have_owner = false;
+  const char *userfile = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -407,11 +515,23 @@ static int main_common(int argc, char **argv, bool sub)
     } else if (strcmp(a, "--json") == 0) {
       c.json = true;
       takes = false;
+    } else if (strcmp(a, "--encrypted") == 0) {
+      c.encrypted = true;
+      takes = false;
     } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
       verbose = true;
       takes = false;
     } else if (a[0] == '-' && a[1] == '-' && v == NULL) {
       return yz_cli_usage_error("%s needs a value (or is unknown)", a);
+    } else if (strcmp(a, "--user") == 0) {
+      userfile = v;
+    } else if (strcmp(a, "--owner") == 0) {
+      if (strlen(v) != 64 ||
+          yz_node_id_parse((yz_node_id *)(void *)c.owner, (const uint8_t *)v,
+                           64, NULL) != 0)
+        return yz_cli_usage_error("--owner: want a public key of 64 hex "
+                                  "digits");
+      have_owner = true;
     } else if (strcmp(a, "--bootstrap") == 0) {
       if (c.nbootstrap == MAX_BOOTSTRAP)
         return yz_cli_usage_error("at most %d --bootstrap", MAX_BOOTSTRAP);
@@ -458,7 +578,25 @@ static int main_common(int argc, char **argv, bool sub)
     return yz_cli_usage_error("the message is over %d bytes", YZ_PS_MAX_DATA);
   c.ttl_ms = (uint32_t)(ttl * 1000);
   c.timeout_ms = (uint32_t)(timeout_s * 1000);
-  return run(&c, network, verbose);
+  if (c.encrypted != (userfile != NULL) || c.encrypted != have_owner)
+    return yz_cli_usage_error("--encrypted, --user FILE and --owner PUBKEY "
+                              "go together");
+  if (c.encrypted) {
+    yz_identity id;
+    const char *why = NULL;
+    int err = yz_identity_load(&id, userfile, &why);
+    if (err != 0)
+      return yz_cli_usage_error("--user %s: %s", userfile,
+                                why ? why : yz_strerror(err));
+    err = yz_seal_user_init(&c.user, &id);
+    yz_identity_clear(&id);
+    if (err != 0)
+      return yz_cli_error("--user %s: not a usable key", userfile);
+  }
+  int rc = run(&c, network, verbose);
+  yz_seal_user_clear(&c.user);
+  yz_seal_keyring_clear(&c.kr);
+  return rc;
 }
 
 int cmd_pub_main(int argc, char **argv)
