@@ -221,6 +221,11 @@ YZ_EXPORT const yz_node_id *yz_node_get_id(const yz_node *node);
 YZ_EXPORT uv_loop_t *yz_node_get_loop(const yz_node *node);
 YZ_EXPORT yz_link_manager *yz_node_get_link_manager(yz_node *node);
 
+/* The network the node belongs to (cfg.link.network, yz/link.h): "yz"
+ * (YZ_SESSION_NETWORK_DEFAULT) for the public network, else the configured
+ * name. Lives as long as the node. */
+YZ_EXPORT const char *yz_node_network(const yz_node *node);
+
 /*
  * Listen (see yz_link_listen()). The node address of the listener, with the
  * port the kernel chose for port 0, is appended to the node's list: see

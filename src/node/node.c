@@ -16,6 +16,7 @@
 #include "node/backoff.h"
 #include "node/duplicate.h"
 #include "node/frame.h"
+#include "node/node_internal.h"
 #include "node/reqtable.h"
 #include "yz/session.h"
 #include "yz/address.h"
@@ -99,6 +100,7 @@ struct yz_node {
   yz_node_config cfg;
   size_t max_msg;
   bool virt; /* virtual time (cfg.link.virtual_time): no timers armed */
+  char network[YZ_WIRE_NETWORK_MAX_LEN + 1]; /* yz_node_network() */
   enum node_state state;
   yz_link_manager *mgr;
 
@@ -1267,6 +1269,11 @@ int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
     free(n);
     return err;
   }
+  /* The manager accepted the name: keep a copy (the caller's string is
+   * not kept). */
+  snprintf(n->network, sizeof n->network, "%s",
+           cfg->link.network ? cfg->link.network
+                             : YZ_SESSION_NETWORK_DEFAULT);
   uv_timer_init(loop, &n->req_timer);
   n->req_timer.data = n;
   uv_timer_init(loop, &n->policy_timer);
@@ -1375,6 +1382,15 @@ void yz_node_free(yz_node *n)
 const yz_node_id *yz_node_get_id(const yz_node *n) { return &n->identity.id; }
 uv_loop_t *yz_node_get_loop(const yz_node *n) { return n->loop; }
 yz_link_manager *yz_node_get_link_manager(yz_node *n) { return n->mgr; }
+const char *yz_node_network(const yz_node *n) { return n->network; }
+
+/* node/node_internal.h */
+uint64_t yz__node_now(const yz_node *n) { return now_ms(n); }
+bool yz__node_virtual_time(const yz_node *n) { return n->virt; }
+const yz_identity *yz__node_identity(const yz_node *n)
+{
+  return &n->identity;
+}
 
 bool yz_node_peer_is_up(const yz_node *n, const yz_node_id *peer)
 {

@@ -651,10 +651,15 @@ static void test_network_name(void **state)
   static struct on a, b, c;
   yz_node_config tcfg;
   yz_node_config_default(&tcfg);
-  tcfg.link.network = "yz-test";
+  char name[] = "yz-test";
+  tcfg.link.network = name;
   on_new(&a, 1, LISTEN, &tcfg);
   on_new(&b, 2, LISTEN, NULL); /* the public network, "yz" */
   on_new(&c, 3, 0, &tcfg);
+  /* The node keeps its own copy of the name. */
+  name[0] = 'X';
+  assert_string_equal(yz_node_network(a.node), "yz-test");
+  assert_string_equal(yz_node_network(b.node), "yz");
   assert_int_equal(yz_node_start(a.node), 0);
   assert_int_equal(yz_node_start(b.node), 0);
   assert_int_equal(yz_node_start(c.node), 0);
