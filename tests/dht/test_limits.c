@@ -3,9 +3,11 @@
  * bounds"), each driven to its limit and one step beyond:
  *   YZ__DHT_DIALBACKS_MAX  dial-backs in flight: the next admission waits
  *                          (no dial) until one ends;
- *   YZ__DHT_RING           the "once" memory of dialled-back node IDs: a
- *                          node is not dialled back twice until 64 others
- *                          were, then it is forgotten, oldest first;
+ *   YZ__DHT_RING           the "once" memories of dialled-back node IDs
+ *                          and of queriers sent an unasked HELLO: a node
+ *                          is not dialled back (sent one) twice until 64
+ *                          others were, then it is forgotten, oldest
+ *                          first;
  *   YZ__DHT_DIAL_WAITERS   lookups waiting for one dial: one more is
  *                          refused with YZ_E_LIMIT (the lookup counts that
  *                          candidate failed);
@@ -107,6 +109,10 @@ static const yz_node_id *sid(unsigned i)
 static yz_identity me, peer_id;
 static yz_node *node, *peer;
 static yz_dht *dht;
+/* Bare nodes (no DHT) linked to the node under test. */
+enum { BARE = YZ__DHT_RING + 1 };
+static yz_identity bare_id[BARE];
+static yz_node *bare[BARE];
 
 static void node_new(yz_identity *id, unsigned i, const char *listen,
                      yz_node **out)
@@ -176,6 +182,12 @@ static int teardown(void **state)
   if (peer != NULL)
     node_stop(peer);
   peer = NULL;
+  for (unsigned i = 0; i < BARE; i++) {
+    if (bare[i] != NULL)
+      node_stop(bare[i]);
+    bare[i] = NULL;
+    yz_identity_clear(&bare_id[i]);
+  }
   yz_identity_clear(&me);
   yz_identity_clear(&peer_id);
   for (unsigned i = 0; i < STRANGERS; i++)
@@ -259,6 +271,75 @@ static void test_dialbacks_and_ring(void **state)
   assert_true(yz__dht_dialling(dht, sid(0)));
   assert_int_equal(dht->dialled_back.n, YZ__DHT_RING);
   RUN_UNTIL(dht->n_dials == 0);
+}
+
+/* ---- unasked HELLOs to queriers: the other once-ring ---- */
+
+static void dialled(yz_node *n, int status, const yz_node_id *peer,
+                    const char *reason, void *arg);
+
+/* Bare node i asks the node under test a FIND_NODE (it sent no HELLO,
+ * so the node knows no record of it). */
+static void find_node_from(unsigned i)
+{
+  yz_dht_msg m;
+  yz_dht_msg_init(&m, YZ_DHT_FIND_NODE);
+  memset(m.target, 0x11, sizeof m.target);
+  uint8_t req[128];
+  size_t rl;
+  assert_int_equal(
+      yz_dht_msg_encode(&m, &dht->lim, req, sizeof req, &rl, NULL), 0);
+  uint8_t *out = malloc(yz__dht_answer_max(dht));
+  assert_non_null(out);
+  size_t ol;
+  int rc = yz__dht_handle_request(dht, yz_identity_node_id(&bare_id[i]), req,
+                                  rl, out, yz__dht_answer_max(dht), &ol);
+  free(out);
+  assert_int_equal(rc, 0);
+}
+
+static uint64_t hellos_sent(void)
+{
+  yz_dht_stats st;
+  yz_dht_get_stats(dht, &st);
+  return st.requests_out;
+}
+
+static void test_hello_ring(void **state)
+{
+  (void)state;
+  /* BARE nodes dial the node under test; their links are up. */
+  int up[BARE];
+  for (unsigned i = 0; i < BARE; i++) {
+    char url[64];
+    snprintf(url, sizeof url, "ws://10.73.%u.%u:7700", i / 200, i % 200 + 1);
+    node_new(&bare_id[i], 100 + i, url, &bare[i]);
+    up[i] = 0;
+    assert_int_equal(yz_node_dial_with(bare[i], yz_node_address(node, 0),
+                                       NULL, dialled, &up[i]),
+                     0);
+  }
+  for (unsigned i = 0; i < BARE; i++) {
+    RUN_UNTIL(up[i] != 0 &&
+              yz_node_peer_is_up(node, yz_identity_node_id(&bare_id[i])));
+    assert_int_equal(up[i], 1);
+  }
+  /* Each querier unknown to the table is sent one HELLO (a request). */
+  for (unsigned i = 0; i < BARE; i++) {
+    uint64_t before = hellos_sent();
+    find_node_from(i);
+    assert_int_equal(hellos_sent() - before, 1);
+  }
+  assert_int_equal(dht->hello_asked.n, YZ__DHT_RING);
+  /* Once: the last 64 are remembered, and asked no more... */
+  uint64_t before = hellos_sent();
+  find_node_from(BARE - 1);
+  find_node_from(1);
+  assert_int_equal(hellos_sent(), before);
+  /* ...but the first, the oldest, was forgotten: asked again. */
+  find_node_from(0);
+  assert_int_equal(hellos_sent(), before + 1);
+  assert_int_equal(dht->hello_asked.n, YZ__DHT_RING);
 }
 
 /* ---- lookups waiting for one dial ---- */
@@ -378,6 +459,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_dialbacks_and_ring, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_hello_ring, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dial_waiters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_handoff, setup, teardown),
   };
