@@ -8,7 +8,8 @@
  *   0 insert(peer byte, deadline u16)   1 take(id u64, peer byte)
  *   2 take(id of a live entry, peer byte)  3 expire(now u16)
  *   4 take_peer(peer byte)               5 take_any
- *   6 next_deadline
+ *   6 next_deadline                      7 take_tagged(peer, tag byte)
+ * An insert's tag (the link it went out on) is its deadline's low 2 bits.
  *
  * Invariants checked: every answer equals the model's (a response is
  * matched by id AND peer; expiry is earliest first; LIMIT exactly when
@@ -63,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t used = 0, live = 0;
 
   for (int step = 0; step < 512 && in.n > 0; step++) {
-    uint8_t op = fuzz_u8(&in) % 7;
+    uint8_t op = fuzz_u8(&in) % 8;
     yz_node_id peer;
     yz__req *got;
     switch (op) {
@@ -75,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       entry *x = &e[used];
       x->r.peer = peer;
       x->r.deadline_ms = dl;
+      x->r.tag = dl & 3;
       int rc = yz__reqtable_insert(&t, &x->r);
       if (live == max) {
         FUZZ_CHECK(rc == YZ_E_LIMIT);
@@ -138,6 +140,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       FUZZ_CHECK((got != NULL) == any);
       if (got) {
         FUZZ_CHECK(as_entry(got)->live &&
+                   yz_node_id_equal(&got->peer, &peer));
+        as_entry(got)->live = false;
+        live--;
+      }
+      break;
+    }
+    case 7: {
+      peer_of(&peer, fuzz_u8(&in));
+      uint64_t tag = fuzz_u8(&in) & 3;
+      bool any = false;
+      for (size_t i = 0; i < used; i++)
+        any |= e[i].live && e[i].r.tag == tag &&
+               yz_node_id_equal(&e[i].r.peer, &peer);
+      got = yz__reqtable_take_tagged(&t, &peer, tag);
+      FUZZ_CHECK((got != NULL) == any);
+      if (got) {
+        FUZZ_CHECK(as_entry(got)->live && got->tag == tag &&
                    yz_node_id_equal(&got->peer, &peer));
         as_entry(got)->live = false;
         live--;

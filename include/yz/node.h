@@ -122,7 +122,13 @@ typedef struct yz_node_response {
  *   YZ_E_REMOTE     the peer answered with an error: r->error_code, and a
  *                   reason text in r->data / r->len (not NUL-terminated)
  *   YZ_E_TIMEOUT    no answer in time
- *   YZ_E_CLOSED     the peer went down, or the node is stopping
+ *   YZ_E_CLOSED     the peer went down, or the node is stopping; or, with
+ *                   the peer still up (yz_node_peer_is_up()), the link the
+ *                   request went out on was closed while another link to
+ *                   the peer stays (a duplicate, see "Duplicate links"
+ *                   above): the request may or may not have reached the
+ *                   peer and its answer is lost, so send it again now if
+ *                   it is worth it (it goes on the link that stays)
  *   YZ_E_MALFORMED  the peer answered with another protocol number
  * r is never NULL; for a timeout or close only peer, proto and id are set.
  */
@@ -214,6 +220,11 @@ YZ_EXPORT void yz_node_free(yz_node *node);
 YZ_EXPORT const yz_node_id *yz_node_get_id(const yz_node *node);
 YZ_EXPORT uv_loop_t *yz_node_get_loop(const yz_node *node);
 YZ_EXPORT yz_link_manager *yz_node_get_link_manager(yz_node *node);
+
+/* The network the node belongs to (cfg.link.network, yz/link.h): "yz"
+ * (YZ_SESSION_NETWORK_DEFAULT) for the public network, else the configured
+ * name. Lives as long as the node. */
+YZ_EXPORT const char *yz_node_network(const yz_node *node);
 
 /*
  * Listen (see yz_link_listen()). The node address of the listener, with the

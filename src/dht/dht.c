@@ -18,7 +18,7 @@
 
 uint64_t yz__dht_now(const yz_dht *d)
 {
-  return yz__link_now(d->mgr);
+  return yz__node_now(d->node);
 }
 
 uint64_t yz__dht_unix(const yz_dht *d)
@@ -167,7 +167,7 @@ static int own_build(yz_dht *d)
   r.expiry = now_s + d->cfg.record_lifetime_s;
   r.node_type = d->cfg.node_type;
   r.capabilities = d->cfg.capabilities;
-  if (yz_record_sign(&r, &d->mgr->identity, &why) != 0)
+  if (yz_record_sign(&r, yz__node_identity(d->node), &why) != 0)
     return YZ_E_INVAL;
   size_t n;
   if (yz_record_encode(&r, d->own, sizeof d->own, &n) != 0)
@@ -1108,10 +1108,9 @@ int yz_dht_new(yz_dht **out, yz_node *node, const yz_dht_config *cfg_in)
     return YZ_E_STATE;
   }
   d->loop = yz_node_get_loop(node);
-  d->mgr = yz_node_get_link_manager(node);
   d->cfg = cfg;
-  d->virt = d->mgr->cfg.virtual_time && d->mgr->cfg.clock_ms != NULL;
-  snprintf(d->network, sizeof d->network, "%s", d->mgr->cfg.network);
+  d->virt = yz__node_virtual_time(node);
+  snprintf(d->network, sizeof d->network, "%s", yz_node_network(node));
   d->log_rl = (yz_log_ratelimit)YZ_LOG_RATELIMIT_INIT(10, 10000);
   d->lim.max_contacts = YZ_DHT_MSG_CONTACTS_CAP;
   d->lim.max_providers = YZ_DHT_MSG_PROVIDERS_CAP;

@@ -9,7 +9,7 @@
 #include "dht/dht_internal.h"
 #include "dht/routing.h"
 #include "dht/store.h"
-#include "link/internal.h"
+#include "node/node_internal.h"
 #include "yz/dht.h"
 #include "yz/log.h"
 
@@ -80,7 +80,6 @@ struct yz_dht {
   struct yz_dht *live_next; /* the live DHTs (one per node) */
   bool is_live;
   uv_loop_t *loop;
-  yz_link_manager *mgr;
   yz_dht_config cfg;
   char network[YZ_RECORD_NETWORK_MAX_LEN + 1];
   bool virt;

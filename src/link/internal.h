@@ -17,6 +17,7 @@
 #include "yz/session.h"
 
 #include "link/ratelimit.h"
+#include "link/srccount.h"
 
 /* Headroom before each queued message (libwebsockets' LWS_PRE is 16 in
  * 4.1.6; checked at compile time in ws.c). */
@@ -90,6 +91,7 @@ struct yz_link {
   /* Per-source limits and eviction (docs/operations.md "Limits") */
   uint8_t src_ip[16];     /* inbound: the source key (IPv4, IPv6 /64) */
   uint8_t src_len;        /* 0: unknown (outbound, memnet) */
+  bool src_counted;       /* counted in m->srcs (link/srccount.h) */
   bool is_protected;      /* never evicted (yz_link_set_protected) */
   bool has_accepted;      /* inbound: accepted_ms is the TCP accept */
   uint64_t accepted_ms;   /* the handshake timeout runs from here */
@@ -184,6 +186,8 @@ struct yz_link_manager {
   yz_link *defer;
 
   yz__ratelimit rl;
+  /* inbound links and handshakes per source (the per-source caps) */
+  yz__srccount srcs;
   yz_log_ratelimit log_rl;
   /* link up/down lines (debug): a peer makes as many as it opens links */
   yz_log_ratelimit log_ev_rl;

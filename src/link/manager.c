@@ -222,6 +222,11 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
                           m->cfg.ip_rate_burst);
   if (rc != 0)
     goto fail;
+  /* Every source counted has an inbound link or handshake, which
+   * max_links and max_handshakes bound. */
+  rc = yz__srccount_init(&m->srcs, m->cfg.max_links + m->cfg.max_handshakes);
+  if (rc != 0)
+    goto fail;
   rc = m->be->attach(m);
   if (rc != 0)
     goto fail;
@@ -239,6 +244,7 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
 fail:
   sodium_memzero(m->cookie_secret, sizeof m->cookie_secret);
   yz__ratelimit_clear(&m->rl);
+  yz__srccount_clear(&m->srcs);
   yz_session_local_clear(&m->local);
   yz_identity_clear(&m->identity);
   free(m);
@@ -267,6 +273,7 @@ static void free_manager(yz_link_manager *m) {
   void *ud = m->on_closed_ud;
   sodium_memzero(m->cookie_secret, sizeof m->cookie_secret);
   yz__ratelimit_clear(&m->rl);
+  yz__srccount_clear(&m->srcs);
   yz_session_local_clear(&m->local);
   yz_identity_clear(&m->identity);
   free(m->heap);
@@ -564,6 +571,11 @@ static void sess_event(void *user, const yz_session_event *ev) {
       l->counted_hs = false;
       m->n_handshakes--;
     }
+    if (l->src_counted) {
+      yz__src_ent *se = yz__srccount_find(&m->srcs, l->src_ip, l->src_len);
+      if (se != NULL && se->hs > 0)
+        se->hs--;
+    }
     l->state = YZ__LS_UP;
     l->last_app_ms = yz__link_clock(m);
     m->stats.links_up_total++;
@@ -734,6 +746,16 @@ static void link_down(yz_link *l, int err, const char *reason) {
     l->counted_hs = false;
     m->n_handshakes--;
   }
+  if (l->src_counted) {
+    l->src_counted = false;
+    yz__src_ent *se = yz__srccount_find(&m->srcs, l->src_ip, l->src_len);
+    if (se != NULL) {
+      se->links -= se->links > 0;
+      if (!was_up && se->hs > 0)
+        se->hs--;
+      yz__srccount_release(&m->srcs, se);
+    }
+  }
   if (!was_up)
     m->stats.handshakes_failed++;
   mem_forget(l);
@@ -828,24 +850,21 @@ void yz__link_refused(yz_link_manager *m, yz_link_refusal why) {
 /* ------------------------------------------------------------------------ */
 /* Per-source limits and eviction (docs/operations.md "Limits")             */
 
-static bool same_src(const yz_link *l, const uint8_t *ip, size_t ip_len) {
-  return l->src_len == ip_len && ip_len > 0 &&
-         memcmp(l->src_ip, ip, ip_len) == 0;
-}
-
-/* Would one more connection from this source exceed its share? O(links),
- * which max_links bounds; admissions are rate-limited per source. */
-static bool source_over(const yz_link_manager *m, const uint8_t *ip,
+/* Would one more connection from this source exceed its share? O(1):
+ * the inbound links and handshakes of each source are counted in
+ * m->srcs (link/srccount.h) as links come and go, plus the backend's
+ * connections of that source still upgrading. A new source when the
+ * table is full (never, as sized) counts as over. */
+static bool source_over(yz_link_manager *m, const uint8_t *ip,
                         size_t ip_len) {
   uint32_t pending = be_pending_from(m, ip, ip_len);
   uint32_t hs = pending, links = pending;
-  for (const yz_link *l = m->links; l != NULL; l = l->next) {
-    if (l->state == YZ__LS_DOWN || l->dir != YZ_LINK_INBOUND ||
-        !same_src(l, ip, ip_len))
-      continue;
-    links++;
-    if (l->state != YZ__LS_UP)
-      hs++;
+  const yz__src_ent *se = yz__srccount_find(&m->srcs, ip, ip_len);
+  if (se != NULL) {
+    links += se->links;
+    hs += se->hs;
+  } else if (ip_len > 0 && m->srcs.n >= m->srcs.max) {
+    return true;
   }
   return hs >= m->cfg.max_handshakes_per_source ||
          links >= m->cfg.max_links_per_source;
@@ -938,6 +957,13 @@ yz_link *yz__link_inbound_at(yz_link_manager *m, void *conn,
   if (src != NULL && src->ip_len <= sizeof l->src_ip) {
     memcpy(l->src_ip, src->ip, src->ip_len);
     l->src_len = src->ip_len;
+    /* counted until link_down(); its handshake until it is up */
+    yz__src_ent *se = yz__srccount_get(&m->srcs, l->src_ip, l->src_len);
+    if (se != NULL) {
+      se->links++;
+      se->hs++;
+      l->src_counted = true;
+    }
   }
   if (accepted_ms != UINT64_MAX) {
     l->has_accepted = true;

@@ -16,6 +16,7 @@
 #include "node/backoff.h"
 #include "node/duplicate.h"
 #include "node/frame.h"
+#include "node/node_internal.h"
 #include "node/reqtable.h"
 #include "yz/session.h"
 #include "yz/address.h"
@@ -39,6 +40,7 @@ struct nlink {
   bool pinned;
   bool up;
   bool dup; /* closed by the duplicate rule */
+  uint64_t serial; /* the node's number for it (not 0): requests name it */
   const char *close_reason; /* why we closed it, if we did */
   yz_link_direction dir;
   uint8_t binding[YZ_LINK_CHANNEL_BINDING_MAX];
@@ -98,6 +100,7 @@ struct yz_node {
   yz_node_config cfg;
   size_t max_msg;
   bool virt; /* virtual time (cfg.link.virtual_time): no timers armed */
+  char network[YZ_WIRE_NETWORK_MAX_LEN + 1]; /* yz_node_network() */
   enum node_state state;
   yz_link_manager *mgr;
 
@@ -110,6 +113,7 @@ struct yz_node {
 
   yz__reqtable reqs;
   uv_timer_t req_timer;
+  uint64_t link_serial; /* the last nlink.serial given */
 
   char **addrs;
   size_t naddrs;
@@ -287,10 +291,29 @@ static void fail_requests_of(yz_node *n, const yz_node_id *peer)
   req_rearm(n);
 }
 
+/* A link of peer went down while another link to it stays up (most often
+ * a duplicate closed by the rule, docs/protocol.md "Duplicate links"):
+ * what went out on it may never have reached the peer, and the answer to
+ * what did may have been lost with it, so the requests sent on it fail at
+ * once with YZ_E_CLOSED, the peer still up, and their callers can send
+ * again at once on the link that stays instead of waiting for the
+ * timeout (yz/node.h, yz_node_response_cb). */
+static void fail_requests_on(yz_node *n, const yz_node_id *peer,
+                             uint64_t serial)
+{
+  yz__req *r;
+  while ((n->state == ST_NEW || n->state == ST_STARTED) &&
+         (r = yz__reqtable_take_tagged(&n->reqs, peer, serial)) != NULL)
+    pending_finish(n, (struct pending *)r, YZ_E_CLOSED, NULL);
+  req_rearm(n);
+}
+
 /* ---- sending ---- */
 
+/* Send f to the peer's primary link; *via (if not NULL) gets that link's
+ * serial. */
 static int send_frame(yz_node *n, const yz_node_id *to,
-                      const yz__node_frame *f)
+                      const yz__node_frame *f, uint64_t *via)
 {
   if (n->state == ST_STOPPING || n->state == ST_STOPPED)
     return YZ_E_STATE;
@@ -319,6 +342,8 @@ static int send_frame(yz_node *n, const yz_node_id *to,
   memcpy(n->scratch, hdr, (size_t)hl);
   if (f->body_len)
     memcpy(n->scratch + hl, f->body, f->body_len);
+  if (via != NULL)
+    *via = p->primary->serial;
   return yz_link_send(p->primary->link, n->scratch, total);
 }
 
@@ -329,7 +354,7 @@ int yz_node_send(yz_node *n, const yz_node_id *peer, uint16_t proto,
     return YZ_E_INVAL;
   yz__node_frame f = {.kind = YZ__NODE_MESSAGE, .proto = proto,
                       .body = data, .body_len = len};
-  return send_frame(n, peer, &f);
+  return send_frame(n, peer, &f, NULL);
 }
 
 int yz_node_request(yz_node *n, const yz_node_id *peer, uint16_t proto,
@@ -360,7 +385,7 @@ int yz_node_request(yz_node *n, const yz_node_id *peer, uint16_t proto,
   uint64_t id = yz__req_id(&pr->r);
   yz__node_frame f = {.kind = YZ__NODE_REQUEST, .proto = proto, .id = id,
                       .body = data, .body_len = len};
-  err = send_frame(n, peer, &f);
+  err = send_frame(n, peer, &f, &pr->r.tag);
   if (err != 0) {
     yz__req *r = yz__reqtable_take(&n->reqs, id, peer);
     assert(r == &pr->r);
@@ -393,7 +418,7 @@ int yz_node_respond(yz_node *n, const yz_node_incoming *req,
     return YZ_E_INVAL;
   yz__node_frame f = {.kind = YZ__NODE_RESPONSE, .proto = req->proto,
                       .id = req->id, .body = data, .body_len = len};
-  return send_frame(n, &req->from, &f);
+  return send_frame(n, &req->from, &f, NULL);
 }
 
 int yz_node_respond_error(yz_node *n, const yz_node_incoming *req,
@@ -407,7 +432,7 @@ int yz_node_respond_error(yz_node *n, const yz_node_incoming *req,
   yz__node_frame f = {.kind = YZ__NODE_ERROR, .proto = req->proto,
                       .id = req->id, .code = code,
                       .body = (const uint8_t *)reason, .body_len = rl};
-  return send_frame(n, &req->from, &f);
+  return send_frame(n, &req->from, &f, NULL);
 }
 
 /* ---- protocols ---- */
@@ -779,6 +804,7 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
     return;
   }
   l->up = true;
+  l->serial = ++n->link_serial;
   l->peer = p;
   peer_info_set(p, lp);
   l->next = p->links;
@@ -890,6 +916,7 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
   *pp = l->next;
   yz_node_id id = p->id;
   yz_link_direction dir = l->dir;
+  uint64_t serial = l->serial;
   bool last = p->links == NULL;
   if (last)
     peer_remove(n, p);
@@ -900,8 +927,10 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
 
   if (n->cfg.cb.on_link)
     n->cfg.cb.on_link(n, &id, dir, false, err, reason, n->cfg.user_data);
-  if (!last)
+  if (!last) {
+    fail_requests_on(n, &id, serial);
     return;
+  }
   fail_requests_of(n, &id);
   notify_peer(n, NULL, &id, err, reason);
   if (n->state != ST_STARTED)
@@ -1240,6 +1269,11 @@ int yz_node_new(yz_node **out, uv_loop_t *loop, const yz_node_config *cfg)
     free(n);
     return err;
   }
+  /* The manager accepted the name: keep a copy (the caller's string is
+   * not kept). */
+  snprintf(n->network, sizeof n->network, "%s",
+           cfg->link.network ? cfg->link.network
+                             : YZ_SESSION_NETWORK_DEFAULT);
   uv_timer_init(loop, &n->req_timer);
   n->req_timer.data = n;
   uv_timer_init(loop, &n->policy_timer);
@@ -1348,6 +1382,15 @@ void yz_node_free(yz_node *n)
 const yz_node_id *yz_node_get_id(const yz_node *n) { return &n->identity.id; }
 uv_loop_t *yz_node_get_loop(const yz_node *n) { return n->loop; }
 yz_link_manager *yz_node_get_link_manager(yz_node *n) { return n->mgr; }
+const char *yz_node_network(const yz_node *n) { return n->network; }
+
+/* node/node_internal.h */
+uint64_t yz__node_now(const yz_node *n) { return now_ms(n); }
+bool yz__node_virtual_time(const yz_node *n) { return n->virt; }
+const yz_identity *yz__node_identity(const yz_node *n)
+{
+  return &n->identity;
+}
 
 bool yz_node_peer_is_up(const yz_node *n, const yz_node_id *peer)
 {

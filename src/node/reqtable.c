@@ -138,6 +138,19 @@ yz__req *yz__reqtable_take_peer(yz__reqtable *t, const yz_node_id *peer)
   return NULL;
 }
 
+yz__req *yz__reqtable_take_tagged(yz__reqtable *t, const yz_node_id *peer,
+                                  uint64_t tag)
+{
+  for (yz__req *r = t->head; r != NULL; r = r->next) {
+    if (r->tag == tag &&
+        memcmp(r->peer.bytes, peer->bytes, YZ_NODE_ID_LEN) == 0) {
+      unlink_req(t, r);
+      return r;
+    }
+  }
+  return NULL;
+}
+
 yz__req *yz__reqtable_take_any(yz__reqtable *t)
 {
   yz__req *r = t->head;

@@ -20,6 +20,9 @@ typedef struct yz__req {
   /* Set by the caller before insert (id by yz__reqtable_insert). */
   yz_node_id peer;
   uint64_t deadline_ms;
+  /* The caller's: which link of the peer the request went out on, for
+   * yz__reqtable_take_tagged() (0: none). */
+  uint64_t tag;
   /* Private. */
   uint64_t id;
   struct yz__req *hnext;         /* hash chain */
@@ -63,6 +66,10 @@ yz__req *yz__reqtable_expire(yz__reqtable *t, uint64_t now_ms);
 
 /* Remove and return one request sent to peer, or NULL. */
 yz__req *yz__reqtable_take_peer(yz__reqtable *t, const yz_node_id *peer);
+
+/* Remove and return one request sent to peer with this tag, or NULL. */
+yz__req *yz__reqtable_take_tagged(yz__reqtable *t, const yz_node_id *peer,
+                                  uint64_t tag);
 
 /* Remove and return any request, or NULL when the table is empty. */
 yz__req *yz__reqtable_take_any(yz__reqtable *t);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "wire/cbor_read.h"
+#include "wire/cbor_write.h"
 #include "yz/dht_wire.h"
 
 _Static_assert(YZ_DHT_MSG_MAX_CONTACTS <= YZ_DHT_MSG_CONTACTS_CAP,
@@ -167,20 +168,10 @@ static bool limits_of(const yz_dht_msg_limits *lim, yz_dht_msg_limits *out)
   return true;
 }
 
-/* The encoded size of a head with argument v. */
-static size_t head_len(uint64_t v)
-{
-  return v < 24             ? 1
-         : v <= 0xff        ? 2
-         : v <= 0xffff      ? 3
-         : v <= 0xffffffffu ? 5
-                            : 9;
-}
-
 /* A bstr of at most n bytes. */
 static size_t bstr_max(size_t n)
 {
-  return head_len(n) + n;
+  return cbor_head_len(n) + n;
 }
 
 static size_t max_len_of(const yz_dht_msg_limits *l)
@@ -192,11 +183,13 @@ static size_t max_len_of(const yz_dht_msg_limits *l)
          1 + 1 +                        /* type */
          1 + bstr_max(YZ_DHT_KEY_LEN) + /* target */
          1 + 1 +                        /* client */
-         1 + head_len(l->max_contacts) + l->max_contacts * contact + 1 +
-         bstr_max(l->max_record_len) + /* record */
+         1 + cbor_head_len(l->max_contacts) +
+         l->max_contacts * contact +    /* closer */
+         1 + bstr_max(l->max_record_len) + /* record */
          2 * (1 + 9) +                 /* seq, cas */
-         1 + head_len(l->max_providers) + l->max_providers * contact + 1 +
-         contact +                                /* provider */
+         1 + cbor_head_len(l->max_providers) +
+         l->max_providers * contact +   /* providers */
+         1 + contact +                            /* provider */
          1 + 1 +                                  /* status */
          1 + bstr_max(YZ_DHT_MSG_REASON_MAX_LEN); /* reason */
 }
@@ -337,49 +330,13 @@ static const char *fields_invalid(const yz_dht_msg *m, unsigned present,
 
 /* ---- encoding ---------------------------------------------------------- */
 
-struct wbuf {
-  uint8_t *p;
-  size_t cap, n;
-  bool over;
-};
-
-static void put_head(struct wbuf *w, unsigned major, uint64_t v)
-{
-  size_t hl = head_len(v);
-  if (w->over || w->cap - w->n < hl) {
-    w->over = true;
-    return;
-  }
-  uint8_t *o = w->p + w->n;
-  uint8_t mt = (uint8_t)(major << 5);
-  if (hl == 1) {
-    o[0] = (uint8_t)(mt | v);
-  } else {
-    static const uint8_t ai[] = {0, 0, 24, 25, 0, 26, 0, 0, 0, 27};
-    o[0] = (uint8_t)(mt | ai[hl]);
-    for (size_t i = 1; i < hl; i++)
-      o[i] = (uint8_t)(v >> (8 * (hl - 1 - i)));
-  }
-  w->n += hl;
-}
-
-static void put_bytes(struct wbuf *w, unsigned major, const void *b, size_t n)
-{
-  put_head(w, major, n);
-  if (w->over || w->cap - w->n < n) {
-    w->over = true;
-    return;
-  }
-  if (n)
-    memcpy(w->p + w->n, b, n);
-  w->n += n;
-}
+/* Heads and strings are written with wire/cbor_write.h. */
 
 static void put_list(struct wbuf *w, const yz_dht_bytes *l, size_t n)
 {
   put_head(w, 4, n);
   for (size_t i = 0; i < n; i++)
-    put_bytes(w, 2, l[i].ptr, l[i].len);
+    put_bstr(w, l[i].ptr, l[i].len);
 }
 
 int yz_dht_msg_encode(const yz_dht_msg *m, const yz_dht_msg_limits *lim,
@@ -412,7 +369,7 @@ int yz_dht_msg_encode(const yz_dht_msg *m, const yz_dht_msg_limits *lim,
       put_head(&w, 0, (uint64_t)m->type);
       break;
     case YZ_DHT_MKEY_TARGET:
-      put_bytes(&w, 2, m->target, YZ_DHT_KEY_LEN);
+      put_bstr(&w, m->target, YZ_DHT_KEY_LEN);
       break;
     case YZ_DHT_MKEY_CLIENT:
       put_head(&w, 7, 21); /* true */
@@ -421,7 +378,7 @@ int yz_dht_msg_encode(const yz_dht_msg *m, const yz_dht_msg_limits *lim,
       put_list(&w, m->closer, m->n_closer);
       break;
     case YZ_DHT_MKEY_RECORD:
-      put_bytes(&w, 2, m->record.ptr, m->record.len);
+      put_bstr(&w, m->record.ptr, m->record.len);
       break;
     case YZ_DHT_MKEY_SEQ:
       put_head(&w, 0, m->seq);
@@ -433,13 +390,13 @@ int yz_dht_msg_encode(const yz_dht_msg *m, const yz_dht_msg_limits *lim,
       put_list(&w, m->providers, m->n_providers);
       break;
     case YZ_DHT_MKEY_PROVIDER:
-      put_bytes(&w, 2, m->provider.ptr, m->provider.len);
+      put_bstr(&w, m->provider.ptr, m->provider.len);
       break;
     case YZ_DHT_MKEY_STATUS:
       put_head(&w, 0, m->status);
       break;
     default: /* YZ_DHT_MKEY_REASON */
-      put_bytes(&w, 3, m->reason, m->reason_len);
+      put_string(&w, YZ__CBOR_TSTR, m->reason, m->reason_len);
       break;
     }
   }

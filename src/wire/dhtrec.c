@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "common/util.h"
+#include "wire/cbor_write.h"
 #include "yz/dht_wire.h"
 #include "yz/dhtrec.h"
 #include "yz/wire.h"
@@ -239,53 +240,7 @@ size_t yz_dhtrec_encoded_max(size_t value_max)
   return value_limit(value_max) + YZ_DHTREC_OVERHEAD_MAX;
 }
 
-typedef struct {
-  uint8_t *p;
-  size_t cap, n;
-  bool over;
-} wbuf;
-
-static void put_bytes(wbuf *b, const void *p, size_t n)
-{
-  if (b->over || n > b->cap - b->n) {
-    b->over = true;
-    return;
-  }
-  if (n)
-    memcpy(b->p + b->n, p, n);
-  b->n += n;
-}
-
-/* A head of the shortest form (RFC 8949 4.2.1). */
-static void put_head(wbuf *b, uint8_t major, uint64_t v)
-{
-  uint8_t h[9];
-  size_t n;
-  major = (uint8_t)(major << 5);
-  if (v < 24) {
-    h[0] = (uint8_t)(major | v), n = 1;
-  } else if (v <= UINT8_MAX) {
-    h[0] = major | 24, h[1] = (uint8_t)v, n = 2;
-  } else if (v <= UINT16_MAX) {
-    h[0] = major | 25, h[1] = (uint8_t)(v >> 8), h[2] = (uint8_t)v, n = 3;
-  } else if (v <= UINT32_MAX) {
-    h[0] = major | 26;
-    for (int i = 0; i < 4; i++)
-      h[1 + i] = (uint8_t)(v >> (24 - 8 * i));
-    n = 5;
-  } else {
-    h[0] = major | 27;
-    yz__store64_be(h + 1, v);
-    n = 9;
-  }
-  put_bytes(b, h, n);
-}
-
-static void put_bstr(wbuf *b, const uint8_t *p, size_t n)
-{
-  put_head(b, 2, n);
-  put_bytes(b, p, n);
-}
+/* Heads and byte strings are written with wire/cbor_write.h. */
 
 int yz_dhtrec_encode(const yz_dhtrec *r, uint8_t *out, size_t cap,
                      size_t *outlen)
@@ -296,7 +251,7 @@ int yz_dhtrec_encode(const yz_dhtrec *r, uint8_t *out, size_t cap,
       r->salt_len > YZ_DHTREC_SALT_MAX)
     return YZ_E_INVAL;
   bool mut = r->kind == YZ_DHTREC_MUTABLE;
-  wbuf b = {out, cap, 0, false};
+  struct wbuf b = {out, cap, 0, false};
   put_head(&b, 5, mut ? 7 : 3);
   put_head(&b, 0, YZ_DHTREC_MAP_KIND);
   put_head(&b, 0, r->kind);

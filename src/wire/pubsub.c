@@ -15,6 +15,7 @@
 
 #include "common/util.h"
 #include "wire/cbor_read.h"
+#include "wire/cbor_write.h"
 #include "yz/pubsub_wire.h"
 #include "yz/wire.h"
 
@@ -388,55 +389,7 @@ static const char *rpc_invalid(const yz_ps_rpc *r, const yz_ps_limits *l,
 /* ---- encoding ------------------------------------------------------------
  */
 
-/* A writer; p NULL counts only. */
-struct wbuf {
-  uint8_t *p;
-  size_t cap, n;
-  bool over;
-};
-
-static size_t head_len(uint64_t v)
-{
-  return v < 24             ? 1
-         : v <= 0xff        ? 2
-         : v <= 0xffff      ? 3
-         : v <= 0xffffffffu ? 5
-                            : 9;
-}
-
-static void put_raw(struct wbuf *w, const void *b, size_t n)
-{
-  if (!w->over && w->p && w->cap - w->n >= n) {
-    if (n)
-      memcpy(w->p + w->n, b, n);
-  } else {
-    w->over = true;
-  }
-  w->n += n;
-}
-
-/* The shortest head (RFC 8949 4.2.1). */
-static void put_head(struct wbuf *w, unsigned major, uint64_t v)
-{
-  uint8_t h[9];
-  size_t hl = head_len(v);
-  uint8_t mt = (uint8_t)(major << 5);
-  if (hl == 1) {
-    h[0] = (uint8_t)(mt | v);
-  } else {
-    static const uint8_t ai[] = {0, 0, 24, 25, 0, 26, 0, 0, 0, 27};
-    h[0] = (uint8_t)(mt | ai[hl]);
-    for (size_t i = 1; i < hl; i++)
-      h[i] = (uint8_t)(v >> (8 * (hl - 1 - i)));
-  }
-  put_raw(w, h, hl);
-}
-
-static void put_bstr(struct wbuf *w, const void *b, size_t n)
-{
-  put_head(w, 2, n);
-  put_raw(w, b, n);
-}
+/* A writer (wire/cbor_write.h); p NULL counts only. */
 
 static void put_set(struct wbuf *w, const yz_ps_list *l)
 {

@@ -44,6 +44,7 @@ struct on {
   char last_down_reason[160];
   bool stopped;
   char log[256]; /* the order observers ran in */
+  int links_down; /* cfg.cb.on_link, where a test sets it */
 };
 
 static void logf_(struct on *o, const char *what)
@@ -650,10 +651,15 @@ static void test_network_name(void **state)
   static struct on a, b, c;
   yz_node_config tcfg;
   yz_node_config_default(&tcfg);
-  tcfg.link.network = "yz-test";
+  char name[] = "yz-test";
+  tcfg.link.network = name;
   on_new(&a, 1, LISTEN, &tcfg);
   on_new(&b, 2, LISTEN, NULL); /* the public network, "yz" */
   on_new(&c, 3, 0, &tcfg);
+  /* The node keeps its own copy of the name. */
+  name[0] = 'X';
+  assert_string_equal(yz_node_network(a.node), "yz-test");
+  assert_string_equal(yz_node_network(b.node), "yz");
   assert_int_equal(yz_node_start(a.node), 0);
   assert_int_equal(yz_node_start(b.node), 0);
   assert_int_equal(yz_node_start(c.node), 0);
@@ -719,6 +725,106 @@ static void test_network_name(void **state)
   on_stop(&a);
 }
 
+/* ---- requests on a link closed as a duplicate ---- */
+
+/* Holds on to the requests it gets (the test answers them). */
+struct dupl {
+  int requests;
+  yz_node_incoming last;
+};
+
+static void dupl_on_link(yz_node *n, const yz_node_id *peer,
+                         yz_link_direction dir, bool up, int err,
+                         const char *reason, void *ud)
+{
+  (void)n;
+  (void)peer;
+  (void)dir;
+  (void)err;
+  (void)reason;
+  if (!up)
+    ((struct on *)ud)->links_down++;
+}
+
+static void dupl_hold(yz_node *n, const yz_node_incoming *req,
+                      const uint8_t *data, size_t len, void *ud)
+{
+  (void)n;
+  (void)data;
+  (void)len;
+  struct dupl *d = ud;
+  d->requests++;
+  d->last = *req;
+}
+
+/* A request in flight on a link that the duplicate rule closes fails at
+ * once with YZ_E_CLOSED, the peer still up (yz/node.h): the caller sends
+ * it again on the link that stays instead of waiting for its timeout
+ * (which never comes here: the clock is virtual and stands still). */
+static void test_duplicate_fails_requests(void **state)
+{
+  (void)state;
+  static struct on a, b;
+  static struct dupl ds;
+  memset(&ds, 0, sizeof ds);
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.cb.on_link = dupl_on_link;
+  on_new(&a, 1, VIRTUAL | LISTEN, &cfg);
+  on_new(&b, 2, VIRTUAL | LISTEN, &cfg);
+  assert_int_equal(yz_node_start(a.node), 0);
+  assert_int_equal(yz_node_start(b.node), 0);
+  /* g has the greater node ID, s the smaller: the link g dials first loses
+   * to the one s dials next (docs/protocol.md "Duplicate links"). */
+  bool a_greater = memcmp(a.id.id.bytes, b.id.id.bytes, YZ_NODE_ID_LEN) > 0;
+  struct on *g = a_greater ? &a : &b, *s = a_greater ? &b : &a;
+  const yz_node_protocol hold = {NULL, dupl_hold};
+  assert_int_equal(yz_node_register(s->node, 700, &hold, &ds), 0);
+
+  struct dres d1 = {0}, d2 = {0};
+  assert_int_equal(yz_node_dial_with(g->node, s->addr, NULL, dial_done, &d1),
+                   0);
+  WAIT_FOR(d1.n == 1 && s->peer_up == 1);
+  assert_int_equal(d1.status, 0);
+
+  /* A request on the first link, held unanswered by s. */
+  struct rres r1 = {0}, r2 = {0};
+  assert_int_equal(yz_node_request(g->node, &s->id.id, 700,
+                                   (const uint8_t *)"q1", 2, 0, req_done, &r1,
+                                   NULL),
+                   0);
+  WAIT_FOR(ds.requests == 1);
+
+  /* s dials g: its link wins, g's first link is closed on both ends. */
+  assert_int_equal(yz_node_dial_with(s->node, g->addr, NULL, dial_done, &d2),
+                   0);
+  WAIT_FOR(d2.n == 1 && g->links_down == 1 && s->links_down == 1);
+  assert_int_equal(d2.status, 0);
+  assert_true(yz_node_peer_is_up(g->node, &s->id.id));
+  /* Failed at once, with the peer still up: no timeout came into it.
+   * (Checked once the nodes are stopped: a failed check must not leave
+   * them running for the teardown.) */
+  struct rres r1_at_close = r1;
+
+  /* Sent again, it goes on the link that stays and is answered. */
+  assert_int_equal(yz_node_request(g->node, &s->id.id, 700,
+                                   (const uint8_t *)"q2", 2, 0, req_done, &r2,
+                                   NULL),
+                   0);
+  WAIT_FOR(ds.requests == 2);
+  assert_int_equal(yz_node_respond(s->node, &ds.last,
+                                   (const uint8_t *)"ok", 2), 0);
+  WAIT_FOR(r2.n == 1);
+  assert_int_equal(r2.status, 0);
+  int peers_down = g->peer_down + s->peer_down;
+  on_stop(&b);
+  on_stop(&a);
+  assert_int_equal(r1_at_close.n, 1);
+  assert_int_equal(r1_at_close.status, YZ_E_CLOSED);
+  assert_int_equal(r1.n, 1);
+  assert_int_equal(peers_down, 0);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -735,6 +841,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_configured_peer_not_evicted, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_network_name, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_duplicate_fails_requests, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests_name("node for the overlay", tests, NULL,
                                      NULL);

@@ -326,6 +326,24 @@ grep -q "network name mismatch" "$tmp/out" ||
 expect_exit 2 "ping with a bad network name" "$YZ" ping "$A_ADDR" --network A
 echo "ok: nodes of different networks refused each other, both saying why"
 
+# --- the identity proof advertises the node's addresses ----------------------
+# g gives --advertise: its identity proof carries that address (docs/
+# protocol.md section 5), and h, which dials it, logs what g advertises.
+start g --listen ws://127.0.0.1:0 --advertise ws://192.0.2.7:7700/
+wait_for g "address ws://" || exit 1
+G_ADDR=${LINE#address }
+G_ID=${G_ADDR##*#}
+wait_for g "ready" || exit 1
+start h --no-listen --peer "$G_ADDR"
+wait_for h "peer up: $G_ID" || exit 1
+case $LINE in
+*", advertises ws://192.0.2.7:7700/"*)
+  echo "ok: g's identity proof advertises its address" ;;
+*) fail "h's peer up line does not show g's advertised address: $LINE" ;;
+esac
+stop h
+stop g
+
 stop b
 stop a
 if [ $fails -ne 0 ]; then

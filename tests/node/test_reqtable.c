@@ -140,6 +140,33 @@ static void test_take_peer_and_growth(void **state)
   yz__reqtable_clear(&t);
 }
 
+/* The requests of one peer sent on one of its links (tag), for a link
+ * that goes down while the peer stays up (src/node/node.c). */
+static void test_take_tagged(void **state)
+{
+  (void)state;
+  static yz__req r[6];
+  memset(r, 0, sizeof r);
+  yz__reqtable t;
+  yz__reqtable_init(&t, 16, 1);
+  for (int i = 0; i < 6; i++) {
+    r[i].peer = peer((uint8_t)(i % 2)); /* peers 0 and 1 */
+    r[i].tag = (uint64_t)(i < 3 ? 7 : 8); /* links 7 and 8 */
+    r[i].deadline_ms = 100;
+    assert_int_equal(yz__reqtable_insert(&t, &r[i]), 0);
+  }
+  yz_node_id p0 = peer(0);
+  /* Peer 0 on link 7: r[0] and r[2], in deadline (insertion) order. */
+  assert_ptr_equal(yz__reqtable_take_tagged(&t, &p0, 7), &r[0]);
+  assert_ptr_equal(yz__reqtable_take_tagged(&t, &p0, 7), &r[2]);
+  assert_null(yz__reqtable_take_tagged(&t, &p0, 7));
+  assert_int_equal(yz__reqtable_count(&t), 4);
+  assert_ptr_equal(yz__reqtable_take_tagged(&t, &p0, 8), &r[4]);
+  assert_null(yz__reqtable_take_tagged(&t, &p0, 9));
+  assert_int_equal(yz__reqtable_count(&t), 3);
+  yz__reqtable_clear(&t);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -149,6 +176,7 @@ int main(void)
       cmocka_unit_test(test_limit),
       cmocka_unit_test(test_deadlines),
       cmocka_unit_test(test_take_peer_and_growth),
+      cmocka_unit_test(test_take_tagged),
   };
   return cmocka_run_group_tests_name("node reqtable", tests, NULL, NULL);
 }

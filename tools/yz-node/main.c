@@ -24,10 +24,12 @@
 #include "node_dht.h"
 #include "node_pubsub.h"
 #include "options.h"
+#include "yz/address.h"
 #include "yz/common.h"
 #include "yz/identity.h"
 #include "yz/log.h"
 #include "yz/node.h"
+#include "yz/session.h"
 
 struct app {
   uv_loop_t loop;
@@ -98,8 +100,20 @@ static void on_peer_up(yz_node *node, const yz_link_peer *p, void *ud)
   struct app *a = ud;
   char hex[YZ_NODE_ID_HEX_LEN + 1];
   yz_node_id_to_hex(&p->id, hex);
-  yz_log_rl(&peer_lines, uv_now(&a->loop), YZ_LOG_INFO, "peer up: %s at %s%s",
-            hex, p->remote_addr, p->tls ? " (wss)" : "");
+  /* What its identity proof advertises (docs/protocol.md section 5), so
+   * that an operator sees where the peer says it can be reached. */
+  char adv[YZ_WIRE_MAX_ADDRESSES * (YZ_WIRE_URL_MAX_LEN + 1) + 16] = "";
+  size_t al = 0;
+  for (size_t i = 0; p->proof != NULL && i < p->proof->n_addresses; i++) {
+    int k = snprintf(adv + al, sizeof adv - al, "%s%s",
+                     i ? " " : ", advertises ", p->proof->addresses[i].url);
+    if (k < 0 || (size_t)k >= sizeof adv - al)
+      break;
+    al += (size_t)k;
+  }
+  yz_log_rl(&peer_lines, uv_now(&a->loop), YZ_LOG_INFO,
+            "peer up: %s at %s%s%s", hex, p->remote_addr,
+            p->tls ? " (wss)" : "", adv);
 }
 
 static void on_peer_down(yz_node *node, const yz_node_id *peer, int err,
@@ -276,6 +290,42 @@ static void fill_config(yz_node_config *cfg, const yzn_options *o)
   cfg->cb.on_dial_failed = on_dial_failed;
 }
 
+/* The addresses the identity proof advertises (docs/protocol.md section
+ * 5, docs/operations.md "yz-node"): the --advertise URLs, else each
+ * listener's URL that names a host and a port. The proof is signed when
+ * the node is created, before any listener is open, so a wildcard host
+ * (0.0.0.0, [::]: where others reach the node is not known) or port 0
+ * (the kernel picks it later) is not advertised there; the DHT's node
+ * record, built once the listeners are open, has the real port. */
+struct proof_addrs {
+  char url[YZ_WIRE_MAX_ADDRESSES][YZ_ADDRESS_TEXT_MAX];
+  const char *ptr[YZ_WIRE_MAX_ADDRESSES];
+  uint64_t types[YZ_WIRE_MAX_ADDRESSES];
+  size_t n;
+};
+
+static void proof_addresses(const yzn_options *o, struct proof_addrs *pa)
+{
+  pa->n = 0;
+  size_t n_src = o->nadvertise ? o->nadvertise : o->nlisten;
+  for (size_t i = 0; i < n_src && pa->n < YZ_WIRE_MAX_ADDRESSES; i++) {
+    const char *u = o->nadvertise ? o->advertise[i] : o->listen[i];
+    yz_address a;
+    if (yz_address_parse_listen(&a, (const uint8_t *)u, strlen(u), NULL) != 0)
+      continue;
+    if (!o->nadvertise && (a.port == 0 || strcmp(a.host, "0.0.0.0") == 0 ||
+                           strcmp(a.host, "::") == 0))
+      continue;
+    a.has_id = false;
+    int len = yz_address_format(&a, pa->url[pa->n], sizeof pa->url[0]);
+    if (len < 0 || (size_t)len > YZ_WIRE_URL_MAX_LEN)
+      continue;
+    pa->ptr[pa->n] = pa->url[pa->n];
+    pa->types[pa->n] = a.tls ? YZ_WIRE_CLIENT_WSS : YZ_WIRE_CLIENT_WS;
+    pa->n++;
+  }
+}
+
 static int run(const yzn_options *o)
 {
   struct app a;
@@ -303,6 +353,13 @@ static int run(const yzn_options *o)
   fill_config(&cfg, o);
   cfg.identity = &id;
   cfg.user_data = &a;
+  static struct proof_addrs pa;
+  proof_addresses(o, &pa);
+  yz_session_proof_options po = {0};
+  po.n_addresses = pa.n;
+  po.address_urls = pa.ptr;
+  po.address_client_types = pa.types;
+  cfg.link.proof = &po;
   int err = yz_node_new(&a.node, &a.loop, &cfg);
   yz_identity_clear(&id);
   if (err != 0) {
