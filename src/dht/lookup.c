@@ -139,11 +139,24 @@ static struct yz__dht_op *op_find(yz_dht *d, uint64_t id)
   return NULL;
 }
 
+/* The candidates are sorted by XOR distance to the target, and a distance
+ * is of exactly one ID: a binary search. Every contact of every answer is
+ * looked up here (up to 20 an answer against up to 3k candidates); a
+ * linear scan with the constant-time yz_node_id_equal() was 5 to 6 % of a
+ * simulation's profile. Node IDs are public: no constant time needed. */
 static struct cand *cand_find(struct yz__dht_op *op, const yz_node_id *id)
 {
-  for (size_t i = 0; i < op->n; i++)
-    if (yz_node_id_equal(&op->c[i].id, id))
-      return &op->c[i];
+  size_t lo = 0, hi = op->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = dist_cmp(op->target, id->bytes, op->c[mid].id.bytes);
+    if (c == 0)
+      return &op->c[mid];
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
   return NULL;
 }
 
