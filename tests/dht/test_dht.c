@@ -743,6 +743,42 @@ static void test_stalled_requests(void **state)
   teardown_net();
 }
 
+/* The connection policy keeps the links of the neighbourhood (the k
+ * closest to the own ID) and of the 2 oldest members of each bucket
+ * (docs/dht.md "Links"), not of every table member: a table of about
+ * k x log2(N / k) members would otherwise hold the node's link count above
+ * its cap. */
+static void test_protected_members(void **state)
+{
+  (void)state;
+  network(N);
+  size_t tot_prot = 0, tot_up = 0;
+  for (size_t i = 0; i < N; i++) {
+    yz_dht *dht = t[i].dht;
+    yz_node *node = t[i].node;
+    yz_node_id all[MAX_NODES], near[K];
+    size_t n = yz_dht_table_closest(dht, NULL, all, MAX_NODES);
+    size_t nn = yz_dht_table_closest(dht, NULL, near, K);
+    assert_int_equal(nn, K);
+    size_t prot = 0, up = 0;
+    for (size_t j = 0; j < n; j++) {
+      bool p = (yz_node_peer_protection(node, &all[j]) &
+                YZ_NODE_PROTECT_ROUTING) != 0;
+      bool is_up = yz_node_peer_is_up(node, &all[j]);
+      up += is_up;
+      prot += p;
+      /* the neighbourhood keeps its links */
+      if (j < K && is_up)
+        assert_true(p);
+    }
+    tot_prot += prot;
+    tot_up += up;
+  }
+  /* members beyond the neighbourhood and 2 per bucket have lost it */
+  assert_true(tot_prot < tot_up);
+  teardown_net();
+}
+
 /* max_lookups: the next operation is refused with YZ_E_LIMIT; the store's
  * record quota (through the DHT config) refuses with QUOTA. */
 static void test_limits(void **state)
@@ -1328,6 +1364,7 @@ int main(void)
       cmocka_unit_test(test_client_only),
       cmocka_unit_test(test_garbage_survived),
       cmocka_unit_test(test_stalled_requests),
+      cmocka_unit_test(test_protected_members),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_survive_kill),
       cmocka_unit_test(test_serving),
