@@ -149,7 +149,9 @@ typedef struct yz_dht_op_stats {
                          result (1: the first contacts answered it) */
   unsigned queried;   /* requests sent */
   unsigned answered;  /* answers received (any status) */
-  unsigned failed;    /* timeouts, closes, malformed answers, refusals */
+  unsigned failed;    /* timeouts, closes, malformed answers, refusals;
+                         and requests stalled (docs/dht.md "Lookups")
+                         still unanswered when the lookup ended */
   unsigned dialled;   /* new links opened for the operation */
   uint64_t elapsed_ms; /* on the node's clock */
 } yz_dht_op_stats;

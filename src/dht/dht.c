@@ -361,6 +361,62 @@ static void handoff_one(yz__dht_stored *st, void *ud)
   }
 }
 
+/*
+ * Which table members keep their link (docs/dht.md "Links"): the k
+ * closest to the own ID (the neighbourhood, which every store and every
+ * lookup near us goes through) and the YZ__DHT_PROTECT_PER_BUCKET oldest
+ * of each bucket (a linked first hop into every part of the ID space).
+ * Protecting every member would put the link count at the table's size
+ * (about k x log2(N / k), 200 at 10,000 nodes) whatever the node's
+ * link_cap; the others are dialled again when a lookup needs them.
+ */
+static bool protect_wanted(const yz_dht *d, const yz_node_id *id)
+{
+  unsigned bi = yz__dht_rt_bucket_index(&d->rt, id);
+  if (bi >= YZ__DHT_BUCKETS)
+    return false;
+  const yz__dht_bucket *b = &d->rt.buckets[bi];
+  for (unsigned j = 0; j < b->n_live; j++)
+    if (yz_node_id_equal(&b->live[j].id, id))
+      goto member;
+  return false;
+member:
+  for (unsigned j = 0; j < b->n_live && j < YZ__DHT_PROTECT_PER_BUCKET; j++)
+    if (yz_node_id_equal(&b->live[j].id, id))
+      return true;
+  const yz__dht_contact *near[YZ_DHT_MSG_CONTACTS_CAP];
+  size_t n = yz__dht_rt_closest(&d->rt, yz_node_get_id(d->node), near,
+                                YZ__MIN(d->cfg.k, YZ_DHT_MSG_CONTACTS_CAP));
+  for (size_t i = 0; i < n; i++)
+    if (yz_node_id_equal(&near[i]->id, id))
+      return true;
+  return false;
+}
+
+/* Set every member's protection to protect_wanted(): after the table
+ * changed (a member added or replaced moves others out of the
+ * neighbourhood). O(table). */
+static void protect_sync(yz_dht *d)
+{
+  const yz__dht_contact *near[YZ_DHT_MSG_CONTACTS_CAP];
+  size_t n = yz__dht_rt_closest(&d->rt, yz_node_get_id(d->node), near,
+                                YZ__MIN(d->cfg.k, YZ_DHT_MSG_CONTACTS_CAP));
+  for (unsigned bi = 0; bi < YZ__DHT_BUCKETS; bi++) {
+    const yz__dht_bucket *b = &d->rt.buckets[bi];
+    for (unsigned j = 0; j < b->n_live; j++) {
+      const yz__dht_contact *c = &b->live[j];
+      bool want = j < YZ__DHT_PROTECT_PER_BUCKET;
+      for (size_t i = 0; i < n && !want; i++)
+        want = near[i] == c;
+      bool have = (yz_node_peer_protection(d->node, &c->id) &
+                   YZ_NODE_PROTECT_ROUTING) != 0;
+      if (want != have && yz_node_peer_is_up(d->node, &c->id))
+        YZ__IGNORE(yz_node_peer_protect(d->node, &c->id,
+                                        YZ_NODE_PROTECT_ROUTING, want));
+    }
+  }
+}
+
 /* The node is known reachable as a server: into the table. */
 static void admit(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
                   size_t len, const char *where, uint32_t rtt)
@@ -372,11 +428,12 @@ static void admit(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   p.record_len = len;
   ip_of(&p.ip, where);
   int r = yz__dht_rt_seen(&d->rt, &p, yz__dht_now(d), rtt);
-  if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED || r == YZ__DHT_UPDATED) {
-    if (yz_node_peer_is_up(d->node, id))
-      YZ__IGNORE(
-          yz_node_peer_protect(d->node, id, YZ_NODE_PROTECT_ROUTING, true));
-  }
+  if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED)
+    protect_sync(d);
+  else if (r == YZ__DHT_UPDATED && yz_node_peer_is_up(d->node, id) &&
+           protect_wanted(d, id))
+    YZ__IGNORE(
+        yz_node_peer_protect(d->node, id, YZ_NODE_PROTECT_ROUTING, true));
   if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED) {
     struct handoff h = {d, id, 0};
     yz__dht_store_foreach(d->store, handoff_one, &h);
@@ -568,7 +625,7 @@ static void on_peer_up(yz_node *n, const yz_link_peer *p, void *ud)
   yz_dht *d = ud;
   if (d->stopping)
     return;
-  if (yz__dht_rt_find(&d->rt, &p->id))
+  if (protect_wanted(d, &p->id))
     YZ__IGNORE(
         yz_node_peer_protect(d->node, &p->id, YZ_NODE_PROTECT_ROUTING, true));
   /* The dialler introduces itself (docs/protocol.md "DHT rules"). */

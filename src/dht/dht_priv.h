@@ -33,6 +33,9 @@ enum {
   YZ__DHT_DIAL_ADD = 2,    /* yz_dht_add_contact(): a HELLO if it works */
   YZ__DHT_DIAL_LOOKUP = 4, /* lookups wait for it */
   YZ__DHT_DIAL_JOIN = 8,
+  /* table members protected per bucket beyond the neighbourhood (dht.c
+   * protect_wanted()) */
+  YZ__DHT_PROTECT_PER_BUCKET = 2,
 };
 
 /* A request of ours in flight. */

@@ -28,6 +28,8 @@ typedef struct yz__ratelimit {
   uint8_t key[16];       /* crypto_shorthash key */
 } yz__ratelimit;
 
+/* n_slots is rounded up to a power of two (16 .. 2^20); the table itself
+ * is allocated by the first yz__ratelimit_take(). */
 int yz__ratelimit_init(yz__ratelimit *rl, uint32_t n_slots,
                        uint32_t rate_per_s, uint32_t burst);
 void yz__ratelimit_clear(yz__ratelimit *rl);

@@ -685,7 +685,8 @@ static void test_garbage_survived(void **state)
     x->done = false;
     assert_int_equal(yz_dht_find_node(x->dht, tid, NULL, on_result, x, NULL),
                      0);
-    /* the silent node costs a request timeout: virtual time */
+    /* the silent node stalls (it no longer holds a slot) and is left
+     * out: counted as failed */
     VWAIT(x->done);
     assert_int_equal(x->status, 0);
     assert_true(x->stats.failed >= 1);
@@ -700,6 +701,81 @@ static void test_garbage_survived(void **state)
     assert_int_equal(x->n_closest, K);
   }
   /* let the silent node's handler answer nothing until the end */
+  teardown_net();
+}
+
+/* Requests that take longer than the timeout floor stall (docs/dht.md
+ * "Lookups"): they stop holding one of the alpha slots and leave the
+ * window, so a lookup does not wait alpha at a time for nodes that never
+ * answer. A new node that never heard from four silent nodes (no measured
+ * round trip: their timeout is rpc_timeout_max_ms, 5 s) finds their
+ * neighbourhood in less than one such timeout. */
+static void test_stalled_requests(void **state)
+{
+  (void)state;
+  network(N);
+  const yz_node_protocol s = {NULL, silent};
+  static const int quiet[] = {5, 9, 13, 17};
+  for (size_t i = 0; i < sizeof quiet / sizeof quiet[0]; i++)
+    assert_int_equal(yz_node_register(t[quiet[i]].node, YZ_DHT_PROTO, &s, NULL),
+                     0);
+  struct tn *y = add_node(NULL, true);
+  join(y);
+  VWAIT(y->done);
+  assert_int_equal(y->status, 0);
+  for (size_t i = 0; i < sizeof quiet / sizeof quiet[0]; i++) {
+    const yz_node_id *tid = yz_node_get_id(t[quiet[i]].node);
+    y->done = false;
+    assert_int_equal(yz_dht_find_node(y->dht, tid, NULL, on_result, y, NULL),
+                     0);
+    VWAIT(y->done);
+    assert_int_equal(y->status, 0);
+    /* (the answers of k = 8 contacts each hold the silent ones too, so
+     * the 8th live node may be in none) */
+    assert_true(y->n_closest >= K - 1);
+    assert_true(y->stats.failed >= 1);
+    assert_true(y->stats.elapsed_ms < 5000);
+    for (size_t j = 0; j < y->n_closest; j++)
+      for (size_t q = 0; q < sizeof quiet / sizeof quiet[0]; q++)
+        assert_false(yz_node_id_equal(&y->closest[j],
+                                      yz_node_get_id(t[quiet[q]].node)));
+  }
+  teardown_net();
+}
+
+/* The connection policy keeps the links of the neighbourhood (the k
+ * closest to the own ID) and of the 2 oldest members of each bucket
+ * (docs/dht.md "Links"), not of every table member: a table of about
+ * k x log2(N / k) members would otherwise hold the node's link count above
+ * its cap. */
+static void test_protected_members(void **state)
+{
+  (void)state;
+  network(N);
+  size_t tot_prot = 0, tot_up = 0;
+  for (size_t i = 0; i < N; i++) {
+    yz_dht *dht = t[i].dht;
+    yz_node *node = t[i].node;
+    yz_node_id all[MAX_NODES], near[K];
+    size_t n = yz_dht_table_closest(dht, NULL, all, MAX_NODES);
+    size_t nn = yz_dht_table_closest(dht, NULL, near, K);
+    assert_int_equal(nn, K);
+    size_t prot = 0, up = 0;
+    for (size_t j = 0; j < n; j++) {
+      bool p = (yz_node_peer_protection(node, &all[j]) &
+                YZ_NODE_PROTECT_ROUTING) != 0;
+      bool is_up = yz_node_peer_is_up(node, &all[j]);
+      up += is_up;
+      prot += p;
+      /* the neighbourhood keeps its links */
+      if (j < K && is_up)
+        assert_true(p);
+    }
+    tot_prot += prot;
+    tot_up += up;
+  }
+  /* members beyond the neighbourhood and 2 per bucket have lost it */
+  assert_true(tot_prot < tot_up);
   teardown_net();
 }
 
@@ -1287,6 +1363,8 @@ int main(void)
       cmocka_unit_test(test_providers),
       cmocka_unit_test(test_client_only),
       cmocka_unit_test(test_garbage_survived),
+      cmocka_unit_test(test_stalled_requests),
+      cmocka_unit_test(test_protected_members),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_survive_kill),
       cmocka_unit_test(test_serving),
