@@ -221,6 +221,11 @@ struct yz_link_manager {
   int handles_open;
   void (*on_closed)(void *ud);
   void *on_closed_ud;
+
+  /* The session timer's due time (yz__link_now()) while it is armed: it
+   * is only moved earlier, never later, per message (arm_timer). */
+  bool timer_armed;
+  uint64_t timer_due;
 };
 
 /* How often the cookie secret rotates (docs/protocol.md 4, "Cookie"). */

@@ -1556,11 +1556,22 @@ static void arm_timer(yz_link_manager *m) {
     return;
   if (m->heap_len == 0) {
     uv_timer_stop(&m->timer);
+    m->timer_armed = false;
     return;
   }
   uint64_t now = yz__link_now(m);
   uint64_t d = m->heap[0]->deadline;
-  uv_timer_start(&m->timer, timer_cb, d > now ? d - now : 0, 0);
+  uint64_t due = d > now ? d : now;
+  /* A timer armed for no later than the earliest deadline stays as it
+   * is: every authenticated message moves its link's keepalive deadline
+   * later, and re-arming for that would update libuv's timer heap per
+   * message. A timer that fires before anything is due runs no session
+   * and is armed again for the earliest deadline. */
+  if (m->timer_armed && m->timer_due <= due)
+    return;
+  uv_timer_start(&m->timer, timer_cb, due - now, 0);
+  m->timer_armed = true;
+  m->timer_due = due;
 }
 
 uint64_t yz_link_manager_next_deadline(const yz_link_manager *m) {
@@ -1584,4 +1595,8 @@ void yz_link_manager_run_timers(yz_link_manager *m) {
   arm_timer(m);
 }
 
-static void timer_cb(uv_timer_t *t) { yz_link_manager_run_timers(t->data); }
+static void timer_cb(uv_timer_t *t) {
+  yz_link_manager *m = t->data;
+  m->timer_armed = false;
+  yz_link_manager_run_timers(m);
+}
