@@ -143,18 +143,18 @@ uint64_t yz__link_clock(const yz_link_manager *m) {
 /* Backend selection (yz_link_config.backend, docs/operations.md)            */
 
 /* The WebSocket backend: the config's choice; for AUTO, the environment's
- * YZ_LINK_BACKEND ("native" or "lws"), else the default. */
+ * YZ_LINK_BACKEND ("native" or "lws"), else the default: native, ahead of
+ * libwebsockets and of the Go program on every link figure
+ * (docs/benchmarks.md, "One copy per message"). */
 static const yz__link_backend_ops *ws_backend(const yz_link_config *cfg) {
   yz_link_backend b = cfg->backend;
   if (b == YZ_LINK_BACKEND_AUTO) {
     const char *e = getenv("YZ_LINK_BACKEND");
-    if (e != NULL && strcmp(e, "native") == 0)
-      b = YZ_LINK_BACKEND_NATIVE;
-    else if (e != NULL && strcmp(e, "lws") == 0)
-      b = YZ_LINK_BACKEND_LWS;
+    b = e != NULL && strcmp(e, "lws") == 0 ? YZ_LINK_BACKEND_LWS
+                                           : YZ_LINK_BACKEND_NATIVE;
   }
-  return b == YZ_LINK_BACKEND_NATIVE ? &yz__link_native_backend
-                                     : &yz__link_ws_backend;
+  return b == YZ_LINK_BACKEND_LWS ? &yz__link_ws_backend
+                                  : &yz__link_native_backend;
 }
 
 const char *yz_link_manager_backend(const yz_link_manager *m) {
