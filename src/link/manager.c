@@ -375,10 +375,20 @@ static int qclass(size_t cap) {
   return cap == YZ__QPOOL_SMALL ? 0 : cap == YZ_LINK_MAX_WIRE_MESSAGE ? 1 : -1;
 }
 
+/* The room of the entry for a message of len bytes: a pooled size when the
+ * message fills more than half of it, else len itself, so that no entry is
+ * more than twice its message (the queue limits and the memory budget
+ * count messages, not entries). */
+static size_t qcap(size_t len) {
+  if (len > YZ__QPOOL_SMALL / 2 && len <= YZ__QPOOL_SMALL)
+    return YZ__QPOOL_SMALL;
+  if (len > YZ_LINK_MAX_WIRE_MESSAGE / 2 && len <= YZ_LINK_MAX_WIRE_MESSAGE)
+    return YZ_LINK_MAX_WIRE_MESSAGE;
+  return len;
+}
+
 yz__qmsg *yz__link_qmsg_new(size_t len) {
-  size_t cap = len <= YZ__QPOOL_SMALL            ? YZ__QPOOL_SMALL
-               : len <= YZ_LINK_MAX_WIRE_MESSAGE ? YZ_LINK_MAX_WIRE_MESSAGE
-                                                 : len;
+  size_t cap = qcap(len);
   int c = qclass(cap);
   yz__qmsg *q;
   if (c >= 0 && qpool.head[c] != NULL) {
@@ -436,7 +446,7 @@ static void qpool_manager(bool added) {
  * spare left by a failed encryption may hold plaintext: wiped. */
 static uint8_t *sess_tx_alloc(void *user, size_t len) {
   yz_link *l = user;
-  if (l->tx_spare != NULL && l->tx_spare->cap < len) {
+  if (l->tx_spare != NULL && l->tx_spare->cap != qcap(len)) {
     sodium_memzero(l->tx_spare->buf, YZ__LINK_HEADROOM + l->tx_spare->cap);
     yz__link_qmsg_free(l->tx_spare);
     l->tx_spare = NULL;

@@ -149,7 +149,7 @@ static void test_message_buffer_pool(void **state) {
   enum { NS = YZ__QPOOL_MAX_SMALL + 9, NL = YZ__QPOOL_MAX_LARGE + 3 };
   yz__qmsg *qs[NS], *ql[NL];
   for (int i = 0; i < NS; i++)
-    assert_non_null(qs[i] = yz__link_qmsg_new(100));
+    assert_non_null(qs[i] = yz__link_qmsg_new(1500));
   for (int i = 0; i < NL; i++) {
     assert_non_null(ql[i] = yz__link_qmsg_new(40000));
     assert_true(ql[i]->cap >= 40000);
@@ -161,10 +161,19 @@ static void test_message_buffer_pool(void **state) {
     yz__link_qmsg_free(ql[i]);
   assert_int_equal(yz__link_qpool_held(),
                    YZ__QPOOL_MAX_SMALL + YZ__QPOOL_MAX_LARGE);
-  /* an entry above a wire message is never pooled */
+  /* an entry above a wire message, or of a message that fills less than
+   * half of a pooled size, is never pooled: no entry is more than twice
+   * its message */
   yz__qmsg *huge = yz__link_qmsg_new(70000);
   assert_non_null(huge);
   yz__link_qmsg_free(huge);
+  const size_t odd[] = {1, 100, 1024, 2049, 30000, 32767};
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+    yz__qmsg *q = yz__link_qmsg_new(odd[i]);
+    assert_non_null(q);
+    assert_int_equal(q->cap, odd[i]);
+    yz__link_qmsg_free(q);
+  }
   assert_int_equal(yz__link_qpool_held(),
                    YZ__QPOOL_MAX_SMALL + YZ__QPOOL_MAX_LARGE);
   t_loop_finish(both);
