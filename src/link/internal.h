@@ -37,8 +37,10 @@ yz__qmsg *yz__link_qmsg_new(size_t len);
 void yz__link_qmsg_free(yz__qmsg *q);
 /* Entries held by this thread's pool (tests). */
 size_t yz__link_qpool_held(void);
-enum { YZ__QPOOL_SMALL = 2048, /* the room of a small entry */
-       YZ__QPOOL_MAX_SMALL = 128, YZ__QPOOL_MAX_LARGE = 32 };
+enum { YZ__QPOOL_TINY = 256,   /* the room of a tiny entry */
+       YZ__QPOOL_SMALL = 2048, /* the room of a small entry */
+       YZ__QPOOL_MAX_TINY = 256, YZ__QPOOL_MAX_SMALL = 128,
+       YZ__QPOOL_MAX_LARGE = 32 };
 
 typedef enum yz__link_state {
   YZ__LS_CONNECTING = 0, /* outbound: transport not up yet */

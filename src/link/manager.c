@@ -360,26 +360,35 @@ void yz_link_manager_close(yz_link_manager *m, void (*on_closed)(void *ud),
  * pool of two sizes (a message of up to YZ__QPOOL_SMALL bytes, and one of
  * up to a full 65535-byte wire message), so that no message mallocs in the
  * steady state. The pool is per thread (the loop's), bounded
- * (YZ__QPOOL_MAX_SMALL and _LARGE entries: an entry freed beyond that is
- * free()d) and emptied when the thread's last manager goes. Entries hold
+ * (YZ__QPOOL_MAX_TINY, _SMALL and _LARGE entries: an entry freed beyond
+ * that is free()d) and emptied when the thread's last manager goes. Entries hold
  * ciphertext only, so they are not wiped on the way back.
  */
 
 static _Thread_local struct {
-  yz__qmsg *head[2];
-  uint32_t n[2];
+  yz__qmsg *head[3];
+  uint32_t n[3];
   uint32_t managers;
 } qpool;
 
+static const uint32_t qpool_max[3] = {YZ__QPOOL_MAX_TINY, YZ__QPOOL_MAX_SMALL,
+                                      YZ__QPOOL_MAX_LARGE};
+
 static int qclass(size_t cap) {
-  return cap == YZ__QPOOL_SMALL ? 0 : cap == YZ_LINK_MAX_WIRE_MESSAGE ? 1 : -1;
+  return cap == YZ__QPOOL_TINY              ? 0
+         : cap == YZ__QPOOL_SMALL           ? 1
+         : cap == YZ_LINK_MAX_WIRE_MESSAGE ? 2
+                                            : -1;
 }
 
 /* The room of the entry for a message of len bytes: a pooled size when the
- * message fills more than half of it, else len itself, so that no entry is
- * more than twice its message (the queue limits and the memory budget
- * count messages, not entries). */
+ * message is tiny (acks, pongs, the tail of a fragmented message: at most
+ * YZ__QPOOL_TINY bytes per entry) or fills more than half of it, else len
+ * itself, so that no larger entry is more than twice its message (the
+ * queue limits and the memory budget count messages, not entries). */
 static size_t qcap(size_t len) {
+  if (len <= YZ__QPOOL_TINY)
+    return YZ__QPOOL_TINY;
   if (len > YZ__QPOOL_SMALL / 2 && len <= YZ__QPOOL_SMALL)
     return YZ__QPOOL_SMALL;
   if (len > YZ_LINK_MAX_WIRE_MESSAGE / 2 && len <= YZ_LINK_MAX_WIRE_MESSAGE)
@@ -412,8 +421,7 @@ void yz__link_qmsg_free(yz__qmsg *q) {
   if (q == NULL)
     return;
   int c = qclass(q->cap);
-  uint32_t max = c == 0 ? YZ__QPOOL_MAX_SMALL : YZ__QPOOL_MAX_LARGE;
-  if (c < 0 || qpool.managers == 0 || qpool.n[c] >= max) {
+  if (c < 0 || qpool.managers == 0 || qpool.n[c] >= qpool_max[c]) {
     free(q);
     return;
   }
@@ -422,7 +430,9 @@ void yz__link_qmsg_free(yz__qmsg *q) {
   qpool.n[c]++;
 }
 
-size_t yz__link_qpool_held(void) { return (size_t)qpool.n[0] + qpool.n[1]; }
+size_t yz__link_qpool_held(void) {
+  return (size_t)qpool.n[0] + qpool.n[1] + qpool.n[2];
+}
 
 /* The thread's managers: the pool empties when the last one goes. */
 static void qpool_manager(bool added) {
@@ -432,7 +442,7 @@ static void qpool_manager(bool added) {
   }
   if (--qpool.managers > 0)
     return;
-  for (int c = 0; c < 2; c++) {
+  for (int c = 0; c < 3; c++) {
     while (qpool.head[c] != NULL) {
       yz__qmsg *q = qpool.head[c];
       qpool.head[c] = q->next;

@@ -116,8 +116,8 @@ static void exchange(const char *scheme, bool tls) {
 
 /* Queue entries come from a bounded per-thread pool (manager.c "Message
  * buffers"): messages both ways reuse them, the pool keeps at most
- * YZ__QPOOL_MAX_SMALL small and YZ__QPOOL_MAX_LARGE large entries however
- * many are freed, and it is empty once the last manager has gone. */
+ * YZ__QPOOL_MAX_TINY, _SMALL and _LARGE entries of each size however many
+ * are freed, and it is empty once the last manager has gone. */
 static void test_message_buffer_pool(void **state) {
   (void)state;
   yz_link_config ca, cb;
@@ -144,10 +144,16 @@ static void test_message_buffer_pool(void **state) {
   assert_int_equal(A.msg_bytes, 8 * (1024 + sizeof big));
   size_t held = yz__link_qpool_held();
   assert_true(held > 0); /* the written entries came back */
-  assert_true(held <= YZ__QPOOL_MAX_SMALL + YZ__QPOOL_MAX_LARGE);
+  enum { ALL = YZ__QPOOL_MAX_TINY + YZ__QPOOL_MAX_SMALL + YZ__QPOOL_MAX_LARGE };
+  assert_true(held <= ALL);
   /* the bounds: more entries freed than the pool keeps */
-  enum { NS = YZ__QPOOL_MAX_SMALL + 9, NL = YZ__QPOOL_MAX_LARGE + 3 };
-  yz__qmsg *qs[NS], *ql[NL];
+  enum { NT = YZ__QPOOL_MAX_TINY + 5, NS = YZ__QPOOL_MAX_SMALL + 9,
+         NL = YZ__QPOOL_MAX_LARGE + 3 };
+  yz__qmsg *qt[NT], *qs[NS], *ql[NL];
+  for (int i = 0; i < NT; i++) {
+    assert_non_null(qt[i] = yz__link_qmsg_new(1 + i % 200));
+    assert_int_equal(qt[i]->cap, YZ__QPOOL_TINY);
+  }
   for (int i = 0; i < NS; i++)
     assert_non_null(qs[i] = yz__link_qmsg_new(1500));
   for (int i = 0; i < NL; i++) {
@@ -155,27 +161,27 @@ static void test_message_buffer_pool(void **state) {
     assert_true(ql[i]->cap >= 40000);
   }
   assert_int_equal(yz__link_qpool_held(), 0);
+  for (int i = 0; i < NT; i++)
+    yz__link_qmsg_free(qt[i]);
   for (int i = 0; i < NS; i++)
     yz__link_qmsg_free(qs[i]);
   for (int i = 0; i < NL; i++)
     yz__link_qmsg_free(ql[i]);
-  assert_int_equal(yz__link_qpool_held(),
-                   YZ__QPOOL_MAX_SMALL + YZ__QPOOL_MAX_LARGE);
+  assert_int_equal(yz__link_qpool_held(), ALL);
   /* an entry above a wire message, or of a message that fills less than
    * half of a pooled size, is never pooled: no entry is more than twice
    * its message */
   yz__qmsg *huge = yz__link_qmsg_new(70000);
   assert_non_null(huge);
   yz__link_qmsg_free(huge);
-  const size_t odd[] = {1, 100, 1024, 2049, 30000, 32767};
+  const size_t odd[] = {257, 1024, 2049, 30000, 32767};
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
     yz__qmsg *q = yz__link_qmsg_new(odd[i]);
     assert_non_null(q);
     assert_int_equal(q->cap, odd[i]);
     yz__link_qmsg_free(q);
   }
-  assert_int_equal(yz__link_qpool_held(),
-                   YZ__QPOOL_MAX_SMALL + YZ__QPOOL_MAX_LARGE);
+  assert_int_equal(yz__link_qpool_held(), ALL);
   t_loop_finish(both);
   assert_int_equal(yz__link_qpool_held(), 0);
 }
