@@ -151,7 +151,7 @@ typedef struct yz_link_callbacks {
  * "WebSocket backend"). */
 typedef enum yz_link_backend {
   /* The environment's YZ_LINK_BACKEND ("native" or "lws") if set, else
-   * the default: libwebsockets. */
+   * the default: native. */
   YZ_LINK_BACKEND_AUTO = 0,
   YZ_LINK_BACKEND_LWS = 1, /* libwebsockets 4.1 on the loop (ws.c) */
   /* libuv TCP, a strict HTTP/1.1 upgrade, RFC 6455 framing and OpenSSL

@@ -220,6 +220,21 @@ typedef struct yz_session_event {
 typedef int (*yz_session_send_cb)(void *user, uint8_t *msg, size_t len);
 typedef void (*yz_session_event_cb)(void *user, const yz_session_event *ev);
 
+/*
+ * Optional (cfg.tx_alloc): a buffer of at least len bytes, with
+ * cfg.send_headroom writable bytes before it, for the transport message
+ * the session is about to seal; or NULL (the session then uses a buffer of
+ * its own). The session writes the frame there, encrypts it in place and
+ * passes that same pointer to cfg.send(), which may then keep the buffer
+ * (queue it) instead of copying it: one copy of the application's bytes
+ * per message, the encryption's. Only the last buffer handed out is ever
+ * passed to send(); a buffer the session asked for and did not send (an
+ * encryption failure: the session closes) stays the transport's to reuse
+ * or free, and may hold the frame's plaintext (wipe it). Like send(), it
+ * must not call any yz_session_* function on the session.
+ */
+typedef uint8_t *(*yz_session_tx_alloc_cb)(void *user, size_t len);
+
 typedef struct yz_session_config {
   yz_session_role role;
   const yz_session_local *local; /* required; must outlive the session */
@@ -242,6 +257,9 @@ typedef struct yz_session_config {
    * (YZ_SESSION_COOKIE_LEN bytes, copied; NULL = none): message 1 then
    * carries it in its payload (docs/protocol.md 4, "Cookie"). */
   const uint8_t *cookie;
+  /* Transport buffers to seal into (see yz_session_tx_alloc_cb; NULL:
+   * none, send() copies). */
+  yz_session_tx_alloc_cb tx_alloc;
 } yz_session_config;
 
 /* Fill in the defaults; role, local, peer and callbacks stay to be set. */
@@ -308,6 +326,19 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_session_start(yz_session *s, uint64_t now_ms);
 YZ_EXPORT YZ_WARN_UNUSED int yz_session_recv(yz_session *s,
                                              const uint8_t *msg, size_t len,
                                              uint64_t now_ms);
+
+/*
+ * yz_session_recv() of a message the caller lets the session overwrite:
+ * once the session is UP, a transport message is decrypted in place in
+ * msg[0..len) (no copy; a message delivered from it is valid during its
+ * MESSAGE event), except for the fragments after the first of a
+ * fragmented message, which are decrypted straight into the reassembly
+ * buffer. msg's content is unspecified afterwards. Same results as
+ * yz_session_recv().
+ */
+YZ_EXPORT YZ_WARN_UNUSED int yz_session_recv_inplace(yz_session *s,
+                                                     uint8_t *msg, size_t len,
+                                                     uint64_t now_ms);
 
 /*
  * Send one application message of 0..max_message bytes: one DATA frame or

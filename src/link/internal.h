@@ -27,8 +27,21 @@
 typedef struct yz__qmsg {
   struct yz__qmsg *next;
   uint32_t len;
-  uint8_t buf[]; /* YZ__LINK_HEADROOM + len */
+  uint32_t cap;  /* room after the headroom (>= len) */
+  uint8_t buf[]; /* YZ__LINK_HEADROOM + cap */
 } yz__qmsg;
+
+/* Queue entries come from a pool (manager.c "Message buffers"): one for a
+ * message of len bytes (NULL: out of memory), and back to the pool (or
+ * free()d; free() alone is also fine for any entry). */
+yz__qmsg *yz__link_qmsg_new(size_t len);
+void yz__link_qmsg_free(yz__qmsg *q);
+/* Entries held by this thread's pool (tests). */
+size_t yz__link_qpool_held(void);
+enum { YZ__QPOOL_TINY = 256,   /* the room of a tiny entry */
+       YZ__QPOOL_SMALL = 2048, /* the room of a small entry */
+       YZ__QPOOL_MAX_TINY = 256, YZ__QPOOL_MAX_SMALL = 128,
+       YZ__QPOOL_MAX_LARGE = 32 };
 
 typedef enum yz__link_state {
   YZ__LS_CONNECTING = 0, /* outbound: transport not up yet */
@@ -117,6 +130,10 @@ struct yz_link {
   uint8_t cookie[YZ_SESSION_COOKIE_LEN];
   yz_address *dial_addr; /* outbound only, owned */
   yz_link_dial_opts dial_opts;
+
+  /* The queue entry the session is sealing a message into (its
+   * tx_alloc), until its send() queues it: one copy per message. */
+  yz__qmsg *tx_spare;
 };
 
 /* A connection's source for the per-source limits: an IPv4 address (4
@@ -210,6 +227,11 @@ struct yz_link_manager {
   int handles_open;
   void (*on_closed)(void *ud);
   void *on_closed_ud;
+
+  /* The session timer's due time (yz__link_now()) while it is armed: it
+   * is only moved earlier, never later, per message (arm_timer). */
+  bool timer_armed;
+  uint64_t timer_due;
 };
 
 /* How often the cookie secret rotates (docs/protocol.md 4, "Cookie"). */
@@ -243,6 +265,9 @@ void yz__link_refused(yz_link_manager *m, yz_link_refusal why);
 void yz__link_conn_up(yz_link *l, const char *remote);
 /* One whole received WebSocket binary message. */
 void yz__link_conn_recv(yz_link *l, const uint8_t *msg, size_t len);
+/* The same for a message the backend lets the session decrypt in place
+ * (its own receive buffer, overwritten). */
+void yz__link_conn_recv_inplace(yz_link *l, uint8_t *msg, size_t len);
 /* The connection can take one message: the head of the queue, or NULL.
  * Ownership passes to the caller (free() it after writing). */
 yz__qmsg *yz__link_conn_pop(yz_link *l);

@@ -26,6 +26,8 @@
 
 #include <sodium.h>
 
+static void qpool_manager(bool added); /* "Message buffers" */
+
 /* Upper bound of the encryption overhead per wire message: AEAD tag 16,
  * frame type 1, fragment header 4, and slack. */
 #define WIRE_OVERHEAD 32u
@@ -141,18 +143,18 @@ uint64_t yz__link_clock(const yz_link_manager *m) {
 /* Backend selection (yz_link_config.backend, docs/operations.md)            */
 
 /* The WebSocket backend: the config's choice; for AUTO, the environment's
- * YZ_LINK_BACKEND ("native" or "lws"), else the default. */
+ * YZ_LINK_BACKEND ("native" or "lws"), else the default: native, ahead of
+ * libwebsockets and of the Go program on every link figure
+ * (docs/benchmarks.md, "One copy per message"). */
 static const yz__link_backend_ops *ws_backend(const yz_link_config *cfg) {
   yz_link_backend b = cfg->backend;
   if (b == YZ_LINK_BACKEND_AUTO) {
     const char *e = getenv("YZ_LINK_BACKEND");
-    if (e != NULL && strcmp(e, "native") == 0)
-      b = YZ_LINK_BACKEND_NATIVE;
-    else if (e != NULL && strcmp(e, "lws") == 0)
-      b = YZ_LINK_BACKEND_LWS;
+    b = e != NULL && strcmp(e, "lws") == 0 ? YZ_LINK_BACKEND_LWS
+                                           : YZ_LINK_BACKEND_NATIVE;
   }
-  return b == YZ_LINK_BACKEND_NATIVE ? &yz__link_native_backend
-                                     : &yz__link_ws_backend;
+  return b == YZ_LINK_BACKEND_LWS ? &yz__link_ws_backend
+                                  : &yz__link_native_backend;
 }
 
 const char *yz_link_manager_backend(const yz_link_manager *m) {
@@ -239,6 +241,7 @@ int yz_link_manager_new(yz_link_manager **out, uv_loop_t *loop,
   m->timer.data = m;
   m->defer_async.data = m;
   m->handles_open = 2;
+  qpool_manager(true);
   *out = m;
   return 0;
 fail:
@@ -278,6 +281,7 @@ static void free_manager(yz_link_manager *m) {
   yz_identity_clear(&m->identity);
   free(m->heap);
   free(m);
+  qpool_manager(false);
   if (cb != NULL)
     cb(ud);
 }
@@ -354,11 +358,126 @@ void yz_link_manager_close(yz_link_manager *m, void (*on_closed)(void *ud),
 /* ------------------------------------------------------------------------ */
 /* Links: creation, queue, session glue                                     */
 
+/* ------------------------------------------------------------------------ */
+/* Message buffers                                                          */
+/*
+ * Every outgoing wire message is sealed by the session straight into a
+ * queue entry (sess_tx_alloc), which the backend frames in its headroom
+ * and writes: no copy after the encryption's. The entries come from a
+ * pool of two sizes (a message of up to YZ__QPOOL_SMALL bytes, and one of
+ * up to a full 65535-byte wire message), so that no message mallocs in the
+ * steady state. The pool is per thread (the loop's), bounded
+ * (YZ__QPOOL_MAX_TINY, _SMALL and _LARGE entries: an entry freed beyond
+ * that is free()d) and emptied when the thread's last manager goes. Entries hold
+ * ciphertext only, so they are not wiped on the way back.
+ */
+
+static _Thread_local struct {
+  yz__qmsg *head[3];
+  uint32_t n[3];
+  uint32_t managers;
+} qpool;
+
+static const uint32_t qpool_max[3] = {YZ__QPOOL_MAX_TINY, YZ__QPOOL_MAX_SMALL,
+                                      YZ__QPOOL_MAX_LARGE};
+
+static int qclass(size_t cap) {
+  return cap == YZ__QPOOL_TINY              ? 0
+         : cap == YZ__QPOOL_SMALL           ? 1
+         : cap == YZ_LINK_MAX_WIRE_MESSAGE ? 2
+                                            : -1;
+}
+
+/* The room of the entry for a message of len bytes: a pooled size when the
+ * message is tiny (acks, pongs, the tail of a fragmented message: at most
+ * YZ__QPOOL_TINY bytes per entry) or fills more than half of it, else len
+ * itself, so that no larger entry is more than twice its message (the
+ * queue limits and the memory budget count messages, not entries). */
+static size_t qcap(size_t len) {
+  if (len <= YZ__QPOOL_TINY)
+    return YZ__QPOOL_TINY;
+  if (len > YZ__QPOOL_SMALL / 2 && len <= YZ__QPOOL_SMALL)
+    return YZ__QPOOL_SMALL;
+  if (len > YZ_LINK_MAX_WIRE_MESSAGE / 2 && len <= YZ_LINK_MAX_WIRE_MESSAGE)
+    return YZ_LINK_MAX_WIRE_MESSAGE;
+  return len;
+}
+
+yz__qmsg *yz__link_qmsg_new(size_t len) {
+  size_t cap = qcap(len);
+  int c = qclass(cap);
+  yz__qmsg *q;
+  if (c >= 0 && qpool.head[c] != NULL) {
+    q = qpool.head[c];
+    qpool.head[c] = q->next;
+    qpool.n[c]--;
+  } else {
+    if (cap > UINT32_MAX)
+      return NULL;
+    q = malloc(sizeof *q + YZ__LINK_HEADROOM + cap);
+    if (q == NULL)
+      return NULL;
+    q->cap = (uint32_t)cap;
+  }
+  q->next = NULL;
+  q->len = 0;
+  return q;
+}
+
+void yz__link_qmsg_free(yz__qmsg *q) {
+  if (q == NULL)
+    return;
+  int c = qclass(q->cap);
+  if (c < 0 || qpool.managers == 0 || qpool.n[c] >= qpool_max[c]) {
+    free(q);
+    return;
+  }
+  q->next = qpool.head[c];
+  qpool.head[c] = q;
+  qpool.n[c]++;
+}
+
+size_t yz__link_qpool_held(void) {
+  return (size_t)qpool.n[0] + qpool.n[1] + qpool.n[2];
+}
+
+/* The thread's managers: the pool empties when the last one goes. */
+static void qpool_manager(bool added) {
+  if (added) {
+    qpool.managers++;
+    return;
+  }
+  if (--qpool.managers > 0)
+    return;
+  for (int c = 0; c < 3; c++) {
+    while (qpool.head[c] != NULL) {
+      yz__qmsg *q = qpool.head[c];
+      qpool.head[c] = q->next;
+      free(q);
+    }
+    qpool.n[c] = 0;
+  }
+}
+
+/* The session's tx_alloc: the entry its next message is sealed into. A
+ * spare left by a failed encryption may hold plaintext: wiped. */
+static uint8_t *sess_tx_alloc(void *user, size_t len) {
+  yz_link *l = user;
+  if (l->tx_spare != NULL && l->tx_spare->cap != qcap(len)) {
+    sodium_memzero(l->tx_spare->buf, YZ__LINK_HEADROOM + l->tx_spare->cap);
+    yz__link_qmsg_free(l->tx_spare);
+    l->tx_spare = NULL;
+  }
+  if (l->tx_spare == NULL && (l->tx_spare = yz__link_qmsg_new(len)) == NULL)
+    return NULL; /* the session uses its own buffer */
+  return l->tx_spare->buf + YZ__LINK_HEADROOM;
+}
+
 static void free_queue(yz_link *l) {
   yz__qmsg *q = l->qhead;
   while (q != NULL) {
     yz__qmsg *n = q->next;
-    free(q);
+    yz__link_qmsg_free(q);
     q = n;
   }
   l->qhead = l->qtail = NULL;
@@ -378,6 +497,11 @@ static void free_link(yz_link *l) {
   if (l->sess_inited)
     yz_session_clear(&l->s);
   free_queue(l);
+  if (l->tx_spare != NULL) {
+    sodium_memzero(l->tx_spare->buf, YZ__LINK_HEADROOM + l->tx_spare->cap);
+    yz__link_qmsg_free(l->tx_spare);
+    l->tx_spare = NULL;
+  }
   free(l->rx);
   free(l->dial_addr);
   sodium_memzero(l->cookie, sizeof l->cookie);
@@ -538,12 +662,17 @@ static int sess_send(void *user, uint8_t *msg, size_t len) {
       m->mem_used + len > m->cfg.mem_budget_bytes &&
       !budget_make_room(l, len, true))
     return YZ_E_QUEUE_FULL;
-  yz__qmsg *q = malloc(sizeof *q + YZ__LINK_HEADROOM + len);
-  if (q == NULL)
-    return YZ_E_NOMEM;
+  yz__qmsg *q;
+  if (l->tx_spare != NULL && msg == l->tx_spare->buf + YZ__LINK_HEADROOM) {
+    q = l->tx_spare; /* sealed in place: queued as it is */
+    l->tx_spare = NULL;
+  } else {
+    if ((q = yz__link_qmsg_new(len)) == NULL)
+      return YZ_E_NOMEM;
+    memcpy(q->buf + YZ__LINK_HEADROOM, msg, len);
+  }
   q->next = NULL;
   q->len = (uint32_t)len;
-  memcpy(q->buf + YZ__LINK_HEADROOM, msg, len);
   if (l->qtail != NULL)
     l->qtail->next = q;
   else
@@ -694,6 +823,7 @@ static int link_session_init(yz_link *l) {
   /* the one redial after a COOKIE_REPLY carries the cookie */
   sc.cookie = l->cookie_redialled ? l->cookie : NULL;
   sc.send = sess_send;
+  sc.tx_alloc = sess_tx_alloc;
   sc.event = sess_event;
   sc.user = l;
   int rc = yz_session_init(&l->s, &sc);
@@ -1140,7 +1270,8 @@ static bool cookie_gate(yz_link *l, const uint8_t *msg, size_t len) {
          cookie_gate_outbound(l, msg, len);
 }
 
-void yz__link_conn_recv(yz_link *l, const uint8_t *msg, size_t len) {
+static void conn_recv(yz_link *l, const uint8_t *msg, uint8_t *mut,
+                      size_t len) {
   if (l->state == YZ__LS_DOWN || !l->sess_inited)
     return;
   l->m->stats.bytes_in += len;
@@ -1152,10 +1283,20 @@ void yz__link_conn_recv(yz_link *l, const uint8_t *msg, size_t len) {
   size_t want = yz_session_rx_reserve(&l->s, len);
   if (want > cur && !budget_make_room(l, want - cur, false))
     return;
-  int rc = yz_session_recv(&l->s, msg, len, yz__link_now(l->m));
+  int rc = mut != NULL
+               ? yz_session_recv_inplace(&l->s, mut, len, yz__link_now(l->m))
+               : yz_session_recv(&l->s, msg, len, yz__link_now(l->m));
   (void)rc; /* a failure closed the session: its CLOSED event said why */
   mem_sync(l);
   link_after_session(l);
+}
+
+void yz__link_conn_recv(yz_link *l, const uint8_t *msg, size_t len) {
+  conn_recv(l, msg, NULL, len);
+}
+
+void yz__link_conn_recv_inplace(yz_link *l, uint8_t *msg, size_t len) {
+  conn_recv(l, msg, msg, len);
 }
 
 yz__qmsg *yz__link_conn_pop(yz_link *l) {
@@ -1461,11 +1602,22 @@ static void arm_timer(yz_link_manager *m) {
     return;
   if (m->heap_len == 0) {
     uv_timer_stop(&m->timer);
+    m->timer_armed = false;
     return;
   }
   uint64_t now = yz__link_now(m);
   uint64_t d = m->heap[0]->deadline;
-  uv_timer_start(&m->timer, timer_cb, d > now ? d - now : 0, 0);
+  uint64_t due = d > now ? d : now;
+  /* A timer armed for no later than the earliest deadline stays as it
+   * is: every authenticated message moves its link's keepalive deadline
+   * later, and re-arming for that would update libuv's timer heap per
+   * message. A timer that fires before anything is due runs no session
+   * and is armed again for the earliest deadline. */
+  if (m->timer_armed && m->timer_due <= due)
+    return;
+  uv_timer_start(&m->timer, timer_cb, due - now, 0);
+  m->timer_armed = true;
+  m->timer_due = due;
 }
 
 uint64_t yz_link_manager_next_deadline(const yz_link_manager *m) {
@@ -1489,4 +1641,8 @@ void yz_link_manager_run_timers(yz_link_manager *m) {
   arm_timer(m);
 }
 
-static void timer_cb(uv_timer_t *t) { yz_link_manager_run_timers(t->data); }
+static void timer_cb(uv_timer_t *t) {
+  yz_link_manager *m = t->data;
+  m->timer_armed = false;
+  yz_link_manager_run_timers(m);
+}

@@ -388,6 +388,33 @@ typedef struct rawreq {
 
 static void data_written(uv_write_t *req, int status);
 
+/* Write requests of data batches: a connection has one in flight at most,
+ * and they are kept for reuse (at most WREQ_KEEP, freed at the teardown)
+ * so that no batch mallocs in the steady state. */
+enum { WREQ_KEEP = 64 };
+static struct {
+  wreq *head[WREQ_KEEP];
+  unsigned n;
+} wreqs;
+
+static wreq *wreq_get(void) {
+  return wreqs.n > 0 ? wreqs.head[--wreqs.n] : malloc(sizeof(wreq));
+}
+
+static void wreq_put(wreq *w) {
+  if (w == NULL)
+    return;
+  if (wreqs.n < WREQ_KEEP)
+    wreqs.head[wreqs.n++] = w;
+  else
+    free(w);
+}
+
+static void wreqs_free(void) {
+  while (wreqs.n > 0)
+    free(wreqs.head[--wreqs.n]);
+}
+
 /* The raw write queued last (NULL: none since the last send_frame()), so
  * that a Pong's write can be marked (last_pong()). */
 static rawreq *last_raw;
@@ -599,8 +626,8 @@ static void pump(nconn *c) {
     yz__qmsg *q = yz__link_conn_pop(l);
     if (q == NULL)
       break;
-    if (w == NULL && (w = malloc(sizeof *w)) == NULL) {
-      free(q);
+    if (w == NULL && (w = wreq_get()) == NULL) {
+      yz__link_qmsg_free(q);
       yz__link_fail(l, YZ_E_NOMEM, "out of memory");
       return;
     }
@@ -611,7 +638,7 @@ static void pump(nconn *c) {
     bytes += fl;
   }
   if (n == 0) {
-    free(w);
+    wreq_put(w);
     if (c->closing)
       conn_finish(c, close_status(c, l));
     return;
@@ -639,8 +666,8 @@ static void pump(nconn *c) {
   }
   if (rc != 0) {
     for (unsigned i = 0; i < n; i++)
-      free(w->q[i]);
-    free(w);
+      yz__link_qmsg_free(w->q[i]);
+    wreq_put(w);
     c->data_inflight = false;
     conn_gone(c, YZ_E_IO, "write failed");
     conn_kill(c);
@@ -651,8 +678,8 @@ static void data_written(uv_write_t *req, int status) {
   wreq *w = (wreq *)req;
   nconn *c = w->c;
   for (unsigned i = 0; i < w->nq; i++)
-    free(w->q[i]);
-  free(w);
+    yz__link_qmsg_free(w->q[i]);
+  wreq_put(w);
   c->data_inflight = false;
   if (c->handle_closing)
     return;
@@ -930,7 +957,9 @@ static void frames(nconn *c, uint8_t *p, size_t n) {
         yz__link_fail(l, YZ_E_MALFORMED, "a text WebSocket message");
         return;
       }
-      yz__link_conn_recv(l, ev.data, ev.len);
+      /* decrypted where it lies: the shared receive buffer, the
+       * connection's stash or the receiver's reassembly (all ours) */
+      yz__link_conn_recv_inplace(l, ev.data, ev.len);
       break;
     case YZ__WS_EV_PING:
       /* One Pong in flight at most: a peer that pings and never reads
@@ -1460,6 +1489,7 @@ static void teardown_check(void) {
   g.loop = NULL;
   free(g.rbuf);
   g.rbuf = NULL;
+  wreqs_free();
   struct ndetach *d = g.detaching;
   g.detaching = NULL;
   while (d != NULL) {

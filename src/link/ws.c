@@ -817,7 +817,7 @@ static int on_writeable(struct lws *wsi, yz_link *l) {
   if (q != NULL) {
     int n = lws_write(wsi, q->buf + LWS_PRE, q->len, LWS_WRITE_BINARY);
     bool ok = n >= (int)q->len;
-    free(q);
+    yz__link_qmsg_free(q);
     if (!ok) {
       yz__link_conn_gone(l, YZ_E_IO, "write failed");
       lws_set_opaque_user_data(wsi, NULL);

@@ -97,7 +97,9 @@ typedef enum yz__ws_ev_type {
 typedef struct yz__ws_ev {
   yz__ws_ev_type type;
   bool text;             /* a MESSAGE that was a text message */
-  const uint8_t *data;   /* unmasked payload, valid until the next call */
+  uint8_t *data;         /* unmasked payload, valid until the next call;
+                          * writable: in the caller's buffer, or in the
+                          * receiver's own (a reassembled message) */
   size_t len;
   uint16_t status;       /* CLOSE */
 } yz__ws_ev;

@@ -325,14 +325,19 @@ static size_t txroom(const yz_session *s)
   return s->txcap - s->cfg.send_headroom;
 }
 
-static int transmit(yz_session *s, size_t len)
+static int transmit_at(yz_session *s, uint8_t *p, size_t len)
 {
-  int rc = s->cfg.send(s->cfg.user, txp(s), len);
+  int rc = s->cfg.send(s->cfg.user, p, len);
   if (rc)
     return close_silent(s, rc < 0 ? rc : YZ_E_IO, YZ_CLOSE_INTERNAL,
                         "the transport refused a message: %s",
                         yz_strerror(rc));
   return 0;
+}
+
+static int transmit(yz_session *s, size_t len)
+{
+  return transmit_at(s, txp(s), len);
 }
 
 static int hs_fail(yz_session *s, int rc, const char *what)
@@ -528,14 +533,24 @@ static bool rekey_due(const yz_session *s, uint64_t now)
          (s->cfg.rekey_after_ms && now - s->tx_rekey_ms >= s->cfg.rekey_after_ms);
 }
 
-/* Encrypt and transmit one frame: type || hdr || body. */
+/* Encrypt and transmit one frame: type || hdr || body. It is written
+ * where it goes out from: the transport's buffer (cfg.tx_alloc), which
+ * send() then queues as it is, or else the session's own; the copy of the
+ * body into it is the only one, and the encryption runs in place there. */
 static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
                 size_t hdrlen, const uint8_t *body, size_t bodylen)
 {
-  int rc = tx_reserve(s, 1 + hdrlen + bodylen + YZ_NOISE_TAG_LEN);
-  if (rc)
-    return close_silent(s, rc, YZ_CLOSE_INTERNAL, "out of memory");
-  uint8_t *p = txp(s);
+  size_t need = 1 + hdrlen + bodylen + YZ_NOISE_TAG_LEN;
+  uint8_t *p = s->cfg.tx_alloc ? s->cfg.tx_alloc(s->cfg.user, need) : NULL;
+  size_t room = need;
+  int rc;
+  if (!p) {
+    rc = tx_reserve(s, need);
+    if (rc)
+      return close_silent(s, rc, YZ_CLOSE_INTERNAL, "out of memory");
+    p = txp(s);
+    room = txroom(s);
+  }
   p[0] = type;
   if (hdrlen)
     memcpy(p + 1, hdr, hdrlen);
@@ -543,12 +558,12 @@ static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
     memcpy(p + 1 + hdrlen, body, bodylen);
   size_t n;
   rc = yz_noise_cs_encrypt_with_ad(&s->tx, NULL, 0, p, 1 + hdrlen + bodylen, p,
-                                   txroom(s), &n);
+                                   room, &n);
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_INTERNAL, "encryption failed: %s",
                         yz_strerror(rc));
   s->tx_since_rekey++;
-  return transmit(s, n);
+  return transmit_at(s, p, n);
 }
 
 static int send_frame(yz_session *s, uint8_t type, const uint8_t *hdr,
@@ -669,8 +684,11 @@ static int deliver(yz_session *s, const uint8_t *p, size_t n)
   return 0;
 }
 
+/* msg is the message; mut, when not NULL, the same bytes, writable: a
+ * message that does not continue a reassembly is decrypted in place there
+ * (yz_session_recv_inplace()). */
 static int transport_recv_one(yz_session *s, const uint8_t *msg,
-                              size_t len, uint64_t now)
+                              uint8_t *mut, size_t len, uint64_t now)
 {
   if (len > YZ_SESSION_MAX_WIRE_LEN)
     return close_local(s, YZ_E_TOO_LARGE, YZ_CLOSE_TOO_LARGE, now,
@@ -682,20 +700,24 @@ static int transport_recv_one(yz_session *s, const uint8_t *msg,
     return close_local(s, YZ_E_NONCE_EXHAUSTED, YZ_CLOSE_NONCE_EXHAUSTED, now,
                        "peer went past the nonce limit");
   size_t ptlen = len - YZ_NOISE_TAG_LEN;
+  bool inplace = mut && !s->frag_total;
   size_t at = s->frag_total ? FRAG_BASE + s->frag_fill - 1 : 0;
-  if (grow_rx(s, rx_need(s, len)))
+  if (!inplace && grow_rx(s, rx_need(s, len)))
     return close_local(s, YZ_E_NOMEM, YZ_CLOSE_INTERNAL, now,
                        "out of memory");
-  uint8_t *p = s->rxbuf + at;
+  uint8_t *p = inplace ? mut : s->rxbuf + at;
   uint8_t saved = s->frag_total ? p[0] : 0;
   size_t n;
   int rc = yz_noise_cs_decrypt_with_ad(&s->rx, NULL, 0, msg, len, p, ptlen,
                                        &n);
-  if (rc)
+  if (rc) {
+    if (inplace) /* what a failed check left there is not the message */
+      sodium_memzero(mut, len);
     return close_local(s, rc, rc == YZ_E_DECRYPT ? YZ_CLOSE_DECRYPT
                                                  : YZ_CLOSE_PROTOCOL,
                        now, "transport message rejected: %s",
                        yz_strerror(rc));
+  }
   yz_session_frame f;
   const char *reason = "?";
   rc = yz_session_frame_parse(&f, p, n, s->cfg.max_message, &reason);
@@ -721,6 +743,18 @@ static int transport_recv_one(yz_session *s, const uint8_t *msg,
     if (reassembling)
       return frame_error(s, YZ_E_MALFORMED, "first fragment inside a "
                                             "fragmented message", now);
+    if (inplace) {
+      /* decrypted in place: its chunk starts the reassembly buffer, at
+       * FRAG_BASE as if it had been decrypted there (the one copy) */
+      s->frag_total = (size_t)f.value;
+      s->frag_fill = 0;
+      if (grow_rx(s, FRAG_BASE + f.body_len)) {
+        s->frag_total = 0;
+        return close_local(s, YZ_E_NOMEM, YZ_CLOSE_INTERNAL, now,
+                           "out of memory");
+      }
+      memcpy(s->rxbuf + FRAG_BASE, f.body, f.body_len);
+    }
     s->frag_total = (size_t)f.value;
     s->frag_fill = f.body_len;
     return 0;
@@ -783,10 +817,10 @@ static int transport_recv_one(yz_session *s, const uint8_t *msg,
  * (or abandoned), after the event callback that read it has returned;
  * only a message still being reassembled keeps one (docs/protocol.md
  * section 7). */
-static int transport_recv(yz_session *s, const uint8_t *msg, size_t len,
-                          uint64_t now)
+static int transport_recv(yz_session *s, const uint8_t *msg, uint8_t *mut,
+                          size_t len, uint64_t now)
 {
-  int rc = transport_recv_one(s, msg, len, now);
+  int rc = transport_recv_one(s, msg, mut, len, now);
   if (!s->frag_total && (s->rxcap > RX_KEEP || s->state == YZ_SESSION_CLOSED))
     release_rx(s);
   return rc;
@@ -794,8 +828,8 @@ static int transport_recv(yz_session *s, const uint8_t *msg, size_t len,
 
 static int check_timers(yz_session *s, uint64_t now);
 
-int yz_session_recv(yz_session *s, const uint8_t *msg, size_t len,
-                    uint64_t now)
+static int session_recv(yz_session *s, const uint8_t *msg, uint8_t *mut,
+                        size_t len, uint64_t now)
 {
   if (s->state == YZ_SESSION_CLOSED)
     return YZ_E_CLOSED;
@@ -816,7 +850,19 @@ int yz_session_recv(yz_session *s, const uint8_t *msg, size_t len,
                           "handshake message longer than 65535 bytes");
     return hs_recv(s, msg, len, now);
   }
-  return transport_recv(s, msg, len, now);
+  return transport_recv(s, msg, mut, len, now);
+}
+
+int yz_session_recv(yz_session *s, const uint8_t *msg, size_t len,
+                    uint64_t now)
+{
+  return session_recv(s, msg, NULL, len, now);
+}
+
+int yz_session_recv_inplace(yz_session *s, uint8_t *msg, size_t len,
+                            uint64_t now)
+{
+  return session_recv(s, msg, msg, len, now);
 }
 
 /* ---- timers ------------------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "harness.h"
+#include "link/internal.h"
 
 #include "yz/log.h"
 #include "yz/session.h"
@@ -111,6 +112,78 @@ static void exchange(const char *scheme, bool tls) {
   assert_int_equal(B.last_err, YZ_E_CLOSED);
   assert_int_equal(A.last_err, YZ_E_PEER_CLOSED);
   t_loop_finish(both);
+}
+
+/* Queue entries come from a bounded per-thread pool (manager.c "Message
+ * buffers"): messages both ways reuse them, the pool keeps at most
+ * YZ__QPOOL_MAX_TINY, _SMALL and _LARGE entries of each size however many
+ * are freed, and it is empty once the last manager has gone. */
+static void test_message_buffer_pool(void **state) {
+  (void)state;
+  yz_link_config ca, cb;
+  t_node_config(&A, &ca, 1);
+  t_node_config(&B, &cb, 2);
+  t_node_start(&A, &ca);
+  t_node_start(&B, &cb);
+  t_node_listen_ws(&A);
+  yz_link *l;
+  dial_ok(&B, "ws", A.port, &A.id.id, 0, &l);
+  t_wait_ge(&A.ups, 1);
+  t_wait_ge(&B.ups, 1);
+  /* 1 KiB and 64 KiB messages: sealed in place into pooled entries */
+  static uint8_t big[65536];
+  for (size_t i = 0; i < sizeof big; i++)
+    big[i] = (uint8_t)(i * 13 + 1);
+  for (int i = 0; i < 8; i++) {
+    assert_int_equal(yz_link_send(l, big, 1024), 0);
+    assert_int_equal(yz_link_send(l, big, sizeof big), 0);
+  }
+  t_wait_ge(&A.msgs, 16);
+  assert_int_equal(A.last_msg_len, sizeof A.last_msg); /* its first bytes */
+  assert_memory_equal(A.last_msg, big, sizeof A.last_msg);
+  assert_int_equal(A.msg_bytes, 8 * (1024 + sizeof big));
+  size_t held = yz__link_qpool_held();
+  assert_true(held > 0); /* the written entries came back */
+  enum { ALL = YZ__QPOOL_MAX_TINY + YZ__QPOOL_MAX_SMALL + YZ__QPOOL_MAX_LARGE };
+  assert_true(held <= ALL);
+  /* the bounds: more entries freed than the pool keeps */
+  enum { NT = YZ__QPOOL_MAX_TINY + 5, NS = YZ__QPOOL_MAX_SMALL + 9,
+         NL = YZ__QPOOL_MAX_LARGE + 3 };
+  yz__qmsg *qt[NT], *qs[NS], *ql[NL];
+  for (int i = 0; i < NT; i++) {
+    assert_non_null(qt[i] = yz__link_qmsg_new(1 + i % 200));
+    assert_int_equal(qt[i]->cap, YZ__QPOOL_TINY);
+  }
+  for (int i = 0; i < NS; i++)
+    assert_non_null(qs[i] = yz__link_qmsg_new(1500));
+  for (int i = 0; i < NL; i++) {
+    assert_non_null(ql[i] = yz__link_qmsg_new(40000));
+    assert_true(ql[i]->cap >= 40000);
+  }
+  assert_int_equal(yz__link_qpool_held(), 0);
+  for (int i = 0; i < NT; i++)
+    yz__link_qmsg_free(qt[i]);
+  for (int i = 0; i < NS; i++)
+    yz__link_qmsg_free(qs[i]);
+  for (int i = 0; i < NL; i++)
+    yz__link_qmsg_free(ql[i]);
+  assert_int_equal(yz__link_qpool_held(), ALL);
+  /* an entry above a wire message, or of a message that fills less than
+   * half of a pooled size, is never pooled: no entry is more than twice
+   * its message */
+  yz__qmsg *huge = yz__link_qmsg_new(70000);
+  assert_non_null(huge);
+  yz__link_qmsg_free(huge);
+  const size_t odd[] = {257, 1024, 2049, 30000, 32767};
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+    yz__qmsg *q = yz__link_qmsg_new(odd[i]);
+    assert_non_null(q);
+    assert_int_equal(q->cap, odd[i]);
+    yz__link_qmsg_free(q);
+  }
+  assert_int_equal(yz__link_qpool_held(), ALL);
+  t_loop_finish(both);
+  assert_int_equal(yz__link_qpool_held(), 0);
 }
 
 static void test_ws_exchange(void **state) {
@@ -1273,6 +1346,7 @@ int main(int argc, char **argv) {
     yz_log_set_level(YZ_LOG_DEBUG);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_ws_exchange, setup),
+      cmocka_unit_test_setup(test_message_buffer_pool, setup),
       cmocka_unit_test_setup(test_wss_exchange, setup),
       cmocka_unit_test_setup(test_wss_unverified_refused, setup),
       cmocka_unit_test_setup(test_wrong_id, setup),

@@ -53,11 +53,15 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
+#include <netinet/in.h>
+#include <sodium.h>
 #include <uv.h>
 
 #include "bench.h"
 #include "cli.h"
+#include "link/http1.h"
 #include "link/internal.h"
+#include "link/wsframe.h"
 #include "yz/link.h"
 #include "yz/log.h"
 
@@ -392,6 +396,334 @@ static void p_close_all(void) {
 
 
 
+/* ---- the plain WebSocket baseline on the native backend ------------------
+ *
+ * Plain WebSocket (no Noise) on what the native backend is made of: libuv
+ * TCP, the upgrade through http1.c, RFC 6455 framing through wsframe.c
+ * (word-at-a-time masking, mask keys from a seeded stream), one large
+ * receive buffer per connection, the frames of one pump in one write. The
+ * peer process echoes on it; this process dials it. It is the baseline of
+ * the link.native_vs_plain_* figures ("encrypted link against plain
+ * WebSocket on the same backend", docs/benchmarks.md). */
+
+enum { NWS_MAX_MSG = 65536, NWS_RBUF = 256 * 1024 + YZ__WS_MAX_HEADER + NWS_MAX_MSG };
+
+typedef struct nws {
+  uv_tcp_t tcp;
+  bool server, open, closing;
+  uint8_t *rb; /* NWS_RBUF bytes */
+  size_t rlen;
+  yz__ws_maskgen mg;
+  char accept[YZ__HTTP1_ACCEPT_LEN + 1];
+  struct nws *next;
+} nws;
+
+static struct {
+  uv_tcp_t lst;
+  bool listening;
+  uint16_t port;
+  nws *conns;
+  nws *echo; /* the client connection */
+  int est;
+} NW;
+
+typedef struct nws_wr {
+  uv_write_t req;
+  uint8_t buf[];
+} nws_wr;
+
+static void nws_written(uv_write_t *req, int status) {
+  (void)status;
+  free(req);
+}
+
+/* One write of n bytes that fill() builds in place. */
+static int nws_write(nws *c, const uint8_t *p, size_t n) {
+  nws_wr *w = malloc(sizeof *w + n);
+  if (w == NULL)
+    abort();
+  memcpy(w->buf, p, n);
+  uv_buf_t b = uv_buf_init((char *)w->buf, (unsigned)n);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, nws_written) != 0) {
+    free(w);
+    return -1;
+  }
+  return 0;
+}
+
+static void nws_closed(uv_handle_t *h) {
+  nws *c = h->data;
+  for (nws **pp = &NW.conns; *pp != NULL; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
+  if (NW.echo == c)
+    NW.echo = NULL;
+  free(c->rb);
+  free(c);
+}
+
+static void nws_close(nws *c) {
+  if (c->closing)
+    return;
+  c->closing = true;
+  uv_close((uv_handle_t *)&c->tcp, nws_closed);
+}
+
+static void nws_alloc(uv_handle_t *h, size_t sug, uv_buf_t *b) {
+  (void)sug;
+  nws *c = h->data;
+  *b = uv_buf_init((char *)c->rb + c->rlen, (unsigned)(NWS_RBUF - c->rlen));
+}
+
+/* Frame and write the messages the client may send now (one write). */
+static void nws_pump(void) {
+  nws *c = NW.echo;
+  if (c == NULL || E.msg == NULL || !c->open)
+    return;
+  unsigned k = 0;
+  while (E.inflight + k < E.window && E.sent + k < E.total)
+    k++;
+  if (k == 0)
+    return;
+  size_t fl = YZ__WS_MAX_HEADER + E.len;
+  nws_wr *w = malloc(sizeof *w + k * fl);
+  if (w == NULL)
+    abort();
+  size_t off = 0;
+  for (unsigned i = 0; i < k; i++) {
+    e_mark();
+    uint8_t mk[4];
+    yz__ws_maskgen_next(&c->mg, mk);
+    size_t h = yz__ws_write_header(w->buf + off, true, YZ__WS_OP_BINARY,
+                                   E.len, mk);
+    memcpy(w->buf + off + h, E.msg, E.len);
+    yz__ws_mask(w->buf + off + h, E.len, mk, 0);
+    off += h + E.len;
+    E.sent++;
+    E.inflight++;
+  }
+  uv_buf_t b = uv_buf_init((char *)w->buf, (unsigned)off);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, nws_written) != 0) {
+    free(w);
+    Y.errors++;
+  }
+}
+
+/* A whole message: the peer echoes or acks, the client counts. */
+static void nws_message(nws *c, const uint8_t *d, size_t n) {
+  if (!c->server) {
+    e_answer(d, n);
+    nws_pump();
+    return;
+  }
+  bool ack;
+  if (!e_reply(d, n, &ack))
+    return;
+  if (ack) {
+    d = ack_msg;
+    n = 1;
+  }
+  nws_wr *w = malloc(sizeof *w + YZ__WS_MAX_HEADER + n);
+  if (w == NULL)
+    abort();
+  size_t h = yz__ws_write_header(w->buf, true, YZ__WS_OP_BINARY, n, NULL);
+  memcpy(w->buf + h, d, n);
+  uv_buf_t b = uv_buf_init((char *)w->buf, (unsigned)(h + n));
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, nws_written) != 0) {
+    free(w);
+    nws_close(c);
+  }
+}
+
+/* The upgrade: the server answers a WebSocket request with a 101, the
+ * client checks the 101. Returns the head's length, 0 (incomplete), -1. */
+static int nws_head(nws *c) {
+  int hl = yz__http1_head_len(c->rb, c->rlen);
+  if (hl <= 0)
+    return hl == 0 ? 0 : -1;
+  const char *why = NULL;
+  if (c->server) {
+    yz__http1_request rq;
+    char acc[YZ__HTTP1_ACCEPT_LEN + 1];
+    if (yz__http1_parse_request(&rq, c->rb, (size_t)hl, &why) != 0 ||
+        rq.kind != YZ__HTTP1_WEBSOCKET || yz__http1_accept(rq.key, acc) != 0)
+      return -1;
+    char resp[256];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 101 Switching Protocols\r\n"
+                     "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n\r\n",
+                     acc);
+    if (nws_write(c, (const uint8_t *)resp, (size_t)n) != 0)
+      return -1;
+    NW.est++;
+  } else {
+    unsigned st = 0;
+    bool sub = false;
+    if (yz__http1_parse_response(c->rb, (size_t)hl, c->accept, &st, &sub,
+                                 &why) != 0)
+      return -1;
+    NW.est++;
+  }
+  c->open = true;
+  return hl;
+}
+
+static void nws_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
+  (void)b;
+  nws *c = s->data;
+  if (nread < 0) {
+    nws_close(c);
+    return;
+  }
+  c->rlen += (size_t)nread;
+  size_t off = 0;
+  if (!c->open) {
+    int hl = nws_head(c);
+    if (hl < 0) {
+      nws_close(c);
+      return;
+    }
+    off = (size_t)hl;
+  }
+  /* Whole unfragmented data frames (the bench sends nothing else); up to
+   * 64 KiB + a header, which the buffer always holds. */
+  while (c->open && off < c->rlen) {
+    yz__ws_hdr h;
+    const char *why = NULL;
+    uint16_t st = 0;
+    int k = yz__ws_parse_header(&h, c->rb + off, c->rlen - off, c->server,
+                                NWS_MAX_MSG, &why, &st);
+    if (k < 0 || (k > 0 && (!h.fin || h.opcode != YZ__WS_OP_BINARY))) {
+      nws_close(c);
+      return;
+    }
+    if (k == 0 || c->rlen - off < h.hlen + h.plen)
+      break;
+    uint8_t *d = c->rb + off + h.hlen;
+    if (h.masked)
+      yz__ws_mask(d, (size_t)h.plen, h.mask, 0);
+    off += h.hlen + (size_t)h.plen;
+    nws_message(c, d, (size_t)h.plen);
+  }
+  /* keep an incomplete frame at the front (the buffer holds a whole one) */
+  memmove(c->rb, c->rb + off, c->rlen - off);
+  c->rlen -= off;
+}
+
+static nws *nws_new(bool server) {
+  nws *c = calloc(1, sizeof *c);
+  if (c == NULL || (c->rb = malloc(NWS_RBUF)) == NULL)
+    abort();
+  c->server = server;
+  if (!server)
+    yz__ws_maskgen_init(&c->mg);
+  c->next = NW.conns;
+  NW.conns = c;
+  uv_tcp_init(&loop, &c->tcp);
+  c->tcp.data = c;
+  return c;
+}
+
+static void nws_accept(uv_stream_t *l, int status) {
+  if (status != 0)
+    return;
+  nws *c = nws_new(true);
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 ||
+      uv_read_start((uv_stream_t *)&c->tcp, nws_alloc, nws_read) != 0)
+    nws_close(c);
+  else
+    (void)uv_tcp_nodelay(&c->tcp, 1);
+}
+
+/* The peer's listener on 127.0.0.1 (an ephemeral port). 0 or -1. */
+static int nws_listen(void) {
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  if (uv_tcp_init(&loop, &NW.lst) != 0)
+    return -1;
+  NW.listening = true;
+  struct sockaddr_storage got;
+  int len = sizeof got;
+  if (uv_tcp_bind(&NW.lst, (const struct sockaddr *)&sa, 0) != 0 ||
+      uv_listen((uv_stream_t *)&NW.lst, 128, nws_accept) != 0 ||
+      uv_tcp_getsockname(&NW.lst, (struct sockaddr *)&got, &len) != 0)
+    return -1;
+  NW.port = ntohs(((struct sockaddr_in *)&got)->sin_port);
+  return 0;
+}
+
+static void nws_connected(uv_connect_t *req, int status) {
+  nws *c = req->data;
+  free(req);
+  if (status != 0) {
+    nws_close(c);
+    return;
+  }
+  uint8_t raw[16];
+  randombytes_buf(raw, sizeof raw);
+  char key[YZ__HTTP1_KEY_LEN + 1];
+  sodium_bin2base64(key, sizeof key, raw, sizeof raw,
+                    sodium_base64_VARIANT_ORIGINAL);
+  if (yz__http1_accept(key, c->accept) != 0) {
+    nws_close(c);
+    return;
+  }
+  char rq[256];
+  int n = snprintf(rq, sizeof rq,
+                   "GET / HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                   (unsigned)NW.port, key);
+  (void)uv_tcp_nodelay(&c->tcp, 1);
+  if (uv_read_start((uv_stream_t *)&c->tcp, nws_alloc, nws_read) != 0 ||
+      nws_write(c, (const uint8_t *)rq, (size_t)n) != 0)
+    nws_close(c);
+}
+
+/* Dial the peer's plain listener: the echo connection. */
+static int nws_dial(uint16_t port) {
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", port, &sa);
+  nws *c = nws_new(false);
+  uv_connect_t *req = malloc(sizeof *req);
+  if (req == NULL)
+    abort();
+  req->data = c;
+  NW.port = port;
+  if (uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)&sa,
+                     nws_connected) != 0) {
+    free(req);
+    nws_close(c);
+    return -1;
+  }
+  NW.echo = c;
+  return 0;
+}
+
+static bool nws_est(void) {
+  return NW.est >= 1 || NW.echo == NULL || NW.echo->closing;
+}
+
+/* Close the listener and every connection (the loop then ends). */
+static void nws_end(void) {
+  while (NW.conns != NULL) {
+    nws *c = NW.conns;
+    NW.conns = c->next;
+    c->next = NULL;
+    if (!c->closing) {
+      c->closing = true;
+      uv_close((uv_handle_t *)&c->tcp, nws_closed);
+    }
+  }
+  if (NW.listening) {
+    NW.listening = false;
+    uv_close((uv_handle_t *)&NW.lst, NULL);
+  }
+}
+
 /* ---- child processes ------------------------------------------------------ */
 
 static volatile pid_t hold_pid = -1, peer_pid = -1;
@@ -675,6 +1007,7 @@ out:
 /* What the peer tells its parent once it listens. */
 typedef struct peer_info {
   uint16_t yz_port, plain_port;
+  uint16_t nws_port; /* plain WebSocket on the native framing */
   yz_node_id id;
 } peer_info;
 
@@ -704,6 +1037,7 @@ static void peer_ctl_cb(uv_poll_t *h, int status, int events) {
   uv_close((uv_handle_t *)h, NULL);
   uv_timer_start(&peer_watchdog, peer_watchdog_cb, 5000, 0);
   lws_keep_end();
+  nws_end();
   yz_link_manager_close(Y.a, peer_closed, NULL);
 }
 
@@ -714,6 +1048,7 @@ static void peer_child(int rfd, int wfd) {
   uv_loop_t *cl = &loop;
   memset(&Y, 0, sizeof Y);
   memset(&P, 0, sizeof P);
+  memset(&NW, 0, sizeof NW);
   memset(&E, 0, sizeof E);
   peer_info info;
   memset(&info, 0, sizeof info);
@@ -727,9 +1062,10 @@ static void peer_child(int rfd, int wfd) {
   yz_link_listen_config lc = {"ws://127.0.0.1:0", NULL, NULL};
   if (yz_link_manager_new(&Y.a, cl, &c) != 0 ||
       yz_link_listen(Y.a, &lc, &info.yz_port) != 0 ||
-      lws_keep_start(cl) != 0 || p_start() != 0)
+      lws_keep_start(cl) != 0 || p_start() != 0 || nws_listen() != 0)
     _exit(1);
   info.plain_port = P.port;
+  info.nws_port = NW.port;
   memcpy(&info.id, yz_link_manager_node_id(Y.a), sizeof info.id);
   if (write(wfd, &info, sizeof info) != (ssize_t)sizeof info)
     _exit(1);
@@ -841,10 +1177,25 @@ static double echo_round_plain(uint64_t n) {
   return (double)(n * E.len) / (yz_bench_now() - t0) / 1e6;
 }
 
+static bool nws_done(void) { return echo_done() || NW.echo == NULL; }
+
+/* The same on the plain WebSocket connection on the native framing. */
+static double echo_round_nws(uint64_t n) {
+  E.total = n;
+  E.sent = E.got = 0;
+  E.inflight = 0;
+  double t0 = yz_bench_now();
+  nws_pump();
+  if (!run_until(nws_done, 60) || NW.echo == NULL || Y.errors > 0)
+    return 0;
+  return (double)(n * E.len) / (yz_bench_now() - t0) / 1e6;
+}
+
 /* Alternate plain and yz rounds of 2 MiB (at least 32 messages) within
  * `budget` seconds (at least 2 rounds each); best round of each. */
-static void throughput(size_t len, bool stream, unsigned window,
-                       double budget, double *base, double *cand) {
+static void throughput_with(double (*plain)(uint64_t), size_t len,
+                            bool stream, unsigned window, double budget,
+                            double *base, double *cand) {
   E.len = len;
   E.stream = stream;
   E.window = window;
@@ -864,7 +1215,7 @@ static void throughput(size_t len, bool stream, unsigned window,
   double t_end = yz_bench_now() + budget;
   int rounds = 0;
   do {
-    double b = echo_round_plain(n);
+    double b = plain(n);
     double c = echo_round_yz(n);
     if (b <= 0 || c <= 0) {
       *base = *cand = 0;
@@ -876,6 +1227,11 @@ static void throughput(size_t len, bool stream, unsigned window,
       *cand = c;
     rounds++;
   } while ((yz_bench_now() < t_end || rounds < 2) && rounds < 200);
+}
+
+static void throughput(size_t len, bool stream, unsigned window,
+                       double budget, double *base, double *cand) {
+  throughput_with(echo_round_plain, len, stream, window, budget, base, cand);
 }
 
 /* Wait conditions. `both` counts the ends in this process (both when the
@@ -987,6 +1343,7 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
     hold_n = (int)rl.rlim_cur - 200;
   memset(&Y, 0, sizeof Y);
   memset(&P, 0, sizeof P);
+  memset(&NW, 0, sizeof NW);
   memset(&E, 0, sizeof E);
   memset(&R, 0, sizeof R);
 
@@ -1091,9 +1448,29 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
   throughput(65536, false, 8, budget / 4, &tp[1][0], &tp[1][1]);
   throughput(1024, true, 64, budget / 8, &tp[2][0], &tp[2][1]);
   throughput(65536, true, 16, budget / 8, &tp[3][0], &tp[3][1]);
+  /* the native run: against plain WebSocket on the native framing too */
+  double tn[4][2] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
+  bool native = bench_backend == YZ_LINK_BACKEND_NATIVE;
+  if (native) {
+    NW.est = 0;
+    if (nws_dial(R.nws_port) != 0 || !run_until(nws_est, 30) ||
+        NW.echo == NULL) {
+      rc = yz_cli_error("link: the plain native connection failed");
+      goto out;
+    }
+    throughput_with(echo_round_nws, 1024, false, 64, budget / 4, &tn[0][0],
+                    &tn[0][1]);
+    throughput_with(echo_round_nws, 65536, false, 8, budget / 4, &tn[1][0],
+                    &tn[1][1]);
+    throughput_with(echo_round_nws, 1024, true, 64, budget / 8, &tn[2][0],
+                    &tn[2][1]);
+    throughput_with(echo_round_nws, 65536, true, 16, budget / 8, &tn[3][0],
+                    &tn[3][1]);
+  }
   bool tp_ok = true;
   for (int i = 0; i < 4; i++)
-    tp_ok = tp_ok && tp[i][0] > 0 && tp[i][1] > 0;
+    tp_ok = tp_ok && tp[i][0] > 0 && tp[i][1] > 0 &&
+            (!native || (tn[i][0] > 0 && tn[i][1] > 0));
   if (!tp_ok) {
     rc = yz_cli_error("link: an echo to the peer process failed");
     goto out;
@@ -1140,6 +1517,16 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
                 "lws.ws_stream_1k_mb_per_s", tp[2][0]);
   yz_bench_emit(e, FIG("stream_64k_mb_per_s"), tp[3][1], "MB/s",
                 "lws.ws_stream_64k_mb_per_s", tp[3][0]);
+  if (native) {
+    yz_bench_emit(e, FIG("vs_plain_echo_1k_mb_per_s"), tn[0][1], "MB/s",
+                  "native.ws_echo_1k_mb_per_s", tn[0][0]);
+    yz_bench_emit(e, FIG("vs_plain_echo_64k_mb_per_s"), tn[1][1], "MB/s",
+                  "native.ws_echo_64k_mb_per_s", tn[1][0]);
+    yz_bench_emit(e, FIG("vs_plain_stream_1k_mb_per_s"), tn[2][1], "MB/s",
+                  "native.ws_stream_1k_mb_per_s", tn[2][0]);
+    yz_bench_emit(e, FIG("vs_plain_stream_64k_mb_per_s"), tn[3][1], "MB/s",
+                  "native.ws_stream_64k_mb_per_s", tn[3][0]);
+  }
   yz_bench_emit(e, FIG("new_links_per_s"), new_y, "/s",
                 "lws.ws_connects_per_s", new_p);
   if (!quick) {
@@ -1167,6 +1554,7 @@ out:
   if (Y.b != NULL)
     yz_link_manager_close(Y.b, y_closed, NULL);
   lws_keep_end();
+  nws_end();
   uv_run(&loop, UV_RUN_DEFAULT);
   if (uv_loop_close(&loop) != 0)
     fprintf(stderr, "yz bench link: the loop did not close cleanly\n");
