@@ -175,7 +175,7 @@ expect_rc 6 "pub --encrypted by a non-member" "$YZ" pub --encrypted \
   --user "$tmp/eve.key" --owner "$A" --bootstrap "${ADDR[n1]}" team "hi"
 # bob subscribes (its output streams into the log as "bsub ...")
 "$YZ" sub --encrypted --user "$tmp/bob.key" --owner "$A" \
-  --bootstrap "${ADDR[n1]}" --count 1 --timeout 120 team \
+  --bootstrap "${ADDR[n1]}" --count 2 --timeout 120 team \
   > >(exec sed -u "s/^/bsub /" >>"$tmp/all.log") 2>&1 &
 PID[bsub]=$!
 wait_line bsub "team: encrypted, epoch 2"
@@ -188,7 +188,22 @@ case $LINE in
 *": $SECRET") ;;
 *) fail "bob's yz sub did not print the plaintext: $LINE" ;;
 esac
-wait "${PID[bsub]}" || fail "yz sub --encrypted --count 1 did not exit 0"
+# The owner removes carol (epoch 3) and publishes: bob's running yz sub
+# holds keys up to epoch 2 only, so it must read the topic's keys again and
+# open the message with the new ones.
+expect_rc 0 "topic remove carol again" "$YZ" topic remove --user "$tmp/alice.key" \
+  --bootstrap "${ADDR[n3]}" --member "$C" team
+grep -q "epoch 3, 2 members" "$tmp/out" || { fail "topic remove: epoch 3"; cat "$tmp/out"; }
+expect_rc 0 "alice publishes at epoch 3" "$YZ" pub --encrypted \
+  --user "$tmp/alice.key" --owner "$A" --bootstrap "${ADDR[n3]}" team \
+  "$SECRET after the rotation"
+wait_line bsub "keys read again: epoch 3"
+wait_line bsub "team from"
+case $LINE in
+*": $SECRET after the rotation") ;;
+*) fail "bob's yz sub did not open the epoch-3 message: $LINE" ;;
+esac
+wait "${PID[bsub]}" || fail "yz sub --encrypted --count 2 did not exit 0"
 unset "PID[bsub]"
 # the relays logged the message, and never a byte of its plaintext
 grep -q "^n[123] .*pubsub: message on team" "$tmp/all.log" ||

@@ -16,6 +16,11 @@
  * (yz/seal.h, docs/sealed.md). The topic key record of the owner is read
  * from the DHT first; pub seals the message under the newest epoch the
  * user is a member of, sub opens what arrives (and says what it cannot).
+ * A message of an epoch newer than the keys sub holds means the owner
+ * rotated (a member was removed, docs/sealed.md): sub reads the topic key
+ * record again, holding up to MAX_HELD such messages meanwhile, and opens
+ * them with the new keys (or says it cannot, when it is no longer a
+ * member).
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -38,6 +43,7 @@ enum {
   EXIT_NO_SUBSCRIBER = 3, /* pub: nobody subscribes to the topic */
   EXIT_NETWORK = 4,       /* joined nobody, unreachable, time ran out */
   MAX_BOOTSTRAP = 64,
+  MAX_HELD = 16, /* sub --encrypted: messages waiting for newer keys */
   MAX_PINGS = 1024,
   EXIT_NOT_MEMBER = 6, /* --encrypted: no key of the topic's current epoch */
 };
@@ -139,6 +145,17 @@ struct pcmd {
   yz_seal_user user;
   uint8_t owner[32];
   yz_seal_keyring kr;
+  /* sub --encrypted: a re-read of the keys in flight, the messages of a
+   * newer epoch held until it ends (copies), and whether they are being
+   * replayed now. */
+  bool subscribed, refetching, replaying;
+  size_t nheld;
+  struct held {
+    yz_pubsub_message m;
+    uint8_t topic_hash[YZ_PS_TOPIC_LEN], id[YZ_PS_ID_LEN], author[32];
+    yz_node_id from;
+    uint8_t *data;
+  } held[MAX_HELD];
 };
 
 static uint64_t ms_since(const struct pcmd *c)
@@ -176,6 +193,11 @@ static void finish(struct pcmd *c, int code)
     return;
   c->stopping = true;
   c->exit_code = code;
+  for (size_t i = 0; i < c->nheld; i++) {
+    free(c->held[i].data);
+    c->held[i].data = NULL; /* replay_held() may be the caller */
+  }
+  c->nheld = 0;
   if (c->handles) {
     uv_close((uv_handle_t *)&c->guard, NULL);
     uv_close((uv_handle_t *)&c->poll, NULL);
@@ -288,6 +310,60 @@ static void pub_start(struct pcmd *c)
 
 /* ---- sub --------------------------------------------------------------- */
 
+static void keys_start(struct pcmd *c);
+
+/* Keep a copy of m (an epoch newer than our keys) and start re-reading
+ * the topic's keys, if that is not under way. false: no room (m is then
+ * reported as unopened at once). */
+static bool hold(struct pcmd *c, const yz_pubsub_message *m)
+{
+  if (c->nheld == MAX_HELD)
+    return false;
+  struct held *h = &c->held[c->nheld];
+  h->data = malloc(m->len ? m->len : 1);
+  if (h->data == NULL)
+    return false;
+  memcpy(h->data, m->data, m->len);
+  h->m = *m;
+  memcpy(h->topic_hash, m->topic_hash, sizeof h->topic_hash);
+  memcpy(h->id, m->id, sizeof h->id);
+  memcpy(h->author, m->author, sizeof h->author);
+  h->m.topic_hash = h->topic_hash;
+  h->m.id = h->id;
+  h->m.author = h->author;
+  h->m.data = h->data;
+  if (m->from) {
+    h->from = *m->from;
+    h->m.from = &h->from;
+  }
+  c->nheld++;
+  if (!c->refetching) {
+    c->refetching = true;
+    keys_start(c);
+  }
+  return true;
+}
+
+static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud);
+
+/* The re-read of the keys ended (whatever its outcome): open the held
+ * messages with what the keyring now holds, in their order. */
+static void replay_held(struct pcmd *c)
+{
+  c->refetching = false;
+  c->replaying = true;
+  size_t n = c->nheld;
+  for (size_t i = 0; i < n && !c->stopping; i++) {
+    on_message(c->e.ps, &c->held[i].m, c);
+    free(c->held[i].data);
+    c->held[i].data = NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    free(c->held[i].data);
+  c->nheld = 0;
+  c->replaying = false;
+}
+
 static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
 {
   (void)ps;
@@ -306,6 +382,9 @@ static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
     size_t ol = 0;
     int rc = yz_seal_topic_open_message(&c->kr, m, (uint64_t)time(NULL) * 1000,
                                         opened, sizeof opened, &ol);
+    if (rc == YZ_E_SEAL_EPOCH && !c->replaying &&
+        m->epoch > yz_seal_keyring_epoch(&c->kr) && hold(c, m))
+      return;
     pm = *m;
     if (rc == 0) {
       pm.data = opened;
@@ -362,6 +441,7 @@ static void on_poll(uv_timer_t *t)
 static void sub_start(struct pcmd *c)
 {
   int err = yz_pubsub_subscribe(c->e.ps, c->topic, NULL, on_message, c);
+  c->subscribed = err == 0;
   if (err != 0) {
     fprintf(stderr, "%s: cannot subscribe: %s\n", yz_cli_prog,
             yz_strerror(err));
@@ -385,6 +465,14 @@ static void on_keys(yz_dht *dht, const yz_dht_result *r, void *arg)
   if (rc == 0)
     rc = yz_seal_topic_keys_open(&c->kr, &c->user, r->rec,
                                  (uint64_t)time(NULL) * 1000);
+  if (c->subscribed) {
+    /* A re-read after a message of a newer epoch (hold()). */
+    fprintf(stderr, "%s: %s: keys read again: epoch %" PRIu64 "%s\n",
+            yz_cli_prog, c->topic, yz_seal_keyring_epoch(&c->kr),
+            rc == 0 ? "" : " (no key of the newest: not a member of it)");
+    replay_held(c);
+    return;
+  }
   bool usable = rc == 0 || (c->sub && c->kr.n > 0);
   if (!usable) {
     fprintf(stderr, "%s: %s: no key of the topic for this user: %s\n",
@@ -409,19 +497,22 @@ static void keys_start(struct pcmd *c)
   if (err == 0)
     err = yz_seal_topic_record_key(key, c->owner, h);
   if (err == 0) {
-    yz_seal_keyring_init(&c->kr, h, c->owner, YZ_SEAL_WINDOW_MS_DEFAULT);
+    if (!c->subscribed) /* a re-read keeps the epochs held */
+      yz_seal_keyring_init(&c->kr, h, c->owner, YZ_SEAL_WINDOW_MS_DEFAULT);
     err = yz_dht_get(c->e.dht, key, NULL, on_keys, c, NULL);
   }
   if (err != 0) {
     fprintf(stderr, "%s: cannot read the topic's keys: %s\n", yz_cli_prog,
             yz_strerror(err));
-    finish(c, YZ_EXIT_FAIL);
+    if (c->subscribed)
+      replay_held(c); /* keep streaming with the keys held */
+    else
+      finish(c, YZ_EXIT_FAIL);
   }
 }
 
 /* ---- both -------------------------------------------------------------- */
 
-static void keys_start(struct pcmd *c);
 
 static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
 {
