@@ -124,6 +124,7 @@ typedef struct yz_sim_ps_report {
                               again (-1: not within the phase, or n/a) */
   uint64_t rejected;       /* invalid messages rejected (honest nodes) */
   uint64_t graylisted, broken_promises;
+  uint64_t withheld;       /* messages the silent nodes did not send */
   uint64_t virtual_ms, wall_ms, peak_rss_kib;
   uint64_t net_messages, losses;
   char note[256];

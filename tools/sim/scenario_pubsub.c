@@ -97,6 +97,7 @@ int __wrap_yz_node_send(yz_node *node, const yz_node_id *peer, uint16_t proto,
 /* The silent nodes of the scenario running (NULL: none). */
 static yz_node **silent;
 static size_t n_silent;
+static uint64_t withheld; /* messages taken out of their RPCs */
 
 static bool is_silent(const yz_node *node) {
   for (size_t k = 0; k < n_silent; k++)
@@ -117,6 +118,7 @@ int __wrap_yz_node_send(yz_node *node, const yz_node_id *peer, uint16_t proto,
   if (yz_ps_rpc_decode(&rpc, data, len, &lim, NULL) != 0 ||
       rpc.n_publish == 0)
     return __real_yz_node_send(node, peer, proto, data, len);
+  withheld += rpc.n_publish;
   rpc.n_publish = 0;
   if (rpc.subscribe.n + rpc.unsubscribe.n + rpc.graft.n + rpc.n_prune +
           rpc.n_ihave + rpc.iwant.n + rpc.idontwant.n ==
@@ -408,8 +410,10 @@ static void teardown(pctx *p) {
     for (size_t i = 0; i < p->cap; i++)
       yz_pubsub_free(p->ps[i]);
   sc_dht_close(p->d);
+  free(silent);
   silent = NULL;
   n_silent = 0;
+  withheld = 0;
   free(p->ps);
   free(p->pn);
   free(p->role);
@@ -592,6 +596,7 @@ int yz_sim_ps_run(const char *name, const yz_sim_ps_opts *o,
       dlv1 > dlv0 ? (double)(dup1 - dup0) / (double)(dlv1 - dlv0) : 0;
   delivery_figures(p);
   mesh_figures(p);
+  r->withheld = withheld;
   if (is_kill && r->repair_heartbeats < 0)
     snprintf(r->note, sizeof r->note,
              "meshes not all back to D_lo within the phase");
@@ -663,9 +668,11 @@ void yz_sim_ps_report_print(FILE *f, const yz_sim_ps_report *r) {
     fprintf(f, "  time to repair         %ld heartbeats\n",
             r->repair_heartbeats);
   fprintf(f,
-          "  rejected %llu, graylisted RPCs %llu, broken promises %llu\n",
+          "  rejected %llu, graylisted RPCs %llu, broken promises %llu, "
+          "withheld by silent nodes %llu\n",
           (unsigned long long)r->rejected, (unsigned long long)r->graylisted,
-          (unsigned long long)r->broken_promises);
+          (unsigned long long)r->broken_promises,
+          (unsigned long long)r->withheld);
   if (r->note[0] != '\0')
     fprintf(f, "  note: %s\n", r->note);
   fprintf(f,
