@@ -14,3 +14,5 @@ YZ_BENCH_AREA("link", yz_bench_link,
               "yz links over loopback vs plain WebSocket (lws)")
 YZ_BENCH_AREA("dht", yz_bench_dht,
               "DHT record signing vs Ed25519; put/get vs ping over processes")
+YZ_BENCH_AREA("pubsub", yz_bench_pubsub,
+              "PubSub validation vs Ed25519; publish-to-delivery vs ping")
