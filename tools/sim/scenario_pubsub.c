@@ -406,9 +406,13 @@ static void teardown(pctx *p) {
         sc_dht_forget(p->d, i);
     }
   }
+  /* freed and forgotten before the DHTs stop: the driver asks the layer
+   * for deadlines until the end */
   if (p->ps != NULL)
-    for (size_t i = 0; i < p->cap; i++)
+    for (size_t i = 0; i < p->cap; i++) {
       yz_pubsub_free(p->ps[i]);
+      p->ps[i] = NULL;
+    }
   sc_dht_close(p->d);
   free(silent);
   silent = NULL;
