@@ -725,10 +725,11 @@ void yz_sim_ps_report_json(FILE *f, const yz_sim_ps_report *r) {
   fprintf(f, "]}");
   fprintf(f,
           ",\"repair_heartbeats\":%ld,\"rejected\":%llu,\"graylisted\":%llu,"
-          "\"broken_promises\":%llu",
+          "\"broken_promises\":%llu,\"withheld\":%llu",
           r->repair_heartbeats, (unsigned long long)r->rejected,
           (unsigned long long)r->graylisted,
-          (unsigned long long)r->broken_promises);
+          (unsigned long long)r->broken_promises,
+          (unsigned long long)r->withheld);
   fprintf(f,
           ",\"net_messages\":%llu,\"losses\":%llu,\"virtual_ms\":%llu,"
           "\"wall_ms\":%llu,\"peak_rss_kib\":%llu",
