@@ -43,7 +43,9 @@ static void usage(FILE *f)
 "  --progress         a line on stderr per phase\n"
 "  --no-verify-memo   verify every Ed25519 signature again (by default a\n"
 "                     signature that verified before is not: the same\n"
-"                     results, much less CPU; docs/simulator.md)\n");
+"                     results, much less CPU; docs/simulator.md)\n"
+"\n"
+"yz sim pubsub --help: the PubSub simulator.\n");
 }
 
 static bool parse_double(const char *s, double min, double max, double *out)
