@@ -87,4 +87,56 @@ void yz_sim_report_json(FILE *f, const yz_sim_report *r);
 
 void yz_sim_dist_of(yz_sim_dist *d, double *v, size_t n);
 
+/* ---- PubSub (scenario_pubsub.c, `yz sim pubsub`, docs/simulator.md
+ * "PubSub") -------------------------------------------------------------- */
+
+typedef struct yz_sim_ps_opts {
+  yz_sim_opts base;     /* nodes, seed, latency (default 25), spread, loss,
+                           progress, no_verify_memo; lookups, records unused */
+  unsigned publishers;  /* default 10 */
+  unsigned subscribers; /* 0 (default): every node */
+  unsigned messages;    /* measured messages, default 100 */
+  size_t msg_size;      /* bytes of data, default 2048 */
+} yz_sim_ps_opts;
+
+void yz_sim_ps_opts_default(yz_sim_ps_opts *o);
+
+enum { YZ_SIM_PS_MESH_HIST = 17 }; /* degrees 0..15, then 16 or more */
+
+typedef struct yz_sim_ps_report {
+  char scenario[32];
+  yz_sim_ps_opts opts;
+  size_t nodes_alive, killed, joined;
+  size_t bad_nodes;        /* silent or spamming nodes */
+  size_t subscribers;      /* live honest subscribers at the end */
+  uint64_t handshakes;     /* links that came up */
+  uint64_t published;      /* measured messages published */
+  uint64_t expected;       /* (message, eligible subscriber) pairs */
+  uint64_t delivered;      /* ... delivered */
+  uint64_t delivered_3s;   /* ... within 3 s of the publish */
+  yz_sim_dist latency_ms;  /* publish to delivery, virtual ms */
+  double duplicates_per_msg; /* duplicates received per delivery */
+  uint64_t duplicates;
+  yz_sim_dist mesh;        /* mesh degree of the live honest subscribers */
+  size_t mesh_hist[YZ_SIM_PS_MESH_HIST];
+  size_t below_d_lo;       /* of them, meshes under D_lo at the end */
+  long repair_heartbeats;  /* kill30: heartbeats until every mesh >= D_lo
+                              again (-1: not within the phase, or n/a) */
+  uint64_t rejected;       /* invalid messages rejected (honest nodes) */
+  uint64_t graylisted, broken_promises;
+  uint64_t withheld;       /* messages the silent nodes did not send */
+  uint64_t virtual_ms, wall_ms, peak_rss_kib;
+  uint64_t net_messages, losses;
+  char note[256];
+} yz_sim_ps_report;
+
+extern const char *const yz_sim_ps_scenarios[];
+
+/* Run one PubSub scenario: 0, YZ_E_INVAL (unknown name), or an error of
+ * the set-up (its reason on stderr). */
+int yz_sim_ps_run(const char *name, const yz_sim_ps_opts *o,
+                  yz_sim_ps_report *r);
+void yz_sim_ps_report_print(FILE *f, const yz_sim_ps_report *r);
+void yz_sim_ps_report_json(FILE *f, const yz_sim_ps_report *r);
+
 #endif

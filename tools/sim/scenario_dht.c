@@ -653,3 +653,59 @@ out:
   free(d);
   return err;
 }
+
+/* ---- the DHT network under other scenarios (scenario_int.h) ------------- */
+
+dctx *sc_dht_open(const char *name, const yz_sim_opts *o, yz_sim_report *r,
+                  size_t cap, int *err) {
+  *err = YZ_E_NOMEM;
+  dctx *d = calloc(1, sizeof *d);
+  if (d == NULL)
+    return NULL;
+  d->cap = cap;
+  d->dht = calloc(cap, sizeof *d->dht);
+  d->evil = calloc(cap, sizeof *d->evil);
+  d->rounds = calloc(1, sizeof *d->rounds);
+  d->reqs = calloc(1, sizeof *d->reqs);
+  d->lat = calloc(1, sizeof *d->lat);
+  if (d->dht == NULL || d->evil == NULL || d->rounds == NULL ||
+      d->reqs == NULL || d->lat == NULL) {
+    teardown(d);
+    free(d);
+    return NULL;
+  }
+  d->c.tune = tune_node;
+  *err = sc_begin(&d->c, name, o, r, cap);
+  if (*err != 0) {
+    teardown(d);
+    free(d);
+    return NULL;
+  }
+  yz_sim_layer layer = {layer_deadline, layer_run, d};
+  yz_sim_set_layer(d->c.s, &layer);
+  return d;
+}
+
+sc_ctx *sc_dht_ctx(dctx *d) { return &d->c; }
+int sc_dht_build(dctx *d) { return build_network(d); }
+yz_dht *sc_dht_of(dctx *d, size_t i) { return d->dht[i]; }
+long sc_dht_add_node(dctx *d) { return new_node(d); }
+void sc_dht_join(dctx *d, size_t i) { join_via(d, i, pick_origin(d)); }
+
+void sc_dht_forget(dctx *d, size_t i) {
+  yz_dht_free(d->dht[i]);
+  d->dht[i] = NULL;
+}
+
+uint64_t sc_dht_layer_deadline(yz_sim *s, size_t i, void *ud) {
+  return layer_deadline(s, i, ud);
+}
+
+void sc_dht_layer_run(yz_sim *s, size_t i, void *ud) { layer_run(s, i, ud); }
+
+void sc_dht_close(dctx *d) {
+  if (d == NULL)
+    return;
+  teardown(d);
+  free(d);
+}

@@ -31,4 +31,26 @@ void sc_progress(const sc_ctx *c, const char *what);
 /* scenario_dht.c: steady, kill30, kill50, churn, adversarial */
 int sc_run_dht(const char *name, const yz_sim_opts *o, yz_sim_report *r);
 
+/* scenario_dht.c: the joined DHT network other scenarios build on
+ * (scenario_pubsub.c). sc_dht_open() sets up the simulation with room for
+ * cap nodes and installs the DHT's timers as the driver's layer (a
+ * scenario with its own timers wraps sc_dht_layer_*); sc_dht_build() adds
+ * o->nodes nodes and joins them (as every DHT scenario starts);
+ * sc_dht_add_node() and sc_dht_join() add a newcomer (churn);
+ * sc_dht_forget() frees node i's DHT once stopped; sc_dht_close() stops
+ * the DHTs, ends the simulation (sc_end) and frees. */
+typedef struct dctx dctx;
+struct yz_dht;
+dctx *sc_dht_open(const char *name, const yz_sim_opts *o, yz_sim_report *r,
+                  size_t cap, int *err);
+sc_ctx *sc_dht_ctx(dctx *d);
+int sc_dht_build(dctx *d);
+struct yz_dht *sc_dht_of(dctx *d, size_t i);
+long sc_dht_add_node(dctx *d);
+void sc_dht_join(dctx *d, size_t i);
+void sc_dht_forget(dctx *d, size_t i);
+uint64_t sc_dht_layer_deadline(yz_sim *s, size_t i, void *ud);
+void sc_dht_layer_run(yz_sim *s, size_t i, void *ud);
+void sc_dht_close(dctx *d);
+
 #endif

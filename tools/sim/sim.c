@@ -29,6 +29,7 @@ typedef struct snode {
   bool killed;
   bool touched;
   bool stopped;
+  bool crashed; /* yz_sim_crash(): stopping or stopped */
 } snode;
 
 struct yz_sim {
@@ -130,7 +131,9 @@ const yz_node_id *yz_sim_id(const yz_sim *s, size_t i) {
 const char *yz_sim_address(const yz_sim *s, size_t i) {
   return s->nodes[i].addr;
 }
-bool yz_sim_alive(const yz_sim *s, size_t i) { return !s->nodes[i].killed; }
+bool yz_sim_alive(const yz_sim *s, size_t i) {
+  return !s->nodes[i].killed && !s->nodes[i].crashed;
+}
 void yz_sim_get_stats(const yz_sim *s, yz_sim_stats *out) { *out = s->stats; }
 
 void yz_sim_set_layer(yz_sim *s, const yz_sim_layer *layer) {
@@ -368,6 +371,17 @@ void yz_sim_kill(yz_sim *s, size_t i) {
   set_deadline(s, i, UINT64_MAX);
 }
 
+static void node_stopped(yz_node *n, void *arg);
+
+void yz_sim_crash(yz_sim *s, size_t i) {
+  snode *x = &s->nodes[i];
+  if (x->killed || x->crashed)
+    return;
+  x->crashed = true;
+  yz_node_stop(x->node, node_stopped, x);
+  yz_sim_touch(s, i);
+}
+
 /* ---- running ------------------------------------------------------------ */
 
 /* Run what is due at s->now until nothing more is. */
@@ -463,7 +477,8 @@ void yz_sim_free(yz_sim *s) {
     return;
   for (size_t i = 0; i < s->n; i++) {
     set_deadline(s, i, UINT64_MAX);
-    yz_node_stop(s->nodes[i].node, node_stopped, &s->nodes[i]);
+    if (!s->nodes[i].crashed)
+      yz_node_stop(s->nodes[i].node, node_stopped, &s->nodes[i]);
   }
   /* closes are local events: they run at once; then the loop closes the
    * node handles */

@@ -68,6 +68,13 @@ bool yz_sim_alive(const yz_sim *s, size_t i);
 /* Kill node i: the network drops what it sends and what is sent to it,
  * its timers stop (it is frozen, as a host that lost power). */
 void yz_sim_kill(yz_sim *s, size_t i);
+/* Crash node i as a killed process whose host stays up: the node stops
+ * at once and its links close (their CLOSE frames stand for the FIN or
+ * RST the peer's kernel would see), so its peers notice within one
+ * latency rather than after their missed pongs. Stop the layers above the
+ * node first (yz_pubsub_stop, yz_dht_stop). yz_sim_alive() is false from
+ * now on. */
+void yz_sim_crash(yz_sim *s, size_t i);
 /* Mark node i's deadlines stale (after calling its API from outside one of
  * its own callbacks). */
 void yz_sim_touch(yz_sim *s, size_t i);

@@ -16,3 +16,5 @@ YZ_BENCH_AREA("dht", yz_bench_dht,
               "DHT record signing vs Ed25519; put/get vs ping over processes")
 YZ_BENCH_AREA("seal", yz_bench_seal,
               "sealing vs raw XChaCha20-Poly1305; sealed vs plain put/get")
+YZ_BENCH_AREA("pubsub", yz_bench_pubsub,
+              "PubSub validation vs Ed25519; publish-to-delivery vs ping")
