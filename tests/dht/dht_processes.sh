@@ -29,16 +29,10 @@ K=20
 READ_TIMEOUT=120   # seconds of silence on the FIFO before a step fails
 LINE_BUDGET=200000 # lines a step may read before it fails
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/yz-dht-processes.XXXXXX")
 declare -a PID ADDR
-TAIL=
-cleanup() {
-  for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/tools/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/procs.sh"
+procs_init dht-processes
 
 die() {
   echo "FAIL: $*"
@@ -48,17 +42,6 @@ die() {
   done
   exit 1
 }
-
-: >"$tmp/all.log"
-exec {OUT}< <(exec tail -n +1 -F "$tmp/all.log" 2>/dev/null)
-TAIL=$!
-
-# Every node sees every other from one source address (127.0.0.1): the
-# per-source limits made for the internet (32 inbound links, 8 handshakes
-# in progress and 20 handshakes a second from one address) are lifted, or
-# the bootstrap node could hold only 32 of the others.
-LOOPBACK_LIMITS="--max-links-per-source 100000 --max-handshakes-per-source 100000
-  --ip-rate 100000 --ip-burst 100000"
 
 # start I ARGS...: yz-node number I, its stdout and stderr prefixed "nI ".
 start() {
@@ -92,10 +75,6 @@ pump() {
     esac
   done
 }
-
-boot_ready() { [ -n "${ADDR[0]:-}" ] && [ "${SEEN[ready]:-0}" -ge 1 ]; }
-all_ready() { [ "${SEEN[ready]:-0}" -ge "$NODES" ]; }
-all_joined() { [ "${SEEN[joined]:-0}" -ge $((NODES - 1)) ]; }
 
 echo "# $NODES yz-node processes, one bootstrap address; kill -9 of $KILL"
 start 0

@@ -23,16 +23,10 @@ KILL=$((NODES * 30 / 100))
 READ_TIMEOUT=60    # seconds of silence on the log before a step fails
 LINE_BUDGET=200000 # lines a step may read before it fails
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/yz-pubsub-processes.XXXXXX")
 declare -a PID ADDR MESH
-TAIL=
-cleanup() {
-  for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/tools/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/procs.sh"
+procs_init pubsub-processes
 
 die() {
   echo "FAIL: $*"
@@ -42,15 +36,6 @@ die() {
   done
   exit 1
 }
-
-: >"$tmp/all.log"
-exec {OUT}< <(exec tail -n +1 -F "$tmp/all.log" 2>/dev/null)
-TAIL=$!
-
-# Every node sees every other from one source address (127.0.0.1): the
-# per-source limits made for the internet are lifted (dht_processes.sh).
-LOOPBACK_LIMITS="--max-links-per-source 100000 --max-handshakes-per-source 100000
-  --ip-rate 100000 --ip-burst 100000"
 
 start() {
   local i=$1
@@ -90,9 +75,6 @@ pump() {
   done
 }
 
-boot_ready() { [ -n "${ADDR[0]:-}" ] && [ "${SEEN[ready]:-0}" -ge 1 ]; }
-all_ready() { [ "${SEEN[ready]:-0}" -ge "$NODES" ]; }
-all_joined() { [ "${SEEN[joined]:-0}" -ge $((NODES - 1)) ]; }
 # every live node in a mesh of at least 2
 all_meshed() {
   local i
