@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "ephemeral.h"
 #include "yz/common.h"
 #include "yz/dht.h"
 #include "yz/dhtrec.h"
@@ -73,10 +74,8 @@ static const char *const op_names[] = {
     "topic add", "topic remove", "topic show"};
 
 struct scmd {
-  uv_loop_t loop;
+  yz_eph e; /* the client node (ephemeral.h) */
   uv_timer_t guard;
-  yz_node *node;
-  yz_dht *dht;
   op_kind op;
   bool json, stopping;
   const char *bootstrap[MAX_BOOTSTRAP];
@@ -170,13 +169,6 @@ static void json_str(const uint8_t *p, size_t n)
   putchar('"');
 }
 
-static void on_dht_stopped(yz_dht *dht, void *arg)
-{
-  (void)dht;
-  struct scmd *c = arg;
-  yz_node_stop(c->node, NULL, NULL);
-}
-
 static void finish(struct scmd *c, int code)
 {
   if (c->stopping)
@@ -184,10 +176,7 @@ static void finish(struct scmd *c, int code)
   c->stopping = true;
   c->exit_code = code;
   uv_close((uv_handle_t *)&c->guard, NULL);
-  if (c->dht != NULL)
-    yz_dht_stop(c->dht, on_dht_stopped, c);
-  else
-    yz_node_stop(c->node, NULL, NULL);
+  yz_eph_stop(&c->e);
 }
 
 static int status_exit(int status)
@@ -391,7 +380,7 @@ static void topic_put(struct scmd *c, uint64_t seq)
                                        unix_ms() / 1000 + c->ttl, c->record,
                                        cap, &c->record_len);
   if (err == 0)
-    err = yz_dht_put(c->dht, c->record, c->record_len, NULL, on_topic_put, c,
+    err = yz_dht_put(c->e.dht, c->record, c->record_len, NULL, on_topic_put, c,
                      NULL);
   if (err != 0)
     fail(c, err);
@@ -458,17 +447,17 @@ static void start_op(struct scmd *c)
   uint64_t expiry = unix_ms() / 1000 + c->ttl;
   switch (c->op) {
   case OP_PUT:
-    err = yz_seal_put(c->dht, &c->user, (const uint8_t *)c->name,
+    err = yz_seal_put(c->e.dht, &c->user, (const uint8_t *)c->name,
                       strlen(c->name), c->who, c->n_who,
                       (const uint8_t *)c->value, strlen(c->value),
                       c->has_seq ? c->seq : unix_ms(), expiry, on_sealed, c);
     break;
   case OP_GET:
-    err = yz_seal_get(c->dht, &c->user, c->key, on_sealed, c);
+    err = yz_seal_get(c->e.dht, &c->user, c->key, on_sealed, c);
     break;
   case OP_SHARE:
     err =
-        yz_seal_share(c->dht, &c->user, (const uint8_t *)c->name,
+        yz_seal_share(c->e.dht, &c->user, (const uint8_t *)c->name,
                       strlen(c->name), c->who, c->n_who, expiry, on_sealed, c);
     break;
   case OP_TOPIC_CREATE:
@@ -479,7 +468,7 @@ static void start_op(struct scmd *c)
     }
     break;
   default:
-    err = yz_dht_get(c->dht, c->key, NULL, on_topic_got, c, NULL);
+    err = yz_dht_get(c->e.dht, c->key, NULL, on_topic_got, c, NULL);
     break;
   }
   if (err != 0)
@@ -492,7 +481,7 @@ static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
   struct scmd *c = arg;
   if (c->stopping)
     return;
-  if (r->status != 0 || yz_dht_table_size(c->dht) + r->n_closest == 0) {
+  if (r->status != 0 || yz_dht_table_size(c->e.dht) + r->n_closest == 0) {
     int st = r->status ? r->status : YZ_E_UNREACHABLE;
     fprintf(stderr, "%s: joined nobody: no bootstrap node answered (%s)\n",
             yz_cli_prog, yz_strerror(st));
@@ -515,37 +504,16 @@ static void on_guard(uv_timer_t *t)
 
 static int run(struct scmd *c, const char *network, bool verbose)
 {
-  if (!verbose)
-    yz_log_set_level(YZ_LOG_ERR);
-  yz_identity id;
-  if (yz_identity_generate(&id) != 0)
-    return yz_cli_error("cannot generate an identity");
-  if (uv_loop_init(&c->loop) != 0) {
-    yz_identity_clear(&id);
-    return yz_cli_error("cannot create the event loop");
+  int rc = yz_eph_open(&c->e, network, verbose, false);
+  if (rc != 0) {
+    c->stopping = true;
+    (void)yz_eph_run(&c->e);
+    return rc;
   }
-  yz_node_config cfg;
-  yz_node_config_default(&cfg);
-  cfg.identity = &id;
-  cfg.user_data = c;
-  cfg.link.network = network;
-  int err = yz_node_new(&c->node, &c->loop, &cfg);
-  yz_identity_clear(&id);
-  if (err != 0) {
-    uv_loop_close(&c->loop);
-    return yz_cli_error("cannot create a node: %s", yz_strerror(err));
-  }
-  yz_dht_config dcfg;
-  yz_dht_config_default(&dcfg);
-  dcfg.client_only = true;
-  err = yz_dht_new(&c->dht, c->node, &dcfg);
-  if (err == 0)
-    err = yz_node_start(c->node);
-  uv_timer_init(&c->loop, &c->guard);
+  uv_timer_init(&c->e.loop, &c->guard);
   c->guard.data = c;
   c->t0 = uv_hrtime();
-  if (err == 0)
-    err = yz_dht_join(c->dht, c->bootstrap, c->nbootstrap, on_joined, c, NULL);
+  int err = yz_eph_join(&c->e, c->bootstrap, c->nbootstrap, on_joined, c);
   if (err != 0) {
     fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
     finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
@@ -553,11 +521,9 @@ static int run(struct scmd *c, const char *network, bool verbose)
   } else {
     uv_timer_start(&c->guard, on_guard, c->timeout_ms, 0);
   }
-  uv_run(&c->loop, UV_RUN_DEFAULT);
-  yz_dht_free(c->dht);
-  yz_node_free(c->node);
-  if (uv_loop_close(&c->loop) != 0 && c->exit_code == 0)
-    return yz_cli_error("event loop not empty at exit");
+  rc = yz_eph_run(&c->e);
+  if (rc != 0 && c->exit_code == 0)
+    return rc;
   return c->exit_code;
 }
 
