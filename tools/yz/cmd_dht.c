@@ -114,65 +114,6 @@ static uint64_t ms_since(const struct dcmd *c)
   return (uv_hrtime() - c->t0) / 1000000u;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = d[p[i] >> 4];
-    out[2 * i + 1] = d[p[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
-static bool parse_hex32(const char *s, uint8_t out[32])
-{
-  if (s == NULL || strlen(s) != 64)
-    return false;
-  for (size_t i = 0; i < 32; i++) {
-    unsigned v = 0;
-    for (int j = 0; j < 2; j++) {
-      char ch = s[2 * i + (size_t)j];
-      unsigned x;
-      if (ch >= '0' && ch <= '9')
-        x = (unsigned)(ch - '0');
-      else if (ch >= 'a' && ch <= 'f')
-        x = (unsigned)(ch - 'a' + 10);
-      else if (ch >= 'A' && ch <= 'F')
-        x = (unsigned)(ch - 'A' + 10);
-      else
-        return false;
-      v = v * 16 + x;
-    }
-    out[i] = (uint8_t)v;
-  }
-  return true;
-}
-
-static bool printable(const uint8_t *p, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\n' && p[i] != '\t')
-      return false;
-  return true;
-}
-
-/* A JSON string of printable ASCII (the caller checked). */
-static void json_str(const uint8_t *p, size_t n)
-{
-  putchar('"');
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '"' || p[i] == '\\')
-      printf("\\%c", p[i]);
-    else if (p[i] == '\n')
-      printf("\\n");
-    else if (p[i] == '\t')
-      printf("\\t");
-    else
-      putchar(p[i]);
-  }
-  putchar('"');
-}
-
 static void finish(struct dcmd *c, int code)
 {
   if (c->stopping)
@@ -248,7 +189,7 @@ static void on_result(yz_dht *dht, const yz_dht_result *r, void *arg)
     return;
   int code = status_exit(r->status);
   char kh[2 * YZ_DHTREC_KEY_LEN + 1];
-  hex(c->key, sizeof c->key, kh);
+  yz_cli_hex(c->key, sizeof c->key, kh);
   if (c->json)
     printf("{\"op\":\"%s\",\"status\":\"%s\",", op_name(c->op),
            r->status == 0 ? "ok" : yz_err_name(r->status));
@@ -273,17 +214,17 @@ static void on_result(yz_dht *dht, const yz_dht_result *r, void *arg)
   case OP_GET:
     if (r->status == 0 && r->rec != NULL) {
       const yz_dhtrec *rec = r->rec;
-      bool text = printable(rec->value, rec->value_len);
+      bool text = yz_cli_printable(rec->value, rec->value_len);
       if (c->json) {
         printf("\"key\":\"%s\",\"kind\":\"%s\",", kh,
                rec->kind == YZ_DHTREC_MUTABLE ? "mutable" : "immutable");
         if (text) {
           printf("\"value\":");
-          json_str(rec->value, rec->value_len);
+          yz_cli_json_text(rec->value, rec->value_len);
         } else {
           char *h = malloc(2 * rec->value_len + 1);
           if (h != NULL) {
-            hex(rec->value, rec->value_len, h);
+            yz_cli_hex(rec->value, rec->value_len, h);
             printf("\"value_hex\":\"%s\"", h);
             free(h);
           }
@@ -300,7 +241,7 @@ static void on_result(yz_dht *dht, const yz_dht_result *r, void *arg)
         } else {
           char *h = malloc(2 * rec->value_len + 1);
           if (h != NULL) {
-            hex(rec->value, rec->value_len, h);
+            yz_cli_hex(rec->value, rec->value_len, h);
             printf("value (hex) %s\n", h);
             free(h);
           }
@@ -618,13 +559,13 @@ int cmd_dht_main(int argc, char **argv)
       rc = yz_cli_usage_error("a KEY, or --key / --pubkey with --salt, not "
                               "both");
     else if (arg != NULL) {
-      if (!parse_hex32(arg, c.key))
+      if (!yz_cli_parse_hex32(arg, c.key))
         rc = yz_cli_usage_error("%s: want a key of 64 hex digits", arg);
     } else if (keyfile != NULL || pubkey != NULL) {
       uint8_t pk[YZ_IDENTITY_PK_LEN];
       if (keyfile != NULL)
         memcpy(pk, yz_identity_public_key(&id), sizeof pk);
-      else if (!parse_hex32(pubkey, pk))
+      else if (!yz_cli_parse_hex32(pubkey, pk))
         rc = yz_cli_usage_error("--pubkey: want 64 hex digits");
       if (rc == 0 &&
           yz_dhtrec_mutable_key(c.key, pk, (const uint8_t *)salt,

@@ -146,16 +146,6 @@ static uint64_t ms_since(const struct pcmd *c)
   return (uv_hrtime() - c->t0) / 1000000u;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = d[p[i] >> 4];
-    out[2 * i + 1] = d[p[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
 static void json_str(const uint8_t *p, size_t n)
 {
   putchar('"');
@@ -189,7 +179,7 @@ static void finish(struct pcmd *c, int code)
 static void pub_report(struct pcmd *c, int status)
 {
   char idh[2 * YZ_PS_ID_LEN + 1];
-  hex(c->id, YZ_PS_ID_LEN, idh);
+  yz_cli_hex(c->id, YZ_PS_ID_LEN, idh);
   if (c->json) {
     printf("{\"op\":\"pub\",\"status\":\"%s\",\"topic\":",
            status ? yz_err_name(status) : "OK");
@@ -295,8 +285,8 @@ static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
   if (c->stopping)
     return;
   char author[2 * YZ_NODE_ID_LEN + 1], idh[2 * YZ_PS_ID_LEN + 1];
-  hex(m->author_id.bytes, YZ_NODE_ID_LEN, author);
-  hex(m->id, YZ_PS_ID_LEN, idh);
+  yz_cli_hex(m->author_id.bytes, YZ_NODE_ID_LEN, author);
+  yz_cli_hex(m->id, YZ_PS_ID_LEN, idh);
   /* An encrypted topic: print what the keys open, and say what they do
    * not (a plain message, an epoch without a key, a tampered payload). */
   static uint8_t opened[YZ_PS_MAX_DATA];

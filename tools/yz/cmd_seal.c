@@ -112,63 +112,6 @@ static uint64_t ms_since(const struct scmd *c)
   return (uv_hrtime() - c->t0) / 1000000u;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = d[p[i] >> 4];
-    out[2 * i + 1] = d[p[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
-static bool parse_hex32(const char *s, uint8_t out[32])
-{
-  if (s == NULL || strlen(s) != 64)
-    return false;
-  for (size_t i = 0; i < 64; i++) {
-    char ch = s[i];
-    unsigned x;
-    if (ch >= '0' && ch <= '9')
-      x = (unsigned)(ch - '0');
-    else if (ch >= 'a' && ch <= 'f')
-      x = (unsigned)(ch - 'a' + 10);
-    else if (ch >= 'A' && ch <= 'F')
-      x = (unsigned)(ch - 'A' + 10);
-    else
-      return false;
-    if (i % 2 == 0)
-      out[i / 2] = (uint8_t)(x << 4);
-    else
-      out[i / 2] |= (uint8_t)x;
-  }
-  return true;
-}
-
-static bool printable(const uint8_t *p, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\n' && p[i] != '\t')
-      return false;
-  return true;
-}
-
-static void json_str(const uint8_t *p, size_t n)
-{
-  putchar('"');
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '"' || p[i] == '\\')
-      printf("\\%c", p[i]);
-    else if (p[i] == '\n')
-      printf("\\n");
-    else if (p[i] == '\t')
-      printf("\\t");
-    else
-      putchar(p[i]);
-  }
-  putchar('"');
-}
-
 static void finish(struct scmd *c, int code)
 {
   if (c->stopping)
@@ -208,7 +151,7 @@ static int status_exit(int status)
 static void fail(struct scmd *c, int status)
 {
   char kh[65];
-  hex(c->key, 32, kh);
+  yz_cli_hex(c->key, 32, kh);
   if (c->json)
     printf("{\"op\":\"%s\",\"status\":\"%s\",\"key\":\"%s\",\"reason\":\"%s\","
            "\"total_ms\":%" PRIu64 "}\n",
@@ -247,23 +190,23 @@ static void on_sealed(const yz_seal_result *r, void *arg)
     return;
   }
   char kh[65];
-  hex(r->key, 32, kh);
+  yz_cli_hex(r->key, 32, kh);
   unsigned stored = r->dht ? r->dht->stored : 0;
   unsigned asked = r->dht ? r->dht->asked : 0;
   if (c->op == OP_GET) {
     const yz_seal_opened *o = &r->opened;
-    bool text = printable(o->plaintext, o->plaintext_len);
+    bool text = yz_cli_printable(o->plaintext, o->plaintext_len);
     if (c->json) {
       printf("{\"op\":\"get\",\"status\":\"ok\",\"key\":\"%s\",\"kind\":\"%s\""
              ",\"seq\":%" PRIu64 ",",
              kh, kind_name(o->kind), r->seq);
       if (text) {
         printf("\"value\":");
-        json_str(o->plaintext, o->plaintext_len);
+        yz_cli_json_text(o->plaintext, o->plaintext_len);
       } else {
         char *h = malloc(2 * o->plaintext_len + 1);
         if (h != NULL) {
-          hex(o->plaintext, o->plaintext_len, h);
+          yz_cli_hex(o->plaintext, o->plaintext_len, h);
           printf("\"value_hex\":\"%s\"", h);
           free(h);
         }
@@ -271,7 +214,7 @@ static void on_sealed(const yz_seal_result *r, void *arg)
       printf(",\"readers\":[");
       for (size_t i = 0; i < o->n_recipients; i++) {
         char ph[65];
-        hex(o->recipients + 32 * i, 32, ph);
+        yz_cli_hex(o->recipients + 32 * i, 32, ph);
         printf("%s\"%s\"", i ? "," : "", ph);
       }
       printf("],\"record_bytes\":%zu,\"total_ms\":%" PRIu64 "}\n",
@@ -285,14 +228,14 @@ static void on_sealed(const yz_seal_result *r, void *arg)
       } else {
         char *h = malloc(2 * o->plaintext_len + 1);
         if (h != NULL) {
-          hex(o->plaintext, o->plaintext_len, h);
+          yz_cli_hex(o->plaintext, o->plaintext_len, h);
           printf("value (hex) %s\n", h);
           free(h);
         }
       }
       for (size_t i = 0; i < o->n_recipients; i++) {
         char ph[65];
-        hex(o->recipients + 32 * i, 32, ph);
+        yz_cli_hex(o->recipients + 32 * i, 32, ph);
         printf("reader %s%s\n", ph,
                memcmp(o->recipients + 32 * i, c->user.ed_pk, 32) == 0
                    ? " (you)"
@@ -342,14 +285,14 @@ static void on_topic_put(yz_dht *dht, const yz_dht_result *r, void *arg)
   }
   const yz_seal_topic_owner *t = c->tw;
   char kh[65];
-  hex(c->key, 32, kh);
+  yz_cli_hex(c->key, 32, kh);
   if (c->json) {
     printf("{\"op\":\"%s\",\"status\":\"ok\",\"topic\":\"%s\",\"key\":\"%s\","
            "\"seq\":%" PRIu64 ",\"epoch\":%" PRIu64 ",\"members\":[",
            op_names[c->op], c->name, kh, t->seq, t->epochs[0].epoch);
     for (size_t i = 0; i < t->n_members; i++) {
       char ph[65];
-      hex(t->members[i], 32, ph);
+      yz_cli_hex(t->members[i], 32, ph);
       printf("%s\"%s\"", i ? "," : "", ph);
     }
     printf("],\"stored\":%u,\"total_ms\":%" PRIu64 "}\n", r->stored,
@@ -361,7 +304,7 @@ static void on_topic_put(yz_dht *dht, const yz_dht_result *r, void *arg)
            t->n_members == 1 ? "" : "s", kh, t->seq, r->stored);
     for (size_t i = 0; i < t->n_members; i++) {
       char ph[65];
-      hex(t->members[i], 32, ph);
+      yz_cli_hex(t->members[i], 32, ph);
       printf("member %s\n", ph);
     }
   }
@@ -664,17 +607,17 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
       if (c.n_who == YZ_SEAL_RECIPIENTS_MAX - 1)
         return yz_cli_usage_error("%s: at most %d", a,
                                   YZ_SEAL_RECIPIENTS_MAX - 1);
-      if (!parse_hex32(v, c.who + 32 * c.n_who))
+      if (!yz_cli_parse_hex32(v, c.who + 32 * c.n_who))
         return yz_cli_usage_error("%s: want a public key of 64 hex digits "
                                   "(yz keygen --user prints one)",
                                   a);
       c.n_who++;
     } else if (strcmp(a, "--owner") == 0) {
-      if (!parse_hex32(v, c.owner))
+      if (!yz_cli_parse_hex32(v, c.owner))
         return yz_cli_usage_error("--owner: want 64 hex digits");
       have_owner = true;
     } else if (strcmp(a, "--key") == 0) {
-      if (!parse_hex32(v, c.key))
+      if (!yz_cli_parse_hex32(v, c.key))
         return yz_cli_usage_error("--key: want a key of 64 hex digits");
       c.have_key = true;
     } else if (strcmp(a, "--seq") == 0) {
