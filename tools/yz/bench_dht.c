@@ -153,9 +153,7 @@ static int bench_sign_verify(const yz_bench_opts *opts, yz_bench_emitter *e)
 /* ---- put and get across yz-node processes ------------------------------ */
 
 struct pbench {
-  yz_bench_procs set; /* the processes, the loop, the guard */
-  yz_node *node;
-  yz_dht *dht;
+  yz_bench_procs set; /* the processes, the loop, the guard, the client */
   bool op_done;
   int op_status;
   unsigned stored;
@@ -173,7 +171,7 @@ static bool op_done(void *arg)
 }
 static bool linked_all(void *arg)
 {
-  return yz_node_peer_count(((struct pbench *)arg)->node) >= NODES;
+  return yz_node_peer_count(((struct pbench *)arg)->set.node) >= NODES;
 }
 static void on_op(yz_dht *d, const yz_dht_result *r, void *arg)
 {
@@ -205,13 +203,6 @@ static double elapsed_ms(const struct pbench *b)
   return yz_bench_procs_elapsed_ms(&b->set);
 }
 
-static void on_dht_stopped(yz_dht *d, void *arg)
-{
-  (void)d;
-  struct pbench *b = arg;
-  yz_node_stop(b->node, NULL, NULL);
-}
-
 static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
 {
   static struct pbench b;
@@ -222,45 +213,21 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   yz_log_set_level(YZ_LOG_ERR);
   int rc = yz_bench_procs_start(&b.set, "dht");
   if (rc != 0)
-    goto stop_procs;
+    goto stop;
 
   /* The client: an ephemeral node of this process, as `yz dht` runs. */
-  yz_identity id;
-  if (yz_identity_generate(&id) != 0) {
-    rc = yz_cli_error("dht: no identity");
-    goto stop_procs;
-  }
-  yz_node_config cfg;
-  yz_node_config_default(&cfg);
-  cfg.identity = &id;
-  int err = yz_node_new(&b.node, &b.set.loop, &cfg);
-  yz_identity_clear(&id);
-  yz_dht_config dcfg;
-  yz_dht_config_default(&dcfg);
-  dcfg.client_only = true;
-  if (err == 0)
-    err = yz_dht_new(&b.dht, b.node, &dcfg);
-  if (err == 0)
-    err = yz_node_start(b.node);
-  const char *boot[1] = {b.set.procs[0].addr};
-  if (err == 0) {
-    begin(&b);
-    err = yz_dht_join(b.dht, boot, 1, on_op, &b, NULL);
-  }
-  if (err != 0 || !run_until(&b, op_done) || b.op_status != 0) {
-    rc = yz_cli_error("dht: the client could not join: %s",
-                      yz_strerror(err ? err : b.op_status));
-    goto stop_client;
-  }
+  rc = yz_bench_procs_client(&b.set, "dht");
+  if (rc != 0)
+    goto stop;
   /* Warm up: one lookup links the client to its neighbourhood, as a
    * running client would be; every figure below runs over open links. */
   yz_node_id target;
   randombytes_buf(target.bytes, sizeof target.bytes);
   begin(&b);
-  if (yz_dht_find_node(b.dht, &target, NULL, on_op, &b, NULL) != 0 ||
+  if (yz_dht_find_node(b.set.dht, &target, NULL, on_op, &b, NULL) != 0 ||
       !run_until(&b, op_done)) {
     rc = yz_cli_error("dht: warm-up lookup failed");
-    goto stop_client;
+    goto stop;
   }
 
   /* Baseline: a node ping to each process in turn. */
@@ -270,7 +237,7 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     if (h == NULL || yz_node_id_parse(&ids[i], (const uint8_t *)h + 1,
                                       strlen(h + 1), NULL) != 0) {
       rc = yz_cli_error("dht: bad address %s", b.set.procs[i].addr);
-      goto stop_client;
+      goto stop;
     }
   }
   /* Link the client to every process (those the lookup did not reach
@@ -278,12 +245,12 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   for (int i = 0; i < NODES; i++) {
     /* An error here means linked or being dialled already: the wait below
      * sees the outcome either way. */
-    int dial = yz_node_dial(b.node, b.set.procs[i].addr, NULL);
+    int dial = yz_node_dial(b.set.node, b.set.procs[i].addr, NULL);
     (void)dial;
   }
   if (!run_until(&b, linked_all)) {
     rc = yz_cli_error("dht: the client could not link to every process");
-    goto stop_client;
+    goto stop;
   }
   /* A ping can meet a link being replaced (a duplicate closed after a
    * dial-back): it is sent again, over the surviving link, a few times at
@@ -292,12 +259,13 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   for (int s = 0; s < samples; s++) {
     uint8_t body[8] = {0};
     begin(&b);
-    int err_req = yz_node_request(b.node, &ids[s % NODES], YZ_NODE_PROTO_PING,
-                                  body, sizeof body, 10000, on_ping, &b, NULL);
+    int err_req =
+        yz_node_request(b.set.node, &ids[s % NODES], YZ_NODE_PROTO_PING, body,
+                        sizeof body, 10000, on_ping, &b, NULL);
     bool ok = err_req == 0 && run_until(&b, op_done) && b.op_status == 0;
     if (!ok && !b.set.guard_fired && retries < 2 * NODES) {
       retries++;
-      int dial = yz_node_dial(b.node, b.set.procs[s % NODES].addr, NULL);
+      int dial = yz_node_dial(b.set.node, b.set.procs[s % NODES].addr, NULL);
       (void)dial;
       run_until(&b, linked_all);
       s--;
@@ -306,7 +274,7 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     if (!ok) {
       rc = yz_cli_error("dht: ping failed: %s",
                         yz_strerror(err_req ? err_req : b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[s] = elapsed_ms(&b);
   }
@@ -328,24 +296,24 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     if (yz_dhtrec_derive_key(&r) != 0 ||
         yz_dhtrec_encode(&r, rec, sizeof rec, &len) != 0) {
       rc = yz_cli_error("dht: cannot build a record");
-      goto stop_client;
+      goto stop;
     }
     memcpy(keys[s], r.key, sizeof keys[s]);
     begin(&b);
-    if (yz_dht_put(b.dht, rec, len, NULL, on_op, &b, NULL) != 0 ||
+    if (yz_dht_put(b.set.dht, rec, len, NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0 || b.stored == 0) {
       rc = yz_cli_error("dht: put failed: %s", yz_strerror(b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[s] = elapsed_ms(&b);
   }
   double put = yz_bench_median(b.ms, samples);
   for (int s = 0; s < samples; s++) {
     begin(&b);
-    if (yz_dht_get(b.dht, keys[s], NULL, on_op, &b, NULL) != 0 ||
+    if (yz_dht_get(b.set.dht, keys[s], NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0) {
       rc = yz_cli_error("dht: get failed: %s", yz_strerror(b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[s] = elapsed_ms(&b);
   }
@@ -354,17 +322,8 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   yz_bench_emit(e, "dht.put_ms", put, "ms", "dht.ping_rtt_ms", ping);
   yz_bench_emit(e, "dht.get_ms", get, "ms", "dht.ping_rtt_ms", ping);
 
-stop_client:
-  if (b.dht != NULL) {
-    yz_dht_stop(b.dht, on_dht_stopped, &b);
-  } else if (b.node != NULL) {
-    yz_node_stop(b.node, NULL, NULL);
-  }
-stop_procs:
+stop:
   yz_bench_procs_stop(&b.set);
-  yz_dht_free(b.dht);
-  yz_node_free(b.node);
-  uv_loop_close(&b.set.loop);
   yz_log_set_level(saved);
   return rc;
 }

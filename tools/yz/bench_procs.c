@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "yz/identity.h"
 
 static void on_guard(uv_timer_t *t)
 {
@@ -215,8 +216,58 @@ int yz_bench_procs_start(yz_bench_procs *s, const char *tag)
   return 0;
 }
 
+static void on_joined(yz_dht *d, const yz_dht_result *r, void *arg)
+{
+  (void)d;
+  yz_bench_procs *s = arg;
+  s->joined = true;
+  s->join_status = r->status;
+}
+static bool joined(void *arg)
+{
+  return ((yz_bench_procs *)arg)->joined;
+}
+
+int yz_bench_procs_client(yz_bench_procs *s, const char *tag)
+{
+  yz_identity id;
+  if (yz_identity_generate(&id) != 0)
+    return yz_cli_error("%s: no identity", tag);
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.identity = &id;
+  int err = yz_node_new(&s->node, &s->loop, &cfg);
+  yz_identity_clear(&id);
+  yz_dht_config dcfg;
+  yz_dht_config_default(&dcfg);
+  dcfg.client_only = true;
+  if (err == 0)
+    err = yz_dht_new(&s->dht, s->node, &dcfg);
+  if (err == 0)
+    err = yz_node_start(s->node);
+  const char *boot[1] = {s->procs[0].addr};
+  if (err == 0)
+    err = yz_dht_join(s->dht, boot, 1, on_joined, s, NULL);
+  if (err != 0 || !yz_bench_procs_run_until(s, joined, s) ||
+      s->join_status != 0)
+    return yz_cli_error("%s: the client could not join: %s", tag,
+                        yz_strerror(err ? err : s->join_status));
+  return 0;
+}
+
+static void on_dht_stopped(yz_dht *d, void *arg)
+{
+  (void)d;
+  yz_bench_procs *s = arg;
+  yz_node_stop(s->node, NULL, NULL);
+}
+
 void yz_bench_procs_stop(yz_bench_procs *s)
 {
+  if (s->dht != NULL)
+    yz_dht_stop(s->dht, on_dht_stopped, s);
+  else if (s->node != NULL)
+    yz_node_stop(s->node, NULL, NULL);
   for (int i = 0; i < s->n; i++)
     if (!s->procs[i].exited)
       uv_process_kill(&s->procs[i].p, SIGTERM);
@@ -228,6 +279,11 @@ void yz_bench_procs_stop(yz_bench_procs *s)
         uv_process_kill(&s->procs[i].p, SIGKILL);
   uv_close((uv_handle_t *)&s->guard, NULL);
   uv_run(&s->loop, UV_RUN_DEFAULT);
+  yz_dht_free(s->dht);
+  yz_node_free(s->node);
+  s->dht = NULL;
+  s->node = NULL;
+  uv_loop_close(&s->loop);
   if (s->dir[0] != '\0') {
     for (int i = 0; i < s->n; i++) {
       char key[PATH_MAX];

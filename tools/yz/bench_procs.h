@@ -17,6 +17,9 @@
 
 #include <uv.h>
 
+#include "yz/dht.h"
+#include "yz/node.h"
+
 enum { YZ_BENCH_PROCS_MAX = 64 };
 
 typedef struct yz_bench_procs yz_bench_procs;
@@ -41,6 +44,11 @@ struct yz_bench_procs {
   unsigned n_ready, n_joined;
   char dir[64];
   uint64_t t0; /* yz_bench_procs_begin() */
+  /* the client (yz_bench_procs_client()) */
+  yz_node *node;
+  yz_dht *dht;
+  bool joined;
+  int join_status;
 };
 
 /* Init the loop and start the guard (guard_ms for everything until
@@ -55,14 +63,19 @@ void yz_bench_procs_init(yz_bench_procs *s, int n, const char *join_marker,
  * value (the caller still calls yz_bench_procs_stop()). */
 int yz_bench_procs_start(yz_bench_procs *s, const char *tag);
 
+/* The client: a node of this process with a fresh identity and a
+ * client-only DHT (as `yz dht` runs it), joined through the first process
+ * (waits). 0, or yz_cli_error()'s value (tag as above). */
+int yz_bench_procs_client(yz_bench_procs *s, const char *tag);
+
 /* Run the loop until cond(arg) holds or the guard fires; false when the
  * guard fired. */
 bool yz_bench_procs_run_until(yz_bench_procs *s, bool (*cond)(void *),
                               void *arg);
 
-/* Terminate the processes (SIGTERM, SIGKILL after 30 s), close the guard,
- * run the loop empty and remove the temporary directory. The caller stops
- * its own handles on the loop first, frees them, then closes the loop. */
+/* Stop the client if any, terminate the processes (SIGTERM, SIGKILL after
+ * 30 s), close the guard, run the loop empty, free the client, close the
+ * loop and remove the temporary directory. */
 void yz_bench_procs_stop(yz_bench_procs *s);
 
 /* Start timing an operation; its milliseconds so far. */

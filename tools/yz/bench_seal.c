@@ -190,9 +190,7 @@ static int bench_rates(const yz_bench_opts *opts, yz_bench_emitter *e)
  * bench_dht.c) ------------------------------------------------------ */
 
 struct pbench {
-  yz_bench_procs set; /* the processes, the loop, the guard */
-  yz_node *node;
-  yz_dht *dht;
+  yz_bench_procs set; /* the processes, the loop, the guard, the client */
   bool op_done;
   int op_status;
   unsigned stored;
@@ -228,13 +226,6 @@ static double elapsed_ms(const struct pbench *b)
   return yz_bench_procs_elapsed_ms(&b->set);
 }
 
-static void on_dht_stopped(yz_dht *d, void *arg)
-{
-  (void)d;
-  struct pbench *b = arg;
-  yz_node_stop(b->node, NULL, NULL);
-}
-
 static void on_sealed(const yz_seal_result *r, void *arg)
 {
   struct pbench *b = arg;
@@ -255,49 +246,25 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   yz_log_set_level(YZ_LOG_ERR);
   int rc = yz_bench_procs_start(&b.set, "seal");
   if (rc != 0)
-    goto stop_procs;
+    goto stop;
   /* The client node, as `yz put` runs it; the user key, a key of its own
    * (a plain record is signed with it too: the same signature cost). */
   if (yz_identity_generate(&id) != 0 || yz_seal_user_init(&u, &id) != 0) {
     rc = yz_cli_error("seal: no identity");
-    goto stop_procs;
+    goto stop;
   }
-  yz_identity nid;
-  if (yz_identity_generate(&nid) != 0) {
-    rc = yz_cli_error("seal: no identity");
-    goto stop_procs;
-  }
-  yz_node_config cfg;
-  yz_node_config_default(&cfg);
-  cfg.identity = &nid;
-  int err = yz_node_new(&b.node, &b.set.loop, &cfg);
-  yz_identity_clear(&nid);
-  yz_dht_config dcfg;
-  yz_dht_config_default(&dcfg);
-  dcfg.client_only = true;
-  if (err == 0)
-    err = yz_dht_new(&b.dht, b.node, &dcfg);
-  if (err == 0)
-    err = yz_node_start(b.node);
-  const char *boot[1] = {b.set.procs[0].addr};
-  if (err == 0) {
-    begin(&b);
-    err = yz_dht_join(b.dht, boot, 1, on_op, &b, NULL);
-  }
-  if (err != 0 || !run_until(&b, op_done) || b.op_status != 0) {
-    rc = yz_cli_error("seal: the client could not join: %s",
-                      yz_strerror(err ? err : b.op_status));
-    goto stop_client;
-  }
+  rc = yz_bench_procs_client(&b.set, "seal");
+  if (rc != 0)
+    goto stop;
   /* Warm up: a few lookups link the client to its neighbourhood. */
   for (int w = 0; w < 3; w++) {
     yz_node_id target;
     randombytes_buf(target.bytes, sizeof target.bytes);
     begin(&b);
-    if (yz_dht_find_node(b.dht, &target, NULL, on_op, &b, NULL) != 0 ||
+    if (yz_dht_find_node(b.set.dht, &target, NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done)) {
       rc = yz_cli_error("seal: warm-up lookup failed");
-      goto stop_client;
+      goto stop;
     }
   }
   uint64_t expiry = (uint64_t)time(NULL) + 600;
@@ -323,44 +290,44 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     begin(&b);
     if (yz_dhtrec_sign_raw(&r, u.ed_sk, NULL) != 0 ||
         yz_dhtrec_encode(&r, rec, sizeof rec, &len) != 0 ||
-        yz_dht_put(b.dht, rec, len, NULL, on_op, &b, NULL) != 0 ||
+        yz_dht_put(b.set.dht, rec, len, NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0 || b.stored == 0) {
       rc =
           yz_cli_error("seal: plain put failed: %s", yz_strerror(b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[0][s] = elapsed_ms(&b);
     memcpy(pkeys[s], r.key, 32);
     begin(&b);
-    if (yz_seal_put(b.dht, &u, (const uint8_t *)name, strlen(name), NULL, 0,
-                    value, sizeof value, 1, expiry, on_sealed, &b) != 0 ||
+    if (yz_seal_put(b.set.dht, &u, (const uint8_t *)name, strlen(name), NULL,
+                    0, value, sizeof value, 1, expiry, on_sealed, &b) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0) {
       rc = yz_cli_error("seal: sealed put failed: %s",
                         yz_strerror(b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[1][s] = elapsed_ms(&b);
     if (yz_seal_name_key(&u, (const uint8_t *)name, strlen(name), skeys[s]) !=
         0) {
       rc = yz_cli_error("seal: no key");
-      goto stop_client;
+      goto stop;
     }
   }
   for (int s = 0; s < samples; s++) {
     begin(&b);
-    if (yz_dht_get(b.dht, pkeys[s], NULL, on_op, &b, NULL) != 0 ||
+    if (yz_dht_get(b.set.dht, pkeys[s], NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0) {
       rc =
           yz_cli_error("seal: plain get failed: %s", yz_strerror(b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[2][s] = elapsed_ms(&b);
     begin(&b);
-    if (yz_seal_get(b.dht, &u, skeys[s], on_sealed, &b) != 0 ||
+    if (yz_seal_get(b.set.dht, &u, skeys[s], on_sealed, &b) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0) {
       rc = yz_cli_error("seal: sealed get failed: %s",
                         yz_strerror(b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[3][s] = elapsed_ms(&b);
   }
@@ -375,19 +342,10 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   yz_bench_emit(e, "seal.sealed_get_ms", sget, "ms", "seal.plain_get_ms",
                 pget);
 
-stop_client:
-  if (b.dht != NULL) {
-    yz_dht_stop(b.dht, on_dht_stopped, &b);
-  } else if (b.node != NULL) {
-    yz_node_stop(b.node, NULL, NULL);
-  }
-stop_procs:
+stop:
   yz_seal_user_clear(&u);
   yz_identity_clear(&id);
   yz_bench_procs_stop(&b.set);
-  yz_dht_free(b.dht);
-  yz_node_free(b.node);
-  uv_loop_close(&b.set.loop);
   yz_log_set_level(saved);
   return rc;
 }
