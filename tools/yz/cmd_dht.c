@@ -30,7 +30,6 @@ enum {
   EXIT_NOT_FOUND = 3, /* get: no record; providers: none */
   EXIT_NETWORK = 4,   /* joined nobody, timed out, unreachable */
   EXIT_REFUSED = 5,   /* put: every node asked refused the record */
-  MAX_BOOTSTRAP = 64,
 };
 
 static void usage(FILE *f)
@@ -96,8 +95,7 @@ struct dcmd {
   uv_timer_t guard;
   op_kind op;
   bool json, stopping, latest;
-  const char *bootstrap[MAX_BOOTSTRAP];
-  size_t nbootstrap;
+  yz_eph_opts eo; /* --bootstrap, --network, -v */
   uint64_t t0, t_join_ms;
   uint32_t timeout_ms;
   int exit_code;
@@ -411,7 +409,8 @@ static int run(struct dcmd *c, const char *network, bool verbose)
   uv_timer_init(&c->e.loop, &c->guard);
   c->guard.data = c;
   c->t0 = uv_hrtime();
-  int err = yz_eph_join(&c->e, c->bootstrap, c->nbootstrap, on_joined, c);
+  int err =
+      yz_eph_join(&c->e, c->eo.bootstrap, c->eo.nbootstrap, on_joined, c);
   if (err != 0) {
     fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
     finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
@@ -451,14 +450,21 @@ int cmd_dht_main(int argc, char **argv)
   else
     return yz_cli_usage_error("unknown operation '%s' (put, get, find, "
                               "providers)", sub);
-  const char *network = NULL, *immutable = NULL, *keyfile = NULL;
+  const char *immutable = NULL, *keyfile = NULL;
   const char *pubkey = NULL, *salt = "", *arg = NULL;
   unsigned long long seq = 0, ttl = 86400, cas = 0, timeout_s = 30;
-  bool has_seq = false, has_cas = false, verbose = false;
+  bool has_seq = false, has_cas = false;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     bool takes = true;
+    int used = yz_eph_option(&c.eo, a, v);
+    if (used < 0)
+      return -used;
+    if (used > 0) {
+      i += used - 1;
+      continue;
+    }
     if (yz_cli_is_help(a)) {
       usage(stdout);
       return YZ_EXIT_OK;
@@ -468,20 +474,8 @@ int cmd_dht_main(int argc, char **argv)
     } else if (strcmp(a, "--first") == 0) {
       c.latest = false;
       takes = false;
-    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-      verbose = true;
-      takes = false;
     } else if (a[0] == '-' && a[1] == '-' && v == NULL) {
       return yz_cli_usage_error("%s needs a value (or is unknown)", a);
-    } else if (strcmp(a, "--bootstrap") == 0) {
-      if (c.nbootstrap == MAX_BOOTSTRAP)
-        return yz_cli_usage_error("at most %d --bootstrap", MAX_BOOTSTRAP);
-      c.bootstrap[c.nbootstrap++] = v;
-    } else if (strcmp(a, "--network") == 0) {
-      if (!yz_wire_network_valid(v, strlen(v)))
-        return yz_cli_usage_error("--network: want 1..32 bytes of a-z 0-9 "
-                                  ". - _");
-      network = v;
     } else if (strcmp(a, "--immutable") == 0) {
       immutable = v;
     } else if (strcmp(a, "--key") == 0) {
@@ -519,9 +513,9 @@ int cmd_dht_main(int argc, char **argv)
     if (takes)
       i++;
   }
-  if (c.nbootstrap == 0)
-    return yz_cli_usage_error("--bootstrap: at least one node to join "
-                              "through");
+  int bad = yz_eph_options_check(&c.eo);
+  if (bad != 0)
+    return bad;
   c.timeout_ms = (uint32_t)(timeout_s * 1000);
   if ((has_seq || has_cas) && c.op != OP_PUT)
     return yz_cli_usage_error("--seq and --cas are for put");
@@ -589,5 +583,5 @@ int cmd_dht_main(int argc, char **argv)
     free(c.record);
     return rc;
   }
-  return run(&c, network, verbose);
+  return run(&c, c.eo.network, c.eo.verbose);
 }

@@ -34,7 +34,6 @@ enum {
   EXIT_NETWORK = 4,    /* joined nobody, timed out, unreachable */
   EXIT_REFUSED = 5,    /* every node asked refused the record */
   EXIT_UNREADABLE = 6, /* sealed, but not for this key (or tampered) */
-  MAX_BOOTSTRAP = 64,
 };
 
 static const char exit_text[] =
@@ -78,8 +77,7 @@ struct scmd {
   uv_timer_t guard;
   op_kind op;
   bool json, stopping;
-  const char *bootstrap[MAX_BOOTSTRAP];
-  size_t nbootstrap;
+  yz_eph_opts eo; /* --bootstrap, --network, -v */
   uint64_t t0;
   uint32_t timeout_ms;
   int exit_code;
@@ -456,7 +454,8 @@ static int run(struct scmd *c, const char *network, bool verbose)
   uv_timer_init(&c->e.loop, &c->guard);
   c->guard.data = c;
   c->t0 = uv_hrtime();
-  int err = yz_eph_join(&c->e, c->bootstrap, c->nbootstrap, on_joined, c);
+  int err =
+      yz_eph_join(&c->e, c->eo.bootstrap, c->eo.nbootstrap, on_joined, c);
   if (err != 0) {
     fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
     finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
@@ -574,33 +573,28 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
   memset(&c, 0, sizeof c);
   c.op = op;
   c.ttl = 86400;
-  const char *network = NULL, *userfile = NULL, *args[2] = {NULL, NULL};
+  const char *userfile = NULL, *args[2] = {NULL, NULL};
   size_t nargs = 0;
   unsigned long long timeout_s = 30;
-  bool verbose = false, have_owner = false;
+  bool have_owner = false;
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     bool takes = true;
+    int used = yz_eph_option(&c.eo, a, v);
+    if (used < 0)
+      return -used;
+    if (used > 0) {
+      i += used - 1;
+      continue;
+    }
     if (strcmp(a, "--sealed") == 0) {
       takes = false;
     } else if (strcmp(a, "--json") == 0) {
       c.json = true;
       takes = false;
-    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-      verbose = true;
-      takes = false;
     } else if (a[0] == '-' && a[1] == '-' && v == NULL) {
       return yz_cli_usage_error("%s needs a value (or is unknown)", a);
-    } else if (strcmp(a, "--bootstrap") == 0) {
-      if (c.nbootstrap == MAX_BOOTSTRAP)
-        return yz_cli_usage_error("at most %d --bootstrap", MAX_BOOTSTRAP);
-      c.bootstrap[c.nbootstrap++] = v;
-    } else if (strcmp(a, "--network") == 0) {
-      if (!yz_wire_network_valid(v, strlen(v)))
-        return yz_cli_usage_error("--network: want 1..32 bytes of a-z 0-9 "
-                                  ". - _");
-      network = v;
     } else if (strcmp(a, "--user") == 0) {
       userfile = v;
     } else if (strcmp(a, "--to") == 0 || strcmp(a, "--member") == 0) {
@@ -646,9 +640,9 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
     if (takes)
       i++;
   }
-  if (c.nbootstrap == 0)
-    return yz_cli_usage_error("--bootstrap: at least one node to join "
-                              "through");
+  int bad = yz_eph_options_check(&c.eo);
+  if (bad != 0)
+    return bad;
   if (userfile == NULL)
     return yz_cli_usage_error("--user FILE: the user key is needed (yz "
                               "keygen --user FILE makes one)");
@@ -702,7 +696,7 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
   if (err != 0)
     rc = yz_cli_usage_error("%s: %s", c.name, yz_strerror(err));
   else
-    rc = run(&c, network, verbose);
+    rc = run(&c, c.eo.network, c.eo.verbose);
   yz_seal_user_clear(&c.user);
   if (c.tw != NULL) {
     yz_seal_topic_owner_clear(c.tw);
