@@ -28,51 +28,30 @@ declare -a PID ADDR MESH
 . "$(dirname "${BASH_SOURCE[0]}")/../tools/procs.sh"
 procs_init pubsub-processes
 
-die() {
-  echo "FAIL: $*"
-  for n in n0 n1; do
-    echo "--- $n (last lines)"
-    grep "^$n " "$tmp/all.log" | tail -n 20
-  done
-  exit 1
-}
+die() { die_numbered "$@"; }
 
+# start I ARGS...: yz-node number I subscribed to news (procs.sh).
 start() {
   local i=$1
   shift
-  # shellcheck disable=SC2086
-  "$NODE" --key "$tmp/n$i.key" --listen ws://127.0.0.1:0 --log-level info \
-    $LOOPBACK_LIMITS --subscribe news \
-    "$@" > >(exec sed -u "s/^/n$i /" >>"$tmp/all.log") 2>&1 &
-  PID[$i]=$!
+  start_numbered "$i" --subscribe news "$@"
 }
 
 # Events seen, filled by pump: ready, joined and stopped lines; the
 # latest mesh size of each node; messages received per node and seq.
 declare -A SEEN GOT
-pump() {
-  local cond=$1 line n=0 who rest seq
-  while ! $cond; do
-    IFS= read -r -t "$READ_TIMEOUT" -u "$OUT" line ||
-      die "no output for ${READ_TIMEOUT}s while waiting for: $cond"
-    n=$((n + 1))
-    [ $n -le $LINE_BUDGET ] || die "more than $LINE_BUDGET lines while waiting for: $cond"
-    who=${line%% *}
-    rest=${line#* }
-    case $rest in
-    "address ws://"*) ADDR[${who#n}]=${rest#address } ;;
-    ready) SEEN[ready]=$((${SEEN[ready]:-0} + 1)) ;;
-    *"dht: joined:"*) SEEN[joined]=$((${SEEN[joined]:-0} + 1)) ;;
-    *"pubsub: mesh of news: "*)
-      rest=${rest##*mesh of news: }
-      MESH[${who#n}]=${rest%% *} ;;
-    *"pubsub: message on news from "*)
-      seq=${rest##* seq }
-      seq=${seq%% *}
-      GOT[${who#n}.$seq]=$((${GOT[${who#n}.$seq]:-0} + 1)) ;;
-    *" stopped") SEEN[stopped]=$((${SEEN[stopped]:-0} + 1)) ;;
-    esac
-  done
+# pump (procs.sh) counts the rest; pump_more the PubSub lines.
+pump_more() {
+  local who=$1 rest=$2 seq
+  case $rest in
+  *"pubsub: mesh of news: "*)
+    rest=${rest##*mesh of news: }
+    MESH[${who#n}]=${rest%% *} ;;
+  *"pubsub: message on news from "*)
+    seq=${rest##* seq }
+    seq=${seq%% *}
+    GOT[${who#n}.$seq]=$((${GOT[${who#n}.$seq]:-0} + 1)) ;;
+  esac
 }
 
 # every live node in a mesh of at least 2

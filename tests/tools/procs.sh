@@ -90,3 +90,55 @@ expect_rc() {
 boot_ready() { [ -n "${ADDR[0]:-}" ] && [ "${SEEN[ready]:-0}" -ge 1 ]; }
 all_ready() { [ "${SEEN[ready]:-0}" -ge "$NODES" ]; }
 all_joined() { [ "${SEEN[joined]:-0}" -ge $((NODES - 1)) ]; }
+
+# ---- many numbered nodes n0, n1, ... (the *_processes.sh scripts) ----
+
+# start_numbered I ARGS...: yz-node number I with its key in $tmp, on an
+# ephemeral loopback port, the loopback limits lifted; its stdout and
+# stderr prefixed "nI " in the log.
+start_numbered() {
+  local i=$1
+  shift
+  # shellcheck disable=SC2086
+  "$NODE" --key "$tmp/n$i.key" --listen ws://127.0.0.1:0 --log-level info \
+    $LOOPBACK_LIMITS \
+    "$@" > >(exec sed -u "s/^/n$i /" >>"$tmp/all.log") 2>&1 &
+  PID[$i]=$!
+}
+
+# die_numbered WHAT: as die, showing the last lines of n0 and n1.
+die_numbered() {
+  echo "FAIL: $*"
+  for n in n0 n1; do
+    echo "--- $n (last lines)"
+    grep "^$n " "$tmp/all.log" | tail -n 20
+  done
+  exit 1
+}
+
+# pump COND: read the stream until the shell condition COND (a function
+# name) holds; READ_TIMEOUT seconds of silence or more than LINE_BUDGET
+# lines end the test. Counted on the way: SEEN[ready], SEEN[joined] and
+# SEEN[stopped] (the caller declares SEEN), and ADDR[I] of node nI; any
+# other line goes to pump_more WHO REST, which a script may define to
+# count more.
+pump_more() { :; }
+# shellcheck disable=SC2154 # SEEN is the caller's associative array
+pump() {
+  local cond=$1 line n=0 who rest
+  while ! $cond; do
+    IFS= read -r -t "$READ_TIMEOUT" -u "$OUT" line ||
+      die "no output for ${READ_TIMEOUT}s while waiting for: $cond"
+    n=$((n + 1))
+    [ $n -le "$LINE_BUDGET" ] || die "more than $LINE_BUDGET lines while waiting for: $cond"
+    who=${line%% *}
+    rest=${line#* }
+    case $rest in
+    "address ws://"*) ADDR[${who#n}]=${rest#address } ;;
+    ready) SEEN[ready]=$((${SEEN[ready]:-0} + 1)) ;;
+    *"dht: joined:"*) SEEN[joined]=$((${SEEN[joined]:-0} + 1)) ;;
+    *" stopped") SEEN[stopped]=$((${SEEN[stopped]:-0} + 1)) ;;
+    *) pump_more "$who" "$rest" ;;
+    esac
+  done
+}
