@@ -22,6 +22,10 @@
 
 #include <uv.h>
 
+#include "yz/identity.h"
+#include "yz/link.h"
+#include "yz/node.h"
+
 /* The first value of rng (a program may start it at 0 and seed later). */
 #ifndef VNET_RNG_SEED
 #define VNET_RNG_SEED 0x9e3779b97f4a7c15ull
@@ -64,6 +68,20 @@ static inline void vrandom(uint8_t *out, size_t n, void *ud)
     rng ^= rng << 17;
     out[i] = (uint8_t)rng;
   }
+}
+
+/* The config of a node with identity id on the in-memory network memnet
+ * (network name network), on virtual time (vclock). */
+static inline void vnet_node_config(yz_node_config *nc, const yz_identity *id,
+                                    yz_link_memnet *memnet,
+                                    const char *network)
+{
+  yz_node_config_default(nc);
+  nc->identity = id;
+  nc->link.memnet = memnet;
+  nc->link.virtual_time = true;
+  nc->link.clock_ms = vclock_fn;
+  nc->link.network = network;
 }
 
 /* Move the virtual clock by ms in steps of step ms, running every timer

@@ -113,12 +113,7 @@ static void cfg_node(struct tn *x, unsigned seed_byte, yz_dht_config *dc,
   seed[1] = (uint8_t)(seed_byte * 7);
   assert_int_equal(yz_identity_from_seed(&x->id, seed), 0);
   yz_node_config nc;
-  yz_node_config_default(&nc);
-  nc.identity = &x->id;
-  nc.link.memnet = net;
-  nc.link.virtual_time = true;
-  nc.link.clock_ms = vclock_fn;
-  nc.link.network = "dht-test";
+  vnet_node_config(&nc, &x->id, net, "dht-test");
   assert_int_equal(yz_node_new(&x->node, &loop, &nc), 0);
   if (listen) {
     char url[64];

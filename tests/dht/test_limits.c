@@ -106,12 +106,7 @@ static void node_new(yz_identity *id, unsigned i, const char *listen,
 {
   make_identity(id, 1000 + i);
   yz_node_config nc;
-  yz_node_config_default(&nc);
-  nc.identity = id;
-  nc.link.memnet = net;
-  nc.link.virtual_time = true;
-  nc.link.clock_ms = vclock_fn;
-  nc.link.network = NET;
+  vnet_node_config(&nc, id, net, NET);
   assert_int_equal(yz_node_new(out, &loop, &nc), 0);
   yz_link_listen_config lc = {.url = listen};
   assert_int_equal(yz_node_listen(*out, &lc), 0);

@@ -150,12 +150,7 @@ static struct tn *add_node(void)
   seed[1] = (uint8_t)(seed_byte * 13);
   assert_int_equal(yz_identity_from_seed(&x->id, seed), 0);
   yz_node_config nc;
-  yz_node_config_default(&nc);
-  nc.identity = &x->id;
-  nc.link.memnet = net;
-  nc.link.virtual_time = true;
-  nc.link.clock_ms = vclock_fn;
-  nc.link.network = "ps-test";
+  vnet_node_config(&nc, &x->id, net, "ps-test");
   /* the connection policy closes idle links beyond 4 (mesh and routing
    * peers are protected), so not every node keeps a link to every other
    * and subscribers must be found through the DHT */

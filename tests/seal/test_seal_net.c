@@ -175,12 +175,7 @@ static void setup_net(void)
     memset(seed, (int)(i + 1), sizeof seed);
     assert_int_equal(yz_identity_from_seed(&x->id, seed), 0);
     yz_node_config nc;
-    yz_node_config_default(&nc);
-    nc.identity = &x->id;
-    nc.link.memnet = net;
-    nc.link.virtual_time = true;
-    nc.link.clock_ms = vclock_fn;
-    nc.link.network = "seal-test";
+    vnet_node_config(&nc, &x->id, net, "seal-test");
     assert_int_equal(yz_node_new(&x->node, &loop, &nc), 0);
     char url[64];
     snprintf(url, sizeof url, "ws://10.%u.0.1:7700", i + 1);
