@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -1093,39 +1092,16 @@ void yz_dht_run_timers(yz_dht *d)
 
 /* ---- lifetime --------------------------------------------------------- */
 
-/* One DHT per node (dht.h): the live ones, by node. Nodes may run on
- * several loops in several threads, hence the lock. */
-static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static yz_dht *live;
-
+/* One per node (dht.h): the claim of the layer below
+ * (node/node_internal.h). */
 static bool live_add(yz_dht *d)
 {
-  bool ok = true;
-  pthread_mutex_lock(&live_lock);
-  for (yz_dht *x = live; x; x = x->live_next)
-    if (x->node == d->node)
-      ok = false;
-  if (ok) {
-    d->live_next = live;
-    live = d;
-    d->is_live = true;
-  }
-  pthread_mutex_unlock(&live_lock);
-  return ok;
+  return yz__node_claim_take(&d->claim, d->node, YZ__NODE_CLAIM_DHT);
 }
 
 static void live_remove(yz_dht *d)
 {
-  if (!d->is_live)
-    return;
-  pthread_mutex_lock(&live_lock);
-  for (yz_dht **pp = &live; *pp; pp = &(*pp)->live_next)
-    if (*pp == d) {
-      *pp = d->live_next;
-      break;
-    }
-  pthread_mutex_unlock(&live_lock);
-  d->is_live = false;
+  yz__node_claim_release(&d->claim);
 }
 
 static void on_idle(uv_idle_t *h)

@@ -80,8 +80,7 @@ struct yz__dht_kept;
 
 struct yz_dht {
   yz_node *node;
-  struct yz_dht *live_next; /* the live DHTs (one per node) */
-  bool is_live;
+  yz__node_claim claim; /* one DHT per node */
   uv_loop_t *loop;
   yz_dht_config cfg;
   char network[YZ_RECORD_NETWORK_MAX_LEN + 1];

@@ -8,7 +8,6 @@
  * and a queue that hands messages to the application from the loop.
  */
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "common/util.h"
 #include "link/internal.h"
+#include "node/node_internal.h"
 #include "pubsub/router.h"
 #include "yz/dht.h"
 #include "yz/log.h"
@@ -111,8 +111,7 @@ struct dq {
 
 struct yz_pubsub {
   yz_node *node;
-  struct yz_pubsub *live_next; /* the live instances (one per node) */
-  bool is_live;
+  yz__node_claim claim; /* one PubSub per node */
   yz_dht *dht;
   uv_loop_t *loop;
   yz_link_manager *mgr;
@@ -1038,39 +1037,16 @@ void yz_pubsub_run_timers(yz_pubsub *ps)
 
 /* ---- lifetime --------------------------------------------------------- */
 
-/* One PubSub per node (pubsub.h): the live ones. Nodes may run on several
- * loops in several threads, hence the lock. */
-static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static yz_pubsub *live;
-
+/* One per node (pubsub.h): the claim of the layer below
+ * (node/node_internal.h). */
 static bool live_add(yz_pubsub *ps)
 {
-  bool ok = true;
-  pthread_mutex_lock(&live_lock);
-  for (yz_pubsub *x = live; x; x = x->live_next)
-    if (x->node == ps->node)
-      ok = false;
-  if (ok) {
-    ps->live_next = live;
-    live = ps;
-    ps->is_live = true;
-  }
-  pthread_mutex_unlock(&live_lock);
-  return ok;
+  return yz__node_claim_take(&ps->claim, ps->node, YZ__NODE_CLAIM_PUBSUB);
 }
 
 static void live_remove(yz_pubsub *ps)
 {
-  if (!ps->is_live)
-    return;
-  pthread_mutex_lock(&live_lock);
-  for (yz_pubsub **pp = &live; *pp; pp = &(*pp)->live_next)
-    if (*pp == ps) {
-      *pp = ps->live_next;
-      break;
-    }
-  pthread_mutex_unlock(&live_lock);
-  ps->is_live = false;
+  yz__node_claim_release(&ps->claim);
 }
 
 static int config_check(yz_pubsub_config *c)

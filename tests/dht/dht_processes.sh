@@ -29,73 +29,19 @@ K=20
 READ_TIMEOUT=120   # seconds of silence on the FIFO before a step fails
 LINE_BUDGET=200000 # lines a step may read before it fails
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/yz-dht-processes.XXXXXX")
 declare -a PID ADDR
-TAIL=
-cleanup() {
-  for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/tools/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/procs.sh"
+procs_init dht-processes
 
-die() {
-  echo "FAIL: $*"
-  for n in n0 n1; do
-    echo "--- $n (last lines)"
-    grep "^$n " "$tmp/all.log" | tail -n 20
-  done
-  exit 1
-}
+die() { die_numbered "$@"; }
 
-: >"$tmp/all.log"
-exec {OUT}< <(exec tail -n +1 -F "$tmp/all.log" 2>/dev/null)
-TAIL=$!
-
-# Every node sees every other from one source address (127.0.0.1): the
-# per-source limits made for the internet (32 inbound links, 8 handshakes
-# in progress and 20 handshakes a second from one address) are lifted, or
-# the bootstrap node could hold only 32 of the others.
-LOOPBACK_LIMITS="--max-links-per-source 100000 --max-handshakes-per-source 100000
-  --ip-rate 100000 --ip-burst 100000"
-
-# start I ARGS...: yz-node number I, its stdout and stderr prefixed "nI ".
-start() {
-  local i=$1
-  shift
-  # shellcheck disable=SC2086
-  "$NODE" --key "$tmp/n$i.key" --listen ws://127.0.0.1:0 --log-level info \
-    $LOOPBACK_LIMITS \
-    "$@" > >(exec sed -u "s/^/n$i /" >>"$tmp/all.log") 2>&1 &
-  PID[$i]=$!
-}
+# start I ARGS...: yz-node number I (procs.sh).
+start() { start_numbered "$@"; }
 
 # Count of lines seen per event, filled by pump.
 declare -A SEEN
-# pump COND: read lines until the shell condition COND (a function name)
-# holds; the lines that mark events are counted.
-pump() {
-  local cond=$1 line n=0 who rest
-  while ! $cond; do
-    IFS= read -r -t "$READ_TIMEOUT" -u "$OUT" line ||
-      die "no output for ${READ_TIMEOUT}s while waiting for: $cond"
-    n=$((n + 1))
-    [ $n -le $LINE_BUDGET ] || die "more than $LINE_BUDGET lines while waiting for: $cond"
-    who=${line%% *}
-    rest=${line#* }
-    case $rest in
-    "address ws://"*) ADDR[${who#n}]=${rest#address } ;;
-    ready) SEEN[ready]=$((${SEEN[ready]:-0} + 1)) ;;
-    *"dht: joined:"*) SEEN[joined]=$((${SEEN[joined]:-0} + 1)) ;;
-    *" stopped") SEEN[stopped]=$((${SEEN[stopped]:-0} + 1)) ;;
-    esac
-  done
-}
-
-boot_ready() { [ -n "${ADDR[0]:-}" ] && [ "${SEEN[ready]:-0}" -ge 1 ]; }
-all_ready() { [ "${SEEN[ready]:-0}" -ge "$NODES" ]; }
-all_joined() { [ "${SEEN[joined]:-0}" -ge $((NODES - 1)) ]; }
+# pump COND: read lines until COND holds (procs.sh).
 
 echo "# $NODES yz-node processes, one bootstrap address; kill -9 of $KILL"
 start 0

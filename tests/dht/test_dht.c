@@ -31,32 +31,7 @@ enum { N = 24, K = 8, MAX_NODES = N + 2 };
 
 static uv_loop_t loop;
 static yz_link_memnet *net;
-static uint64_t vclock = 1000000;
-static const uint64_t UNIX0 = 1800000000;
-
-static uint64_t vclock_fn(void *ud)
-{
-  (void)ud;
-  return vclock;
-}
-static uint64_t vunix(void *ud)
-{
-  (void)ud;
-  return UNIX0 + vclock / 1000;
-}
-
-/* a seeded generator: the same run every time */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static void vrandom(uint8_t *out, size_t n, void *ud)
-{
-  (void)ud;
-  for (size_t i = 0; i < n; i++) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    out[i] = (uint8_t)rng;
-  }
-}
+#include "../common/vnet.h"
 
 struct tn {
   yz_identity id;
@@ -127,31 +102,8 @@ static void run_all_timers(void)
  * loop until it is idle at each step. */
 static void advance(uint64_t ms, uint64_t step)
 {
-  uint64_t end = vclock + ms;
-  while (vclock < end) {
-    vclock = vclock + step < end ? vclock + step : end;
-    run_all_timers();
-    for (int i = 0; i < 200; i++)
-      uv_run(&loop, UV_RUN_NOWAIT);
-  }
+  vnet_advance(ms, step, 200);
 }
-
-/* Run the loop until cond holds; whenever it is idle and cond does not
- * hold yet, virtual time moves 100 ms (request timeouts, retries). */
-#define VWAIT(cond)                                                           \
-  do {                                                                        \
-    uint64_t lim_ = vclock + 600000;                                          \
-    while (!(cond)) {                                                         \
-      for (int i_ = 0; i_ < 50 && !(cond); i_++)                              \
-        uv_run(&loop, UV_RUN_NOWAIT);                                         \
-      if (cond)                                                               \
-        break;                                                                \
-      if (vclock >= lim_)                                                     \
-        fail_msg("timed out (virtual) waiting for: %s", #cond);               \
-      vclock += 100;                                                          \
-      run_all_timers();                                                       \
-    }                                                                         \
-  } while (0)
 
 static void cfg_node(struct tn *x, unsigned seed_byte, yz_dht_config *dc,
                      bool listen)
@@ -161,12 +113,7 @@ static void cfg_node(struct tn *x, unsigned seed_byte, yz_dht_config *dc,
   seed[1] = (uint8_t)(seed_byte * 7);
   assert_int_equal(yz_identity_from_seed(&x->id, seed), 0);
   yz_node_config nc;
-  yz_node_config_default(&nc);
-  nc.identity = &x->id;
-  nc.link.memnet = net;
-  nc.link.virtual_time = true;
-  nc.link.clock_ms = vclock_fn;
-  nc.link.network = "dht-test";
+  vnet_node_config(&nc, &x->id, net, "dht-test");
   assert_int_equal(yz_node_new(&x->node, &loop, &nc), 0);
   if (listen) {
     char url[64];

@@ -36,24 +36,11 @@
 #include "yz/record.h"
 
 enum { STRANGERS = YZ__DHT_DIALBACKS_MAX + YZ__DHT_RING + 4 };
-static const uint64_t UNIX0 = 1800000000;
 static const char NET[] = "dht-limits";
 
 static uv_loop_t loop;
 static yz_link_memnet *net;
-static uint64_t vclock = 1000000;
-
-static uint64_t clock_fn(void *ud)
-{
-  (void)ud;
-  return vclock;
-}
-
-static uint64_t unix_fn(void *ud)
-{
-  (void)ud;
-  return UNIX0 + vclock / 1000;
-}
+#include "../common/vnet.h"
 
 /* Run the loop until cond holds; fail after a bound on iterations (each
  * one handles at least one event, so a condition that never comes ends
@@ -119,12 +106,7 @@ static void node_new(yz_identity *id, unsigned i, const char *listen,
 {
   make_identity(id, 1000 + i);
   yz_node_config nc;
-  yz_node_config_default(&nc);
-  nc.identity = id;
-  nc.link.memnet = net;
-  nc.link.virtual_time = true;
-  nc.link.clock_ms = clock_fn;
-  nc.link.network = NET;
+  vnet_node_config(&nc, id, net, NET);
   assert_int_equal(yz_node_new(out, &loop, &nc), 0);
   yz_link_listen_config lc = {.url = listen};
   assert_int_equal(yz_node_listen(*out, &lc), 0);
@@ -139,7 +121,7 @@ static int setup(void **state)
   node_new(&me, 0, "ws://10.70.0.1:7700", &node);
   yz_dht_config dc;
   yz_dht_config_default(&dc);
-  dc.unix_time = unix_fn;
+  dc.unix_time = vunix;
   dc.store_records_max = 2 * YZ__DHT_HANDOFF_MAX;
   assert_int_equal(yz_dht_new(&dht, node, &dc), 0);
   for (unsigned i = 0; i < STRANGERS; i++) {
@@ -408,7 +390,7 @@ static void test_handoff(void **state)
     r.kind = YZ_DHTREC_IMMUTABLE;
     r.value = (const uint8_t *)v;
     r.value_len = (size_t)vl;
-    r.expiry = unix_fn(NULL) + 3600;
+    r.expiry = vunix(NULL) + 3600;
     assert_int_equal(yz_dhtrec_derive_key(&r), 0);
     uint8_t enc[128];
     size_t n;

@@ -23,76 +23,37 @@ KILL=$((NODES * 30 / 100))
 READ_TIMEOUT=60    # seconds of silence on the log before a step fails
 LINE_BUDGET=200000 # lines a step may read before it fails
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/yz-pubsub-processes.XXXXXX")
 declare -a PID ADDR MESH
-TAIL=
-cleanup() {
-  for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=tests/tools/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/procs.sh"
+procs_init pubsub-processes
 
-die() {
-  echo "FAIL: $*"
-  for n in n0 n1; do
-    echo "--- $n (last lines)"
-    grep "^$n " "$tmp/all.log" | tail -n 20
-  done
-  exit 1
-}
+die() { die_numbered "$@"; }
 
-: >"$tmp/all.log"
-exec {OUT}< <(exec tail -n +1 -F "$tmp/all.log" 2>/dev/null)
-TAIL=$!
-
-# Every node sees every other from one source address (127.0.0.1): the
-# per-source limits made for the internet are lifted (dht_processes.sh).
-LOOPBACK_LIMITS="--max-links-per-source 100000 --max-handshakes-per-source 100000
-  --ip-rate 100000 --ip-burst 100000"
-
+# start I ARGS...: yz-node number I subscribed to news (procs.sh).
 start() {
   local i=$1
   shift
-  # shellcheck disable=SC2086
-  "$NODE" --key "$tmp/n$i.key" --listen ws://127.0.0.1:0 --log-level info \
-    $LOOPBACK_LIMITS --subscribe news \
-    "$@" > >(exec sed -u "s/^/n$i /" >>"$tmp/all.log") 2>&1 &
-  PID[$i]=$!
+  start_numbered "$i" --subscribe news "$@"
 }
 
 # Events seen, filled by pump: ready, joined and stopped lines; the
 # latest mesh size of each node; messages received per node and seq.
 declare -A SEEN GOT
-pump() {
-  local cond=$1 line n=0 who rest seq
-  while ! $cond; do
-    IFS= read -r -t "$READ_TIMEOUT" -u "$OUT" line ||
-      die "no output for ${READ_TIMEOUT}s while waiting for: $cond"
-    n=$((n + 1))
-    [ $n -le $LINE_BUDGET ] || die "more than $LINE_BUDGET lines while waiting for: $cond"
-    who=${line%% *}
-    rest=${line#* }
-    case $rest in
-    "address ws://"*) ADDR[${who#n}]=${rest#address } ;;
-    ready) SEEN[ready]=$((${SEEN[ready]:-0} + 1)) ;;
-    *"dht: joined:"*) SEEN[joined]=$((${SEEN[joined]:-0} + 1)) ;;
-    *"pubsub: mesh of news: "*)
-      rest=${rest##*mesh of news: }
-      MESH[${who#n}]=${rest%% *} ;;
-    *"pubsub: message on news from "*)
-      seq=${rest##* seq }
-      seq=${seq%% *}
-      GOT[${who#n}.$seq]=$((${GOT[${who#n}.$seq]:-0} + 1)) ;;
-    *" stopped") SEEN[stopped]=$((${SEEN[stopped]:-0} + 1)) ;;
-    esac
-  done
+# pump (procs.sh) counts the rest; pump_more the PubSub lines.
+pump_more() {
+  local who=$1 rest=$2 seq
+  case $rest in
+  *"pubsub: mesh of news: "*)
+    rest=${rest##*mesh of news: }
+    MESH[${who#n}]=${rest%% *} ;;
+  *"pubsub: message on news from "*)
+    seq=${rest##* seq }
+    seq=${seq%% *}
+    GOT[${who#n}.$seq]=$((${GOT[${who#n}.$seq]:-0} + 1)) ;;
+  esac
 }
 
-boot_ready() { [ -n "${ADDR[0]:-}" ] && [ "${SEEN[ready]:-0}" -ge 1 ]; }
-all_ready() { [ "${SEEN[ready]:-0}" -ge "$NODES" ]; }
-all_joined() { [ "${SEEN[joined]:-0}" -ge $((NODES - 1)) ]; }
 # every live node in a mesh of at least 2
 all_meshed() {
   local i

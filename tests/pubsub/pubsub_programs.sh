@@ -14,30 +14,10 @@ set -u
 NODE=${1:?usage: pubsub_programs.sh YZ_NODE YZ}
 YZ=${2:?usage: pubsub_programs.sh YZ_NODE YZ}
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/yz-pubsub-programs.XXXXXX")
 declare -A PID
-TAIL=
-fails=0
-cleanup() {
-  for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
-die() {
-  echo "FAIL: $*"
-  echo "--- log"; tail -n 40 "$tmp/all.log"
-  exit 1
-}
-
-: >"$tmp/all.log"
-exec {OUT}< <(exec tail -n +1 -F "$tmp/all.log" 2>/dev/null)
-TAIL=$!
+# shellcheck source=tests/tools/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/procs.sh"
+procs_init pubsub-programs
 
 LOOPBACK_LIMITS="--max-links-per-source 1000 --max-handshakes-per-source 1000
   --ip-rate 1000 --ip-burst 1000"

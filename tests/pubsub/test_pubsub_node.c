@@ -31,36 +31,10 @@ enum { N = 22, MAX_NODES = N + 4 };
 
 static uv_loop_t loop;
 static yz_link_memnet *net;
-static uint64_t vclock = 1000000;
-static const uint64_t UNIX0_MS = 1800000000000ull;
-
-static uint64_t vclock_fn(void *ud)
-{
-  (void)ud;
-  return vclock;
-}
-static uint64_t vunix(void *ud)
-{
-  (void)ud;
-  return UNIX0_MS / 1000 + vclock / 1000;
-}
-static uint64_t vunix_ms(void *ud)
-{
-  (void)ud;
-  return UNIX0_MS + vclock;
-}
-
-static uint64_t rng;
-static void vrandom(uint8_t *out, size_t n, void *ud)
-{
-  (void)ud;
-  for (size_t i = 0; i < n; i++) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    out[i] = (uint8_t)rng;
-  }
-}
+/* rng starts at 0: each test seeds it (setup) */
+#define VNET_RNG_SEED 0
+#define VWAIT_STEP_MS 50
+#include "../common/vnet.h"
 
 struct tn {
   yz_identity id;
@@ -108,31 +82,8 @@ static void run_all_timers(void)
  * and the loop until it is idle at each step. */
 static void advance(uint64_t ms)
 {
-  uint64_t end = vclock + ms;
-  while (vclock < end) {
-    vclock = vclock + 50 < end ? vclock + 50 : end;
-    run_all_timers();
-    for (int i = 0; i < 100; i++)
-      uv_run(&loop, UV_RUN_NOWAIT);
-  }
+  vnet_advance(ms, 50, 100);
 }
-
-/* Run the loop until cond holds, moving virtual time by 50 ms whenever it
- * does not yet (at most 10 virtual minutes). */
-#define VWAIT(cond)                                                           \
-  do {                                                                        \
-    uint64_t lim_ = vclock + 600000;                                          \
-    while (!(cond)) {                                                         \
-      for (int i_ = 0; i_ < 50 && !(cond); i_++)                              \
-        uv_run(&loop, UV_RUN_NOWAIT);                                         \
-      if (cond)                                                               \
-        break;                                                                \
-      if (vclock >= lim_)                                                     \
-        fail_msg("timed out (virtual) waiting for: %s", #cond);               \
-      vclock += 50;                                                           \
-      run_all_timers();                                                       \
-    }                                                                         \
-  } while (0)
 
 static void on_joined(yz_dht *d, const yz_dht_result *r, void *arg)
 {
@@ -199,12 +150,7 @@ static struct tn *add_node(void)
   seed[1] = (uint8_t)(seed_byte * 13);
   assert_int_equal(yz_identity_from_seed(&x->id, seed), 0);
   yz_node_config nc;
-  yz_node_config_default(&nc);
-  nc.identity = &x->id;
-  nc.link.memnet = net;
-  nc.link.virtual_time = true;
-  nc.link.clock_ms = vclock_fn;
-  nc.link.network = "ps-test";
+  vnet_node_config(&nc, &x->id, net, "ps-test");
   /* the connection policy closes idle links beyond 4 (mesh and routing
    * peers are protected), so not every node keeps a link to every other
    * and subscribers must be found through the DHT */

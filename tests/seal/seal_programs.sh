@@ -20,30 +20,10 @@ set -u
 NODE=${1:?usage: seal_programs.sh YZ_NODE YZ}
 YZ=${2:?usage: seal_programs.sh YZ_NODE YZ}
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/yz-seal-programs.XXXXXX")
 declare -A PID ADDR
-TAIL=
-fails=0
-cleanup() {
-  for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-  [ -n "$TAIL" ] && kill "$TAIL" 2>/dev/null
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  fails=$((fails + 1))
-}
-die() {
-  echo "FAIL: $*"
-  echo "--- log"; tail -n 40 "$tmp/all.log"
-  exit 1
-}
-
-: >"$tmp/all.log"
-exec {OUT}< <(exec tail -n +1 -F "$tmp/all.log" 2>/dev/null)
-TAIL=$!
+# shellcheck source=tests/tools/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/procs.sh"
+procs_init seal-programs
 
 start() { # start NAME ARGS...
   local name=$1
@@ -53,29 +33,7 @@ start() { # start NAME ARGS...
   PID[$name]=$!
 }
 
-wait_line() { # wait_line NAME PATTERN
-  local name=$1 pat=$2 line
-  while IFS= read -r -t 60 -u "$OUT" line; do
-    case $line in
-    "$name address ws://"*) ADDR[$name]=${line#* address } ;;
-    esac
-    case $line in
-    "$name "*"$pat"*) LINE=$line; return 0 ;;
-    esac
-  done
-  die "$name: no line containing '$pat'"
-}
 
-expect_rc() { # expect_rc WANT WHAT COMMAND...
-  local want=$1 what=$2
-  shift 2
-  "$@" >"$tmp/out" 2>&1
-  local rc=$?
-  if [ $rc -ne "$want" ]; then
-    fail "$what: exit $rc, expected $want"
-    sed 's/^/    /' "$tmp/out"
-  fi
-}
 
 # ---- user keys ----
 for u in alice bob carol; do

@@ -27,35 +27,7 @@ enum { N = 16, K = 6 };
 
 static uv_loop_t loop;
 static yz_link_memnet *net;
-static uint64_t vclock = 1000000;
-static const uint64_t UNIX0 = 1800000000;
-
-static uint64_t vclock_fn(void *ud)
-{
-  (void)ud;
-  return vclock;
-}
-static uint64_t vunix(void *ud)
-{
-  (void)ud;
-  return UNIX0 + vclock / 1000;
-}
-static uint64_t vunix_ms(void *ud)
-{
-  (void)ud;
-  return UNIX0 * 1000 + vclock;
-}
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static void vrandom(uint8_t *out, size_t n, void *ud)
-{
-  (void)ud;
-  for (size_t i = 0; i < n; i++) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    out[i] = (uint8_t)rng;
-  }
-}
+#include "../common/vnet.h"
 
 struct tn {
   yz_identity id;
@@ -81,21 +53,6 @@ static void run_all_timers(void)
     yz_pubsub_run_timers(t[i].ps);
   }
 }
-
-#define VWAIT(cond)                                                           \
-  do {                                                                        \
-    uint64_t lim_ = vclock + 600000;                                          \
-    while (!(cond)) {                                                         \
-      for (int i_ = 0; i_ < 50 && !(cond); i_++)                              \
-        uv_run(&loop, UV_RUN_NOWAIT);                                         \
-      if (cond)                                                               \
-        break;                                                                \
-      if (vclock >= lim_)                                                     \
-        fail_msg("timed out (virtual) waiting for: %s", #cond);               \
-      vclock += 100;                                                          \
-      run_all_timers();                                                       \
-    }                                                                         \
-  } while (0)
 
 static void on_dht(yz_dht *d, const yz_dht_result *r, void *arg)
 {
@@ -218,12 +175,7 @@ static void setup_net(void)
     memset(seed, (int)(i + 1), sizeof seed);
     assert_int_equal(yz_identity_from_seed(&x->id, seed), 0);
     yz_node_config nc;
-    yz_node_config_default(&nc);
-    nc.identity = &x->id;
-    nc.link.memnet = net;
-    nc.link.virtual_time = true;
-    nc.link.clock_ms = vclock_fn;
-    nc.link.network = "seal-test";
+    vnet_node_config(&nc, &x->id, net, "seal-test");
     assert_int_equal(yz_node_new(&x->node, &loop, &nc), 0);
     char url[64];
     snprintf(url, sizeof url, "ws://10.%u.0.1:7700", i + 1);

@@ -22,22 +22,8 @@
 #include "common/util.h"
 #include "yz/dht_wire.h"
 
-_Noreturn static void die(const char *what)
-{
-  fprintf(stderr, "yz_dht_msg_vectors: %s\n", what);
-  exit(1);
-}
-
-static json_t *hex(const uint8_t *p, size_t n)
-{
-  char *s = malloc(2 * n + 1);
-  if (!s)
-    die("out of memory");
-  yz__hex_encode(s, p, n);
-  json_t *j = json_string(s);
-  free(s);
-  return j;
-}
+#define VEC_PROG "yz_dht_msg_vectors"
+#include "vectors.h"
 
 /* ---- a CBOR writer -------------------------------------------------------
  */
@@ -429,29 +415,10 @@ static json_t *generate(void)
 int main(int argc, char **argv)
 {
   json_t *gen = generate();
-  char *text = json_dumps(gen, JSON_INDENT(1));
-  if (!text)
-    die("json");
-  if (argc == 2 && strcmp(argv[1], "--generate") == 0) {
-    printf("%s\n", text);
-    free(text);
-    json_decref(gen);
-    return 0;
-  }
-  if (argc != 2)
-    die("usage: yz_dht_msg_vectors --generate | FILE");
-  json_error_t err;
-  json_t *file = json_load_file(argv[1], JSON_REJECT_DUPLICATES, &err);
-  if (!file) {
-    fprintf(stderr, "%s:%d: %s\n", argv[1], err.line, err.text);
-    die("cannot load the vector file");
-  }
-  if (!json_equal(file, gen))
-    die("the vector file differs from what --generate prints");
+  json_t *file = vec_command_line(argc, argv, gen);
   printf("yz_dht_msg_vectors: %zu vectors ok\n",
          json_array_size(json_object_get(file, "vectors")));
   json_decref(file);
   json_decref(gen);
-  free(text);
   return 0;
 }

@@ -20,24 +20,10 @@
 #include "common/util.h"
 #include "yz/dhtrec.h"
 
+#define VEC_PROG "yz_dhtrec_vectors"
+#include "vectors.h"
+
 #define NOW 1800000000u
-
-_Noreturn static void die(const char *what)
-{
-  fprintf(stderr, "yz_dhtrec_vectors: %s\n", what);
-  exit(1);
-}
-
-static json_t *hex(const uint8_t *p, size_t n)
-{
-  char *s = malloc(2 * n + 1);
-  if (!s)
-    die("out of memory");
-  yz__hex_encode(s, p, n);
-  json_t *j = json_string(s);
-  free(s);
-  return j;
-}
 
 /* Identity i: its seed is SHA-256("yz dht record vector identity" || i). */
 static void identity(yz_identity *id, uint8_t seed[32], uint8_t i)
@@ -303,25 +289,7 @@ int main(int argc, char **argv)
   if (yz_init() != 0)
     die("init");
   json_t *gen = generate();
-  if (argc == 2 && strcmp(argv[1], "--generate") == 0) {
-    char *text = json_dumps(gen, JSON_INDENT(1));
-    if (!text)
-      die("json");
-    printf("%s\n", text);
-    free(text);
-    json_decref(gen);
-    return 0;
-  }
-  if (argc != 2)
-    die("usage: yz_dhtrec_vectors --generate | FILE");
-  json_error_t err;
-  json_t *file = json_load_file(argv[1], JSON_REJECT_DUPLICATES, &err);
-  if (!file) {
-    fprintf(stderr, "%s:%d: %s\n", argv[1], err.line, err.text);
-    die("cannot load the vector file");
-  }
-  if (!json_equal(file, gen))
-    die("the vector file differs from what --generate prints");
+  json_t *file = vec_command_line(argc, argv, gen);
   /* Each record's CBOR from the file, decoded and checked as the file
    * says, gives its status. */
   size_t i;

@@ -23,24 +23,10 @@
 #include "common/util.h"
 #include "yz/pubsub_wire.h"
 
+#define VEC_PROG "yz_pubsub_vectors"
+#include "vectors.h"
+
 #define NOW 1800000000u
-
-_Noreturn static void die(const char *what)
-{
-  fprintf(stderr, "yz_pubsub_vectors: %s\n", what);
-  exit(1);
-}
-
-static json_t *hex(const uint8_t *p, size_t n)
-{
-  char *s = malloc(2 * n + 1);
-  if (!s)
-    die("out of memory");
-  yz__hex_encode(s, p, n);
-  json_t *j = json_string(s);
-  free(s);
-  return j;
-}
 
 static json_t *num(uint64_t v)
 {
@@ -535,25 +521,7 @@ int main(int argc, char **argv)
   if (sodium_init() < 0)
     die("sodium");
   json_t *gen = generate();
-  if (argc == 2 && strcmp(argv[1], "--generate") == 0) {
-    char *text = json_dumps(gen, JSON_INDENT(1));
-    if (!text)
-      die("json");
-    printf("%s\n", text);
-    free(text);
-    json_decref(gen);
-    return 0;
-  }
-  if (argc != 2)
-    die("usage: yz_pubsub_vectors --generate | FILE");
-  json_error_t err;
-  json_t *file = json_load_file(argv[1], JSON_REJECT_DUPLICATES, &err);
-  if (!file) {
-    fprintf(stderr, "%s:%d: %s\n", argv[1], err.line, err.text);
-    die("cannot load the vector file");
-  }
-  if (!json_equal(file, gen))
-    die("the vector file differs from what --generate prints");
+  json_t *file = vec_command_line(argc, argv, gen);
   printf("yz_pubsub_vectors: %zu topics, %zu messages, %zu checks, %zu RPCs "
          "ok\n",
          json_array_size(json_object_get(file, "topics")),

@@ -19,25 +19,11 @@
 #include "common/util.h"
 #include "yz/record.h"
 
+#define VEC_PROG "yz_record_vectors"
+#include "vectors.h"
+
 #define NET "yz-vectors"
 #define NOW 1800000000u
-
-_Noreturn static void die(const char *what)
-{
-  fprintf(stderr, "yz_record_vectors: %s\n", what);
-  exit(1);
-}
-
-static json_t *hex(const uint8_t *p, size_t n)
-{
-  char *s = malloc(2 * n + 1);
-  if (!s)
-    die("out of memory");
-  yz__hex_encode(s, p, n);
-  json_t *j = json_string(s);
-  free(s);
-  return j;
-}
 
 /* Identity i: its seed is SHA-256("yz node record vector identity" || i). */
 static void identity(yz_identity *id, uint8_t seed[32], uint8_t i)
@@ -282,27 +268,7 @@ int main(int argc, char **argv)
   if (yz_init() != 0)
     die("init");
   json_t *gen = generate();
-  char *text = json_dumps(gen, JSON_INDENT(1));
-  if (!text)
-    die("json");
-  if (argc == 2 && strcmp(argv[1], "--generate") == 0) {
-    printf("%s\n", text);
-    free(text);
-    json_decref(gen);
-    return 0;
-  }
-  if (argc != 2)
-    die("usage: yz_record_vectors --generate | FILE");
-  /* Check: the file holds what the code produces today (every vector's
-   * result was checked against its intended result while generating). */
-  json_error_t err;
-  json_t *file = json_load_file(argv[1], JSON_REJECT_DUPLICATES, &err);
-  if (!file) {
-    fprintf(stderr, "%s:%d: %s\n", argv[1], err.line, err.text);
-    die("cannot load the vector file");
-  }
-  if (!json_equal(file, gen))
-    die("the vector file differs from what --generate prints");
+  json_t *file = vec_command_line(argc, argv, gen);
   /* And each vector's CBOR, decoded as the file says, gives its result. */
   size_t i;
   json_t *v;
@@ -333,7 +299,6 @@ int main(int argc, char **argv)
   }
   printf("%zu node record vectors ok\n",
          json_array_size(json_object_get(file, "vectors")));
-  free(text);
   json_decref(gen);
   json_decref(file);
   return 0;

@@ -23,25 +23,11 @@
 #include "yz/pubsub_wire.h"
 #include "yz/seal.h"
 
+#define VEC_PROG "yz_seal_vectors"
+#include "vectors.h"
+
 #define EXPIRY 1800003600u
 #define NOW_MS 1800000000000u
-
-_Noreturn static void die(const char *what)
-{
-  fprintf(stderr, "yz_seal_vectors: %s\n", what);
-  exit(1);
-}
-
-static json_t *hex(const uint8_t *p, size_t n)
-{
-  char *s = malloc(2 * n + 1);
-  if (!s)
-    die("out of memory");
-  yz__hex_encode(s, p, n);
-  json_t *j = json_string(s);
-  free(s);
-  return j;
-}
 
 /* The random stream: draw i is the first n bytes of SHA-256("yz seal
  * vector random" || i as one byte); each draw is recorded. */
@@ -353,25 +339,7 @@ int main(int argc, char **argv)
   if (yz_init() != 0)
     die("init");
   json_t *gen = generate();
-  if (argc == 2 && strcmp(argv[1], "--generate") == 0) {
-    char *text = json_dumps(gen, JSON_INDENT(1));
-    if (!text)
-      die("json");
-    printf("%s\n", text);
-    free(text);
-    json_decref(gen);
-    return 0;
-  }
-  if (argc != 2)
-    die("usage: yz_seal_vectors --generate | FILE");
-  json_error_t err;
-  json_t *file = json_load_file(argv[1], JSON_REJECT_DUPLICATES, &err);
-  if (!file) {
-    fprintf(stderr, "%s:%d: %s\n", argv[1], err.line, err.text);
-    die("cannot load the vector file");
-  }
-  if (!json_equal(file, gen))
-    die("the vector file differs from what --generate prints");
+  json_t *file = vec_command_line(argc, argv, gen);
   /* Replay the file's records (not the regenerated ones): each reader
    * gets what the file says. */
   size_t i;

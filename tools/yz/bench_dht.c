@@ -39,6 +39,7 @@
 #include <uv.h>
 
 #include "bench.h"
+#include "bench_procs.h"
 #include "cli.h"
 #include "yz/dht.h"
 #include "yz/dhtrec.h"
@@ -47,8 +48,8 @@
 #include "yz/node.h"
 
 enum {
-  NODES = 10,       /* yz-node processes */
-  SAMPLES = 41,     /* operations timed per figure (odd: a true median) */
+  NODES = 10,   /* yz-node processes */
+  SAMPLES = 41, /* operations timed per figure (odd: a true median) */
   QUICK_SAMPLES = 5,
   VALUE_LEN = 100,
   GUARD_MS = 120000, /* the whole process part */
@@ -151,194 +152,27 @@ static int bench_sign_verify(const yz_bench_opts *opts, yz_bench_emitter *e)
 
 /* ---- put and get across yz-node processes ------------------------------ */
 
-struct proc {
-  uv_process_t p;
-  uv_pipe_t out, err;
-  char line[2][1024];
-  size_t line_len[2];
-  char addr[320];
-  bool ready, joined, exited, out_closed, err_closed;
-  struct pbench *b;
-};
-
 struct pbench {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool guard_fired;
-  struct proc procs[NODES];
-  unsigned n_ready, n_joined;
-  yz_node *node;
-  yz_dht *dht;
+  yz_bench_procs set; /* the processes, the loop, the guard, the client */
   bool op_done;
   int op_status;
   unsigned stored;
-  uint64_t t0;
   double ms[SAMPLES];
 };
 
-static void on_guard(uv_timer_t *t)
+static bool run_until(struct pbench *b, bool (*cond)(void *))
 {
-  ((struct pbench *)t->data)->guard_fired = true;
+  return yz_bench_procs_run_until(&b->set, cond, b);
 }
 
-static bool run_until(struct pbench *b, bool (*cond)(struct pbench *))
+static bool op_done(void *arg)
 {
-  while (!cond(b) && !b->guard_fired)
-    uv_run(&b->loop, UV_RUN_ONCE);
-  return !b->guard_fired;
+  return ((struct pbench *)arg)->op_done;
 }
-
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static bool linked_all(void *arg)
 {
-  (void)h;
-  (void)hint;
-  static char mem[65536];
-  *buf = uv_buf_init(mem, sizeof mem);
+  return yz_node_peer_count(((struct pbench *)arg)->set.node) >= NODES;
 }
-
-static void on_line(struct proc *pr, int which, const char *line)
-{
-  if (which == 0 && strncmp(line, "address ws://", 13) == 0 &&
-      pr->addr[0] == '\0')
-    snprintf(pr->addr, sizeof pr->addr, "%s", line + 8);
-  else if (which == 0 && strcmp(line, "ready") == 0 && !pr->ready) {
-    pr->ready = true;
-    pr->b->n_ready++;
-  } else if (which == 1 && strstr(line, "dht: joined:") != NULL &&
-             !pr->joined) {
-    pr->joined = true;
-    pr->b->n_joined++;
-  }
-}
-
-static void read_common(uv_stream_t *s, ssize_t n, const uv_buf_t *buf,
-                        int which)
-{
-  struct proc *pr = s->data;
-  if (n < 0) {
-    uv_close((uv_handle_t *)s, NULL);
-    return;
-  }
-  for (ssize_t i = 0; i < n; i++) {
-    char ch = buf->base[i];
-    if (ch == '\n') {
-      pr->line[which][pr->line_len[which]] = '\0';
-      on_line(pr, which, pr->line[which]);
-      pr->line_len[which] = 0;
-    } else if (pr->line_len[which] < sizeof pr->line[0] - 1) {
-      pr->line[which][pr->line_len[which]++] = ch;
-    }
-  }
-}
-
-static void read_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-  read_common(s, n, buf, 0);
-}
-static void read_err(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-  read_common(s, n, buf, 1);
-}
-
-static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
-{
-  (void)status;
-  (void)sig;
-  struct proc *pr = p->data;
-  pr->exited = true;
-  uv_close((uv_handle_t *)p, NULL);
-}
-
-/* The yz-node to spawn: $YZ_NODE, the build tree's, or the installed one
- * next to yz. */
-static int find_yz_node(char *out, size_t cap)
-{
-  const char *env = getenv("YZ_NODE");
-  if (env != NULL && access(env, X_OK) == 0) {
-    snprintf(out, cap, "%s", env);
-    return 0;
-  }
-  char self[PATH_MAX - 32];
-  size_t n = sizeof self;
-  if (uv_exepath(self, &n) != 0)
-    return -1;
-  char *slash = strrchr(self, '/');
-  if (slash == NULL)
-    return -1;
-  *slash = '\0';
-  snprintf(out, cap, "%s/../yz-node/yz-node", self);
-  if (access(out, X_OK) == 0)
-    return 0;
-  snprintf(out, cap, "%s/yz-node", self);
-  return access(out, X_OK) == 0 ? 0 : -1;
-}
-
-static int spawn(struct pbench *b, int i, const char *exe, const char *dir,
-                 const char *boot)
-{
-  struct proc *pr = &b->procs[i];
-  pr->b = b;
-  char key[PATH_MAX];
-  snprintf(key, sizeof key, "%s/n%d.key", dir, i);
-  const char *args[12];
-  int k = 0;
-  args[k++] = exe;
-  args[k++] = "--listen";
-  args[k++] = "ws://127.0.0.1:0";
-  args[k++] = "--key";
-  args[k++] = key;
-  if (boot != NULL) {
-    args[k++] = "--bootstrap";
-    args[k++] = boot;
-  }
-  args[k] = NULL;
-  uv_pipe_init(&b->loop, &pr->out, 0);
-  uv_pipe_init(&b->loop, &pr->err, 0);
-  pr->out.data = pr->err.data = pr;
-  uv_stdio_container_t io[3];
-  io[0].flags = UV_IGNORE;
-  io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  io[1].data.stream = (uv_stream_t *)&pr->out;
-  io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  io[2].data.stream = (uv_stream_t *)&pr->err;
-  uv_process_options_t po;
-  memset(&po, 0, sizeof po);
-  po.file = exe;
-  po.args = (char **)args;
-  po.exit_cb = on_exit_cb;
-  po.stdio = io;
-  po.stdio_count = 3;
-  pr->p.data = pr;
-  int rc = uv_spawn(&b->loop, &pr->p, &po);
-  if (rc != 0) {
-    uv_close((uv_handle_t *)&pr->out, NULL);
-    uv_close((uv_handle_t *)&pr->err, NULL);
-    pr->exited = true;
-    return rc;
-  }
-  uv_read_start((uv_stream_t *)&pr->out, alloc_cb, read_out);
-  uv_read_start((uv_stream_t *)&pr->err, alloc_cb, read_err);
-  return 0;
-}
-
-static bool boot_ready(struct pbench *b) { return b->procs[0].ready; }
-static bool all_joined(struct pbench *b)
-{
-  return b->n_ready == NODES && b->n_joined == NODES - 1;
-}
-static bool op_done(struct pbench *b) { return b->op_done; }
-static bool linked_all(struct pbench *b)
-{
-  return yz_node_peer_count(b->node) >= NODES;
-}
-static bool all_exited(struct pbench *b)
-{
-  for (int i = 0; i < NODES; i++)
-    if (!b->procs[i].exited)
-      return false;
-  return true;
-}
-
 static void on_op(yz_dht *d, const yz_dht_result *r, void *arg)
 {
   (void)d;
@@ -358,118 +192,52 @@ static void on_ping(yz_node *n, int status, const yz_node_response *r,
   b->op_status = status;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
-}
-
 static void begin(struct pbench *b)
 {
   b->op_done = false;
   b->op_status = 0;
-  b->t0 = uv_hrtime();
+  yz_bench_procs_begin(&b->set);
 }
 static double elapsed_ms(const struct pbench *b)
 {
-  return (double)(uv_hrtime() - b->t0) / 1e6;
-}
-
-static void on_dht_stopped(yz_dht *d, void *arg)
-{
-  (void)d;
-  struct pbench *b = arg;
-  yz_node_stop(b->node, NULL, NULL);
+  return yz_bench_procs_elapsed_ms(&b->set);
 }
 
 static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
 {
-  char exe[PATH_MAX];
-  if (find_yz_node(exe, sizeof exe) != 0)
-    return yz_cli_error("dht: yz-node not found (next to yz, in the build "
-                        "tree, or $YZ_NODE)");
-  char dir[] = "/tmp/yz-bench-dht.XXXXXX";
-  if (mkdtemp(dir) == NULL)
-    return yz_cli_error("dht: cannot create a temporary directory");
   static struct pbench b;
   memset(&b, 0, sizeof b);
   int samples = opts->quick ? QUICK_SAMPLES : SAMPLES;
-  int rc = 0;
-  uv_loop_init(&b.loop);
-  uv_timer_init(&b.loop, &b.guard);
-  b.guard.data = &b;
-  uv_timer_start(&b.guard, on_guard, GUARD_MS, 0);
-
+  yz_bench_procs_init(&b.set, NODES, "dht: joined:", GUARD_MS);
   yz_log_level saved = yz_log_get_level();
   yz_log_set_level(YZ_LOG_ERR);
-  if (spawn(&b, 0, exe, dir, NULL) != 0 || !run_until(&b, boot_ready)) {
-    rc = yz_cli_error("dht: the first yz-node did not start");
-    goto stop_procs;
-  }
-  for (int i = 1; i < NODES; i++)
-    if (spawn(&b, i, exe, dir, b.procs[0].addr) != 0) {
-      rc = yz_cli_error("dht: cannot start yz-node %d", i);
-      goto stop_procs;
-    }
-  if (!run_until(&b, all_joined)) {
-    rc = yz_cli_error("dht: the yz-node processes did not all join");
-    goto stop_procs;
-  }
+  int rc = yz_bench_procs_start(&b.set, "dht");
+  if (rc != 0)
+    goto stop;
 
   /* The client: an ephemeral node of this process, as `yz dht` runs. */
-  yz_identity id;
-  if (yz_identity_generate(&id) != 0) {
-    rc = yz_cli_error("dht: no identity");
-    goto stop_procs;
-  }
-  yz_node_config cfg;
-  yz_node_config_default(&cfg);
-  cfg.identity = &id;
-  int err = yz_node_new(&b.node, &b.loop, &cfg);
-  yz_identity_clear(&id);
-  yz_dht_config dcfg;
-  yz_dht_config_default(&dcfg);
-  dcfg.client_only = true;
-  if (err == 0)
-    err = yz_dht_new(&b.dht, b.node, &dcfg);
-  if (err == 0)
-    err = yz_node_start(b.node);
-  const char *boot[1] = {b.procs[0].addr};
-  if (err == 0) {
-    begin(&b);
-    err = yz_dht_join(b.dht, boot, 1, on_op, &b, NULL);
-  }
-  if (err != 0 || !run_until(&b, op_done) || b.op_status != 0) {
-    rc = yz_cli_error("dht: the client could not join: %s",
-                      yz_strerror(err ? err : b.op_status));
-    goto stop_client;
-  }
+  rc = yz_bench_procs_client(&b.set, "dht");
+  if (rc != 0)
+    goto stop;
   /* Warm up: one lookup links the client to its neighbourhood, as a
    * running client would be; every figure below runs over open links. */
   yz_node_id target;
   randombytes_buf(target.bytes, sizeof target.bytes);
   begin(&b);
-  if (yz_dht_find_node(b.dht, &target, NULL, on_op, &b, NULL) != 0 ||
+  if (yz_dht_find_node(b.set.dht, &target, NULL, on_op, &b, NULL) != 0 ||
       !run_until(&b, op_done)) {
     rc = yz_cli_error("dht: warm-up lookup failed");
-    goto stop_client;
+    goto stop;
   }
 
   /* Baseline: a node ping to each process in turn. */
   yz_node_id ids[NODES];
   for (int i = 0; i < NODES; i++) {
-    const char *h = strchr(b.procs[i].addr, '#');
-    if (h == NULL ||
-        yz_node_id_parse(&ids[i], (const uint8_t *)h + 1, strlen(h + 1),
-                         NULL) != 0) {
-      rc = yz_cli_error("dht: bad address %s", b.procs[i].addr);
-      goto stop_client;
+    const char *h = strchr(b.set.procs[i].addr, '#');
+    if (h == NULL || yz_node_id_parse(&ids[i], (const uint8_t *)h + 1,
+                                      strlen(h + 1), NULL) != 0) {
+      rc = yz_cli_error("dht: bad address %s", b.set.procs[i].addr);
+      goto stop;
     }
   }
   /* Link the client to every process (those the lookup did not reach
@@ -477,12 +245,12 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   for (int i = 0; i < NODES; i++) {
     /* An error here means linked or being dialled already: the wait below
      * sees the outcome either way. */
-    int dial = yz_node_dial(b.node, b.procs[i].addr, NULL);
+    int dial = yz_node_dial(b.set.node, b.set.procs[i].addr, NULL);
     (void)dial;
   }
   if (!run_until(&b, linked_all)) {
     rc = yz_cli_error("dht: the client could not link to every process");
-    goto stop_client;
+    goto stop;
   }
   /* A ping can meet a link being replaced (a duplicate closed after a
    * dial-back): it is sent again, over the surviving link, a few times at
@@ -491,12 +259,13 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   for (int s = 0; s < samples; s++) {
     uint8_t body[8] = {0};
     begin(&b);
-    int err_req = yz_node_request(b.node, &ids[s % NODES], YZ_NODE_PROTO_PING,
-                                  body, sizeof body, 10000, on_ping, &b, NULL);
+    int err_req =
+        yz_node_request(b.set.node, &ids[s % NODES], YZ_NODE_PROTO_PING, body,
+                        sizeof body, 10000, on_ping, &b, NULL);
     bool ok = err_req == 0 && run_until(&b, op_done) && b.op_status == 0;
-    if (!ok && !b.guard_fired && retries < 2 * NODES) {
+    if (!ok && !b.set.guard_fired && retries < 2 * NODES) {
       retries++;
-      int dial = yz_node_dial(b.node, b.procs[s % NODES].addr, NULL);
+      int dial = yz_node_dial(b.set.node, b.set.procs[s % NODES].addr, NULL);
       (void)dial;
       run_until(&b, linked_all);
       s--;
@@ -505,11 +274,11 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     if (!ok) {
       rc = yz_cli_error("dht: ping failed: %s",
                         yz_strerror(err_req ? err_req : b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[s] = elapsed_ms(&b);
   }
-  double ping = median(b.ms, samples);
+  double ping = yz_bench_median(b.ms, samples);
 
   /* Puts of immutable records, then gets of them. */
   uint8_t keys[SAMPLES][YZ_DHTREC_KEY_LEN];
@@ -527,60 +296,35 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     if (yz_dhtrec_derive_key(&r) != 0 ||
         yz_dhtrec_encode(&r, rec, sizeof rec, &len) != 0) {
       rc = yz_cli_error("dht: cannot build a record");
-      goto stop_client;
+      goto stop;
     }
     memcpy(keys[s], r.key, sizeof keys[s]);
     begin(&b);
-    if (yz_dht_put(b.dht, rec, len, NULL, on_op, &b, NULL) != 0 ||
+    if (yz_dht_put(b.set.dht, rec, len, NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0 || b.stored == 0) {
       rc = yz_cli_error("dht: put failed: %s", yz_strerror(b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[s] = elapsed_ms(&b);
   }
-  double put = median(b.ms, samples);
+  double put = yz_bench_median(b.ms, samples);
   for (int s = 0; s < samples; s++) {
     begin(&b);
-    if (yz_dht_get(b.dht, keys[s], NULL, on_op, &b, NULL) != 0 ||
+    if (yz_dht_get(b.set.dht, keys[s], NULL, on_op, &b, NULL) != 0 ||
         !run_until(&b, op_done) || b.op_status != 0) {
       rc = yz_cli_error("dht: get failed: %s", yz_strerror(b.op_status));
-      goto stop_client;
+      goto stop;
     }
     b.ms[s] = elapsed_ms(&b);
   }
-  double get = median(b.ms, samples);
+  double get = yz_bench_median(b.ms, samples);
   yz_bench_emit(e, "dht.ping_rtt_ms", ping, "ms", NULL, 0);
   yz_bench_emit(e, "dht.put_ms", put, "ms", "dht.ping_rtt_ms", ping);
   yz_bench_emit(e, "dht.get_ms", get, "ms", "dht.ping_rtt_ms", ping);
 
-stop_client:
-  if (b.dht != NULL) {
-    yz_dht_stop(b.dht, on_dht_stopped, &b);
-  } else if (b.node != NULL) {
-    yz_node_stop(b.node, NULL, NULL);
-  }
-stop_procs:
-  for (int i = 0; i < NODES; i++)
-    if (!b.procs[i].exited)
-      uv_process_kill(&b.procs[i].p, SIGTERM);
-  b.guard_fired = false;
-  uv_timer_start(&b.guard, on_guard, 30000, 0);
-  if (!run_until(&b, all_exited))
-    for (int i = 0; i < NODES; i++)
-      if (!b.procs[i].exited)
-        uv_process_kill(&b.procs[i].p, SIGKILL);
-  uv_close((uv_handle_t *)&b.guard, NULL);
-  uv_run(&b.loop, UV_RUN_DEFAULT);
-  yz_dht_free(b.dht);
-  yz_node_free(b.node);
-  uv_loop_close(&b.loop);
+stop:
+  yz_bench_procs_stop(&b.set);
   yz_log_set_level(saved);
-  for (int i = 0; i < NODES; i++) {
-    char key[PATH_MAX];
-    snprintf(key, sizeof key, "%s/n%d.key", dir, i);
-    unlink(key);
-  }
-  rmdir(dir);
   return rc;
 }
 

@@ -47,3 +47,61 @@ bool yz_cli_parse_u64(const char *s, unsigned long long min,
   *out = v;
   return true;
 }
+
+void yz_cli_hex(const uint8_t *p, size_t n, char *out)
+{
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = d[p[i] >> 4];
+    out[2 * i + 1] = d[p[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+bool yz_cli_parse_hex32(const char *s, uint8_t out[32])
+{
+  if (s == NULL || strlen(s) != 64)
+    return false;
+  for (size_t i = 0; i < 32; i++) {
+    unsigned v = 0;
+    for (int j = 0; j < 2; j++) {
+      char ch = s[2 * i + (size_t)j];
+      unsigned x;
+      if (ch >= '0' && ch <= '9')
+        x = (unsigned)(ch - '0');
+      else if (ch >= 'a' && ch <= 'f')
+        x = (unsigned)(ch - 'a' + 10);
+      else if (ch >= 'A' && ch <= 'F')
+        x = (unsigned)(ch - 'A' + 10);
+      else
+        return false;
+      v = v * 16 + x;
+    }
+    out[i] = (uint8_t)v;
+  }
+  return true;
+}
+
+bool yz_cli_printable(const uint8_t *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\n' && p[i] != '\t')
+      return false;
+  return true;
+}
+
+void yz_cli_json_text(const uint8_t *p, size_t n)
+{
+  putchar('"');
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == '"' || p[i] == '\\')
+      printf("\\%c", p[i]);
+    else if (p[i] == '\n')
+      printf("\\n");
+    else if (p[i] == '\t')
+      printf("\\t");
+    else
+      putchar(p[i]);
+  }
+  putchar('"');
+}

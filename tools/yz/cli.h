@@ -5,6 +5,8 @@
 #define YZ_TOOLS_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Exit codes shared by all subcommands (each documents its own extras). */
@@ -31,6 +33,20 @@ bool yz_cli_is_help(const char *arg);
 /* Parse an unsigned decimal integer in [min, max]; false on anything else. */
 bool yz_cli_parse_u64(const char *s, unsigned long long min,
                       unsigned long long max, unsigned long long *out);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
+void yz_cli_hex(const uint8_t *p, size_t n, char *out);
+
+/* Exactly 64 hex digits (either case) into 32 bytes; false otherwise. */
+bool yz_cli_parse_hex32(const char *s, uint8_t out[32]);
+
+/* Whether p is printable ASCII text (tab and newline allowed), to be
+ * shown as text rather than hex. */
+bool yz_cli_printable(const uint8_t *p, size_t n);
+
+/* A JSON string of printable text (yz_cli_printable(), checked by the
+ * caller) on stdout: quote, backslash, newline and tab escaped. */
+void yz_cli_json_text(const uint8_t *p, size_t n);
 
 #define YZ_CMD(name, fn, summary) int fn(int argc, char **argv);
 #include "commands.h"

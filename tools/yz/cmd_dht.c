@@ -30,7 +30,6 @@ enum {
   EXIT_NOT_FOUND = 3, /* get: no record; providers: none */
   EXIT_NETWORK = 4,   /* joined nobody, timed out, unreachable */
   EXIT_REFUSED = 5,   /* put: every node asked refused the record */
-  MAX_BOOTSTRAP = 64,
 };
 
 static void usage(FILE *f)
@@ -96,8 +95,7 @@ struct dcmd {
   uv_timer_t guard;
   op_kind op;
   bool json, stopping, latest;
-  const char *bootstrap[MAX_BOOTSTRAP];
-  size_t nbootstrap;
+  yz_eph_opts eo; /* --bootstrap, --network, -v */
   uint64_t t0, t_join_ms;
   uint32_t timeout_ms;
   int exit_code;
@@ -112,65 +110,6 @@ struct dcmd {
 static uint64_t ms_since(const struct dcmd *c)
 {
   return (uv_hrtime() - c->t0) / 1000000u;
-}
-
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = d[p[i] >> 4];
-    out[2 * i + 1] = d[p[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
-static bool parse_hex32(const char *s, uint8_t out[32])
-{
-  if (s == NULL || strlen(s) != 64)
-    return false;
-  for (size_t i = 0; i < 32; i++) {
-    unsigned v = 0;
-    for (int j = 0; j < 2; j++) {
-      char ch = s[2 * i + (size_t)j];
-      unsigned x;
-      if (ch >= '0' && ch <= '9')
-        x = (unsigned)(ch - '0');
-      else if (ch >= 'a' && ch <= 'f')
-        x = (unsigned)(ch - 'a' + 10);
-      else if (ch >= 'A' && ch <= 'F')
-        x = (unsigned)(ch - 'A' + 10);
-      else
-        return false;
-      v = v * 16 + x;
-    }
-    out[i] = (uint8_t)v;
-  }
-  return true;
-}
-
-static bool printable(const uint8_t *p, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\n' && p[i] != '\t')
-      return false;
-  return true;
-}
-
-/* A JSON string of printable ASCII (the caller checked). */
-static void json_str(const uint8_t *p, size_t n)
-{
-  putchar('"');
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '"' || p[i] == '\\')
-      printf("\\%c", p[i]);
-    else if (p[i] == '\n')
-      printf("\\n");
-    else if (p[i] == '\t')
-      printf("\\t");
-    else
-      putchar(p[i]);
-  }
-  putchar('"');
 }
 
 static void finish(struct dcmd *c, int code)
@@ -248,7 +187,7 @@ static void on_result(yz_dht *dht, const yz_dht_result *r, void *arg)
     return;
   int code = status_exit(r->status);
   char kh[2 * YZ_DHTREC_KEY_LEN + 1];
-  hex(c->key, sizeof c->key, kh);
+  yz_cli_hex(c->key, sizeof c->key, kh);
   if (c->json)
     printf("{\"op\":\"%s\",\"status\":\"%s\",", op_name(c->op),
            r->status == 0 ? "ok" : yz_err_name(r->status));
@@ -273,17 +212,17 @@ static void on_result(yz_dht *dht, const yz_dht_result *r, void *arg)
   case OP_GET:
     if (r->status == 0 && r->rec != NULL) {
       const yz_dhtrec *rec = r->rec;
-      bool text = printable(rec->value, rec->value_len);
+      bool text = yz_cli_printable(rec->value, rec->value_len);
       if (c->json) {
         printf("\"key\":\"%s\",\"kind\":\"%s\",", kh,
                rec->kind == YZ_DHTREC_MUTABLE ? "mutable" : "immutable");
         if (text) {
           printf("\"value\":");
-          json_str(rec->value, rec->value_len);
+          yz_cli_json_text(rec->value, rec->value_len);
         } else {
           char *h = malloc(2 * rec->value_len + 1);
           if (h != NULL) {
-            hex(rec->value, rec->value_len, h);
+            yz_cli_hex(rec->value, rec->value_len, h);
             printf("\"value_hex\":\"%s\"", h);
             free(h);
           }
@@ -300,7 +239,7 @@ static void on_result(yz_dht *dht, const yz_dht_result *r, void *arg)
         } else {
           char *h = malloc(2 * rec->value_len + 1);
           if (h != NULL) {
-            hex(rec->value, rec->value_len, h);
+            yz_cli_hex(rec->value, rec->value_len, h);
             printf("value (hex) %s\n", h);
             free(h);
           }
@@ -470,7 +409,8 @@ static int run(struct dcmd *c, const char *network, bool verbose)
   uv_timer_init(&c->e.loop, &c->guard);
   c->guard.data = c;
   c->t0 = uv_hrtime();
-  int err = yz_eph_join(&c->e, c->bootstrap, c->nbootstrap, on_joined, c);
+  int err =
+      yz_eph_join(&c->e, c->eo.bootstrap, c->eo.nbootstrap, on_joined, c);
   if (err != 0) {
     fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
     finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
@@ -510,14 +450,21 @@ int cmd_dht_main(int argc, char **argv)
   else
     return yz_cli_usage_error("unknown operation '%s' (put, get, find, "
                               "providers)", sub);
-  const char *network = NULL, *immutable = NULL, *keyfile = NULL;
+  const char *immutable = NULL, *keyfile = NULL;
   const char *pubkey = NULL, *salt = "", *arg = NULL;
   unsigned long long seq = 0, ttl = 86400, cas = 0, timeout_s = 30;
-  bool has_seq = false, has_cas = false, verbose = false;
+  bool has_seq = false, has_cas = false;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     bool takes = true;
+    int used = yz_eph_option(&c.eo, a, v);
+    if (used < 0)
+      return -used;
+    if (used > 0) {
+      i += used - 1;
+      continue;
+    }
     if (yz_cli_is_help(a)) {
       usage(stdout);
       return YZ_EXIT_OK;
@@ -527,20 +474,8 @@ int cmd_dht_main(int argc, char **argv)
     } else if (strcmp(a, "--first") == 0) {
       c.latest = false;
       takes = false;
-    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-      verbose = true;
-      takes = false;
     } else if (a[0] == '-' && a[1] == '-' && v == NULL) {
       return yz_cli_usage_error("%s needs a value (or is unknown)", a);
-    } else if (strcmp(a, "--bootstrap") == 0) {
-      if (c.nbootstrap == MAX_BOOTSTRAP)
-        return yz_cli_usage_error("at most %d --bootstrap", MAX_BOOTSTRAP);
-      c.bootstrap[c.nbootstrap++] = v;
-    } else if (strcmp(a, "--network") == 0) {
-      if (!yz_wire_network_valid(v, strlen(v)))
-        return yz_cli_usage_error("--network: want 1..32 bytes of a-z 0-9 "
-                                  ". - _");
-      network = v;
     } else if (strcmp(a, "--immutable") == 0) {
       immutable = v;
     } else if (strcmp(a, "--key") == 0) {
@@ -578,9 +513,9 @@ int cmd_dht_main(int argc, char **argv)
     if (takes)
       i++;
   }
-  if (c.nbootstrap == 0)
-    return yz_cli_usage_error("--bootstrap: at least one node to join "
-                              "through");
+  int bad = yz_eph_options_check(&c.eo);
+  if (bad != 0)
+    return bad;
   c.timeout_ms = (uint32_t)(timeout_s * 1000);
   if ((has_seq || has_cas) && c.op != OP_PUT)
     return yz_cli_usage_error("--seq and --cas are for put");
@@ -618,13 +553,13 @@ int cmd_dht_main(int argc, char **argv)
       rc = yz_cli_usage_error("a KEY, or --key / --pubkey with --salt, not "
                               "both");
     else if (arg != NULL) {
-      if (!parse_hex32(arg, c.key))
+      if (!yz_cli_parse_hex32(arg, c.key))
         rc = yz_cli_usage_error("%s: want a key of 64 hex digits", arg);
     } else if (keyfile != NULL || pubkey != NULL) {
       uint8_t pk[YZ_IDENTITY_PK_LEN];
       if (keyfile != NULL)
         memcpy(pk, yz_identity_public_key(&id), sizeof pk);
-      else if (!parse_hex32(pubkey, pk))
+      else if (!yz_cli_parse_hex32(pubkey, pk))
         rc = yz_cli_usage_error("--pubkey: want 64 hex digits");
       if (rc == 0 &&
           yz_dhtrec_mutable_key(c.key, pk, (const uint8_t *)salt,
@@ -648,5 +583,5 @@ int cmd_dht_main(int argc, char **argv)
     free(c.record);
     return rc;
   }
-  return run(&c, network, verbose);
+  return run(&c, c.eo.network, c.eo.verbose);
 }

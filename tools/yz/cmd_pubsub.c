@@ -42,7 +42,6 @@
 enum {
   EXIT_NO_SUBSCRIBER = 3, /* pub: nobody subscribes to the topic */
   EXIT_NETWORK = 4,       /* joined nobody, unreachable, time ran out */
-  MAX_BOOTSTRAP = 64,
   MAX_HELD = 16, /* sub --encrypted: messages waiting for newer keys */
   MAX_PINGS = 1024,
   EXIT_NOT_MEMBER = 6, /* --encrypted: no key of the topic's current epoch */
@@ -127,8 +126,7 @@ struct pcmd {
   uv_timer_t guard, poll;
   uv_signal_t sigint;
   bool sub, json, stopping, handles;
-  const char *bootstrap[MAX_BOOTSTRAP];
-  size_t nbootstrap;
+  yz_eph_opts eo; /* --bootstrap, --network, -v */
   const char *topic, *message;
   uint32_t ttl_ms, timeout_ms;
   unsigned long long count, got;
@@ -161,16 +159,6 @@ struct pcmd {
 static uint64_t ms_since(const struct pcmd *c)
 {
   return (uv_hrtime() - c->t0) / 1000000u;
-}
-
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = d[p[i] >> 4];
-    out[2 * i + 1] = d[p[i] & 15];
-  }
-  out[2 * n] = '\0';
 }
 
 static void json_str(const uint8_t *p, size_t n)
@@ -211,7 +199,7 @@ static void finish(struct pcmd *c, int code)
 static void pub_report(struct pcmd *c, int status)
 {
   char idh[2 * YZ_PS_ID_LEN + 1];
-  hex(c->id, YZ_PS_ID_LEN, idh);
+  yz_cli_hex(c->id, YZ_PS_ID_LEN, idh);
   if (c->json) {
     printf("{\"op\":\"pub\",\"status\":\"%s\",\"topic\":",
            status ? yz_err_name(status) : "OK");
@@ -371,8 +359,8 @@ static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
   if (c->stopping)
     return;
   char author[2 * YZ_NODE_ID_LEN + 1], idh[2 * YZ_PS_ID_LEN + 1];
-  hex(m->author_id.bytes, YZ_NODE_ID_LEN, author);
-  hex(m->id, YZ_PS_ID_LEN, idh);
+  yz_cli_hex(m->author_id.bytes, YZ_NODE_ID_LEN, author);
+  yz_cli_hex(m->id, YZ_PS_ID_LEN, idh);
   /* An encrypted topic: print what the keys open, and say what they do
    * not (a plain message, an epoch without a key, a tampered payload). */
   static uint8_t opened[YZ_PS_MAX_DATA];
@@ -570,7 +558,8 @@ static int run(struct pcmd *c, const char *network, bool verbose)
   c->handles = true;
   uv_signal_start(&c->sigint, on_sigint, SIGINT);
   c->t0 = uv_hrtime();
-  int err = yz_eph_join(&c->e, c->bootstrap, c->nbootstrap, on_joined, c);
+  int err =
+      yz_eph_join(&c->e, c->eo.bootstrap, c->eo.nbootstrap, on_joined, c);
   if (err != 0) {
     fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
     finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
@@ -590,16 +579,22 @@ static int main_common(int argc, char **argv, bool sub)
   static struct pcmd c;
   memset(&c, 0, sizeof c);
   c.sub = sub;
-  const char *network = NULL;
   const char *args[2] = {NULL, NULL};
   size_t nargs = 0;
   unsigned long long ttl = 120, timeout_s = sub ? 0 : 30;
-  bool verbose = false, have_owner = false;
+  bool have_owner = false;
   const char *userfile = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     bool takes = true;
+    int used = yz_eph_option(&c.eo, a, v);
+    if (used < 0)
+      return -used;
+    if (used > 0) {
+      i += used - 1;
+      continue;
+    }
     if (yz_cli_is_help(a)) {
       usage(stdout);
       return YZ_EXIT_OK;
@@ -608,9 +603,6 @@ static int main_common(int argc, char **argv, bool sub)
       takes = false;
     } else if (strcmp(a, "--encrypted") == 0) {
       c.encrypted = true;
-      takes = false;
-    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-      verbose = true;
       takes = false;
     } else if (a[0] == '-' && a[1] == '-' && v == NULL) {
       return yz_cli_usage_error("%s needs a value (or is unknown)", a);
@@ -623,15 +615,6 @@ static int main_common(int argc, char **argv, bool sub)
         return yz_cli_usage_error("--owner: want a public key of 64 hex "
                                   "digits");
       have_owner = true;
-    } else if (strcmp(a, "--bootstrap") == 0) {
-      if (c.nbootstrap == MAX_BOOTSTRAP)
-        return yz_cli_usage_error("at most %d --bootstrap", MAX_BOOTSTRAP);
-      c.bootstrap[c.nbootstrap++] = v;
-    } else if (strcmp(a, "--network") == 0) {
-      if (!yz_wire_network_valid(v, strlen(v)))
-        return yz_cli_usage_error("--network: want 1..32 bytes of a-z 0-9 "
-                                  ". - _");
-      network = v;
     } else if (strcmp(a, "--ttl") == 0 && !sub) {
       if (!yz_cli_parse_u64(v, 1, YZ_PS_MAX_LIFETIME, &ttl))
         return yz_cli_usage_error("--ttl: want seconds from 1 to %d",
@@ -653,9 +636,9 @@ static int main_common(int argc, char **argv, bool sub)
     if (takes)
       i++;
   }
-  if (c.nbootstrap == 0)
-    return yz_cli_usage_error("--bootstrap: at least one node to join "
-                              "through");
+  int bad = yz_eph_options_check(&c.eo);
+  if (bad != 0)
+    return bad;
   if (nargs != (sub ? 1u : 2u))
     return yz_cli_usage_error(sub ? "want a TOPIC" : "want a TOPIC and a "
                                                      "MESSAGE");
@@ -684,7 +667,7 @@ static int main_common(int argc, char **argv, bool sub)
     if (err != 0)
       return yz_cli_error("--user %s: not a usable key", userfile);
   }
-  int rc = run(&c, network, verbose);
+  int rc = run(&c, c.eo.network, c.eo.verbose);
   yz_seal_user_clear(&c.user);
   yz_seal_keyring_clear(&c.kr);
   return rc;

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "cli.h"
+#include "ephemeral.h"
 #include "yz/common.h"
 #include "yz/dht.h"
 #include "yz/dhtrec.h"
@@ -33,7 +34,6 @@ enum {
   EXIT_NETWORK = 4,    /* joined nobody, timed out, unreachable */
   EXIT_REFUSED = 5,    /* every node asked refused the record */
   EXIT_UNREADABLE = 6, /* sealed, but not for this key (or tampered) */
-  MAX_BOOTSTRAP = 64,
 };
 
 static const char exit_text[] =
@@ -73,14 +73,11 @@ static const char *const op_names[] = {
     "topic add", "topic remove", "topic show"};
 
 struct scmd {
-  uv_loop_t loop;
+  yz_eph e; /* the client node (ephemeral.h) */
   uv_timer_t guard;
-  yz_node *node;
-  yz_dht *dht;
   op_kind op;
   bool json, stopping;
-  const char *bootstrap[MAX_BOOTSTRAP];
-  size_t nbootstrap;
+  yz_eph_opts eo; /* --bootstrap, --network, -v */
   uint64_t t0;
   uint32_t timeout_ms;
   int exit_code;
@@ -113,70 +110,6 @@ static uint64_t ms_since(const struct scmd *c)
   return (uv_hrtime() - c->t0) / 1000000u;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-  static const char d[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = d[p[i] >> 4];
-    out[2 * i + 1] = d[p[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
-static bool parse_hex32(const char *s, uint8_t out[32])
-{
-  if (s == NULL || strlen(s) != 64)
-    return false;
-  for (size_t i = 0; i < 64; i++) {
-    char ch = s[i];
-    unsigned x;
-    if (ch >= '0' && ch <= '9')
-      x = (unsigned)(ch - '0');
-    else if (ch >= 'a' && ch <= 'f')
-      x = (unsigned)(ch - 'a' + 10);
-    else if (ch >= 'A' && ch <= 'F')
-      x = (unsigned)(ch - 'A' + 10);
-    else
-      return false;
-    if (i % 2 == 0)
-      out[i / 2] = (uint8_t)(x << 4);
-    else
-      out[i / 2] |= (uint8_t)x;
-  }
-  return true;
-}
-
-static bool printable(const uint8_t *p, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\n' && p[i] != '\t')
-      return false;
-  return true;
-}
-
-static void json_str(const uint8_t *p, size_t n)
-{
-  putchar('"');
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '"' || p[i] == '\\')
-      printf("\\%c", p[i]);
-    else if (p[i] == '\n')
-      printf("\\n");
-    else if (p[i] == '\t')
-      printf("\\t");
-    else
-      putchar(p[i]);
-  }
-  putchar('"');
-}
-
-static void on_dht_stopped(yz_dht *dht, void *arg)
-{
-  (void)dht;
-  struct scmd *c = arg;
-  yz_node_stop(c->node, NULL, NULL);
-}
-
 static void finish(struct scmd *c, int code)
 {
   if (c->stopping)
@@ -184,10 +117,7 @@ static void finish(struct scmd *c, int code)
   c->stopping = true;
   c->exit_code = code;
   uv_close((uv_handle_t *)&c->guard, NULL);
-  if (c->dht != NULL)
-    yz_dht_stop(c->dht, on_dht_stopped, c);
-  else
-    yz_node_stop(c->node, NULL, NULL);
+  yz_eph_stop(&c->e);
 }
 
 static int status_exit(int status)
@@ -219,7 +149,7 @@ static int status_exit(int status)
 static void fail(struct scmd *c, int status)
 {
   char kh[65];
-  hex(c->key, 32, kh);
+  yz_cli_hex(c->key, 32, kh);
   if (c->json)
     printf("{\"op\":\"%s\",\"status\":\"%s\",\"key\":\"%s\",\"reason\":\"%s\","
            "\"total_ms\":%" PRIu64 "}\n",
@@ -258,23 +188,23 @@ static void on_sealed(const yz_seal_result *r, void *arg)
     return;
   }
   char kh[65];
-  hex(r->key, 32, kh);
+  yz_cli_hex(r->key, 32, kh);
   unsigned stored = r->dht ? r->dht->stored : 0;
   unsigned asked = r->dht ? r->dht->asked : 0;
   if (c->op == OP_GET) {
     const yz_seal_opened *o = &r->opened;
-    bool text = printable(o->plaintext, o->plaintext_len);
+    bool text = yz_cli_printable(o->plaintext, o->plaintext_len);
     if (c->json) {
       printf("{\"op\":\"get\",\"status\":\"ok\",\"key\":\"%s\",\"kind\":\"%s\""
              ",\"seq\":%" PRIu64 ",",
              kh, kind_name(o->kind), r->seq);
       if (text) {
         printf("\"value\":");
-        json_str(o->plaintext, o->plaintext_len);
+        yz_cli_json_text(o->plaintext, o->plaintext_len);
       } else {
         char *h = malloc(2 * o->plaintext_len + 1);
         if (h != NULL) {
-          hex(o->plaintext, o->plaintext_len, h);
+          yz_cli_hex(o->plaintext, o->plaintext_len, h);
           printf("\"value_hex\":\"%s\"", h);
           free(h);
         }
@@ -282,7 +212,7 @@ static void on_sealed(const yz_seal_result *r, void *arg)
       printf(",\"readers\":[");
       for (size_t i = 0; i < o->n_recipients; i++) {
         char ph[65];
-        hex(o->recipients + 32 * i, 32, ph);
+        yz_cli_hex(o->recipients + 32 * i, 32, ph);
         printf("%s\"%s\"", i ? "," : "", ph);
       }
       printf("],\"record_bytes\":%zu,\"total_ms\":%" PRIu64 "}\n",
@@ -296,14 +226,14 @@ static void on_sealed(const yz_seal_result *r, void *arg)
       } else {
         char *h = malloc(2 * o->plaintext_len + 1);
         if (h != NULL) {
-          hex(o->plaintext, o->plaintext_len, h);
+          yz_cli_hex(o->plaintext, o->plaintext_len, h);
           printf("value (hex) %s\n", h);
           free(h);
         }
       }
       for (size_t i = 0; i < o->n_recipients; i++) {
         char ph[65];
-        hex(o->recipients + 32 * i, 32, ph);
+        yz_cli_hex(o->recipients + 32 * i, 32, ph);
         printf("reader %s%s\n", ph,
                memcmp(o->recipients + 32 * i, c->user.ed_pk, 32) == 0
                    ? " (you)"
@@ -353,14 +283,14 @@ static void on_topic_put(yz_dht *dht, const yz_dht_result *r, void *arg)
   }
   const yz_seal_topic_owner *t = c->tw;
   char kh[65];
-  hex(c->key, 32, kh);
+  yz_cli_hex(c->key, 32, kh);
   if (c->json) {
     printf("{\"op\":\"%s\",\"status\":\"ok\",\"topic\":\"%s\",\"key\":\"%s\","
            "\"seq\":%" PRIu64 ",\"epoch\":%" PRIu64 ",\"members\":[",
            op_names[c->op], c->name, kh, t->seq, t->epochs[0].epoch);
     for (size_t i = 0; i < t->n_members; i++) {
       char ph[65];
-      hex(t->members[i], 32, ph);
+      yz_cli_hex(t->members[i], 32, ph);
       printf("%s\"%s\"", i ? "," : "", ph);
     }
     printf("],\"stored\":%u,\"total_ms\":%" PRIu64 "}\n", r->stored,
@@ -372,7 +302,7 @@ static void on_topic_put(yz_dht *dht, const yz_dht_result *r, void *arg)
            t->n_members == 1 ? "" : "s", kh, t->seq, r->stored);
     for (size_t i = 0; i < t->n_members; i++) {
       char ph[65];
-      hex(t->members[i], 32, ph);
+      yz_cli_hex(t->members[i], 32, ph);
       printf("member %s\n", ph);
     }
   }
@@ -391,7 +321,7 @@ static void topic_put(struct scmd *c, uint64_t seq)
                                        unix_ms() / 1000 + c->ttl, c->record,
                                        cap, &c->record_len);
   if (err == 0)
-    err = yz_dht_put(c->dht, c->record, c->record_len, NULL, on_topic_put, c,
+    err = yz_dht_put(c->e.dht, c->record, c->record_len, NULL, on_topic_put, c,
                      NULL);
   if (err != 0)
     fail(c, err);
@@ -458,17 +388,17 @@ static void start_op(struct scmd *c)
   uint64_t expiry = unix_ms() / 1000 + c->ttl;
   switch (c->op) {
   case OP_PUT:
-    err = yz_seal_put(c->dht, &c->user, (const uint8_t *)c->name,
+    err = yz_seal_put(c->e.dht, &c->user, (const uint8_t *)c->name,
                       strlen(c->name), c->who, c->n_who,
                       (const uint8_t *)c->value, strlen(c->value),
                       c->has_seq ? c->seq : unix_ms(), expiry, on_sealed, c);
     break;
   case OP_GET:
-    err = yz_seal_get(c->dht, &c->user, c->key, on_sealed, c);
+    err = yz_seal_get(c->e.dht, &c->user, c->key, on_sealed, c);
     break;
   case OP_SHARE:
     err =
-        yz_seal_share(c->dht, &c->user, (const uint8_t *)c->name,
+        yz_seal_share(c->e.dht, &c->user, (const uint8_t *)c->name,
                       strlen(c->name), c->who, c->n_who, expiry, on_sealed, c);
     break;
   case OP_TOPIC_CREATE:
@@ -479,7 +409,7 @@ static void start_op(struct scmd *c)
     }
     break;
   default:
-    err = yz_dht_get(c->dht, c->key, NULL, on_topic_got, c, NULL);
+    err = yz_dht_get(c->e.dht, c->key, NULL, on_topic_got, c, NULL);
     break;
   }
   if (err != 0)
@@ -492,7 +422,7 @@ static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
   struct scmd *c = arg;
   if (c->stopping)
     return;
-  if (r->status != 0 || yz_dht_table_size(c->dht) + r->n_closest == 0) {
+  if (r->status != 0 || yz_dht_table_size(c->e.dht) + r->n_closest == 0) {
     int st = r->status ? r->status : YZ_E_UNREACHABLE;
     fprintf(stderr, "%s: joined nobody: no bootstrap node answered (%s)\n",
             yz_cli_prog, yz_strerror(st));
@@ -515,37 +445,17 @@ static void on_guard(uv_timer_t *t)
 
 static int run(struct scmd *c, const char *network, bool verbose)
 {
-  if (!verbose)
-    yz_log_set_level(YZ_LOG_ERR);
-  yz_identity id;
-  if (yz_identity_generate(&id) != 0)
-    return yz_cli_error("cannot generate an identity");
-  if (uv_loop_init(&c->loop) != 0) {
-    yz_identity_clear(&id);
-    return yz_cli_error("cannot create the event loop");
+  int rc = yz_eph_open(&c->e, network, verbose, false);
+  if (rc != 0) {
+    c->stopping = true;
+    (void)yz_eph_run(&c->e);
+    return rc;
   }
-  yz_node_config cfg;
-  yz_node_config_default(&cfg);
-  cfg.identity = &id;
-  cfg.user_data = c;
-  cfg.link.network = network;
-  int err = yz_node_new(&c->node, &c->loop, &cfg);
-  yz_identity_clear(&id);
-  if (err != 0) {
-    uv_loop_close(&c->loop);
-    return yz_cli_error("cannot create a node: %s", yz_strerror(err));
-  }
-  yz_dht_config dcfg;
-  yz_dht_config_default(&dcfg);
-  dcfg.client_only = true;
-  err = yz_dht_new(&c->dht, c->node, &dcfg);
-  if (err == 0)
-    err = yz_node_start(c->node);
-  uv_timer_init(&c->loop, &c->guard);
+  uv_timer_init(&c->e.loop, &c->guard);
   c->guard.data = c;
   c->t0 = uv_hrtime();
-  if (err == 0)
-    err = yz_dht_join(c->dht, c->bootstrap, c->nbootstrap, on_joined, c, NULL);
+  int err =
+      yz_eph_join(&c->e, c->eo.bootstrap, c->eo.nbootstrap, on_joined, c);
   if (err != 0) {
     fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
     finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
@@ -553,11 +463,9 @@ static int run(struct scmd *c, const char *network, bool verbose)
   } else {
     uv_timer_start(&c->guard, on_guard, c->timeout_ms, 0);
   }
-  uv_run(&c->loop, UV_RUN_DEFAULT);
-  yz_dht_free(c->dht);
-  yz_node_free(c->node);
-  if (uv_loop_close(&c->loop) != 0 && c->exit_code == 0)
-    return yz_cli_error("event loop not empty at exit");
+  rc = yz_eph_run(&c->e);
+  if (rc != 0 && c->exit_code == 0)
+    return rc;
   return c->exit_code;
 }
 
@@ -665,50 +573,45 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
   memset(&c, 0, sizeof c);
   c.op = op;
   c.ttl = 86400;
-  const char *network = NULL, *userfile = NULL, *args[2] = {NULL, NULL};
+  const char *userfile = NULL, *args[2] = {NULL, NULL};
   size_t nargs = 0;
   unsigned long long timeout_s = 30;
-  bool verbose = false, have_owner = false;
+  bool have_owner = false;
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     bool takes = true;
+    int used = yz_eph_option(&c.eo, a, v);
+    if (used < 0)
+      return -used;
+    if (used > 0) {
+      i += used - 1;
+      continue;
+    }
     if (strcmp(a, "--sealed") == 0) {
       takes = false;
     } else if (strcmp(a, "--json") == 0) {
       c.json = true;
       takes = false;
-    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-      verbose = true;
-      takes = false;
     } else if (a[0] == '-' && a[1] == '-' && v == NULL) {
       return yz_cli_usage_error("%s needs a value (or is unknown)", a);
-    } else if (strcmp(a, "--bootstrap") == 0) {
-      if (c.nbootstrap == MAX_BOOTSTRAP)
-        return yz_cli_usage_error("at most %d --bootstrap", MAX_BOOTSTRAP);
-      c.bootstrap[c.nbootstrap++] = v;
-    } else if (strcmp(a, "--network") == 0) {
-      if (!yz_wire_network_valid(v, strlen(v)))
-        return yz_cli_usage_error("--network: want 1..32 bytes of a-z 0-9 "
-                                  ". - _");
-      network = v;
     } else if (strcmp(a, "--user") == 0) {
       userfile = v;
     } else if (strcmp(a, "--to") == 0 || strcmp(a, "--member") == 0) {
       if (c.n_who == YZ_SEAL_RECIPIENTS_MAX - 1)
         return yz_cli_usage_error("%s: at most %d", a,
                                   YZ_SEAL_RECIPIENTS_MAX - 1);
-      if (!parse_hex32(v, c.who + 32 * c.n_who))
+      if (!yz_cli_parse_hex32(v, c.who + 32 * c.n_who))
         return yz_cli_usage_error("%s: want a public key of 64 hex digits "
                                   "(yz keygen --user prints one)",
                                   a);
       c.n_who++;
     } else if (strcmp(a, "--owner") == 0) {
-      if (!parse_hex32(v, c.owner))
+      if (!yz_cli_parse_hex32(v, c.owner))
         return yz_cli_usage_error("--owner: want 64 hex digits");
       have_owner = true;
     } else if (strcmp(a, "--key") == 0) {
-      if (!parse_hex32(v, c.key))
+      if (!yz_cli_parse_hex32(v, c.key))
         return yz_cli_usage_error("--key: want a key of 64 hex digits");
       c.have_key = true;
     } else if (strcmp(a, "--seq") == 0) {
@@ -737,9 +640,9 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
     if (takes)
       i++;
   }
-  if (c.nbootstrap == 0)
-    return yz_cli_usage_error("--bootstrap: at least one node to join "
-                              "through");
+  int bad = yz_eph_options_check(&c.eo);
+  if (bad != 0)
+    return bad;
   if (userfile == NULL)
     return yz_cli_usage_error("--user FILE: the user key is needed (yz "
                               "keygen --user FILE makes one)");
@@ -793,7 +696,7 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
   if (err != 0)
     rc = yz_cli_usage_error("%s: %s", c.name, yz_strerror(err));
   else
-    rc = run(&c, network, verbose);
+    rc = run(&c, c.eo.network, c.eo.verbose);
   yz_seal_user_clear(&c.user);
   if (c.tw != NULL) {
     yz_seal_topic_owner_clear(c.tw);

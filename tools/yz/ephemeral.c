@@ -8,6 +8,40 @@
 #include "ephemeral.h"
 #include "yz/identity.h"
 #include "yz/log.h"
+#include "yz/wire.h"
+
+int yz_eph_option(yz_eph_opts *o, const char *a, const char *v)
+{
+  if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+    o->verbose = true;
+    return 1;
+  }
+  bool boot = strcmp(a, "--bootstrap") == 0;
+  if (!boot && strcmp(a, "--network") != 0)
+    return 0;
+  if (v == NULL)
+    return -yz_cli_usage_error("%s needs a value (or is unknown)", a);
+  if (boot) {
+    if (o->nbootstrap == YZ_EPH_MAX_BOOTSTRAP)
+      return -yz_cli_usage_error("at most %d --bootstrap",
+                                 YZ_EPH_MAX_BOOTSTRAP);
+    o->bootstrap[o->nbootstrap++] = v;
+  } else {
+    if (!yz_wire_network_valid(v, strlen(v)))
+      return -yz_cli_usage_error("--network: want 1..32 bytes of a-z 0-9 "
+                                 ". - _");
+    o->network = v;
+  }
+  return 2;
+}
+
+int yz_eph_options_check(const yz_eph_opts *o)
+{
+  if (o->nbootstrap == 0)
+    return yz_cli_usage_error("--bootstrap: at least one node to join "
+                              "through");
+  return 0;
+}
 
 int yz_eph_open(yz_eph *e, const char *network, bool verbose, bool pubsub)
 {

@@ -26,6 +26,26 @@ typedef struct yz_eph {
   bool loop_init, stopping;
 } yz_eph;
 
+/* The options every overlay command takes: --bootstrap ADDR (repeatable),
+ * --network NAME, -v/--verbose. */
+enum { YZ_EPH_MAX_BOOTSTRAP = 64 };
+typedef struct yz_eph_opts {
+  const char *bootstrap[YZ_EPH_MAX_BOOTSTRAP];
+  size_t nbootstrap;
+  const char *network; /* NULL: the public network */
+  bool verbose;
+} yz_eph_opts;
+
+/* If the argument a (v: the one after it, or NULL) is one of those
+ * options, take it: the number of arguments used (1 or 2); 0 when it is
+ * none of them; or minus YZ_EXIT_USAGE after printing a usage error (no
+ * value, too many --bootstrap, a bad network name). */
+int yz_eph_option(yz_eph_opts *o, const char *a, const char *v);
+
+/* After the command line: at least one --bootstrap. 0, or YZ_EXIT_USAGE
+ * after printing a usage error. */
+int yz_eph_options_check(const yz_eph_opts *o);
+
 /* The loop, the node (network NULL: the public one) and its client-only
  * DHT, started; with pubsub, PubSub too. Unless verbose, the node's log
  * shows errors only. 0, or an exit code after printing the error (what
