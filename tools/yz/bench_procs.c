@@ -128,7 +128,7 @@ static int spawn(yz_bench_procs *s, int i, const char *exe, const char *boot)
   pr->set = s;
   char key[PATH_MAX];
   snprintf(key, sizeof key, "%s/n%d.key", s->dir, i);
-  const char *args[12];
+  const char *args[8 + YZ_BENCH_PROCS_EXTRA];
   int k = 0;
   args[k++] = exe;
   args[k++] = "--listen";
@@ -139,6 +139,8 @@ static int spawn(yz_bench_procs *s, int i, const char *exe, const char *boot)
     args[k++] = "--bootstrap";
     args[k++] = boot;
   }
+  for (int j = 0; j < s->n_extra && j < YZ_BENCH_PROCS_EXTRA; j++)
+    args[k++] = s->extra_args[j];
   args[k] = NULL;
   uv_pipe_init(&s->loop, &pr->out, 0);
   uv_pipe_init(&s->loop, &pr->err, 0);
@@ -262,6 +264,12 @@ static void on_dht_stopped(yz_dht *d, void *arg)
   yz_node_stop(s->node, NULL, NULL);
 }
 
+void yz_bench_procs_rearm(yz_bench_procs *s, uint64_t ms)
+{
+  s->guard_fired = false;
+  uv_timer_start(&s->guard, on_guard, ms, 0);
+}
+
 void yz_bench_procs_stop(yz_bench_procs *s)
 {
   if (s->dht != NULL)
@@ -271,8 +279,7 @@ void yz_bench_procs_stop(yz_bench_procs *s)
   for (int i = 0; i < s->n; i++)
     if (!s->procs[i].exited)
       uv_process_kill(&s->procs[i].p, SIGTERM);
-  s->guard_fired = false;
-  uv_timer_start(&s->guard, on_guard, 30000, 0);
+  yz_bench_procs_rearm(s, 30000);
   if (!yz_bench_procs_run_until(s, all_exited, s))
     for (int i = 0; i < s->n; i++)
       if (!s->procs[i].exited)
@@ -283,6 +290,8 @@ void yz_bench_procs_stop(yz_bench_procs *s)
   yz_node_free(s->node);
   s->dht = NULL;
   s->node = NULL;
+  if (s->before_close != NULL)
+    s->before_close(s->close_arg);
   uv_loop_close(&s->loop);
   if (s->dir[0] != '\0') {
     for (int i = 0; i < s->n; i++) {

@@ -3,7 +3,7 @@
  * read from their stdout ("address ws://...", "ready") and their joining
  * from their stderr (a line containing join_marker), one loop and one
  * guard timer for the whole part. Shared by the process parts of
- * `yz bench dht` and `yz bench seal`; any area that times operations of a
+ * `yz bench dht`, `yz bench seal` and `yz bench pubsub`; any area that times operations of a
  * client node across real processes can use it (the join marker is the
  * caller's: "dht: joined:" for the DHT).
  */
@@ -20,7 +20,7 @@
 #include "yz/dht.h"
 #include "yz/node.h"
 
-enum { YZ_BENCH_PROCS_MAX = 64 };
+enum { YZ_BENCH_PROCS_MAX = 64, YZ_BENCH_PROCS_EXTRA = 4 };
 
 typedef struct yz_bench_procs yz_bench_procs;
 
@@ -40,6 +40,14 @@ struct yz_bench_procs {
   bool guard_fired;
   int n;                   /* processes spawned or to spawn */
   const char *join_marker; /* stderr line of a process that joined */
+  /* Set by the caller after yz_bench_procs_init(), all optional: more
+   * arguments for every yz-node ("--subscribe", "TOPIC"), and a function
+   * yz_bench_procs_stop() calls once the loop has run empty, before it
+   * closes the loop (to free the caller's own nodes made on s->loop). */
+  const char *extra_args[YZ_BENCH_PROCS_EXTRA];
+  int n_extra;
+  void (*before_close)(void *arg);
+  void *close_arg;
   yz_bench_proc procs[YZ_BENCH_PROCS_MAX];
   unsigned n_ready, n_joined;
   char dir[64];
@@ -72,6 +80,10 @@ int yz_bench_procs_client(yz_bench_procs *s, const char *tag);
  * guard fired. */
 bool yz_bench_procs_run_until(yz_bench_procs *s, bool (*cond)(void *),
                               void *arg);
+
+/* Clear a fired guard and give it ms more (to stop the caller's own nodes
+ * after an operation timed out). */
+void yz_bench_procs_rearm(yz_bench_procs *s, uint64_t ms);
 
 /* Stop the client if any, terminate the processes (SIGTERM, SIGKILL after
  * 30 s), close the guard, run the loop empty, free the client, close the

@@ -26,17 +26,16 @@
  * The processes: tools/yz-node/yz-node next to this build's yz, or
  * yz-node next to yz when installed, or $YZ_NODE.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 #include <uv.h>
 
 #include "bench.h"
+#include "bench_procs.h"
 #include "cli.h"
 #include "yz/identity.h"
 #include "yz/log.h"
@@ -137,23 +136,9 @@ static int bench_validate(const yz_bench_opts *opts, yz_bench_emitter *e)
 
 /* ---- publish to delivery across yz-node processes ---------------------- */
 
-struct proc {
-  uv_process_t p;
-  uv_pipe_t out, err;
-  char line[2][1024];
-  size_t line_len[2];
-  char addr[320];
-  bool ready, joined, exited;
-  struct pb *b;
-};
-
 struct pb {
-  uv_loop_t loop;
-  uv_timer_t guard;
-  bool guard_fired;
-  struct proc procs[NODES];
-  unsigned n_ready, n_joined;
-  yz_node *node[2]; /* 0 publishes, 1 subscribes */
+  yz_bench_procs procs; /* the yz-node processes (bench_procs.h) */
+  yz_node *node[2];     /* 0 publishes, 1 subscribes */
   yz_pubsub *ps[2];
   unsigned stopping;
   bool done;
@@ -163,166 +148,12 @@ struct pb {
   double ms[SAMPLES];
 };
 
-static void on_guard(uv_timer_t *t)
-{
-  ((struct pb *)t->data)->guard_fired = true;
-}
-
 static bool run_until(struct pb *b, bool (*cond)(struct pb *))
 {
-  while (!cond(b) && !b->guard_fired)
-    uv_run(&b->loop, UV_RUN_ONCE);
-  return !b->guard_fired;
+  return yz_bench_procs_run_until(&b->procs, (bool (*)(void *))cond, b);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-  (void)h;
-  (void)hint;
-  static char mem[65536];
-  *buf = uv_buf_init(mem, sizeof mem);
-}
-
-static void on_line(struct proc *pr, int which, const char *line)
-{
-  if (which == 0 && strncmp(line, "address ws://", 13) == 0 &&
-      pr->addr[0] == '\0')
-    snprintf(pr->addr, sizeof pr->addr, "%s", line + 8);
-  else if (which == 0 && strcmp(line, "ready") == 0 && !pr->ready) {
-    pr->ready = true;
-    pr->b->n_ready++;
-  } else if (which == 1 && strstr(line, "dht: joined:") != NULL &&
-             !pr->joined) {
-    pr->joined = true;
-    pr->b->n_joined++;
-  }
-}
-
-static void read_common(uv_stream_t *s, ssize_t n, const uv_buf_t *buf,
-                        int which)
-{
-  struct proc *pr = s->data;
-  if (n < 0) {
-    uv_close((uv_handle_t *)s, NULL);
-    return;
-  }
-  for (ssize_t i = 0; i < n; i++) {
-    char ch = buf->base[i];
-    if (ch == '\n') {
-      pr->line[which][pr->line_len[which]] = '\0';
-      on_line(pr, which, pr->line[which]);
-      pr->line_len[which] = 0;
-    } else if (pr->line_len[which] < sizeof pr->line[0] - 1) {
-      pr->line[which][pr->line_len[which]++] = ch;
-    }
-  }
-}
-
-static void read_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-  read_common(s, n, buf, 0);
-}
-static void read_err(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
-{
-  read_common(s, n, buf, 1);
-}
-
-static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
-{
-  (void)status;
-  (void)sig;
-  struct proc *pr = p->data;
-  pr->exited = true;
-  uv_close((uv_handle_t *)p, NULL);
-}
-
-static int find_yz_node(char *out, size_t cap)
-{
-  const char *env = getenv("YZ_NODE");
-  if (env != NULL && access(env, X_OK) == 0) {
-    snprintf(out, cap, "%s", env);
-    return 0;
-  }
-  char self[PATH_MAX - 32];
-  size_t n = sizeof self;
-  if (uv_exepath(self, &n) != 0)
-    return -1;
-  char *slash = strrchr(self, '/');
-  if (slash == NULL)
-    return -1;
-  *slash = '\0';
-  snprintf(out, cap, "%s/../yz-node/yz-node", self);
-  if (access(out, X_OK) == 0)
-    return 0;
-  snprintf(out, cap, "%s/yz-node", self);
-  return access(out, X_OK) == 0 ? 0 : -1;
-}
-
-static int spawn(struct pb *b, int i, const char *exe, const char *dir,
-                 const char *boot)
-{
-  struct proc *pr = &b->procs[i];
-  pr->b = b;
-  char key[PATH_MAX];
-  snprintf(key, sizeof key, "%s/n%d.key", dir, i);
-  const char *args[12];
-  int k = 0;
-  args[k++] = exe;
-  args[k++] = "--listen";
-  args[k++] = "ws://127.0.0.1:0";
-  args[k++] = "--key";
-  args[k++] = key;
-  args[k++] = "--subscribe";
-  args[k++] = TOPIC;
-  args[k++] = "--log-level";
-  args[k++] = "info";
-  if (boot != NULL) {
-    args[k++] = "--bootstrap";
-    args[k++] = boot;
-  }
-  args[k] = NULL;
-  uv_pipe_init(&b->loop, &pr->out, 0);
-  uv_pipe_init(&b->loop, &pr->err, 0);
-  pr->out.data = pr->err.data = pr;
-  uv_stdio_container_t io[3];
-  io[0].flags = UV_IGNORE;
-  io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  io[1].data.stream = (uv_stream_t *)&pr->out;
-  io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  io[2].data.stream = (uv_stream_t *)&pr->err;
-  uv_process_options_t po;
-  memset(&po, 0, sizeof po);
-  po.file = exe;
-  po.args = (char **)args;
-  po.exit_cb = on_exit_cb;
-  po.stdio = io;
-  po.stdio_count = 3;
-  pr->p.data = pr;
-  int rc = uv_spawn(&b->loop, &pr->p, &po);
-  if (rc != 0) {
-    uv_close((uv_handle_t *)&pr->out, NULL);
-    uv_close((uv_handle_t *)&pr->err, NULL);
-    pr->exited = true;
-    return rc;
-  }
-  uv_read_start((uv_stream_t *)&pr->out, alloc_cb, read_out);
-  uv_read_start((uv_stream_t *)&pr->err, alloc_cb, read_err);
-  return 0;
-}
-
-static bool boot_ready(struct pb *b) { return b->procs[0].ready; }
-static bool all_joined(struct pb *b)
-{
-  return b->n_ready == NODES && b->n_joined == NODES - 1;
-}
 static bool done(struct pb *b) { return b->done; }
-static bool all_exited(struct pb *b)
-{
-  for (int i = 0; i < NODES; i++)
-    if (!b->procs[i].exited)
-      return false;
-  return true;
-}
 static bool stopped(struct pb *b) { return b->stopping == 0; }
 
 /* Both nodes linked to every process, the subscriber's mesh formed, and
@@ -370,18 +201,6 @@ static void on_ps_stopped(yz_pubsub *ps, void *arg)
   b->stopping--;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
-}
-
 static int client(struct pb *b, int i)
 {
   yz_identity id;
@@ -390,7 +209,7 @@ static int client(struct pb *b, int i)
   yz_node_config cfg;
   yz_node_config_default(&cfg);
   cfg.identity = &id;
-  int err = yz_node_new(&b->node[i], &b->loop, &cfg);
+  int err = yz_node_new(&b->node[i], &b->procs.loop, &cfg);
   yz_identity_clear(&id);
   if (err != 0)
     return err;
@@ -404,44 +223,41 @@ static int client(struct pb *b, int i)
   if (err == 0 && i == 1)
     err = yz_pubsub_subscribe(b->ps[i], TOPIC, NULL, on_msg, b);
   for (int k = 0; k < NODES && err == 0; k++) {
-    int dial = yz_node_dial(b->node[i], b->procs[k].addr, NULL);
+    int dial = yz_node_dial(b->node[i], b->procs.procs[k].addr, NULL);
     (void)dial; /* the wait for the links sees the outcome */
   }
   return err;
 }
 
+/* After the loop ran empty (yz_bench_procs_stop()): the two nodes. */
+static void free_clients(void *arg)
+{
+  struct pb *b = arg;
+  for (int i = 0; i < 2; i++) {
+    yz_pubsub_free(b->ps[i]);
+    yz_node_free(b->node[i]);
+    b->ps[i] = NULL;
+    b->node[i] = NULL;
+  }
+}
+
 static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
 {
-  char exe[PATH_MAX];
-  if (find_yz_node(exe, sizeof exe) != 0)
-    return yz_cli_error("pubsub: yz-node not found (next to yz, in the "
-                        "build tree, or $YZ_NODE)");
-  char dir[] = "/tmp/yz-bench-pubsub.XXXXXX";
-  if (mkdtemp(dir) == NULL)
-    return yz_cli_error("pubsub: cannot create a temporary directory");
   static struct pb b;
   memset(&b, 0, sizeof b);
   int samples = opts->quick ? QUICK_SAMPLES : SAMPLES;
   int rc = 0;
-  uv_loop_init(&b.loop);
-  uv_timer_init(&b.loop, &b.guard);
-  b.guard.data = &b;
-  uv_timer_start(&b.guard, on_guard, GUARD_MS, 0);
+  yz_bench_procs_init(&b.procs, NODES, "dht: joined:", GUARD_MS);
+  b.procs.extra_args[0] = "--subscribe";
+  b.procs.extra_args[1] = TOPIC;
+  b.procs.n_extra = 2;
+  b.procs.before_close = free_clients;
+  b.procs.close_arg = &b;
   yz_log_level saved = yz_log_get_level();
   yz_log_set_level(YZ_LOG_ERR);
-  if (spawn(&b, 0, exe, dir, NULL) != 0 || !run_until(&b, boot_ready)) {
-    rc = yz_cli_error("pubsub: the first yz-node did not start");
+  rc = yz_bench_procs_start(&b.procs, "pubsub");
+  if (rc != 0)
     goto stop_procs;
-  }
-  for (int i = 1; i < NODES; i++)
-    if (spawn(&b, i, exe, dir, b.procs[0].addr) != 0) {
-      rc = yz_cli_error("pubsub: cannot start yz-node %d", i);
-      goto stop_procs;
-    }
-  if (!run_until(&b, all_joined)) {
-    rc = yz_cli_error("pubsub: the yz-node processes did not all join");
-    goto stop_procs;
-  }
   int err = client(&b, 0);
   if (err == 0)
     err = client(&b, 1);
@@ -452,10 +268,10 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
   }
   yz_node_id ids[NODES];
   for (int i = 0; i < NODES; i++) {
-    const char *h = strchr(b.procs[i].addr, '#');
+    const char *h = strchr(b.procs.procs[i].addr, '#');
     if (h == NULL || yz_node_id_parse(&ids[i], (const uint8_t *)h + 1,
                                       strlen(h + 1), NULL) != 0) {
-      rc = yz_cli_error("pubsub: bad address %s", b.procs[i].addr);
+      rc = yz_cli_error("pubsub: bad address %s", b.procs.procs[i].addr);
       goto stop_clients;
     }
   }
@@ -473,7 +289,7 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
     }
     b.ms[s] = (double)(uv_hrtime() - b.t0) / 1e3;
   }
-  double ping = median(b.ms, samples);
+  double ping = yz_bench_median(b.ms, samples);
   /* Publishes, one at a time, each waited for at the subscriber. */
   static uint8_t data[MSG_LEN];
   for (int s = 0; s < samples; s++) {
@@ -492,14 +308,13 @@ static int bench_processes(const yz_bench_opts *opts, yz_bench_emitter *e)
       goto stop_clients;
     }
   }
-  double lat = median(b.ms, samples);
+  double lat = yz_bench_median(b.ms, samples);
   yz_bench_emit(e, "pubsub.ping_rtt_us", ping, "us", NULL, 0);
   yz_bench_emit(e, "pubsub.publish_delivery_us", lat, "us",
                 "pubsub.ping_rtt_us", ping);
 
 stop_clients:
-  b.guard_fired = false;
-  uv_timer_start(&b.guard, on_guard, 30000, 0);
+  yz_bench_procs_rearm(&b.procs, 30000);
   for (int i = 0; i < 2; i++) {
     if (b.ps[i] != NULL) {
       b.stopping++;
@@ -510,29 +325,8 @@ stop_clients:
   }
   run_until(&b, stopped);
 stop_procs:
-  for (int i = 0; i < NODES; i++)
-    if (!b.procs[i].exited)
-      uv_process_kill(&b.procs[i].p, SIGTERM);
-  b.guard_fired = false;
-  uv_timer_start(&b.guard, on_guard, 30000, 0);
-  if (!run_until(&b, all_exited))
-    for (int i = 0; i < NODES; i++)
-      if (!b.procs[i].exited)
-        uv_process_kill(&b.procs[i].p, SIGKILL);
-  uv_close((uv_handle_t *)&b.guard, NULL);
-  uv_run(&b.loop, UV_RUN_DEFAULT);
-  for (int i = 0; i < 2; i++) {
-    yz_pubsub_free(b.ps[i]);
-    yz_node_free(b.node[i]);
-  }
-  uv_loop_close(&b.loop);
+  yz_bench_procs_stop(&b.procs);
   yz_log_set_level(saved);
-  for (int i = 0; i < NODES; i++) {
-    char key[PATH_MAX];
-    snprintf(key, sizeof key, "%s/n%d.key", dir, i);
-    unlink(key);
-  }
-  rmdir(dir);
   return rc;
 }
 
