@@ -28,7 +28,7 @@
 
 enum {
   EXIT_NOT_FOUND = 3, /* get: no record; providers: none */
-  EXIT_NETWORK = 4,   /* joined nobody, timed out, unreachable */
+  EXIT_NETWORK = YZ_EPH_EXIT_NETWORK, /* joined nobody, timed out, unreachable */
   EXIT_REFUSED = 5,   /* put: every node asked refused the record */
 };
 
@@ -91,14 +91,10 @@ static void usage(FILE *f)
 typedef enum { OP_PUT, OP_GET, OP_FIND, OP_PROVIDERS } op_kind;
 
 struct dcmd {
-  yz_eph e;
-  uv_timer_t guard;
+  yz_eph_cmd k; /* first: the node, join, guard, exit (ephemeral.h) */
   op_kind op;
-  bool json, stopping, latest;
+  bool json, latest;
   yz_eph_opts eo; /* --bootstrap, --network, -v */
-  uint64_t t0, t_join_ms;
-  uint32_t timeout_ms;
-  int exit_code;
   /* The operation's input. */
   uint8_t key[YZ_DHTREC_KEY_LEN];
   yz_node_id target;
@@ -107,19 +103,9 @@ struct dcmd {
   yz_dht_op_opts opts;
 };
 
-static uint64_t ms_since(const struct dcmd *c)
-{
-  return (uv_hrtime() - c->t0) / 1000000u;
-}
-
 static void finish(struct dcmd *c, int code)
 {
-  if (c->stopping)
-    return;
-  c->stopping = true;
-  c->exit_code = code;
-  uv_close((uv_handle_t *)&c->guard, NULL);
-  yz_eph_stop(&c->e);
+  yz_eph_cmd_finish(&c->k, code);
 }
 
 static const char *op_name(op_kind op)
@@ -135,13 +121,13 @@ static void print_stats(const struct dcmd *c, const yz_dht_op_stats *s)
            "\"dialled\":%u,\"op_ms\":%" PRIu64 ",\"join_ms\":%" PRIu64
            ",\"total_ms\":%" PRIu64,
            s->rounds, s->queried, s->answered, s->failed, s->dialled,
-           s->elapsed_ms, c->t_join_ms, ms_since(c));
+           s->elapsed_ms, c->k.join_ms, yz_eph_cmd_ms(&c->k));
     return;
   }
   printf("hops %u, nodes asked %u, answers %u, failures %u, new links %u; "
          "%" PRIu64 " ms (join %" PRIu64 " ms, total %" PRIu64 " ms)\n",
          s->rounds, s->queried, s->answered, s->failed, s->dialled,
-         s->elapsed_ms, c->t_join_ms, ms_since(c));
+         s->elapsed_ms, c->k.join_ms, yz_eph_cmd_ms(&c->k));
 }
 
 static int status_exit(int status)
@@ -183,7 +169,7 @@ static void on_result(yz_dht *dht, const yz_dht_result *r, void *arg)
 {
   (void)dht;
   struct dcmd *c = arg;
-  if (c->stopping)
+  if (c->k.stopping)
     return;
   int code = status_exit(r->status);
   char kh[2 * YZ_DHTREC_KEY_LEN + 1];
@@ -297,21 +283,21 @@ static void on_result(yz_dht *dht, const yz_dht_result *r, void *arg)
 static void start_op(struct dcmd *c)
 {
   int err;
-  c->opts.deadline_ms = c->timeout_ms;
+  c->opts.deadline_ms = c->k.timeout_ms;
   switch (c->op) {
   case OP_PUT:
-    err = yz_dht_put(c->e.dht, c->record, c->record_len, &c->opts, on_result, c,
+    err = yz_dht_put(c->k.e.dht, c->record, c->record_len, &c->opts, on_result, c,
                      NULL);
     break;
   case OP_GET:
     c->opts.latest = c->latest;
-    err = yz_dht_get(c->e.dht, c->key, &c->opts, on_result, c, NULL);
+    err = yz_dht_get(c->k.e.dht, c->key, &c->opts, on_result, c, NULL);
     break;
   case OP_FIND:
-    err = yz_dht_find_node(c->e.dht, &c->target, &c->opts, on_result, c, NULL);
+    err = yz_dht_find_node(c->k.e.dht, &c->target, &c->opts, on_result, c, NULL);
     break;
   default:
-    err = yz_dht_get_providers(c->e.dht, c->key, &c->opts, on_result, c, NULL);
+    err = yz_dht_get_providers(c->k.e.dht, c->key, &c->opts, on_result, c, NULL);
     break;
   }
   if (err != 0) {
@@ -321,35 +307,20 @@ static void start_op(struct dcmd *c)
   }
 }
 
-static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
+/* yz_eph_cmd's hooks (ephemeral.h). */
+static void joined(yz_eph_cmd *k)
 {
-  (void)dht;
-  struct dcmd *c = arg;
-  if (c->stopping)
-    return;
-  c->t_join_ms = ms_since(c);
-  if (r->status != 0 || yz_dht_table_size(c->e.dht) + r->n_closest == 0) {
-    fprintf(stderr, "%s: joined nobody: no bootstrap node answered (%s)\n",
-            yz_cli_prog, yz_strerror(r->status ? r->status
-                                                 : YZ_E_UNREACHABLE));
-    if (c->json)
-      printf("{\"op\":\"%s\",\"status\":\"%s\",\"join_ms\":%" PRIu64 "}\n",
-             op_name(c->op), yz_err_name(r->status ? r->status
-                                                   : YZ_E_UNREACHABLE),
-             c->t_join_ms);
-    finish(c, EXIT_NETWORK);
-    return;
-  }
-  start_op(c);
+  start_op((struct dcmd *)k);
 }
 
-static void on_guard(uv_timer_t *t)
+static void join_failed(yz_eph_cmd *k, int status)
 {
-  struct dcmd *c = t->data;
-  fprintf(stderr, "%s: no result within %u s\n", yz_cli_prog,
-          c->timeout_ms / 1000);
-  finish(c, EXIT_NETWORK);
+  struct dcmd *c = (struct dcmd *)k;
+  if (c->json)
+    printf("{\"op\":\"%s\",\"status\":\"%s\",\"join_ms\":%" PRIu64 "}\n",
+           op_name(c->op), yz_err_name(status), c->k.join_ms);
 }
+
 
 static uint64_t unix_ms(void)
 {
@@ -397,32 +368,13 @@ static int build_record(struct dcmd *c, const char *immutable,
   return 0;
 }
 
-static int run(struct dcmd *c, const char *network, bool verbose)
+static int run(struct dcmd *c)
 {
-  int rc = yz_eph_open(&c->e, network, verbose, false);
-  if (rc != 0) {
-    c->stopping = true;
-    (void)yz_eph_run(&c->e);
-    free(c->record);
-    return rc;
-  }
-  uv_timer_init(&c->e.loop, &c->guard);
-  c->guard.data = c;
-  c->t0 = uv_hrtime();
-  int err =
-      yz_eph_join(&c->e, c->eo.bootstrap, c->eo.nbootstrap, on_joined, c);
-  if (err != 0) {
-    fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
-    finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
-                                                        : YZ_EXIT_FAIL);
-  } else {
-    uv_timer_start(&c->guard, on_guard, c->timeout_ms, 0);
-  }
-  rc = yz_eph_run(&c->e);
+  c->k.joined = joined;
+  c->k.join_failed = join_failed;
+  int rc = yz_eph_cmd_run(&c->k, &c->eo, false);
   free(c->record);
-  if (rc != 0 && c->exit_code == 0)
-    return rc;
-  return c->exit_code;
+  return rc;
 }
 
 int cmd_dht_main(int argc, char **argv)
@@ -516,7 +468,7 @@ int cmd_dht_main(int argc, char **argv)
   int bad = yz_eph_options_check(&c.eo);
   if (bad != 0)
     return bad;
-  c.timeout_ms = (uint32_t)(timeout_s * 1000);
+  c.k.timeout_ms = (uint32_t)(timeout_s * 1000);
   if ((has_seq || has_cas) && c.op != OP_PUT)
     return yz_cli_usage_error("--seq and --cas are for put");
 
@@ -583,5 +535,5 @@ int cmd_dht_main(int argc, char **argv)
     free(c.record);
     return rc;
   }
-  return run(&c, c.eo.network, c.eo.verbose);
+  return run(&c);
 }

@@ -41,7 +41,7 @@
 
 enum {
   EXIT_NO_SUBSCRIBER = 3, /* pub: nobody subscribes to the topic */
-  EXIT_NETWORK = 4,       /* joined nobody, unreachable, time ran out */
+  EXIT_NETWORK = YZ_EPH_EXIT_NETWORK, /* joined nobody, unreachable, time ran out */
   MAX_HELD = 16, /* sub --encrypted: messages waiting for newer keys */
   MAX_PINGS = 1024,
   EXIT_NOT_MEMBER = 6, /* --encrypted: no key of the topic's current epoch */
@@ -122,17 +122,15 @@ static void usage_sub(FILE *f)
 }
 
 struct pcmd {
-  yz_eph e;
-  uv_timer_t guard, poll;
+  yz_eph_cmd k; /* first: the node, join, guard, exit (ephemeral.h) */
+  uv_timer_t poll;
   uv_signal_t sigint;
-  bool sub, json, stopping, handles;
+  bool sub, json;
   yz_eph_opts eo; /* --bootstrap, --network, -v */
   const char *topic, *message;
-  uint32_t ttl_ms, timeout_ms;
+  uint32_t ttl_ms;
   unsigned long long count, got;
   bool announced;
-  uint64_t t0;
-  int exit_code;
   /* pub */
   uint8_t id[YZ_PS_ID_LEN];
   uint64_t seq;
@@ -156,11 +154,6 @@ struct pcmd {
   } held[MAX_HELD];
 };
 
-static uint64_t ms_since(const struct pcmd *c)
-{
-  return (uv_hrtime() - c->t0) / 1000000u;
-}
-
 static void json_str(const uint8_t *p, size_t n)
 {
   putchar('"');
@@ -177,21 +170,20 @@ static void json_str(const uint8_t *p, size_t n)
 
 static void finish(struct pcmd *c, int code)
 {
-  if (c->stopping)
-    return;
-  c->stopping = true;
-  c->exit_code = code;
+  yz_eph_cmd_finish(&c->k, code);
+}
+
+/* yz_eph_cmd's closing hook: the held messages and the handles. */
+static void closing(yz_eph_cmd *k)
+{
+  struct pcmd *c = (struct pcmd *)k;
   for (size_t i = 0; i < c->nheld; i++) {
     free(c->held[i].data);
     c->held[i].data = NULL; /* replay_held() may be the caller */
   }
   c->nheld = 0;
-  if (c->handles) {
-    uv_close((uv_handle_t *)&c->guard, NULL);
-    uv_close((uv_handle_t *)&c->poll, NULL);
-    uv_close((uv_handle_t *)&c->sigint, NULL);
-  }
-  yz_eph_stop(&c->e);
+  uv_close((uv_handle_t *)&c->poll, NULL);
+  uv_close((uv_handle_t *)&c->sigint, NULL);
 }
 
 /* ---- pub --------------------------------------------------------------- */
@@ -206,12 +198,12 @@ static void pub_report(struct pcmd *c, int status)
     json_str((const uint8_t *)c->topic, strlen(c->topic));
     printf(",\"id\":\"%s\",\"seq\":%" PRIu64 ",\"reached\":%zu,"
            "\"providers\":%zu,\"ms\":%" PRIu64 "}\n",
-           idh, c->seq, c->reached, c->providers, ms_since(c));
+           idh, c->seq, c->reached, c->providers, yz_eph_cmd_ms(&c->k));
   } else if (status == 0) {
     printf("published to %s: id %s seq %" PRIu64 ", sent to %zu peer%s (%" PRIu64
            " ms)\n",
            c->topic, idh, c->seq, c->reached, c->reached == 1 ? "" : "s",
-           ms_since(c));
+           yz_eph_cmd_ms(&c->k));
   }
 }
 
@@ -222,7 +214,7 @@ static void on_ping(yz_node *n, int status, const yz_node_response *r,
   (void)status;
   (void)r;
   struct pcmd *c = arg;
-  if (--c->pings_out == 0 && !c->stopping) {
+  if (--c->pings_out == 0 && !c->k.stopping) {
     pub_report(c, 0);
     finish(c, YZ_EXIT_OK);
   }
@@ -232,16 +224,16 @@ static void on_ping(yz_node *n, int status, const yz_node_response *r,
 static void pub_sent(struct pcmd *c)
 {
   static yz_node_id peers[MAX_PINGS];
-  size_t n = yz_node_peers(c->e.node, peers, MAX_PINGS);
+  size_t n = yz_node_peers(c->k.e.node, peers, MAX_PINGS);
   if (n > MAX_PINGS)
     n = MAX_PINGS;
   c->pings_out = 1; /* held until every request is out */
   for (size_t i = 0; i < n; i++)
-    if (yz_node_request(c->e.node, &peers[i], YZ_NODE_PROTO_PING,
+    if (yz_node_request(c->k.e.node, &peers[i], YZ_NODE_PROTO_PING,
                         (const uint8_t *)"p", 1, 5000, on_ping, c,
                         NULL) == 0)
       c->pings_out++;
-  on_ping(c->e.node, 0, NULL, c);
+  on_ping(c->k.e.node, 0, NULL, c);
 }
 
 static void on_published(yz_pubsub *ps, const yz_pubsub_publish_result *r,
@@ -249,7 +241,7 @@ static void on_published(yz_pubsub *ps, const yz_pubsub_publish_result *r,
 {
   (void)ps;
   struct pcmd *c = arg;
-  if (c->stopping)
+  if (c->k.stopping)
     return;
   c->reached = r->reached;
   c->providers = r->providers;
@@ -275,11 +267,11 @@ static void pub_start(struct pcmd *c)
 {
   size_t reached = 0;
   int err = c->encrypted
-                ? yz_seal_topic_publish(c->e.ps, &c->kr, c->topic,
+                ? yz_seal_topic_publish(c->k.e.ps, &c->kr, c->topic,
                                         (const uint8_t *)c->message,
                                         strlen(c->message), c->ttl_ms,
                                         &reached, c->id, on_published, c)
-                : yz_pubsub_publish(c->e.ps, c->topic,
+                : yz_pubsub_publish(c->k.e.ps, c->topic,
                                     (const uint8_t *)c->message,
                                     strlen(c->message), c->ttl_ms, &reached,
                                     c->id, on_published, c);
@@ -290,7 +282,7 @@ static void pub_start(struct pcmd *c)
     return;
   }
   c->reached = reached;
-  c->seq = yz_pubsub_last_seq(c->e.ps);
+  c->seq = yz_pubsub_last_seq(c->k.e.ps);
   if (reached > 0)
     pub_sent(c);
   /* else on_published() follows */
@@ -341,8 +333,8 @@ static void replay_held(struct pcmd *c)
   c->refetching = false;
   c->replaying = true;
   size_t n = c->nheld;
-  for (size_t i = 0; i < n && !c->stopping; i++) {
-    on_message(c->e.ps, &c->held[i].m, c);
+  for (size_t i = 0; i < n && !c->k.stopping; i++) {
+    on_message(c->k.e.ps, &c->held[i].m, c);
     free(c->held[i].data);
     c->held[i].data = NULL;
   }
@@ -356,7 +348,7 @@ static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
 {
   (void)ps;
   struct pcmd *c = ud;
-  if (c->stopping)
+  if (c->k.stopping)
     return;
   char author[2 * YZ_NODE_ID_LEN + 1], idh[2 * YZ_PS_ID_LEN + 1];
   yz_cli_hex(m->author_id.bytes, YZ_NODE_ID_LEN, author);
@@ -417,7 +409,7 @@ static void on_message(yz_pubsub *ps, const yz_pubsub_message *m, void *ud)
 static void on_poll(uv_timer_t *t)
 {
   struct pcmd *c = t->data;
-  size_t m = yz_pubsub_mesh_size(c->e.ps, c->topic);
+  size_t m = yz_pubsub_mesh_size(c->k.e.ps, c->topic);
   if (m > 0 && !c->announced) {
     c->announced = true;
     fprintf(stderr, "%s: subscribed to %s: mesh of %zu peer%s\n",
@@ -428,7 +420,7 @@ static void on_poll(uv_timer_t *t)
 
 static void sub_start(struct pcmd *c)
 {
-  int err = yz_pubsub_subscribe(c->e.ps, c->topic, NULL, on_message, c);
+  int err = yz_pubsub_subscribe(c->k.e.ps, c->topic, NULL, on_message, c);
   c->subscribed = err == 0;
   if (err != 0) {
     fprintf(stderr, "%s: cannot subscribe: %s\n", yz_cli_prog,
@@ -445,7 +437,7 @@ static void on_keys(yz_dht *dht, const yz_dht_result *r, void *arg)
 {
   (void)dht;
   struct pcmd *c = arg;
-  if (c->stopping)
+  if (c->k.stopping)
     return;
   int rc = r->status;
   if (rc == 0 && r->rec == NULL)
@@ -487,7 +479,7 @@ static void keys_start(struct pcmd *c)
   if (err == 0) {
     if (!c->subscribed) /* a re-read keeps the epochs held */
       yz_seal_keyring_init(&c->kr, h, c->owner, YZ_SEAL_WINDOW_MS_DEFAULT);
-    err = yz_dht_get(c->e.dht, key, NULL, on_keys, c, NULL);
+    err = yz_dht_get(c->k.e.dht, key, NULL, on_keys, c, NULL);
   }
   if (err != 0) {
     fprintf(stderr, "%s: cannot read the topic's keys: %s\n", yz_cli_prog,
@@ -502,19 +494,10 @@ static void keys_start(struct pcmd *c)
 /* ---- both -------------------------------------------------------------- */
 
 
-static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
+/* yz_eph_cmd's hooks (ephemeral.h). */
+static void joined(yz_eph_cmd *k)
 {
-  (void)dht;
-  struct pcmd *c = arg;
-  if (c->stopping)
-    return;
-  if (r->status != 0 || yz_dht_table_size(c->e.dht) + r->n_closest == 0) {
-    fprintf(stderr, "%s: joined nobody: no bootstrap node answered (%s)\n",
-            yz_cli_prog,
-            yz_strerror(r->status ? r->status : YZ_E_UNREACHABLE));
-    finish(c, EXIT_NETWORK);
-    return;
-  }
+  struct pcmd *c = (struct pcmd *)k;
   if (c->encrypted) {
     keys_start(c);
     return;
@@ -525,15 +508,15 @@ static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
     pub_start(c);
 }
 
-static void on_guard(uv_timer_t *t)
+static void timed_out(yz_eph_cmd *k)
 {
-  struct pcmd *c = t->data;
+  struct pcmd *c = (struct pcmd *)k;
   if (c->sub && c->count == 0) {
     finish(c, YZ_EXIT_OK);
     return;
   }
   fprintf(stderr, "%s: %s within %u s\n", yz_cli_prog,
-          c->sub ? "not enough messages" : "no result", c->timeout_ms / 1000);
+          c->sub ? "not enough messages" : "no result", c->k.timeout_ms / 1000);
   finish(c, EXIT_NETWORK);
 }
 
@@ -543,34 +526,22 @@ static void on_sigint(uv_signal_t *s, int signum)
   finish(s->data, YZ_EXIT_OK);
 }
 
-static int run(struct pcmd *c, const char *network, bool verbose)
+static void started(yz_eph_cmd *k)
 {
-  int rc = yz_eph_open(&c->e, network, verbose, true);
-  if (rc != 0) {
-    c->stopping = true;
-    (void)yz_eph_run(&c->e);
-    return rc;
-  }
-  uv_timer_init(&c->e.loop, &c->guard);
-  uv_timer_init(&c->e.loop, &c->poll);
-  uv_signal_init(&c->e.loop, &c->sigint);
-  c->guard.data = c->poll.data = c->sigint.data = c;
-  c->handles = true;
+  struct pcmd *c = (struct pcmd *)k;
+  uv_timer_init(&c->k.e.loop, &c->poll);
+  uv_signal_init(&c->k.e.loop, &c->sigint);
+  c->poll.data = c->sigint.data = c;
   uv_signal_start(&c->sigint, on_sigint, SIGINT);
-  c->t0 = uv_hrtime();
-  int err =
-      yz_eph_join(&c->e, c->eo.bootstrap, c->eo.nbootstrap, on_joined, c);
-  if (err != 0) {
-    fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
-    finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
-                                                        : YZ_EXIT_FAIL);
-  } else if (c->timeout_ms) {
-    uv_timer_start(&c->guard, on_guard, c->timeout_ms, 0);
-  }
-  rc = yz_eph_run(&c->e);
-  if (rc != 0 && c->exit_code == 0)
-    return rc;
-  return c->exit_code;
+}
+
+static int run(struct pcmd *c)
+{
+  c->k.joined = joined;
+  c->k.timed_out = timed_out;
+  c->k.started = started;
+  c->k.closing = closing;
+  return yz_eph_cmd_run(&c->k, &c->eo, true);
 }
 
 static int main_common(int argc, char **argv, bool sub)
@@ -651,7 +622,7 @@ static int main_common(int argc, char **argv, bool sub)
   if (!sub && strlen(c.message) > YZ_PS_MAX_DATA)
     return yz_cli_usage_error("the message is over %d bytes", YZ_PS_MAX_DATA);
   c.ttl_ms = (uint32_t)(ttl * 1000);
-  c.timeout_ms = (uint32_t)(timeout_s * 1000);
+  c.k.timeout_ms = (uint32_t)(timeout_s * 1000);
   if (c.encrypted != (userfile != NULL) || c.encrypted != have_owner)
     return yz_cli_usage_error("--encrypted, --user FILE and --owner PUBKEY "
                               "go together");
@@ -667,7 +638,7 @@ static int main_common(int argc, char **argv, bool sub)
     if (err != 0)
       return yz_cli_error("--user %s: not a usable key", userfile);
   }
-  int rc = run(&c, c.eo.network, c.eo.verbose);
+  int rc = run(&c);
   yz_seal_user_clear(&c.user);
   yz_seal_keyring_clear(&c.kr);
   return rc;

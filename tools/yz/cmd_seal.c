@@ -31,7 +31,7 @@
 
 enum {
   EXIT_NOT_FOUND = 3,  /* no record under the key */
-  EXIT_NETWORK = 4,    /* joined nobody, timed out, unreachable */
+  EXIT_NETWORK = YZ_EPH_EXIT_NETWORK, /* joined nobody, timed out, unreachable */
   EXIT_REFUSED = 5,    /* every node asked refused the record */
   EXIT_UNREADABLE = 6, /* sealed, but not for this key (or tampered) */
 };
@@ -73,14 +73,10 @@ static const char *const op_names[] = {
     "topic add", "topic remove", "topic show"};
 
 struct scmd {
-  yz_eph e; /* the client node (ephemeral.h) */
-  uv_timer_t guard;
+  yz_eph_cmd k; /* first: the node, join, guard, exit (ephemeral.h) */
   op_kind op;
-  bool json, stopping;
+  bool json;
   yz_eph_opts eo; /* --bootstrap, --network, -v */
-  uint64_t t0;
-  uint32_t timeout_ms;
-  int exit_code;
   yz_seal_user user;
   /* the operation's input */
   const char *name; /* value name, or topic name */
@@ -105,19 +101,9 @@ static uint64_t unix_ms(void)
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t ms_since(const struct scmd *c)
-{
-  return (uv_hrtime() - c->t0) / 1000000u;
-}
-
 static void finish(struct scmd *c, int code)
 {
-  if (c->stopping)
-    return;
-  c->stopping = true;
-  c->exit_code = code;
-  uv_close((uv_handle_t *)&c->guard, NULL);
-  yz_eph_stop(&c->e);
+  yz_eph_cmd_finish(&c->k, code);
 }
 
 static int status_exit(int status)
@@ -154,7 +140,7 @@ static void fail(struct scmd *c, int status)
     printf("{\"op\":\"%s\",\"status\":\"%s\",\"key\":\"%s\",\"reason\":\"%s\","
            "\"total_ms\":%" PRIu64 "}\n",
            op_names[c->op], yz_err_name(status), kh, yz_strerror(status),
-           ms_since(c));
+           yz_eph_cmd_ms(&c->k));
   else
     fprintf(stderr, "%s: %s: %s [%s]\n", yz_cli_prog, kh, yz_strerror(status),
             yz_err_name(status));
@@ -180,7 +166,7 @@ static const char *kind_name(yz_seal_kind k)
 static void on_sealed(const yz_seal_result *r, void *arg)
 {
   struct scmd *c = arg;
-  if (c->stopping)
+  if (c->k.stopping)
     return;
   memcpy(c->key, r->key, 32);
   if (r->status != 0) {
@@ -216,7 +202,7 @@ static void on_sealed(const yz_seal_result *r, void *arg)
         printf("%s\"%s\"", i ? "," : "", ph);
       }
       printf("],\"record_bytes\":%zu,\"total_ms\":%" PRIu64 "}\n",
-             r->record_len, ms_since(c));
+             r->record_len, yz_eph_cmd_ms(&c->k));
     } else {
       printf("key %s (sealed, %s, seq %" PRIu64 ")\n", kh, kind_name(o->kind),
              r->seq);
@@ -240,7 +226,7 @@ static void on_sealed(const yz_seal_result *r, void *arg)
                    : "");
       }
       printf("%zu bytes stored (ciphertext); %" PRIu64 " ms\n", r->record_len,
-             ms_since(c));
+             yz_eph_cmd_ms(&c->k));
     }
     finish(c, YZ_EXIT_OK);
     return;
@@ -251,7 +237,7 @@ static void on_sealed(const yz_seal_result *r, void *arg)
            ",\"asked\":%u,\"stored\":%u,\"record_bytes\":%zu,\"total_ms\":"
            "%" PRIu64 "}\n",
            op_names[c->op], kh, r->seq, asked, stored, r->record_len,
-           ms_since(c));
+           yz_eph_cmd_ms(&c->k));
   else {
     printf("key %s (sealed, seq %" PRIu64 ")\n", kh, r->seq);
     printf("stored on %u of %u nodes asked; %zu bytes of record\n", stored,
@@ -272,7 +258,7 @@ static void on_topic_put(yz_dht *dht, const yz_dht_result *r, void *arg)
 {
   (void)dht;
   struct scmd *c = arg;
-  if (c->stopping)
+  if (c->k.stopping)
     return;
   int st = r->status;
   if (st == 0 && r->stored == 0)
@@ -294,7 +280,7 @@ static void on_topic_put(yz_dht *dht, const yz_dht_result *r, void *arg)
       printf("%s\"%s\"", i ? "," : "", ph);
     }
     printf("],\"stored\":%u,\"total_ms\":%" PRIu64 "}\n", r->stored,
-           ms_since(c));
+           yz_eph_cmd_ms(&c->k));
   } else {
     printf("topic %s: epoch %" PRIu64 ", %zu member%s (you included); "
            "key record %s seq %" PRIu64 " stored on %u nodes\n",
@@ -321,7 +307,7 @@ static void topic_put(struct scmd *c, uint64_t seq)
                                        unix_ms() / 1000 + c->ttl, c->record,
                                        cap, &c->record_len);
   if (err == 0)
-    err = yz_dht_put(c->e.dht, c->record, c->record_len, NULL, on_topic_put, c,
+    err = yz_dht_put(c->k.e.dht, c->record, c->record_len, NULL, on_topic_put, c,
                      NULL);
   if (err != 0)
     fail(c, err);
@@ -331,7 +317,7 @@ static void on_topic_got(yz_dht *dht, const yz_dht_result *r, void *arg)
 {
   (void)dht;
   struct scmd *c = arg;
-  if (c->stopping)
+  if (c->k.stopping)
     return;
   int st = r->status;
   if (st == 0 && r->rec == NULL)
@@ -388,17 +374,17 @@ static void start_op(struct scmd *c)
   uint64_t expiry = unix_ms() / 1000 + c->ttl;
   switch (c->op) {
   case OP_PUT:
-    err = yz_seal_put(c->e.dht, &c->user, (const uint8_t *)c->name,
+    err = yz_seal_put(c->k.e.dht, &c->user, (const uint8_t *)c->name,
                       strlen(c->name), c->who, c->n_who,
                       (const uint8_t *)c->value, strlen(c->value),
                       c->has_seq ? c->seq : unix_ms(), expiry, on_sealed, c);
     break;
   case OP_GET:
-    err = yz_seal_get(c->e.dht, &c->user, c->key, on_sealed, c);
+    err = yz_seal_get(c->k.e.dht, &c->user, c->key, on_sealed, c);
     break;
   case OP_SHARE:
     err =
-        yz_seal_share(c->e.dht, &c->user, (const uint8_t *)c->name,
+        yz_seal_share(c->k.e.dht, &c->user, (const uint8_t *)c->name,
                       strlen(c->name), c->who, c->n_who, expiry, on_sealed, c);
     break;
   case OP_TOPIC_CREATE:
@@ -409,64 +395,33 @@ static void start_op(struct scmd *c)
     }
     break;
   default:
-    err = yz_dht_get(c->e.dht, c->key, NULL, on_topic_got, c, NULL);
+    err = yz_dht_get(c->k.e.dht, c->key, NULL, on_topic_got, c, NULL);
     break;
   }
   if (err != 0)
     fail(c, err);
 }
 
-static void on_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
+/* yz_eph_cmd's hooks (ephemeral.h). */
+static void joined(yz_eph_cmd *k)
 {
-  (void)dht;
-  struct scmd *c = arg;
-  if (c->stopping)
-    return;
-  if (r->status != 0 || yz_dht_table_size(c->e.dht) + r->n_closest == 0) {
-    int st = r->status ? r->status : YZ_E_UNREACHABLE;
-    fprintf(stderr, "%s: joined nobody: no bootstrap node answered (%s)\n",
-            yz_cli_prog, yz_strerror(st));
-    if (c->json)
-      printf("{\"op\":\"%s\",\"status\":\"%s\"}\n", op_names[c->op],
-             yz_err_name(st));
-    finish(c, EXIT_NETWORK);
-    return;
-  }
-  start_op(c);
+  start_op((struct scmd *)k);
 }
 
-static void on_guard(uv_timer_t *t)
+static void join_failed(yz_eph_cmd *k, int status)
 {
-  struct scmd *c = t->data;
-  fprintf(stderr, "%s: no result within %u s\n", yz_cli_prog,
-          c->timeout_ms / 1000);
-  finish(c, EXIT_NETWORK);
+  struct scmd *c = (struct scmd *)k;
+  if (c->json)
+    printf("{\"op\":\"%s\",\"status\":\"%s\"}\n", op_names[c->op],
+           yz_err_name(status));
 }
 
-static int run(struct scmd *c, const char *network, bool verbose)
+
+static int run(struct scmd *c)
 {
-  int rc = yz_eph_open(&c->e, network, verbose, false);
-  if (rc != 0) {
-    c->stopping = true;
-    (void)yz_eph_run(&c->e);
-    return rc;
-  }
-  uv_timer_init(&c->e.loop, &c->guard);
-  c->guard.data = c;
-  c->t0 = uv_hrtime();
-  int err =
-      yz_eph_join(&c->e, c->eo.bootstrap, c->eo.nbootstrap, on_joined, c);
-  if (err != 0) {
-    fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
-    finish(c, err == YZ_E_INVAL || err == YZ_E_ADDRESS ? YZ_EXIT_USAGE
-                                                       : YZ_EXIT_FAIL);
-  } else {
-    uv_timer_start(&c->guard, on_guard, c->timeout_ms, 0);
-  }
-  rc = yz_eph_run(&c->e);
-  if (rc != 0 && c->exit_code == 0)
-    return rc;
-  return c->exit_code;
+  c->k.joined = joined;
+  c->k.join_failed = join_failed;
+  return yz_eph_cmd_run(&c->k, &c->eo, false);
 }
 
 /* ---- command lines ----------------------------------------------------- */
@@ -646,7 +601,7 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
   if (userfile == NULL)
     return yz_cli_usage_error("--user FILE: the user key is needed (yz "
                               "keygen --user FILE makes one)");
-  c.timeout_ms = (uint32_t)(timeout_s * 1000);
+  c.k.timeout_ms = (uint32_t)(timeout_s * 1000);
   /* Arguments per operation. */
   size_t want = op == OP_PUT ? 2 : (op == OP_GET && c.have_key) ? 0 : 1;
   if (nargs != want)
@@ -696,7 +651,7 @@ static int parse_and_run(op_kind op, int argc, char **argv, int first)
   if (err != 0)
     rc = yz_cli_usage_error("%s: %s", c.name, yz_strerror(err));
   else
-    rc = run(&c, c.eo.network, c.eo.verbose);
+    rc = run(&c);
   yz_seal_user_clear(&c.user);
   if (c.tw != NULL) {
     yz_seal_topic_owner_clear(c.tw);

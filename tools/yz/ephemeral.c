@@ -129,3 +129,80 @@ int yz_eph_run(yz_eph *e)
     return yz_cli_error("event loop not empty at exit");
   return 0;
 }
+
+/* ---- one overlay command ----------------------------------------------- */
+
+uint64_t yz_eph_cmd_ms(const yz_eph_cmd *k)
+{
+  return (uv_hrtime() - k->t0) / 1000000u;
+}
+
+void yz_eph_cmd_finish(yz_eph_cmd *k, int code)
+{
+  if (k->stopping)
+    return;
+  k->stopping = true;
+  k->exit_code = code;
+  if (k->closing != NULL)
+    k->closing(k);
+  uv_close((uv_handle_t *)&k->guard, NULL);
+  yz_eph_stop(&k->e);
+}
+
+static void cmd_joined(yz_dht *dht, const yz_dht_result *r, void *arg)
+{
+  yz_eph_cmd *k = arg;
+  if (k->stopping)
+    return;
+  k->join_ms = yz_eph_cmd_ms(k);
+  if (r->status != 0 || yz_dht_table_size(dht) + r->n_closest == 0) {
+    int st = r->status ? r->status : YZ_E_UNREACHABLE;
+    fprintf(stderr, "%s: joined nobody: no bootstrap node answered (%s)\n",
+            yz_cli_prog, yz_strerror(st));
+    if (k->join_failed != NULL)
+      k->join_failed(k, st);
+    yz_eph_cmd_finish(k, YZ_EPH_EXIT_NETWORK);
+    return;
+  }
+  k->joined(k);
+}
+
+static void cmd_guard(uv_timer_t *t)
+{
+  yz_eph_cmd *k = t->data;
+  if (k->timed_out != NULL) {
+    k->timed_out(k);
+    return;
+  }
+  fprintf(stderr, "%s: no result within %u s\n", yz_cli_prog,
+          k->timeout_ms / 1000);
+  yz_eph_cmd_finish(k, YZ_EPH_EXIT_NETWORK);
+}
+
+int yz_eph_cmd_run(yz_eph_cmd *k, const yz_eph_opts *o, bool pubsub)
+{
+  int rc = yz_eph_open(&k->e, o->network, o->verbose, pubsub);
+  if (rc != 0) {
+    k->stopping = true;
+    (void)yz_eph_run(&k->e);
+    return rc;
+  }
+  uv_timer_init(&k->e.loop, &k->guard);
+  k->guard.data = k;
+  if (k->started != NULL)
+    k->started(k);
+  k->t0 = uv_hrtime();
+  int err = yz_eph_join(&k->e, o->bootstrap, o->nbootstrap, cmd_joined, k);
+  if (err != 0) {
+    fprintf(stderr, "%s: cannot start: %s\n", yz_cli_prog, yz_strerror(err));
+    yz_eph_cmd_finish(k, err == YZ_E_INVAL || err == YZ_E_ADDRESS
+                             ? YZ_EXIT_USAGE
+                             : YZ_EXIT_FAIL);
+  } else if (k->timeout_ms != 0) {
+    uv_timer_start(&k->guard, cmd_guard, k->timeout_ms, 0);
+  }
+  rc = yz_eph_run(&k->e);
+  if (rc != 0 && k->exit_code == 0)
+    return rc;
+  return k->exit_code;
+}

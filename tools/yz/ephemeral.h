@@ -64,4 +64,48 @@ void yz_eph_stop(yz_eph *e);
  * the loop was not empty at exit (printed). */
 int yz_eph_run(yz_eph *e);
 
+/* ---- one overlay command on an ephemeral node ------------------------- */
+
+/* Exit code of every overlay command when it joined nobody, or its guard
+ * ran out (docs/operations.md). */
+enum { YZ_EPH_EXIT_NETWORK = 4 };
+
+/* The run every overlay command (yz dht, put/get --sealed, share, topic,
+ * pub, sub) shares: open the node, join through --bootstrap, start the
+ * operation, a guard timer, one exit code. A command embeds it as its
+ * first member and sets the hooks; its own callbacks end it with
+ * yz_eph_cmd_finish(). */
+typedef struct yz_eph_cmd yz_eph_cmd;
+struct yz_eph_cmd {
+  yz_eph e;
+  uv_timer_t guard;
+  uint64_t t0;          /* uv_hrtime() when the join started */
+  uint64_t join_ms;     /* how long the join took */
+  uint32_t timeout_ms;  /* the guard; 0: none */
+  bool stopping;
+  int exit_code;
+  /* Joined (the table is not empty): start the operation. */
+  void (*joined)(yz_eph_cmd *k);
+  /* Optional: the join reached nobody (status), after the line on stderr
+   * and before exit YZ_EPH_EXIT_NETWORK (e.g. a JSON line). */
+  void (*join_failed)(yz_eph_cmd *k, int status);
+  /* Optional: the guard ran out (default: "no result within N s", exit
+   * YZ_EPH_EXIT_NETWORK). */
+  void (*timed_out)(yz_eph_cmd *k);
+  /* Optional: the command's own handles, made on e.loop before the join
+   * (started) and closed when it finishes (closing). */
+  void (*started)(yz_eph_cmd *k);
+  void (*closing)(yz_eph_cmd *k);
+};
+
+/* Open (with PubSub if pubsub), join, run until finished: the exit code
+ * (yz_eph_cmd_finish()'s, or an earlier failure's). */
+int yz_eph_cmd_run(yz_eph_cmd *k, const yz_eph_opts *o, bool pubsub);
+
+/* End the command with code (the first call counts). */
+void yz_eph_cmd_finish(yz_eph_cmd *k, int code);
+
+/* Milliseconds since the join started. */
+uint64_t yz_eph_cmd_ms(const yz_eph_cmd *k);
+
 #endif
