@@ -1319,6 +1319,10 @@ static void plain_close_all(int n, bool local) {
 
 /* One run of everything with the yz links on bench_backend; figure names
  * start with prefix ("link." or "link.native_"). */
+/* YZ_BENCH_LINK_BACKEND=native-vs-plain: the native run's
+ * link.native_vs_plain_* figures only (for profiling the data path). */
+static bool vs_plain_only;
+
 static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
                      const char *prefix) {
   /* Two ends of every link live here: raise the file limit first (lws
@@ -1351,6 +1355,8 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
    * (each makes its own after the fork). */
   catch_fatal(SIGINT, &old_int);
   catch_fatal(SIGTERM, &old_term);
+  if (vs_plain_only)
+    quick = true;
   if (!quick)
     hold_fork(hold_n);
   if (peer_fork() != 0) {
@@ -1412,6 +1418,8 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
   double t_end = yz_bench_now() + budget / 4;
   int rounds = 0;
   do {
+    if (vs_plain_only)
+      break;
     double p = plain_connects(batch, false);
     plain_close_all(batch, false);
     double y = dial_links(batch, links, false);
@@ -1443,11 +1451,14 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
     goto out;
   }
   /* echoes, then one-way streams (an ack per quarter window) */
-  double tp[4][2]; /* [echo 1k, echo 64k, stream 1k, stream 64k][base, yz] */
-  throughput(1024, false, 64, budget / 4, &tp[0][0], &tp[0][1]);
-  throughput(65536, false, 8, budget / 4, &tp[1][0], &tp[1][1]);
-  throughput(1024, true, 64, budget / 8, &tp[2][0], &tp[2][1]);
-  throughput(65536, true, 16, budget / 8, &tp[3][0], &tp[3][1]);
+  double tp[4][2] = {{1, 1}, {1, 1}, {1, 1}, {1, 1}}; /* [echo 1k, echo 64k,
+                                      stream 1k, stream 64k][base, yz] */
+  if (!vs_plain_only) {
+    throughput(1024, false, 64, budget / 4, &tp[0][0], &tp[0][1]);
+    throughput(65536, false, 8, budget / 4, &tp[1][0], &tp[1][1]);
+    throughput(1024, true, 64, budget / 8, &tp[2][0], &tp[2][1]);
+    throughput(65536, true, 16, budget / 8, &tp[3][0], &tp[3][1]);
+  }
   /* the native run: against plain WebSocket on the native framing too */
   double tn[4][2] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
   bool native = bench_backend == YZ_LINK_BACKEND_NATIVE;
@@ -1509,6 +1520,8 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
 
 #define FIG(name) (snprintf(fig, sizeof fig, "%s%s", prefix, name), fig)
   char fig[96];
+  if (vs_plain_only)
+    goto vs_plain;
   yz_bench_emit(e, FIG("throughput_1k_mb_per_s"), tp[0][1], "MB/s",
                 "lws.ws_echo_1k_mb_per_s", tp[0][0]);
   yz_bench_emit(e, FIG("throughput_64k_mb_per_s"), tp[1][1], "MB/s",
@@ -1517,6 +1530,7 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
                 "lws.ws_stream_1k_mb_per_s", tp[2][0]);
   yz_bench_emit(e, FIG("stream_64k_mb_per_s"), tp[3][1], "MB/s",
                 "lws.ws_stream_64k_mb_per_s", tp[3][0]);
+vs_plain:
   if (native) {
     yz_bench_emit(e, FIG("vs_plain_echo_1k_mb_per_s"), tn[0][1], "MB/s",
                   "native.ws_echo_1k_mb_per_s", tn[0][0]);
@@ -1527,8 +1541,9 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
     yz_bench_emit(e, FIG("vs_plain_stream_64k_mb_per_s"), tn[3][1], "MB/s",
                   "native.ws_stream_64k_mb_per_s", tn[3][0]);
   }
-  yz_bench_emit(e, FIG("new_links_per_s"), new_y, "/s",
-                "lws.ws_connects_per_s", new_p);
+  if (!vs_plain_only)
+    yz_bench_emit(e, FIG("new_links_per_s"), new_y, "/s",
+                  "lws.ws_connects_per_s", new_p);
   if (!quick) {
     yz_bench_emit(e, FIG("rss_per_idle_link_kib_1000"), rss_y[0], "KiB",
                   "lws.rss_per_idle_ws_kib_1000", rss_p[0]);
@@ -1610,10 +1625,12 @@ static int native_in_child(const yz_bench_opts *opts, yz_bench_emitter *e) {
  * ("link.*", the names of earlier runs) and the native backend
  * ("link.native_*", in a process of its own); the plain WebSocket
  * baseline is libwebsockets in both runs (docs/benchmarks.md, "Area
- * link"). YZ_BENCH_LINK_BACKEND=native runs the native one only. */
+ * link"). YZ_BENCH_LINK_BACKEND=native runs the native one only,
+ * =native-vs-plain its link.native_vs_plain_* figures only. */
 int yz_bench_link(const yz_bench_opts *opts, yz_bench_emitter *e) {
   const char *only = getenv("YZ_BENCH_LINK_BACKEND");
-  if (only != NULL && strcmp(only, "native") == 0) {
+  vs_plain_only = only != NULL && strcmp(only, "native-vs-plain") == 0;
+  if (only != NULL && (strcmp(only, "native") == 0 || vs_plain_only)) {
     bench_backend = YZ_LINK_BACKEND_NATIVE;
     return bench_run(opts, e, "link.native_");
   }
