@@ -46,11 +46,17 @@ void yz_session_config_default(yz_session_config *cfg)
  * which the session wrote: the wipe never touches memory never used. */
 
 enum { BUF_MIN = 256,
-       /* A receive buffer up to one transport message is kept between
-        * messages while the session is busy (no allocation per message);
-        * a reassembly buffer, larger, is freed as soon as its message is
-        * delivered. */
-       RX_KEEP = YZ_SESSION_MAX_FRAME_LEN };
+       /* A full-size transport message may be a first fragment: it is
+        * decrypted into a buffer with room for the next one too, so that
+        * a message of two frames (a 64 KiB application message is two)
+        * is assembled with no copy and no growth: the first chunk at
+        * FRAG_BASE, the second decrypted one byte before its end. */
+       RX_TWO = FRAG_BASE + FIRST_CHUNK - 1 + YZ_SESSION_MAX_FRAME_LEN,
+       /* A receive buffer up to two transport messages is kept between
+        * messages while the session is busy (no allocation, no wipe and
+        * no page faults per message); a larger reassembly buffer is freed
+        * as soon as its message is delivered. */
+       RX_KEEP = RX_TWO };
 
 /* The smallest power of two >= n, at least BUF_MIN, at most max (n <=
  * max). Geometric growth bounds the copies of a growing buffer. */
@@ -102,14 +108,15 @@ static int tx_reserve(yz_session *s, size_t n)
 }
 
 /* The receive buffer's size once it holds need bytes: exactly need for a
- * single message; while reassembling, doubling (few copies) but never past
- * the declared total, so a 1 MiB message takes 1 MiB + 5 bytes, not 2 MiB. */
+ * single message shorter than a full one, RX_TWO for a full-size one (see
+ * RX_TWO); while reassembling, doubling (few copies) but never past the
+ * declared total, so a 1 MiB message takes 1 MiB + 5 bytes, not 2 MiB. */
 static size_t rx_target(const yz_session *s, size_t need)
 {
   if (need <= s->rxcap)
     return s->rxcap;
   if (!s->frag_total)
-    return need;
+    return need < YZ_SESSION_MAX_FRAME_LEN ? need : RX_TWO;
   size_t cap = s->rxcap * 2;
   size_t whole = FRAG_BASE + s->frag_total;
   if (cap > whole)
@@ -700,7 +707,10 @@ static int transport_recv_one(yz_session *s, const uint8_t *msg,
     return close_local(s, YZ_E_NONCE_EXHAUSTED, YZ_CLOSE_NONCE_EXHAUSTED, now,
                        "peer went past the nonce limit");
   size_t ptlen = len - YZ_NOISE_TAG_LEN;
-  bool inplace = mut && !s->frag_total;
+  /* A full-size message goes straight to the reassembly buffer: it is
+   * most likely a first fragment (yz fills them), whose chunk would
+   * otherwise be copied there after an in-place decryption. */
+  bool inplace = mut && !s->frag_total && ptlen < YZ_SESSION_MAX_FRAME_LEN;
   size_t at = s->frag_total ? FRAG_BASE + s->frag_fill - 1 : 0;
   if (!inplace && grow_rx(s, rx_need(s, len)))
     return close_local(s, YZ_E_NOMEM, YZ_CLOSE_INTERNAL, now,
