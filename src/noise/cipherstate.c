@@ -10,8 +10,10 @@
  *     (DESIGN.md allows it for the bulk transport AEAD only). Its
  *     ChaCha20-Poly1305 and AES-256-GCM run in one pass with wide vector
  *     code: about twice libsodium 1.0.18's rate on a 65519-byte message
- *     (docs/benchmarks.md). Its fixed cost per call is higher (parameter
- *     look-ups in each EVP call), so short messages stay on libsodium:
+ *     (docs/benchmarks.md). Its cipher functions are called straight from
+ *     the provider's dispatch table (evp_impl below), without EVP's
+ *     wrappers. Its fixed cost per call is still higher (parameter
+ *     look-ups for the tag), so short messages stay on libsodium:
  *     "where it is faster, libsodium otherwise".
  * Either way the ciphertext and tag go straight to the caller's buffer,
  * encryption and decryption may run in place, and no message allocates.
@@ -26,10 +28,13 @@
 #if YZ_NOISE_AEAD_OPENSSL
 #include <pthread.h>
 
+#include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/provider.h>
+#include <strings.h>
 #endif
 
 /* How calls are routed (yz__noise_aead_route). Written only by tests and
@@ -54,7 +59,8 @@ static void make_nonce(uint8_t nonce[12], int cipher, uint64_t n)
 /*
  * Shortest plaintext sent through libcrypto in the AUTO route, per cipher.
  * Below it libsodium is faster: OpenSSL 3.0 has a higher fixed cost per
- * message (parameter look-ups in each EVP call), which its faster
+ * message (parameter look-ups, in the EVP calls of this measurement),
+ * which its faster
  * ChaCha20, Poly1305 and GHASH recover only over some bytes. Measured
  * through yz_noise_cs, encrypt + decrypt, both routes alternating in one
  * process on the project's machine (us, libsodium / libcrypto):
@@ -73,6 +79,31 @@ enum { EVP_CHACHA_MIN = 128, EVP_AESGCM_MIN = 384 };
  * If either fetch fails (a configuration without the default provider),
  * libsodium serves every call and yz_noise_aead_backend() says so. */
 static EVP_CIPHER *evp_cipher[2]; /* [0] ChaChaPoly, [1] AESGCM */
+
+/*
+ * The fetched cipher's own functions, from its provider's dispatch table
+ * (OSSL_PROVIDER_query_operation): the code EVP_EncryptUpdate and friends
+ * end in, called directly. EVP's wrappers cost a fifth of a 1 KiB
+ * ChaChaPoly encrypt + decrypt here, most of it in EVP_CipherInit_ex2
+ * setting the nonce (it asks the provider for the key and nonce lengths,
+ * parameter look-ups by name, on every call), which matters at 1 KiB
+ * (docs/benchmarks.md "Encrypted link against plain WebSocket"). The
+ * same implementation, so the same bytes; EVP_CIPHER_CTX does nothing
+ * else for an AEAD of one-byte blocks. The fetched EVP_CIPHER keeps the
+ * provider loaded for the process's life.
+ */
+typedef struct evp_impl {
+  void *provctx;
+  OSSL_FUNC_cipher_newctx_fn *newctx;
+  OSSL_FUNC_cipher_freectx_fn *freectx;
+  OSSL_FUNC_cipher_encrypt_init_fn *einit;
+  OSSL_FUNC_cipher_decrypt_init_fn *dinit;
+  OSSL_FUNC_cipher_update_fn *update;
+  OSSL_FUNC_cipher_final_fn *final;
+  OSSL_FUNC_cipher_get_ctx_params_fn *get_params;
+  OSSL_FUNC_cipher_set_ctx_params_fn *set_params;
+} evp_impl;
+static evp_impl evp_fn[2];
 static pthread_once_t evp_once = PTHREAD_ONCE_INIT;
 static pthread_key_t evp_key; /* its destructor frees a thread's contexts */
 static bool evp_ok;
@@ -89,9 +120,8 @@ static bool evp_ok;
  * context of this thread that still holds the key they retire.
  */
 struct evp_slot {
-  EVP_CIPHER_CTX *ctx;
+  void *ctx; /* the provider's cipher context (evp_impl.newctx) */
   uint8_t key[YZ_NOISE_KEY_LEN];
-  uint8_t ready; /* ctx has its cipher */
   uint8_t keyed; /* ctx holds key */
 };
 struct evp_thread {
@@ -100,19 +130,88 @@ struct evp_thread {
 };
 static _Thread_local struct evp_thread evp_tls;
 
-static void evp_slot_free(struct evp_slot *s)
-{
-  EVP_CIPHER_CTX_free(s->ctx); /* wipes the provider's key schedule */
-  sodium_memzero(s, sizeof *s);
-}
-
 static void evp_thread_exit(void *p)
 {
   struct evp_thread *t = p;
   for (int c = 0; c < 2; c++)
-    for (int e = 0; e < 2; e++)
-      evp_slot_free(&t->slot[c][e]);
+    for (int e = 0; e < 2; e++) {
+      struct evp_slot *s = &t->slot[c][e];
+      if (s->ctx != NULL)
+        evp_fn[c].freectx(s->ctx); /* wipes the key schedule */
+      sodium_memzero(s, sizeof *s);
+    }
   t->registered = false;
+}
+
+/* Whether name is one of an algorithm's names ("A:B:C"). */
+static bool names_have(const char *names, const char *name)
+{
+  size_t n = strlen(name);
+  for (const char *p = names; p != NULL && *p != '\0';) {
+    const char *end = strchr(p, ':');
+    size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+    if (len == n && strncasecmp(p, name, n) == 0)
+      return true;
+    p = end != NULL ? end + 1 : NULL;
+  }
+  return false;
+}
+
+/* The functions of cipher c (named name) from its provider. */
+static bool evp_impl_find(int c, const char *name)
+{
+  const OSSL_PROVIDER *prov = EVP_CIPHER_get0_provider(evp_cipher[c]);
+  int no_cache = 0;
+  const OSSL_ALGORITHM *algs =
+      prov != NULL ? OSSL_PROVIDER_query_operation(prov, OSSL_OP_CIPHER,
+                                                   &no_cache)
+                   : NULL;
+  if (algs == NULL)
+    return false;
+  evp_impl f = {.provctx = OSSL_PROVIDER_get0_provider_ctx(prov)};
+  for (const OSSL_ALGORITHM *a = algs; a->algorithm_names != NULL; a++) {
+    if (!names_have(a->algorithm_names, name))
+      continue;
+    for (const OSSL_DISPATCH *d = a->implementation; d->function_id != 0;
+         d++) {
+      switch (d->function_id) {
+      case OSSL_FUNC_CIPHER_NEWCTX:
+        f.newctx = OSSL_FUNC_cipher_newctx(d);
+        break;
+      case OSSL_FUNC_CIPHER_FREECTX:
+        f.freectx = OSSL_FUNC_cipher_freectx(d);
+        break;
+      case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
+        f.einit = OSSL_FUNC_cipher_encrypt_init(d);
+        break;
+      case OSSL_FUNC_CIPHER_DECRYPT_INIT:
+        f.dinit = OSSL_FUNC_cipher_decrypt_init(d);
+        break;
+      case OSSL_FUNC_CIPHER_UPDATE:
+        f.update = OSSL_FUNC_cipher_update(d);
+        break;
+      case OSSL_FUNC_CIPHER_FINAL:
+        f.final = OSSL_FUNC_cipher_final(d);
+        break;
+      case OSSL_FUNC_CIPHER_GET_CTX_PARAMS:
+        f.get_params = OSSL_FUNC_cipher_get_ctx_params(d);
+        break;
+      case OSSL_FUNC_CIPHER_SET_CTX_PARAMS:
+        f.set_params = OSSL_FUNC_cipher_set_ctx_params(d);
+        break;
+      default:
+        break;
+      }
+    }
+    break;
+  }
+  OSSL_PROVIDER_unquery_operation(prov, OSSL_OP_CIPHER, algs);
+  if (f.newctx == NULL || f.freectx == NULL || f.einit == NULL ||
+      f.dinit == NULL || f.update == NULL || f.final == NULL ||
+      f.get_params == NULL || f.set_params == NULL)
+    return false;
+  evp_fn[c] = f;
+  return true;
 }
 
 static void evp_fetch(void)
@@ -124,9 +223,11 @@ static void evp_fetch(void)
     aead_route = YZ__AEAD_LIBSODIUM;
   else if (env != NULL && strcmp(env, "openssl") == 0)
     aead_route = YZ__AEAD_OPENSSL;
-  evp_cipher[0] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
-  evp_cipher[1] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+  static const char *const names[2] = {"ChaCha20-Poly1305", "AES-256-GCM"};
+  evp_cipher[0] = EVP_CIPHER_fetch(NULL, names[0], NULL);
+  evp_cipher[1] = EVP_CIPHER_fetch(NULL, names[1], NULL);
   if (evp_cipher[0] != NULL && evp_cipher[1] != NULL &&
+      evp_impl_find(0, names[0]) && evp_impl_find(1, names[1]) &&
       pthread_key_create(&evp_key, evp_thread_exit) == 0) {
     evp_ok = true;
     return;
@@ -188,29 +289,26 @@ static bool same_key(const uint8_t *a, const uint8_t *b)
 }
 
 /* Start a message: the context of this thread for cipher ci (0, 1) and
- * direction enc, holding key k and set to nonce. The cipher is set once
- * per context (setting it again makes libcrypto allocate a new provider
- * context); a new key goes in with the nonce, in one call. YZ_E_NOMEM or
- * YZ_E_UNSUPPORTED if libcrypto fails. */
+ * direction enc, holding key k and set to nonce. A context is made once
+ * for its cipher; a new key goes in with the nonce, in one call.
+ * YZ_E_NOMEM or YZ_E_UNSUPPORTED if libcrypto fails. */
 EVP_HOT static int evp_begin(struct evp_slot **out, int ci, int enc,
                              const uint8_t *k, const uint8_t nonce[12])
 {
   struct evp_slot *s = &evp_tls.slot[ci][enc];
+  const evp_impl *f = &evp_fn[ci];
   if (!evp_tls.registered) {
     if (pthread_setspecific(evp_key, &evp_tls) != 0)
       return YZ_E_NOMEM;
     evp_tls.registered = true;
   }
-  if (s->ctx == NULL && (s->ctx = EVP_CIPHER_CTX_new()) == NULL)
+  if (s->ctx == NULL && (s->ctx = f->newctx(f->provctx)) == NULL)
     return evp_fail(NULL, YZ_E_NOMEM);
-  if (!s->ready) {
-    if (!EVP_CipherInit_ex2(s->ctx, evp_cipher[ci], NULL, NULL, enc, NULL))
-      return evp_fail(s, YZ_E_UNSUPPORTED);
-    s->ready = 1;
-  }
   bool rekey = !s->keyed || !same_key(s->key, k);
   s->keyed = 0;
-  if (!EVP_CipherInit_ex2(s->ctx, NULL, rekey ? k : NULL, nonce, enc, NULL))
+  const uint8_t *key = rekey ? k : NULL;
+  if (!(enc ? f->einit : f->dinit)(s->ctx, key, YZ_NOISE_KEY_LEN, nonce, 12,
+                                   NULL))
     return evp_fail(s, YZ_E_UNSUPPORTED);
   if (rekey)
     memcpy(s->key, k, YZ_NOISE_KEY_LEN);
@@ -229,33 +327,38 @@ static void evp_forget(const uint8_t *k)
       struct evp_slot *s = &evp_tls.slot[c][e];
       if (!s->keyed || !same_key(s->key, k))
         continue;
-      if (!EVP_CipherInit_ex2(s->ctx, NULL, zeros, NULL, -1, NULL))
+      if (!(e ? evp_fn[c].einit : evp_fn[c].dinit)(s->ctx, zeros,
+                                                  sizeof zeros, NULL, 0,
+                                                  NULL))
         ERR_clear_error();
       sodium_memzero(s->key, sizeof s->key);
       s->keyed = 0;
     }
 }
 
-/* ENCRYPT through EVP; the tag is read the way EVP_CTRL_AEAD_GET_TAG
- * does, as the OSSL_CIPHER_PARAM_AEAD_TAG parameter (cheaper than the
- * control call, which builds the same parameter each time). */
+/* ENCRYPT through libcrypto, the calls EVP_EncryptUpdate (associated
+ * data with no output, then the plaintext), EVP_EncryptFinal_ex and
+ * EVP_CTRL_AEAD_GET_TAG make (the tag as the OSSL_CIPHER_PARAM_AEAD_TAG
+ * parameter), with the output sizes EVP passes for one-byte blocks. */
 EVP_HOT static int evp_encrypt(int ci, const uint8_t *k,
                                const uint8_t nonce[12], const uint8_t *ad,
                                size_t adlen, const uint8_t *pt, size_t ptlen,
                                uint8_t *out, uint8_t *tag)
 {
   struct evp_slot *s;
-  int len, rc = evp_begin(&s, ci, 1, k, nonce);
+  const evp_impl *f = &evp_fn[ci];
+  size_t len;
+  int rc = evp_begin(&s, ci, 1, k, nonce);
   if (rc != 0)
     return rc;
   OSSL_PARAM p[2] = {OSSL_PARAM_construct_octet_string(
                          OSSL_CIPHER_PARAM_AEAD_TAG, tag, YZ_NOISE_TAG_LEN),
                      OSSL_PARAM_construct_end()};
-  if ((adlen > 0 && !EVP_EncryptUpdate(s->ctx, NULL, &len, ad, (int)adlen)) ||
-      (ptlen > 0 && (!EVP_EncryptUpdate(s->ctx, out, &len, pt, (int)ptlen) ||
-                     len != (int)ptlen)) ||
-      !EVP_EncryptFinal_ex(s->ctx, out + ptlen, &len) ||
-      !EVP_CIPHER_CTX_get_params(s->ctx, p))
+  if ((adlen > 0 && f->update(s->ctx, NULL, &len, adlen, ad, adlen) <= 0) ||
+      (ptlen > 0 && (f->update(s->ctx, out, &len, ptlen, pt, ptlen) <= 0 ||
+                     len != ptlen)) ||
+      f->final(s->ctx, out + ptlen, &len, 0) <= 0 ||
+      f->get_params(s->ctx, p) <= 0)
     return evp_fail(s, YZ_E_UNSUPPORTED);
   return 0;
 }
@@ -269,20 +372,22 @@ EVP_HOT static int evp_decrypt(int ci, const uint8_t *k,
                                const uint8_t *tag_in, uint8_t *out)
 {
   struct evp_slot *s;
+  const evp_impl *f = &evp_fn[ci];
   uint8_t tag[YZ_NOISE_TAG_LEN];
-  int len, rc = evp_begin(&s, ci, 0, k, nonce);
+  size_t len;
+  int rc = evp_begin(&s, ci, 0, k, nonce);
   if (rc != 0)
     return rc;
   memcpy(tag, tag_in, sizeof tag); /* the parameter takes a non-const */
   OSSL_PARAM p[2] = {OSSL_PARAM_construct_octet_string(
                          OSSL_CIPHER_PARAM_AEAD_TAG, tag, sizeof tag),
                      OSSL_PARAM_construct_end()};
-  if (!EVP_CIPHER_CTX_set_params(s->ctx, p) ||
-      (adlen > 0 && !EVP_DecryptUpdate(s->ctx, NULL, &len, ad, (int)adlen)) ||
-      (ptlen > 0 && (!EVP_DecryptUpdate(s->ctx, out, &len, ct, (int)ptlen) ||
-                     len != (int)ptlen)))
+  if (f->set_params(s->ctx, p) <= 0 ||
+      (adlen > 0 && f->update(s->ctx, NULL, &len, adlen, ad, adlen) <= 0) ||
+      (ptlen > 0 && (f->update(s->ctx, out, &len, ptlen, ct, ptlen) <= 0 ||
+                     len != ptlen)))
     return evp_fail(s, YZ_E_UNSUPPORTED);
-  if (EVP_DecryptFinal_ex(s->ctx, out + ptlen, &len) <= 0) {
+  if (f->final(s->ctx, out + ptlen, &len, 0) <= 0) {
     ERR_clear_error();
     return YZ_E_DECRYPT;
   }
