@@ -340,9 +340,13 @@ static void evp_forget(const uint8_t *k)
  * data with no output, then the plaintext), EVP_EncryptFinal_ex and
  * EVP_CTRL_AEAD_GET_TAG make (the tag as the OSSL_CIPHER_PARAM_AEAD_TAG
  * parameter), with the output sizes EVP passes for one-byte blocks. */
+/* The plaintext is pt || pt2 (pt2len bytes, may be 0): two updates, so
+ * that a frame's body is encrypted from where it lies, behind a header
+ * given apart (yz__noise_cs_encrypt_gather). */
 EVP_HOT static int evp_encrypt(int ci, const uint8_t *k,
                                const uint8_t nonce[12], const uint8_t *ad,
                                size_t adlen, const uint8_t *pt, size_t ptlen,
+                               const uint8_t *pt2, size_t pt2len,
                                uint8_t *out, uint8_t *tag)
 {
   struct evp_slot *s;
@@ -357,7 +361,10 @@ EVP_HOT static int evp_encrypt(int ci, const uint8_t *k,
   if ((adlen > 0 && f->update(s->ctx, NULL, &len, adlen, ad, adlen) <= 0) ||
       (ptlen > 0 && (f->update(s->ctx, out, &len, ptlen, pt, ptlen) <= 0 ||
                      len != ptlen)) ||
-      f->final(s->ctx, out + ptlen, &len, 0) <= 0 ||
+      (pt2len > 0 &&
+       (f->update(s->ctx, out + ptlen, &len, pt2len, pt2, pt2len) <= 0 ||
+        len != pt2len)) ||
+      f->final(s->ctx, out + ptlen + pt2len, &len, 0) <= 0 ||
       f->get_params(s->ctx, p) <= 0)
     return evp_fail(s, YZ_E_UNSUPPORTED);
   return 0;
@@ -478,7 +485,7 @@ static int aead_encrypt(int cipher, const uint8_t *k, uint64_t n,
 #if YZ_NOISE_AEAD_OPENSSL
   if (use_evp(cipher, ptlen, adlen))
     return evp_encrypt(cipher == YZ_NOISE_CIPHER_AESGCM, k, nonce, ad, adlen,
-                       pt, ptlen, out, tag);
+                       pt, ptlen, NULL, 0, out, tag);
 #endif
   if (cipher == YZ_NOISE_CIPHER_AESGCM) {
     if (!aesgcm_sodium_ok())
@@ -590,6 +597,41 @@ int yz_noise_cs_encrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,
   cs->n++;
   *outlen = ptlen + YZ_NOISE_TAG_LEN;
   return 0;
+}
+
+int yz__noise_cs_encrypt_gather(yz_noise_cipherstate *cs, const uint8_t *head,
+                                size_t headlen, const uint8_t *body,
+                                size_t bodylen, uint8_t *out, size_t outcap,
+                                size_t *outlen)
+{
+  size_t ptlen = headlen + bodylen;
+#if YZ_NOISE_AEAD_OPENSSL
+  uintptr_t o = (uintptr_t)out, b = (uintptr_t)body;
+  bool apart = bodylen == 0 || b + bodylen <= o || o + outcap <= b;
+  if (cs->has_k && apart && ptlen <= YZ_NOISE_MAX_PAYLOAD_LEN &&
+      outcap >= ptlen + YZ_NOISE_TAG_LEN && cs->n != UINT64_MAX &&
+      use_evp(cs->cipher, ptlen, 0)) {
+    uint8_t nonce[12];
+    make_nonce(nonce, cs->cipher, cs->n);
+    int rc = evp_encrypt(cs->cipher == YZ_NOISE_CIPHER_AESGCM, cs->k, nonce,
+                         NULL, 0, head, headlen, body, bodylen, out,
+                         out + ptlen);
+    if (rc != 0)
+      return rc; /* n unchanged: the message was not sent */
+    cs->n++;
+    *outlen = ptlen + YZ_NOISE_TAG_LEN;
+    return 0;
+  }
+#endif
+  /* One contiguous plaintext in out, encrypted there. */
+  if (ptlen > outcap || ptlen > YZ_NOISE_MAX_MSG_LEN)
+    return YZ_E_TOO_LARGE;
+  if (bodylen)
+    memmove(out + headlen, body, bodylen);
+  if (headlen)
+    memmove(out, head, headlen);
+  return yz_noise_cs_encrypt_with_ad(cs, NULL, 0, out, ptlen, out, outcap,
+                                     outlen);
 }
 
 int yz_noise_cs_decrypt_with_ad(yz_noise_cipherstate *cs, const uint8_t *ad,

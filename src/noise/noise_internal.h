@@ -98,6 +98,17 @@ enum {
  * synchronised: tests and benchmarks call it before the messages. */
 int yz__noise_aead_route(int route);
 
+/* EncryptWithAd(empty ad, head || body) into out: the same bytes, nonce
+ * and errors as yz_noise_cs_encrypt_with_ad() of the concatenation, but
+ * through libcrypto the body is encrypted from where it lies, with no copy
+ * (the session's frames: a header of a few bytes, then the application's
+ * bytes). Otherwise body and head are first copied to out. head must not
+ * overlap out; a body that overlaps out takes the copying path. */
+int yz__noise_cs_encrypt_gather(yz_noise_cipherstate *cs, const uint8_t *head,
+                                size_t headlen, const uint8_t *body,
+                                size_t bodylen, uint8_t *out, size_t outcap,
+                                size_t *outlen);
+
 /* How many of the calling thread's libcrypto contexts hold key k (tests:
  * yz_noise_cs_clear() and Rekey must leave none). 0 without libcrypto. */
 int yz__noise_aead_contexts_holding(const uint8_t k[YZ_NOISE_KEY_LEN]);

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "common/util.h"
+#include "noise/noise_internal.h"
 #include "session_internal.h"
 #include "testing.h"
 
@@ -542,8 +543,11 @@ static bool rekey_due(const yz_session *s, uint64_t now)
 
 /* Encrypt and transmit one frame: type || hdr || body. It is written
  * where it goes out from: the transport's buffer (cfg.tx_alloc), which
- * send() then queues as it is, or else the session's own; the copy of the
- * body into it is the only one, and the encryption runs in place there. */
+ * send() then queues as it is, or else the session's own. Through
+ * libcrypto the body is encrypted from the caller's bytes straight into
+ * it (yz__noise_cs_encrypt_gather), so the encryption is the only pass
+ * that writes it; otherwise the body is copied there once and encrypted
+ * in place. */
 static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
                 size_t hdrlen, const uint8_t *body, size_t bodylen)
 {
@@ -558,13 +562,14 @@ static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
     p = txp(s);
     room = txroom(s);
   }
-  p[0] = type;
+  uint8_t head[1 + 8]; /* the type and a frame header of at most 8 */
+  if (hdrlen > sizeof head - 1)
+    return close_silent(s, YZ_E_INVAL, YZ_CLOSE_INTERNAL, "frame header");
+  head[0] = type;
   if (hdrlen)
-    memcpy(p + 1, hdr, hdrlen);
-  if (bodylen)
-    memcpy(p + 1 + hdrlen, body, bodylen);
+    memcpy(head + 1, hdr, hdrlen);
   size_t n;
-  rc = yz_noise_cs_encrypt_with_ad(&s->tx, NULL, 0, p, 1 + hdrlen + bodylen, p,
+  rc = yz__noise_cs_encrypt_gather(&s->tx, head, 1 + hdrlen, body, bodylen, p,
                                    room, &n);
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_INTERNAL, "encryption failed: %s",

@@ -193,6 +193,67 @@ static void test_same_bytes(void **state)
       }
 }
 
+/* A frame given as a head and a body (yz__noise_cs_encrypt_gather, the
+ * session's send path): the same bytes and nonce as EncryptWithAd of the
+ * concatenation (libsodium's), for every length class, head lengths of the
+ * session's frames (type, + 2, 4 or 8 header bytes), every route, both
+ * ciphers; a body overlapping the output too. */
+static void test_gather_same_bytes(void **state)
+{
+  (void)state;
+  static const size_t heads[] = {1, 3, 5, 9};
+  static const int routes[] = {YZ__AEAD_AUTO, YZ__AEAD_LIBSODIUM,
+                               YZ__AEAD_OPENSSL};
+  static uint8_t body[CAP], whole[CAP];
+  for (size_t ci = 0; ci < 2; ci++) {
+    if (!cipher_ok(ciphers[ci]))
+      continue;
+    for (size_t li = 0; li < YZ__ARRAY_LEN(lens); li++)
+      for (size_t hi = 0; hi < YZ__ARRAY_LEN(heads); hi++)
+        for (size_t ri = 0; ri < YZ__ARRAY_LEN(routes); ri++) {
+          size_t hl = heads[hi];
+          size_t bl = lens[li] > hl ? lens[li] - hl : 0, la, lb;
+          uint8_t key[32], head[9];
+          uint64_t n;
+          if (routes[ri] == YZ__AEAD_OPENSSL && !have_openssl())
+            continue;
+          rnd(key, sizeof key);
+          rnd(&n, sizeof n);
+          n %= YZ_NOISE_NONCE_MAX;
+          rnd(head, hl);
+          rnd(body, bl);
+          memcpy(whole, head, hl);
+          memcpy(whole + hl, body, bl);
+          assert_int_equal(encrypt_via(YZ__AEAD_LIBSODIUM, ciphers[ci], key,
+                                       n, NULL, 0, whole, hl + bl, ct_a, &la),
+                           0);
+          yz_noise_cipherstate cs;
+          assert_int_equal(yz__noise_aead_route(routes[ri]), 0);
+          yz_noise_cs_init(&cs, ciphers[ci]);
+          yz_noise_cs_initialize_key(&cs, key);
+          assert_int_equal(yz_noise_cs_set_nonce(&cs, n), 0);
+          assert_int_equal(yz__noise_cs_encrypt_gather(&cs, head, hl, body,
+                                                       bl, ct_b, CAP, &lb),
+                           0);
+          assert_int_equal(yz_noise_cs_nonce(&cs), n + 1);
+          assert_int_equal(lb, la);
+          if (memcmp(ct_a, ct_b, la) != 0)
+            fail_msg("cipher %d, head %zu, body %zu, route %d: differ",
+                     ciphers[ci], hl, bl, routes[ri]);
+          /* the body already where the frame goes (overlapping out) */
+          assert_int_equal(yz_noise_cs_set_nonce(&cs, n), 0);
+          memcpy(ct_b + hl, body, bl);
+          assert_int_equal(yz__noise_cs_encrypt_gather(&cs, head, hl,
+                                                       ct_b + hl, bl, ct_b,
+                                                       CAP, &lb),
+                           0);
+          assert_memory_equal(ct_a, ct_b, la);
+          yz_noise_cs_clear(&cs);
+          assert_int_equal(yz__noise_aead_route(YZ__AEAD_AUTO), 0);
+        }
+  }
+}
+
 /* Rekey (section 4.2) gives the same key through either library. */
 static void test_rekey_same(void **state)
 {
@@ -491,6 +552,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_backend_name),
     cmocka_unit_test(test_same_bytes),
+    cmocka_unit_test(test_gather_same_bytes),
     cmocka_unit_test(test_rekey_same),
     cmocka_unit_test(test_clear_forgets_key),
     cmocka_unit_test(test_tamper),
