@@ -64,6 +64,8 @@
 #include "link/wsframe.h"
 #include "yz/link.h"
 #include "yz/log.h"
+#include "yz/noise.h"
+#include "yz/session.h"
 
 static uv_loop_t loop;
 
@@ -1234,6 +1236,89 @@ static void throughput(size_t len, bool stream, unsigned window,
   throughput_with(echo_round_plain, len, stream, window, budget, base, cand);
 }
 
+/* ---- the AEAD alone, for the bounds of the vs_plain figures ------------------
+ *
+ * What the transport AEAD (yz_noise_cs, the library in use) costs for one
+ * 64 KiB message, in this process, right after the vs_plain rounds: the
+ * two Noise messages the session makes of it (a first fragment of a full
+ * 65519-byte plaintext, then the 23 bytes left), encrypted, or decrypted,
+ * out of place as the link does. From it and the plain rate of the same
+ * run: the rate yz would reach if the AEAD were all it added to plain
+ * WebSocket (docs/benchmarks.md "Encrypted link against plain WebSocket"). */
+
+enum { AEAD_MSG = 65536,
+       AEAD_FIRST = YZ_SESSION_MAX_FRAME_LEN,
+       AEAD_LAST = 1 + AEAD_MSG - (YZ_SESSION_MAX_FRAME_LEN - 5) };
+
+typedef struct aead_run {
+  yz_noise_cipherstate cs;
+  uint8_t *pt, *ct, *out; /* ct: both messages, the first at 0 */
+  size_t ct1, ct2;
+  bool decrypt;
+  int err;
+} aead_run;
+
+static void aead_fn(void *vctx, unsigned long iters) {
+  aead_run *a = vctx;
+  size_t n;
+  for (unsigned long i = 0; i < iters && a->err == 0; i++) {
+    if (!a->decrypt) {
+      a->err = yz_noise_cs_encrypt_with_ad(&a->cs, NULL, 0, a->pt, AEAD_FIRST,
+                                           a->out, AEAD_MSG, &n);
+      if (a->err == 0)
+        a->err = yz_noise_cs_encrypt_with_ad(&a->cs, NULL, 0, a->pt,
+                                             AEAD_LAST, a->out, AEAD_MSG, &n);
+      continue;
+    }
+    a->err = yz_noise_cs_set_nonce(&a->cs, 0);
+    if (a->err == 0)
+      a->err = yz_noise_cs_decrypt_with_ad(&a->cs, NULL, 0, a->ct, a->ct1,
+                                           a->out, AEAD_MSG, &n);
+    if (a->err == 0)
+      a->err = yz_noise_cs_decrypt_with_ad(&a->cs, NULL, 0, a->ct + a->ct1,
+                                           a->ct2, a->out, AEAD_MSG, &n);
+  }
+}
+
+/* The AEAD's MB/s of 64 KiB messages, encrypting (enc) and decrypting
+ * (dec); 0 and 0 on failure. */
+static void aead_rates(double seconds, double *enc, double *dec) {
+  aead_run a;
+  memset(&a, 0, sizeof a);
+  *enc = *dec = 0;
+  uint8_t key[YZ_NOISE_KEY_LEN];
+  randombytes_buf(key, sizeof key);
+  a.pt = calloc(1, AEAD_MSG);
+  a.ct = malloc(2 * AEAD_MSG);
+  a.out = malloc(AEAD_MSG);
+  if (a.pt != NULL && a.ct != NULL && a.out != NULL) {
+    yz_noise_cs_init(&a.cs, YZ_NOISE_CIPHER_CHACHAPOLY);
+    yz_noise_cs_initialize_key(&a.cs, key);
+    if (yz_noise_cs_encrypt_with_ad(&a.cs, NULL, 0, a.pt, AEAD_FIRST, a.ct,
+                                    AEAD_MSG, &a.ct1) == 0 &&
+        yz_noise_cs_encrypt_with_ad(&a.cs, NULL, 0, a.pt, AEAD_LAST,
+                                    a.ct + a.ct1, AEAD_MSG, &a.ct2) == 0) {
+      double r = yz_bench_rate(aead_fn, &a, seconds);
+      a.decrypt = true;
+      double d = yz_bench_rate(aead_fn, &a, seconds);
+      if (a.err == 0) {
+        *enc = r * AEAD_MSG / 1e6;
+        *dec = d * AEAD_MSG / 1e6;
+      }
+    }
+    yz_noise_cs_clear(&a.cs);
+  }
+  sodium_memzero(key, sizeof key);
+  free(a.pt);
+  free(a.ct);
+  free(a.out);
+}
+
+/* 1 / (1/plain + the AEAD's time per byte): the bound. */
+static double aead_bound(double plain, double aead_s_per_mb) {
+  return plain > 0 ? 1.0 / (1.0 / plain + aead_s_per_mb) : 0;
+}
+
 /* Wait conditions. `both` counts the ends in this process (both when the
  * two ends are here, the dialer's only when the peer process accepts). */
 static int dial_target, accept_target; /* b's count, a's count */
@@ -1461,6 +1546,7 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
   }
   /* the native run: against plain WebSocket on the native framing too */
   double tn[4][2] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
+  double aead_enc = 0, aead_dec = 0;
   bool native = bench_backend == YZ_LINK_BACKEND_NATIVE;
   if (native) {
     NW.est = 0;
@@ -1477,6 +1563,11 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
                     &tn[2][1]);
     throughput_with(echo_round_nws, 65536, true, 16, budget / 8, &tn[3][0],
                     &tn[3][1]);
+    aead_rates(budget / 16, &aead_enc, &aead_dec);
+    if (aead_enc <= 0 || aead_dec <= 0) {
+      rc = yz_cli_error("link: the AEAD alone failed");
+      goto out;
+    }
   }
   bool tp_ok = true;
   for (int i = 0; i < 4; i++)
@@ -1539,6 +1630,19 @@ vs_plain:
     yz_bench_emit(e, FIG("vs_plain_stream_1k_mb_per_s"), tn[2][1], "MB/s",
                   "native.ws_stream_1k_mb_per_s", tn[2][0]);
     yz_bench_emit(e, FIG("vs_plain_stream_64k_mb_per_s"), tn[3][1], "MB/s",
+                  "native.ws_stream_64k_mb_per_s", tn[3][0]);
+    yz_bench_emit(e, FIG("aead_encrypt_64k_mb_per_s"), aead_enc, "MB/s",
+                  NULL, aead_enc);
+    yz_bench_emit(e, FIG("aead_decrypt_64k_mb_per_s"), aead_dec, "MB/s",
+                  NULL, aead_dec);
+    /* an echo: each process encrypts and decrypts every byte; a stream:
+     * the sender encrypts, the receiver decrypts, at once */
+    double slower = aead_enc < aead_dec ? aead_enc : aead_dec;
+    yz_bench_emit(e, FIG("vs_plain_echo_64k_bound_mb_per_s"),
+                  aead_bound(tn[1][0], 1.0 / aead_enc + 1.0 / aead_dec),
+                  "MB/s", "native.ws_echo_64k_mb_per_s", tn[1][0]);
+    yz_bench_emit(e, FIG("vs_plain_stream_64k_bound_mb_per_s"),
+                  aead_bound(tn[3][0], 1.0 / slower), "MB/s",
                   "native.ws_stream_64k_mb_per_s", tn[3][0]);
   }
   if (!vs_plain_only)
