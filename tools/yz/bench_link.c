@@ -729,6 +729,8 @@ static void nws_end(void) {
 /* ---- child processes ------------------------------------------------------ */
 
 static volatile pid_t hold_pid = -1, peer_pid = -1;
+static clockid_t peer_cpu; /* the peer's CPU clock, if peer_cpu_ok */
+static bool peer_cpu_ok;
 static int hold_wfd = -1, peer_wfd = -1;
 static struct sigaction old_int, old_term; /* before catch_fatal() */
 
@@ -1112,6 +1114,7 @@ static int peer_fork(void) {
   close(ctl[0]);
   close(info[1]);
   peer_pid = pid;
+  peer_cpu_ok = clock_getcpuclockid(pid, &peer_cpu) == 0;
   peer_wfd = ctl[1];
   ssize_t n;
   do
@@ -1193,6 +1196,21 @@ static double echo_round_nws(uint64_t n) {
   return (double)(n * E.len) / (yz_bench_now() - t0) / 1e6;
 }
 
+/* CPU time, in seconds, of a clock (0 if it cannot be read). */
+static double cpu_now(clockid_t c) {
+  struct timespec t;
+  return clock_gettime(c, &t) == 0 ? (double)t.tv_sec + t.tv_nsec * 1e-9 : 0;
+}
+
+/* The CPU time both processes spent in all the rounds of the last
+ * throughput_with() ([0] plain, [1] yz), and the payload bytes of each:
+ * what each side's work costs, whatever the machine's load does to the
+ * wall time (the peer's through its CPU clock, peer_cpu_ok). */
+typedef struct cpu_acct {
+  double self[2], peer[2], bytes;
+} cpu_acct;
+static cpu_acct CPU;
+
 /* Alternate plain and yz rounds of 2 MiB (at least 32 messages) within
  * `budget` seconds (at least 2 rounds each); best round of each. */
 static void throughput_with(double (*plain)(uint64_t), size_t len,
@@ -1214,11 +1232,23 @@ static void throughput_with(double (*plain)(uint64_t), size_t len,
     n = 32;
   n -= n % E.k; /* whole acks */
   *base = *cand = 0;
+  memset(&CPU, 0, sizeof CPU);
   double t_end = yz_bench_now() + budget;
   int rounds = 0;
   do {
+    double s0 = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
+    double p0 = peer_cpu_ok ? cpu_now(peer_cpu) : 0;
     double b = plain(n);
+    double s1 = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
+    double p1 = peer_cpu_ok ? cpu_now(peer_cpu) : 0;
     double c = echo_round_yz(n);
+    double s2 = cpu_now(CLOCK_PROCESS_CPUTIME_ID);
+    double p2 = peer_cpu_ok ? cpu_now(peer_cpu) : 0;
+    CPU.self[0] += s1 - s0;
+    CPU.self[1] += s2 - s1;
+    CPU.peer[0] += p1 - p0;
+    CPU.peer[1] += p2 - p1;
+    CPU.bytes += (double)(n * len);
     if (b <= 0 || c <= 0) {
       *base = *cand = 0;
       return;
@@ -1281,7 +1311,7 @@ static void aead_fn(void *vctx, unsigned long iters) {
 }
 
 /* The AEAD's MB/s of 64 KiB messages, encrypting (enc) and decrypting
- * (dec); 0 and 0 on failure. */
+ * (dec), best rounds; 0 and 0 on failure. */
 static void aead_rates(double seconds, double *enc, double *dec) {
   aead_run a;
   memset(&a, 0, sizeof a);
@@ -1547,6 +1577,8 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
   /* the native run: against plain WebSocket on the native framing too */
   double tn[4][2] = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
   double aead_enc = 0, aead_dec = 0;
+  cpu_acct cpu64[2]; /* echo, stream at 64 KiB */
+  memset(cpu64, 0, sizeof cpu64);
   bool native = bench_backend == YZ_LINK_BACKEND_NATIVE;
   if (native) {
     NW.est = 0;
@@ -1559,10 +1591,12 @@ static int bench_run(const yz_bench_opts *opts, yz_bench_emitter *e,
                     &tn[0][1]);
     throughput_with(echo_round_nws, 65536, false, 8, budget / 4, &tn[1][0],
                     &tn[1][1]);
+    cpu64[0] = CPU;
     throughput_with(echo_round_nws, 1024, true, 64, budget / 8, &tn[2][0],
                     &tn[2][1]);
     throughput_with(echo_round_nws, 65536, true, 16, budget / 8, &tn[3][0],
                     &tn[3][1]);
+    cpu64[1] = CPU;
     aead_rates(budget / 16, &aead_enc, &aead_dec);
     if (aead_enc <= 0 || aead_dec <= 0) {
       rc = yz_cli_error("link: the AEAD alone failed");
@@ -1644,6 +1678,21 @@ vs_plain:
     yz_bench_emit(e, FIG("vs_plain_stream_64k_bound_mb_per_s"),
                   aead_bound(tn[3][0], 1.0 / slower), "MB/s",
                   "native.ws_stream_64k_mb_per_s", tn[3][0]);
+    /* MB of payload per CPU second of each process, all rounds */
+    static const char *const kind[2] = {"echo", "stream"};
+    for (int k = 0; k < 2 && peer_cpu_ok; k++)
+      for (int side = 0; side < 2; side++) {
+        const double *c = side == 0 ? cpu64[k].self : cpu64[k].peer;
+        const char *who = side == 0 ? "client" : "peer";
+        char base[96];
+        double mb = cpu64[k].bytes / 1e6;
+        snprintf(base, sizeof base, "native.ws_%s_64k_%s_mb_per_cpu_s",
+                 kind[k], who);
+        snprintf(fig, sizeof fig, "%svs_plain_%s_64k_%s_mb_per_cpu_s", prefix,
+                 kind[k], who);
+        yz_bench_emit(e, fig, c[1] > 0 ? mb / c[1] : 0, "MB/s", base,
+                      c[0] > 0 ? mb / c[0] : 0);
+      }
   }
   if (!vs_plain_only)
     yz_bench_emit(e, FIG("new_links_per_s"), new_y, "/s",
