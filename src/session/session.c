@@ -551,6 +551,9 @@ static bool rekey_due(const yz_session *s, uint64_t now)
 static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
                 size_t hdrlen, const uint8_t *body, size_t bodylen)
 {
+  uint8_t head[1 + 8]; /* the type and a frame header of at most 8 */
+  if (hdrlen > sizeof head - 1)
+    return close_silent(s, YZ_E_INVAL, YZ_CLOSE_INTERNAL, "frame header");
   size_t need = 1 + hdrlen + bodylen + YZ_NOISE_TAG_LEN;
   uint8_t *p = s->cfg.tx_alloc ? s->cfg.tx_alloc(s->cfg.user, need) : NULL;
   size_t room = need;
@@ -562,9 +565,6 @@ static int seal(yz_session *s, uint8_t type, const uint8_t *hdr,
     p = txp(s);
     room = txroom(s);
   }
-  uint8_t head[1 + 8]; /* the type and a frame header of at most 8 */
-  if (hdrlen > sizeof head - 1)
-    return close_silent(s, YZ_E_INVAL, YZ_CLOSE_INTERNAL, "frame header");
   head[0] = type;
   if (hdrlen)
     memcpy(head + 1, hdr, hdrlen);
