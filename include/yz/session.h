@@ -331,9 +331,10 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_session_recv(yz_session *s,
  * yz_session_recv() of a message the caller lets the session overwrite:
  * once the session is UP, a transport message is decrypted in place in
  * msg[0..len) (no copy; a message delivered from it is valid during its
- * MESSAGE event), except for the fragments after the first of a
- * fragmented message, which are decrypted straight into the reassembly
- * buffer. msg's content is unspecified afterwards. Same results as
+ * MESSAGE event), except for a full-size transport message (most likely a
+ * first fragment) and the fragments after the first of a fragmented
+ * message, which are decrypted straight into the reassembly buffer.
+ * msg's content is unspecified afterwards. Same results as
  * yz_session_recv().
  */
 YZ_EXPORT YZ_WARN_UNUSED int yz_session_recv_inplace(yz_session *s,
@@ -384,8 +385,9 @@ YZ_EXPORT size_t yz_session_channel_binding(const yz_session *s,
 
 /*
  * Memory (for a node-wide budget, yz/link.h): the bytes the session's
- * receive buffer holds now (a message being reassembled, or at most one
- * transport message's plaintext kept between messages; 0 once idle), what
+ * receive buffer holds now (a message being reassembled, or at most two
+ * transport messages' plaintext kept between messages, 131,037 bytes;
+ * 0 once idle), what
  * it will hold once yz_session_recv() of a wire message of wire_len bytes
  * has grown it (its current size if it would not grow; the caller can
  * refuse before it does), and the bytes of its transmit buffer (the
