@@ -25,8 +25,9 @@
 #include "common/util.h"
 
 enum { YZ__PS_MESH_MAX = 256 }; /* D_hi + D_out at most */
-/* The backoff of the PRUNE that trims a mesh over D (not over D_hi) by
- * one peer at a heartbeat (docs/pubsub.md "Mesh size"). */
+/* Trimming a mesh over D (but not over D_hi) by one peer per heartbeat
+ * once it has been over D for TRIM_AFTER heartbeats in a row, with a
+ * PRUNE backoff of TRIM_BACKOFF_S (docs/pubsub.md "Mesh size"). */
 enum { TRIM_BACKOFF_S = 10, TRIM_AFTER = 3 };
 
 /* ---- a hash index of 32-byte keys -------------------------------------- */
@@ -1743,20 +1744,25 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
     graft_some(r, t, c->D - t->n_mesh, false, now);
   t->over_d = t->n_mesh > c->D ? t->over_d + 1 : 0;
   if (t->n_mesh > c->D_hi || (t->n_mesh > c->D && t->over_d >= TRIM_AFTER)) {
-    /* Over D (not only over D_hi, as gossipsub v1.1 has it): every mesh
-     * peer over D costs each message about one more duplicate, and
-     * meshes left anywhere in (D, D_hi] settle near 8 with the defaults
-     * (docs/pubsub.md "The heartbeat"). Keep the D_score best, then
-     * random ones up to D, with at least D_out outbound among them;
-     * PRUNE the rest with peer exchange. */
+    /* Over D_hi: down to D at once (gossipsub v1.1). Over D for
+     * TRIM_AFTER heartbeats in a row: one peer fewer per heartbeat
+     * (docs/pubsub.md "Mesh size"). Every mesh peer over D costs each
+     * message about one more duplicate, and meshes left anywhere in
+     * (D, D_hi] settle near 8 with the defaults. Slowly, so that a mesh
+     * that grew while the network repaired itself (a kill) is trimmed
+     * after the repair, and one peer at a time, so that the pruned peers
+     * (one of them may have been at D_lo) regraft a few at a time. Kept
+     * first: the D_score best, then the peers that joined since the last
+     * heartbeat, then random ones, with at least D_out outbound among
+     * those kept; the rest is PRUNEd with peer exchange. */
     uint32_t keep[YZ__PS_MESH_MAX];
     size_t n = t->n_mesh, target = n > c->D_hi ? c->D : n - 1;
     memcpy(keep, t->mesh, n * sizeof *keep);
     sort_by_score(r, keep, n);
     shuffle(r, keep + c->D_score, n - c->D_score);
-    /* Then those that joined since the last heartbeat: a GRAFT taken
-     * over D came from a peer that needed it (under D_lo, or it would
-     * not GRAFT), so an older member, likely better meshed, goes. */
+    /* A peer GRAFTs only when its mesh is under D_lo (or short of
+     * outbound peers): pruning the one that just joined would send it
+     * looking again, so an older member goes instead. */
     for (size_t i = c->D_score, k = c->D_score; i < n; i++) {
       struct ptopic *jpt = ptopic_find(&r->peers[keep[i]], t->id);
       if (jpt && jpt->graft_ms > r->last_hb_ms) {
@@ -1781,10 +1787,10 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
       j--;
       out++;
     }
-    /* Over D_hi the full backoff, as gossipsub; one peer over D with a
-     * backoff of one heartbeat (TRIM_BACKOFF_S), so that a peer we let go
-     * while it had enough can come back at once if a kill leaves it short
-     * (with the 60 s backoff, small networks run out of candidates). */
+    /* Over D_hi the full backoff, as gossipsub; a trim over D a shorter
+     * one (TRIM_BACKOFF_S, 10 s): the peer was let go while it had enough,
+     * and may be needed again after a kill; with 60 s a small network
+     * runs out of candidates to graft. */
     uint64_t bo = n > c->D_hi ? c->prune_backoff_s : TRIM_BACKOFF_S;
     for (size_t i = target; i < n; i++)
       prune_peer(r, t, keep[i], bo, true, now);
