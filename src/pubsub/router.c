@@ -25,6 +25,10 @@
 #include "common/util.h"
 
 enum { YZ__PS_MESH_MAX = 256 }; /* D_hi + D_out at most */
+/* Trimming a mesh over D (but not over D_hi) by one peer per heartbeat
+ * once it has been over D for TRIM_AFTER heartbeats in a row, with a
+ * PRUNE backoff of TRIM_BACKOFF_S (docs/pubsub.md "Mesh size"). */
+enum { TRIM_BACKOFF_S = 10, TRIM_AFTER = 3 };
 
 /* ---- a hash index of 32-byte keys -------------------------------------- */
 
@@ -197,6 +201,7 @@ struct topic {
   uint64_t fanout_pub_ms;
   struct backoff *backoff;
   size_t n_backoff, cap_backoff;
+  unsigned over_d; /* heartbeats in a row the mesh was over D */
 };
 
 struct window {
@@ -243,6 +248,7 @@ struct yz__ps_router {
   double *scores;
   bool in_heartbeat;
   uint64_t ticks; /* heartbeats so far */
+  uint64_t last_hb_ms; /* the last heartbeat (creation before the first) */
   struct retained *ret;
 };
 
@@ -987,7 +993,6 @@ yz__ps_router *yz__ps_router_new(const yz_node_id *self,
                                  const yz__ps_config *cfg,
                                  const yz__ps_callbacks *cb, uint64_t now_ms)
 {
-  (void)now_ms;
   yz__ps_config c;
   if (cfg)
     c = *cfg;
@@ -1023,6 +1028,7 @@ yz__ps_router *yz__ps_router_new(const yz_node_id *self,
     yz__ps_router_free(r);
     return NULL;
   }
+  r->last_hb_ms = now_ms;
   return r;
 }
 
@@ -1360,9 +1366,17 @@ static void handle_prune(yz__ps_router *r, uint32_t slot,
   struct topic *t = topic_find(r, pr->topic);
   if (!t)
     return;
+  bool was = in_list(t->mesh, t->n_mesh, slot);
   mesh_del(r, t, slot, now);
   backoff_set(r, t, &p->id, pr->backoff ? pr->backoff : r->cfg.prune_backoff_s,
               now);
+  /* A PRUNE that leaves the mesh under D_lo (a peer trimming its mesh
+   * over D, or refusing our GRAFT) is answered with GRAFTs to others at
+   * once rather than at the next heartbeat, so trimming towards D does
+   * not leave meshes short for up to a heartbeat (docs/pubsub.md "Mesh
+   * size"). */
+  if (was && t->subscribed && t->n_mesh < r->cfg.D_lo)
+    graft_some(r, t, r->cfg.D - t->n_mesh, false, now);
   if (pr->n_peers && r->cb.px &&
       score_of(r, p, now) >= r->cfg.score.accept_px_threshold)
     r->cb.px(r->cb.ud, pr->topic, pr->peers,
@@ -1728,18 +1742,39 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
   }
   if (t->n_mesh < c->D_lo)
     graft_some(r, t, c->D - t->n_mesh, false, now);
-  if (t->n_mesh > c->D_hi) {
-    /* Keep the D_score best, then random ones up to D, with at least
-     * D_out outbound among them; PRUNE the rest with peer exchange. */
+  t->over_d = t->n_mesh > c->D ? t->over_d + 1 : 0;
+  if (t->n_mesh > c->D_hi || (t->n_mesh > c->D && t->over_d >= TRIM_AFTER)) {
+    /* Over D_hi: down to D at once (gossipsub v1.1). Over D for
+     * TRIM_AFTER heartbeats in a row: one peer fewer per heartbeat
+     * (docs/pubsub.md "Mesh size"). Every mesh peer over D costs each
+     * message about one more duplicate, and meshes left anywhere in
+     * (D, D_hi] settle near 8 with the defaults. Slowly, so that a mesh
+     * that grew while the network repaired itself (a kill) is trimmed
+     * after the repair, and one peer at a time, so that the pruned peers
+     * (one of them may have been at D_lo) regraft a few at a time. Kept
+     * first: the D_score best, then the peers that joined since the last
+     * heartbeat, then random ones, with at least D_out outbound among
+     * those kept; the rest is PRUNEd with peer exchange. */
     uint32_t keep[YZ__PS_MESH_MAX];
-    size_t n = t->n_mesh;
+    size_t n = t->n_mesh, target = n > c->D_hi ? c->D : n - 1;
     memcpy(keep, t->mesh, n * sizeof *keep);
     sort_by_score(r, keep, n);
     shuffle(r, keep + c->D_score, n - c->D_score);
+    /* A peer GRAFTs only when its mesh is under D_lo (or short of
+     * outbound peers): pruning the one that just joined would send it
+     * looking again, so an older member goes instead. */
+    for (size_t i = c->D_score, k = c->D_score; i < n; i++) {
+      struct ptopic *jpt = ptopic_find(&r->peers[keep[i]], t->id);
+      if (jpt && jpt->graft_ms > r->last_hb_ms) {
+        uint32_t x = keep[i];
+        memmove(&keep[k + 1], &keep[k], (i - k) * sizeof x);
+        keep[k++] = x;
+      }
+    }
     size_t out = 0;
-    for (size_t i = 0; i < c->D; i++)
+    for (size_t i = 0; i < target; i++)
       out += r->peers[keep[i]].outbound;
-    for (size_t i = c->D, j = c->D; i < n && out < c->D_out; i++) {
+    for (size_t i = target, j = target; i < n && out < c->D_out; i++) {
       if (!r->peers[keep[i]].outbound)
         continue;
       while (j > c->D_score && r->peers[keep[j - 1]].outbound)
@@ -1752,8 +1787,13 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
       j--;
       out++;
     }
-    for (size_t i = c->D; i < n; i++)
-      prune_peer(r, t, keep[i], c->prune_backoff_s, true, now);
+    /* Over D_hi the full backoff, as gossipsub; a trim over D a shorter
+     * one (TRIM_BACKOFF_S, 10 s): the peer was let go while it had enough,
+     * and may be needed again after a kill; with 60 s a small network
+     * runs out of candidates to graft. */
+    uint64_t bo = n > c->D_hi ? c->prune_backoff_s : TRIM_BACKOFF_S;
+    for (size_t i = target; i < n; i++)
+      prune_peer(r, t, keep[i], bo, true, now);
   }
   size_t out = 0;
   for (size_t i = 0; i < t->n_mesh; i++)
@@ -1857,6 +1897,7 @@ void yz__ps_heartbeat(yz__ps_router *r, uint64_t now)
     seen_drop_oldest(r);
   flush(r, now);
   r->in_heartbeat = false;
+  r->last_hb_ms = now;
 }
 
 /* ---- inspection

@@ -137,7 +137,8 @@ int yz__ps_unsubscribe(yz__ps_router *r, const uint8_t topic[YZ_PS_TOPIC_LEN],
 int yz__ps_publish(yz__ps_router *r, const yz_ps_msg *m, uint64_t now_ms);
 
 /* The heartbeat (every second): scores decay, broken promises are
- * penalised, meshes are repaired (to [D_lo, D_hi], D_out outbound),
+ * penalised, meshes are repaired (to [D_lo, D_hi], D_out outbound) and
+ * trimmed towards D (docs/pubsub.md "Mesh size"),
  * fanouts expire, gossip is emitted, caches age. */
 void yz__ps_heartbeat(yz__ps_router *r, uint64_t now_ms);
 

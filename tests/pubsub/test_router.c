@@ -810,6 +810,106 @@ static void test_fanout_and_px(void **state)
   net_free();
 }
 
+/* A mesh over D (here by GRAFTs, up to D_hi) sheds one peer per
+ * heartbeat once it has been over D for three heartbeats in a row, down
+ * to D (docs/pubsub.md "Mesh size"): the peer that just joined stays, at
+ * least D_out outbound peers stay, the pruned get a 10 s backoff, and a
+ * mesh at D is left alone. */
+static size_t trim_prunes;
+static bool trim_prune(const yz_ps_rpc *r)
+{
+  for (size_t i = 0; i < r->n_prune; i++)
+    trim_prunes += r->prune[i].backoff == 10;
+  return r->n_prune > 0;
+}
+
+static bool in_mesh(const yz_node_id *id)
+{
+  yz_node_id m[8];
+  size_t n = yz__ps_mesh(R, topic, false, m, 8);
+  for (size_t k = 0; k < n; k++)
+    if (memcmp(m[k].bytes, id->bytes, 32) == 0)
+      return true;
+  return false;
+}
+
+static void test_mesh_trimmed_to_d(void **state)
+{
+  (void)state;
+  yz__ps_config c = cfg;
+  c.D = 3, c.D_lo = 2, c.D_hi = 7, c.D_out = 1, c.D_score = 1;
+  solo(&c, 8, NULL);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  for (size_t i = 0; i < 5; i++) /* a storm of GRAFTs: all taken */
+    sub_graft(i, topic, true);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 5);
+  size_t mark = n_caps;
+  heartbeats(2); /* over D for two heartbeats: kept */
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 5);
+  sub_graft(5, topic, true); /* a newcomer, just before the third */
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 6);
+  heartbeats(1);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 5);
+  assert_true(in_mesh(&P[5]));
+  heartbeats(2);
+  yz_node_id m[8];
+  assert_int_equal(yz__ps_mesh(R, topic, false, m, 8), c.D);
+  size_t out = 0, prunes = 0;
+  for (size_t k = 0; k < c.D; k++)
+    out += (m[k].bytes[0] - 0xa0) % 2; /* odd peers are outbound */
+  assert_true(out >= c.D_out);
+  trim_prunes = 0;
+  for (size_t i = 0; i < 8; i++)
+    prunes += seen_for(i, mark, trim_prune);
+  assert_int_equal(prunes, 3);
+  assert_int_equal(trim_prunes, 3);
+  /* At D it stays: no PRUNE, no GRAFT. */
+  mark = n_caps;
+  heartbeats(5);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), c.D);
+  for (size_t i = 0; i < 8; i++) {
+    assert_int_equal(seen_for(i, mark, has_prune), 0);
+    assert_int_equal(seen_for(i, mark, has_graft), 0);
+  }
+  net_free();
+}
+
+/* A PRUNE that leaves the mesh under D_lo is answered with GRAFTs to
+ * other subscribed peers at once, not at the next heartbeat; the pruner
+ * is not among them (its backoff). */
+static void test_prune_regrafts_at_once(void **state)
+{
+  (void)state;
+  yz__ps_config c = cfg;
+  c.D = 3, c.D_lo = 2, c.D_hi = 7, c.D_out = 1, c.D_score = 1;
+  solo(&c, 6, NULL);
+  for (size_t i = 0; i < 6; i++)
+    sub_graft(i, topic, false);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  yz_node_id m[8];
+  assert_int_equal(yz__ps_mesh(R, topic, false, m, 8), c.D);
+  size_t gone = (size_t)(m[0].bytes[0] - 0xa0), other =
+      (size_t)(m[1].bytes[0] - 0xa0);
+  yz_ps_rpc_init(&out);
+  out.n_prune = 1;
+  out.prune[0] = (yz_ps_prune){topic, 10, NULL, 0};
+  size_t mark = n_caps;
+  from_peer(gone, &out); /* 2 left: at D_lo, nothing to do */
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 2);
+  size_t grafts = 0;
+  for (size_t i = 0; i < 6; i++)
+    grafts += seen_for(i, mark, has_graft);
+  assert_int_equal(grafts, 0);
+  from_peer(other, &out); /* 1 left: under D_lo */
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), c.D);
+  for (size_t i = 0; i < 6; i++)
+    grafts += seen_for(i, mark, has_graft);
+  assert_int_equal(grafts, 2);
+  assert_int_equal(seen_for(gone, mark, has_graft), 0);
+  assert_int_equal(seen_for(other, mark, has_graft), 0);
+  net_free();
+}
+
 static void test_idontwant(void **state)
 {
   (void)state;
@@ -1353,6 +1453,8 @@ int main(void)
       cmocka_unit_test_teardown(test_scoring, teardown),
       cmocka_unit_test_teardown(test_validator, teardown),
       cmocka_unit_test_teardown(test_fanout_and_px, teardown),
+      cmocka_unit_test_teardown(test_mesh_trimmed_to_d, teardown),
+      cmocka_unit_test_teardown(test_prune_regrafts_at_once, teardown),
       cmocka_unit_test_teardown(test_idontwant, teardown),
       cmocka_unit_test_teardown(test_dontwant_bound, teardown),
       cmocka_unit_test_teardown(test_bounds_tables, teardown),

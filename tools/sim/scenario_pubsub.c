@@ -85,6 +85,9 @@ struct pctx {
   uint8_t *data; /* a message's data */
   yz_node_id *peers;
   yz_sim_report dr; /* the DHT network's own figures (links, cost) */
+  /* the router counts of honest nodes at their crash, so that the
+   * duplicates they received before it still count (router_totals) */
+  uint64_t gone_delivered, gone_dups;
 };
 
 /* ---- the silent nodes' hook ------------------------------------------- */
@@ -217,6 +220,12 @@ static void ps_down(yz_pubsub *ps, void *arg) {
 
 /* Crash node i: PubSub and the DHT stop, then the node (yz_sim_crash). */
 static void crash(pctx *p, size_t i) {
+  if (honest_live(p, i) && p->ps[i] != NULL) {
+    yz_pubsub_stats st;
+    yz_pubsub_get_stats(p->ps[i], &st);
+    p->gone_delivered += st.router.delivered;
+    p->gone_dups += st.router.duplicates;
+  }
   p->gone[i] = true;
   yz_pubsub_stop(p->ps[i], ps_down, &p->pn[i]);
   yz_sim_touch(p->s, i);
@@ -332,8 +341,12 @@ static bool meshes_whole(pctx *p) {
   return true;
 }
 
+/* Copies of messages received and first copies accepted, over the honest
+ * nodes: the live ones now plus what the crashed ones had at their crash
+ * (a node killed in the measured phase received its share of it). */
 static void router_totals(pctx *p, uint64_t *delivered, uint64_t *dups) {
-  *delivered = *dups = 0;
+  *delivered = p->gone_delivered;
+  *dups = p->gone_dups;
   uint64_t rej = 0, gray = 0, broken = 0;
   for (size_t i = 0; i < yz_sim_count(p->s); i++) {
     if (!honest_live(p, i) || p->ps[i] == NULL)
