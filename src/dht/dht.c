@@ -427,6 +427,13 @@ static void admit(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   p.record_len = len;
   ip_of(&p.ip, where);
   int r = yz__dht_rt_seen(&d->rt, &p, yz__dht_now(d), rtt);
+  if (d->rt.has_displaced) {
+    /* moved to the cache by a closer contact: no longer a member */
+    d->rt.has_displaced = false;
+    if (yz_node_peer_is_up(d->node, &d->rt.displaced))
+      YZ__IGNORE(yz_node_peer_protect(d->node, &d->rt.displaced,
+                                      YZ_NODE_PROTECT_ROUTING, false));
+  }
   if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED)
     protect_sync(d);
   else if (r == YZ__DHT_UPDATED && yz_node_peer_is_up(d->node, id) &&
@@ -455,20 +462,12 @@ static void ring_add(struct yz__dht_ring *r, const yz_node_id *id)
     r->n++;
 }
 
-/* Would id get a place in its bucket now (room, or a bad contact to
- * replace)? A full bucket of good contacts costs no dial back. */
+/* Would id get a place in its bucket now (room, a bad contact to
+ * replace, or the neighbourhood exception)? A full bucket of good
+ * contacts costs no dial back. */
 static bool bucket_has_room(const yz_dht *d, const yz_node_id *id)
 {
-  unsigned bi = yz__dht_rt_bucket_index(&d->rt, id);
-  if (bi >= YZ__DHT_BUCKETS)
-    return false;
-  const yz__dht_bucket *b = &d->rt.buckets[bi];
-  if (b->n_live < d->rt.cfg.k)
-    return true;
-  for (unsigned i = 0; i < b->n_live; i++)
-    if (b->live[i].failures >= d->rt.cfg.max_failures)
-      return true;
-  return false;
+  return yz__dht_rt_would_enter(&d->rt, id);
 }
 
 /* The first address of a verified record that a node dials (ws, then
