@@ -339,6 +339,10 @@ typedef struct yz_dht_stats {
   uint64_t refused_in[YZ_DHT_ST_MAX + 1]; /* our answers, by status */
   uint64_t republished;
   uint64_t corrected;             /* stale replicas sent a newer record */
+  /* PUTs sent before their lookup ended (to the current k closest as
+   * they answered), and of those the copies that landed on a node that
+   * was not among the final k closest (docs/dht.md "PUT"). */
+  uint64_t puts_early, puts_extra;
 } yz_dht_stats;
 
 YZ_EXPORT void yz_dht_get_stats(const yz_dht *dht, yz_dht_stats *out);

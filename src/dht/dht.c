@@ -302,6 +302,19 @@ void yz__dht_cancel_rpcs(yz_dht *d, uint64_t op)
   }
 }
 
+void yz__dht_cancel_lookup_rpcs(yz_dht *d, uint64_t op)
+{
+  struct yz__dht_rpc *q = d->rpcs, *nx;
+  for (; q; q = nx) {
+    nx = q->next;
+    if (q->op != op || q->type == YZ_DHT_PUT || q->type == YZ_DHT_PROVIDE)
+      continue;
+    (void)yz_node_request_cancel(d->node, q->req_id);
+    rpc_unlink(d, q);
+    free(q);
+  }
+}
+
 /* ---- the routing table's members -------------------------------------- */
 
 /* The IP of "1.2.3.4:5", "[::1]:5" or a URL's host (diversity limits). */
@@ -696,10 +709,10 @@ static bool retry(yz_dht *d, const struct yz__dht_rpc *q, bool up)
 {
   if (!up)
     return q->op && q->type != YZ_DHT_HELLO &&
-           yz__dht_op_requery(d, q->op, &q->peer) == 0;
+           yz__dht_op_requery(d, q->op, &q->peer, q->type) == 0;
   d->retrying = true;
   int rc = q->type == YZ_DHT_HELLO ? yz__dht_send_hello(d, &q->peer, q->op)
-           : q->op                 ? yz__dht_op_resend(d, q->op, &q->peer)
+           : q->op ? yz__dht_op_resend(d, q->op, &q->peer, q->type)
                                    : YZ_E_UNSUPPORTED;
   d->retrying = false;
   return rc == 0;
