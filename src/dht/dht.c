@@ -470,9 +470,36 @@ static bool ring_has(const struct yz__dht_ring *r, const yz_node_id *id)
 static void ring_add(struct yz__dht_ring *r, const yz_node_id *id)
 {
   r->ids[r->next] = *id;
+  r->at[r->next] = 0;
   r->next = (r->next + 1) % YZ__DHT_RING;
   if (r->n < YZ__DHT_RING)
     r->n++;
+}
+
+/* id added at `now` (again: its time is renewed in place). */
+static void ring_stamp(struct yz__dht_ring *r, const yz_node_id *id,
+                       uint64_t now)
+{
+  for (unsigned i = 0; i < r->n; i++)
+    if (yz_node_id_equal(&r->ids[i], id)) {
+      r->at[i] = now;
+      return;
+    }
+  r->at[r->next] = now;
+  r->ids[r->next] = *id;
+  r->next = (r->next + 1) % YZ__DHT_RING;
+  if (r->n < YZ__DHT_RING)
+    r->n++;
+}
+
+/* id added within the last `within` ms? */
+static bool ring_recent(const struct yz__dht_ring *r, const yz_node_id *id,
+                        uint64_t now, uint64_t within)
+{
+  for (unsigned i = 0; i < r->n; i++)
+    if (yz_node_id_equal(&r->ids[i], id))
+      return now - r->at[i] < within;
+  return false;
 }
 
 /* Would id get a place in its bucket now (room, a bad contact to
@@ -530,6 +557,8 @@ static void on_dial(yz_node *n, int status, const yz_node_id *peer,
   if (c->purpose & YZ__DHT_DIAL_BACK)
     d->n_dialbacks--;
   if (!d->stopping) {
+    if (status == 0)
+      ring_stamp(&d->reached, &c->id, yz__dht_now(d));
     if (status == 0 && (c->purpose & YZ__DHT_DIAL_BACK))
       admit(d, &c->id, c->rec, c->rec_len, c->url, 0);
     if (status == 0 && (c->purpose & YZ__DHT_DIAL_ADD))
@@ -582,8 +611,11 @@ int yz__dht_dial(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   c->next = d->dials;
   d->dials = c;
   d->n_dials++;
-  if (purpose & YZ__DHT_DIAL_BACK)
+  d->st.dials++;
+  if (purpose & YZ__DHT_DIAL_BACK) {
     d->n_dialbacks++;
+    d->st.dial_backs++;
+  }
   return 0;
 }
 
@@ -608,7 +640,20 @@ void yz__dht_consider(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   }
   /* once: a node that failed the dial back is not dialled again for each
    * of its messages (only once it is forgotten, 64 dial backs later) */
-  if (!bucket_has_room(d, id) || d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX ||
+  if (!bucket_has_room(d, id))
+    return;
+  /* a node we dialled lately (pinned, at this record's address: the
+   * handshake proved it) needs no dial back to prove it reachable */
+  char url[YZ_WIRE_URL_MAX_LEN + 2 + YZ_NODE_ID_HEX_LEN];
+  if (ring_recent(&d->reached, id, yz__dht_now(d), YZ__DHT_REACHED_MS) &&
+      yz__dht_dial_url(d, rec, len, url, sizeof url) == 0) {
+    /* the address a dial back would use, as the IP for the diversity
+     * limits (what on_dial() passes) */
+    d->st.dial_backs_skipped++;
+    admit(d, id, rec, len, url, rtt);
+    return;
+  }
+  if (d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX ||
       ring_has(&d->dialled_back, id))
     return;
   if (yz__dht_dial(d, id, rec, len, YZ__DHT_DIAL_BACK, 0) == 0)

@@ -68,12 +68,19 @@ struct yz__dht_dial {
   char url[YZ_WIRE_URL_MAX_LEN + 2 + YZ_NODE_ID_HEX_LEN];
 };
 
-/* A small memory of node IDs, the oldest forgotten first. */
+/* A small memory of node IDs, the oldest forgotten first, with when each
+ * was added. */
 enum { YZ__DHT_RING = 64 };
 struct yz__dht_ring {
   yz_node_id ids[YZ__DHT_RING];
+  uint64_t at[YZ__DHT_RING];
   unsigned n, next;
 };
+
+/* A node we dialled (pinned, at its record's address) this recently is
+ * known reachable: when it dials us it enters the table without a dial
+ * back (docs/dht.md "HELLO and admission"). */
+enum { YZ__DHT_REACHED_MS = 10 * 60 * 1000 };
 
 struct yz__dht_op;
 struct yz__dht_kept;
@@ -109,6 +116,8 @@ struct yz_dht {
   /* dialled back lately (admission is tried once), and asked for their
    * record with a HELLO lately (a querier whose record we lack) */
   struct yz__dht_ring dialled_back, hello_asked;
+  /* dialled by us lately, the dial up (YZ__DHT_REACHED_MS) */
+  struct yz__dht_ring reached;
   bool retrying; /* yz__dht_send() is resending a lost request */
   unsigned n_dials, n_dialbacks;
 

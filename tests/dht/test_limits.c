@@ -255,6 +255,38 @@ static void test_dialbacks_and_ring(void **state)
   RUN_UNTIL(dht->n_dials == 0);
 }
 
+/* ---- dial-backs skipped for nodes we reached lately ---- */
+
+/* A node we dialled within YZ__DHT_REACHED_MS (the handshake proved it
+ * reachable at its record's address) enters the table when it says HELLO
+ * over a link it dialled, without a dial back; a failed dial proves
+ * nothing, so the next one is dialled back as before. */
+static void test_reached_no_dialback(void **state)
+{
+  (void)state;
+  yz_dht_stats st0, st1;
+  yz_dht_get_stats(dht, &st0);
+  /* a dial back that fails (nobody listens) does not count as reached */
+  hello_from(0);
+  assert_true(yz__dht_dialling(dht, sid(0)));
+  RUN_UNTIL(dht->n_dials == 0);
+  assert_int_equal(dht->reached.n, 0);
+  assert_null(yz__dht_rt_find(&dht->rt, sid(0)));
+  /* stranger 1 was dialled (and came up) just now */
+  dht->reached.ids[0] = *sid(1);
+  dht->reached.at[0] = yz__dht_now(dht);
+  dht->reached.n = 1;
+  dht->reached.next = 1;
+  hello_from(1);
+  assert_false(yz__dht_dialling(dht, sid(1)));
+  assert_int_equal(dht->n_dials, 0);
+  assert_non_null(yz__dht_rt_find(&dht->rt, sid(1)));
+  yz_dht_get_stats(dht, &st1);
+  assert_int_equal(st1.dial_backs - st0.dial_backs, 1); /* stranger 0 */
+  assert_int_equal(st1.dial_backs_skipped - st0.dial_backs_skipped, 1);
+  assert_int_equal(st1.dials - st0.dials, 1);
+}
+
 /* ---- unasked HELLOs to queriers: the other once-ring ---- */
 
 static void dialled(yz_node *n, int status, const yz_node_id *peer,
@@ -442,6 +474,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_dialbacks_and_ring, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_hello_ring, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reached_no_dialback, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_dial_waiters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_handoff, setup, teardown),
   };
