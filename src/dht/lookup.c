@@ -733,7 +733,14 @@ static void step(yz_dht *d, struct yz__dht_op *op)
    * FIND_NODE to all of the k closest nodes it has not already queried";
    * docs/dht.md "Lookups"). Asked alpha at a time, the k members of a
    * window each needing a dial cost k / alpha dial times in a row (7 at
-   * k = 20: most of a lookup's time in the simulator). */
+   * k = 20: most of a lookup's time in the simulator). The alpha closest
+   * of the window are asked even when every slot is taken: the linked
+   * candidates go first, and without this a closest one that needs a
+   * dial waited for a farther linked one to answer before its dial began
+   * (in the simulator at 300 nodes the last step then began at about
+   * 1 s instead of one dial time, 450 ms at the median; the put p50 went
+   * from 1.71 to 1.45 s). At most 2 x alpha are then in flight before the
+   * last step. */
   unsigned par = d->cfg.alpha;
   {
     size_t seen = 0;
@@ -778,7 +785,9 @@ static void step(yz_dht *d, struct yz__dht_op *op)
       seen++;
       if (c->state != C_DONE)
         all_done = false;
-      if (c->state != C_NEW || op->inflight >= par)
+      /* the alpha closest of the window are always asked, a slot free
+       * or not (see above) */
+      if (c->state != C_NEW || (op->inflight >= par && seen > d->cfg.alpha))
         continue;
       if (pass == 0 && !yz_node_peer_is_up(d->node, &c->id))
         continue;
