@@ -758,7 +758,7 @@ static bool retry(yz_dht *d, const struct yz__dht_rpc *q, bool up)
   d->retrying = true;
   int rc = q->type == YZ_DHT_HELLO ? yz__dht_send_hello(d, &q->peer, q->op)
            : q->op ? yz__dht_op_resend(d, q->op, &q->peer, q->type)
-                                   : YZ_E_UNSUPPORTED;
+                   : YZ_E_UNSUPPORTED;
   d->retrying = false;
   return rc == 0;
 }

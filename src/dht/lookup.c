@@ -447,8 +447,7 @@ static bool is_store(const struct yz__dht_op *op)
 /* PUT, PROVIDE in the last step: a member of the window asked now is sent
  * the store right behind the lookup's request, on the same link, so its
  * acknowledgement comes with its answer (docs/dht.md "PUT"). */
-static void store_with_query(yz_dht *d, struct yz__dht_op *op,
-                             struct cand *c)
+static void store_with_query(yz_dht *d, struct yz__dht_op *op, struct cand *c)
 {
   if (is_store(op) && op->last_step && c->put == P_NONE)
     store_to(d, op, c, true);

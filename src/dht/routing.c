@@ -306,8 +306,8 @@ static int near_victim(const yz__dht_rt *rt, unsigned bi, const yz_node_id *id)
   for (unsigned j = 0; j < b->n_live; j++) {
     if (xor_cmp(&b->live[j].id, id, &rt->self) < 0)
       closer++;
-    else if (far < 0 || xor_cmp(&b->live[j].id, &b->live[far].id,
-                                &rt->self) > 0)
+    else if (far < 0 ||
+             xor_cmp(&b->live[j].id, &b->live[far].id, &rt->self) > 0)
       far = (int)j;
   }
   return closer < rt->cfg.k ? far : -1;

@@ -703,8 +703,7 @@ static void no_find(yz_node *n, const yz_node_incoming *req,
   size_t cap = yz__dht_answer_max(d), outlen = 0;
   uint8_t *out = malloc(cap);
   assert_non_null(out);
-  if (yz__dht_handle_request(d, &req->from, data, len, out, cap, &outlen) ==
-      0)
+  if (yz__dht_handle_request(d, &req->from, data, len, out, cap, &outlen) == 0)
     (void)yz_node_respond(n, req, out, outlen);
   free(out);
 }
