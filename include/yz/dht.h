@@ -339,6 +339,15 @@ typedef struct yz_dht_stats {
   uint64_t refused_in[YZ_DHT_ST_MAX + 1]; /* our answers, by status */
   uint64_t republished;
   uint64_t corrected;             /* stale replicas sent a newer record */
+  /* Dials, each a full handshake (docs/dht.md "Links"): pinned dials the
+   * DHT made (lookups, dial-backs, yz_dht_add_contact(); not the join's
+   * bootstrap dials), of them dial-backs, and dial-backs skipped because
+   * the node was proven reachable lately (we dialled it). */
+  uint64_t dials, dial_backs, dial_backs_skipped;
+  /* PUTs sent before their lookup ended (to the current k closest as
+   * they answered), and of those the copies that landed on a node that
+   * was not among the final k closest (docs/dht.md "PUT"). */
+  uint64_t puts_early, puts_extra;
 } yz_dht_stats;
 
 YZ_EXPORT void yz_dht_get_stats(const yz_dht *dht, yz_dht_stats *out);

@@ -302,6 +302,19 @@ void yz__dht_cancel_rpcs(yz_dht *d, uint64_t op)
   }
 }
 
+void yz__dht_cancel_lookup_rpcs(yz_dht *d, uint64_t op)
+{
+  struct yz__dht_rpc *q = d->rpcs, *nx;
+  for (; q; q = nx) {
+    nx = q->next;
+    if (q->op != op || q->type == YZ_DHT_PUT || q->type == YZ_DHT_PROVIDE)
+      continue;
+    (void)yz_node_request_cancel(d->node, q->req_id);
+    rpc_unlink(d, q);
+    free(q);
+  }
+}
+
 /* ---- the routing table's members -------------------------------------- */
 
 /* The IP of "1.2.3.4:5", "[::1]:5" or a URL's host (diversity limits). */
@@ -427,6 +440,13 @@ static void admit(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   p.record_len = len;
   ip_of(&p.ip, where);
   int r = yz__dht_rt_seen(&d->rt, &p, yz__dht_now(d), rtt);
+  if (d->rt.has_displaced) {
+    /* moved to the cache by a closer contact: no longer a member */
+    d->rt.has_displaced = false;
+    if (yz_node_peer_is_up(d->node, &d->rt.displaced))
+      YZ__IGNORE(yz_node_peer_protect(d->node, &d->rt.displaced,
+                                      YZ_NODE_PROTECT_ROUTING, false));
+  }
   if (r == YZ__DHT_ADDED || r == YZ__DHT_REPLACED)
     protect_sync(d);
   else if (r == YZ__DHT_UPDATED && yz_node_peer_is_up(d->node, id) &&
@@ -450,25 +470,44 @@ static bool ring_has(const struct yz__dht_ring *r, const yz_node_id *id)
 static void ring_add(struct yz__dht_ring *r, const yz_node_id *id)
 {
   r->ids[r->next] = *id;
+  r->at[r->next] = 0;
   r->next = (r->next + 1) % YZ__DHT_RING;
   if (r->n < YZ__DHT_RING)
     r->n++;
 }
 
-/* Would id get a place in its bucket now (room, or a bad contact to
- * replace)? A full bucket of good contacts costs no dial back. */
+/* id added at `now` (again: its time is renewed in place). */
+static void ring_stamp(struct yz__dht_ring *r, const yz_node_id *id,
+                       uint64_t now)
+{
+  for (unsigned i = 0; i < r->n; i++)
+    if (yz_node_id_equal(&r->ids[i], id)) {
+      r->at[i] = now;
+      return;
+    }
+  r->at[r->next] = now;
+  r->ids[r->next] = *id;
+  r->next = (r->next + 1) % YZ__DHT_RING;
+  if (r->n < YZ__DHT_RING)
+    r->n++;
+}
+
+/* id added within the last `within` ms? */
+static bool ring_recent(const struct yz__dht_ring *r, const yz_node_id *id,
+                        uint64_t now, uint64_t within)
+{
+  for (unsigned i = 0; i < r->n; i++)
+    if (yz_node_id_equal(&r->ids[i], id))
+      return now - r->at[i] < within;
+  return false;
+}
+
+/* Would id get a place in its bucket now (room, a bad contact to
+ * replace, or the neighbourhood exception)? A full bucket of good
+ * contacts costs no dial back. */
 static bool bucket_has_room(const yz_dht *d, const yz_node_id *id)
 {
-  unsigned bi = yz__dht_rt_bucket_index(&d->rt, id);
-  if (bi >= YZ__DHT_BUCKETS)
-    return false;
-  const yz__dht_bucket *b = &d->rt.buckets[bi];
-  if (b->n_live < d->rt.cfg.k)
-    return true;
-  for (unsigned i = 0; i < b->n_live; i++)
-    if (b->live[i].failures >= d->rt.cfg.max_failures)
-      return true;
-  return false;
+  return yz__dht_rt_would_enter(&d->rt, id);
 }
 
 /* The first address of a verified record that a node dials (ws, then
@@ -518,6 +557,8 @@ static void on_dial(yz_node *n, int status, const yz_node_id *peer,
   if (c->purpose & YZ__DHT_DIAL_BACK)
     d->n_dialbacks--;
   if (!d->stopping) {
+    if (status == 0)
+      ring_stamp(&d->reached, &c->id, yz__dht_now(d));
     if (status == 0 && (c->purpose & YZ__DHT_DIAL_BACK))
       admit(d, &c->id, c->rec, c->rec_len, c->url, 0);
     if (status == 0 && (c->purpose & YZ__DHT_DIAL_ADD))
@@ -570,8 +611,11 @@ int yz__dht_dial(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   c->next = d->dials;
   d->dials = c;
   d->n_dials++;
-  if (purpose & YZ__DHT_DIAL_BACK)
+  d->st.dials++;
+  if (purpose & YZ__DHT_DIAL_BACK) {
     d->n_dialbacks++;
+    d->st.dial_backs++;
+  }
   return 0;
 }
 
@@ -596,7 +640,20 @@ void yz__dht_consider(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
   }
   /* once: a node that failed the dial back is not dialled again for each
    * of its messages (only once it is forgotten, 64 dial backs later) */
-  if (!bucket_has_room(d, id) || d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX ||
+  if (!bucket_has_room(d, id))
+    return;
+  /* a node we dialled lately (pinned, at this record's address: the
+   * handshake proved it) needs no dial back to prove it reachable */
+  char url[YZ_WIRE_URL_MAX_LEN + 2 + YZ_NODE_ID_HEX_LEN];
+  if (ring_recent(&d->reached, id, yz__dht_now(d), YZ__DHT_REACHED_MS) &&
+      yz__dht_dial_url(d, rec, len, url, sizeof url) == 0) {
+    /* the address a dial back would use, as the IP for the diversity
+     * limits (what on_dial() passes) */
+    d->st.dial_backs_skipped++;
+    admit(d, id, rec, len, url, rtt);
+    return;
+  }
+  if (d->n_dialbacks >= YZ__DHT_DIALBACKS_MAX ||
       ring_has(&d->dialled_back, id))
     return;
   if (yz__dht_dial(d, id, rec, len, YZ__DHT_DIAL_BACK, 0) == 0)
@@ -697,11 +754,11 @@ static bool retry(yz_dht *d, const struct yz__dht_rpc *q, bool up)
 {
   if (!up)
     return q->op && q->type != YZ_DHT_HELLO &&
-           yz__dht_op_requery(d, q->op, &q->peer) == 0;
+           yz__dht_op_requery(d, q->op, &q->peer, q->type) == 0;
   d->retrying = true;
   int rc = q->type == YZ_DHT_HELLO ? yz__dht_send_hello(d, &q->peer, q->op)
-           : q->op                 ? yz__dht_op_resend(d, q->op, &q->peer)
-                                   : YZ_E_UNSUPPORTED;
+           : q->op ? yz__dht_op_resend(d, q->op, &q->peer, q->type)
+                   : YZ_E_UNSUPPORTED;
   d->retrying = false;
   return rc == 0;
 }

@@ -68,12 +68,19 @@ struct yz__dht_dial {
   char url[YZ_WIRE_URL_MAX_LEN + 2 + YZ_NODE_ID_HEX_LEN];
 };
 
-/* A small memory of node IDs, the oldest forgotten first. */
+/* A small memory of node IDs, the oldest forgotten first, with when each
+ * was added. */
 enum { YZ__DHT_RING = 64 };
 struct yz__dht_ring {
   yz_node_id ids[YZ__DHT_RING];
+  uint64_t at[YZ__DHT_RING];
   unsigned n, next;
 };
+
+/* A node we dialled (pinned, at its record's address) this recently is
+ * known reachable: when it dials us it enters the table without a dial
+ * back (docs/dht.md "HELLO and admission"). */
+enum { YZ__DHT_REACHED_MS = 10 * 60 * 1000 };
 
 struct yz__dht_op;
 struct yz__dht_kept;
@@ -109,6 +116,8 @@ struct yz_dht {
   /* dialled back lately (admission is tried once), and asked for their
    * record with a HELLO lately (a querier whose record we lack) */
   struct yz__dht_ring dialled_back, hello_asked;
+  /* dialled by us lately, the dial up (YZ__DHT_REACHED_MS) */
+  struct yz__dht_ring reached;
   bool retrying; /* yz__dht_send() is resending a lost request */
   unsigned n_dials, n_dialbacks;
 
@@ -146,6 +155,8 @@ int yz__dht_send(yz_dht *d, const yz_node_id *peer, const yz_dht_msg *m,
                  uint64_t op);
 int yz__dht_send_hello(yz_dht *d, const yz_node_id *peer, uint64_t op);
 void yz__dht_cancel_rpcs(yz_dht *d, uint64_t op);
+/* The same, but op's stores (PUT, PROVIDE) stay in flight. */
+void yz__dht_cancel_lookup_rpcs(yz_dht *d, uint64_t op);
 uint32_t yz__dht_rpc_timeout(const yz_dht *d, const yz_node_id *id);
 /* Dial id pinned at its record's address for purpose, or join the dial
  * in flight to it; op (not 0): a lookup to tell (yz__dht_op_dialled()).
@@ -165,8 +176,13 @@ void yz__dht_kick(yz_dht *d);
 void yz__dht_maybe_stopped(yz_dht *d);
 
 /* lookup.c */
-int yz__dht_op_resend(yz_dht *d, uint64_t op, const yz_node_id *peer);
-int yz__dht_op_requery(yz_dht *d, uint64_t op, const yz_node_id *peer);
+/* A request of op to peer of this type was lost: send it again
+ * (resend, on the link that stays) or ask again over a new dial
+ * (requery, lookup requests only). */
+int yz__dht_op_resend(yz_dht *d, uint64_t op, const yz_node_id *peer,
+                      uint8_t type);
+int yz__dht_op_requery(yz_dht *d, uint64_t op, const yz_node_id *peer,
+                       uint8_t type);
 void yz__dht_op_dialled(yz_dht *d, uint64_t op, const yz_node_id *id,
                         int status);
 void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,

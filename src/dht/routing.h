@@ -111,6 +111,12 @@ typedef struct yz__dht_rt {
   yz__dht_config cfg;
   yz__dht_bucket buckets[YZ__DHT_BUCKETS];
   size_t n_live; /* live contacts in all buckets */
+  /* The last contact yz__dht_rt_seen() moved to the cache to make room for
+   * a closer one (the neighbourhood exception), for the caller to clear
+   * what it kept for a member (link protection); the caller resets the
+   * flag. */
+  yz_node_id displaced;
+  bool has_displaced;
 } yz__dht_rt;
 
 /* Results of yz__dht_rt_seen(). */
@@ -167,6 +173,11 @@ int yz__dht_rt_remove(yz__dht_rt *rt, const yz_node_id *id);
 /* The live contact for id, or NULL. Valid until the next change. */
 const yz__dht_contact *yz__dht_rt_find(const yz__dht_rt *rt,
                                        const yz_node_id *id);
+
+/* Would id enter the table now as a live contact: its bucket has room or
+ * a bad contact, or id is among the k closest to the own ID and closer
+ * than a member of its bucket (the neighbourhood exception)? */
+bool yz__dht_rt_would_enter(const yz__dht_rt *rt, const yz_node_id *id);
 
 /* True if id is in its bucket's replacement cache. */
 bool yz__dht_rt_in_cache(const yz__dht_rt *rt, const yz_node_id *id);

@@ -690,6 +690,82 @@ static void test_stalled_requests(void **state)
   teardown_net();
 }
 
+/* A node that holds every FIND_NODE unanswered and serves everything else
+ * (PUT, HELLO, ...) through its DHT. */
+static void no_find(yz_node *n, const yz_node_incoming *req,
+                    const uint8_t *data, size_t len, void *ud)
+{
+  yz_dht *d = ud;
+  static yz_dht_msg m; /* large: not on the stack */
+  if (yz_dht_msg_decode(&m, data, len, &d->lim, NULL) == 0 &&
+      m.type == YZ_DHT_FIND_NODE)
+    return;
+  size_t cap = yz__dht_answer_max(d), outlen = 0;
+  uint8_t *out = malloc(cap);
+  assert_non_null(out);
+  if (yz__dht_handle_request(d, &req->from, data, len, out, cap, &outlen) == 0)
+    (void)yz_node_respond(n, req, out, outlen);
+  free(out);
+}
+
+/* How many live nodes other than skip hold the record of key. */
+static size_t holders_of(const uint8_t *key, const struct tn *skip)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < n_nodes; i++)
+    if (!t[i].dead && &t[i] != skip &&
+        yz__dht_store_get(t[i].dht->store, key, UNIX0 + vclock / 1000))
+      n++;
+  return n;
+}
+
+/* PUT sends the record to the members of the window that answered as soon
+ * as the lookup is in its last step (docs/dht.md "PUT"), not once the
+ * whole window answered: with one of the k closest holding its FIND_NODE
+ * answer, the others already store the record while the put waits for it;
+ * the put then ends with the record on the k closest that answered, and
+ * no store is sent twice. */
+static void test_put_early(void **state)
+{
+  (void)state;
+  network(N);
+  struct tn *x = &t[2];
+  uint8_t rec[512], key[32];
+  size_t len = immutable(rec, sizeof rec, "early stores", key);
+  yz_node_id truth[K];
+  assert_int_equal(true_closest(key, truth, K, yz_node_get_id(x->node)), K);
+  struct tn *slow = NULL;
+  for (size_t i = 0; i < n_nodes; i++)
+    if (yz_node_id_equal(yz_node_get_id(t[i].node), &truth[K - 1]))
+      slow = &t[i];
+  assert_non_null(slow);
+  const yz_node_protocol p = {NULL, no_find};
+  assert_int_equal(yz_node_register(slow->node, YZ_DHT_PROTO, &p, slow->dht),
+                   0);
+  yz_dht_stats before;
+  yz_dht_get_stats(x->dht, &before);
+  x->done = false;
+  assert_int_equal(yz_dht_put(x->dht, rec, len, NULL, on_result, x, NULL), 0);
+  /* less than the stall time (500 ms) later: still waiting for the slow
+   * member, and the others have the record */
+  advance(200, 100);
+  assert_false(x->done);
+  assert_true(holders_of(key, slow) >= K - 2);
+  VWAIT(x->done);
+  assert_int_equal(x->status, 0);
+  assert_true(x->stored >= K - 1);
+  assert_true(x->stored <= x->asked);
+  yz_dht_stats after;
+  yz_dht_get_stats(x->dht, &after);
+  assert_true(after.puts_early - before.puts_early >= K - 2);
+  assert_true(after.puts_extra - before.puts_extra <=
+              after.puts_early - before.puts_early);
+  /* every store went out once: the lookup's requests plus one store per
+   * node asked (the local one aside) */
+  assert_true(x->stats.queried <= x->asked + 2 * K + 2);
+  teardown_net();
+}
+
 /* The connection policy keeps the links of the neighbourhood (the k
  * closest to the own ID) and of the 2 oldest members of each bucket
  * (docs/dht.md "Links"), not of every table member: a table of about
@@ -1311,6 +1387,7 @@ int main(void)
       cmocka_unit_test(test_client_only),
       cmocka_unit_test(test_garbage_survived),
       cmocka_unit_test(test_stalled_requests),
+      cmocka_unit_test(test_put_early),
       cmocka_unit_test(test_protected_members),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_survive_kill),

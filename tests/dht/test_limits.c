@@ -255,6 +255,111 @@ static void test_dialbacks_and_ring(void **state)
   RUN_UNTIL(dht->n_dials == 0);
 }
 
+/* ---- dial-backs skipped for nodes we reached lately ---- */
+
+/* A node we dialled within YZ__DHT_REACHED_MS (the handshake proved it
+ * reachable at its record's address) enters the table when it says HELLO
+ * over a link it dialled, without a dial back; a failed dial proves
+ * nothing, so the next one is dialled back as before. */
+static void test_reached_no_dialback(void **state)
+{
+  (void)state;
+  yz_dht_stats st0, st1;
+  yz_dht_get_stats(dht, &st0);
+  /* a dial back that fails (nobody listens) does not count as reached */
+  hello_from(0);
+  assert_true(yz__dht_dialling(dht, sid(0)));
+  RUN_UNTIL(dht->n_dials == 0);
+  assert_int_equal(dht->reached.n, 0);
+  assert_null(yz__dht_rt_find(&dht->rt, sid(0)));
+  /* stranger 1 was dialled (and came up) just now */
+  dht->reached.ids[0] = *sid(1);
+  dht->reached.at[0] = yz__dht_now(dht);
+  dht->reached.n = 1;
+  dht->reached.next = 1;
+  hello_from(1);
+  assert_false(yz__dht_dialling(dht, sid(1)));
+  assert_int_equal(dht->n_dials, 0);
+  assert_non_null(yz__dht_rt_find(&dht->rt, sid(1)));
+  yz_dht_get_stats(dht, &st1);
+  assert_int_equal(st1.dial_backs - st0.dial_backs, 1); /* stranger 0 */
+  assert_int_equal(st1.dial_backs_skipped - st0.dial_backs_skipped, 1);
+  assert_int_equal(st1.dials - st0.dials, 1);
+}
+
+/* ---- the closest candidates are asked at once ---- */
+
+static void dialled(yz_node *n, int status, const yz_node_id *peer,
+                    const char *reason, void *arg);
+
+static void hold(yz_node *n, const yz_node_incoming *req, const uint8_t *data,
+                 size_t len, void *ud)
+{
+  (void)n;
+  (void)req;
+  (void)data;
+  (void)len;
+  (void)ud; /* never answered */
+}
+
+static void lookup_cb(yz_dht *d, const yz_dht_result *r, void *arg)
+{
+  (void)d;
+  (void)r;
+  (void)arg;
+}
+
+/* The alpha closest candidates of a lookup's window are asked at once,
+ * even when alpha requests to farther candidates whose links are up hold
+ * every slot (docs/dht.md "Lookups"): a dial to the closest is not left
+ * to wait for a slot. Here 3 linked table members never answer and the
+ * target's own node, a table member without a link, is dialled at once. */
+static void test_closest_asked_at_once(void **state)
+{
+  (void)state;
+  /* (the in-memory links' addresses are all one subnet) */
+  dht->rt.cfg.subnet_per_bucket = 0;
+  dht->rt.cfg.subnet_per_table = 0;
+  int up[3];
+  for (unsigned i = 0; i < 3; i++) {
+    char url[64];
+    snprintf(url, sizeof url, "ws://10.74.0.%u:7700", i + 1);
+    node_new(&bare_id[i], 200 + i, url, &bare[i]);
+    const yz_node_protocol p = {NULL, hold};
+    assert_int_equal(yz_node_register(bare[i], YZ_DHT_PROTO, &p, NULL), 0);
+    up[i] = 0;
+    assert_int_equal(yz_node_dial_with(node, yz_node_address(bare[i], 0),
+                                       NULL, dialled, &up[i]),
+                     0);
+  }
+  for (unsigned i = 0; i < 3; i++) {
+    RUN_UNTIL(up[i] != 0);
+    assert_int_equal(up[i], 1);
+    uint8_t rec[YZ_RECORD_MAX_LEN];
+    size_t rec_len;
+    char url[64];
+    snprintf(url, sizeof url, "ws://10.74.0.%u:7700/", i + 1);
+    make_record(&bare_id[i], url, rec, &rec_len);
+    yz__dht_consider(dht, yz_identity_node_id(&bare_id[i]), rec, rec_len, 1);
+    assert_non_null(
+        yz__dht_rt_find(&dht->rt, yz_identity_node_id(&bare_id[i])));
+  }
+  yz__dht_peer p;
+  memset(&p, 0, sizeof p);
+  p.id = *sid(0);
+  p.record = s[0].rec;
+  p.record_len = s[0].rec_len;
+  assert_int_equal(yz__dht_rt_seen(&dht->rt, &p, yz__dht_now(dht), 0),
+                   YZ__DHT_ADDED);
+  assert_false(yz_node_peer_is_up(node, sid(0)));
+  uint64_t op;
+  assert_int_equal(yz_dht_find_node(dht, sid(0), NULL, lookup_cb, NULL, &op),
+                   0);
+  assert_true(yz__dht_dialling(dht, sid(0)));
+  assert_int_equal(yz_dht_cancel(dht, op), 0);
+  RUN_UNTIL(dht->n_dials == 0);
+}
+
 /* ---- unasked HELLOs to queriers: the other once-ring ---- */
 
 static void dialled(yz_node *n, int status, const yz_node_id *peer,
@@ -442,6 +547,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_dialbacks_and_ring, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_hello_ring, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reached_no_dialback, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_closest_asked_at_once, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_dial_waiters, setup, teardown),
       cmocka_unit_test_setup_teardown(test_handoff, setup, teardown),
   };

@@ -64,6 +64,34 @@ static void init_cfg(yz__dht_rt *rt, const yz__dht_config *cfg)
   assert_int_equal(yz__dht_rt_init(rt, &self_id, cfg, 0), 0);
 }
 
+/* a closer to t than b? (-1, 0, 1) */
+static int xor_cmp(const yz_node_id *a, const yz_node_id *b,
+                   const yz_node_id *t)
+{
+  for (unsigned i = 0; i < YZ_NODE_ID_LEN; i++) {
+    uint8_t da = (uint8_t)(a->bytes[i] ^ t->bytes[i]);
+    uint8_t db = (uint8_t)(b->bytes[i] ^ t->bytes[i]);
+    if (da != db)
+      return da < db ? -1 : 1;
+  }
+  return 0;
+}
+
+/* the brute-force sort by distance to bf_target (qsort) */
+static yz_node_id bf_target;
+static int bf_cmp(const void *a, const void *b);
+
+/* k contacts in a deep bucket (200, distinct /24s from 10.1.x.1): the
+ * buckets the test then fills are not the neighbourhood, whose boundary
+ * bucket takes closer newcomers (test_neighbourhood). */
+static void fill_near(yz__dht_rt *rt)
+{
+  for (unsigned i = 0; i < rt->cfg.k; i++) {
+    yz__dht_peer p = peer_in(rt, 200, ip_n(256 + i));
+    assert_int_equal(yz__dht_rt_seen(rt, &p, 1, 0), YZ__DHT_ADDED);
+  }
+}
+
 static void test_config(void **state)
 {
   (void)state;
@@ -189,8 +217,10 @@ static void test_full_bucket_and_cache_limit(void **state)
   yz__dht_config_default(&cfg);
   cfg.k = 4;
   cfg.cache_size = 2;
+  cfg.subnet_per_table = 0;
   yz__dht_rt rt;
   init_cfg(&rt, &cfg);
+  fill_near(&rt);
   yz__dht_peer live[4], extra[3];
   for (unsigned i = 0; i < 4; i++) {
     live[i] = peer_in(&rt, 0, ip_n(i));
@@ -203,7 +233,7 @@ static void test_full_bucket_and_cache_limit(void **state)
   }
   for (unsigned i = 0; i < 4; i++)
     assert_non_null(yz__dht_rt_find(&rt, &live[i].id));
-  assert_int_equal(yz__dht_rt_size(&rt), 4);
+  assert_int_equal(yz__dht_rt_size(&rt), 8);
   assert_int_equal(rt.buckets[0].n_cache, 2);
   assert_false(yz__dht_rt_in_cache(&rt, &extra[0].id)); /* stalest went */
   assert_true(yz__dht_rt_in_cache(&rt, &extra[1].id));
@@ -219,7 +249,7 @@ static void test_full_bucket_and_cache_limit(void **state)
   assert_int_equal(yz__dht_rt_remove(&rt, &live[2].id), 0);
   assert_non_null(yz__dht_rt_find(&rt, &extra[1].id));
   assert_false(yz__dht_rt_in_cache(&rt, &extra[1].id));
-  assert_int_equal(yz__dht_rt_size(&rt), 4);
+  assert_int_equal(yz__dht_rt_size(&rt), 8);
   assert_int_equal(yz__dht_rt_remove(&rt, &extra[2].id), 0); /* cached */
   assert_int_equal(rt.buckets[0].n_cache, 0);
   yz__dht_rt_clear(&rt);
@@ -227,13 +257,14 @@ static void test_full_bucket_and_cache_limit(void **state)
   /* No cache: a newcomer to a full bucket is refused. */
   cfg.cache_size = 0;
   init_cfg(&rt, &cfg);
+  fill_near(&rt);
   for (unsigned i = 0; i < 4; i++) {
     yz__dht_peer p = peer_in(&rt, 0, ip_n(i));
     assert_int_equal(yz__dht_rt_seen(&rt, &p, 1, 0), YZ__DHT_ADDED);
   }
   yz__dht_peer p = peer_in(&rt, 0, ip_n(9));
   assert_int_equal(yz__dht_rt_seen(&rt, &p, 1, 0), YZ__DHT_REFUSED_FULL);
-  assert_int_equal(yz__dht_rt_size(&rt), 4);
+  assert_int_equal(yz__dht_rt_size(&rt), 8);
   yz__dht_rt_clear(&rt);
 }
 
@@ -247,8 +278,10 @@ static void test_failures(void **state)
   yz__dht_config_default(&cfg);
   cfg.k = 2;
   cfg.cache_size = 2;
+  cfg.subnet_per_table = 0;
   yz__dht_rt rt;
   init_cfg(&rt, &cfg);
+  fill_near(&rt);
   yz__dht_peer a = peer_in(&rt, 1, ip_n(1)), b = peer_in(&rt, 1, ip_n(2));
   yz__dht_peer c1 = peer_in(&rt, 1, ip_n(3)), c2 = peer_in(&rt, 1, ip_n(4));
   assert_int_equal(yz__dht_rt_seen(&rt, &a, 1, 0), YZ__DHT_ADDED);
@@ -280,7 +313,7 @@ static void test_failures(void **state)
   assert_int_equal(yz__dht_rt_seen(&rt, &d, 9, 0), YZ__DHT_REPLACED);
   assert_null(yz__dht_rt_find(&rt, &b.id));
   assert_non_null(yz__dht_rt_find(&rt, &d.id));
-  assert_int_equal(yz__dht_rt_size(&rt), 2);
+  assert_int_equal(yz__dht_rt_size(&rt), 4);
   /* Both good now: the next one is cached, nobody is evicted. */
   yz__dht_peer e = peer_in(&rt, 1, ip_n(6));
   assert_int_equal(yz__dht_rt_seen(&rt, &e, 10, 0), YZ__DHT_CACHED);
@@ -412,6 +445,12 @@ static void test_promotion_respects_diversity(void **state)
   cfg.k = 2;
   yz__dht_rt rt;
   init_cfg(&rt, &cfg);
+  /* (the near contacts: no IP, so outside the /24 counted here; the
+   * table limit counts them as one subnet of 2) */
+  for (unsigned i = 0; i < 2; i++) {
+    yz__dht_peer p = peer_in(&rt, 200, NULL);
+    assert_int_equal(yz__dht_rt_seen(&rt, &p, 1, 0), YZ__DHT_ADDED);
+  }
   yz__dht_peer a = peer_in(&rt, 0, "192.0.2.1");
   yz__dht_peer b = peer_in(&rt, 0, "10.0.0.1");
   yz__dht_peer x1 = peer_in(&rt, 1, "192.0.2.2");
@@ -433,6 +472,68 @@ static void test_promotion_respects_diversity(void **state)
   for (int i = 0; i < 5; i++)
     assert_int_equal(yz__dht_rt_failed(&rt, &c_ok.id), 0);
   assert_non_null(yz__dht_rt_find(&rt, &c_ok.id));
+  yz__dht_rt_clear(&rt);
+}
+
+/* The neighbourhood exception (docs/dht.md "Eviction rules"): a full
+ * bucket at the edge of the k closest to the own ID takes a closer
+ * newcomer in place of its farthest member, which goes to the cache;
+ * a farther newcomer, or any once k contacts are closer, is cached. */
+static void test_neighbourhood(void **state)
+{
+  (void)state;
+  rng_state = 9;
+  yz__dht_config cfg;
+  yz__dht_config_default(&cfg);
+  cfg.k = 4;
+  cfg.subnet_per_bucket = 0;
+  cfg.subnet_per_table = 0;
+  yz__dht_rt rt;
+  init_cfg(&rt, &cfg);
+  yz__dht_peer p[12];
+  for (unsigned i = 0; i < 12; i++)
+    p[i] = peer_in(&rt, 3, NULL);
+  for (unsigned i = 0; i < 4; i++)
+    assert_int_equal(yz__dht_rt_seen(&rt, &p[i], 1, 0), YZ__DHT_ADDED);
+  for (unsigned i = 4; i < 12; i++) {
+    /* the farthest member of bucket 3, before */
+    const yz__dht_bucket *b = &rt.buckets[3];
+    unsigned far = 0;
+    for (unsigned j = 1; j < b->n_live; j++)
+      if (xor_cmp(&b->live[j].id, &b->live[far].id, &self_id) > 0)
+        far = j;
+    yz_node_id far_id = b->live[far].id;
+    bool closer = xor_cmp(&p[i].id, &far_id, &self_id) < 0;
+    assert_int_equal(yz__dht_rt_would_enter(&rt, &p[i].id), closer);
+    rt.has_displaced = false;
+    int rc = yz__dht_rt_seen(&rt, &p[i], 2, 0);
+    if (closer) {
+      assert_int_equal(rc, YZ__DHT_REPLACED);
+      assert_true(rt.has_displaced);
+      assert_memory_equal(rt.displaced.bytes, far_id.bytes, 32);
+      assert_null(yz__dht_rt_find(&rt, &far_id));
+      assert_true(yz__dht_rt_in_cache(&rt, &far_id));
+    } else {
+      assert_int_equal(rc, YZ__DHT_CACHED);
+      assert_false(rt.has_displaced);
+    }
+    assert_int_equal(yz__dht_rt_size(&rt), 4);
+  }
+  /* bucket 3 holds the 4 closest of the 12 */
+  yz_node_id all[12];
+  for (unsigned i = 0; i < 12; i++)
+    all[i] = p[i].id;
+  bf_target = self_id;
+  qsort(all, 12, sizeof *all, bf_cmp);
+  for (unsigned i = 0; i < 4; i++)
+    assert_non_null(yz__dht_rt_find(&rt, &all[i]));
+  /* 4 contacts deeper: bucket 3 is no longer the neighbourhood */
+  fill_near(&rt);
+  yz__dht_peer q = peer_in(&rt, 3, NULL);
+  while (xor_cmp(&q.id, &all[0], &self_id) > 0)
+    q = peer_in(&rt, 3, NULL);
+  assert_false(yz__dht_rt_would_enter(&rt, &q.id));
+  assert_int_equal(yz__dht_rt_seen(&rt, &q, 3, 0), YZ__DHT_CACHED);
   yz__dht_rt_clear(&rt);
 }
 
@@ -473,7 +574,6 @@ static void test_refresh(void **state)
 
 /* ---- k closest against a brute-force sort ---- */
 
-static yz_node_id bf_target;
 static int bf_cmp(const void *a, const void *b)
 {
   const yz_node_id *x = a, *y = b;
@@ -531,8 +631,16 @@ static void property_run(unsigned k, uint64_t seed, bool clustered)
     }
     ids[i] = p.id;
     int rc = yz__dht_rt_seen(&rt, &p, i, 0);
-    assert_true(rc == YZ__DHT_ADDED || rc == YZ__DHT_CACHED);
+    assert_true(rc == YZ__DHT_ADDED || rc == YZ__DHT_CACHED ||
+                rc == YZ__DHT_REPLACED);
   }
+  /* the neighbourhood exception: the k closest to the own ID of all the
+   * IDs seen are live, whatever order they came in */
+  memcpy(sorted, ids, N * sizeof *ids);
+  bf_target = self_id;
+  qsort(sorted, N, sizeof *sorted, bf_cmp);
+  for (unsigned i = 0; i < k; i++)
+    assert_non_null(yz__dht_rt_find(&rt, &sorted[i]));
   size_t n_live = 0;
   for (unsigned i = 0; i < N; i++)
     if (yz__dht_rt_find(&rt, &ids[i]))
@@ -600,6 +708,7 @@ int main(void)
       cmocka_unit_test(test_ip_helpers),
       cmocka_unit_test(test_diversity),
       cmocka_unit_test(test_promotion_respects_diversity),
+      cmocka_unit_test(test_neighbourhood),
       cmocka_unit_test(test_refresh),
       cmocka_unit_test(test_closest_small),
       cmocka_unit_test(test_closest_property),

@@ -54,6 +54,9 @@ typedef struct dctx {
   uint8_t (*keys)[YZ_DHTREC_KEY_LEN];
   double *put_ms, *put_stored;
   size_t n_put, ok_put;
+  /* the cost of the joins (cost_note()) */
+  uint64_t join_links;
+  yz_dht_stats join_st;
   size_t gets, found;
   /* adversary */
   uint8_t **fake;
@@ -190,6 +193,42 @@ static int add_dht(dctx *d, size_t i) {
   return err;
 }
 
+/* The DHT counters of every live node, summed (docs/simulator.md). */
+static void dht_sums(const dctx *d, yz_dht_stats *sum) {
+  memset(sum, 0, sizeof *sum);
+  for (size_t i = 0; i < yz_sim_count(d->c.s); i++) {
+    if (d->dht[i] == NULL)
+      continue;
+    yz_dht_stats st;
+    yz_dht_get_stats(d->dht[i], &st);
+    sum->dials += st.dials;
+    sum->dial_backs += st.dial_backs;
+    sum->dial_backs_skipped += st.dial_backs_skipped;
+    sum->puts_early += st.puts_early;
+    sum->puts_extra += st.puts_extra;
+  }
+}
+
+/* Per joined node: link ends up, DHT dials, dial-backs (and those
+ * skipped) during the joins and the settling; then per put: the dials
+ * and PUT copies beyond the final k. Written into the report's note. */
+static void cost_note(dctx *d, const yz_dht_stats *before_put) {
+  yz_sim_report *r = d->c.r;
+  double n = d->joined_ok ? (double)d->joined_ok : 1.0;
+  yz_dht_stats now;
+  dht_sums(d, &now);
+  double puts = d->n_put ? (double)d->n_put : 1.0;
+  size_t used = strlen(r->note);
+  snprintf(r->note + used, sizeof r->note - used,
+           "%sjoin: %.1f link ends, %.1f dials, %.1f dial-backs "
+           "(%.1f skipped) per node; put: %.1f dials, %.1f extra copies",
+           used ? "; " : "", (double)d->join_links / n,
+           (double)d->join_st.dials / n, (double)d->join_st.dial_backs / n,
+           (double)d->join_st.dial_backs_skipped / n,
+           (double)(now.dials - before_put->dials) / puts,
+           (double)(now.puts_extra - before_put->puts_extra) / puts);
+}
+
 static void join_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
   (void)dht;
   dctx *d = arg;
@@ -237,6 +276,9 @@ static int build_network(dctx *d) {
   d->c.r->joined = d->joined_ok;
   yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + SETTLE_MS);
   sc_progress(&d->c, "joined, settled");
+  /* the cost of the joins: link ends up, the DHT's dials and dial-backs */
+  d->join_links = d->c.r->handshakes;
+  dht_sums(d, &d->join_st);
   return 0;
 }
 
@@ -315,6 +357,8 @@ static void put_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
 /* Put n_rec immutable records (64 random bytes, a day to live) from
  * random live honest nodes. */
 static void put_records(dctx *d) {
+  yz_dht_stats before;
+  dht_sums(d, &before);
   for (size_t j = 0; j < d->n_rec; j++) {
     if (j > 0)
       yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + OP_GAP_MS);
@@ -343,6 +387,7 @@ static void put_records(dctx *d) {
   r->puts_ok = d->ok_put;
   yz_sim_dist_of(&r->put_ms, d->put_ms, d->n_put);
   yz_sim_dist_of(&r->put_stored, d->put_stored, d->n_put);
+  cost_note(d, &before);
   sc_progress(&d->c, "records put");
 }
 
