@@ -763,13 +763,15 @@ static void policy_run_why(yz_node *n, bool up_only)
 {
   if (n->cfg.link_cap == 0 || n->state != ST_STARTED)
     return;
-  if (n->n_up <= n->cfg.link_cap)
-    return;
   if (up_only && policy_armed(n))
     return;
+  /* Disarmed first: a due time left in the past would be a deadline that
+   * never passes (virtual time). */
   n->policy_due = UINT64_MAX;
   if (!n->virt)
     uv_timer_stop(&n->policy_timer);
+  if (n->n_up <= n->cfg.link_cap)
+    return;
   size_t live = 0, nc = 0;
   uint64_t wait = UINT64_MAX;
   /* Falls back to one close per scan if the candidate array cannot
