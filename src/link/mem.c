@@ -332,8 +332,12 @@ static void deliver_queue(yz_link_memnet *n, half *h) {
         free(q);
       }
     } else {
+      /* The message is ours and freed next: the session decrypts it in
+       * place and keeps no receive buffer for it (docs/simulator.md
+       * "Memory per link"). */
       if (h->peer != NULL && h->peer->l != NULL)
-        yz__link_conn_recv(h->peer->l, q->buf + YZ__LINK_HEADROOM, q->len);
+        yz__link_conn_recv_inplace(h->peer->l, q->buf + YZ__LINK_HEADROOM,
+                                   q->len);
       free(q);
     }
     if (h->l != NULL)
@@ -385,8 +389,10 @@ static void run_one(yz_link_memnet *n, ev *e) {
                              : "the connection closed");
     break;
   case EV_MSG:
+    /* in place, as above: the event's message is freed after this */
     if (h->l != NULL)
-      yz__link_conn_recv(h->l, e->msg->buf + YZ__LINK_HEADROOM, e->msg->len);
+      yz__link_conn_recv_inplace(h->l, e->msg->buf + YZ__LINK_HEADROOM,
+                                 e->msg->len);
     break;
   }
 }
