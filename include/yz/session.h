@@ -190,7 +190,8 @@ typedef struct yz_session_event {
   union {
     struct {
       const yz_node_id *peer_id;  /* SHA-256 of the peer identity key */
-      const yz_wire_identity_proof *proof; /* the peer's proof, verified */
+      /* the peer's proof, verified; valid during the event only */
+      const yz_wire_identity_proof *proof;
       const uint8_t *channel_binding; /* handshake hash, 64 bytes */
       size_t channel_binding_len;
     } up;
@@ -275,12 +276,14 @@ typedef struct yz_session {
   uint8_t hs_step;    /* handshake messages processed */
   uint8_t in_event;   /* reentrancy guard */
   uint8_t closing;    /* a local close is sending its CLOSE frame */
-  yz_noise_handshakestate hs;
+  /* heap, from init until Split() or the close (wiped when freed) */
+  yz_noise_handshakestate *hs;
   yz_noise_cipherstate tx, rx;
   yz_node_id expected; /* copy of *cfg.expected_peer */
   yz_node_id peer_id;
   uint8_t hash[YZ_SESSION_HASH_LEN];
-  yz_wire_identity_proof peer_proof;
+  /* heap, from the check of the peer's proof until its UP event returns */
+  yz_wire_identity_proof *peer_proof;
   uint64_t nonce_limit;
   uint64_t hs_deadline;
   uint64_t last_rx_ms;
@@ -373,7 +376,9 @@ YZ_EXPORT int yz_session_tick(yz_session *s, uint64_t now_ms);
 
 YZ_EXPORT yz_session_state yz_session_get_state(const yz_session *s);
 
-/* The authenticated peer, once UP (NULL before). */
+/* The authenticated peer, once UP (NULL before). The peer's decoded proof
+ * only during the UP event (NULL before and after): an established session
+ * does not keep it (the UP event's copy is the one to keep). */
 YZ_EXPORT const yz_node_id *yz_session_peer_id(const yz_session *s);
 YZ_EXPORT const yz_wire_identity_proof *
 yz_session_peer_proof(const yz_session *s);
@@ -391,9 +396,10 @@ YZ_EXPORT size_t yz_session_channel_binding(const yz_session *s,
  * it will hold once yz_session_recv() of a wire message of wire_len bytes
  * has grown it (its current size if it would not grow; the caller can
  * refuse before it does), and the bytes of its transmit buffer (the
- * largest frame sent so far, at most headroom + 65535; 0 once idle).
- * "Idle": the keepalive PING went out (no authentic input for
- * ping_idle_ms).
+ * largest frame sent so far, at most headroom + 65535; 0 once idle, and
+ * from the end of the handshake until a frame is sealed into it, which a
+ * transport with cfg.tx_alloc never needs). "Idle": the keepalive PING
+ * went out (no authentic input for ping_idle_ms).
  */
 YZ_EXPORT size_t yz_session_rx_buffered(const yz_session *s);
 YZ_EXPORT size_t yz_session_rx_reserve(const yz_session *s, size_t wire_len);

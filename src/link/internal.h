@@ -19,6 +19,9 @@
 #include "link/ratelimit.h"
 #include "link/srccount.h"
 
+/* The longest reason text a link keeps for on_down, NUL included. */
+#define YZ__LINK_REASON_MAX 320
+
 /* Headroom before each queued message (libwebsockets' LWS_PRE is 16 in
  * 4.1.6; checked at compile time in ws.c). */
 #define YZ__LINK_HEADROOM 16
@@ -78,7 +81,7 @@ struct yz_link {
   bool upgrade_sent;      /* outbound: the upgrade request went out */
 
   int down_err;
-  char down_reason[320];
+  char *down_reason; /* from link_down() (manager.c copy_reason) */
   /* The yz close code of the session's CLOSED event (sent, received, or
    * local only before Split()); the WebSocket Close status follows from
    * it (docs/protocol.md "WebSocket close"). */

@@ -485,6 +485,8 @@ static void free_queue(yz_link *l) {
   l->qmsgs = 0;
 }
 
+static void drop_reason(yz_link *l);
+
 static void free_link(yz_link *l) {
   yz_link_manager *m = l->m;
   heap_remove(l);
@@ -504,6 +506,7 @@ static void free_link(yz_link *l) {
   }
   free(l->rx);
   free(l->dial_addr);
+  drop_reason(l);
   sodium_memzero(l->cookie, sizeof l->cookie);
   l->magic = 0;
   free(l);
@@ -686,9 +689,30 @@ static int sess_send(void *user, uint8_t *msg, size_t len) {
   return 0;
 }
 
+/* The reason of a link that went down, kept until on_down: allocated then,
+ * at its length (up to YZ__LINK_REASON_MAX bytes), rather than 320 bytes
+ * in every live link (docs/simulator.md "Memory per link"). */
+static const char reason_nomem[] = "closed (no memory for the reason)";
+
+static void drop_reason(yz_link *l) {
+  if (l->down_reason != NULL && l->down_reason != reason_nomem)
+    free(l->down_reason);
+  l->down_reason = NULL;
+}
+
 static void copy_reason(yz_link *l, const char *text) {
-  snprintf(l->down_reason, sizeof l->down_reason, "%s",
-           text != NULL && text[0] != '\0' ? text : "closed");
+  if (text == NULL || text[0] == '\0')
+    text = "closed";
+  size_t n = strnlen(text, YZ__LINK_REASON_MAX - 1);
+  char *r = malloc(n + 1);
+  drop_reason(l);
+  if (r == NULL) {
+    l->down_reason = (char *)reason_nomem;
+    return;
+  }
+  memcpy(r, text, n);
+  r[n] = '\0';
+  l->down_reason = r;
 }
 
 static void sess_event(void *user, const yz_session_event *ev) {

@@ -65,6 +65,14 @@ typedef struct ev {
   yz__qmsg *msg;
 } ev;
 
+/* A heap entry carries its key, so that sifting compares without
+ * touching the events (a simulation holds hundreds of thousands; the
+ * pointer chase was most of yz_link_memnet_run()'s own time). */
+struct hent {
+  uint64_t t, seq;
+  ev *e;
+};
+
 typedef struct listener {
   struct listener *next;  /* the manager's list (mstate) */
   struct listener *hnext; /* the port's chain in the lookup table */
@@ -92,7 +100,7 @@ struct yz_link_memnet {
 
   /* The virtual-time model (NULL: events run from the async handle). */
   yz_link_memnet_model *model;
-  ev **heap; /* pending events, a binary min-heap on (t, seq) */
+  struct hent *heap; /* pending events, a binary min-heap on (t, seq) */
   size_t heap_len, heap_cap;
   uint64_t seq;
   uint64_t rng; /* splitmix64 state for losses */
@@ -136,7 +144,7 @@ void yz_link_memnet_free(yz_link_memnet *n) {
     free_ev(e);
   }
   for (size_t i = 0; i < n->heap_len; i++)
-    free_ev(n->heap[i]);
+    free_ev(n->heap[i].e);
   free(n->heap);
   free(n->model);
   while (n->states != NULL) {
@@ -174,15 +182,15 @@ static double unit(uint64_t r) {
   return ((double)(r >> 11) + 0.5) / 9007199254740992.0;
 }
 
-static bool ev_before(const ev *a, const ev *b) {
+static bool ev_before(const struct hent *a, const struct hent *b) {
   return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
 static void heap_up(yz_link_memnet *n, size_t i) {
-  ev *e = n->heap[i];
+  struct hent e = n->heap[i];
   while (i > 0) {
     size_t p = (i - 1) / 2;
-    if (!ev_before(e, n->heap[p]))
+    if (!ev_before(&e, &n->heap[p]))
       break;
     n->heap[i] = n->heap[p];
     i = p;
@@ -191,16 +199,16 @@ static void heap_up(yz_link_memnet *n, size_t i) {
 }
 
 static ev *heap_pop(yz_link_memnet *n) {
-  ev *top = n->heap[0];
-  ev *e = n->heap[--n->heap_len];
+  ev *top = n->heap[0].e;
+  struct hent e = n->heap[--n->heap_len];
   size_t i = 0;
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n->heap_len)
       break;
-    if (c + 1 < n->heap_len && ev_before(n->heap[c + 1], n->heap[c]))
+    if (c + 1 < n->heap_len && ev_before(&n->heap[c + 1], &n->heap[c]))
       c++;
-    if (!ev_before(n->heap[c], e))
+    if (!ev_before(&n->heap[c], &e))
       break;
     n->heap[i] = n->heap[c];
     i = c;
@@ -230,7 +238,7 @@ static void post_at(yz_link_memnet *n, ev_type type, half *h, int err,
   if (n->model != NULL) {
     if (n->heap_len == n->heap_cap) {
       size_t cap = n->heap_cap ? n->heap_cap * 2 : 1024;
-      ev **hp = realloc(n->heap, cap * sizeof *hp);
+      struct hent *hp = realloc(n->heap, cap * sizeof *hp);
       if (hp == NULL) {
         h->refs--;
         free(msg);
@@ -242,7 +250,7 @@ static void post_at(yz_link_memnet *n, ev_type type, half *h, int err,
     }
     e->t = t;
     e->seq = n->seq++;
-    n->heap[n->heap_len++] = e;
+    n->heap[n->heap_len++] = (struct hent){e->t, e->seq, e};
     heap_up(n, n->heap_len - 1);
     return;
   }
@@ -324,8 +332,12 @@ static void deliver_queue(yz_link_memnet *n, half *h) {
         free(q);
       }
     } else {
+      /* The message is ours and freed next: the session decrypts it in
+       * place and keeps no receive buffer for it (docs/simulator.md
+       * "Memory per link"). */
       if (h->peer != NULL && h->peer->l != NULL)
-        yz__link_conn_recv(h->peer->l, q->buf + YZ__LINK_HEADROOM, q->len);
+        yz__link_conn_recv_inplace(h->peer->l, q->buf + YZ__LINK_HEADROOM,
+                                   q->len);
       free(q);
     }
     if (h->l != NULL)
@@ -377,8 +389,10 @@ static void run_one(yz_link_memnet *n, ev *e) {
                              : "the connection closed");
     break;
   case EV_MSG:
+    /* in place, as above: the event's message is freed after this */
     if (h->l != NULL)
-      yz__link_conn_recv(h->l, e->msg->buf + YZ__LINK_HEADROOM, e->msg->len);
+      yz__link_conn_recv_inplace(h->l, e->msg->buf + YZ__LINK_HEADROOM,
+                                 e->msg->len);
     break;
   }
 }
@@ -422,7 +436,7 @@ int yz_link_memnet_set_model(yz_link_memnet *n,
 uint64_t yz_link_memnet_next_event(const yz_link_memnet *n) {
   if (n == NULL || n->model == NULL || n->heap_len == 0)
     return UINT64_MAX;
-  return n->heap[0]->t;
+  return n->heap[0].t;
 }
 
 size_t yz_link_memnet_run(yz_link_memnet *n) {
@@ -430,7 +444,7 @@ size_t yz_link_memnet_run(yz_link_memnet *n) {
     return 0;
   uint64_t now = model_now(n);
   size_t ran = 0;
-  while (n->heap_len > 0 && n->heap[0]->t <= now) {
+  while (n->heap_len > 0 && n->heap[0].t <= now) {
     ev *e = heap_pop(n);
     half *h = e->h;
     /* A killed node hears nothing: what arrives for it is dropped. Its

@@ -18,9 +18,10 @@ int yz__srccount_init(yz__srccount *t, uint32_t max) {
   uint32_t cap = 16;
   while (cap < 2 * max)
     cap <<= 1;
-  t->e = calloc(cap, sizeof *t->e);
-  if (t->e == NULL)
-    return YZ_E_NOMEM;
+  /* The slots come with the first source (yz__srccount_get): a manager
+   * sized for thousands of links would otherwise reserve megabytes that
+   * the in-memory network, whose links have no source, never uses
+   * (docs/simulator.md "Memory per link"). */
   t->cap = cap;
   t->max = max;
   randombytes_buf(t->hkey, sizeof t->hkey);
@@ -74,6 +75,9 @@ yz__src_ent *yz__srccount_find(const yz__srccount *t, const uint8_t *ip,
 yz__src_ent *yz__srccount_get(yz__srccount *t, const uint8_t *ip,
                               size_t ip_len) {
   uint8_t key[16];
+  if (t->e == NULL && ip_len > 0 && ip_len <= 16 && t->cap > 0 &&
+      (t->e = calloc(t->cap, sizeof *t->e)) == NULL)
+    return NULL; /* out of memory: refused like a source over its share */
   yz__src_ent *e = slot_of(t, ip, ip_len, key);
   if (e == NULL || e->used)
     return e;

@@ -4,7 +4,8 @@
  * docs/operations.md "Limits"), so that admitting a connection costs O(1)
  * instead of a walk over every link.
  *
- * A fixed table (no allocation after init): open addressing with linear
+ * A fixed table, allocated when the first source is counted (never, for
+ * links without a source): open addressing with linear
  * probing, keyed SipHash (crypto_shorthash, so an attacker cannot aim its
  * sources at one run of slots), deletion by backward shift (no
  * tombstones). It holds at most `max` sources, each with at least one
@@ -34,7 +35,8 @@ typedef struct yz__srccount {
   uint8_t hkey[16]; /* crypto_shorthash key */
 } yz__srccount;
 
-/* A table for up to max sources. 0 or YZ_E_NOMEM. */
+/* A table for up to max sources (its slots allocated by the first
+ * yz__srccount_get()). 0. */
 int yz__srccount_init(yz__srccount *t, uint32_t max);
 void yz__srccount_clear(yz__srccount *t);
 
@@ -43,7 +45,8 @@ yz__src_ent *yz__srccount_find(const yz__srccount *t, const uint8_t *ip,
                                size_t ip_len);
 
 /* The entry of source ip, added with zero counts if new; NULL when the
- * table holds max sources already (or ip_len is 0 or over 16). */
+ * table holds max sources already (or ip_len is 0 or over 16, or the
+ * slots cannot be allocated). */
 yz__src_ent *yz__srccount_get(yz__srccount *t, const uint8_t *ip,
                               size_t ip_len);
 

@@ -48,14 +48,40 @@ struct nlink {
   struct nlink *next; /* in peer->links */
 };
 
+/*
+ * What yz_node_peer_info_get() returns, kept as the proof's fields sized
+ * to use (docs/simulator.md "Memory per link"): the decoded proof is 2.4
+ * KiB whatever it holds (8 address slots of 256 bytes, the version and
+ * network buffers), a typical peer's variable fields are under 100 bytes.
+ * The fixed fields stay inline; the addresses, version and network go
+ * into one allocation of their exact size (vbuf: per address its client
+ * types (8 bytes) and URL length (2 bytes) then the URL; then the version
+ * bytes, then the network bytes; NULL if all are absent).
+ */
+struct pinfo {
+  uint8_t identity_pk[YZ_WIRE_PK_LEN];
+  uint8_t signature[YZ_WIRE_SIG_LEN];
+  uint64_t node_type;
+  uint64_t capabilities;
+  uint8_t *vbuf;
+  uint8_t n_addresses;
+  uint8_t version_len;
+  uint8_t network_len;
+  bool has_capabilities;
+  bool had_unknown;
+  bool tls;
+  uint8_t direction; /* yz_link_direction */
+  char remote_addr[YZ_LINK_ADDR_TEXT_MAX];
+};
+
 /* A node ID with at least one link up. */
 struct peer {
   yz_node_id id;
   struct nlink *links;
   struct nlink *primary; /* the link sends go on */
   struct peer *hnext;
-  yz_node_peer_info info; /* of the most recent link to come up */
-  uint32_t protect;        /* YZ_NODE_PROTECT_* bits */
+  struct pinfo info; /* of the most recent link to come up */
+  uint32_t protect;  /* YZ_NODE_PROTECT_* bits */
 };
 
 /* A configured peer, redialled with backoff. */
@@ -136,6 +162,11 @@ struct yz_node {
    * when it runs next (UINT64_MAX: not needed), else the timer. */
   uv_timer_t policy_timer;
   uint64_t policy_due;
+  /* Links up (closing or not): while at most link_cap, a link coming up
+   * needs no scan. The scan's candidates, reused (policy_cand). */
+  size_t n_up;
+  struct pol_cand *pol;
+  size_t pol_cap;
 };
 
 /* ---- peers by node ID ---- */
@@ -201,6 +232,7 @@ static void peer_remove(yz_node *n, struct peer *p)
     pp = &(*pp)->hnext;
   *pp = p->hnext;
   n->npeers--;
+  free(p->info.vbuf);
   free(p);
 }
 
@@ -545,16 +577,60 @@ static void notify_peer(yz_node *n, const yz_link_peer *lp,
 
 /* ---- peer info ---- */
 
-static void peer_info_set(struct peer *p, const yz_link_peer *lp)
+enum { PINFO_ADDR_HDR = 10 }; /* client types (8), URL length (2) */
+
+/* The variable fields of a proof packed as struct pinfo's vbuf: 0 and
+ * *out (NULL when all are absent), or YZ_E_NOMEM. */
+static int pinfo_pack(const yz_wire_identity_proof *pr, uint8_t **out)
 {
-  yz_node_peer_info *i = &p->info;
+  *out = NULL;
+  if (pr == NULL)
+    return 0;
+  size_t n = (size_t)pr->version_len + pr->network_len;
+  for (size_t a = 0; a < pr->n_addresses; a++)
+    n += PINFO_ADDR_HDR + pr->addresses[a].url_len;
+  if (n == 0)
+    return 0;
+  uint8_t *b = malloc(n), *w = b;
+  if (b == NULL)
+    return YZ_E_NOMEM;
+  for (size_t a = 0; a < pr->n_addresses; a++) {
+    const yz_wire_address *ad = &pr->addresses[a];
+    yz__store64_be(w, ad->client_types);
+    yz__store16_be(w + 8, ad->url_len);
+    memcpy(w + PINFO_ADDR_HDR, ad->url, ad->url_len);
+    w += PINFO_ADDR_HDR + ad->url_len;
+  }
+  memcpy(w, pr->version, pr->version_len);
+  memcpy(w + pr->version_len, pr->network, pr->network_len);
+  *out = b;
+  return 0;
+}
+
+/* Set p's info from the link that came up; vbuf from pinfo_pack() of its
+ * proof (owned from here). */
+static void peer_info_set(struct peer *p, const yz_link_peer *lp,
+                          uint8_t *vbuf)
+{
+  struct pinfo *i = &p->info;
+  free(i->vbuf);
   memset(i, 0, sizeof *i);
-  i->id = lp->id;
-  if (lp->proof != NULL)
-    i->proof = *lp->proof;
-  else
-    memcpy(i->proof.identity_pk, lp->identity_pk, sizeof i->proof.identity_pk);
-  i->direction = lp->direction;
+  const yz_wire_identity_proof *pr = lp->proof;
+  if (pr != NULL) {
+    memcpy(i->identity_pk, pr->identity_pk, sizeof i->identity_pk);
+    memcpy(i->signature, pr->signature, sizeof i->signature);
+    i->node_type = pr->node_type;
+    i->capabilities = pr->capabilities;
+    i->n_addresses = pr->n_addresses;
+    i->version_len = pr->version_len;
+    i->network_len = pr->network_len;
+    i->has_capabilities = pr->has_capabilities;
+    i->had_unknown = pr->had_unknown;
+  } else {
+    memcpy(i->identity_pk, lp->identity_pk, sizeof i->identity_pk);
+  }
+  i->vbuf = vbuf;
+  i->direction = (uint8_t)lp->direction;
   i->tls = lp->tls;
   memcpy(i->remote_addr, lp->remote_addr, sizeof i->remote_addr);
   i->remote_addr[sizeof i->remote_addr - 1] = '\0';
@@ -568,7 +644,36 @@ int yz_node_peer_info_get(const yz_node *n, const yz_node_id *peer,
   const struct peer *p = peer_find(n, peer);
   if (p == NULL)
     return YZ_E_NOT_FOUND;
-  *out = p->info;
+  const struct pinfo *i = &p->info;
+  /* Zero first: the unused rest of each buffer reads as a decoded
+   * proof's would. */
+  memset(out, 0, sizeof *out);
+  yz_wire_identity_proof *pr = &out->proof;
+  out->id = p->id;
+  memcpy(pr->identity_pk, i->identity_pk, sizeof pr->identity_pk);
+  memcpy(pr->signature, i->signature, sizeof pr->signature);
+  pr->n_addresses = i->n_addresses;
+  const uint8_t *r = i->vbuf;
+  for (size_t a = 0; a < i->n_addresses; a++) {
+    yz_wire_address *ad = &pr->addresses[a];
+    ad->client_types = yz__load64_be(r);
+    ad->url_len = yz__load16_be(r + 8);
+    memcpy(ad->url, r + PINFO_ADDR_HDR, ad->url_len);
+    r += PINFO_ADDR_HDR + ad->url_len;
+  }
+  pr->node_type = i->node_type;
+  pr->has_capabilities = i->has_capabilities;
+  pr->capabilities = i->capabilities;
+  pr->version_len = i->version_len;
+  if (i->version_len)
+    memcpy(pr->version, r, i->version_len);
+  pr->had_unknown = i->had_unknown;
+  pr->network_len = i->network_len;
+  if (i->network_len)
+    memcpy(pr->network, r + i->version_len, i->network_len);
+  out->direction = (yz_link_direction)i->direction;
+  out->tls = i->tls;
+  memcpy(out->remote_addr, i->remote_addr, sizeof out->remote_addr);
   return 0;
 }
 
@@ -601,69 +706,136 @@ static void policy_arm(yz_node *n, uint64_t wait)
     uv_timer_start(&n->policy_timer, policy_timer_cb, wait, 0);
 }
 
+/* An unprotected peer the policy may close: its least idle link's idle
+ * time, and its place in the scan (ties go to the earlier). */
+struct pol_cand {
+  struct peer *p;
+  uint64_t idle;
+  size_t links;
+  size_t order;
+};
+
+static int pol_cand_cmp(const void *a, const void *b)
+{
+  const struct pol_cand *x = a, *y = b;
+  if (x->idle != y->idle)
+    return x->idle > y->idle ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static bool policy_armed(const yz_node *n)
+{
+  return n->virt ? n->policy_due != UINT64_MAX
+                 : uv_is_active((const uv_handle_t *)&n->policy_timer) != 0;
+}
+
+static void policy_close_peer(yz_node *n, struct peer *p, uint64_t idle)
+{
+  char hex[YZ_NODE_ID_HEX_LEN + 1];
+  yz_node_id_to_hex(&p->id, hex);
+  yz_log_rl(&n->rl_bad, now_ms(n), YZ_LOG_INFO,
+            "node: closing the link to %s: " POLICY_REASON
+            " (%u, idle %llu ms)",
+            hex, n->cfg.link_cap, (unsigned long long)idle);
+  for (struct nlink *x = p->links; x; x = x->next) {
+    if (x->close_reason != NULL)
+      continue;
+    x->close_reason = POLICY_REASON;
+    /* Callbacks follow from the loop, never from this call. */
+    yz_link_close_with(x->link, YZ_CLOSE_GOING_AWAY, YZ_E_LIMIT,
+                       POLICY_REASON);
+  }
+}
+
 /* While more than link_cap links are up (not counting those already
- * closing), close the unprotected peer idle longest (its least idle link
- * idle for link_idle_ms at least); if none is idle enough, run again when
- * the first becomes so. O(links) per closed peer: the node's links are
- * bounded by link.max_links, and this runs when a link comes up or loses
- * its protection, or when an idle time is reached. */
-static void policy_run(yz_node *n)
+ * closing), close the unprotected peers idle longest (each one's least
+ * idle link idle for link_idle_ms at least), longest first, until link_cap
+ * are left; if none is idle enough, run again when the first becomes so.
+ *
+ * Cost (a node may hold thousands of links): O(1) while at most link_cap
+ * links are up; else one scan of the links and a sort of the candidates
+ * per run, whatever the number closed. A link coming up (up_only) while
+ * the policy waits for its next time needs no scan: it is not idle, and
+ * no other link can reach link_idle_ms before that time (activity only
+ * delays it), so the scan would close nothing and arm the same time.
+ * Losing protection (yz_node_peer_protect) or the timer always scans. */
+static void policy_run_why(yz_node *n, bool up_only)
 {
   if (n->cfg.link_cap == 0 || n->state != ST_STARTED)
     return;
+  if (up_only && policy_armed(n))
+    return;
+  /* Disarmed first: a due time left in the past would be a deadline that
+   * never passes (virtual time). */
   n->policy_due = UINT64_MAX;
   if (!n->virt)
     uv_timer_stop(&n->policy_timer);
-  for (;;) {
-    size_t live = 0;
-    struct peer *best = NULL;
-    uint64_t best_idle = 0, wait = UINT64_MAX;
-    for (size_t b = 0; b < n->nbuckets; b++) {
-      for (struct peer *p = n->buckets[b]; p; p = p->hnext) {
-        size_t pl = 0;
-        uint64_t idle = UINT64_MAX;
-        for (struct nlink *x = p->links; x; x = x->next) {
-          if (x->close_reason != NULL)
-            continue;
-          pl++;
-          idle = YZ__MIN(idle, yz_link_idle_ms(x->link));
-        }
-        live += pl;
-        if (pl == 0 || p->protect != 0)
+  if (n->n_up <= n->cfg.link_cap)
+    return;
+  size_t live = 0, nc = 0;
+  uint64_t wait = UINT64_MAX;
+  /* Falls back to one close per scan if the candidate array cannot
+   * grow (out of memory). */
+  bool listed = true;
+  struct pol_cand best = {NULL, 0, 0, 0};
+  for (size_t b = 0; b < n->nbuckets; b++) {
+    for (struct peer *p = n->buckets[b]; p; p = p->hnext) {
+      size_t pl = 0;
+      uint64_t idle = UINT64_MAX;
+      for (struct nlink *x = p->links; x; x = x->next) {
+        if (x->close_reason != NULL)
           continue;
-        if (idle >= n->cfg.link_idle_ms) {
-          if (best == NULL || idle > best_idle) {
-            best = p;
-            best_idle = idle;
-          }
+        pl++;
+        idle = YZ__MIN(idle, yz_link_idle_ms(x->link));
+      }
+      live += pl;
+      if (pl == 0 || p->protect != 0)
+        continue;
+      if (idle < n->cfg.link_idle_ms) {
+        wait = YZ__MIN(wait, n->cfg.link_idle_ms - idle);
+        continue;
+      }
+      struct pol_cand c = {p, idle, pl, nc};
+      if (best.p == NULL || idle > best.idle)
+        best = c;
+      if (listed && nc == n->pol_cap) {
+        size_t cap = n->pol_cap ? n->pol_cap * 2 : 64;
+        struct pol_cand *a = realloc(n->pol, cap * sizeof *a);
+        if (a == NULL) {
+          listed = false;
         } else {
-          wait = YZ__MIN(wait, n->cfg.link_idle_ms - idle);
+          n->pol = a;
+          n->pol_cap = cap;
         }
       }
-    }
-    if (live <= n->cfg.link_cap)
-      return;
-    if (best == NULL) {
-      if (wait != UINT64_MAX)
-        policy_arm(n, wait);
-      return;
-    }
-    char hex[YZ_NODE_ID_HEX_LEN + 1];
-    yz_node_id_to_hex(&best->id, hex);
-    yz_log_rl(&n->rl_bad, now_ms(n), YZ_LOG_INFO,
-              "node: closing the link to %s: " POLICY_REASON
-              " (%u, idle %llu ms)",
-              hex, n->cfg.link_cap, (unsigned long long)best_idle);
-    for (struct nlink *x = best->links; x; x = x->next) {
-      if (x->close_reason != NULL)
-        continue;
-      x->close_reason = POLICY_REASON;
-      /* Callbacks follow from the loop, never from this call. */
-      yz_link_close_with(x->link, YZ_CLOSE_GOING_AWAY, YZ_E_LIMIT,
-                         POLICY_REASON);
+      if (listed)
+        n->pol[nc] = c;
+      nc++;
     }
   }
+  if (live <= n->cfg.link_cap)
+    return;
+  if (nc == 0) {
+    if (wait != UINT64_MAX)
+      policy_arm(n, wait);
+    return;
+  }
+  if (!listed) {
+    policy_close_peer(n, best.p, best.idle);
+    policy_run_why(n, false);
+    return;
+  }
+  qsort(n->pol, nc, sizeof *n->pol, pol_cand_cmp);
+  for (size_t i = 0; i < nc && live > n->cfg.link_cap; i++) {
+    policy_close_peer(n, n->pol[i].p, n->pol[i].idle);
+    live -= n->pol[i].links;
+  }
+  /* Still above the cap: the rest are not idle enough yet. */
+  if (live > n->cfg.link_cap && wait != UINT64_MAX)
+    policy_arm(n, wait);
 }
+
+static void policy_run(yz_node *n) { policy_run_why(n, false); }
 
 static void policy_timer_cb(uv_timer_t *t) { policy_run(t->data); }
 
@@ -796,17 +968,21 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   l->binding_len = YZ__MIN(lp->channel_binding_len, sizeof l->binding);
   memcpy(l->binding, lp->channel_binding, l->binding_len);
 
+  uint8_t *vbuf = NULL;
   struct peer *p = peer_find(n, &lp->id);
   bool first = p == NULL;
-  if (first && (p = peer_add(n, &lp->id)) == NULL) {
+  if (pinfo_pack(lp->proof, &vbuf) != 0 ||
+      (first && (p = peer_add(n, &lp->id)) == NULL)) {
+    free(vbuf);
     l->close_reason = "out of memory";
     yz_link_close(link);
     return;
   }
   l->up = true;
+  n->n_up++;
   l->serial = ++n->link_serial;
   l->peer = p;
-  peer_info_set(p, lp);
+  peer_info_set(p, lp, vbuf);
   l->next = p->links;
   p->links = l;
 
@@ -853,7 +1029,7 @@ static void on_link_up(yz_link_manager *m, yz_link *link,
   if (dcb != NULL)
     dcb(n, 0, &pid, NULL, darg);
   /* Last, once the observers had their chance to protect the peer. */
-  policy_run(n);
+  policy_run_why(n, true);
 }
 
 static struct nlink *pick_primary(struct peer *p)
@@ -909,6 +1085,7 @@ static void on_link_down(yz_link_manager *m, yz_link *link, int err,
     return;
   }
 
+  n->n_up--;
   struct peer *p = l->peer;
   struct nlink **pp = &p->links;
   while (*pp != l)
@@ -1373,6 +1550,7 @@ void yz_node_free(yz_node *n)
   free(n->protos);
   free(n->obs);
   free(n->scratch);
+  free(n->pol);
   yz__reqtable_clear(&n->reqs);
   yz_identity_clear(&n->identity);
   sodium_memzero(&n->cfg, sizeof n->cfg);

@@ -79,6 +79,27 @@ static void release_tx(yz_session *s)
   s->txcap = 0;
 }
 
+/* The handshake state and the peer's decoded proof live on the heap
+ * only while they are needed (docs/simulator.md "Memory per link"): the
+ * handshake state (about 0.8 KiB, secrets: wiped) until Split() or the
+ * close, the proof (about 2.4 KiB as decoded, public) until the UP event
+ * has been delivered. An established session keeps neither, so a node
+ * holding thousands of links pays for them only while they handshake. */
+static void release_hs(yz_session *s)
+{
+  if (s->hs) {
+    yz_noise_hs_clear(s->hs);
+    free(s->hs);
+  }
+  s->hs = NULL;
+}
+
+static void release_proof(yz_session *s)
+{
+  free(s->peer_proof);
+  s->peer_proof = NULL;
+}
+
 static void release_rx(yz_session *s)
 {
   if (s->rxbuf) {
@@ -187,19 +208,22 @@ int yz__session_init_testing(yz_session *s, const yz_session_config *cfg,
                            hooks->nonce_limit < YZ_NOISE_NONCE_MAX
                        ? hooks->nonce_limit
                        : YZ_NOISE_NONCE_MAX;
-  int rc = yz_noise_hs_init(&s->hs, &proto,
+  s->hs = malloc(sizeof *s->hs);
+  if (!s->hs)
+    return YZ_E_NOMEM;
+  int rc = yz_noise_hs_init(s->hs, &proto,
                             cfg->role == YZ_SESSION_INITIATOR
                                 ? YZ_NOISE_INITIATOR
                                 : YZ_NOISE_RESPONDER,
                             (const uint8_t *)YZ_SESSION_PROLOGUE,
                             YZ_SESSION_PROLOGUE_LEN);
   if (rc == 0)
-    rc = yz_noise_hs_set_local_static_keypair(&s->hs, cfg->local->static_priv,
+    rc = yz_noise_hs_set_local_static_keypair(s->hs, cfg->local->static_priv,
                                               cfg->local->static_pub);
   if (rc == 0 && hooks && hooks->ephemeral)
-    rc = yz_noise_hs_set_local_ephemeral(&s->hs, hooks->ephemeral);
+    rc = yz_noise_hs_set_local_ephemeral(s->hs, hooks->ephemeral);
   if (rc == 0)
-    rc = yz_noise_hs_start(&s->hs);
+    rc = yz_noise_hs_start(s->hs);
   /* A cookie is only ever sent by an initiator (docs/protocol.md 4,
    * "Cookie"); a copy, so the caller's buffer need not outlive init. */
   if (cfg->cookie && cfg->role == YZ_SESSION_INITIATOR) {
@@ -221,7 +245,8 @@ void yz_session_clear(yz_session *s)
 {
   if (!s)
     return;
-  yz_noise_hs_clear(&s->hs);
+  release_hs(s);
+  release_proof(s);
   yz_noise_cs_clear(&s->tx);
   yz_noise_cs_clear(&s->rx);
   release_tx(s);
@@ -282,7 +307,8 @@ static int close_localv(yz_session *s, int err, uint16_t code, bool tell,
   }
   s->closing = 0;
   s->state = YZ_SESSION_CLOSED;
-  yz_noise_hs_clear(&s->hs);
+  release_hs(s);
+  release_proof(s);
   yz_noise_cs_clear(&s->tx);
   yz_noise_cs_clear(&s->rx);
   s->frag_total = s->frag_fill = 0;
@@ -361,7 +387,7 @@ static int hs_write(yz_session *s, const uint8_t *payload, size_t len)
   /* e, s with its tag and the payload's tag: 96 bytes around the payload */
   int rc = tx_reserve(s, YZ__MIN(len + 128, (size_t)YZ_SESSION_MAX_WIRE_LEN));
   if (rc == 0)
-    rc = yz_noise_hs_write_message(&s->hs, payload, len, txp(s), txroom(s),
+    rc = yz_noise_hs_write_message(s->hs, payload, len, txp(s), txroom(s),
                                    &n);
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_INTERNAL,
@@ -402,10 +428,12 @@ static int hs_check_peer(yz_session *s, const uint8_t *payload, size_t len)
 {
   uint8_t rs[YZ_NOISE_DH_LEN];
   const char *reason = "?";
-  int rc = yz_noise_hs_get_remote_static(&s->hs, rs);
+  int rc = yz_noise_hs_get_remote_static(s->hs, rs);
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_INTERNAL, "no remote static key");
-  rc = yz__session_check_proof(&s->peer_proof, &s->peer_id, payload, len, rs,
+  if (!s->peer_proof && !(s->peer_proof = malloc(sizeof *s->peer_proof)))
+    return close_silent(s, YZ_E_NOMEM, YZ_CLOSE_INTERNAL, "out of memory");
+  rc = yz__session_check_proof(s->peer_proof, &s->peer_id, payload, len, rs,
                                &reason);
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_IDENTITY,
@@ -428,8 +456,9 @@ static int hs_check_peer(yz_session *s, const uint8_t *payload, size_t len)
  * after the proof verified, so the name is the authenticated peer's. */
 static int hs_check_network(yz_session *s)
 {
-  const char *theirs = s->peer_proof.network_len ? s->peer_proof.network
-                                                 : YZ_SESSION_NETWORK_DEFAULT;
+  const char *theirs = s->peer_proof->network_len
+                           ? s->peer_proof->network
+                           : YZ_SESSION_NETWORK_DEFAULT;
   if (strcmp(theirs, s->cfg.local->network) == 0)
     return 0;
   return close_silent(s, YZ_E_NETWORK, YZ_CLOSE_NETWORK,
@@ -440,13 +469,19 @@ static int hs_check_network(yz_session *s)
 
 static int hs_up(yz_session *s, uint64_t now)
 {
-  int rc = yz_noise_hs_split(&s->hs, &s->tx, &s->rx);
+  int rc = yz_noise_hs_split(s->hs, &s->tx, &s->rx);
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_INTERNAL, "split failed");
   uint8_t h[YZ_NOISE_MAX_HASH_LEN];
-  size_t hl = yz_noise_hs_get_handshake_hash(&s->hs, h);
+  size_t hl = yz_noise_hs_get_handshake_hash(s->hs, h);
   memcpy(s->hash, h, YZ__MIN(hl, sizeof s->hash));
-  yz_noise_hs_clear(&s->hs);
+  sodium_memzero(h, sizeof h);
+  release_hs(s);
+  /* The transmit buffer held the handshake messages and the decrypted
+   * proofs: a transport that seals into its own buffers (cfg.tx_alloc)
+   * never needs it again, and any other gets one sized to its first
+   * frame. */
+  release_tx(s);
   s->state = YZ_SESSION_UP;
   s->last_rx_ms = now;
   s->next_ping_ms = s->cfg.ping_idle_ms ? now + s->cfg.ping_idle_ms
@@ -454,10 +489,12 @@ static int hs_up(yz_session *s, uint64_t now)
   s->tx_rekey_ms = now;
   yz_session_event ev = {.type = YZ_SESSION_EVENT_UP};
   ev.u.up.peer_id = &s->peer_id;
-  ev.u.up.proof = &s->peer_proof;
+  ev.u.up.proof = s->peer_proof;
   ev.u.up.channel_binding = s->hash;
   ev.u.up.channel_binding_len = YZ_SESSION_HASH_LEN;
   emit(s, &ev);
+  /* The proof is the UP event's: whoever keeps its fields copied them. */
+  release_proof(s);
   return 0;
 }
 
@@ -472,7 +509,7 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
   if (rc)
     return close_silent(s, rc, YZ_CLOSE_INTERNAL, "out of memory");
   uint8_t *pl = txp(s);
-  if (yz_noise_hs_action(&s->hs) != YZ_NOISE_ACTION_READ)
+  if (yz_noise_hs_action(s->hs) != YZ_NOISE_ACTION_READ)
     return close_silent(s, YZ_E_STATE, YZ_CLOSE_PROTOCOL,
                         "handshake message out of order");
   if (s->cfg.role == YZ_SESSION_RESPONDER && s->hs_step == 0) {
@@ -485,7 +522,7 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
     if (rc)
       return close_silent(s, rc, YZ_CLOSE_PROTOCOL, "%s, got %zu bytes", why,
                           len);
-    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl,
+    rc = yz_noise_hs_read_message(s->hs, msg, len, pl,
                                   len - YZ_SESSION_MSG1_LEN, &pl_len);
     if (rc)
       return hs_fail(s, rc, "message 1");
@@ -498,7 +535,7 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
   }
   if (s->cfg.role == YZ_SESSION_INITIATOR && s->hs_step == 1) {
     /* <- e, ee, s, es + proof */
-    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl, txroom(s), &pl_len);
+    rc = yz_noise_hs_read_message(s->hs, msg, len, pl, txroom(s), &pl_len);
     if (rc)
       return hs_fail(s, rc, "message 2");
     rc = hs_check_peer(s, pl, pl_len);
@@ -518,7 +555,7 @@ static int hs_recv(yz_session *s, const uint8_t *msg, size_t len,
   }
   if (s->cfg.role == YZ_SESSION_RESPONDER && s->hs_step == 2) {
     /* <- s, se + proof */
-    rc = yz_noise_hs_read_message(&s->hs, msg, len, pl, txroom(s), &pl_len);
+    rc = yz_noise_hs_read_message(s->hs, msg, len, pl, txroom(s), &pl_len);
     if (rc)
       return hs_fail(s, rc, "message 3");
     rc = hs_check_peer(s, pl, pl_len);
@@ -940,7 +977,7 @@ const yz_node_id *yz_session_peer_id(const yz_session *s)
 
 const yz_wire_identity_proof *yz_session_peer_proof(const yz_session *s)
 {
-  return s->state == YZ_SESSION_UP ? &s->peer_proof : NULL;
+  return s->state == YZ_SESSION_UP ? s->peer_proof : NULL;
 }
 
 size_t yz_session_channel_binding(const yz_session *s,

@@ -29,6 +29,12 @@ static void test_bound(void **state) {
   yz__srccount t;
   assert_int_equal(yz__srccount_init(&t, 3), 0);
   uint8_t ip[4];
+  /* no slots until a source is counted: a lookup finds nothing */
+  assert_null(t.e);
+  ip4(ip, 0);
+  assert_null(yz__srccount_find(&t, ip, 4));
+  assert_null(yz__srccount_get(&t, ip, 0));
+  assert_null(t.e);
   for (uint32_t i = 0; i < 3; i++) {
     ip4(ip, i);
     yz__src_ent *e = yz__srccount_get(&t, ip, 4);

@@ -590,6 +590,60 @@ static void test_connection_policy(void **state)
     on_stop(&p[i]);
 }
 
+/* One run of the policy closes every peer it must, idle longest first, and
+ * a due time the policy no longer needs (the links went down meanwhile)
+ * does not stay behind as a deadline in the past (docs/simulator.md
+ * "Memory per link": the policy no longer rescans per link). */
+static void test_connection_policy_batch(void **state)
+{
+  (void)state;
+  static struct on a, p[5];
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.link_cap = 1;
+  cfg.link_idle_ms = 1000;
+  on_new(&a, 1, VIRTUAL | LISTEN, &cfg);
+  assert_int_equal(yz_node_start(a.node), 0);
+  for (int i = 1; i <= 4; i++) {
+    on_new(&p[i], 20 + i, VIRTUAL, NULL);
+    assert_int_equal(yz_node_start(p[i].node), 0);
+  }
+  uint64_t t0 = vclock;
+  for (int i = 1; i <= 3; i++) {
+    vclock = t0 + 10 * (uint64_t)(i - 1);
+    link_to(&p[i], &a);
+  }
+  assert_int_equal(yz_node_peer_count(a.node), 3);
+  assert_true(yz_node_next_deadline(a.node) == t0 + 1000);
+  /* all three idle enough: p1 and p2 (idle longest) go in one run */
+  vclock = t0 + 1020;
+  yz_node_run_timers(a.node);
+  WAIT_FOR(a.peer_down == 2 && p[1].peer_down == 1 && p[2].peer_down == 1);
+  assert_true(yz_node_peer_is_up(a.node, &p[3].id.id));
+  assert_int_equal(yz_node_peer_count(a.node), 1);
+  assert_true(yz_node_next_deadline(a.node) > vclock);
+
+  /* Over the cap again (p3 protected now), the policy waits for p4's
+   * link to be idle; p4 leaves first: its due time must not linger in the
+   * past. */
+  assert_int_equal(yz_node_peer_protect(a.node, &p[3].id.id,
+                                        YZ_NODE_PROTECT_ROUTING, true), 0);
+  vclock = t0 + 2000;
+  link_to(&p[4], &a);
+  assert_int_equal(yz_node_peer_count(a.node), 2);
+  assert_true(yz_node_next_deadline(a.node) == t0 + 2000 + 1000);
+  on_stop(&p[4]);
+  WAIT_FOR(a.peer_down == 3);
+  vclock = t0 + 3000;
+  yz_node_run_timers(a.node);
+  assert_true(yz_node_next_deadline(a.node) > vclock);
+  assert_true(yz_node_peer_is_up(a.node, &p[3].id.id));
+
+  on_stop(&a);
+  for (int i = 1; i <= 3; i++)
+    on_stop(&p[i]);
+}
+
 /* The link layer's eviction (link.max_links reached, a newcomer) spares a
  * configured peer's link, even one the peer dialled and idle longest: the
  * node marks it with yz_link_set_protected(). */
@@ -837,6 +891,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_stop_is_asynchronous, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_connection_policy, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connection_policy_batch, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_configured_peer_not_evicted, setup,
                                       teardown),

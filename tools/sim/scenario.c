@@ -7,6 +7,7 @@
 #include "scenario.h"
 #include "scenario_int.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,13 +48,37 @@ void yz_sim_dist_of(yz_sim_dist *d, double *v, size_t n) {
   d->max = v[n - 1];
 }
 
+/* The progress line also says where memory is (docs/simulator.md "Memory
+ * per link"): links up and in handshake over the live nodes (the links'
+ * gauges), and the heap in use now (mallinfo2: the peak RSS alone does not
+ * show what is live). */
 void sc_progress(const sc_ctx *c, const char *what) {
-  if (c->o.progress)
-    fprintf(stderr, "sim: %-10s t=%.1fs wall=%.1fs rss=%lluMiB %s\n",
-            c->r->scenario,
-            (double)(yz_sim_now(c->s) - YZ_SIM_T0_MS) / 1000.0,
-            (double)(yz_sim_wall_ms() - c->wall0) / 1000.0,
-            (unsigned long long)(yz_sim_peak_rss_kib() / 1024), what);
+  if (!c->o.progress)
+    return;
+  uint64_t up = 0, hs = 0;
+  size_t alive = 0;
+  for (size_t i = 0; i < yz_sim_count(c->s); i++) {
+    if (!yz_sim_alive(c->s, i))
+      continue;
+    yz_link_stats st;
+    yz_link_manager_stats(yz_node_get_link_manager(yz_sim_node(c->s, i)),
+                          &st);
+    up += st.links;
+    hs += st.handshakes;
+    alive++;
+  }
+  struct mallinfo2 mi = mallinfo2(); /* arenas only: large tables are
+                                        mmapped up front, mostly untouched */
+  fprintf(stderr,
+          "sim: %-10s t=%.1fs wall=%.1fs rss=%lluMiB heap=%zuMiB "
+          "links=%.1f/node hs=%llu %s\n",
+          c->r->scenario,
+          (double)(yz_sim_now(c->s) - YZ_SIM_T0_MS) / 1000.0,
+          (double)(yz_sim_wall_ms() - c->wall0) / 1000.0,
+          (unsigned long long)(yz_sim_peak_rss_kib() / 1024),
+          mi.uordblks >> 20,
+          alive ? (double)up / (double)alive : 0.0, (unsigned long long)hs,
+          what);
 }
 
 /* ---- common set-up ------------------------------------------------------ */
