@@ -1149,18 +1149,6 @@ void yz_dht_run_timers(yz_dht *d)
 
 /* ---- lifetime --------------------------------------------------------- */
 
-/* One per node (dht.h): the claim of the layer below
- * (node/node_internal.h). */
-static bool live_add(yz_dht *d)
-{
-  return yz__node_claim_take(&d->claim, d->node, YZ__NODE_CLAIM_DHT);
-}
-
-static void live_remove(yz_dht *d)
-{
-  yz__node_claim_release(&d->claim);
-}
-
 static void on_idle(uv_idle_t *h)
 {
   yz_dht *d = h->data;
@@ -1193,7 +1181,8 @@ int yz_dht_new(yz_dht **out, yz_node *node, const yz_dht_config *cfg_in)
   if (!d)
     return YZ_E_NOMEM;
   d->node = node;
-  if (!live_add(d)) {
+  /* one per node (dht.h; node/node_internal.h) */
+  if (!yz__node_claim_take(&d->claim, d->node, YZ__NODE_CLAIM_DHT)) {
     free(d);
     return YZ_E_STATE;
   }
@@ -1322,7 +1311,7 @@ void yz_dht_stop(yz_dht *d, void (*cb)(yz_dht *, void *), void *arg)
   d->stop_arg = arg;
   YZ__IGNORE(yz_node_register(d->node, YZ_DHT_PROTO, NULL, NULL));
   (void)yz_node_peer_observer_remove(d->node, d->observer);
-  live_remove(d);
+  yz__node_claim_release(&d->claim);
   yz__dht_cancel_rpcs(d, 0);
   yz__dht_ops_close(d);
   uv_timer_stop(&d->timer);
@@ -1334,7 +1323,7 @@ void yz_dht_free(yz_dht *d)
 {
   if (!d)
     return;
-  live_remove(d);
+  yz__node_claim_release(&d->claim);
   yz__dht_ops_free(d);
   struct yz__dht_rpc *q = d->rpcs, *nx;
   for (; q; q = nx) {

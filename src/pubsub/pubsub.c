@@ -1037,18 +1037,6 @@ void yz_pubsub_run_timers(yz_pubsub *ps)
 
 /* ---- lifetime --------------------------------------------------------- */
 
-/* One per node (pubsub.h): the claim of the layer below
- * (node/node_internal.h). */
-static bool live_add(yz_pubsub *ps)
-{
-  return yz__node_claim_take(&ps->claim, ps->node, YZ__NODE_CLAIM_PUBSUB);
-}
-
-static void live_remove(yz_pubsub *ps)
-{
-  yz__node_claim_release(&ps->claim);
-}
-
 static int config_check(yz_pubsub_config *c)
 {
   if (c->heartbeat_ms == 0)
@@ -1090,7 +1078,8 @@ int yz_pubsub_new(yz_pubsub **out, yz_node *node, yz_dht *dht,
   if (!ps)
     return YZ_E_NOMEM;
   ps->node = node;
-  if (!live_add(ps)) {
+  /* one per node (pubsub.h; node/node_internal.h) */
+  if (!yz__node_claim_take(&ps->claim, ps->node, YZ__NODE_CLAIM_PUBSUB)) {
     free(ps);
     return YZ_E_STATE;
   }
@@ -1159,7 +1148,7 @@ int yz_pubsub_new(yz_pubsub **out, yz_node *node, yz_dht *dht,
   *out = ps;
   return 0;
 fail:
-  live_remove(ps);
+  yz__node_claim_release(&ps->claim);
   yz__ps_router_free(ps->r);
   free(ps->topics);
   sodium_memzero(ps->sk, sizeof ps->sk);
@@ -1214,7 +1203,7 @@ void yz_pubsub_stop(yz_pubsub *ps, void (*cb)(yz_pubsub *, void *), void *arg)
   ps->stop_arg = arg;
   IGNORE_RC(yz_node_register(ps->node, YZ_PUBSUB_PROTOCOL, NULL, NULL));
   (void)yz_node_peer_observer_remove(ps->node, ps->observer);
-  live_remove(ps);
+  yz__node_claim_release(&ps->claim);
   for (size_t i = 0; i < ps->n_prot; i++)
     IGNORE_RC(yz_node_peer_protect(ps->node, &ps->prot[i],
                                    YZ_NODE_PROTECT_MESH, false));
@@ -1247,7 +1236,7 @@ void yz_pubsub_free(yz_pubsub *ps)
 {
   if (!ps)
     return;
-  live_remove(ps);
+  yz__node_claim_release(&ps->claim);
   yz__ps_router_free(ps->r);
   dq_clear(ps);
   while (ps->lookups) {
