@@ -735,7 +735,7 @@ sc_ctx *sc_dht_ctx(dctx *d) { return &d->c; }
 int sc_dht_build(dctx *d) { return build_network(d); }
 yz_dht *sc_dht_of(dctx *d, size_t i) { return d->dht[i]; }
 long sc_dht_add_node(dctx *d) { return new_node(d); }
-void sc_dht_join(dctx *d, size_t i) { join_via(d, i, pick_origin(d)); }
+void sc_dht_join(dctx *d, size_t i, size_t via) { join_via(d, i, via); }
 
 void sc_dht_forget(dctx *d, size_t i) {
   yz_dht_free(d->dht[i]);

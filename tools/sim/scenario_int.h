@@ -36,7 +36,8 @@ int sc_run_dht(const char *name, const yz_sim_opts *o, yz_sim_report *r);
  * cap nodes and installs the DHT's timers as the driver's layer (a
  * scenario with its own timers wraps sc_dht_layer_*); sc_dht_build() adds
  * o->nodes nodes and joins them (as every DHT scenario starts);
- * sc_dht_add_node() and sc_dht_join() add a newcomer (churn);
+ * sc_dht_add_node() and sc_dht_join() add a newcomer (churn), joining
+ * through node via, which the caller knows to be live;
  * sc_dht_forget() frees node i's DHT once stopped; sc_dht_close() stops
  * the DHTs, ends the simulation (sc_end) and frees. */
 typedef struct dctx dctx;
@@ -47,7 +48,7 @@ sc_ctx *sc_dht_ctx(dctx *d);
 int sc_dht_build(dctx *d);
 struct yz_dht *sc_dht_of(dctx *d, size_t i);
 long sc_dht_add_node(dctx *d);
-void sc_dht_join(dctx *d, size_t i);
+void sc_dht_join(dctx *d, size_t i, size_t via);
 void sc_dht_forget(dctx *d, size_t i);
 uint64_t sc_dht_layer_deadline(yz_sim *s, size_t i, void *ud);
 void sc_dht_layer_run(yz_sim *s, size_t i, void *ud);

@@ -531,13 +531,22 @@ static int setup(pctx *p, const char *name, bool churn) {
   return 0;
 }
 
-/* One newcomer (churn): a node, its DHT joined through a live node, its
- * PubSub subscribed. */
+/* One newcomer (churn): a node, its DHT joined through a live honest
+ * node, its PubSub subscribed. The bootstrap is not one whose crash has
+ * begun: a crash stops PubSub and the DHT before the node goes, so such a
+ * node is still alive to the DHT scenarios' own choice, and a join
+ * through it could fail and leave the newcomer with no contact at all (an
+ * operator's yz-node would join again: tools/yz-node/node_dht.c). */
+static bool bootstrap_ok(const pctx *p, size_t i) {
+  return honest_live(p, i) && p->ps[i] != NULL;
+}
+
 static void newcomer(pctx *p) {
+  size_t via = pick(p, bootstrap_ok);
   long i = sc_dht_add_node(p->d);
   if (i < 0 || add_pubsub(p, (size_t)i) != 0)
     return;
-  sc_dht_join(p->d, (size_t)i);
+  sc_dht_join(p->d, (size_t)i, via);
   (void)subscribe(p, (size_t)i);
   p->r->joined++;
 }
