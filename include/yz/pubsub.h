@@ -105,6 +105,12 @@ typedef struct yz_pubsub_router_config {
   uint32_t prune_backoff_s;       /* 60 s: sent in PRUNEs */
   uint32_t unsub_backoff_s;       /* 10 s: PRUNEs on unsubscribe */
   uint32_t max_backoff_s;         /* 3600: longer backoffs are cut to this */
+  /* A mesh over D (not over D_hi) for trim_after heartbeats in a row (3)
+   * sheds one peer per heartbeat, PRUNEd with trim_backoff_s (10 s);
+   * trim_after 0: kept anywhere up to D_hi, as gossipsub v1.1 does
+   * (docs/pubsub.md "Mesh size") */
+  unsigned trim_after;
+  uint32_t trim_backoff_s;
   unsigned mcache_len;            /* 5 heartbeats kept */
   unsigned mcache_gossip;         /* 3 gossiped */
   size_t mcache_max;              /* 4096 messages cached */

@@ -25,10 +25,6 @@
 #include "common/util.h"
 
 enum { YZ__PS_MESH_MAX = 256 }; /* D_hi + D_out at most */
-/* Trimming a mesh over D (but not over D_hi) by one peer per heartbeat
- * once it has been over D for TRIM_AFTER heartbeats in a row, with a
- * PRUNE backoff of TRIM_BACKOFF_S (docs/pubsub.md "Mesh size"). */
-enum { TRIM_BACKOFF_S = 10, TRIM_AFTER = 3 };
 
 /* ---- a hash index of 32-byte keys -------------------------------------- */
 
@@ -263,6 +259,8 @@ void yz__ps_config_default(yz__ps_config *c)
   c->prune_backoff_s = 60;
   c->unsub_backoff_s = 10;
   c->max_backoff_s = 3600;
+  c->trim_after = 3;
+  c->trim_backoff_s = 10;
   c->mcache_len = 5;
   c->mcache_gossip = 3;
   c->mcache_max = 4096;
@@ -1743,9 +1741,10 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
   if (t->n_mesh < c->D_lo)
     graft_some(r, t, c->D - t->n_mesh, false, now);
   t->over_d = t->n_mesh > c->D ? t->over_d + 1 : 0;
-  if (t->n_mesh > c->D_hi || (t->n_mesh > c->D && t->over_d >= TRIM_AFTER)) {
+  if (t->n_mesh > c->D_hi || (c->trim_after > 0 && t->n_mesh > c->D &&
+                               t->over_d >= c->trim_after)) {
     /* Over D_hi: down to D at once (gossipsub v1.1). Over D for
-     * TRIM_AFTER heartbeats in a row: one peer fewer per heartbeat
+     * trim_after heartbeats in a row: one peer fewer per heartbeat
      * (docs/pubsub.md "Mesh size"). Every mesh peer over D costs each
      * message about one more duplicate, and meshes left anywhere in
      * (D, D_hi] settle near 8 with the defaults. Slowly, so that a mesh
@@ -1788,10 +1787,10 @@ static void maintain_mesh(yz__ps_router *r, struct topic *t, uint64_t now)
       out++;
     }
     /* Over D_hi the full backoff, as gossipsub; a trim over D a shorter
-     * one (TRIM_BACKOFF_S, 10 s): the peer was let go while it had enough,
-     * and may be needed again after a kill; with 60 s a small network
-     * runs out of candidates to graft. */
-    uint64_t bo = n > c->D_hi ? c->prune_backoff_s : TRIM_BACKOFF_S;
+     * one (trim_backoff_s, 10 s): the peer was let go while it had
+     * enough, and may be needed again after a kill; with 60 s a small
+     * network runs out of candidates to graft. */
+    uint64_t bo = n > c->D_hi ? c->prune_backoff_s : c->trim_backoff_s;
     for (size_t i = target; i < n; i++)
       prune_peer(r, t, keep[i], bo, true, now);
   }

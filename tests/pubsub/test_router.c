@@ -874,6 +874,27 @@ static void test_mesh_trimmed_to_d(void **state)
   net_free();
 }
 
+/* trim_after 0: a mesh anywhere up to D_hi stays as it is (gossipsub
+ * v1.1's rule), only one over D_hi is cut. */
+static void test_mesh_trim_off(void **state)
+{
+  (void)state;
+  yz__ps_config c = cfg;
+  c.D = 3, c.D_lo = 2, c.D_hi = 7, c.D_out = 1, c.D_score = 1;
+  c.trim_after = 0;
+  solo(&c, 8, NULL);
+  assert_int_equal(yz__ps_subscribe(R, topic, NULL, NULL, now), 0);
+  for (size_t i = 0; i < 5; i++)
+    sub_graft(i, topic, true);
+  size_t mark = n_caps;
+  heartbeats(6);
+  assert_int_equal(yz__ps_mesh(R, topic, false, NULL, 0), 5);
+  size_t prunes = 0;
+  for (size_t i = 0; i < 8; i++)
+    prunes += seen_for(i, mark, trim_prune);
+  assert_int_equal(prunes, 0);
+}
+
 /* A PRUNE that leaves the mesh under D_lo is answered with GRAFTs to
  * other subscribed peers at once, not at the next heartbeat; the pruner
  * is not among them (its backoff). */
@@ -1454,6 +1475,7 @@ int main(void)
       cmocka_unit_test_teardown(test_validator, teardown),
       cmocka_unit_test_teardown(test_fanout_and_px, teardown),
       cmocka_unit_test_teardown(test_mesh_trimmed_to_d, teardown),
+      cmocka_unit_test_teardown(test_mesh_trim_off, teardown),
       cmocka_unit_test_teardown(test_prune_regrafts_at_once, teardown),
       cmocka_unit_test_teardown(test_idontwant, teardown),
       cmocka_unit_test_teardown(test_dontwant_bound, teardown),
