@@ -108,6 +108,25 @@ typedef struct yz_dht_config {
   uint32_t republish_ms;         /* holders republish every 1 h */
   unsigned keep_max;             /* records kept alive for the owner, 1024 */
 
+  /* PUT: how many of a put's stores ask their receiver to spread the
+   * record over its links to its own neighbourhood (docs/dht.md
+   * "Spread"): the first put_spread stores the put sends, at most k. Not
+   * defaulted from 0: 0 sends none; yz_dht_config_default() sets 3. */
+  unsigned put_spread;
+
+  /* Called when this node stores a record that is new to it or newer
+   * than the one it held (not a refresh of the same record): from a PUT
+   * of the network (a writer's, a spread, a republish, a correction, a
+   * hand-off) or from the node's own put or keep. key is
+   * YZ_DHTREC_KEY_LEN bytes, record the canonical bytes; both valid
+   * during the call only. Called from the loop, or from within the call
+   * that stored it (yz_dht_put() may store here at once); it must not
+   * call into this DHT. Not called by yz_dht_store_local() (the caller
+   * knows). NULL: none. */
+  void (*on_store)(yz_dht *dht, const uint8_t *key, const uint8_t *record,
+                   size_t record_len, void *arg);
+  void *on_store_arg;
+
   /* Unix time in seconds for expiries; NULL: time(). Simulations pass
    * their virtual clock. */
   uint64_t (*unix_time)(void *ud);
@@ -348,6 +367,18 @@ typedef struct yz_dht_stats {
    * they answered), and of those the copies that landed on a node that
    * was not among the final k closest (docs/dht.md "PUT"). */
   uint64_t puts_early, puts_extra;
+  /* Spread (docs/dht.md "Spread"). As a writer: stores sent with the
+   * spread flag. As a receiver: PUTs received with it (spread_in); of
+   * those, the ones passed on (spread_waves), and the ones not passed on
+   * because this node is not among the k closest to the key by its own
+   * table, because it held the record already (a refresh), or because
+   * the sender is client-only (refused PUTs make up the rest). The
+   * copies sent on (spread_forwards), and those left out because no link
+   * to the neighbour was up (spread_no_link: never dialled for). */
+  uint64_t spread_sent;
+  uint64_t spread_in, spread_waves;
+  uint64_t spread_not_close, spread_held, spread_client;
+  uint64_t spread_forwards, spread_no_link;
 } yz_dht_stats;
 
 YZ_EXPORT void yz_dht_get_stats(const yz_dht *dht, yz_dht_stats *out);

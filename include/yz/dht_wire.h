@@ -82,7 +82,8 @@ enum {
   YZ_DHT_MKEY_PROVIDER = 9,
   YZ_DHT_MKEY_STATUS = 10,
   YZ_DHT_MKEY_REASON = 11,
-  YZ_DHT_MKEY_MAX = 11,
+  YZ_DHT_MKEY_SPREAD = 12,
+  YZ_DHT_MKEY_MAX = 12,
 };
 
 /* Status codes (key 10 of a STATUS): what a node answers instead of a
@@ -129,10 +130,10 @@ typedef struct yz_dht_msg_limits {
  * absent):
  *
  *   type               target client closer record seq cas providers
- *                                                      provider status reason
+ *                                               provider status reason spread
  *   FIND_NODE            R      O
  *   GET                  R      O                  O
- *   PUT                  R      O           R          O
+ *   PUT                  R      O           R          O                 O
  *   PROVIDE              R      O                             R
  *   GET_PROVIDERS        R      O
  *   HELLO                       O*                            O*
@@ -146,7 +147,10 @@ typedef struct yz_dht_msg_limits {
  * has that one). PUT's cas: store only if the stored seq equals it.
  * STATUS's seq: the seq the node holds (for SEQ_TOO_LOW, SEQ_CONFLICT,
  * CAS_MISMATCH). client_only: the querier cannot be dialled back and must
- * not enter routing tables. HELLO (O*): exactly one of client and
+ * not enter routing tables. PUT's spread: the receiver, if it stores the
+ * record as new or newer and is among the k closest to the key, passes
+ * it on to its linked neighbours (docs/protocol.md "DHT rules"); like
+ * client_only, on the wire only as true (false: absent). HELLO (O*): exactly one of client and
  * provider (the sender's own node record). provider.ptr NULL: absent
  * (HELLO, HELLO_RESP). Lists may be empty; reason, when present, is
  * 1..128 bytes of UTF-8 (reason_len = 0: absent).
@@ -170,6 +174,7 @@ typedef struct yz_dht_msg {
   uint64_t status;       /* YZ_DHT_OK or YZ_DHT_ST_* */
   size_t reason_len;
   char reason[YZ_DHT_MSG_REASON_MAX_LEN + 1]; /* NUL-terminated */
+  bool spread; /* PUT: pass the record on to the neighbourhood (key 12) */
 } yz_dht_msg;
 
 /* Start a message of type t: zeroes *m and sets m->type. */

@@ -68,6 +68,7 @@ void yz_dht_config_default(yz_dht_config *c)
   c->provider_ttl_s = 24 * 3600;
   c->republish_ms = 3600 * 1000;
   c->keep_max = 1024;
+  c->put_spread = 3;
 }
 
 /* Zeros become the defaults; then the ranges. */
@@ -114,6 +115,7 @@ static int config_fill(yz_dht_config *c)
 #undef DEF
   /* k travels in FIND_NODE answers: at most the wire's cap on contacts. */
   if (c->k > YZ_DHT_MSG_CONTACTS_CAP || c->alpha > c->k ||
+      c->put_spread > c->k ||
       c->cache_size > YZ__DHT_CACHE_MAX ||
       c->rpc_timeout_min_ms > c->rpc_timeout_max_ms ||
       c->value_max > YZ_DHTREC_VALUE_MAX_LIMIT || c->record_lifetime_s < 2 ||
@@ -861,6 +863,79 @@ static void bad_input(yz_dht *d, const yz_node_id *from, const char *what,
             what, hex, why ? why : "");
 }
 
+void yz__dht_stored_new(yz_dht *d, const uint8_t *key, const uint8_t *rec,
+                        size_t len)
+{
+  if (d->cfg.on_store)
+    d->cfg.on_store(d, key, rec, len, d->cfg.on_store_arg);
+}
+
+/*
+ * A PUT with spread that this node stored (docs/dht.md "Spread"). If the
+ * record is new here and this node is among the k closest to the key by
+ * its own table, it passes the record on, in a PUT without spread (so
+ * there is no second wave) and without cas (the receivers judge it
+ * against what they hold), to the members of its table among the k
+ * closest to the key with a link up now: the k - 1 closest members (this
+ * node is the k-th), never the sender, never over a new dial. A node of
+ * the key's neighbourhood keeps links to most of it (protect_wanted()),
+ * so this is one round trip where the writer would need a handshake
+ * each. A client-only sender's spread is ignored: a client costs nothing
+ * to make anew, each with a fresh rate limit here, and without this rule
+ * each of its PUTs would cost the neighbourhood k - 1 more.
+ */
+static void spread_put(yz_dht *d, const yz_node_id *from, const yz_dht_msg *in,
+                       yz_dhtrec_action action)
+{
+  if (in->client_only) {
+    d->st.spread_client++;
+    return;
+  }
+  if (action != YZ_DHTREC_STORE && action != YZ_DHTREC_REPLACE) {
+    d->st.spread_held++;
+    return;
+  }
+  const yz__dht_contact *cl[YZ_DHT_MSG_CONTACTS_CAP];
+  yz_node_id key;
+  memcpy(key.bytes, in->target, YZ_NODE_ID_LEN);
+  const uint8_t *self = yz_node_get_id(d->node)->bytes;
+  size_t n = yz__dht_rt_closest(&d->rt, &key, cl, d->cfg.k);
+  /* among the k closest: fewer than k members closer than itself */
+  size_t closer = 0;
+  for (size_t i = 0; i < n; i++) {
+    bool nearer = false;
+    for (size_t b = 0; b < YZ_NODE_ID_LEN; b++) {
+      uint8_t dc = cl[i]->id.bytes[b] ^ in->target[b],
+              ds = self[b] ^ in->target[b];
+      if (dc != ds) {
+        nearer = dc < ds;
+        break;
+      }
+    }
+    closer += nearer;
+  }
+  if (closer >= d->cfg.k) {
+    d->st.spread_not_close++;
+    return;
+  }
+  d->st.spread_waves++;
+  yz_dht_msg m;
+  yz_dht_msg_init(&m, YZ_DHT_PUT);
+  memcpy(m.target, in->target, YZ_DHT_KEY_LEN);
+  m.has_record = true;
+  m.record = in->record;
+  for (size_t i = 0; i + 1 < d->cfg.k && i < n; i++) {
+    if (yz_node_id_equal(&cl[i]->id, from))
+      continue;
+    if (!yz_node_peer_is_up(d->node, &cl[i]->id)) {
+      d->st.spread_no_link++;
+      continue;
+    }
+    if (yz__dht_send(d, &cl[i]->id, &m, 0) == 0)
+      d->st.spread_forwards++;
+  }
+}
+
 size_t yz__dht_answer_max(const yz_dht *d)
 {
   return d->tx_cap;
@@ -884,6 +959,8 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
     goto answer;
   }
   const bool client = yz__dht_is_client(d);
+  if (in->spread)
+    d->st.spread_in++; /* a PUT (the only type that may carry it) */
   switch (in->type) {
   case YZ_DHT_HELLO: {
     yz_dht_msg_init(m, YZ_DHT_HELLO_RESP);
@@ -943,9 +1020,10 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
       status_msg(m, YZ_DHT_ST_RATE_LIMITED, "too many PUT and PROVIDE");
     } else if (in->type == YZ_DHT_PUT) {
       uint64_t seq = 0;
-      uint64_t st = yz__dht_store_put(d->store, in->target, in->record.ptr,
-                                      in->record.len, from, in->has_cas,
-                                      in->cas, now_s, &seq, &why);
+      yz_dhtrec_action act = YZ_DHTREC_KEEP;
+      uint64_t st = yz__dht_store_put_ex(d->store, in->target, in->record.ptr,
+                                         in->record.len, from, in->has_cas,
+                                         in->cas, now_s, &seq, &why, &act);
       status_msg(m, st, st == YZ_DHT_OK ? NULL : why);
       if (st == YZ_DHT_ST_SEQ_TOO_LOW || st == YZ_DHT_ST_SEQ_CONFLICT ||
           st == YZ_DHT_ST_CAS_MISMATCH) {
@@ -959,6 +1037,12 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
             (yz__dht_stored *)yz__dht_store_get(d->store, in->target, now_s);
         if (s)
           s->republished_s = now_s;
+        if (act == YZ_DHTREC_STORE || act == YZ_DHTREC_REPLACE)
+          yz__dht_stored_new(d, in->target, in->record.ptr, in->record.len);
+        /* the answer is the store's status alone: the copies passed on
+         * are judged by their receivers and answer to this node */
+        if (in->spread)
+          spread_put(d, from, in, act);
       } else {
         bad_input(d, from, "a PUT refused", yz_dht_status_name(st));
       }

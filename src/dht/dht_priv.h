@@ -171,6 +171,9 @@ void yz__dht_consider(yz_dht *d, const yz_node_id *id, const uint8_t *rec,
 int yz__dht_verify_contact(yz_dht *d, const yz_dht_bytes *c,
                            const yz_node_id *id, yz_record *out,
                            const char **why);
+/* A record new to this node or newer was stored: yz_dht_config.on_store. */
+void yz__dht_stored_new(yz_dht *d, const uint8_t *key, const uint8_t *rec,
+                        size_t len);
 void yz__dht_rearm(yz_dht *d);
 void yz__dht_kick(yz_dht *d);
 void yz__dht_maybe_stopped(yz_dht *d);

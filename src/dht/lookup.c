@@ -42,6 +42,7 @@ struct cand {
   /* PUT, PROVIDE: its store, whether it is among the final k closest
    * (set when the lookup ends), and a refusal's status and reason */
   uint8_t put;
+  bool spread; /* PUT: its store carries spread (and so does a resend) */
   bool final_k;
   uint64_t refusal;
   char *why;
@@ -81,6 +82,7 @@ struct yz__dht_op {
   uint8_t *rec;
   size_t rec_len;
   unsigned asked, stored;
+  unsigned n_spread; /* PUT: stores given the spread flag so far */
   uint64_t refusal;
   char reason[YZ_DHT_MSG_REASON_MAX_LEN + 1];
   /* GET_PROVIDERS */
@@ -395,6 +397,7 @@ static int send_msg(yz_dht *d, struct yz__dht_op *op, struct cand *c,
     m.record = (yz_dht_bytes){op->rec, op->rec_len};
     m.has_cas = op->has_cas;
     m.cas = op->cas;
+    m.spread = c->spread;
   } else if (store) {
     size_t n;
     const uint8_t *own = yz__dht_own(d, &n);
@@ -414,8 +417,11 @@ static int send_msg(yz_dht *d, struct yz__dht_op *op, struct cand *c,
   memcpy(m.target, op->target, YZ_DHT_KEY_LEN);
   m.client_only = client;
   int rc = yz__dht_send(d, &c->id, &m, op->id);
-  if (rc == 0)
+  if (rc == 0) {
     op->st.queried++;
+    if (m.spread)
+      d->st.spread_sent++;
+  }
   return rc;
 }
 
@@ -429,6 +435,23 @@ static int send_for(yz_dht *d, struct yz__dht_op *op, struct cand *c)
 static void store_to(yz_dht *d, struct yz__dht_op *op, struct cand *c,
                      bool early)
 {
+  /* PUT: the first put_spread stores ask their receiver to spread the
+   * record to its neighbourhood (docs/dht.md "Spread"). Stores go out
+   * closest first as the last step begins (step()), when the alpha
+   * closest of the window have answered: the first ones reach the nodes
+   * nearest the key the lookup knows by then, most often already among
+   * the k closest, one round trip after the put's last hop, while the
+   * stores that need a dial are still in their handshakes. Waiting for
+   * the window to settle to pick the very closest would cost that
+   * round trip again. Flagging only the first put_spread bounds the
+   * waves of one put to put_spread (a receiver outside the neighbourhood
+   * does not spread at all), k - 1 copies each. A client-only writer
+   * sets none: its spread would be ignored. */
+  if (op->kind == K_PUT && !c->spread && op->n_spread < d->cfg.put_spread &&
+      !yz__dht_is_client(d)) {
+    c->spread = true;
+    op->n_spread++;
+  }
   if (send_msg(d, op, c, true) == 0) {
     c->put = P_SENT;
     if (early)
@@ -573,13 +596,16 @@ static void local_store(yz_dht *d, struct yz__dht_op *op)
   const char *why = NULL;
   op->asked++;
   if (op->kind == K_PUT) {
-    st = yz__dht_store_put(d->store, op->target, op->rec, op->rec_len, NULL,
-                           op->has_cas, op->cas, now_s, NULL, &why);
+    yz_dhtrec_action act = YZ_DHTREC_KEEP;
+    st = yz__dht_store_put_ex(d->store, op->target, op->rec, op->rec_len, NULL,
+                              op->has_cas, op->cas, now_s, NULL, &why, &act);
     if (st == YZ_DHT_OK) {
       yz__dht_stored *s =
           (yz__dht_stored *)yz__dht_store_get(d->store, op->target, now_s);
       if (s)
         s->republished_s = now_s;
+      if (act == YZ_DHTREC_STORE || act == YZ_DHTREC_REPLACE)
+        yz__dht_stored_new(d, op->target, op->rec, op->rec_len);
     }
   } else {
     size_t n;
@@ -912,6 +938,14 @@ void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,
   if (q->type == YZ_DHT_PUT || q->type == YZ_DHT_PROVIDE) {
     if (!c || c->put != P_SENT || !is_store(op))
       return;
+    if (m && m->status == YZ_DHT_ST_MALFORMED && c->spread) {
+      /* a node that predates spread (key 12) refuses the key itself:
+       * the same store again without it, once (docs/protocol.md "DHT
+       * messages") */
+      c->spread = false;
+      if (send_msg(d, op, c, true) == 0)
+        return;
+    }
     if (m && m->status == YZ_DHT_OK) {
       c->put = P_OK;
       if (c->final_k)

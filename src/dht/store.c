@@ -451,6 +451,17 @@ uint64_t yz__dht_store_put(yz__dht_store *s, const uint8_t *key,
                            uint64_t now_s, uint64_t *stored_seq,
                            const char **reason)
 {
+  return yz__dht_store_put_ex(s, key, record, len, peer, has_cas, cas, now_s,
+                              stored_seq, reason, NULL);
+}
+
+uint64_t yz__dht_store_put_ex(yz__dht_store *s, const uint8_t *key,
+                              const uint8_t *record, size_t len,
+                              const yz_node_id *peer, bool has_cas,
+                              uint64_t cas, uint64_t now_s,
+                              uint64_t *stored_seq, const char **reason,
+                              yz_dhtrec_action *action_out)
+{
   const char *why = NULL;
   if (!reason)
     reason = &why;
@@ -480,6 +491,8 @@ uint64_t yz__dht_store_put(yz__dht_store *s, const uint8_t *key,
                          &action, reason);
   if (st != YZ_DHTREC_OK)
     return (uint64_t)st;
+  if (action_out)
+    *action_out = action;
   if (action == YZ_DHTREC_KEEP)
     return YZ_DHT_OK;
 

@@ -89,6 +89,18 @@ uint64_t yz__dht_store_put(yz__dht_store *s, const uint8_t *key,
                            uint64_t now_s, uint64_t *stored_seq,
                            const char **reason);
 
+/* The same, and on YZ_DHT_OK *action (if not NULL) says what changed:
+ * YZ_DHTREC_STORE or YZ_DHTREC_REPLACE (a record new to this node, or
+ * newer than the one held), YZ_DHTREC_REFRESH or YZ_DHTREC_KEEP (the
+ * record held already). The DHT passes on only new ones (docs/dht.md
+ * "Spread") and tells the embedder of them (yz_dht_config.on_store). */
+uint64_t yz__dht_store_put_ex(yz__dht_store *s, const uint8_t *key,
+                              const uint8_t *record, size_t len,
+                              const yz_node_id *peer, bool has_cas,
+                              uint64_t cas, uint64_t now_s,
+                              uint64_t *stored_seq, const char **reason,
+                              yz_dhtrec_action *action);
+
 /* The live record under key (NULL: none, or expired: then dropped). */
 const yz__dht_stored *yz__dht_store_get(yz__dht_store *s, const uint8_t *key,
                                         uint64_t now_s);

@@ -86,7 +86,8 @@ static bool shape_of(uint64_t type, struct shape *s)
     return true;
   case YZ_DHT_PUT:
     *s = (struct shape){req | K(TARGET) | K(RECORD),
-                        req | K(TARGET) | K(CLIENT) | K(RECORD) | K(CAS)};
+                        req | K(TARGET) | K(CLIENT) | K(RECORD) | K(CAS) |
+                            K(SPREAD)};
     return true;
   case YZ_DHT_PROVIDE:
     *s = (struct shape){req | K(TARGET) | K(PROVIDER),
@@ -137,6 +138,8 @@ static unsigned present_of(const yz_dht_msg *m)
     p |= K(CAS);
   if (m->reason_len)
     p |= K(REASON);
+  if (m->spread)
+    p |= K(SPREAD);
   if (m->n_closer && !(s.allowed & K(CLOSER)))
     p |= K(CLOSER);
   if (m->n_providers && !(s.allowed & K(PROVIDERS)))
@@ -191,7 +194,8 @@ static size_t max_len_of(const yz_dht_msg_limits *l)
          l->max_providers * contact +   /* providers */
          1 + contact +                            /* provider */
          1 + 1 +                                  /* status */
-         1 + bstr_max(YZ_DHT_MSG_REASON_MAX_LEN); /* reason */
+         1 + bstr_max(YZ_DHT_MSG_REASON_MAX_LEN) + /* reason */
+         1 + 1;                                   /* spread */
 }
 
 size_t yz_dht_msg_max_len(const yz_dht_msg_limits *lim)
@@ -267,6 +271,7 @@ static const char *fields_invalid(const yz_dht_msg *m, unsigned present,
         "provider (9) missing",
         "status (10) missing",
         NULL,
+        NULL,
     };
     static const char *const notallowed[YZ_DHT_MKEY_MAX + 1] = {
         NULL,
@@ -281,6 +286,7 @@ static const char *fields_invalid(const yz_dht_msg *m, unsigned present,
         "provider (9) not allowed in this message type",
         "status (10) not allowed in this message type",
         "reason (11) not allowed in this message type",
+        "spread (12) not allowed in this message type",
     };
     for (unsigned k = 1; k <= YZ_DHT_MKEY_MAX; k++) {
       if ((missing >> k) & 1)
@@ -395,8 +401,11 @@ int yz_dht_msg_encode(const yz_dht_msg *m, const yz_dht_msg_limits *lim,
     case YZ_DHT_MKEY_STATUS:
       put_head(&w, 0, m->status);
       break;
-    default: /* YZ_DHT_MKEY_REASON */
+    case YZ_DHT_MKEY_REASON:
       put_string(&w, YZ__CBOR_TSTR, m->reason, m->reason_len);
+      break;
+    default: /* YZ_DHT_MKEY_SPREAD */
+      put_head(&w, 7, 21); /* true */
       break;
     }
   }
@@ -480,6 +489,13 @@ static int decode_body(yz_dht_msg *m, struct rbuf *r,
         return fail(reason, "client (3) is not true (absent means false)",
                     YZ_E_MALFORMED);
       m->client_only = true;
+      break;
+    case YZ_DHT_MKEY_SPREAD:
+      /* Only true, as client (3). */
+      if (!get_head(r, &mj, &v) || mj != 7 || v != 21)
+        return fail(reason, "spread (12) is not true (absent means false)",
+                    YZ_E_MALFORMED);
+      m->spread = true;
       break;
     case YZ_DHT_MKEY_CLOSER: {
       int rc = get_list(r, m->closer, &m->n_closer, l->max_contacts,

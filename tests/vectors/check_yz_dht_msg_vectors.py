@@ -31,11 +31,11 @@ def is_uint(v):
 # required and the optional keys.
 KEYS = {1: "type", 2: "target", 3: "client", 4: "closer", 5: "record",
         6: "seq", 7: "cas", 8: "providers", 9: "provider", 10: "status",
-        11: "reason"}
+        11: "reason", 12: "spread"}
 SHAPES = {
     1: ({2}, {3}),
     2: ({2}, {3, 6}),
-    3: ({2, 5}, {3, 7}),
+    3: ({2, 5}, {3, 7, 12}),
     4: ({2, 9}, {3}),
     5: ({2}, {3}),
     6: (set(), {3, 9}),
@@ -88,9 +88,9 @@ def judge(b, lim):
         elif name == "target":
             if not isinstance(v, bytes) or len(v) != 32:
                 raise Refused("MALFORMED", "target not 32 bytes")
-        elif name == "client":
+        elif name in ("client", "spread"):
             if v is not True:
-                raise Refused("MALFORMED", "client not true")
+                raise Refused("MALFORMED", name + " not true")
         elif name in ("closer", "providers"):
             limit = lim["max_contacts" if name == "closer"
                         else "max_providers"]
@@ -113,7 +113,7 @@ def judge(b, lim):
     if 1 not in m:
         raise Refused("MALFORMED", "no type")
     req, opt = SHAPES[m[1]]
-    for k in range(2, 12):
+    for k in range(2, 13):
         if k in req and k not in m:
             raise Refused("MALFORMED", KEYS[k] + " missing")
         if k in m and k not in req and k not in opt:

@@ -157,6 +157,8 @@ static json_t *fields_json(const yz_dht_msg *m)
     json_object_set_new(f, "provider", hex(m->provider.ptr, m->provider.len));
   if (m->client_only)
     json_object_set_new(f, "client", json_true());
+  if (m->spread)
+    json_object_set_new(f, "spread", json_true());
   if (m->has_record)
     json_object_set_new(f, "record", hex(m->record.ptr, m->record.len));
   /* Integers as decimal strings: JSON numbers lose 64-bit precision. */
@@ -232,6 +234,15 @@ static void valid(void)
   start(4), w_uint(&o, 1, 3), w_target(&o, 32), w_record(&o);
   w_uint(&o, 7, 0x100000000ull);
   add("put_cas", "PUT with compare-and-swap on seq 2^32", &o, NULL, 0);
+  start(4), w_uint(&o, 1, 3), w_target(&o, 32), w_record(&o);
+  w_head(&o, 0, 12), w_byte(&o, 0xf5);
+  add("put_spread", "PUT asking the receiver to spread the record", &o, NULL,
+      0);
+  start(5), w_uint(&o, 1, 3), w_target(&o, 32);
+  w_head(&o, 0, 3), w_byte(&o, 0xf5), w_record(&o);
+  w_head(&o, 0, 12), w_byte(&o, 0xf5);
+  add("put_spread_client", "PUT with spread from a client-only writer", &o,
+      NULL, 0);
   start(3), w_uint(&o, 1, 4), w_target(&o, 32);
   {
     uint8_t c[64];
@@ -315,8 +326,19 @@ static void invalid(void)
       NULL, YZ_E_MALFORMED);
   start(1), w_target(&o, 32);
   add("no_type", "no type key", &o, NULL, YZ_E_MALFORMED);
-  start(2), w_uint(&o, 1, 20), w_uint(&o, 12, 0);
-  add("unknown_key", "key 12", &o, NULL, YZ_E_MALFORMED);
+  start(2), w_uint(&o, 1, 20), w_uint(&o, 13, 0);
+  add("unknown_key", "key 13", &o, NULL, YZ_E_MALFORMED);
+  start(4), w_uint(&o, 1, 3), w_target(&o, 32), w_record(&o);
+  w_head(&o, 0, 12), w_byte(&o, 0xf4);
+  add("spread_false", "spread = false (absent instead)", &o, NULL,
+      YZ_E_MALFORMED);
+  start(3), w_uint(&o, 1, 2), w_target(&o, 32);
+  w_head(&o, 0, 12), w_byte(&o, 0xf5);
+  add("spread_in_get", "spread in a GET (PUT only)", &o, NULL,
+      YZ_E_MALFORMED);
+  start(4), w_uint(&o, 1, 3), w_target(&o, 32), w_record(&o);
+  w_uint(&o, 12, 1);
+  add("spread_integer", "spread = 1 (only true)", &o, NULL, YZ_E_MALFORMED);
   start(2), w_uint(&o, 1, 1), w_target(&o, 31);
   add("short_target", "a 31-byte target", &o, NULL, YZ_E_MALFORMED);
   start(3), w_uint(&o, 1, 1), w_target(&o, 32);

@@ -178,6 +178,7 @@ static void roundtrip(const yz_dht_msg *m)
   if (has.target)
     assert_memory_equal(d.target, m->target, YZ_DHT_KEY_LEN);
   assert_int_equal(d.client_only, m->client_only);
+  assert_int_equal(d.spread, m->spread);
   if (has.closer) {
     assert_int_equal(d.n_closer, m->n_closer);
     for (size_t i = 0; i < d.n_closer; i++)
@@ -246,6 +247,12 @@ static void test_roundtrip_requests(void **state)
   roundtrip(&m);
   m.cas = 70000;
   m.record = dht_record(65536); /* a 64 KiB value fits by default */
+  roundtrip(&m);
+  m.spread = true;
+  roundtrip(&m);
+  m.has_cas = false;
+  m.client_only = true;
+  m.record = dht_record(5);
   roundtrip(&m);
 
   yz_dht_msg_init(&m, YZ_DHT_PROVIDE);
@@ -333,6 +340,20 @@ static void test_known_bytes(void **state)
   static const uint8_t st[] = {0xa3, 0x01, 0x14, 0x06, 0x07, 0x0a, 0x0a};
   assert_int_equal(n, sizeof st);
   assert_memory_equal(enc, st, sizeof st);
+
+  /* spread is key 12 (0x0c), true (0xf5), after the record */
+  static const uint8_t rec[] = {0xa1, 0x01, 0x45, 'h', 'e', 'l', 'l', 'o'};
+  yz_dht_msg_init(&m, YZ_DHT_PUT);
+  set_target(&m, 0xcd);
+  m.has_record = true;
+  m.record = (yz_dht_bytes){rec, sizeof rec};
+  m.spread = true;
+  n = encode(&m);
+  assert_int_equal(n, 1 + 2 + 35 + 2 + sizeof rec + 2);
+  assert_int_equal(enc[0], 0xa4);
+  assert_memory_equal(enc + 38, "\x05\x48", 2);
+  assert_memory_equal(enc + 40, rec, sizeof rec);
+  assert_memory_equal(enc + 48, "\x0c\xf5", 2);
 }
 
 /* The other examples of docs/protocol.md "DHT messages", "Examples", and
@@ -381,7 +402,7 @@ static void test_doc_examples(void **state)
   assert_int_equal(n, 7 + 11);
   assert_memory_equal(enc, "\xa3\x01\x14\x0a\x08\x0b\x6bseq too low", 18);
 
-  assert_int_equal(yz_dht_msg_max_len(NULL), 108871);
+  assert_int_equal(yz_dht_msg_max_len(NULL), 108873);
 }
 
 static void test_answers(void **state)
@@ -637,7 +658,7 @@ static void test_generic_rules(void **state)
   assert_true(max < sizeof wb.b);
   memset(wb.b, 0, max + 1);
   refused(wb.b, max + 1, NULL, YZ_E_TOO_LARGE, "longer than allowed");
-  /* A text key, key 0, key 12. */
+  /* A text key, key 0, key 13. */
   o = start(1);
   w_str(o, 3, "a", 1);
   w_head(o, 0, 1);
@@ -647,7 +668,7 @@ static void test_generic_rules(void **state)
   refused(o->b, o->n, NULL, YZ_E_MALFORMED, "unknown map key");
   o = start(2);
   k_uint(o, 1, YZ_DHT_STATUS);
-  k_uint(o, 12, 1);
+  k_uint(o, 13, 1);
   refused(o->b, o->n, NULL, YZ_E_MALFORMED, "unknown map key");
   /* No type; a type that is not a uint; an unknown type. */
   o = start(1);
@@ -748,6 +769,40 @@ static void test_request_rules(void **state)
   w_head(o, 0, 7);
   w_str(o, 3, "1", 1);
   refused(o->b, o->n, NULL, YZ_E_MALFORMED, "cas (7) is not");
+  /* spread: only true, only in a PUT */
+  o = start(4);
+  k_uint(o, 1, YZ_DHT_PUT);
+  k_target(o, 32);
+  w_head(o, 0, 5);
+  w_str(o, 2, rec.ptr, rec.len);
+  w_head(o, 0, 12);
+  w_byte(o, 0xf4);
+  refused(o->b, o->n, NULL, YZ_E_MALFORMED, "spread (12) is not true");
+  o = start(4);
+  k_uint(o, 1, YZ_DHT_PUT);
+  k_target(o, 32);
+  w_head(o, 0, 5);
+  w_str(o, 2, rec.ptr, rec.len);
+  k_uint(o, 12, 1);
+  refused(o->b, o->n, NULL, YZ_E_MALFORMED, "spread (12) is not true");
+  {
+    static const yz_dht_msg_type others[] = {
+        YZ_DHT_FIND_NODE, YZ_DHT_GET, YZ_DHT_GET_PROVIDERS};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+      o = start(3);
+      k_uint(o, 1, others[i]);
+      k_target(o, 32);
+      w_head(o, 0, 12);
+      w_byte(o, 0xf5);
+      refused(o->b, o->n, NULL, YZ_E_MALFORMED, "spread (12) not allowed");
+    }
+  }
+  o = start(3);
+  k_uint(o, 1, YZ_DHT_STATUS);
+  k_uint(o, 10, 0);
+  w_head(o, 0, 12);
+  w_byte(o, 0xf5);
+  refused(o->b, o->n, NULL, YZ_E_MALFORMED, "spread (12) not allowed");
   /* PUT: the record */
   o = start(2);
   k_uint(o, 1, YZ_DHT_PUT);
@@ -1108,6 +1163,14 @@ static void test_encoder_rules(void **state)
   m.has_seq = false;
   assert_int_equal(yz_dht_msg_encode(&m, NULL, small, sizeof small, &n, &why),
                    YZ_E_TOO_LARGE);
+  yz_dht_msg_init(&m, YZ_DHT_GET);
+  m.spread = true;
+  assert_int_equal(yz_dht_msg_encode(&m, NULL, enc, sizeof enc, &n, &why),
+                   YZ_E_INVAL);
+  assert_non_null(strstr(why, "spread (12) not allowed"));
+  yz_dht_msg_init(&m, YZ_DHT_PUT);
+  m.has_record = true;
+  m.record = dht_record(10);
   yz_dht_msg_limits lim = {.max_record_len = 8};
   assert_int_equal(yz_dht_msg_encode(&m, &lim, enc, sizeof enc, &n, &why),
                    YZ_E_INVAL);
