@@ -775,7 +775,7 @@ static void gen_dht_msg(void)
       YZ_DHT_FIND_NODE, YZ_DHT_GET, YZ_DHT_PUT, YZ_DHT_PROVIDE,
       YZ_DHT_GET_PROVIDERS, YZ_DHT_FIND_NODE_RESP, YZ_DHT_GET_RESP,
       YZ_DHT_GET_PROVIDERS_RESP, YZ_DHT_STATUS, YZ_DHT_STATUS,
-      YZ_DHT_HELLO, YZ_DHT_HELLO, YZ_DHT_HELLO_RESP};
+      YZ_DHT_HELLO, YZ_DHT_HELLO, YZ_DHT_HELLO_RESP, YZ_DHT_PUT};
   for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
     static yz_dht_msg m;
     yz_dht_msg_init(&m, types[t]);
@@ -786,11 +786,12 @@ static void gen_dht_msg(void)
       m.has_seq = true;
       m.seq = 4;
       break;
-    case YZ_DHT_PUT:
+    case YZ_DHT_PUT: /* with cas, or (the last one) with spread */
       m.has_record = true;
       m.record = rec;
-      m.has_cas = true;
+      m.has_cas = t == 2;
       m.cas = 3;
+      m.spread = t != 2;
       break;
     case YZ_DHT_PROVIDE:
       m.provider = c0;
@@ -966,6 +967,14 @@ static void gen_dht_node(void)
   memcpy(m.target, v.key, 32);
   m.client_only = true;
   put("dht_node", o, dn_req(o, n, 3, &m));
+  /* a PUT with spread, twice (the second one is the record held) */
+  yz_dht_msg_init(&m, YZ_DHT_PUT);
+  memcpy(m.target, v.key, 32);
+  m.has_record = true;
+  m.record = (yz_dht_bytes){venc, vlen};
+  m.spread = true;
+  n = dn_req(o, 0, 2, &m);
+  put("dht_node", o, dn_req(o, n, 1, &m));
   /* a PROVIDE of the requester's own record, then GET_PROVIDERS */
   yz_dht_msg_init(&m, YZ_DHT_PROVIDE);
   memset(m.target, 0x77, 32);

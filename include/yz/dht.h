@@ -110,8 +110,9 @@ typedef struct yz_dht_config {
 
   /* PUT: how many of a put's stores ask their receiver to spread the
    * record over its links to its own neighbourhood (docs/dht.md
-   * "Spread"): the first put_spread stores the put sends, at most k. Not
-   * defaulted from 0: 0 sends none; yz_dht_config_default() sets 3. */
+   * "Spread"): the first put_spread stores the put sends (more than k
+   * counts as k). Not defaulted from 0: 0 flags none;
+   * yz_dht_config_default() sets 3. */
   unsigned put_spread;
 
   /* Called when this node stores a record that is new to it or newer

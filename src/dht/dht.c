@@ -114,8 +114,10 @@ static int config_fill(yz_dht_config *c)
   DEF(keep_max);
 #undef DEF
   /* k travels in FIND_NODE answers: at most the wire's cap on contacts. */
+  /* a put has at most k stores to flag */
+  if (c->put_spread > c->k)
+    c->put_spread = c->k;
   if (c->k > YZ_DHT_MSG_CONTACTS_CAP || c->alpha > c->k ||
-      c->put_spread > c->k ||
       c->cache_size > YZ__DHT_CACHE_MAX ||
       c->rpc_timeout_min_ms > c->rpc_timeout_max_ms ||
       c->value_max > YZ_DHTREC_VALUE_MAX_LIMIT || c->record_lifetime_s < 2 ||

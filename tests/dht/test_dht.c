@@ -1286,6 +1286,9 @@ static void test_config(void **state)
   dc.unix_time = vunix;
   assert_int_equal(yz_dht_new(&y->dht, y->node, &dc), 0);
   assert_non_null(y->dht);
+  assert_int_equal(y->dht->cfg.alpha, 2);
+  /* put_spread over k counts as k */
+  assert_int_equal(y->dht->cfg.put_spread, 2);
   teardown_net();
 }
 
@@ -1375,6 +1378,386 @@ static void test_handoff(void **state)
   teardown_net();
 }
 
+/* ---- spread (docs/dht.md "Spread") ------------------------------------ */
+
+/* The node of t[] with this ID. */
+static struct tn *node_of(const yz_node_id *id)
+{
+  for (size_t i = 0; i < n_nodes; i++)
+    if (yz_node_id_equal(yz_node_get_id(t[i].node), id))
+      return &t[i];
+  return NULL;
+}
+
+/* Is a closer to target than b (XOR)? */
+static bool id_closer(const uint8_t *target, const yz_node_id *a,
+                      const yz_node_id *b)
+{
+  for (size_t i = 0; i < YZ_NODE_ID_LEN; i++) {
+    uint8_t da = a->bytes[i] ^ target[i], db = b->bytes[i] ^ target[i];
+    if (da != db)
+      return da < db;
+  }
+  return false;
+}
+
+/* The stats of every live node, summed. */
+static void stats_sum(yz_dht_stats *s)
+{
+  memset(s, 0, sizeof *s);
+  for (size_t i = 0; i < n_nodes; i++) {
+    if (t[i].dead)
+      continue;
+    yz_dht_stats x;
+    yz_dht_get_stats(t[i].dht, &x);
+    s->requests_in += x.requests_in;
+    s->dials += x.dials;
+    s->spread_sent += x.spread_sent;
+    s->spread_in += x.spread_in;
+    s->spread_waves += x.spread_waves;
+    s->spread_forwards += x.spread_forwards;
+    s->spread_no_link += x.spread_no_link;
+  }
+}
+
+static void put_msg(yz_dht_msg *m, const uint8_t *key, const uint8_t *rec,
+                    size_t len, bool spread)
+{
+  yz_dht_msg_init(m, YZ_DHT_PUT);
+  memcpy(m->target, key, 32);
+  m->has_record = true;
+  m->record = (yz_dht_bytes){rec, len};
+  m->spread = spread;
+}
+
+/* A member of h's table that is not among the k closest to key (the
+ * sender of the PUTs the tests hand h: a known server, so no HELLO). */
+static const yz_node_id *far_member(struct tn *h, const uint8_t *key)
+{
+  static yz_node_id all[MAX_NODES];
+  yz_node_id kt;
+  memcpy(kt.bytes, key, 32);
+  size_t n = yz_dht_table_closest(h->dht, &kt, all, MAX_NODES);
+  assert_true(n > K);
+  return &all[n - 1];
+}
+
+/* A PUT with spread at the node closest to the key: it stores the record
+ * and passes it, in one PUT each without spread, to the members of its
+ * table among the k - 1 closest to the key that it has a link to, and to
+ * no other; none of them is dialled, none of them passes it on (one wave,
+ * counted in messages); the sender's answer is the store's own status. */
+static void test_spread_wave(void **state)
+{
+  (void)state;
+  network(N);
+  uint8_t rec[512], key[32];
+  size_t len = immutable(rec, sizeof rec, "spread wave", key);
+  yz_node_id truth[K];
+  assert_int_equal(true_closest(key, truth, K, NULL), K);
+  struct tn *h = node_of(&truth[0]);
+  assert_non_null(h);
+  const yz_node_id *from = far_member(h, key);
+  yz_node_id kt, near[K];
+  memcpy(kt.bytes, key, 32);
+  size_t nn = yz_dht_table_closest(h->dht, &kt, near, K - 1);
+  assert_int_equal(nn, K - 1);
+  bool linked[K] = {false};
+  size_t n_linked = 0;
+  for (size_t i = 0; i < nn; i++) {
+    linked[i] = yz_node_peer_is_up(h->node, &near[i]);
+    n_linked += linked[i];
+  }
+  /* the neighbourhood keeps its links (docs/dht.md "Links") */
+  assert_true(n_linked >= K / 2);
+  yz_dht_stats all0, h0;
+  stats_sum(&all0);
+  yz_dht_get_stats(h->dht, &h0);
+
+  yz_dht_msg m, ans;
+  put_msg(&m, key, rec, len, true);
+  ask(h, from, &m, &ans);
+  assert_int_equal(ans.type, YZ_DHT_STATUS);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  yz_dht_stats h1;
+  yz_dht_get_stats(h->dht, &h1);
+  assert_int_equal(h1.spread_in - h0.spread_in, 1);
+  assert_int_equal(h1.spread_waves - h0.spread_waves, 1);
+  assert_int_equal(h1.spread_forwards - h0.spread_forwards, n_linked);
+  assert_int_equal(h1.spread_no_link - h0.spread_no_link, nn - n_linked);
+  /* every forward answered */
+  VWAIT((yz_dht_get_stats(h->dht, &h1),
+         h1.answers_in + h1.request_failures >=
+             h0.answers_in + h0.request_failures + n_linked));
+  for (size_t i = 0; i < nn; i++) {
+    struct tn *x = node_of(&near[i]);
+    assert_non_null(x);
+    bool holds =
+        yz__dht_store_get(x->dht->store, key, UNIX0 + vclock / 1000) != NULL;
+    assert_int_equal(holds, linked[i]);
+  }
+  assert_true(holders_of(key, NULL) == n_linked + 1);
+  yz_dht_stats all1;
+  stats_sum(&all1);
+  /* nobody dialled anybody for it; h's wave was the only one, and every
+   * PUT with spread was the one h was handed */
+  assert_int_equal(all1.dials, all0.dials);
+  assert_int_equal(all1.spread_in - all0.spread_in, 1);
+  assert_int_equal(all1.spread_waves - all0.spread_waves, 1);
+  assert_int_equal(all1.spread_forwards - all0.spread_forwards, n_linked);
+  /* the requests the network received: the PUT handed to h and the
+   * forwards (the receivers know h: no HELLO) */
+  assert_int_equal(all1.requests_in - all0.requests_in, 1 + n_linked);
+  teardown_net();
+}
+
+/* No wave where none is due: at a node with k members of its table
+ * closer to the key, for a record held already (the same record again,
+ * immutable or mutable), from a client-only sender. A newer mutable record
+ * is spread again. */
+static void test_spread_not_due(void **state)
+{
+  (void)state;
+  network(N);
+  uint8_t rec[512], key[32];
+  size_t len = immutable(rec, sizeof rec, "spread not due", key);
+  yz_node_id truth[N];
+  assert_int_equal(true_closest(key, truth, N, NULL), N);
+  yz_node_id kt;
+  memcpy(kt.bytes, key, 32);
+  yz_dht_msg m, ans;
+  yz_dht_stats s0, s1, all0, all1;
+
+  /* the farthest node: its table has k members closer to the key */
+  struct tn *f = node_of(&truth[N - 1]);
+  yz_node_id fnear[K];
+  assert_int_equal(yz_dht_table_closest(f->dht, &kt, fnear, K), K);
+  for (size_t i = 0; i < K; i++)
+    assert_true(id_closer(key, &fnear[i], yz_node_get_id(f->node)));
+  stats_sum(&all0);
+  yz_dht_get_stats(f->dht, &s0);
+  put_msg(&m, key, rec, len, true);
+  ask(f, far_member(f, key), &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  yz_dht_get_stats(f->dht, &s1);
+  assert_int_equal(s1.spread_in - s0.spread_in, 1);
+  assert_int_equal(s1.spread_not_close - s0.spread_not_close, 1);
+  assert_int_equal(s1.spread_waves, s0.spread_waves);
+  assert_int_equal(s1.requests_out, s0.requests_out);
+
+  /* the closest node, handed the record twice: one wave */
+  struct tn *h = node_of(&truth[0]);
+  const yz_node_id *from = far_member(h, key);
+  yz_dht_get_stats(h->dht, &s0);
+  ask(h, from, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  ask(h, from, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  yz_dht_get_stats(h->dht, &s1);
+  assert_int_equal(s1.spread_in - s0.spread_in, 2);
+  assert_int_equal(s1.spread_waves - s0.spread_waves, 1);
+  assert_int_equal(s1.spread_held - s0.spread_held, 1);
+  uint64_t wave = s1.spread_forwards - s0.spread_forwards;
+  assert_true(wave >= K / 2);
+  /* a later expiry (BEP 44's refresh) is the record held too */
+  vclock += 2000;
+  uint8_t rec2[512], key2[32];
+  size_t len2 = immutable(rec2, sizeof rec2, "spread not due", key2);
+  assert_memory_equal(key2, key, 32);
+  assert_memory_not_equal(rec2, rec, YZ__MIN(len, len2));
+  put_msg(&m, key, rec2, len2, true);
+  ask(h, from, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  yz_dht_get_stats(h->dht, &s1);
+  assert_int_equal(s1.spread_held - s0.spread_held, 2);
+  assert_int_equal(s1.spread_forwards - s0.spread_forwards, wave);
+
+  /* a client-only sender: stored, not spread */
+  uint8_t rc[512], kc[32];
+  size_t lc = immutable(rc, sizeof rc, "spread by a client", kc);
+  yz_node_id ct[1];
+  assert_int_equal(true_closest(kc, ct, 1, NULL), 1);
+  struct tn *hc = node_of(&ct[0]);
+  yz_dht_get_stats(hc->dht, &s0);
+  put_msg(&m, kc, rc, lc, true);
+  m.client_only = true;
+  yz_node_id stranger;
+  memset(&stranger, 0xee, sizeof stranger);
+  ask(hc, &stranger, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  yz_dht_get_stats(hc->dht, &s1);
+  assert_int_equal(s1.spread_client - s0.spread_client, 1);
+  assert_int_equal(s1.spread_waves, s0.spread_waves);
+  assert_int_equal(s1.requests_out, s0.requests_out);
+
+  /* mutable: seq 1 spreads, seq 1 again does not, seq 2 does */
+  uint8_t r1[512], r2[512], km[32];
+  size_t l1 = mutable_rec(r1, sizeof r1, &t[5].id, 1, "one", km);
+  size_t l2 = mutable_rec(r2, sizeof r2, &t[5].id, 2, "two", km);
+  yz_node_id mt[1];
+  assert_int_equal(true_closest(km, mt, 1, NULL), 1);
+  struct tn *hm = node_of(&mt[0]);
+  const yz_node_id *fm = far_member(hm, km);
+  yz_dht_get_stats(hm->dht, &s0);
+  put_msg(&m, km, r1, l1, true);
+  ask(hm, fm, &m, &ans);
+  ask(hm, fm, &m, &ans);
+  put_msg(&m, km, r2, l2, true);
+  ask(hm, fm, &m, &ans);
+  assert_int_equal(ans.status, YZ_DHT_OK);
+  yz_dht_get_stats(hm->dht, &s1);
+  assert_int_equal(s1.spread_waves - s0.spread_waves, 2);
+  assert_int_equal(s1.spread_held - s0.spread_held, 1);
+
+  /* let every forward land: none of them made a wave of its own */
+  VWAIT((stats_sum(&all1), all1.spread_in - all0.spread_in == 8 &&
+                               holders_of(km, NULL) > K / 2));
+  advance(1000, 100);
+  stats_sum(&all1);
+  assert_int_equal(all1.spread_in - all0.spread_in, 8);
+  assert_int_equal(all1.spread_waves - all0.spread_waves, 3);
+  teardown_net();
+}
+
+static unsigned on_store_calls[MAX_NODES];
+
+static void count_store(yz_dht *d, const uint8_t *key, const uint8_t *rec,
+                        size_t len, void *arg)
+{
+  (void)d;
+  (void)key;
+  assert_true(len > 0 && rec);
+  on_store_calls[(struct tn *)arg - t]++;
+}
+
+/* The writer flags its first put_spread stores (default 3), and the
+ * record reaches the k closest; put_spread 0 flags none. on_store tells
+ * each holder once, not for the same record again. A writer whose spread
+ * store is refused as MALFORMED (a node that predates the key) sends it
+ * again without spread. */
+static void test_spread_writer(void **state)
+{
+  (void)state;
+  network(N);
+  memset(on_store_calls, 0, sizeof on_store_calls);
+  for (size_t i = 0; i < n_nodes; i++) {
+    t[i].dht->cfg.on_store = count_store;
+    t[i].dht->cfg.on_store_arg = &t[i];
+  }
+  struct tn *x = &t[4];
+  assert_int_equal(x->dht->cfg.put_spread, 3);
+  uint8_t rec[512], key[32];
+  size_t len = immutable(rec, sizeof rec, "spread by the writer", key);
+  yz_dht_stats w0, w1, all0, all1;
+  yz_dht_get_stats(x->dht, &w0);
+  stats_sum(&all0);
+  put(x, rec, len, NULL);
+  assert_int_equal(x->status, 0);
+  assert_true(x->stored >= K - 1);
+  yz_dht_get_stats(x->dht, &w1);
+  assert_int_equal(w1.spread_sent - w0.spread_sent, 3);
+  advance(1000, 100);
+  stats_sum(&all1);
+  assert_int_equal(all1.spread_in - all0.spread_in, 3);
+  assert_true(all1.spread_waves - all0.spread_waves <= 3);
+  assert_true(all1.spread_waves - all0.spread_waves >= 1);
+  yz_node_id truth[K];
+  assert_int_equal(true_closest(key, truth, K, NULL), K);
+  for (size_t i = 0; i < K; i++) {
+    struct tn *h = node_of(&truth[i]);
+    assert_non_null(yz__dht_store_get(h->dht->store, key,
+                                      UNIX0 + vclock / 1000));
+  }
+  size_t holders = holders_of(key, NULL), calls = 0;
+  for (size_t i = 0; i < n_nodes; i++) {
+    assert_true(on_store_calls[i] <= 1);
+    calls += on_store_calls[i];
+  }
+  assert_int_equal(calls, holders);
+  /* the same record again: held everywhere, no event, no wave */
+  stats_sum(&all0);
+  put(x, rec, len, NULL);
+  advance(1000, 100);
+  stats_sum(&all1);
+  size_t calls2 = 0;
+  for (size_t i = 0; i < n_nodes; i++)
+    calls2 += on_store_calls[i];
+  assert_int_equal(calls2, calls);
+  assert_int_equal(all1.spread_waves, all0.spread_waves);
+
+  /* put_spread 0: no store flagged, nothing spread */
+  x->dht->cfg.put_spread = 0;
+  len = immutable(rec, sizeof rec, "not spread", key);
+  stats_sum(&all0);
+  put(x, rec, len, NULL);
+  assert_int_equal(x->status, 0);
+  advance(1000, 100);
+  stats_sum(&all1);
+  assert_int_equal(all1.spread_sent, all0.spread_sent);
+  assert_int_equal(all1.spread_in, all0.spread_in);
+  assert_int_equal(all1.spread_forwards, all0.spread_forwards);
+  teardown_net();
+}
+
+/* A node of a version before spread: a PUT with key 12 is MALFORMED. */
+static void predates_spread(yz_node *n, const yz_node_incoming *req,
+                            const uint8_t *data, size_t len, void *ud)
+{
+  yz_dht *d = ud;
+  static yz_dht_msg m; /* large: not on the stack */
+  if (yz_dht_msg_decode(&m, data, len, &d->lim, NULL) == 0 && m.spread) {
+    yz_dht_msg a;
+    yz_dht_msg_init(&a, YZ_DHT_STATUS);
+    a.status = YZ_DHT_ST_MALFORMED;
+    uint8_t out[64];
+    size_t ol;
+    assert_int_equal(yz_dht_msg_encode(&a, NULL, out, sizeof out, &ol, NULL),
+                     0);
+    (void)yz_node_respond(n, req, out, ol);
+    return;
+  }
+  size_t cap = yz__dht_answer_max(d), outlen = 0;
+  uint8_t *out = malloc(cap);
+  assert_non_null(out);
+  if (yz__dht_handle_request(d, &req->from, data, len, out, cap, &outlen) == 0)
+    (void)yz_node_respond(n, req, out, outlen);
+  free(out);
+}
+
+/* Every store flagged (put_spread = k), the closest node refusing the key:
+ * the writer stores there all the same, with the PUT sent again without
+ * spread, and reports no refusal. */
+static void test_spread_predates(void **state)
+{
+  (void)state;
+  network(N);
+  struct tn *x = &t[6];
+  x->dht->cfg.put_spread = K;
+  uint8_t rec[512], key[32];
+  size_t len = immutable(rec, sizeof rec, "to an older node", key);
+  yz_node_id truth[1];
+  assert_int_equal(true_closest(key, truth, 1, yz_node_get_id(x->node)), 1);
+  struct tn *old = node_of(&truth[0]);
+  const yz_node_protocol p = {NULL, predates_spread};
+  assert_int_equal(yz_node_register(old->node, YZ_DHT_PROTO, &p, old->dht),
+                   0);
+  yz_dht_stats w0, w1, o0, o1;
+  yz_dht_get_stats(x->dht, &w0);
+  yz_dht_get_stats(old->dht, &o0);
+  put(x, rec, len, NULL);
+  assert_int_equal(x->status, 0);
+  assert_int_equal(x->refusal, 0);
+  assert_int_equal(x->stored, x->asked);
+  yz_dht_get_stats(x->dht, &w1);
+  yz_dht_get_stats(old->dht, &o1);
+  /* every store of the final k flagged, the one to the old node resent */
+  assert_true(w1.spread_sent - w0.spread_sent >= K - 1);
+  assert_int_equal(o1.spread_in, o0.spread_in);
+  assert_non_null(
+      yz__dht_store_get(old->dht->store, key, UNIX0 + vclock / 1000));
+  teardown_net();
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1397,6 +1780,10 @@ int main(void)
       cmocka_unit_test(test_config),
       cmocka_unit_test(test_contact_cache),
       cmocka_unit_test(test_handoff),
+      cmocka_unit_test(test_spread_wave),
+      cmocka_unit_test(test_spread_not_due),
+      cmocka_unit_test(test_spread_writer),
+      cmocka_unit_test(test_spread_predates),
   };
   return cmocka_run_group_tests_name("the DHT on the in-memory network", tests,
                                      NULL, NULL);
