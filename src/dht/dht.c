@@ -921,19 +921,23 @@ static void spread_put(yz_dht *d, const yz_node_id *from, const yz_dht_msg *in,
     return;
   }
   d->st.spread_waves++;
+  /* the IDs first: the table's pointers are not kept across sends */
+  yz_node_id to[YZ_DHT_MSG_CONTACTS_CAP];
+  size_t n_to = 0;
+  for (size_t i = 0; i + 1 < d->cfg.k && i < n; i++)
+    if (!yz_node_id_equal(&cl[i]->id, from))
+      to[n_to++] = cl[i]->id;
   yz_dht_msg m;
   yz_dht_msg_init(&m, YZ_DHT_PUT);
   memcpy(m.target, in->target, YZ_DHT_KEY_LEN);
   m.has_record = true;
   m.record = in->record;
-  for (size_t i = 0; i + 1 < d->cfg.k && i < n; i++) {
-    if (yz_node_id_equal(&cl[i]->id, from))
-      continue;
-    if (!yz_node_peer_is_up(d->node, &cl[i]->id)) {
+  for (size_t i = 0; i < n_to; i++) {
+    if (!yz_node_peer_is_up(d->node, &to[i])) {
       d->st.spread_no_link++;
       continue;
     }
-    if (yz__dht_send(d, &cl[i]->id, &m, 0) == 0)
+    if (yz__dht_send(d, &to[i], &m, 0) == 0)
       d->st.spread_forwards++;
   }
 }
