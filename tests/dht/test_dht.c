@@ -566,6 +566,10 @@ static void test_client_only(void **state)
   put(c, rec, rl, NULL);
   assert_int_equal(c->status, 0);
   assert_true(c->stored >= K - 1);
+  /* its spread would be ignored: it flags none */
+  yz_dht_stats cs;
+  yz_dht_get_stats(c->dht, &cs);
+  assert_int_equal(cs.spread_sent, 0);
   get(&t[7], key, NULL);
   assert_int_equal(t[7].status, 0);
   /* nobody's table has it */
