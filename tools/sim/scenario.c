@@ -124,7 +124,8 @@ int sc_begin(sc_ctx *c, const char *name, const yz_sim_opts *o,
   return 0;
 }
 
-void sc_end(sc_ctx *c) {
+/* The figures of the network at the end of a run. */
+static void end_figures(sc_ctx *c) {
   yz_link_memnet_stats ns;
   yz_link_memnet_get_stats(yz_sim_net(c->s), &ns);
   c->r->messages = ns.messages;
@@ -136,14 +137,30 @@ void sc_end(sc_ctx *c) {
   c->r->nodes_alive = alive;
   sc_progress(c, "stopping");
   yz_sim_verify_memo_stats(&c->r->verify_memo_hits, &c->r->verifications);
-  yz_sim_free(c->s);
-  yz_sim_verify_memo(false);
-  c->s = NULL;
+}
+
+static void end_costs(sc_ctx *c) {
   c->r->wall_ms = yz_sim_wall_ms() - c->wall0;
+  c->r->phase_wall_ms = c->r->wall_ms >= c->r->join_wall_ms
+                            ? c->r->wall_ms - c->r->join_wall_ms
+                            : 0;
   c->r->peak_rss_kib = yz_sim_peak_rss_kib();
   if (c->r->lookups > 0 && c->r->wall_ms > 0)
     c->r->lookups_per_wall_s =
         (double)c->r->lookups * 1000.0 / (double)c->r->wall_ms;
+}
+
+void sc_end(sc_ctx *c) {
+  end_figures(c);
+  yz_sim_free(c->s);
+  yz_sim_verify_memo(false);
+  c->s = NULL;
+  end_costs(c);
+}
+
+void sc_end_unfreed(sc_ctx *c) {
+  end_figures(c);
+  end_costs(c);
 }
 
 /* ---- ping: links only --------------------------------------------------- */
@@ -242,6 +259,13 @@ static int run_ping(const yz_sim_opts *o, yz_sim_report *r) {
 const char *const yz_sim_scenarios[] = {
     "steady", "kill30", "kill50", "churn", "adversarial", "ping", NULL};
 
+bool yz_sim_scenario_is_dht(const char *name) {
+  for (size_t k = 0; yz_sim_scenarios[k] != NULL; k++)
+    if (strcmp(name, yz_sim_scenarios[k]) == 0)
+      return strcmp(name, "ping") != 0;
+  return false;
+}
+
 int yz_sim_scenario_run(const char *name, const yz_sim_opts *o,
                         yz_sim_report *r) {
   if (strcmp(name, "ping") == 0)
@@ -308,6 +332,18 @@ void yz_sim_report_print(FILE *f, const yz_sim_report *r) {
   if (r->lookups > 0)
     fprintf(f, ", %.1f lookups per wall second", r->lookups_per_wall_s);
   fprintf(f, "\n");
+  if (r->join_wall_ms > 0 || r->forked) {
+    fprintf(f, "  wall: join %.1f s%s, phase %.1f s%s; peak RSS at the join "
+               "%llu MiB",
+            (double)r->join_wall_ms / 1000.0, r->forked ? " (shared)" : "",
+            (double)r->phase_wall_ms / 1000.0,
+            r->forked ? " (forked child)" : "",
+            (unsigned long long)(r->join_peak_rss_kib / 1024));
+    if (r->forked)
+      fprintf(f, ", child private %llu MiB",
+              (unsigned long long)(r->child_private_kib / 1024));
+    fprintf(f, "\n");
+  }
   if (r->verify_memo_hits + r->verifications > 0)
     fprintf(f, "  Ed25519 verifications  %llu done, %llu answered by the memo\n",
             (unsigned long long)r->verifications,
@@ -357,6 +393,13 @@ void yz_sim_report_json(FILE *f, const yz_sim_report *r) {
           (unsigned long long)r->peak_rss_kib, r->lookups_per_wall_s,
           (unsigned long long)r->verifications,
           (unsigned long long)r->verify_memo_hits);
+  fprintf(f,
+          ",\"forked\":%s,\"join_wall_ms\":%llu,\"phase_wall_ms\":%llu,"
+          "\"join_peak_rss_kib\":%llu,\"child_private_kib\":%llu",
+          r->forked ? "true" : "false", (unsigned long long)r->join_wall_ms,
+          (unsigned long long)r->phase_wall_ms,
+          (unsigned long long)r->join_peak_rss_kib,
+          (unsigned long long)r->child_private_kib);
   fprintf(f, ",\"note\":\"");
   for (const char *p = r->note; *p; p++)
     fputc(*p == '"' || *p == '\\' ? '\'' : *p, f);

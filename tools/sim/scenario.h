@@ -63,10 +63,19 @@ typedef struct yz_sim_report {
     double t_s;           /* virtual seconds after the event */
     size_t gets, found;
   } avail[YZ_SIM_AVAIL_MAX];
-  /* cost */
+  /* cost (docs/simulator.md "Wall time and memory") */
   uint64_t virtual_ms;
-  uint64_t wall_ms;
-  uint64_t peak_rss_kib;
+  uint64_t wall_ms;        /* join_wall_ms + phase_wall_ms */
+  uint64_t peak_rss_kib;   /* of the process that ran the phase */
+  bool forked;             /* the phase ran in a child of a shared join */
+  uint64_t join_wall_ms;   /* set-up, joins, settling, table health (when
+                              forked: the parent's, shared) */
+  uint64_t phase_wall_ms;  /* the scenario's own phase and its end (when
+                              forked: the child's own) */
+  uint64_t join_peak_rss_kib; /* peak RSS at the end of the join */
+  uint64_t child_private_kib; /* forked: the child's private memory at
+                                 the end of its phase (pages it copied or
+                                 added); 0 otherwise or unknown */
   double lookups_per_wall_s; /* sim_lookups_per_s (docs/benchmarks.md) */
   uint64_t messages, losses;
   uint64_t verify_memo_hits, verifications; /* Ed25519: memo, done */
@@ -80,6 +89,36 @@ extern const char *const yz_sim_scenarios[];
  * simulator's set-up (its reason on stderr). */
 int yz_sim_scenario_run(const char *name, const yz_sim_opts *o,
                         yz_sim_report *r);
+
+/* The DHT scenarios (all but ping). */
+bool yz_sim_scenario_is_dht(const char *name);
+
+/* How yz_sim_dht_forked() runs its children. */
+typedef struct yz_sim_fork_opts {
+  unsigned jobs; /* children running at once (0 counts as 1) */
+  /* Called in the order of names, as soon as a scenario and all those
+   * before it are done: r is its report, or NULL and failure says why
+   * (e.g. "killed by signal 9 (Killed)"). */
+  void (*on_report)(void *ud, const char *name, const yz_sim_report *r,
+                    const char *failure);
+  void *ud;
+  /* Tests: called in each child before its phase (NULL: none). */
+  void (*in_child)(void *ud, const char *name);
+} yz_sim_fork_opts;
+
+/* Run n DHT scenarios from one network: build and join it once (as every
+ * DHT scenario starts), then fork() one child process per scenario, at
+ * most fo->jobs at a time; each child runs its scenario's phase on its
+ * copy-on-write copy of the network and sends its report back through a
+ * pipe. A scenario's figures equal those of yz_sim_scenario_run() of it
+ * alone with the same options, wall time and memory aside (the report's
+ * forked, join_wall_ms, phase_wall_ms say which is which). Returns 0 when
+ * every child reported; how many did not (> 0: a crash, a non-zero exit,
+ * fork() failing; on_report got the failure); YZ_E_INVAL for a name that
+ * is not a DHT scenario; or an error of the shared set-up (no reports).
+ * Not from a process with other threads. */
+int yz_sim_dht_forked(const char *const *names, size_t n,
+                      const yz_sim_opts *o, const yz_sim_fork_opts *fo);
 
 void yz_sim_report_print(FILE *f, const yz_sim_report *r);
 /* One JSON object (no trailing newline). */

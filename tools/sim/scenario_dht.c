@@ -11,9 +11,14 @@
  */
 #include "scenario_int.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -58,6 +63,7 @@ typedef struct dctx {
   uint64_t join_links;
   yz_dht_stats join_st;
   size_t gets, found;
+  bool child;       /* a forked child: end without freeing (teardown) */
   /* adversary */
   uint8_t **fake;
   size_t *fake_len;
@@ -610,6 +616,10 @@ static void teardown(dctx *d) {
       }
     yz_sim_run_while(d->c.s, dht_stopping, d, yz_sim_now(d->c.s) + 60000);
     lookups_report(d);
+    if (d->child) {
+      sc_end_unfreed(&d->c);
+      return;
+    }
     sc_end(&d->c);
   }
   for (size_t i = 0; i < d->cap; i++)
@@ -630,18 +640,22 @@ static void teardown(dctx *d) {
   free(d->put_stored);
 }
 
-int sc_run_dht(const char *name, const yz_sim_opts *o, yz_sim_report *r) {
-  unsigned kill_pct = strcmp(name, "kill30") == 0   ? 30
-                      : strcmp(name, "kill50") == 0 ? 50
-                                                    : 0;
-  bool is_churn = strcmp(name, "churn") == 0;
-  bool is_adv = strcmp(name, "adversarial") == 0;
-  if (strcmp(name, "steady") != 0 && kill_pct == 0 && !is_churn && !is_adv)
-    return YZ_E_INVAL;
+static bool dht_name(const char *name) {
+  return yz_sim_scenario_is_dht(name);
+}
+
+/* What every DHT scenario does first, the same whichever it is (so a
+ * forked scenario starts from the state its standalone run reaches): the
+ * capacity with room for churn's newcomers, the nodes, the joins, the
+ * settling, the routing-table health. NULL on error (*err; the report
+ * then has what was measured). */
+static dctx *dht_prepare(const char *label, const yz_sim_opts *o,
+                         yz_sim_report *r, int *err) {
+  *err = YZ_E_NOMEM;
   dctx *d = calloc(1, sizeof *d);
   if (d == NULL)
-    return YZ_E_NOMEM;
-  d->cap = o->nodes + (is_churn ? o->nodes * CHURN_PCT / 100 + 1 : 0);
+    return NULL;
+  d->cap = o->nodes + o->nodes * CHURN_PCT / 100 + 1;
   d->n_rec = o->records;
   size_t nl = o->lookups;
   d->dht = calloc(d->cap, sizeof *d->dht);
@@ -652,27 +666,45 @@ int sc_run_dht(const char *name, const yz_sim_opts *o, yz_sim_report *r) {
   d->keys = calloc(d->n_rec + 1, sizeof *d->keys);
   d->put_ms = calloc(d->n_rec + 1, sizeof *d->put_ms);
   d->put_stored = calloc(d->n_rec + 1, sizeof *d->put_stored);
-  int err = YZ_E_NOMEM;
   if (d->dht == NULL || d->evil == NULL || d->rounds == NULL ||
       d->reqs == NULL || d->lat == NULL || d->keys == NULL ||
       d->put_ms == NULL || d->put_stored == NULL)
-    goto out;
+    goto fail;
   d->c.tune = tune_node;
-  err = sc_begin(&d->c, name, o, r, d->cap);
-  if (err != 0)
-    goto out;
+  *err = sc_begin(&d->c, label, o, r, d->cap);
+  if (*err != 0)
+    goto fail;
   yz_sim_layer layer = {layer_deadline, layer_run, d};
   yz_sim_set_layer(d->c.s, &layer);
-  err = build_network(d);
-  if (err != 0)
-    goto out;
-  if (is_adv) {
-    err = turn_evil(d, 10);
-    if (err != 0)
-      goto out;
-  }
+  *err = build_network(d);
+  if (*err != 0)
+    goto fail;
   table_health(d);
   sc_progress(&d->c, "table health measured");
+  r->join_wall_ms = yz_sim_wall_ms() - d->c.wall0;
+  r->join_peak_rss_kib = yz_sim_peak_rss_kib();
+  return d;
+fail:
+  teardown(d);
+  free(d);
+  return NULL;
+}
+
+/* The scenario's own phase, from the prepared network. */
+static int dht_phase(dctx *d, const char *name) {
+  snprintf(d->c.r->scenario, sizeof d->c.r->scenario, "%s", name);
+  const yz_sim_opts *o = &d->c.o;
+  unsigned kill_pct = strcmp(name, "kill30") == 0   ? 30
+                      : strcmp(name, "kill50") == 0 ? 50
+                                                    : 0;
+  if (strcmp(name, "adversarial") == 0) {
+    int err = turn_evil(d, 10);
+    if (err != 0)
+      return err;
+    /* over the honest nodes only, as the lookups are measured */
+    table_health(d);
+    sc_progress(&d->c, "turned 10 % adversarial");
+  }
   if (kill_pct > 0) {
     put_records(d);
     kill_share(d, kill_pct);
@@ -681,7 +713,7 @@ int sc_run_dht(const char *name, const yz_sim_opts *o, yz_sim_report *r) {
     yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + 60000);
     sample_availability(d, 60);
     start_lookups(d, o->lookups, OP_GAP_MS, true);
-  } else if (is_churn) {
+  } else if (strcmp(name, "churn") == 0) {
     put_records(d);
     churn(d);
     start_lookups(d, o->lookups, OP_GAP_MS, true);
@@ -692,11 +724,237 @@ int sc_run_dht(const char *name, const yz_sim_opts *o, yz_sim_report *r) {
     put_records(d);
     sample_availability(d, 0);
   }
-  err = 0;
-out:
+  return 0;
+}
+
+int sc_run_dht(const char *name, const yz_sim_opts *o, yz_sim_report *r) {
+  if (!dht_name(name))
+    return YZ_E_INVAL;
+  int err;
+  dctx *d = dht_prepare(name, o, r, &err);
+  if (d == NULL)
+    return err;
+  err = dht_phase(d, name);
   teardown(d);
   free(d);
   return err;
+}
+
+/* ---- one join, a child per scenario (yz_sim_dht_forked) ------------------- */
+
+/* What a child sends back: its phase's result and its report. */
+typedef struct fork_msg {
+  int32_t err;
+  yz_sim_report r;
+} fork_msg;
+
+typedef struct fork_kid {
+  pid_t pid;
+  int fd;      /* the pipe's read end; -1 once closed */
+  size_t got;  /* bytes of msg read */
+  fork_msg msg;
+  bool done;
+  char failure[96];
+} fork_kid;
+
+/* The private memory of this process (Private_Clean + Private_Dirty of
+ * /proc/self/smaps_rollup), KiB; 0 if unknown. Read with bounded lines. */
+static uint64_t private_kib(void) {
+  FILE *f = fopen("/proc/self/smaps_rollup", "r");
+  if (f == NULL)
+    return 0;
+  char line[256];
+  uint64_t sum = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    unsigned long long v;
+    if (sscanf(line, "Private_Clean: %llu kB", &v) == 1 ||
+        sscanf(line, "Private_Dirty: %llu kB", &v) == 1)
+      sum += v;
+  }
+  fclose(f);
+  return sum;
+}
+
+static bool write_all(int fd, const void *p, size_t n) {
+  const uint8_t *b = p;
+  while (n > 0) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return false;
+    b += w;
+    n -= (size_t)w;
+  }
+  return true;
+}
+
+/* The child's life: its own loop state, its phase, its report down the
+ * pipe, then _exit (no atexit handlers, no stdio buffers of the parent
+ * flushed twice). */
+static _Noreturn void fork_child(dctx *d, const char *name, int fd,
+                                 const yz_sim_fork_opts *fo) {
+  int status = 0;
+  if (yz_sim_after_fork(d->c.s) != 0)
+    _exit(3);
+  if (fo->in_child != NULL)
+    fo->in_child(fo->ud, name);
+  yz_sim_report *r = d->c.r;
+  /* the wall time as a standalone run would count it: the shared join,
+   * then this child's own time */
+  d->c.wall0 = yz_sim_wall_ms() - r->join_wall_ms;
+  r->forked = true;
+  d->child = true;
+  fork_msg msg;
+  memset(&msg, 0, sizeof msg);
+  msg.err = dht_phase(d, name);
+  r->child_private_kib = private_kib();
+  teardown(d);
+  msg.r = *r;
+  if (!write_all(fd, &msg, sizeof msg))
+    status = 4;
+  _exit(status);
+}
+
+static void fork_describe(fork_kid *k, int ws) {
+  if (WIFSIGNALED(ws))
+    snprintf(k->failure, sizeof k->failure, "killed by signal %d (%s)",
+             WTERMSIG(ws), strsignal(WTERMSIG(ws)));
+  else if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
+    snprintf(k->failure, sizeof k->failure, "exited with status %d",
+             WEXITSTATUS(ws));
+  else if (k->got != sizeof k->msg)
+    snprintf(k->failure, sizeof k->failure,
+             "exited without a whole report (%zu of %zu bytes)", k->got,
+             sizeof k->msg);
+  else if (k->msg.err != 0)
+    snprintf(k->failure, sizeof k->failure, "%s", yz_strerror(k->msg.err));
+}
+
+static void fork_start(dctx *d, const char *name, fork_kid *kids, size_t n,
+                       fork_kid *k, const yz_sim_fork_opts *fo) {
+  int p[2];
+  fflush(NULL); /* nothing buffered is written twice */
+  if (pipe(p) != 0) {
+    snprintf(k->failure, sizeof k->failure, "pipe: %s", strerror(errno));
+    k->done = true;
+    return;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(k->failure, sizeof k->failure, "fork: %s", strerror(errno));
+    close(p[0]);
+    close(p[1]);
+    k->done = true;
+    return;
+  }
+  if (pid == 0) {
+    close(p[0]);
+    for (size_t j = 0; j < n; j++)
+      if (kids[j].fd >= 0)
+        close(kids[j].fd);
+    fork_child(d, name, p[1], fo);
+  }
+  close(p[1]);
+  k->pid = pid;
+  k->fd = p[0];
+}
+
+/* Read what the running children sent; reap those whose pipe ended.
+ * Returns how many ended. */
+static size_t fork_poll(fork_kid *kids, size_t n) {
+  struct pollfd pf[64];
+  size_t idx[64], m = 0;
+  for (size_t j = 0; j < n && m < 64; j++)
+    if (kids[j].fd >= 0) {
+      pf[m].fd = kids[j].fd;
+      pf[m].events = POLLIN;
+      pf[m].revents = 0;
+      idx[m++] = j;
+    }
+  if (m == 0)
+    return 0;
+  if (poll(pf, (nfds_t)m, -1) < 0)
+    return 0; /* EINTR: the caller polls again */
+  size_t ended = 0;
+  for (size_t q = 0; q < m; q++) {
+    if (pf[q].revents == 0)
+      continue;
+    fork_kid *k = &kids[idx[q]];
+    uint8_t *dst = (uint8_t *)&k->msg;
+    uint8_t spill[256];
+    ssize_t got = k->got < sizeof k->msg
+                      ? read(k->fd, dst + k->got, sizeof k->msg - k->got)
+                      : read(k->fd, spill, sizeof spill); /* too much: drop */
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got > 0) {
+      if (k->got < sizeof k->msg)
+        k->got += (size_t)got;
+      continue;
+    }
+    /* end of the pipe (or an error): the child has exited or is exiting */
+    close(k->fd);
+    k->fd = -1;
+    int ws = 0;
+    while (waitpid(k->pid, &ws, 0) < 0 && errno == EINTR)
+      ;
+    fork_describe(k, ws);
+    k->done = true;
+    ended++;
+  }
+  return ended;
+}
+
+int yz_sim_dht_forked(const char *const *names, size_t n,
+                      const yz_sim_opts *o, const yz_sim_fork_opts *fo) {
+  if (n == 0 || n > 64)
+    return YZ_E_INVAL;
+  for (size_t j = 0; j < n; j++)
+    if (!dht_name(names[j]))
+      return YZ_E_INVAL;
+  fork_kid *kids = calloc(n, sizeof *kids);
+  yz_sim_report *shared = malloc(sizeof *shared);
+  if (kids == NULL || shared == NULL) {
+    free(kids);
+    free(shared);
+    return YZ_E_NOMEM;
+  }
+  for (size_t j = 0; j < n; j++)
+    kids[j].fd = -1;
+  int err;
+  dctx *d = dht_prepare("shared", o, shared, &err);
+  if (d == NULL) {
+    free(kids);
+    free(shared);
+    return err;
+  }
+  unsigned jobs = fo->jobs > 0 ? fo->jobs : 1;
+  size_t next = 0, running = 0, emitted = 0, failed = 0;
+  while (emitted < n) {
+    while (running < jobs && next < n) {
+      fork_start(d, names[next], kids, n, &kids[next], fo);
+      if (!kids[next].done)
+        running++;
+      next++;
+    }
+    for (; emitted < n && kids[emitted].done; emitted++) {
+      fork_kid *k = &kids[emitted];
+      bool ok = k->failure[0] == '\0';
+      failed += !ok;
+      if (fo->on_report != NULL)
+        fo->on_report(fo->ud, names[emitted], ok ? &k->msg.r : NULL,
+                      ok ? NULL : k->failure);
+    }
+    if (running > 0)
+      running -= fork_poll(kids, n);
+  }
+  /* the parent's copy of the network: stopped and freed as a run's */
+  teardown(d);
+  free(d);
+  free(kids);
+  free(shared);
+  return (int)failed;
 }
 
 /* ---- the DHT network under other scenarios (scenario_int.h) ------------- */

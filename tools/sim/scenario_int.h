@@ -26,6 +26,9 @@ struct sc_ctx {
 int sc_begin(sc_ctx *c, const char *name, const yz_sim_opts *o,
              yz_sim_report *r, size_t capacity);
 void sc_end(sc_ctx *c);
+/* sc_end's figures without freeing anything (a child process that exits
+ * next: freeing would copy the shared pages for nothing). */
+void sc_end_unfreed(sc_ctx *c);
 void sc_progress(const sc_ctx *c, const char *what);
 
 /* scenario_dht.c: steady, kill30, kill50, churn, adversarial */

@@ -122,6 +122,10 @@ static uint64_t sim_clock(void *ud) { return ((yz_sim *)ud)->now; }
 
 uint64_t yz_sim_now(const yz_sim *s) { return s->now; }
 uv_loop_t *yz_sim_loop(yz_sim *s) { return &s->loop; }
+
+int yz_sim_after_fork(yz_sim *s) {
+  return uv_loop_fork(&s->loop) == 0 ? 0 : YZ_E_IO;
+}
 yz_link_memnet *yz_sim_net(yz_sim *s) { return s->net; }
 size_t yz_sim_count(const yz_sim *s) { return s->n; }
 yz_node *yz_sim_node(const yz_sim *s, size_t i) { return s->nodes[i].node; }

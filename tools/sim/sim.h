@@ -80,6 +80,15 @@ void yz_sim_crash(yz_sim *s, size_t i);
 void yz_sim_touch(yz_sim *s, size_t i);
 void yz_sim_set_layer(yz_sim *s, const yz_sim_layer *layer);
 
+/* In a child process made by fork() from a process holding s: give the
+ * uv loop its own kernel state (uv_loop_fork: its epoll instance and the
+ * eventfd behind the uv_async handles of the links and the network would
+ * otherwise be shared with the parent and the sibling children, which
+ * could then consume each other's wake-ups). Everything else of a
+ * simulation is plain memory (the virtual clock, the network, the seeded
+ * stream), copied by fork(). 0, or YZ_E_IO. */
+int yz_sim_after_fork(yz_sim *s);
+
 uv_loop_t *yz_sim_loop(yz_sim *s);
 yz_link_memnet *yz_sim_net(yz_sim *s);
 /* Virtual time, ms (starts at YZ_SIM_T0_MS). */

@@ -15,8 +15,9 @@ static void usage(FILE *f)
 {
   fprintf(f,
 "Usage: yz sim dht [--nodes N] [--seed S] [--latency-ms MEDIAN] [--spread X]\n"
-"                  [--loss P] [--scenario NAME|all] [--lookups N]\n"
-"                  [--records N] [--json] [--progress] [--no-verify-memo]\n"
+"                  [--loss P] [--scenario NAME[,NAME...]|all] [--jobs N]\n"
+"                  [--lookups N] [--records N] [--json] [--progress]\n"
+"                  [--no-verify-memo]\n"
 "\n"
 "Runs N real yz nodes (sessions, crypto, node layer, DHT) in this process\n"
 "on an in-memory network with a virtual clock, a latency per pair of nodes\n"
@@ -24,11 +25,16 @@ static void usage(FILE *f)
 "(a lost TCP segment costs a retransmission timeout), and node kills, and\n"
 "prints lookup rounds, success, recall of the true k closest, requests per\n"
 "lookup, virtual latencies, record availability, routing-table health,\n"
-"put latency, wall time and peak memory. The same seed gives the same\n"
-"figures (wall time and memory aside). See docs/simulator.md.\n"
+"put latency, wall time (the join's and the scenario's own) and peak\n"
+"memory. The same seed gives the same figures (wall time and memory\n"
+"aside). See docs/simulator.md.\n"
 "\n"
 "Scenarios: steady, kill30, kill50, churn, adversarial, ping (links only),\n"
-"all (the five DHT ones; default).\n"
+"all (the five DHT ones; default). Several DHT scenarios share one build\n"
+"and join of the network: the process joins it once, then forks a child\n"
+"per scenario that runs only that scenario's phase and reports back; the\n"
+"figures equal those of the scenario run alone with the same seed. The\n"
+"reports are printed in the order above.\n"
 "\n"
 "Options:\n"
 "  --nodes N          nodes (default 1000; 2..100000)\n"
@@ -36,7 +42,8 @@ static void usage(FILE *f)
 "  --latency-ms M     median one-way latency (default 50)\n"
 "  --spread X         sigma of ln(latency), 0..4 (default 0.5)\n"
 "  --loss P           per message and attempt, 0..0.5 (default 0)\n"
-"  --scenario NAME    one scenario, or all\n"
+"  --scenario LIST    a scenario, a comma list of them, or all\n"
+"  --jobs N           forked scenarios running at once (default 2; 1..64)\n"
 "  --lookups N        measured lookups (default 1000)\n"
 "  --records N        records put (default 200)\n"
 "  --json             one JSON object per scenario, one per line\n"
@@ -90,6 +97,60 @@ static int parse_common(const char *a, const char *v, yz_sim_opts *o)
 
 static int sim_pubsub(int argc, char **argv);
 
+/* --scenario: "all" (the DHT scenarios) or a comma list of names, into
+ * want (by index in yz_sim_scenarios). 0, or the usage error's exit code. */
+static int parse_scenarios(const char *v, bool want[16])
+{
+  for (size_t k = 0; k < 16; k++)
+    want[k] = false;
+  if (strcmp(v, "all") == 0) {
+    for (size_t k = 0; yz_sim_scenarios[k] != NULL && k < 16; k++)
+      want[k] = yz_sim_scenario_is_dht(yz_sim_scenarios[k]);
+    return 0;
+  }
+  const char *p = v;
+  for (;;) {
+    size_t len = strcspn(p, ",");
+    bool known = false;
+    for (size_t k = 0; yz_sim_scenarios[k] != NULL && k < 16; k++)
+      if (strlen(yz_sim_scenarios[k]) == len &&
+          strncmp(p, yz_sim_scenarios[k], len) == 0) {
+        want[k] = true;
+        known = true;
+      }
+    if (!known)
+      return yz_cli_usage_error("--scenario: unknown '%.*s' (in '%s')",
+                                (int)len, p, v);
+    if (p[len] == '\0')
+      return 0;
+    p += len + 1;
+  }
+}
+
+typedef struct out_ctx {
+  bool json;
+  size_t failed;
+} out_ctx;
+
+/* A scenario's report on stdout, or its failure on stderr. */
+static void on_report(void *ud, const char *name, const yz_sim_report *r,
+                      const char *failure)
+{
+  out_ctx *oc = ud;
+  if (r == NULL) {
+    yz_cli_error("scenario %s: %s", name, failure);
+    oc->failed++;
+    return;
+  }
+  if (oc->json) {
+    yz_sim_report_json(stdout, r);
+    printf("\n");
+  } else {
+    yz_sim_report_print(stdout, r);
+  }
+  fflush(stdout);
+}
+
 int cmd_sim_main(int argc, char **argv)
 {
   if (argc < 2 || yz_cli_is_help(argv[1])) {
@@ -103,7 +164,9 @@ int cmd_sim_main(int argc, char **argv)
                               argv[1]);
   yz_sim_opts o;
   yz_sim_opts_default(&o);
-  const char *scenario = "all";
+  bool want[16] = {false}; /* by index in yz_sim_scenarios */
+  bool any = false;
+  unsigned jobs = 2;
   bool json = false;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
@@ -131,12 +194,14 @@ int cmd_sim_main(int argc, char **argv)
     if (c > 0) {
       continue;
     } else if (strcmp(a, "--scenario") == 0) {
-      bool known = strcmp(v, "all") == 0;
-      for (size_t k = 0; yz_sim_scenarios[k] != NULL; k++)
-        known = known || strcmp(v, yz_sim_scenarios[k]) == 0;
-      if (!known)
-        return yz_cli_usage_error("--scenario: unknown '%s'", v);
-      scenario = v;
+      int e = parse_scenarios(v, want);
+      if (e != 0)
+        return e;
+      any = true;
+    } else if (strcmp(a, "--jobs") == 0) {
+      if (!yz_cli_parse_u64(v, 1, 64, &u))
+        return yz_cli_usage_error("--jobs: 1..64, not '%s'", v);
+      jobs = (unsigned)u;
     } else if (strcmp(a, "--lookups") == 0) {
       if (!yz_cli_parse_u64(v, 1, 1000000, &u))
         return yz_cli_usage_error("--lookups: 1..1000000, not '%s'", v);
@@ -149,28 +214,33 @@ int cmd_sim_main(int argc, char **argv)
       return yz_cli_usage_error("unknown option '%s'", a);
     }
   }
-  int rc = YZ_EXIT_OK;
+  if (!any)
+    (void)parse_scenarios("all", want);
+  /* the DHT scenarios asked for, in table order */
+  const char *dht[16];
+  size_t n_dht = 0;
+  for (size_t k = 0; yz_sim_scenarios[k] != NULL; k++)
+    if (want[k] && yz_sim_scenario_is_dht(yz_sim_scenarios[k]))
+      dht[n_dht++] = yz_sim_scenarios[k];
+  out_ctx oc = {json, 0};
+  if (n_dht > 1) {
+    yz_sim_fork_opts fo = {.jobs = jobs, .on_report = on_report, .ud = &oc};
+    int err = yz_sim_dht_forked(dht, n_dht, &o, &fo);
+    if (err < 0) {
+      yz_cli_error("scenarios: %s", yz_strerror(err));
+      oc.failed++;
+    }
+  }
   for (size_t k = 0; yz_sim_scenarios[k] != NULL; k++) {
     const char *name = yz_sim_scenarios[k];
-    if (strcmp(scenario, "all") == 0 ? strcmp(name, "ping") == 0
-                                     : strcmp(scenario, name) != 0)
+    if (!want[k] || (n_dht > 1 && yz_sim_scenario_is_dht(name)))
       continue;
     yz_sim_report r;
     int err = yz_sim_scenario_run(name, &o, &r);
-    if (err != 0) {
-      yz_cli_error("scenario %s: %s", name, yz_strerror(err));
-      rc = YZ_EXIT_FAIL;
-      continue;
-    }
-    if (json) {
-      yz_sim_report_json(stdout, &r);
-      printf("\n");
-    } else {
-      yz_sim_report_print(stdout, &r);
-    }
-    fflush(stdout);
+    on_report(&oc, name, err == 0 ? &r : NULL,
+              err == 0 ? NULL : yz_strerror(err));
   }
-  return rc;
+  return oc.failed > 0 ? YZ_EXIT_FAIL : YZ_EXIT_OK;
 }
 
 /* ---- yz sim pubsub ------------------------------------------------------ */
