@@ -314,6 +314,9 @@ void yz_sim_report_print(FILE *f, const yz_sim_report *r) {
             r->puts_ok);
     pdist(f, "put latency", &r->put_ms, " ms");
     pdist(f, "put stored on", &r->put_stored, " nodes");
+    fprintf(f, "  puts on all k closest  %zu of %zu\n", r->puts_on_k, r->puts);
+    pdist(f, "put on the k closest", &r->put_k_ms, " ms");
+    fprintf(f, "  DHT requests per put   %.1f\n", r->put_requests);
   }
   for (size_t i = 0; i < r->n_avail; i++)
     fprintf(f, "  record availability    t+%.0fs: %zu of %zu (%.2f %%)\n",
@@ -379,6 +382,9 @@ void yz_sim_report_json(FILE *f, const yz_sim_report *r) {
   fprintf(f, ",\"puts\":%zu,\"puts_ok\":%zu", r->puts, r->puts_ok);
   jdist(f, "put_latency_ms", &r->put_ms);
   jdist(f, "put_stored", &r->put_stored);
+  fprintf(f, ",\"puts_on_k_closest\":%zu", r->puts_on_k);
+  jdist(f, "put_on_k_closest_ms", &r->put_k_ms);
+  fprintf(f, ",\"put_requests_per_put\":%.2f", r->put_requests);
   fprintf(f, ",\"availability\":[");
   for (size_t i = 0; i < r->n_avail; i++)
     fprintf(f, "%s{\"t_s\":%.1f,\"gets\":%zu,\"found\":%zu}", i ? "," : "",

@@ -58,6 +58,12 @@ typedef struct yz_sim_report {
   size_t puts, puts_ok;
   yz_sim_dist put_ms;     /* PUT to the k closest, virtual ms */
   yz_sim_dist put_stored; /* nodes that stored each record */
+  /* PUT: from the call until every one of the true k closest live nodes
+   * to the key holds the record (by any path), for the puts that got
+   * there within the phase (puts_on_k of them) */
+  yz_sim_dist put_k_ms;
+  size_t puts_on_k;
+  double put_requests; /* DHT requests sent in the whole network per put */
   size_t n_avail;         /* GET availability samples */
   struct {
     double t_s;           /* virtual seconds after the event */

@@ -42,7 +42,26 @@ enum {
 /* Virtual Unix time: a fixed epoch plus the virtual clock. */
 #define UNIX_T0 1800000000ull
 
-typedef struct dctx {
+typedef struct dctx dctx;
+
+/* The DHT's store event of node i (yz_dht_config.on_store). */
+typedef struct node_ref {
+  dctx *d;
+  size_t i;
+} node_ref;
+
+/* A put being followed to the k closest (put_arrived()): the true K
+ * closest live nodes to its key when it was called, which of them hold
+ * the record, and when the last one got it. */
+typedef struct put_track {
+  uint64_t start;
+  size_t n_truth, n_have;
+  yz_node_id truth[YZ_DHT_K_DEFAULT];
+  bool have[YZ_DHT_K_DEFAULT];
+  bool active;
+} put_track;
+
+struct dctx {
   sc_ctx c;
   yz_dht **dht;     /* per node (NULL: none) */
   bool *evil;       /* adversarial nodes */
@@ -59,6 +78,11 @@ typedef struct dctx {
   uint8_t (*keys)[YZ_DHTREC_KEY_LEN];
   double *put_ms, *put_stored;
   size_t n_put, ok_put;
+  /* the arrival of each record at its true k closest (put_arrived()) */
+  node_ref *refs;
+  put_track *track;
+  double *put_k_ms;
+  size_t n_put_k;
   /* the cost of the joins (cost_note()) */
   uint64_t join_links;
   yz_dht_stats join_st;
@@ -68,7 +92,7 @@ typedef struct dctx {
   uint8_t **fake;
   size_t *fake_len;
   yz_node_id *fake_id;
-} dctx;
+};
 
 typedef struct op {
   dctx *d;
@@ -126,13 +150,15 @@ static int cmp_dist(const uint8_t *t, const yz_node_id *a,
   return 0;
 }
 
-/* The up to K live nodes closest to target (not skip), into out (closest
- * first); returns how many. Brute force: a sorted insertion into K. */
-static size_t true_closest(const dctx *d, const uint8_t *target, long skip,
-                           yz_node_id *out) {
+/* The up to K live nodes closest to target (not skip; honest: not the
+ * adversarial ones either), into out (closest first); returns how many.
+ * Brute force: a sorted insertion into K. */
+static size_t closest_of(const dctx *d, const uint8_t *target, long skip,
+                         bool honest, yz_node_id *out) {
   size_t n = 0;
   for (size_t i = 0; i < yz_sim_count(d->c.s); i++) {
-    if ((long)i == skip || !yz_sim_alive(d->c.s, i) || d->dht[i] == NULL)
+    if ((long)i == skip || !yz_sim_alive(d->c.s, i) || d->dht[i] == NULL ||
+        (honest && d->evil[i]))
       continue;
     const yz_node_id *id = yz_sim_id(d->c.s, i);
     if (n == K && cmp_dist(target, id, &out[K - 1]) >= 0)
@@ -145,6 +171,11 @@ static size_t true_closest(const dctx *d, const uint8_t *target, long skip,
     out[p] = *id;
   }
   return n;
+}
+
+static size_t true_closest(const dctx *d, const uint8_t *target, long skip,
+                           yz_node_id *out) {
+  return closest_of(d, target, skip, false, out);
 }
 
 static bool contains(const yz_node_id *set, size_t n, const yz_node_id *id) {
@@ -185,9 +216,17 @@ static void tune_node(sc_ctx *c, yz_node_config *cfg) {
   cfg->link_cap = 64;
 }
 
+static void put_arrived(yz_dht *dht, const uint8_t *key, const uint8_t *rec,
+                        size_t len, void *arg);
+
 static int add_dht(dctx *d, size_t i) {
   yz_dht_config cfg;
   yz_dht_config_default(&cfg);
+  if (d->refs != NULL) {
+    d->refs[i] = (node_ref){d, i};
+    cfg.on_store = put_arrived;
+    cfg.on_store_arg = &d->refs[i];
+  }
   /* memnet links have no IP: all contacts would count as one subnet */
   cfg.subnet_per_bucket = UINT32_MAX;
   cfg.subnet_per_table = UINT32_MAX;
@@ -212,6 +251,11 @@ static void dht_sums(const dctx *d, yz_dht_stats *sum) {
     sum->dial_backs_skipped += st.dial_backs_skipped;
     sum->puts_early += st.puts_early;
     sum->puts_extra += st.puts_extra;
+    sum->requests_out += st.requests_out;
+    sum->spread_sent += st.spread_sent;
+    sum->spread_waves += st.spread_waves;
+    sum->spread_forwards += st.spread_forwards;
+    sum->spread_no_link += st.spread_no_link;
   }
 }
 
@@ -227,12 +271,18 @@ static void cost_note(dctx *d, const yz_dht_stats *before_put) {
   size_t used = strlen(r->note);
   snprintf(r->note + used, sizeof r->note - used,
            "%sjoin: %.1f link ends, %.1f dials, %.1f dial-backs "
-           "(%.1f skipped) per node; put: %.1f dials, %.1f extra copies",
+           "(%.1f skipped) per node; put: %.1f dials, %.1f extra copies, "
+           "%.1f spread waves, %.1f forwards (%.1f without a link)",
            used ? "; " : "", (double)d->join_links / n,
            (double)d->join_st.dials / n, (double)d->join_st.dial_backs / n,
            (double)d->join_st.dial_backs_skipped / n,
            (double)(now.dials - before_put->dials) / puts,
-           (double)(now.puts_extra - before_put->puts_extra) / puts);
+           (double)(now.puts_extra - before_put->puts_extra) / puts,
+           (double)(now.spread_waves - before_put->spread_waves) / puts,
+           (double)(now.spread_forwards - before_put->spread_forwards) / puts,
+           (double)(now.spread_no_link - before_put->spread_no_link) / puts);
+  r->put_requests =
+      (double)(now.requests_out - before_put->requests_out) / puts;
 }
 
 static void join_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
@@ -360,11 +410,41 @@ static void put_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
     d->ok_put++;
 }
 
+/* The DHT's store event: node ref->i stored a record new to it. If that
+ * is the record of a put being followed and the node one of its true K
+ * closest, it is there; when all of them are, the put's time to the k
+ * closest is taken (any path: the writer's store, a spread, a hand-off). */
+static void put_arrived(yz_dht *dht, const uint8_t *key, const uint8_t *rec,
+                        size_t len, void *arg) {
+  (void)dht;
+  (void)rec;
+  (void)len;
+  node_ref *ref = arg;
+  dctx *d = ref->d;
+  const yz_node_id *id = yz_sim_id(d->c.s, ref->i);
+  for (size_t j = 0; j < d->n_rec; j++) {
+    put_track *t = &d->track[j];
+    if (!t->active || memcmp(d->keys[j], key, YZ_DHTREC_KEY_LEN) != 0)
+      continue;
+    for (size_t m = 0; m < t->n_truth; m++) {
+      if (t->have[m] || memcmp(t->truth[m].bytes, id->bytes,
+                               YZ_NODE_ID_LEN) != 0)
+        continue;
+      t->have[m] = true;
+      if (++t->n_have == t->n_truth) {
+        t->active = false;
+        d->put_k_ms[d->n_put_k++] = (double)(yz_sim_now(d->c.s) - t->start);
+      }
+    }
+  }
+}
+
 /* Put n_rec immutable records (64 random bytes, a day to live) from
  * random live honest nodes. */
 static void put_records(dctx *d) {
   yz_dht_stats before;
   dht_sums(d, &before);
+  d->n_put_k = 0;
   for (size_t j = 0; j < d->n_rec; j++) {
     if (j > 0)
       yz_sim_run_until(d->c.s, yz_sim_now(d->c.s) + OP_GAP_MS);
@@ -382,6 +462,12 @@ static void put_records(dctx *d) {
         yz_dhtrec_encode(&rec, buf, sizeof buf, &len) != 0)
       continue;
     memcpy(d->keys[j], rec.key, YZ_DHTREC_KEY_LEN);
+    put_track *t = &d->track[j];
+    memset(t, 0, sizeof *t);
+    t->start = yz_sim_now(d->c.s);
+    /* adversarial nodes answer OK and store nothing: the honest ones */
+    t->n_truth = closest_of(d, rec.key, -1, true, t->truth);
+    t->active = t->n_truth > 0;
     size_t origin = pick_origin(d);
     if (yz_dht_put(d->dht[origin], buf, len, NULL, put_done, d, NULL) == 0)
       d->pending++;
@@ -393,6 +479,10 @@ static void put_records(dctx *d) {
   r->puts_ok = d->ok_put;
   yz_sim_dist_of(&r->put_ms, d->put_ms, d->n_put);
   yz_sim_dist_of(&r->put_stored, d->put_stored, d->n_put);
+  r->puts_on_k = d->n_put_k;
+  yz_sim_dist_of(&r->put_k_ms, d->put_k_ms, d->n_put_k);
+  for (size_t j = 0; j < d->n_rec; j++)
+    d->track[j].active = false;
   cost_note(d, &before);
   sc_progress(&d->c, "records put");
 }
@@ -638,6 +728,9 @@ static void teardown(dctx *d) {
   free(d->keys);
   free(d->put_ms);
   free(d->put_stored);
+  free(d->refs);
+  free(d->track);
+  free(d->put_k_ms);
 }
 
 static bool dht_name(const char *name) {
@@ -666,9 +759,13 @@ static dctx *dht_prepare(const char *label, const yz_sim_opts *o,
   d->keys = calloc(d->n_rec + 1, sizeof *d->keys);
   d->put_ms = calloc(d->n_rec + 1, sizeof *d->put_ms);
   d->put_stored = calloc(d->n_rec + 1, sizeof *d->put_stored);
+  d->refs = calloc(d->cap, sizeof *d->refs);
+  d->track = calloc(d->n_rec + 1, sizeof *d->track);
+  d->put_k_ms = calloc(d->n_rec + 1, sizeof *d->put_k_ms);
   if (d->dht == NULL || d->evil == NULL || d->rounds == NULL ||
       d->reqs == NULL || d->lat == NULL || d->keys == NULL ||
-      d->put_ms == NULL || d->put_stored == NULL)
+      d->put_ms == NULL || d->put_stored == NULL || d->refs == NULL ||
+      d->track == NULL || d->put_k_ms == NULL)
     goto fail;
   d->c.tune = tune_node;
   *err = sc_begin(&d->c, label, o, r, d->cap);
