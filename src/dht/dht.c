@@ -113,10 +113,10 @@ static int config_fill(yz_dht_config *c)
   DEF(republish_ms);
   DEF(keep_max);
 #undef DEF
-  /* k travels in FIND_NODE answers: at most the wire's cap on contacts. */
   /* a put has at most k stores to flag */
   if (c->put_spread > c->k)
     c->put_spread = c->k;
+  /* k travels in FIND_NODE answers: at most the wire's cap on contacts. */
   if (c->k > YZ_DHT_MSG_CONTACTS_CAP || c->alpha > c->k ||
       c->cache_size > YZ__DHT_CACHE_MAX ||
       c->rpc_timeout_min_ms > c->rpc_timeout_max_ms ||

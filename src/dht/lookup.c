@@ -446,9 +446,10 @@ static void store_to(yz_dht *d, struct yz__dht_op *op, struct cand *c,
    * round trip again. Flagging only the first put_spread bounds the
    * waves of one put to put_spread (a receiver outside the neighbourhood
    * does not spread at all), k - 1 copies each. A client-only writer
-   * sets none: its spread would be ignored. */
-  if (op->kind == K_PUT && !c->spread && op->n_spread < d->cfg.put_spread &&
-      !yz__dht_is_client(d)) {
+   * sets none: its spread would be ignored. A store sent again (its
+   * link went down) keeps the flag it had. */
+  if (op->kind == K_PUT && c->put == P_NONE &&
+      op->n_spread < d->cfg.put_spread && !yz__dht_is_client(d)) {
     c->spread = true;
     op->n_spread++;
   }
