@@ -264,7 +264,10 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_dht_get(yz_dht *dht, const uint8_t *key,
  * Store a record (canonical bytes, as yz_dhtrec_encode() makes them) on
  * the k closest nodes to its key, and here if this node is among them.
  * The record is checked first (YZ_E_INVAL with nothing sent if it is
- * not valid now). Result: asked, stored, and the first refusal.
+ * not valid now). The first cfg.put_spread stores ask their receivers to
+ * pass the record on to their neighbours (docs/dht.md "Spread"); the
+ * result counts only this node's own stores. Result: asked, stored, and
+ * the first refusal.
  */
 YZ_EXPORT YZ_WARN_UNUSED int yz_dht_put(yz_dht *dht, const uint8_t *record,
                                         size_t record_len,
