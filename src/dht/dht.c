@@ -905,16 +905,7 @@ static void spread_put(yz_dht *d, const yz_node_id *from, const yz_dht_msg *in,
   /* among the k closest: fewer than k members closer than itself */
   size_t closer = 0;
   for (size_t i = 0; i < n; i++) {
-    bool nearer = false;
-    for (size_t b = 0; b < YZ_NODE_ID_LEN; b++) {
-      uint8_t dc = cl[i]->id.bytes[b] ^ in->target[b],
-              ds = self[b] ^ in->target[b];
-      if (dc != ds) {
-        nearer = dc < ds;
-        break;
-      }
-    }
-    closer += nearer;
+    closer += yz__dht_dist_cmp(in->target, cl[i]->id.bytes, self) < 0;
   }
   if (closer >= d->cfg.k) {
     d->st.spread_not_close++;

@@ -132,17 +132,6 @@ static void release(struct yz__dht_op *op, struct cand *c)
     op->inflight--;
 }
 
-/* XOR distance to t: a closer than b? */
-static int dist_cmp(const uint8_t *t, const uint8_t *a, const uint8_t *b)
-{
-  for (size_t i = 0; i < YZ_NODE_ID_LEN; i++) {
-    uint8_t da = t[i] ^ a[i], db = t[i] ^ b[i];
-    if (da != db)
-      return da < db ? -1 : 1;
-  }
-  return 0;
-}
-
 static struct yz__dht_op *op_find(yz_dht *d, uint64_t id)
 {
   for (struct yz__dht_op *o = d->ops; o; o = o->next)
@@ -161,7 +150,7 @@ static struct cand *cand_find(struct yz__dht_op *op, const yz_node_id *id)
   size_t lo = 0, hi = op->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = dist_cmp(op->target, id->bytes, op->c[mid].id.bytes);
+    int c = yz__dht_dist_cmp(op->target, id->bytes, op->c[mid].id.bytes);
     if (c == 0)
       return &op->c[mid];
     if (c < 0)
@@ -246,7 +235,7 @@ static void cand_add(yz_dht *d, struct yz__dht_op *op, const yz_node_id *id,
     return;
   size_t pos = op->n;
   while (pos > 0 &&
-         dist_cmp(op->target, id->bytes, op->c[pos - 1].id.bytes) < 0)
+         yz__dht_dist_cmp(op->target, id->bytes, op->c[pos - 1].id.bytes) < 0)
     pos--;
   if (pos >= op->cap)
     return;
@@ -588,7 +577,7 @@ static void local_store(yz_dht *d, struct yz__dht_op *op)
   /* here too if this node is among the k closest answered */
   unsigned closer = 0;
   for (size_t i = 0; i < op->n; i++)
-    if (op->c[i].answered && dist_cmp(op->target, op->c[i].id.bytes,
+    if (op->c[i].answered && yz__dht_dist_cmp(op->target, op->c[i].id.bytes,
                                       yz_node_get_id(d->node)->bytes) < 0)
       closer++;
   if (closer >= d->cfg.k)

@@ -11,6 +11,16 @@
 #include "yz/common.h"
 #include "yz/record.h"
 
+int yz__dht_dist_cmp(const uint8_t *t, const uint8_t *a, const uint8_t *b)
+{
+  for (unsigned i = 0; i < YZ_NODE_ID_LEN; i++) {
+    uint8_t da = (uint8_t)(a[i] ^ t[i]), db = (uint8_t)(b[i] ^ t[i]);
+    if (da != db)
+      return da < db ? -1 : 1;
+  }
+  return 0;
+}
+
 /* A contact stores at most one node record (docs/protocol.md "Node
  * records"). */
 _Static_assert((int)YZ__DHT_RECORD_MAX_LEN == (int)YZ_RECORD_MAX_LEN,
@@ -279,9 +289,6 @@ static void live_drop(yz__dht_rt *rt, unsigned bi, unsigned j)
   promote(rt, bi);
 }
 
-static int xor_cmp(const yz_node_id *a, const yz_node_id *b,
-                   const yz_node_id *t);
-
 /*
  * The neighbourhood exception (docs/dht.md "Eviction rules"): in a full
  * bucket bi, the member farthest from the own ID that id would displace
@@ -304,10 +311,11 @@ static int near_victim(const yz__dht_rt *rt, unsigned bi, const yz_node_id *id)
     closer += rt->buckets[i].n_live;
   int far = -1;
   for (unsigned j = 0; j < b->n_live; j++) {
-    if (xor_cmp(&b->live[j].id, id, &rt->self) < 0)
+    if (yz__dht_dist_cmp(rt->self.bytes, b->live[j].id.bytes, id->bytes) < 0)
       closer++;
     else if (far < 0 ||
-             xor_cmp(&b->live[j].id, &b->live[far].id, &rt->self) > 0)
+             yz__dht_dist_cmp(rt->self.bytes, b->live[j].id.bytes,
+                             b->live[far].id.bytes) > 0)
       far = (int)j;
   }
   return closer < rt->cfg.k ? far : -1;
@@ -521,18 +529,6 @@ size_t yz__dht_rt_size(const yz__dht_rt *rt)
   return rt->n_live;
 }
 
-/* <0 if a is closer to t than b (XOR metric, compared as big-endian). */
-static int xor_cmp(const yz_node_id *a, const yz_node_id *b,
-                   const yz_node_id *t)
-{
-  for (unsigned i = 0; i < YZ_NODE_ID_LEN; i++) {
-    uint8_t da = (uint8_t)(a->bytes[i] ^ t->bytes[i]);
-    uint8_t db = (uint8_t)(b->bytes[i] ^ t->bytes[i]);
-    if (da != db)
-      return da < db ? -1 : 1;
-  }
-  return 0;
-}
 
 /* Insert every live contact of bucket i into the sorted out[0..*got). */
 static void collect(const yz__dht_rt *rt, unsigned i, const yz_node_id *t,
@@ -542,7 +538,7 @@ static void collect(const yz__dht_rt *rt, unsigned i, const yz_node_id *t,
   for (unsigned j = 0; j < b->n_live; j++) {
     const yz__dht_contact *c = &b->live[j];
     size_t pos = *got;
-    while (pos > 0 && xor_cmp(&c->id, &out[pos - 1]->id, t) < 0)
+    while (pos > 0 && yz__dht_dist_cmp(t->bytes, c->id.bytes, out[pos - 1]->id.bytes) < 0)
       pos--;
     if (pos >= n)
       continue;

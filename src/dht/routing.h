@@ -185,6 +185,11 @@ bool yz__dht_rt_in_cache(const yz__dht_rt *rt, const yz_node_id *id);
 /* Live contacts in the table. */
 size_t yz__dht_rt_size(const yz__dht_rt *rt);
 
+/* The XOR metric (docs/dht.md "Routing table"): <0 if a is closer to t
+ * than b, >0 if farther, 0 if a == b (IDs compared as big-endian
+ * numbers). */
+int yz__dht_dist_cmp(const uint8_t *t, const uint8_t *a, const uint8_t *b);
+
 /*
  * The up to n live contacts closest to target by XOR distance, closest
  * first, into out. Exact. Returns how many. The pointers stay valid until
