@@ -378,6 +378,7 @@ int yz_dht_msg_encode(const yz_dht_msg *m, const yz_dht_msg_limits *lim,
       put_bstr(&w, m->target, YZ_DHT_KEY_LEN);
       break;
     case YZ_DHT_MKEY_CLIENT:
+    case YZ_DHT_MKEY_SPREAD:
       put_head(&w, 7, 21); /* true */
       break;
     case YZ_DHT_MKEY_CLOSER:
@@ -401,11 +402,8 @@ int yz_dht_msg_encode(const yz_dht_msg *m, const yz_dht_msg_limits *lim,
     case YZ_DHT_MKEY_STATUS:
       put_head(&w, 0, m->status);
       break;
-    case YZ_DHT_MKEY_REASON:
+    default: /* YZ_DHT_MKEY_REASON */
       put_string(&w, YZ__CBOR_TSTR, m->reason, m->reason_len);
-      break;
-    default: /* YZ_DHT_MKEY_SPREAD */
-      put_head(&w, 7, 21); /* true */
       break;
     }
   }
@@ -484,18 +482,15 @@ static int decode_body(yz_dht_msg *m, struct rbuf *r,
       memcpy(m->target, b.ptr, YZ_DHT_KEY_LEN);
       break;
     case YZ_DHT_MKEY_CLIENT:
+    case YZ_DHT_MKEY_SPREAD:
       /* Only true: absent means false, so one value has one encoding. */
       if (!get_head(r, &mj, &v) || mj != 7 || v != 21)
-        return fail(reason, "client (3) is not true (absent means false)",
+        return fail(reason,
+                    key == YZ_DHT_MKEY_CLIENT
+                        ? "client (3) is not true (absent means false)"
+                        : "spread (12) is not true (absent means false)",
                     YZ_E_MALFORMED);
-      m->client_only = true;
-      break;
-    case YZ_DHT_MKEY_SPREAD:
-      /* Only true, as client (3). */
-      if (!get_head(r, &mj, &v) || mj != 7 || v != 21)
-        return fail(reason, "spread (12) is not true (absent means false)",
-                    YZ_E_MALFORMED);
-      m->spread = true;
+      *(key == YZ_DHT_MKEY_CLIENT ? &m->client_only : &m->spread) = true;
       break;
     case YZ_DHT_MKEY_CLOSER: {
       int rc = get_list(r, m->closer, &m->n_closer, l->max_contacts,
