@@ -110,9 +110,11 @@ typedef struct yz_dht_config {
 
   /* PUT: how many of a put's stores ask their receiver to spread the
    * record over its links to its own neighbourhood (docs/dht.md
-   * "Spread"): the first put_spread stores the put sends (more than k
-   * counts as k). Not defaulted from 0: 0 flags none;
-   * yz_dht_config_default() sets 3. */
+   * "Spread"), twice over: up to put_spread stores to answerers of the
+   * lookup that are among the k closest to the key by their own table,
+   * sent as they answer, and the first put_spread of the stores the put
+   * sends from its last step on (more than k counts as k). Not defaulted
+   * from 0: 0 flags none; yz_dht_config_default() sets 3. */
   unsigned put_spread;
 
   /* Called when this node stores a record that is new to it or newer
@@ -264,7 +266,7 @@ YZ_EXPORT YZ_WARN_UNUSED int yz_dht_get(yz_dht *dht, const uint8_t *key,
  * Store a record (canonical bytes, as yz_dhtrec_encode() makes them) on
  * the k closest nodes to its key, and here if this node is among them.
  * The record is checked first (YZ_E_INVAL with nothing sent if it is
- * not valid now). The first cfg.put_spread stores ask their receivers to
+ * not valid now). Up to 2 x cfg.put_spread stores ask their receivers to
  * pass the record on to their neighbours (docs/dht.md "Spread"); the
  * result counts only this node's own stores. Result: asked, stored, and
  * the first refusal.
@@ -372,14 +374,16 @@ typedef struct yz_dht_stats {
    * was not among the final k closest (docs/dht.md "PUT"). */
   uint64_t puts_early, puts_extra;
   /* Spread (docs/dht.md "Spread"). As a writer: stores sent with the
-   * spread flag. As a receiver: PUTs received with it (spread_in); of
-   * those, the ones passed on (spread_waves), and the ones not passed on
-   * because this node is not among the k closest to the key by its own
-   * table, because it held the record already (a refresh), or because
-   * the sender is client-only (refused PUTs make up the rest). The
+   * spread flag, and of them those sent as the lookup went on, to
+   * answerers close to the key by their own table (spread_sent_near).
+   * As a receiver: PUTs received with it (spread_in); of those, the ones
+   * passed on (spread_waves), and the ones not passed on because this
+   * node is not among the k closest to the key by its own table, because
+   * it passed this version of the record on already, or because the
+   * sender is client-only (refused PUTs make up the rest). The
    * copies sent on (spread_forwards), and those left out because no link
    * to the neighbour was up (spread_no_link: never dialled for). */
-  uint64_t spread_sent;
+  uint64_t spread_sent, spread_sent_near;
   uint64_t spread_in, spread_waves;
   uint64_t spread_not_close, spread_held, spread_client;
   uint64_t spread_forwards, spread_no_link;

@@ -873,9 +873,11 @@ void yz__dht_stored_new(yz_dht *d, const uint8_t *key, const uint8_t *rec,
 }
 
 /*
- * A PUT with spread that this node stored (docs/dht.md "Spread"). If the
- * record is new here and this node is among the k closest to the key by
- * its own table, it passes the record on, in a PUT without spread (so
+ * A PUT with spread that this node stored (docs/dht.md "Spread"). If it
+ * has not passed this version of the record on before (it may hold it
+ * already, from another node's wave: the writer's flag then still starts
+ * this node's) and is among the k closest to the key by its own table,
+ * it passes the record on, in a PUT without spread (so
  * there is no second wave) and without cas (the receivers judge it
  * against what they hold), to the members of its table among the k
  * closest to the key with a link up now: the k - 1 closest members (this
@@ -887,13 +889,13 @@ void yz__dht_stored_new(yz_dht *d, const uint8_t *key, const uint8_t *rec,
  * each of its PUTs would cost the neighbourhood k - 1 more.
  */
 static void spread_put(yz_dht *d, const yz_node_id *from, const yz_dht_msg *in,
-                       yz_dhtrec_action action)
+                       yz__dht_stored *s)
 {
   if (in->client_only) {
     d->st.spread_client++;
     return;
   }
-  if (action != YZ_DHTREC_STORE && action != YZ_DHTREC_REPLACE) {
+  if (s->spread_done) {
     d->st.spread_held++;
     return;
   }
@@ -911,6 +913,7 @@ static void spread_put(yz_dht *d, const yz_node_id *from, const yz_dht_msg *in,
     d->st.spread_not_close++;
     return;
   }
+  s->spread_done = true;
   d->st.spread_waves++;
   /* the IDs first: the table's pointers are not kept across sends */
   yz_node_id to[YZ_DHT_MSG_CONTACTS_CAP];
@@ -1032,14 +1035,17 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
          * of the record (docs/dht.md "Republish"). */
         yz__dht_stored *s =
             (yz__dht_stored *)yz__dht_store_get(d->store, in->target, now_s);
-        if (s)
+        if (s) {
           s->republished_s = now_s;
+          if (act == YZ_DHTREC_STORE || act == YZ_DHTREC_REPLACE)
+            s->spread_done = false; /* a version new here */
+        }
         if (act == YZ_DHTREC_STORE || act == YZ_DHTREC_REPLACE)
           yz__dht_stored_new(d, in->target, in->record.ptr, in->record.len);
         /* the answer is the store's status alone: the copies passed on
          * are judged by their receivers and answer to this node */
-        if (in->spread)
-          spread_put(d, from, in, act);
+        if (in->spread && s)
+          spread_put(d, from, in, s);
       } else {
         bad_input(d, from, "a PUT refused", yz_dht_status_name(st));
       }

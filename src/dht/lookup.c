@@ -83,6 +83,7 @@ struct yz__dht_op {
   size_t rec_len;
   unsigned asked, stored;
   unsigned n_spread; /* PUT: stores given the spread flag so far */
+  unsigned n_near;   /* PUT: ... of them, to answerers close by their table */
   uint64_t refusal;
   char reason[YZ_DHT_MSG_REASON_MAX_LEN + 1];
   /* GET_PROVIDERS */
@@ -437,7 +438,7 @@ static void store_to(yz_dht *d, struct yz__dht_op *op, struct cand *c,
    * does not spread at all), k - 1 copies each. A client-only writer
    * sets none: its spread would be ignored. A store sent again (its
    * link went down) keeps the flag it had. */
-  if (op->kind == K_PUT && c->put == P_NONE &&
+  if (op->kind == K_PUT && c->put == P_NONE && !c->spread &&
       op->n_spread < d->cfg.put_spread && !yz__dht_is_client(d)) {
     c->spread = true;
     op->n_spread++;
@@ -965,11 +966,14 @@ void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,
   c->state = C_DONE;
   c->answered = true;
   yz__dht_consider(d, &c->id, c->rec, c->rec_len, rtt);
+  /* contacts it returned that are closer to the target than itself */
+  size_t nearer = 0;
   /* closer peers: verified (network, expiry, signature) before use */
   for (size_t i = 0; i < m->n_closer; i++) {
     yz_record r;
     if (yz__dht_verify_contact(d, &m->closer[i], NULL, &r, NULL) != 0)
       continue;
+    nearer += yz__dht_dist_cmp(op->target, r.node_id.bytes, q->peer.bytes) < 0;
     unsigned round = c->round + 1;
     cand_add(d, op, &r.node_id, m->closer[i].ptr, m->closer[i].len, round);
     /* cand_add may have moved c */
@@ -979,6 +983,20 @@ void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,
   }
   if (c && op->kind == K_GET && m->has_record)
     on_record(d, op, c, &m->record);
+  /* PUT: an answerer among the k closest to the key by its own table
+   * (fewer than k of the contacts it returned are closer than itself:
+   * the test it applies before it spreads, dht.c spread_put()) is sent
+   * the store with spread at once, while the lookup goes on (docs/dht.md
+   * "Spread"). Its wave then starts one hop earlier than from the last
+   * step. A node that only claims to be close wastes one of the
+   * put_spread flags, no more (the final k get their stores anyway). */
+  if (c && op->kind == K_PUT && nearer < d->cfg.k && c->put == P_NONE &&
+      op->n_near < d->cfg.put_spread && !yz__dht_is_client(d)) {
+    c->spread = true;
+    op->n_near++;
+    d->st.spread_sent_near++;
+    store_to(d, op, c, true);
+  }
   if (op->kind == K_GETPROV)
     for (size_t i = 0;
          i < m->n_providers && !op->cancelled && op->phase != PH_DONE; i++)

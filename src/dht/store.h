@@ -52,6 +52,9 @@ typedef struct yz__dht_stored {
   yz_node_id from; /* the peer that first put it (all zero: local) */
   uint64_t stored_s;     /* Unix time it was stored or last replaced */
   uint64_t republished_s; /* last republish by this node (0: never) */
+  /* this version (key and seq) was passed on by this node on a PUT with
+   * spread (dht.c spread_put()): it never is again */
+  bool spread_done;
 } yz__dht_stored;
 
 typedef struct yz__dht_store yz__dht_store;
