@@ -644,6 +644,73 @@ static void test_connection_policy_batch(void **state)
     on_stop(&p[i]);
 }
 
+/* Eight unprotected peers over a cap of 1: the policy wakes at the exact
+ * time the first becomes idle enough even when the peers that were first
+ * in line have been active since (their times move on), closes the idle
+ * ones longest idle first in one run, and of peers equally idle keeps
+ * exactly as many as the cap allows. */
+static void test_connection_policy_many(void **state)
+{
+  (void)state;
+  enum { P = 8 };
+  static struct on a, p[P + 1];
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.link_cap = 1;
+  cfg.link_idle_ms = 1000;
+  on_new(&a, 1, VIRTUAL | LISTEN, &cfg);
+  const yz_node_protocol cm = {count_msg, NULL};
+  assert_int_equal(yz_node_register(a.node, 600, &cm, NULL), 0);
+  assert_int_equal(yz_node_start(a.node), 0);
+  for (int i = 1; i <= P; i++) {
+    on_new(&p[i], 40 + i, VIRTUAL, NULL);
+    assert_int_equal(yz_node_start(p[i].node), 0);
+  }
+  uint64_t t0 = vclock;
+  for (int i = 1; i <= P; i++) {
+    vclock = t0 + 10 * (uint64_t)i;
+    link_to(&p[i], &a);
+  }
+  assert_int_equal(yz_node_peer_count(a.node), P);
+  assert_true(yz_node_next_deadline(a.node) == t0 + 10 + 1000);
+  /* p2, p4, p6 are active at t0 + 500: p1 stays first, then p3 */
+  vclock = t0 + 500;
+  int msgs = policy_msgs;
+  for (int i = 2; i <= 6; i += 2)
+    assert_int_equal(yz_node_send(p[i].node, &a.id.id, 600,
+                                  (const uint8_t *)"hi", 2), 0);
+  WAIT_FOR(policy_msgs == msgs + 3);
+  vclock = t0 + 1010;
+  yz_node_run_timers(a.node);
+  WAIT_FOR(a.peer_down == 1 && p[1].peer_down == 1);
+  /* p2's old time (t0 + 1020) is behind p3's (t0 + 1030), but p2 was
+   * active since: the next time is p3's */
+  assert_true(yz_node_next_deadline(a.node) == t0 + 30 + 1000);
+  /* p3, p5, p7 and p8 idle enough by t0 + 1100: all four in one run */
+  vclock = t0 + 1100;
+  yz_node_run_timers(a.node);
+  WAIT_FOR(a.peer_down == 5);
+  for (int i = 3; i <= P; i++)
+    assert_int_equal(yz_node_peer_is_up(a.node, &p[i].id.id),
+                     i == 4 || i == 6);
+  assert_true(yz_node_peer_is_up(a.node, &p[2].id.id));
+  assert_true(yz_node_next_deadline(a.node) == t0 + 500 + 1000);
+  /* p2, p4, p6 equally idle: two go, one stays (the cap) */
+  vclock = t0 + 1500;
+  yz_node_run_timers(a.node);
+  WAIT_FOR(a.peer_down == 7);
+  int left = 0;
+  for (int i = 2; i <= 6; i += 2)
+    left += yz_node_peer_is_up(a.node, &p[i].id.id);
+  assert_int_equal(left, 1);
+  assert_int_equal(yz_node_peer_count(a.node), 1);
+  assert_true(yz_node_next_deadline(a.node) > vclock);
+
+  on_stop(&a);
+  for (int i = 1; i <= P; i++)
+    on_stop(&p[i]);
+}
+
 /* The link layer's eviction (link.max_links reached, a newcomer) spares a
  * configured peer's link, even one the peer dialled and idle longest: the
  * node marks it with yz_link_set_protected(). */
@@ -893,6 +960,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_connection_policy, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_connection_policy_batch, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connection_policy_many, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_configured_peer_not_evicted, setup,
                                       teardown),
