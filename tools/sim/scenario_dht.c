@@ -65,6 +65,10 @@ struct dctx {
   sc_ctx c;
   yz_dht **dht;     /* per node (NULL: none) */
   bool *evil;       /* adversarial nodes */
+  /* per node: the joins and lookups it runs for the scenario, so that
+   * churn does not kill a node in the middle of one (its callback would
+   * never come, and the phase would wait for it to its limit) */
+  uint32_t *busy_ops;
   size_t cap;
   size_t n_boot;
   size_t pending;
@@ -285,10 +289,20 @@ static void cost_note(dctx *d, const yz_dht_stats *before_put) {
       (double)(now.requests_out - before_put->requests_out) / puts;
 }
 
+/* The node whose DHT this is. */
+static size_t node_of_dht(const dctx *d, const yz_dht *dht) {
+  size_t i = 0;
+  while (i < d->cap && d->dht[i] != dht)
+    i++;
+  return i;
+}
+
 static void join_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
-  (void)dht;
   dctx *d = arg;
   d->pending--;
+  size_t i = node_of_dht(d, dht);
+  if (i < d->cap)
+    d->busy_ops[i]--;
   if (r->status == 0)
     d->joined_ok++;
 }
@@ -296,8 +310,10 @@ static void join_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
 /* Join node i through node b. */
 static void join_via(dctx *d, size_t i, size_t b) {
   const char *boot[1] = {yz_sim_address(d->c.s, b)};
-  if (yz_dht_join(d->dht[i], boot, 1, join_done, d, NULL) == 0)
+  if (yz_dht_join(d->dht[i], boot, 1, join_done, d, NULL) == 0) {
     d->pending++;
+    d->busy_ops[i]++;
+  }
   yz_sim_touch(d->c.s, i);
 }
 
@@ -345,6 +361,7 @@ static void lookup_done(yz_dht *dht, const yz_dht_result *r, void *arg) {
   op *o = arg;
   dctx *d = o->d;
   d->pending--;
+  d->busy_ops[o->origin]--;
   size_t j = d->n_lk++;
   d->rounds[j] = r->stats.rounds;
   d->reqs[j] = r->stats.queried;
@@ -377,6 +394,7 @@ static void start_lookups(dctx *d, unsigned count, uint64_t gap_ms,
     if (yz_dht_find_node(d->dht[origin], &o->target, NULL, lookup_done, o,
                          NULL) == 0) {
       d->pending++;
+      d->busy_ops[origin]++;
       d->started++;
     } else {
       free(o);
@@ -547,7 +565,7 @@ static void churn(dctx *d) {
     size_t victim;
     do
       victim = yz_sim_uniform((uint32_t)yz_sim_count(d->c.s));
-    while (!yz_sim_alive(d->c.s, victim));
+    while (!yz_sim_alive(d->c.s, victim) || d->busy_ops[victim] > 0);
     yz_sim_kill(d->c.s, victim);
     d->c.r->killed++;
     long i = new_node(d);
@@ -722,6 +740,7 @@ static void teardown(dctx *d) {
   free(d->fake_id);
   free(d->dht);
   free(d->evil);
+  free(d->busy_ops);
   free(d->rounds);
   free(d->reqs);
   free(d->lat);
@@ -753,6 +772,7 @@ static dctx *dht_prepare(const char *label, const yz_sim_opts *o,
   size_t nl = o->lookups;
   d->dht = calloc(d->cap, sizeof *d->dht);
   d->evil = calloc(d->cap, sizeof *d->evil);
+  d->busy_ops = calloc(d->cap, sizeof *d->busy_ops);
   d->rounds = calloc(nl + 1, sizeof *d->rounds);
   d->reqs = calloc(nl + 1, sizeof *d->reqs);
   d->lat = calloc(nl + 1, sizeof *d->lat);
@@ -762,8 +782,9 @@ static dctx *dht_prepare(const char *label, const yz_sim_opts *o,
   d->refs = calloc(d->cap, sizeof *d->refs);
   d->track = calloc(d->n_rec + 1, sizeof *d->track);
   d->put_k_ms = calloc(d->n_rec + 1, sizeof *d->put_k_ms);
-  if (d->dht == NULL || d->evil == NULL || d->rounds == NULL ||
-      d->reqs == NULL || d->lat == NULL || d->keys == NULL ||
+  if (d->dht == NULL || d->evil == NULL || d->busy_ops == NULL ||
+      d->rounds == NULL || d->reqs == NULL || d->lat == NULL ||
+      d->keys == NULL ||
       d->put_ms == NULL || d->put_stored == NULL || d->refs == NULL ||
       d->track == NULL || d->put_k_ms == NULL)
     goto fail;
@@ -1065,10 +1086,12 @@ dctx *sc_dht_open(const char *name, const yz_sim_opts *o, yz_sim_report *r,
   d->cap = cap;
   d->dht = calloc(cap, sizeof *d->dht);
   d->evil = calloc(cap, sizeof *d->evil);
+  d->busy_ops = calloc(cap, sizeof *d->busy_ops);
   d->rounds = calloc(1, sizeof *d->rounds);
   d->reqs = calloc(1, sizeof *d->reqs);
   d->lat = calloc(1, sizeof *d->lat);
-  if (d->dht == NULL || d->evil == NULL || d->rounds == NULL ||
+  if (d->dht == NULL || d->evil == NULL || d->busy_ops == NULL ||
+      d->rounds == NULL ||
       d->reqs == NULL || d->lat == NULL) {
     teardown(d);
     free(d);
