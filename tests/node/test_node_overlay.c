@@ -494,6 +494,20 @@ static void link_to(struct on *o, struct on *a)
   WAIT_FOR(o->peer_up == 1 && a->peer_up == before + 1);
 }
 
+/* The node under a policy test: link_cap cap, idle 1000 ms, virtual time,
+ * listening, counting messages of protocol 600 (policy_msgs). */
+static void policy_hub(struct on *a, uint32_t cap)
+{
+  yz_node_config cfg;
+  yz_node_config_default(&cfg);
+  cfg.link_cap = cap;
+  cfg.link_idle_ms = 1000;
+  on_new(a, 1, VIRTUAL | LISTEN, &cfg);
+  const yz_node_protocol cm = {count_msg, NULL};
+  assert_int_equal(yz_node_register(a->node, 600, &cm, NULL), 0);
+  assert_int_equal(yz_node_start(a->node), 0);
+}
+
 /* Cap 2, idle 1000 ms, on a virtual clock: beyond the cap the node closes
  * the unprotected link idle longest, only once it has been idle for 1000
  * ms, never a protected peer nor a configured one. */
@@ -501,14 +515,7 @@ static void test_connection_policy(void **state)
 {
   (void)state;
   static struct on a, p[5];
-  yz_node_config cfg;
-  yz_node_config_default(&cfg);
-  cfg.link_cap = 2;
-  cfg.link_idle_ms = 1000;
-  on_new(&a, 1, VIRTUAL | LISTEN, &cfg);
-  const yz_node_protocol cm = {count_msg, NULL};
-  assert_int_equal(yz_node_register(a.node, 600, &cm, NULL), 0);
-  assert_int_equal(yz_node_start(a.node), 0);
+  policy_hub(&a, 2);
   for (int i = 1; i <= 4; i++) {
     on_new(&p[i], 10 + i, VIRTUAL | (i == 4 ? LISTEN : 0), NULL);
     assert_int_equal(yz_node_start(p[i].node), 0);
@@ -654,14 +661,7 @@ static void test_connection_policy_many(void **state)
   (void)state;
   enum { P = 8 };
   static struct on a, p[P + 1];
-  yz_node_config cfg;
-  yz_node_config_default(&cfg);
-  cfg.link_cap = 1;
-  cfg.link_idle_ms = 1000;
-  on_new(&a, 1, VIRTUAL | LISTEN, &cfg);
-  const yz_node_protocol cm = {count_msg, NULL};
-  assert_int_equal(yz_node_register(a.node, 600, &cm, NULL), 0);
-  assert_int_equal(yz_node_start(a.node), 0);
+  policy_hub(&a, 1);
   for (int i = 1; i <= P; i++) {
     on_new(&p[i], 40 + i, VIRTUAL, NULL);
     assert_int_equal(yz_node_start(p[i].node), 0);
