@@ -1035,12 +1035,14 @@ int yz__dht_handle_request(yz_dht *d, const yz_node_id *from,
          * of the record (docs/dht.md "Republish"). */
         yz__dht_stored *s =
             (yz__dht_stored *)yz__dht_store_get(d->store, in->target, now_s);
+        const bool fresh =
+            act == YZ_DHTREC_STORE || act == YZ_DHTREC_REPLACE;
         if (s) {
           s->republished_s = now_s;
-          if (act == YZ_DHTREC_STORE || act == YZ_DHTREC_REPLACE)
+          if (fresh)
             s->spread_done = false; /* a version new here */
         }
-        if (act == YZ_DHTREC_STORE || act == YZ_DHTREC_REPLACE)
+        if (fresh)
           yz__dht_stored_new(d, in->target, in->record.ptr, in->record.len);
         /* the answer is the store's status alone: the copies passed on
          * are judged by their receivers and answer to this node */

@@ -966,14 +966,20 @@ void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,
   c->state = C_DONE;
   c->answered = true;
   yz__dht_consider(d, &c->id, c->rec, c->rec_len, rtt);
-  /* contacts it returned that are closer to the target than itself */
+  /* PUT: contacts it returned that are closer to the target than itself
+   * (below) */
+  const bool near_due = op->kind == K_PUT && c->put == P_NONE &&
+                        op->n_near < d->cfg.put_spread &&
+                        !yz__dht_is_client(d);
   size_t nearer = 0;
   /* closer peers: verified (network, expiry, signature) before use */
   for (size_t i = 0; i < m->n_closer; i++) {
     yz_record r;
     if (yz__dht_verify_contact(d, &m->closer[i], NULL, &r, NULL) != 0)
       continue;
-    nearer += yz__dht_dist_cmp(op->target, r.node_id.bytes, q->peer.bytes) < 0;
+    if (near_due)
+      nearer +=
+          yz__dht_dist_cmp(op->target, r.node_id.bytes, q->peer.bytes) < 0;
     unsigned round = c->round + 1;
     cand_add(d, op, &r.node_id, m->closer[i].ptr, m->closer[i].len, round);
     /* cand_add may have moved c */
@@ -990,8 +996,7 @@ void yz__dht_op_answer(yz_dht *d, const struct yz__dht_rpc *q,
    * "Spread"). Its wave then starts one hop earlier than from the last
    * step. A node that only claims to be close wastes one of the
    * put_spread flags, no more (the final k get their stores anyway). */
-  if (c && op->kind == K_PUT && nearer < d->cfg.k && c->put == P_NONE &&
-      op->n_near < d->cfg.put_spread && !yz__dht_is_client(d)) {
+  if (c && near_due && nearer < d->cfg.k) {
     c->spread = true;
     op->n_near++;
     d->st.spread_sent_near++;

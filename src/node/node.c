@@ -813,17 +813,22 @@ static uint64_t pol_idle(const struct peer *p, size_t *live)
   return idle;
 }
 
-/* When p's least idle live link reaches link_idle_ms if nothing happens
- * on it; UINT64_MAX with no live link. */
-static uint64_t pol_key_now(const yz_node *n, const struct peer *p,
-                            uint64_t now, uint64_t *idle_out, size_t *live)
+/* When a peer idle for idle ms at now becomes idle enough. */
+static uint64_t pol_due(const yz_node *n, uint64_t now, uint64_t idle)
 {
-  uint64_t idle = pol_idle(p, live);
+  return now - YZ__MIN(idle, now) + n->cfg.link_idle_ms;
+}
+
+/* When p's least idle live link reaches link_idle_ms if nothing happens
+ * on it (and its idle time, if idle_out); UINT64_MAX with no live link. */
+static uint64_t pol_key_now(const yz_node *n, const struct peer *p,
+                            uint64_t now, uint64_t *idle_out)
+{
+  size_t live;
+  uint64_t idle = pol_idle(p, &live);
   if (idle_out != NULL)
     *idle_out = idle;
-  if (*live == 0)
-    return UINT64_MAX;
-  return now - YZ__MIN(idle, now) + n->cfg.link_idle_ms;
+  return live == 0 ? UINT64_MAX : pol_due(n, now, idle);
 }
 
 /* p's place in the policy after a change of its links or protection: in
@@ -836,8 +841,7 @@ static void pol_track(yz_node *n, struct peer *p)
     pheap_del(n, p);
     return;
   }
-  size_t live;
-  pheap_set(n, p, pol_key_now(n, p, now_ms(n), NULL, &live));
+  pheap_set(n, p, pol_key_now(n, p, now_ms(n), NULL));
 }
 
 static void peer_apply_protection(yz_node *n, struct peer *p)
@@ -929,8 +933,7 @@ static void policy_run_why(yz_node *n, bool up_only)
   while (n->n_pheap > 0 && n->pheap[0]->pol_key <= now) {
     struct peer *p = n->pheap[0];
     uint64_t idle;
-    size_t pl;
-    uint64_t key = pol_key_now(n, p, now, &idle, &pl);
+    uint64_t key = pol_key_now(n, p, now, &idle);
     if (key > now) {
       pheap_set(n, p, key); /* active since: its new time */
       continue;
@@ -959,7 +962,7 @@ static void policy_run_why(yz_node *n, bool up_only)
     policy_close_peer(n, n->pol[i].p, n->pol[i].idle);
   /* Idle enough but not needed now: back, first in line next time. */
   for (; i < nc; i++)
-    pheap_set(n, n->pol[i].p, now - n->pol[i].idle + n->cfg.link_idle_ms);
+    pheap_set(n, n->pol[i].p, pol_due(n, now, n->pol[i].idle));
   if (n->n_live <= n->cfg.link_cap)
     return;
   if (full && nc > 0) {
@@ -970,8 +973,7 @@ static void policy_run_why(yz_node *n, bool up_only)
    * made exact is the first time one can be. */
   while (n->n_pheap > 0) {
     struct peer *p = n->pheap[0];
-    size_t pl;
-    uint64_t key = pol_key_now(n, p, now, NULL, &pl);
+    uint64_t key = pol_key_now(n, p, now, NULL);
     if (key == p->pol_key)
       break;
     pheap_set(n, p, key);
